@@ -1,0 +1,80 @@
+import path from 'node:path'
+import type { Command } from 'commander'
+import { WharfError } from '@wharf/contract'
+import { createLog, loadServerConfig, startServer } from '@wharf/server'
+import { VERSION } from '../version.js'
+
+interface ServerFlags {
+  host?: string
+  port?: string
+  dataDir?: string
+  databaseUrl?: string
+  authToken?: string
+  logRequests?: boolean
+}
+
+function parsePort(raw: string): number {
+  const port = Number(raw)
+  if (!Number.isInteger(port) || port < 0 || port > 65535) {
+    throw new WharfError('INVALID_ARGUMENT', `port "${raw}" is not a port number (0–65535; 0 picks a free one)`)
+  }
+  return port
+}
+
+/** `wharf server`: the API (and later the studio) on an embedded SQLite database by default. */
+export function registerServerCommand(program: Command): void {
+  program
+    .command('server')
+    .description('start the Wharf server (embedded SQLite and local folders unless told otherwise)')
+    .option('--host <host>', 'address to listen on (env WHARF_HOST)', process.env.WHARF_HOST ?? '127.0.0.1')
+    .option('--port <port>', 'port to listen on; 0 picks a free one (env WHARF_PORT)', process.env.WHARF_PORT ?? '5050')
+    .option('--data-dir <dir>', 'folder for the database and the default datastores (env WHARF_HOME)', process.env.WHARF_HOME ?? '.wharf')
+    .option('--database-url <url>', 'keep metadata in PostgreSQL: postgres://user@host:5432/db (env WHARF_DATABASE_URL)')
+    .option('--auth-token <token>', 'require this bearer token on every request (env WHARF_AUTH_TOKEN)')
+    .option('--log-requests', 'log every request to stderr')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf server\n  wharf server --port 8080 --data-dir ~/wharf\n  WHARF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/wharf wharf server',
+    )
+    .action(async (flags: ServerFlags) => {
+      const config = loadServerConfig({
+        host: flags.host,
+        port: parsePort(flags.port ?? '5050'),
+        dataDir: path.resolve(flags.dataDir ?? '.wharf'),
+        databaseUrl: flags.databaseUrl ?? process.env.WHARF_DATABASE_URL,
+        authToken: flags.authToken ?? process.env.WHARF_AUTH_TOKEN,
+        logRequests: flags.logRequests === true,
+        version: VERSION,
+      })
+      const log = createLog({ redact: config.authToken ? [config.authToken] : [] })
+      const server = await startServer(config, { log })
+      const where =
+        server.store.kind === 'sqlite'
+          ? `SQLite at ${path.join(config.dataDir, 'wharf.db')}`
+          : 'PostgreSQL'
+      process.stdout.write(
+        `Wharf ${VERSION} is running at ${server.url}\n` +
+          `  studio:   ${server.url}/\n` +
+          `  API:      ${server.url}/api/v1 (OpenAPI: ${server.url}/api/v1/openapi.json)\n` +
+          `  metadata: ${where}\n  data:     ${config.dataDir}\n` +
+          `${config.authToken ? '  auth:     bearer token required\n' : ''}Press Ctrl+C to stop.\n`,
+      )
+      await new Promise<void>((resolve) => {
+        let stopping = false
+        const stop = (signal: string): void => {
+          if (stopping) {
+            log.warn(`second ${signal}: exiting without waiting`)
+            process.exit(130)
+          }
+          stopping = true
+          log.info(`${signal} received: finishing requests in flight, then stopping`)
+          server.close().then(resolve, (error: unknown) => {
+            log.error('error while stopping', { error })
+            resolve()
+          })
+        }
+        process.once('SIGINT', () => stop('SIGINT'))
+        process.once('SIGTERM', () => stop('SIGTERM'))
+      })
+    })
+}

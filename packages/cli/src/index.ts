@@ -1,0 +1,2 @@
+export { createProgram, runCli } from './program.js'
+export { reportError } from './errors.js'

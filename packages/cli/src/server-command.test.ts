@@ -1,0 +1,55 @@
+import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { runWharf, spawnWharf } from './test-support/run-cli.js'
+
+describe('wharf server', () => {
+  let dir: string
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wharf-cli-'))
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('starts on SQLite in the data folder, prints its URL, serves, and stops cleanly on SIGTERM', async () => {
+    const dataDir = path.join(dir, 'data')
+    const child = spawnWharf(['server', '--port', '0', '--data-dir', dataDir])
+    let stdout = ''
+    const url = await new Promise<string>((resolve, reject) => {
+      child.stdout?.on('data', (c: Buffer) => {
+        stdout += c.toString()
+        const match = /running at (http:\/\/\S+)/.exec(stdout)
+        if (match?.[1]) resolve(match[1])
+      })
+      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)))
+    })
+    expect(stdout).toContain('SQLite at')
+    const health = (await (await fetch(`${url}/api/v1/health`)).json()) as { store: string }
+    expect(health.store).toBe('sqlite')
+    expect((await fetch(url)).headers.get('content-type')).toContain('text/html')
+    expect((await stat(path.join(dataDir, 'wharf.db'))).isFile()).toBe(true)
+    expect((await stat(path.join(dataDir, 'workspaces/default/datastores/workspaceblobstore'))).isDirectory()).toBe(true)
+    const exit = new Promise<number | null>((resolve) => child.once('exit', (code) => resolve(code)))
+    child.kill('SIGTERM')
+    expect(await exit).toBe(0)
+  })
+
+  it('refuses to listen beyond loopback without a token, in one line that says what to do', async () => {
+    const result = await runWharf(['server', '--host', '0.0.0.0', '--port', '0', '--data-dir', path.join(dir, 'x')])
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toContain('WHARF_AUTH_TOKEN')
+    expect(result.stderr).not.toContain('    at ')
+  })
+
+  it('rejects a bad port and prints its version', async () => {
+    const bad = await runWharf(['server', '--port', 'eighty'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('is not a port number')
+    const version = await runWharf(['--version'])
+    expect(version.code).toBe(0)
+    expect(version.stdout.trim()).toMatch(/^\d+\.\d+\.\d+$/)
+  })
+})

@@ -1,0 +1,349 @@
+import type { z } from 'zod'
+import {
+  ROUTES,
+  WharfError,
+  isErrorCode,
+  routePath,
+  type Artifact,
+  type CreateRunRequest,
+  type Experiment,
+  type IngestResult,
+  type ListRunsQuery,
+  type MetricBatch,
+  type MetricBuckets,
+  type MetricBucketsQuery,
+  type MetricPoint,
+  type MetricSeriesQuery,
+  type MetricSummary,
+  type Page,
+  type Run,
+  type RunError,
+  type RunStatus,
+  type RunWithMetrics,
+  type UpdateRunRequest,
+  type Workspace,
+  type Datastore,
+  type Health,
+  type RouteDef,
+  type RouteName,
+} from '@wharf/contract'
+import { paginate, type PagedIterable } from './paging.js'
+
+/** How to reach a server. */
+export interface WharfClientOptions {
+  /** Base URL of the server, e.g. `http://127.0.0.1:5050`. */
+  url: string
+  /** Bearer token, when the server requires one. */
+  token?: string
+  /** Workspace the calls act on; `default` unless given. */
+  workspace?: string
+  /** Per-request timeout in milliseconds (not applied to streamed artifact bodies). Default 30 s. */
+  timeoutMs?: number
+  /** A fetch implementation (defaults to the global one). */
+  fetch?: typeof fetch
+}
+
+/** Options every call accepts. */
+export interface CallOptions {
+  signal?: AbortSignal
+}
+
+type ResponseOf<N extends RouteName> = (typeof ROUTES)[N]['response'] extends z.ZodType
+  ? z.output<(typeof ROUTES)[N]['response']>
+  : never
+
+type QueryValue = string | number | boolean | undefined | readonly (string | number)[]
+
+interface RequestSpec {
+  params?: Record<string, string>
+  query?: Record<string, QueryValue>
+  body?: unknown
+  signal?: AbortSignal | undefined
+  /** Appended (already encoded) after the path, for routes ending in `*`. */
+  rest?: string
+}
+
+/** Encodes an artifact path for a URL, segment by segment, keeping its slashes. */
+export function encodePath(path: string): string {
+  return path.split('/').map(encodeURIComponent).join('/')
+}
+
+/**
+ * A typed HTTP client over the Wharf API. Every failure is a WharfError: the server's own code and
+ * message for an error response, SERVER_UNREACHABLE when the server cannot be reached.
+ */
+export class WharfClient {
+  readonly url: string
+  readonly workspace: string
+  readonly #token: string | undefined
+  readonly #timeoutMs: number
+  readonly #fetch: typeof fetch
+
+  constructor(options: WharfClientOptions) {
+    this.url = options.url.replace(/\/+$/, '')
+    this.workspace = options.workspace ?? 'default'
+    this.#token = options.token
+    this.#timeoutMs = options.timeoutMs ?? 30_000
+    this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+  }
+
+  /** The same server and token, acting on another workspace. */
+  withWorkspace(workspace: string): WharfClient {
+    return new WharfClient({
+      url: this.url,
+      workspace,
+      timeoutMs: this.#timeoutMs,
+      fetch: this.#fetch,
+      ...(this.#token !== undefined ? { token: this.#token } : {}),
+    })
+  }
+
+  #url(route: RouteDef, spec: RequestSpec): string {
+    let path = routePath(route.path, { workspace: this.workspace, ...spec.params })
+    if (path.endsWith('*')) path = path.slice(0, -1) + (spec.rest ?? '')
+    const search = new URLSearchParams()
+    for (const [key, value] of Object.entries(spec.query ?? {})) {
+      if (value === undefined) continue
+      if (Array.isArray(value)) for (const v of value as readonly (string | number)[]) search.append(key, String(v))
+      else search.append(key, String(value as string | number | boolean))
+    }
+    const qs = search.toString()
+    return `${this.url}${path}${qs ? `?${qs}` : ''}`
+  }
+
+  #headers(extra: Record<string, string> = {}): Record<string, string> {
+    return this.#token === undefined ? extra : { ...extra, authorization: `Bearer ${this.#token}` }
+  }
+
+  /** Sends a request and returns the raw Response when it succeeded (2xx); throws a WharfError otherwise. */
+  async send(route: RouteDef, spec: RequestSpec & { rawBody?: NonNullable<RequestInit['body']>; headers?: Record<string, string>; timeout?: boolean }): Promise<Response> {
+    const url = this.#url(route, spec)
+    const signals: AbortSignal[] = []
+    if (spec.signal) signals.push(spec.signal)
+    if (spec.timeout !== false) signals.push(AbortSignal.timeout(this.#timeoutMs))
+    const init: RequestInit & { duplex?: 'half' } = {
+      method: route.method,
+      headers: this.#headers(spec.headers),
+      signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
+    }
+    if (spec.body !== undefined) {
+      init.body = JSON.stringify(spec.body)
+      init.headers = this.#headers({ 'content-type': 'application/json', ...spec.headers })
+    } else if (spec.rawBody !== undefined) {
+      init.body = spec.rawBody
+      if (typeof ReadableStream !== 'undefined' && spec.rawBody instanceof ReadableStream) init.duplex = 'half'
+    }
+    let response: Response
+    try {
+      response = await this.#fetch(url, init)
+    } catch (cause) {
+      throw this.#transportError(cause, route)
+    }
+    if (!response.ok) throw await errorFromResponse(response)
+    return response
+  }
+
+  #transportError(cause: unknown, route: RouteDef): WharfError {
+    const error = cause as Error
+    if (error.name === 'TimeoutError') {
+      return new WharfError(
+        'SERVER_UNREACHABLE',
+        `the Wharf server at ${this.url} did not answer ${route.method} ${route.path} within ${this.#timeoutMs} ms`,
+        { cause },
+      )
+    }
+    if (error.name === 'AbortError') return new WharfError('INVALID_ARGUMENT', 'the request was aborted by the caller', { cause })
+    return new WharfError(
+      'SERVER_UNREACHABLE',
+      `cannot reach the Wharf server at ${this.url} (${describeCause(cause)}); start it with "npm start" or "wharf server", or point WHARF_TRACKING_URI at it`,
+      { cause },
+    )
+  }
+
+  /** Calls a JSON route by name and returns its typed response. */
+  async call<N extends RouteName>(name: N, spec: RequestSpec = {}): Promise<ResponseOf<N>> {
+    const response = await this.send(ROUTES[name], spec)
+    return (await response.json()) as ResponseOf<N>
+  }
+
+  // ------------------------------------------------------------------ meta and workspaces
+
+  /** Server health, version and store kind. */
+  health(options: CallOptions = {}): Promise<Health> {
+    return this.call('health', { signal: options.signal })
+  }
+
+  async listWorkspaces(options: CallOptions = {}): Promise<Workspace[]> {
+    return (await this.call('listWorkspaces', { signal: options.signal })).items
+  }
+
+  /** Creates a workspace with its two default datastores; WORKSPACE_EXISTS if taken. */
+  createWorkspace(name: string, options: CallOptions = {}): Promise<Workspace> {
+    return this.call('createWorkspace', { body: { name }, signal: options.signal })
+  }
+
+  /** This client's workspace. */
+  getWorkspace(options: CallOptions = {}): Promise<Workspace> {
+    return this.call('getWorkspace', { signal: options.signal })
+  }
+
+  async listDatastores(options: CallOptions = {}): Promise<Datastore[]> {
+    return (await this.call('listDatastores', { signal: options.signal })).items
+  }
+
+  getDatastore(name: string, options: CallOptions = {}): Promise<Datastore> {
+    return this.call('getDatastore', { params: { datastore: name }, signal: options.signal })
+  }
+
+  // ------------------------------------------------------------------ experiments
+
+  /** All experiments, by name, fetched a page at a time. */
+  listExperiments(options: CallOptions & { pageSize?: number } = {}): PagedIterable<Experiment> {
+    return paginate((pageToken) =>
+      this.call('listExperiments', { query: { pageSize: options.pageSize, pageToken }, signal: options.signal }),
+    )
+  }
+
+  /** Gets or creates an experiment (idempotent). */
+  createExperiment(name: string, options: CallOptions = {}): Promise<Experiment> {
+    return this.call('createExperiment', { body: { name }, signal: options.signal })
+  }
+
+  getExperiment(name: string, options: CallOptions = {}): Promise<Experiment> {
+    return this.call('getExperiment', { params: { experiment: name }, signal: options.signal })
+  }
+
+  // ------------------------------------------------------------------ runs
+
+  /** Creates a run; its experiment is created on first use. */
+  createRun(request: CreateRunRequest, options: CallOptions = {}): Promise<Run> {
+    return this.call('createRun', { body: request, signal: options.signal })
+  }
+
+  getRun(runId: string, options: CallOptions = {}): Promise<Run> {
+    return this.call('getRun', { params: { runId }, signal: options.signal })
+  }
+
+  /** Runs matching the query, newest first unless ordered otherwise, fetched a page at a time. */
+  listRuns(query: Omit<ListRunsQuery, 'pageToken'> = {}, options: CallOptions = {}): PagedIterable<RunWithMetrics> {
+    return paginate((pageToken) =>
+      this.call('listRuns', { query: { ...query, pageToken } as Record<string, QueryValue>, signal: options.signal }),
+    )
+  }
+
+  updateRun(runId: string, patch: UpdateRunRequest, options: CallOptions = {}): Promise<Run> {
+    return this.call('updateRun', { params: { runId }, body: patch, signal: options.signal })
+  }
+
+  /** Moves a run along its lifecycle; INVALID_STATUS_TRANSITION for an illegal move. */
+  setRunStatus(runId: string, status: RunStatus, options: CallOptions & { error?: RunError } = {}): Promise<Run> {
+    return this.call('setRunStatus', {
+      params: { runId },
+      body: options.error ? { status, error: options.error } : { status },
+      signal: options.signal,
+    })
+  }
+
+  updateTags(runId: string, change: { set?: Record<string, string>; remove?: string[] }, options: CallOptions = {}): Promise<Run> {
+    return this.call('updateTags', { params: { runId }, body: change, signal: options.signal })
+  }
+
+  /** Adds properties; PROPERTY_IMMUTABLE when one would change. */
+  addProperties(runId: string, properties: Record<string, string>, options: CallOptions = {}): Promise<Run> {
+    return this.call('addProperties', { params: { runId }, body: { properties }, signal: options.signal })
+  }
+
+  // ------------------------------------------------------------------ metrics
+
+  /** Stores a batch; resolves once it is committed. Idempotent per (writerId, sequence). */
+  logMetrics(runId: string, batch: MetricBatch, options: CallOptions = {}): Promise<IngestResult> {
+    return this.call('logMetrics', { params: { runId }, body: batch, signal: options.signal })
+  }
+
+  async listMetrics(runId: string, options: CallOptions = {}): Promise<MetricSummary[]> {
+    return (await this.call('listMetrics', { params: { runId }, signal: options.signal })).items
+  }
+
+  /** Raw points of one metric by step, fetched a page at a time. */
+  getMetricSeries(runId: string, query: Omit<MetricSeriesQuery, 'pageToken'>, options: CallOptions = {}): PagedIterable<MetricPoint> {
+    return paginate((pageToken) =>
+      this.call('getMetricSeries', { params: { runId }, query: { ...query, pageToken }, signal: options.signal }),
+    )
+  }
+
+  /** One metric downsampled into per-bucket min/max/first/last. */
+  getMetricBuckets(runId: string, query: MetricBucketsQuery, options: CallOptions = {}): Promise<MetricBuckets> {
+    return this.call('getMetricBuckets', { params: { runId }, query, signal: options.signal })
+  }
+
+  // ------------------------------------------------------------------ artifacts
+
+  /** Artifacts of a run, by path, optionally under a prefix, fetched a page at a time. */
+  listArtifacts(runId: string, options: CallOptions & { prefix?: string; pageSize?: number } = {}): PagedIterable<Artifact> {
+    return paginate((pageToken) =>
+      this.call('listArtifacts', {
+        params: { runId },
+        query: { prefix: options.prefix, pageSize: options.pageSize, pageToken },
+        signal: options.signal,
+      }),
+    )
+  }
+
+  /**
+   * Uploads one artifact. `body` may be a stream (sent as it is read, never buffered), bytes or text.
+   * Pass `size` with a stream so the server can check it.
+   */
+  async uploadArtifact(
+    runId: string,
+    path: string,
+    body: ReadableStream<Uint8Array> | Uint8Array | string | Blob,
+    options: CallOptions & { size?: number; contentType?: string } = {},
+  ): Promise<Artifact> {
+    const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/octet-stream' }
+    if (options.size !== undefined) headers['content-length'] = String(options.size)
+    const response = await this.send(ROUTES.uploadArtifact, {
+      params: { runId },
+      rest: encodePath(path),
+      rawBody: body as NonNullable<RequestInit['body']>,
+      headers,
+      signal: options.signal,
+      timeout: false,
+    })
+    return (await response.json()) as Artifact
+  }
+
+  /** Opens an artifact for download: the response's body streams the bytes (or the asked range). */
+  downloadArtifact(runId: string, path: string, options: CallOptions & { range?: { start: number; end?: number } } = {}): Promise<Response> {
+    const headers: Record<string, string> = {}
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`
+    return this.send(ROUTES.downloadArtifact, {
+      params: { runId },
+      rest: encodePath(path),
+      headers,
+      signal: options.signal,
+      timeout: false,
+    })
+  }
+}
+
+function describeCause(cause: unknown): string {
+  const error = cause as Error & { cause?: { code?: string; message?: string } }
+  return error.cause?.code ?? error.cause?.message ?? error.message
+}
+
+/** Rebuilds the WharfError an error response carries; unknown shapes become INTERNAL with the status. */
+export async function errorFromResponse(response: Response): Promise<WharfError> {
+  const text = await response.text().catch(() => '')
+  try {
+    const body = JSON.parse(text) as { error?: { code?: unknown; message?: unknown; details?: Record<string, unknown> } }
+    const { code, message, details } = body.error ?? {}
+    if (isErrorCode(code) && typeof message === 'string') {
+      return new WharfError(code, message, details ? { details } : {})
+    }
+  } catch {
+    // Not our JSON: a proxy or another server answered. Fall through with what we have.
+  }
+  return new WharfError('INTERNAL', `unexpected HTTP ${response.status} from the server: ${text.slice(0, 200)}`, {
+    details: { status: response.status },
+  })
+}

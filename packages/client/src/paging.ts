@@ -1,0 +1,31 @@
+import type { Page } from '@wharf/contract'
+
+/** An async iterable of items that can also be walked a page at a time. */
+export interface PagedIterable<T> extends AsyncIterable<T> {
+  byPage(): AsyncIterable<Page<T>>
+  /** Collects every item (mind the size of what you ask for). */
+  toArray(): Promise<T[]>
+}
+
+/** Turns a page fetcher into a {@link PagedIterable}; nothing is fetched until iteration starts. */
+export function paginate<T>(fetchPage: (pageToken?: string) => Promise<Page<T>>): PagedIterable<T> {
+  async function* byPage(): AsyncGenerator<Page<T>> {
+    let token: string | undefined
+    do {
+      const page = await fetchPage(token)
+      yield page
+      token = page.nextPageToken
+    } while (token)
+  }
+  return {
+    byPage,
+    async *[Symbol.asyncIterator]() {
+      for await (const page of byPage()) yield* page.items
+    },
+    async toArray() {
+      const all: T[] = []
+      for await (const page of byPage()) all.push(...page.items)
+      return all
+    },
+  }
+}

@@ -1,0 +1,135 @@
+import { WharfError } from './errors.js'
+import type { Limits } from './limits.js'
+import { hasControlChars, printable } from './names.js'
+import { NON_FINITE_VALUES, type MetricBatch, type MetricPointIn, type NonFiniteValue } from './schemas.js'
+
+type MetricLimits = Pick<Limits, 'metricNameLength' | 'metricTextLength' | 'pointsPerBatch'>
+
+const POINT_KEYS = new Set(['name', 'value', 'text', 'step', 'time'])
+const BATCH_KEYS = new Set(['writerId', 'sequence', 'points'])
+
+function invalid(message: string, details: Record<string, unknown>): WharfError {
+  return new WharfError('INVALID_ARGUMENT', message, { details })
+}
+
+/**
+ * Throws INVALID_ARGUMENT or LIMIT_EXCEEDED unless `name` is a usable metric name: non-empty, no
+ * control characters, within `metricNameLength`.
+ */
+export function assertMetricName(name: unknown, limits: Pick<Limits, 'metricNameLength'>): asserts name is string {
+  if (typeof name !== 'string' || name.length === 0) {
+    throw invalid('a metric name must be a non-empty string', { field: 'name' })
+  }
+  if (name.length > limits.metricNameLength) {
+    throw new WharfError(
+      'LIMIT_EXCEEDED',
+      `metric name "${printable(name)}" is ${name.length} characters; the limit is ${limits.metricNameLength} (server limit "metricNameLength")`,
+      { details: { limit: 'metricNameLength', max: limits.metricNameLength, actual: name.length } },
+    )
+  }
+  if (hasControlChars(name)) {
+    throw invalid(`metric name "${printable(name)}" contains a control character; use printable text`, { field: 'name' })
+  }
+}
+
+/** True when `value` is one of the strings that stand for NaN or ±Infinity on the wire. */
+export function isNonFiniteValue(value: unknown): value is NonFiniteValue {
+  return typeof value === 'string' && (NON_FINITE_VALUES as readonly string[]).includes(value)
+}
+
+/** Turns a JavaScript number into its wire form: finite numbers as they are, NaN/±Infinity as strings. */
+export function toWireNumber(value: number): number | NonFiniteValue {
+  if (Number.isFinite(value)) return value
+  if (Number.isNaN(value)) return 'NaN'
+  return value > 0 ? 'Infinity' : '-Infinity'
+}
+
+/** Turns a wire number back into a JavaScript number. */
+export function fromWireNumber(value: number | NonFiniteValue): number {
+  return typeof value === 'number' ? value : Number(value)
+}
+
+/**
+ * Validates one metric point (already parsed from JSON) and returns it typed. Written by hand rather
+ * than with the zod schema because it runs for every point of every batch: the ingest hot path.
+ */
+export function parseMetricPoint(input: unknown, limits: MetricLimits, index = 0): MetricPointIn {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalid(`points[${index}] must be an object like {"name":"loss","value":0.3}`, { index })
+  }
+  const point = input as Record<string, unknown>
+  for (const key in point) {
+    if (!POINT_KEYS.has(key)) {
+      throw invalid(`points[${index}] has an unknown field "${printable(key)}"; allowed: name, value, text, step, time`, {
+        index,
+        field: key,
+      })
+    }
+  }
+  assertMetricName(point.name, limits)
+  const { value, text, step, time } = point
+  if ((value === undefined) === (text === undefined)) {
+    throw invalid(`points[${index}] ("${printable(point.name)}") needs exactly one of "value" (a number) or "text" (a string)`, {
+      index,
+      field: 'value',
+    })
+  }
+  if (value !== undefined && typeof value !== 'number' && !isNonFiniteValue(value)) {
+    throw invalid(
+      `points[${index}].value must be a number or one of "NaN", "Infinity", "-Infinity"; send strings in "text"`,
+      { index, field: 'value' },
+    )
+  }
+  if (text !== undefined) {
+    if (typeof text !== 'string') throw invalid(`points[${index}].text must be a string`, { index, field: 'text' })
+    if (text.length > limits.metricTextLength) {
+      throw new WharfError(
+        'LIMIT_EXCEEDED',
+        `points[${index}].text is ${text.length} characters; the limit is ${limits.metricTextLength} (server limit "metricTextLength")`,
+        { details: { index, limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
+      )
+    }
+  }
+  if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
+    throw invalid(`points[${index}].step must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, { index, field: 'step' })
+  }
+  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
+    throw invalid(`points[${index}].time must be a finite number of epoch milliseconds`, { index, field: 'time' })
+  }
+  return point as MetricPointIn
+}
+
+/** Validates a whole ingest batch (parsed JSON) against the limits and returns it typed. */
+export function parseMetricBatch(input: unknown, limits: MetricLimits): MetricBatch {
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalid('the body must be an object like {"points":[{"name":"loss","value":0.3}]}', {})
+  }
+  const batch = input as Record<string, unknown>
+  for (const key in batch) {
+    if (!BATCH_KEYS.has(key)) {
+      throw invalid(`unknown field "${printable(key)}"; allowed: writerId, sequence, points`, { field: key })
+    }
+  }
+  const { writerId, sequence, points } = batch
+  if (writerId !== undefined && (typeof writerId !== 'string' || writerId.length === 0 || writerId.length > 128)) {
+    throw invalid('writerId must be a string of 1 to 128 characters', { field: 'writerId' })
+  }
+  if (sequence !== undefined && (typeof sequence !== 'number' || !Number.isSafeInteger(sequence) || sequence < 0)) {
+    throw invalid('sequence must be a whole number from 0', { field: 'sequence' })
+  }
+  if ((writerId === undefined) !== (sequence === undefined)) {
+    throw invalid('writerId and sequence go together: send both (for an idempotent batch) or neither', {
+      field: writerId === undefined ? 'writerId' : 'sequence',
+    })
+  }
+  if (!Array.isArray(points)) throw invalid('points must be an array', { field: 'points' })
+  if (points.length > limits.pointsPerBatch) {
+    throw new WharfError(
+      'LIMIT_EXCEEDED',
+      `the batch has ${points.length} points; the limit is ${limits.pointsPerBatch} (server limit "pointsPerBatch"); send smaller batches`,
+      { details: { limit: 'pointsPerBatch', max: limits.pointsPerBatch, actual: points.length } },
+    )
+  }
+  for (let i = 0; i < points.length; i++) parseMetricPoint(points[i], limits, i)
+  return batch as MetricBatch
+}

@@ -1,0 +1,208 @@
+import { z } from 'zod'
+import {
+  AddPropertiesSchema,
+  ArtifactSchema,
+  CreateExperimentSchema,
+  CreateRunSchema,
+  CreateWorkspaceSchema,
+  DatastoreSchema,
+  ExperimentSchema,
+  HealthSchema,
+  IngestResultSchema,
+  ListArtifactsQuerySchema,
+  ListRunsQuerySchema,
+  MetricBatchSchema,
+  MetricBucketsQuerySchema,
+  MetricBucketsSchema,
+  MetricPointSchema,
+  MetricSeriesQuerySchema,
+  MetricSummarySchema,
+  PageQuerySchema,
+  RunSchema,
+  RunWithMetricsSchema,
+  SetRunStatusSchema,
+  UpdateRunSchema,
+  UpdateTagsSchema,
+  WorkspaceSchema,
+  pageSchema,
+} from './schemas.js'
+
+/** The prefix of every API path. */
+export const API_PREFIX = '/api/v1'
+
+/** HTTP methods the API uses. */
+export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'
+
+/**
+ * One route of the HTTP API: method, path (with `:param` segments, and a trailing `*` for a path that
+ * may contain slashes), and the schemas of its query, JSON body and response. `binary` marks a raw
+ * byte body or response.
+ */
+export interface RouteDef {
+  method: HttpMethod
+  path: string
+  summary: string
+  query?: z.ZodType
+  body?: z.ZodType | 'binary'
+  response: z.ZodType | 'binary'
+  status?: number
+}
+
+const ws = `${API_PREFIX}/workspaces/:workspace`
+const run = `${ws}/runs/:runId`
+
+/** Every route of the API, by name. The server mounts them, the client calls them, OpenAPI lists them. */
+export const ROUTES = {
+  health: { method: 'GET', path: `${API_PREFIX}/health`, summary: 'Server health and version', response: HealthSchema },
+  listWorkspaces: {
+    method: 'GET',
+    path: `${API_PREFIX}/workspaces`,
+    summary: 'List workspaces',
+    response: z.object({ items: z.array(WorkspaceSchema) }),
+  },
+  createWorkspace: {
+    method: 'POST',
+    path: `${API_PREFIX}/workspaces`,
+    summary: 'Create a workspace with its two default datastores',
+    body: CreateWorkspaceSchema,
+    response: WorkspaceSchema,
+    status: 201,
+  },
+  getWorkspace: { method: 'GET', path: ws, summary: 'Get a workspace', response: WorkspaceSchema },
+  listDatastores: {
+    method: 'GET',
+    path: `${ws}/datastores`,
+    summary: 'List the datastores of a workspace (secrets are never returned)',
+    response: z.object({ items: z.array(DatastoreSchema) }),
+  },
+  getDatastore: {
+    method: 'GET',
+    path: `${ws}/datastores/:datastore`,
+    summary: 'Get one datastore (secrets are never returned)',
+    response: DatastoreSchema,
+  },
+  listExperiments: {
+    method: 'GET',
+    path: `${ws}/experiments`,
+    summary: 'List experiments, by name',
+    query: PageQuerySchema,
+    response: pageSchema(ExperimentSchema),
+  },
+  createExperiment: {
+    method: 'POST',
+    path: `${ws}/experiments`,
+    summary: 'Get or create an experiment (idempotent)',
+    body: CreateExperimentSchema,
+    response: ExperimentSchema,
+  },
+  getExperiment: {
+    method: 'GET',
+    path: `${ws}/experiments/:experiment`,
+    summary: 'Get an experiment',
+    response: ExperimentSchema,
+  },
+  createRun: {
+    method: 'POST',
+    path: `${ws}/runs`,
+    summary: 'Create a run; its experiment is created on first use',
+    body: CreateRunSchema,
+    response: RunSchema,
+    status: 201,
+  },
+  listRuns: {
+    method: 'GET',
+    path: `${ws}/runs`,
+    summary: 'List runs: filter by experiment, status, tag or parent; sort by a time or a metric; paged',
+    query: ListRunsQuerySchema,
+    response: pageSchema(RunWithMetricsSchema),
+  },
+  getRun: { method: 'GET', path: run, summary: 'Get a run', response: RunSchema },
+  updateRun: {
+    method: 'PATCH',
+    path: run,
+    summary: 'Change display name or description',
+    body: UpdateRunSchema,
+    response: RunSchema,
+  },
+  setRunStatus: {
+    method: 'POST',
+    path: `${run}/status`,
+    summary: 'Move a run along its lifecycle (409 for an illegal move)',
+    body: SetRunStatusSchema,
+    response: RunSchema,
+  },
+  updateTags: {
+    method: 'PATCH',
+    path: `${run}/tags`,
+    summary: 'Set and remove tags (tags are mutable)',
+    body: UpdateTagsSchema,
+    response: RunSchema,
+  },
+  addProperties: {
+    method: 'POST',
+    path: `${run}/properties`,
+    summary: 'Add properties (add-only: changing one is a 409)',
+    body: AddPropertiesSchema,
+    response: RunSchema,
+  },
+  logMetrics: {
+    method: 'POST',
+    path: `${run}/metrics`,
+    summary: 'Store a batch of metric points in one transaction; idempotent per (writerId, sequence)',
+    body: MetricBatchSchema,
+    response: IngestResultSchema,
+  },
+  listMetrics: {
+    method: 'GET',
+    path: `${run}/metrics`,
+    summary: "Summaries (last, min, max, count) of a run's metrics",
+    response: z.object({ items: z.array(MetricSummarySchema) }),
+  },
+  getMetricSeries: {
+    method: 'GET',
+    path: `${run}/metrics/series`,
+    summary: 'Raw points of one metric, by step, paged',
+    query: MetricSeriesQuerySchema,
+    response: pageSchema(MetricPointSchema),
+  },
+  getMetricBuckets: {
+    method: 'GET',
+    path: `${run}/metrics/buckets`,
+    summary: 'One metric downsampled to per-bucket min/max/first/last over a step range',
+    query: MetricBucketsQuerySchema,
+    response: MetricBucketsSchema,
+  },
+  listArtifacts: {
+    method: 'GET',
+    path: `${run}/artifacts`,
+    summary: 'List artifacts by path prefix, paged',
+    query: ListArtifactsQuerySchema,
+    response: pageSchema(ArtifactSchema),
+  },
+  uploadArtifact: {
+    method: 'PUT',
+    path: `${run}/artifacts/content/*`,
+    summary: 'Upload an artifact (streamed, any size); refused once the run has finished',
+    body: 'binary',
+    response: ArtifactSchema,
+    status: 201,
+  },
+  downloadArtifact: {
+    method: 'GET',
+    path: `${run}/artifacts/content/*`,
+    summary: 'Download an artifact (streamed; HTTP Range supported)',
+    response: 'binary',
+  },
+} as const satisfies Record<string, RouteDef>
+
+/** The name of one route. */
+export type RouteName = keyof typeof ROUTES
+
+/** Fills `:param` segments of a route path with URL-encoded values. */
+export function routePath(path: string, params: Record<string, string>): string {
+  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+    const value = params[name]
+    if (value === undefined) throw new Error(`missing path parameter "${name}" for ${path}`)
+    return encodeURIComponent(value)
+  })
+}

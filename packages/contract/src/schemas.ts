@@ -1,0 +1,302 @@
+import { z } from 'zod'
+import { RUN_STATUSES } from './run-status.js'
+
+// ---------------------------------------------------------------------------------------------------
+// Shared pieces
+
+/** The JSON body of every error response. */
+export const ErrorBodySchema = z.object({
+  error: z.object({
+    code: z.string(),
+    message: z.string(),
+    details: z.record(z.string(), z.unknown()).optional(),
+  }),
+})
+export type ErrorBody = z.infer<typeof ErrorBodySchema>
+
+/** Query parameters of a paged listing. */
+export const PageQuerySchema = z.object({
+  pageSize: z.coerce.number().int().min(1).optional(),
+  pageToken: z.string().min(1).max(2000).optional(),
+})
+export type PageQuery = z.infer<typeof PageQuerySchema>
+
+/** One page of a listing; `nextPageToken` is absent on the last page. */
+export interface Page<T> {
+  items: T[]
+  nextPageToken?: string
+}
+
+/** A schema for one page of `item`. */
+export function pageSchema<T extends z.ZodType>(item: T) {
+  return z.object({ items: z.array(item), nextPageToken: z.string().optional() })
+}
+
+const StringMap = z.record(z.string(), z.string())
+
+// ---------------------------------------------------------------------------------------------------
+// Workspaces and experiments
+
+export const WorkspaceSchema = z.object({
+  name: z.string(),
+  defaultDatastore: z.string(),
+  artifactDatastore: z.string(),
+  createdAt: z.string(),
+})
+export type Workspace = z.infer<typeof WorkspaceSchema>
+
+export const CreateWorkspaceSchema = z.strictObject({ name: z.string() })
+export type CreateWorkspaceRequest = z.infer<typeof CreateWorkspaceSchema>
+
+export const ExperimentSchema = z.object({
+  id: z.number().int(),
+  workspace: z.string(),
+  name: z.string(),
+  createdAt: z.string(),
+})
+export type Experiment = z.infer<typeof ExperimentSchema>
+
+export const CreateExperimentSchema = z.strictObject({ name: z.string() })
+export type CreateExperimentRequest = z.infer<typeof CreateExperimentSchema>
+
+// ---------------------------------------------------------------------------------------------------
+// Runs
+
+export const RunStatusSchema = z.enum(RUN_STATUSES)
+
+export const RunErrorSchema = z.object({
+  message: z.string(),
+  code: z.string().optional(),
+  details: z.string().optional(),
+})
+export type RunError = z.infer<typeof RunErrorSchema>
+
+export const RunSchema = z.object({
+  id: z.string(),
+  workspace: z.string(),
+  experiment: z.string(),
+  displayName: z.string(),
+  description: z.string(),
+  status: RunStatusSchema,
+  createdAt: z.string(),
+  startedAt: z.string().nullable(),
+  endedAt: z.string().nullable(),
+  error: RunErrorSchema.nullable(),
+  tags: StringMap,
+  properties: StringMap,
+  parentRunId: z.string().nullable(),
+  computeTarget: z.string(),
+  scriptName: z.string().nullable(),
+  command: z.array(z.string()).nullable(),
+})
+export type Run = z.infer<typeof RunSchema>
+
+export const CreateRunSchema = z.strictObject({
+  experiment: z.string(),
+  runId: z.string().optional(),
+  displayName: z.string().optional(),
+  description: z.string().optional(),
+  status: z.enum(['NotStarted', 'Queued', 'Running']).optional(),
+  tags: StringMap.optional(),
+  properties: StringMap.optional(),
+  parentRunId: z.string().optional(),
+  computeTarget: z.string().min(1).max(256).optional(),
+  scriptName: z.string().max(1024).optional(),
+  command: z.array(z.string().max(32_768)).max(4096).optional(),
+})
+export type CreateRunRequest = z.infer<typeof CreateRunSchema>
+
+export const UpdateRunSchema = z.strictObject({
+  displayName: z.string().optional(),
+  description: z.string().optional(),
+})
+export type UpdateRunRequest = z.infer<typeof UpdateRunSchema>
+
+export const SetRunStatusSchema = z.strictObject({
+  status: RunStatusSchema,
+  error: RunErrorSchema.optional(),
+})
+export type SetRunStatusRequest = z.infer<typeof SetRunStatusSchema>
+
+export const UpdateTagsSchema = z.strictObject({
+  set: StringMap.optional(),
+  remove: z.array(z.string()).optional(),
+})
+export type UpdateTagsRequest = z.infer<typeof UpdateTagsSchema>
+
+export const AddPropertiesSchema = z.strictObject({ properties: StringMap })
+export type AddPropertiesRequest = z.infer<typeof AddPropertiesSchema>
+
+export const RUN_ORDER_FIELDS = ['createdAt', 'startedAt', 'endedAt'] as const
+export type RunOrderField = (typeof RUN_ORDER_FIELDS)[number]
+
+/**
+ * Query of the run listing. `tag` takes `key` or `key=value` (repeatable); `orderBy` takes a time field
+ * or `metric:<name>` to sort by that metric's last value (runs without the metric sort last).
+ */
+export const ListRunsQuerySchema = PageQuerySchema.extend({
+  experiment: z.string().optional(),
+  status: z.union([RunStatusSchema, z.array(RunStatusSchema)]).optional(),
+  tag: z.union([z.string(), z.array(z.string())]).optional(),
+  parentRunId: z.string().optional(),
+  rootOnly: z.enum(['true', 'false']).optional(),
+  orderBy: z.string().optional(),
+  order: z.enum(['asc', 'desc']).optional(),
+  includeMetrics: z.enum(['true', 'false']).optional(),
+})
+export type ListRunsQuery = z.infer<typeof ListRunsQuerySchema>
+
+// ---------------------------------------------------------------------------------------------------
+// Metrics
+
+/** Non-finite numbers travel as these strings in the `value` field, since JSON has no NaN or Infinity. */
+export const NON_FINITE_VALUES = ['NaN', 'Infinity', '-Infinity'] as const
+export type NonFiniteValue = (typeof NON_FINITE_VALUES)[number]
+
+/**
+ * One point of a metric on the wire. Exactly one of `value` (a number, or one of the non-finite
+ * strings) and `text` (a string metric) is set. `step` defaults to the next step of that metric;
+ * `time` (epoch milliseconds) to the time the server received it.
+ */
+export const MetricPointInSchema = z.strictObject({
+  name: z.string(),
+  value: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).optional(),
+  text: z.string().optional(),
+  step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
+  time: z.number().finite().optional(),
+})
+export type MetricPointIn = z.infer<typeof MetricPointInSchema>
+
+/**
+ * A batch of points from one writer. `writerId` and `sequence` together make the batch idempotent:
+ * a batch the server has already stored is acknowledged again and not stored twice.
+ */
+export const MetricBatchSchema = z.strictObject({
+  writerId: z.string().min(1).max(128).optional(),
+  sequence: z.number().int().min(0).optional(),
+  points: z.array(MetricPointInSchema),
+})
+export type MetricBatch = z.infer<typeof MetricBatchSchema>
+
+export const IngestResultSchema = z.object({
+  accepted: z.number().int(),
+  duplicate: z.boolean(),
+})
+export type IngestResult = z.infer<typeof IngestResultSchema>
+
+/** A metric value as read back: a number (non-finite as the strings above) or text. */
+export const MetricValueSchema = z.union([z.number(), z.enum(NON_FINITE_VALUES), z.string()])
+
+export const MetricSummarySchema = z.object({
+  name: z.string(),
+  /** `number` when every point is a number, `text` when every point is text, `mixed` otherwise. */
+  kind: z.enum(['number', 'text', 'mixed']),
+  count: z.number().int(),
+  lastStep: z.number().int(),
+  lastTime: z.number(),
+  /** The value of the point with the highest step (the latest logged among equal steps). */
+  last: MetricValueSchema.nullable(),
+  min: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
+  max: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
+})
+export type MetricSummary = z.infer<typeof MetricSummarySchema>
+
+/** A run together with its metrics' last values, as run tables show it. */
+export const RunWithMetricsSchema = RunSchema.extend({
+  metrics: z.record(z.string(), MetricValueSchema.nullable()),
+})
+export type RunWithMetrics = z.infer<typeof RunWithMetricsSchema>
+
+export const MetricPointSchema = z.object({
+  step: z.number().int(),
+  time: z.number(),
+  value: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).optional(),
+  text: z.string().optional(),
+})
+export type MetricPoint = z.infer<typeof MetricPointSchema>
+
+export const MetricSeriesQuerySchema = PageQuerySchema.extend({
+  name: z.string().min(1),
+  fromStep: z.coerce.number().int().min(0).optional(),
+  toStep: z.coerce.number().int().min(0).optional(),
+})
+export type MetricSeriesQuery = z.infer<typeof MetricSeriesQuerySchema>
+
+export const MetricBucketsQuerySchema = z.object({
+  name: z.string().min(1),
+  fromStep: z.coerce.number().int().min(0).optional(),
+  toStep: z.coerce.number().int().min(0).optional(),
+  buckets: z.coerce.number().int().min(1).optional(),
+})
+export type MetricBucketsQuery = z.infer<typeof MetricBucketsQuerySchema>
+
+/**
+ * One bucket of a downsampled numeric series: the steps it covers and the min, max, first and last
+ * values in it, so spikes stay visible at every zoom. Non-finite values are counted but not in min/max.
+ */
+export const MetricBucketSchema = z.object({
+  fromStep: z.number().int(),
+  toStep: z.number().int(),
+  count: z.number().int(),
+  min: z.number().nullable(),
+  max: z.number().nullable(),
+  first: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
+  last: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
+  nonFinite: z.number().int(),
+})
+export type MetricBucket = z.infer<typeof MetricBucketSchema>
+
+export const MetricBucketsSchema = z.object({
+  name: z.string(),
+  fromStep: z.number().int(),
+  toStep: z.number().int(),
+  bucketWidth: z.number().int(),
+  buckets: z.array(MetricBucketSchema),
+})
+export type MetricBuckets = z.infer<typeof MetricBucketsSchema>
+
+// ---------------------------------------------------------------------------------------------------
+// Artifacts
+
+export const ArtifactSchema = z.object({
+  runId: z.string(),
+  path: z.string(),
+  size: z.number().int(),
+  sha256: z.string(),
+  contentType: z.string(),
+  createdAt: z.string(),
+  datastore: z.string(),
+  key: z.string(),
+})
+export type Artifact = z.infer<typeof ArtifactSchema>
+
+export const ListArtifactsQuerySchema = PageQuerySchema.extend({
+  prefix: z.string().optional(),
+})
+export type ListArtifactsQuery = z.infer<typeof ListArtifactsQuerySchema>
+
+// ---------------------------------------------------------------------------------------------------
+// Datastores (read shape; registration arrives with the datastore issue)
+
+export const DATASTORE_KINDS = ['filesystem', 'azure_blob', 'azure_file', 's3'] as const
+export type DatastoreKind = (typeof DATASTORE_KINDS)[number]
+
+export const DatastoreSchema = z.object({
+  workspace: z.string(),
+  name: z.string(),
+  kind: z.enum(DATASTORE_KINDS),
+  settings: z.record(z.string(), z.union([z.string(), z.number(), z.boolean()])),
+  authType: z.string(),
+  hasSecret: z.boolean(),
+  isDefault: z.boolean(),
+  createdAt: z.string(),
+  updatedAt: z.string(),
+})
+export type Datastore = z.infer<typeof DatastoreSchema>
+
+export const HealthSchema = z.object({
+  status: z.literal('ok'),
+  version: z.string(),
+  store: z.enum(['sqlite', 'postgres']),
+})
+export type Health = z.infer<typeof HealthSchema>

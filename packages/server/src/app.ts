@@ -1,0 +1,85 @@
+import { timingSafeEqual, createHash } from 'node:crypto'
+import { Hono } from 'hono'
+import { WharfError, type ErrorBody } from '@wharf/contract'
+import type { AppDeps } from './deps.js'
+import type { AppEnv } from './http.js'
+import { mountArtifactRoutes } from './routes/artifacts.js'
+import { mountMetaRoutes } from './routes/meta.js'
+import { mountMetricRoutes } from './routes/metrics.js'
+import { mountRunRoutes } from './routes/runs.js'
+import { mountWorkspaceRoutes } from './routes/workspaces.js'
+
+function sameSecret(given: string, expected: string): boolean {
+  // Compare digests so neither the length nor the content leaks through timing.
+  const a = createHash('sha256').update(given).digest()
+  const b = createHash('sha256').update(expected).digest()
+  return timingSafeEqual(a, b)
+}
+
+/** Turns anything thrown into the one error shape; unknown errors become INTERNAL and are logged. */
+export function toErrorResponse(error: unknown, deps: Pick<AppDeps, 'log'>): { status: number; body: ErrorBody } {
+  const known =
+    error instanceof WharfError
+      ? error
+      : new WharfError('INTERNAL', 'the server failed to handle this request; the server log has the details', {
+          cause: error,
+        })
+  if (known.code === 'INTERNAL') deps.log.error('unhandled error', { error: known.cause ?? known })
+  const body: ErrorBody = { error: { code: known.code, message: known.message } }
+  if (known.details !== undefined) body.error.details = known.details
+  return { status: known.status, body }
+}
+
+/** Builds the HTTP app over its dependencies. No I/O happens until a request arrives. */
+export function createApp(deps: AppDeps): Hono<AppEnv> {
+  const app = new Hono<AppEnv>()
+  const token = deps.config.authToken
+
+  if (deps.config.logRequests) {
+    app.use('*', async (c, next) => {
+      const started = performance.now()
+      await next()
+      deps.log.info('request', {
+        method: c.req.method,
+        path: c.req.path,
+        status: c.res.status,
+        ms: Math.round((performance.now() - started) * 10) / 10,
+      })
+    })
+  }
+
+  if (token !== undefined) {
+    app.use('*', async (c, next) => {
+      const header = c.req.header('authorization') ?? ''
+      const match = /^Bearer (.+)$/i.exec(header)
+      if (!match?.[1] || !sameSecret(match[1], token)) {
+        throw new WharfError(
+          'UNAUTHENTICATED',
+          header === ''
+            ? 'this server requires a bearer token: set WHARF_AUTH_TOKEN (or "token" in .wharf/config.json) on the client'
+            : 'the bearer token was not accepted; check WHARF_AUTH_TOKEN on the client against the server',
+        )
+      }
+      await next()
+    })
+  }
+
+  mountMetaRoutes(app, deps)
+  mountWorkspaceRoutes(app, deps)
+  mountRunRoutes(app, deps)
+  mountMetricRoutes(app, deps)
+  mountArtifactRoutes(app, deps)
+
+  app.notFound((c) => {
+    const { status, body } = toErrorResponse(
+      new WharfError('ROUTE_NOT_FOUND', `no such endpoint: ${c.req.method} ${c.req.path}; GET /api/v1/openapi.json lists them`),
+      deps,
+    )
+    return c.json(body, status as 404)
+  })
+  app.onError((error, c) => {
+    const { status, body } = toErrorResponse(error, deps)
+    return c.json(body, status as 400)
+  })
+  return app
+}

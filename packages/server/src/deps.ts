@@ -1,0 +1,12 @@
+import type { MetadataStore } from '@wharf/store'
+import type { ServerConfig } from './config.js'
+import type { DriverRegistry } from './driver-registry.js'
+import type { Log } from './log.js'
+
+/** What every route needs, built once when the server starts. */
+export interface AppDeps {
+  store: MetadataStore
+  config: ServerConfig
+  log: Log
+  drivers: DriverRegistry
+}

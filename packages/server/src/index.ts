@@ -1,0 +1,14 @@
+export { createApp, toErrorResponse } from './app.js'
+export { loadServerConfig, isLoopbackHost, type ServerConfig, type ServerConfigInput } from './config.js'
+export { startServer, storeConfigOf, type RunningServer } from './server.js'
+export { createLog, LOG_LEVELS, type Log, type LogLevel } from './log.js'
+export {
+  DEFAULT_WORKSPACE,
+  BLOB_STORE,
+  FILE_STORE,
+  builtinDatastorePath,
+  createWorkspaceWithDefaults,
+  ensureDefaultWorkspace,
+} from './bootstrap.js'
+export { createDriverRegistry, createDriver, type DriverRegistry } from './driver-registry.js'
+export type { AppDeps } from './deps.js'

@@ -1,0 +1,73 @@
+import type { Hono } from 'hono'
+import {
+  ROUTES,
+  WORKSPACE_NAME_PATTERN,
+  assertName,
+  CreateExperimentSchema,
+  CreateWorkspaceSchema,
+  EXPERIMENT_NAME_PATTERN,
+  PageQuerySchema,
+} from '@wharf/contract'
+import { toDatastoreView } from '@wharf/store'
+import { createWorkspaceWithDefaults } from '../bootstrap.js'
+import type { AppDeps } from '../deps.js'
+import { param, readJson, readQuery, workspaceParam, type AppEnv } from '../http.js'
+import { pageSizeOf } from './paging.js'
+
+/** The rule experiment names follow, for error messages. */
+export const EXPERIMENT_RULE = 'use letters, digits, "_", "-" or ".", starting with a letter or digit (at most 256)'
+
+/** Workspaces, their datastores (read-only here) and experiments. */
+export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { store, config } = deps
+  const limit = config.limits.jsonBodyBytes
+
+  app.get(ROUTES.listWorkspaces.path, async (c) => c.json({ items: await store.listWorkspaces() }))
+
+  app.post(ROUTES.createWorkspace.path, async (c) => {
+    const body = await readJson(c, CreateWorkspaceSchema, limit)
+    assertName(
+      'workspace name',
+      body.name,
+      WORKSPACE_NAME_PATTERN,
+      'use letters, digits, "_" or "-", starting with a letter or digit (at most 64)',
+    )
+    const workspace = await createWorkspaceWithDefaults(store, { name: body.name, dataDir: config.dataDir })
+    return c.json(workspace, 201)
+  })
+
+  app.get(ROUTES.getWorkspace.path, async (c) => c.json(await store.getWorkspace(workspaceParam(c))))
+
+  app.get(ROUTES.listDatastores.path, async (c) => {
+    const workspace = await store.getWorkspace(workspaceParam(c))
+    const records = await store.listDatastores(workspace.name)
+    return c.json({ items: records.map((r) => toDatastoreView(r, workspace)) })
+  })
+
+  app.get(ROUTES.getDatastore.path, async (c) => {
+    const workspace = await store.getWorkspace(workspaceParam(c))
+    const record = await store.getDatastore(workspace.name, param(c, 'datastore'))
+    return c.json(toDatastoreView(record, workspace))
+  })
+
+  app.get(ROUTES.listExperiments.path, async (c) => {
+    const workspace = workspaceParam(c)
+    const query = readQuery(c, PageQuerySchema)
+    await store.getWorkspace(workspace)
+    return c.json(
+      await store.listExperiments(workspace, { pageSize: pageSizeOf(query, config.limits), pageToken: query.pageToken }),
+    )
+  })
+
+  app.post(ROUTES.createExperiment.path, async (c) => {
+    const workspace = workspaceParam(c)
+    const body = await readJson(c, CreateExperimentSchema, limit)
+    assertName('experiment name', body.name, EXPERIMENT_NAME_PATTERN, EXPERIMENT_RULE)
+    await store.getWorkspace(workspace)
+    return c.json(await store.ensureExperiment(workspace, body.name, new Date().toISOString()))
+  })
+
+  app.get(ROUTES.getExperiment.path, async (c) =>
+    c.json(await store.getExperiment(workspaceParam(c), param(c, 'experiment'))),
+  )
+}

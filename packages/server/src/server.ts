@@ -1,0 +1,87 @@
+import { mkdir } from 'node:fs/promises'
+import type { AddressInfo } from 'node:net'
+import path from 'node:path'
+import type { Server } from 'node:http'
+import { serve } from '@hono/node-server'
+import { WharfError } from '@wharf/contract'
+import { createMetadataStore, type MetadataStore, type StoreConfig } from '@wharf/store'
+import { createApp } from './app.js'
+import { ensureDefaultWorkspace } from './bootstrap.js'
+import type { ServerConfig } from './config.js'
+import { createDriverRegistry } from './driver-registry.js'
+import { createLog, type Log } from './log.js'
+
+/** A running server. */
+export interface RunningServer {
+  /** Base URL, e.g. `http://127.0.0.1:5050`. */
+  readonly url: string
+  readonly port: number
+  readonly store: MetadataStore
+  /**
+   * Graceful stop: refuses new connections, lets requests in flight finish (and their batches commit),
+   * then closes the store. Idempotent.
+   */
+  close(): Promise<void>
+}
+
+/** Where the metadata lives for a config: PostgreSQL when a URL is set, else SQLite in the data folder. */
+export function storeConfigOf(config: ServerConfig): StoreConfig {
+  return config.databaseUrl !== undefined
+    ? { kind: 'postgres', url: config.databaseUrl }
+    : { kind: 'sqlite', path: path.join(config.dataDir, 'wharf.db') }
+}
+
+/** Opens the store, makes sure the default workspace exists, and listens. */
+export async function startServer(config: ServerConfig, options: { log?: Log } = {}): Promise<RunningServer> {
+  const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
+  await mkdir(config.dataDir, { recursive: true })
+  const store = await createMetadataStore(storeConfigOf(config))
+  try {
+    await ensureDefaultWorkspace(store, config.dataDir)
+  } catch (error) {
+    await store.close()
+    throw error
+  }
+  const app = createApp({ store, config, log, drivers: createDriverRegistry(store) })
+
+  let server: Server
+  try {
+    server = await new Promise<Server>((resolve, reject) => {
+      const s = serve({ fetch: app.fetch, hostname: config.host, port: config.port }) as Server
+      s.once('listening', () => resolve(s))
+      s.once('error', reject)
+    })
+  } catch (cause) {
+    await store.close()
+    const code = (cause as NodeJS.ErrnoException).code
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      code === 'EADDRINUSE'
+        ? `port ${config.port} on ${config.host} is already in use; pick another with --port (0 picks a free one)`
+        : `cannot listen on ${config.host}:${config.port}: ${(cause as Error).message}`,
+      { cause },
+    )
+  }
+  // Keep-alive sockets must not hold shutdown open forever, but requests in flight must finish.
+  server.keepAliveTimeout = 5_000
+  const address = server.address() as AddressInfo
+  const host = address.family === 'IPv6' ? `[${address.address}]` : address.address
+  const url = `http://${host}:${address.port}`
+
+  let closing: Promise<void> | undefined
+  return {
+    url,
+    port: address.port,
+    store,
+    close() {
+      closing ??= (async () => {
+        await new Promise<void>((resolve) => {
+          server.close(() => resolve())
+          server.closeIdleConnections()
+        })
+        await store.close()
+      })()
+      return closing
+    },
+  }
+}

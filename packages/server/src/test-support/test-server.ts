@@ -1,0 +1,63 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import type { Limits } from '@wharf/contract'
+import type { StoreKind } from '@wharf/store'
+import { createTestDatabase, postgresTestUrl } from '@wharf/store/test-support'
+import { loadServerConfig } from '../config.js'
+import { createLog } from '../log.js'
+import { startServer, type RunningServer } from '../server.js'
+
+/** A real server on a free loopback port, over a fresh data folder and a fresh database. */
+export interface TestServer {
+  server: RunningServer
+  url: string
+  dataDir: string
+  /** Every line the server logged. */
+  logLines: string[]
+  stop(): Promise<void>
+}
+
+/** The store kinds to run server tests on: SQLite always, PostgreSQL when WHARF_TEST_DATABASE_URL is set. */
+export function testStoreKinds(): { kind: StoreKind; enabled: boolean }[] {
+  return [
+    { kind: 'sqlite', enabled: true },
+    { kind: 'postgres', enabled: postgresTestUrl() !== undefined },
+  ]
+}
+
+/** Starts a server for a test file; `stop` closes it and removes its folder and database. */
+export async function startTestServer(
+  kind: StoreKind,
+  options: { authToken?: string; limits?: Partial<Limits> } = {},
+): Promise<TestServer> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-server-test-'))
+  const database = kind === 'postgres' ? await createTestDatabase() : undefined
+  const logLines: string[] = []
+  const config = loadServerConfig({
+    host: '127.0.0.1',
+    port: 0,
+    dataDir,
+    ...(database ? { databaseUrl: database.url } : {}),
+    ...(options.authToken ? { authToken: options.authToken } : {}),
+    limits: options.limits ?? {},
+    version: 'test',
+  })
+  const log = createLog({
+    level: 'debug',
+    redact: options.authToken ? [options.authToken] : [],
+    write: (line) => logLines.push(line),
+  })
+  const server = await startServer(config, { log })
+  return {
+    server,
+    url: server.url,
+    dataDir,
+    logLines,
+    async stop() {
+      await server.close()
+      await database?.drop()
+      await rm(dataDir, { recursive: true, force: true })
+    },
+  }
+}

@@ -1,0 +1,48 @@
+import type { ColumnDefinitionBuilder, DataTypeExpression, Expression, Kysely, RawBuilder } from 'kysely'
+import type { IngestResult } from '@wharf/contract'
+import type { IngestBatch, StoreKind } from '../metadata-store.js'
+import type { StoreDatabase } from '../schema.js'
+
+/** Column types the migrations need that the engines spell differently. */
+export interface SchemaTypes {
+  /** Type of an auto-numbered integer primary key. */
+  idType: DataTypeExpression
+  /** Turns a column of `idType` into the auto-numbered primary key. */
+  idColumn: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
+  /** Text that sorts and compares by code point, so keyset paging agrees with ORDER BY on every engine. */
+  keyText: DataTypeExpression
+  /** Columns of the metric point index used for ordered, keyset-paged reads. */
+  pointIndexColumns: readonly string[]
+}
+
+/** The few things the engines do differently; queries ask this record instead of testing the engine. */
+export interface DialectCapabilities {
+  schema: SchemaTypes
+  /**
+   * Whether SELECT … FOR UPDATE / FOR SHARE exist. Without them (SQLite) every write transaction already
+   * holds the database's write lock from its first statement.
+   */
+  rowLocks: boolean
+  /** The value of tag `key` in a JSON text column of string tags, or null when the key is absent. */
+  tagValue: (tags: Expression<string>, key: string) => RawBuilder<string | null>
+  /** True when `error` is the engine's unique or primary key violation. */
+  isUniqueViolation: (error: unknown) => boolean
+}
+
+/** Stores one validated metric batch; the hot path, written per engine. */
+export type MetricIngester = (batch: IngestBatch) => Promise<IngestResult>
+
+/** An opened database: the Kysely instance, its capabilities and its metric ingest path. */
+export interface StoreDialect {
+  kind: StoreKind
+  db: Kysely<StoreDatabase>
+  capabilities: DialectCapabilities
+  ingest: MetricIngester
+}
+
+/** The `code` property of a driver error, when it has one. */
+export function errorCode(error: unknown): string | undefined {
+  if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
+  const code = (error as { code: unknown }).code
+  return typeof code === 'string' ? code : undefined
+}

@@ -1,0 +1,130 @@
+import { WharfError, isWharfError, printable } from '@wharf/contract'
+import type { RunStatus } from '@wharf/contract'
+import { errorCode } from './dialects/capabilities.js'
+
+/** WORKSPACE_NOT_FOUND for `name`. */
+export function workspaceNotFound(name: string): WharfError {
+  return new WharfError(
+    'WORKSPACE_NOT_FOUND',
+    `workspace "${printable(name)}" not found; wharf workspace list shows the workspaces`,
+    { details: { workspace: name } },
+  )
+}
+
+/** WORKSPACE_EXISTS for `name`. */
+export function workspaceExists(name: string, cause: unknown): WharfError {
+  return new WharfError('WORKSPACE_EXISTS', `workspace "${printable(name)}" already exists; choose another name`, {
+    details: { workspace: name },
+    cause,
+  })
+}
+
+/** EXPERIMENT_NOT_FOUND for `name` in `workspace`. */
+export function experimentNotFound(workspace: string, name: string): WharfError {
+  return new WharfError(
+    'EXPERIMENT_NOT_FOUND',
+    `experiment "${printable(name)}" not found in workspace "${printable(workspace)}"; ` +
+      'an experiment is created by its first run, and wharf history list shows the runs',
+    { details: { workspace, experiment: name } },
+  )
+}
+
+/** RUN_NOT_FOUND for `runId` in `workspace`. */
+export function runNotFound(workspace: string, runId: string): WharfError {
+  return new WharfError(
+    'RUN_NOT_FOUND',
+    `run "${printable(runId)}" not found in workspace "${printable(workspace)}"; wharf history list shows the runs`,
+    { details: { workspace, runId } },
+  )
+}
+
+/** RUN_EXISTS for `runId`. */
+export function runExists(runId: string, cause: unknown): WharfError {
+  return new WharfError(
+    'RUN_EXISTS',
+    `run "${printable(runId)}" already exists; choose another run id, or leave it out to get a new one`,
+    { details: { runId }, cause },
+  )
+}
+
+/** INVALID_STATUS_TRANSITION from `from` to `to`. */
+export function invalidTransition(runId: string, from: RunStatus, to: RunStatus): WharfError {
+  return new WharfError(
+    'INVALID_STATUS_TRANSITION',
+    `run "${printable(runId)}" is ${from} and cannot become ${to}; a run only moves forward ` +
+      '(NotStarted, Queued, Preparing, Running, Finalizing), completes from Running or Finalizing, ' +
+      'and never leaves Completed, Failed or Canceled',
+    { details: { runId, from, to } },
+  )
+}
+
+/** RUN_FINISHED: the artifacts of a finished run never change. */
+export function runFinished(runId: string, status: RunStatus): WharfError {
+  return new WharfError(
+    'RUN_FINISHED',
+    `run "${printable(runId)}" is ${status}, so its artifacts can no longer change; ` +
+      'upload artifacts before the run ends, or start a new run',
+    { details: { runId, status } },
+  )
+}
+
+/** PROPERTY_IMMUTABLE: a property keeps its first value. */
+export function propertyImmutable(runId: string, key: string, current: string): WharfError {
+  return new WharfError(
+    'PROPERTY_IMMUTABLE',
+    `property "${printable(key)}" of run "${printable(runId)}" is already "${printable(current)}"; ` +
+      'properties are add-only, use a tag for a value that changes',
+    { details: { runId, key } },
+  )
+}
+
+/** METRIC_NOT_FOUND for `name` in `runId`. */
+export function metricNotFound(runId: string, name: string): WharfError {
+  return new WharfError(
+    'METRIC_NOT_FOUND',
+    `metric "${printable(name)}" not found in run "${printable(runId)}"; wharf history info ${printable(runId)} lists its metrics`,
+    { details: { runId, name } },
+  )
+}
+
+/** DATASTORE_NOT_FOUND for `name` in `workspace`. */
+export function datastoreNotFound(workspace: string, name: string): WharfError {
+  return new WharfError(
+    'DATASTORE_NOT_FOUND',
+    `datastore "${printable(name)}" not found in workspace "${printable(workspace)}"; ` +
+      'wharf datastore list shows the registered ones',
+    { details: { workspace, datastore: name } },
+  )
+}
+
+/** DATASTORE_EXISTS for `name` in `workspace`. */
+export function datastoreExists(workspace: string, name: string, cause?: unknown): WharfError {
+  return new WharfError(
+    'DATASTORE_EXISTS',
+    `datastore "${printable(name)}" already exists in workspace "${printable(workspace)}"; ` +
+      'choose another name, or ask to overwrite the registration',
+    { details: { workspace, datastore: name }, cause },
+  )
+}
+
+/** INVALID_ARGUMENT for a page token this listing did not issue. */
+export function invalidPageToken(): WharfError {
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    'page token is not valid for this listing; repeat the request without pageToken to start from the first page',
+    { details: { field: 'pageToken' } },
+  )
+}
+
+/**
+ * Passes WharfErrors through; anything else (a driver error, whose message may quote SQL) becomes
+ * INTERNAL with a message that names the operation and keeps the original as `cause`.
+ */
+export function toStoreError(operation: string, error: unknown): WharfError {
+  if (isWharfError(error)) return error
+  const code = errorCode(error)
+  return new WharfError('INTERNAL', `the metadata store failed to ${operation}; the server log has the cause`, {
+    details: code === undefined ? { operation } : { operation, databaseCode: code },
+    cause: error,
+  })
+}

@@ -1,0 +1,236 @@
+import type {
+  Artifact,
+  Datastore,
+  DatastoreKind,
+  Experiment,
+  IngestResult,
+  MetricBuckets,
+  MetricPoint,
+  MetricPointIn,
+  MetricSummary,
+  Page,
+  Run,
+  RunError,
+  RunOrderField,
+  RunStatus,
+  RunWithMetrics,
+  Workspace,
+} from '@wharf/contract'
+
+/** The database engines the store runs on. */
+export const STORE_KINDS = ['sqlite', 'postgres'] as const
+export type StoreKind = (typeof STORE_KINDS)[number]
+
+/** Where the metadata lives: a SQLite file (or `:memory:`), or a PostgreSQL URL. */
+export type StoreConfig = { kind: 'sqlite'; path: string } | { kind: 'postgres'; url: string; poolSize?: number }
+
+/** A datastore as the store keeps it: the secret is ciphertext the server encrypted; never sent out. */
+export interface DatastoreRecord {
+  workspace: string
+  name: string
+  kind: DatastoreKind
+  settings: Record<string, string | number | boolean>
+  authType: string
+  /** Encrypted secret (opaque to the store), or null when the datastore has none. */
+  secret: string | null
+  createdAt: string
+  updatedAt: string
+}
+
+/** A new workspace with the datastores it starts with. */
+export interface NewWorkspace {
+  name: string
+  defaultDatastore: string
+  artifactDatastore: string
+  createdAt: string
+  datastores: DatastoreRecord[]
+}
+
+/** A run to create; the server fills every field (ids, times, defaults). */
+export interface NewRun {
+  workspace: string
+  experiment: string
+  id: string
+  displayName: string
+  description: string
+  status: RunStatus
+  createdAt: string
+  /** Set when the run is created already Running. */
+  startedAt: string | null
+  tags: Record<string, string>
+  properties: Record<string, string>
+  parentRunId: string | null
+  computeTarget: string
+  scriptName: string | null
+  command: string[] | null
+}
+
+/** How to order a run listing: by one of its times, or by a metric's last numeric value. */
+export type RunOrder = { kind: 'time'; field: RunOrderField } | { kind: 'metric'; name: string }
+
+/** A tag filter: the key must be present, and equal `value` when given. */
+export interface TagFilter {
+  key: string
+  value?: string
+}
+
+export interface ListRunsOptions {
+  workspace: string
+  experiment?: string
+  statuses?: RunStatus[]
+  tags?: TagFilter[]
+  parentRunId?: string
+  /** Only runs without a parent. */
+  rootOnly?: boolean
+  orderBy: RunOrder
+  order: 'asc' | 'desc'
+  pageSize: number
+  pageToken?: string
+  /** Attach each run's metrics' last values. */
+  includeMetrics: boolean
+}
+
+/** A validated batch of metric points for one run. */
+export interface IngestBatch {
+  workspace: string
+  runId: string
+  writerId?: string
+  sequence?: number
+  points: MetricPointIn[]
+  /** Server receive time (epoch ms), the default `time` of points without one. */
+  receivedAt: number
+  /** The most distinct metric names the run may have (limit `metricNamesPerRun`). */
+  maxMetricNames: number
+}
+
+export interface ReadSeriesOptions {
+  fromStep?: number
+  toStep?: number
+  pageSize: number
+  pageToken?: string
+}
+
+export interface ReadBucketsOptions {
+  fromStep?: number
+  toStep?: number
+  buckets: number
+}
+
+export interface ListArtifactsOptions {
+  prefix?: string
+  pageSize: number
+  pageToken?: string
+}
+
+export interface RunTransition {
+  status: RunStatus
+  error?: RunError
+  /** ISO time of the change; sets startedAt on entering Running and endedAt on entering a terminal status. */
+  at: string
+}
+
+/**
+ * The metadata store: workspaces, experiments, runs, metrics, artifacts and datastores, behind one
+ * interface implemented once on Kysely for SQLite and PostgreSQL. Methods named `get*` throw the
+ * matching `*_NOT_FOUND` WharfError; `find*` return undefined. Every write that spans rows is one
+ * transaction. Safe to share between concurrent requests, and (on PostgreSQL) between server replicas.
+ */
+export interface MetadataStore {
+  readonly kind: StoreKind
+
+  /** Brings the schema up to date; idempotent and safe to call from several processes at once. */
+  migrate(): Promise<void>
+  /** Closes connections; later calls fail. */
+  close(): Promise<void>
+
+  /** Creates a workspace and its datastores in one transaction; WORKSPACE_EXISTS if the name is taken. */
+  createWorkspace(input: NewWorkspace): Promise<Workspace>
+  findWorkspace(name: string): Promise<Workspace | undefined>
+  /** Throws WORKSPACE_NOT_FOUND. */
+  getWorkspace(name: string): Promise<Workspace>
+  listWorkspaces(): Promise<Workspace[]>
+  /** Throws WORKSPACE_NOT_FOUND or DATASTORE_NOT_FOUND. */
+  setDefaultDatastore(workspace: string, datastore: string): Promise<Workspace>
+
+  /** Returns the experiment, creating it first if needed (idempotent under concurrency). */
+  ensureExperiment(workspace: string, name: string, createdAt: string): Promise<Experiment>
+  /** Throws EXPERIMENT_NOT_FOUND. */
+  getExperiment(workspace: string, name: string): Promise<Experiment>
+  /** Experiments ordered by name. */
+  listExperiments(workspace: string, page: { pageSize: number; pageToken?: string }): Promise<Page<Experiment>>
+
+  /**
+   * Creates a run (and its experiment on first use). RUN_EXISTS if the id is taken; RUN_NOT_FOUND if
+   * `parentRunId` names no run of the workspace.
+   */
+  createRun(input: NewRun): Promise<Run>
+  /** Throws RUN_NOT_FOUND. */
+  getRun(workspace: string, runId: string): Promise<Run>
+  listRuns(options: ListRunsOptions): Promise<Page<RunWithMetrics>>
+  /** Changes display name and/or description. */
+  updateRun(workspace: string, runId: string, patch: { displayName?: string; description?: string }): Promise<Run>
+  /** Moves a run along its lifecycle (contract `canTransition`); INVALID_STATUS_TRANSITION otherwise. */
+  transitionRun(workspace: string, runId: string, change: RunTransition): Promise<Run>
+  /** Sets then removes tags; LIMIT_EXCEEDED past `maxTags` tags in all. */
+  updateTags(
+    workspace: string,
+    runId: string,
+    change: { set: Record<string, string>; remove: string[]; maxTags: number },
+  ): Promise<Run>
+  /** Adds properties; PROPERTY_IMMUTABLE if a key exists with another value; LIMIT_EXCEEDED past `maxProperties`. */
+  addProperties(
+    workspace: string,
+    runId: string,
+    change: { properties: Record<string, string>; maxProperties: number },
+  ): Promise<Run>
+
+  /**
+   * Stores a batch in one transaction and only then resolves. A batch whose (runId, writerId, sequence)
+   * was stored before is not stored again: the result says `duplicate: true`. Points without a step get
+   * the metric's next step (one past the highest step so far), in batch order. Accepts points for runs
+   * in any status (a late replay must not lose data). RUN_NOT_FOUND; LIMIT_EXCEEDED past `maxMetricNames`.
+   */
+  ingestMetrics(batch: IngestBatch): Promise<IngestResult>
+  /** Summaries of every metric of a run, by name. Throws RUN_NOT_FOUND. */
+  listMetrics(workspace: string, runId: string): Promise<MetricSummary[]>
+  /** Raw points by ascending step (ties in logging order), paged. RUN_NOT_FOUND, METRIC_NOT_FOUND. */
+  readMetricSeries(workspace: string, runId: string, name: string, options: ReadSeriesOptions): Promise<Page<MetricPoint>>
+  /**
+   * Numeric points of one metric downsampled over [fromStep, toStep] (default: the whole series) into
+   * at most `buckets` equal step ranges; empty ranges are left out. RUN_NOT_FOUND, METRIC_NOT_FOUND.
+   */
+  readMetricBuckets(workspace: string, runId: string, name: string, options: ReadBucketsOptions): Promise<MetricBuckets>
+
+  /**
+   * Records (or replaces) an artifact of a live run. RUN_FINISHED when the run is in a terminal status
+   * at commit time, so a finished run's artifacts never change.
+   */
+  putArtifact(workspace: string, artifact: Artifact): Promise<Artifact>
+  findArtifact(workspace: string, runId: string, path: string): Promise<Artifact | undefined>
+  /** Artifacts of a run by path, filtered by a string prefix of the path, paged. Throws RUN_NOT_FOUND. */
+  listArtifacts(workspace: string, runId: string, options: ListArtifactsOptions): Promise<Page<Artifact>>
+
+  /** DATASTORE_EXISTS unless `overwrite`; WORKSPACE_NOT_FOUND. */
+  putDatastore(record: DatastoreRecord, options: { overwrite: boolean }): Promise<DatastoreRecord>
+  findDatastore(workspace: string, name: string): Promise<DatastoreRecord | undefined>
+  /** Throws DATASTORE_NOT_FOUND. */
+  getDatastore(workspace: string, name: string): Promise<DatastoreRecord>
+  listDatastores(workspace: string): Promise<DatastoreRecord[]>
+  /** Removes the registration only. DATASTORE_NOT_FOUND. */
+  deleteDatastore(workspace: string, name: string): Promise<void>
+}
+
+/** The public read shape of a datastore record: never the secret. */
+export function toDatastoreView(record: DatastoreRecord, workspace: Workspace): Datastore {
+  return {
+    workspace: record.workspace,
+    name: record.name,
+    kind: record.kind,
+    settings: record.settings,
+    authType: record.authType,
+    hasSecret: record.secret !== null,
+    isDefault: workspace.defaultDatastore === record.name,
+    createdAt: record.createdAt,
+    updatedAt: record.updatedAt,
+  }
+}

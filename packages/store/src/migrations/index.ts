@@ -1,0 +1,13 @@
+import type { Migration } from 'kysely'
+import type { SchemaTypes } from '../dialects/capabilities.js'
+import { createInitialMigration } from './0001-initial.js'
+
+/**
+ * Every migration, by name in the order they run. Migrations are code (no files are read at run time);
+ * each gets the engine's column types because a few spellings differ.
+ */
+export function createMigrations(types: SchemaTypes): Record<string, Migration> {
+  return {
+    '0001-initial': createInitialMigration(types),
+  }
+}

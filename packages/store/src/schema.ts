@@ -1,0 +1,112 @@
+import type { Generated } from 'kysely'
+
+/** Workspaces: a name and the datastores it writes to by default. */
+export interface WorkspacesTable {
+  name: string
+  default_datastore: string
+  artifact_datastore: string
+  created_at: string
+}
+
+/** Datastore registrations; `settings` is JSON text, `secret` the server's ciphertext. */
+export interface DatastoresTable {
+  workspace: string
+  name: string
+  kind: string
+  settings: string
+  auth_type: string
+  secret: string | null
+  created_at: string
+  updated_at: string
+}
+
+/** Experiments, unique by (workspace, name). */
+export interface ExperimentsTable {
+  id: Generated<number>
+  workspace: string
+  name: string
+  created_at: string
+}
+
+/** Runs; `tags`, `properties`, `command` and `error` are JSON text. */
+export interface RunsTable {
+  id: string
+  workspace: string
+  experiment_id: number
+  display_name: string
+  description: string
+  status: string
+  created_at: string
+  started_at: string | null
+  ended_at: string | null
+  error: string | null
+  tags: string
+  properties: string
+  parent_run_id: string | null
+  compute_target: string
+  script_name: string | null
+  command: string | null
+}
+
+/**
+ * One row per (run, metric name) with the running summary. Values use the point encoding (see
+ * `metric-values.ts`): a REAL that is null with a null text is NaN.
+ */
+export interface MetricsTable {
+  id: Generated<number>
+  run_id: string
+  name: string
+  count: number
+  next_step: number
+  last_step: number
+  last_time: number
+  last_value: number | null
+  last_text: string | null
+  min_value: number | null
+  max_value: number | null
+  has_number: number
+  has_text: number
+}
+
+/** Raw metric points, keyed by the integer metric id. */
+export interface MetricPointsTable {
+  id: Generated<number>
+  metric_id: number
+  step: number
+  time: number
+  value: number | null
+  text: string | null
+}
+
+/** Every accepted batch of a writer, so a retry is recognised. */
+export interface WriterBatchesTable {
+  run_id: string
+  writer_id: string
+  sequence: number
+  point_count: number
+  created_at: string
+}
+
+/** Artifacts by (run, path). */
+export interface ArtifactsTable {
+  run_id: string
+  path: string
+  size: number
+  sha256: string
+  content_type: string
+  created_at: string
+  datastore: string
+  key: string
+}
+
+/** The tables of the metadata store, as Kysely sees them. */
+export interface StoreDatabase {
+  workspaces: WorkspacesTable
+  datastores: DatastoresTable
+  experiments: ExperimentsTable
+  runs: RunsTable
+  metrics: MetricsTable
+  metric_points: MetricPointsTable
+  writer_batches: WriterBatchesTable
+  artifacts: ArtifactsTable
+}

@@ -1,0 +1,17 @@
+import { defineConfig } from 'vitest/config'
+
+// Tests read each package's TypeScript source through the `@wharf/source` export condition, so no build
+// is needed before `npm test`.
+export default defineConfig({
+  resolve: { conditions: ['@wharf/source'] },
+  ssr: { resolve: { conditions: ['@wharf/source'] } },
+  test: {
+    include: ['packages/*/src/**/*.test.ts'],
+    testTimeout: 30_000,
+    hookTimeout: 60_000,
+    // Files share one PostgreSQL server and spawn servers on loopback ports; two cores are the machine.
+    fileParallelism: true,
+    maxWorkers: 2,
+    reporters: ['default'],
+  },
+})
