@@ -32,13 +32,14 @@ export function median(values: number[]): number {
 }
 
 /** A result with its baseline and the ratio between them, rounded for reading. */
-export function compared(
-  bench: string,
-  unit: string,
-  value: number,
-  baseline: { name: string; value: number },
-  extra: Record<string, unknown> = {},
-): BenchResult {
+export function compared(result: {
+  bench: string
+  unit: string
+  value: number
+  baseline: { name: string; value: number }
+  extra?: Record<string, unknown>
+}): BenchResult {
+  const { bench, unit, value, baseline, extra = {} } = result
   return {
     bench,
     value: Math.round(value),

@@ -96,11 +96,12 @@ export const ingestBench: Bench = {
         await server.stop()
       }
       return [
-        compared('ingest.http.sqlite', 'points/s', median(http), { name: 'sqlite.raw.insert', value: median(raw) }, {
-          writers: WRITERS,
-          batch: BATCH,
-          points: POINTS,
-          rounds: ROUNDS,
+        compared({
+          bench: 'ingest.http.sqlite',
+          unit: 'points/s',
+          value: median(http),
+          baseline: { name: 'sqlite.raw.insert', value: median(raw) },
+          extra: { writers: WRITERS, batch: BATCH, points: POINTS, rounds: ROUNDS },
         }),
       ]
     } finally {

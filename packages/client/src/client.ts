@@ -15,7 +15,6 @@ import {
   type MetricPoint,
   type MetricSeriesQuery,
   type MetricSummary,
-  type Page,
   type Run,
   type RunError,
   type RunStatus,
@@ -41,6 +40,16 @@ export interface WharfClientOptions {
   timeoutMs?: number
   /** A fetch implementation (defaults to the global one). */
   fetch?: typeof fetch
+}
+
+/** What to upload as an artifact, and where in the run. */
+export interface UploadArtifactOptions extends CallOptions {
+  /** The artifact path in the run, e.g. `outputs/model.bin`. */
+  path: string
+  body: ReadableStream<Uint8Array> | Uint8Array | string | Blob
+  /** Byte count; give it with a stream so the server can check it and refuse oversize uploads early. */
+  size?: number
+  contentType?: string
 }
 
 /** Options every call accepts. */
@@ -105,7 +114,7 @@ export class WharfClient {
     for (const [key, value] of Object.entries(spec.query ?? {})) {
       if (value === undefined) continue
       if (Array.isArray(value)) for (const v of value as readonly (string | number)[]) search.append(key, String(v))
-      else search.append(key, String(value as string | number | boolean))
+      else search.append(key, String(value))
     }
     const qs = search.toString()
     return `${this.url}${path}${qs ? `?${qs}` : ''}`
@@ -227,7 +236,7 @@ export class WharfClient {
   /** Runs matching the query, newest first unless ordered otherwise, fetched a page at a time. */
   listRuns(query: Omit<ListRunsQuery, 'pageToken'> = {}, options: CallOptions = {}): PagedIterable<RunWithMetrics> {
     return paginate((pageToken) =>
-      this.call('listRuns', { query: { ...query, pageToken } as Record<string, QueryValue>, signal: options.signal }),
+      this.call('listRuns', { query: { ...query, pageToken }, signal: options.signal }),
     )
   }
 
@@ -290,21 +299,16 @@ export class WharfClient {
   }
 
   /**
-   * Uploads one artifact. `body` may be a stream (sent as it is read, never buffered), bytes or text.
-   * Pass `size` with a stream so the server can check it.
+   * Uploads one artifact to `options.path`. `body` may be a stream (sent as it is read, never
+   * buffered), bytes or text. Pass `size` with a stream so the server can check it.
    */
-  async uploadArtifact(
-    runId: string,
-    path: string,
-    body: ReadableStream<Uint8Array> | Uint8Array | string | Blob,
-    options: CallOptions & { size?: number; contentType?: string } = {},
-  ): Promise<Artifact> {
+  async uploadArtifact(runId: string, options: UploadArtifactOptions): Promise<Artifact> {
     const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/octet-stream' }
     if (options.size !== undefined) headers['content-length'] = String(options.size)
     const response = await this.send(ROUTES.uploadArtifact, {
       params: { runId },
-      rest: encodePath(path),
-      rawBody: body as NonNullable<RequestInit['body']>,
+      rest: encodePath(options.path),
+      rawBody: options.body as NonNullable<RequestInit['body']>,
       headers,
       signal: options.signal,
       timeout: false,

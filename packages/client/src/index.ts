@@ -1,2 +1,2 @@
-export { WharfClient, errorFromResponse, encodePath, type WharfClientOptions, type CallOptions } from './client.js'
+export { WharfClient, errorFromResponse, encodePath, type WharfClientOptions, type CallOptions, type UploadArtifactOptions } from './client.js'
 export { paginate, type PagedIterable } from './paging.js'

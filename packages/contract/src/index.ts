@@ -16,10 +16,8 @@ export {
   type RunStatus,
 } from './run-status.js'
 export {
-  WORKSPACE_NAME_PATTERN,
-  EXPERIMENT_NAME_PATTERN,
-  RUN_ID_PATTERN,
-  DATASTORE_NAME_PATTERN,
+  NAME_RULES,
+  type NameRule,
   hasControlChars,
   assertName,
   assertWithinLimit,

@@ -1,14 +1,36 @@
 import { WharfError } from './errors.js'
-import type { LimitName } from './limits.js'
+import type { LimitName, Limits } from './limits.js'
 
-/** Workspace names: a letter or digit, then letters, digits, `_` or `-`; at most 64 characters. */
-export const WORKSPACE_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
-/** Experiment names: a letter or digit, then letters, digits, `_`, `-` or `.`; at most 256 characters. */
-export const EXPERIMENT_NAME_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$/
-/** Run ids: a letter or digit, then letters, digits, `_`, `-` or `.`; at most 256 characters. */
-export const RUN_ID_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$/
-/** Datastore names: lowercase letters, digits and `_`; at most 255 characters. */
-export const DATASTORE_NAME_PATTERN = /^[a-z0-9_]{1,255}$/
+/** A kind of name, the pattern it must match, and the rule in words for error messages. */
+export interface NameRule {
+  kind: string
+  pattern: RegExp
+  rule: string
+}
+
+/** The naming rules of workspaces, experiments, run ids and datastores. */
+export const NAME_RULES = {
+  workspace: {
+    kind: 'workspace name',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/,
+    rule: 'use letters, digits, "_" or "-", starting with a letter or digit (at most 64)',
+  },
+  experiment: {
+    kind: 'experiment name',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$/,
+    rule: 'use letters, digits, "_", "-" or ".", starting with a letter or digit (at most 256)',
+  },
+  runId: {
+    kind: 'run id',
+    pattern: /^[A-Za-z0-9][A-Za-z0-9_.-]{0,255}$/,
+    rule: 'use letters, digits, "_", "-" or ".", starting with a letter or digit (at most 256)',
+  },
+  datastore: {
+    kind: 'datastore name',
+    pattern: /^[a-z0-9_]{1,255}$/,
+    rule: 'use lowercase letters, digits and "_" (at most 255)',
+  },
+} as const satisfies Record<string, NameRule>
 
 // C0 and C1 control characters, which no name should carry (they break terminals and logs).
 // eslint-disable-next-line no-control-regex
@@ -19,22 +41,30 @@ export function hasControlChars(text: string): boolean {
   return CONTROL_CHARS.test(text)
 }
 
-/** Throws INVALID_ARGUMENT unless `value` matches `pattern`; the message says what is allowed. */
-export function assertName(kind: string, value: string, pattern: RegExp, rule: string): void {
-  if (!pattern.test(value)) {
-    throw new WharfError('INVALID_ARGUMENT', `${kind} "${printable(value)}" is not valid: ${rule}`, {
-      details: { field: kind, value: printable(value) },
+/** Throws INVALID_ARGUMENT unless `value` follows `rule`; the message says what is allowed. */
+export function assertName(value: string, rule: NameRule): void {
+  if (!rule.pattern.test(value)) {
+    throw new WharfError('INVALID_ARGUMENT', `${rule.kind} "${printable(value)}" is not valid: ${rule.rule}`, {
+      details: { field: rule.kind, value: printable(value) },
     })
   }
 }
 
-/** Throws LIMIT_EXCEEDED when `actual` is over `max`, naming the limit so a user knows what to raise. */
-export function assertWithinLimit(what: string, actual: number, max: number, limit: LimitName): void {
-  if (actual > max) {
+/**
+ * Throws LIMIT_EXCEEDED when `check.actual` is over `limits[name]`, naming the limit so a user knows
+ * which setting to raise.
+ */
+export function assertWithinLimit<N extends LimitName>(
+  limits: Pick<Limits, N>,
+  name: N,
+  check: { what: string; actual: number },
+): void {
+  const max = limits[name]
+  if (check.actual > max) {
     throw new WharfError(
       'LIMIT_EXCEEDED',
-      `${what} is ${actual}; the limit is ${max} (server limit "${limit}"; raise it in the server config if you need more)`,
-      { details: { limit, max, actual } },
+      `${check.what} is ${check.actual}; the limit is ${max} (server limit "${name}"; raise it in the server config if you need more)`,
+      { details: { limit: name, max, actual: check.actual } },
     )
   }
 }

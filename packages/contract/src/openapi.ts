@@ -7,7 +7,7 @@ type JsonSchema = Record<string, unknown>
 
 function toSchema(schema: z.ZodType, io: 'input' | 'output'): JsonSchema {
   // `unrepresentable: 'any'` keeps lazy and transformed schemas from throwing while documenting.
-  return z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'openapi-3.0' }) as JsonSchema
+  return z.toJSONSchema(schema, { io, unrepresentable: 'any', target: 'openapi-3.0' })
 }
 
 function queryParameters(route: RouteDef): JsonSchema[] {

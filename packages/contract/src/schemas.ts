@@ -152,6 +152,9 @@ export type ListRunsQuery = z.infer<typeof ListRunsQuerySchema>
 /** Non-finite numbers travel as these strings in the `value` field, since JSON has no NaN or Infinity. */
 export const NON_FINITE_VALUES = ['NaN', 'Infinity', '-Infinity'] as const
 export type NonFiniteValue = (typeof NON_FINITE_VALUES)[number]
+// A literal union rather than z.enum: enum types are emitted as object keys in .d.ts files, where the
+// key "-Infinity" turns into a computed [-Infinity] that TypeScript drops.
+const NonFiniteSchema = z.literal(NON_FINITE_VALUES)
 
 /**
  * One point of a metric on the wire. Exactly one of `value` (a number, or one of the non-finite
@@ -160,7 +163,7 @@ export type NonFiniteValue = (typeof NON_FINITE_VALUES)[number]
  */
 export const MetricPointInSchema = z.strictObject({
   name: z.string(),
-  value: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).optional(),
+  value: z.union([z.number(), NonFiniteSchema]).optional(),
   text: z.string().optional(),
   step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
   time: z.number().finite().optional(),
@@ -185,7 +188,7 @@ export const IngestResultSchema = z.object({
 export type IngestResult = z.infer<typeof IngestResultSchema>
 
 /** A metric value as read back: a number (non-finite as the strings above) or text. */
-export const MetricValueSchema = z.union([z.number(), z.enum(NON_FINITE_VALUES), z.string()])
+export const MetricValueSchema = z.union([z.number(), NonFiniteSchema, z.string()])
 
 export const MetricSummarySchema = z.object({
   name: z.string(),
@@ -196,8 +199,8 @@ export const MetricSummarySchema = z.object({
   lastTime: z.number(),
   /** The value of the point with the highest step (the latest logged among equal steps). */
   last: MetricValueSchema.nullable(),
-  min: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
-  max: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
+  min: z.union([z.number(), NonFiniteSchema]).nullable(),
+  max: z.union([z.number(), NonFiniteSchema]).nullable(),
 })
 export type MetricSummary = z.infer<typeof MetricSummarySchema>
 
@@ -210,7 +213,7 @@ export type RunWithMetrics = z.infer<typeof RunWithMetricsSchema>
 export const MetricPointSchema = z.object({
   step: z.number().int(),
   time: z.number(),
-  value: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).optional(),
+  value: z.union([z.number(), NonFiniteSchema]).optional(),
   text: z.string().optional(),
 })
 export type MetricPoint = z.infer<typeof MetricPointSchema>
@@ -240,8 +243,8 @@ export const MetricBucketSchema = z.object({
   count: z.number().int(),
   min: z.number().nullable(),
   max: z.number().nullable(),
-  first: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
-  last: z.union([z.number(), z.enum(NON_FINITE_VALUES)]).nullable(),
+  first: z.union([z.number(), NonFiniteSchema]).nullable(),
+  last: z.union([z.number(), NonFiniteSchema]).nullable(),
   nonFinite: z.number().int(),
 })
 export type MetricBucket = z.infer<typeof MetricBucketSchema>

@@ -43,7 +43,8 @@ export interface ListOptions {
 
 /** An async iterable of items that can also be walked a page at a time. */
 export interface PagedIterable<T> extends AsyncIterable<T> {
-  byPage(options?: { pageSize?: number }): AsyncIterable<Page<T>>
+  /** Pages in order; `pageToken` (a `nextPageToken` from an earlier page) resumes after that page. */
+  byPage(options?: { pageSize?: number; pageToken?: string }): AsyncIterable<Page<T>>
 }
 
 /**

@@ -276,7 +276,7 @@ for (const { kind, enabled } of testStoreKinds()) {
       it('streams an upload, records size and sha256, and serves it back with ranges', async () => {
         const run = await client.createRun({ experiment: 'art', status: 'Running' })
         const bytes = randomBytes(3 * 1024 * 1024 + 17)
-        const artifact = await client.uploadArtifact(run.id, 'outputs/model.bin', bytes)
+        const artifact = await client.uploadArtifact(run.id, { path: 'outputs/model.bin', body: bytes })
         expect(artifact).toMatchObject({
           path: 'outputs/model.bin',
           size: bytes.length,
@@ -303,7 +303,7 @@ for (const { kind, enabled } of testStoreKinds()) {
       it('guesses content types, lists by prefix and pages', async () => {
         const run = await client.createRun({ experiment: 'art', status: 'Running' })
         for (const p of ['outputs/a.json', 'outputs/b.txt', 'outputs/deep/c.png', 'logs/driver.log', 'name with spaces é.txt']) {
-          await client.uploadArtifact(run.id, p, `content of ${p}`)
+          await client.uploadArtifact(run.id, { path: p, body: `content of ${p}` })
         }
         const outputs = await client.listArtifacts(run.id, { prefix: 'outputs/', pageSize: 2 }).toArray()
         expect(outputs.map((a) => a.path)).toEqual(['outputs/a.json', 'outputs/b.txt', 'outputs/deep/c.png'])
@@ -320,12 +320,12 @@ for (const { kind, enabled } of testStoreKinds()) {
           expect([res.status, res.json.error?.code], bad).toEqual([400, 'UNSAFE_PATH'])
         }
         await expectCode(client.downloadArtifact(run.id, 'missing.txt'), 'ARTIFACT_NOT_FOUND')
-        await client.uploadArtifact(run.id, 'outputs/final.txt', 'v1')
-        await client.uploadArtifact(run.id, 'outputs/final.txt', 'v2')
+        await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v1' })
+        await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v2' })
         expect(await (await client.downloadArtifact(run.id, 'outputs/final.txt')).text()).toBe('v2')
         await client.setRunStatus(run.id, 'Completed')
-        await expectCode(client.uploadArtifact(run.id, 'outputs/final.txt', 'v3'), 'RUN_FINISHED')
-        await expectCode(client.uploadArtifact(run.id, 'outputs/new.txt', 'v3'), 'RUN_FINISHED')
+        await expectCode(client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v3' }), 'RUN_FINISHED')
+        await expectCode(client.uploadArtifact(run.id, { path: 'outputs/new.txt', body: 'v3' }), 'RUN_FINISHED')
         expect(await (await client.downloadArtifact(run.id, 'outputs/final.txt')).text()).toBe('v2')
       })
     })

@@ -2,7 +2,7 @@ import type { IncomingMessage } from 'node:http'
 import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
-import { WharfError, assertName, printable } from '@wharf/contract'
+import { NAME_RULES, WharfError, assertName, printable } from '@wharf/contract'
 
 /** The Hono environment of the app: Node's request and response are reachable for streaming. */
 export type AppEnv = { Bindings: HttpBindings }
@@ -82,13 +82,10 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 
   throw new WharfError('INVALID_ARGUMENT', message, { details: { where, field, issues: result.error.issues.slice(0, 5) } })
 }
 
-const WORKSPACE_RULE = 'use letters, digits, "_" or "-", starting with a letter or digit (at most 64)'
-const WORKSPACE_PATTERN = /^[A-Za-z0-9][A-Za-z0-9_-]{0,63}$/
-
 /** The `:workspace` path parameter, validated. */
 export function workspaceParam(c: AppContext): string {
   const name = c.req.param('workspace') ?? ''
-  assertName('workspace name', name, WORKSPACE_PATTERN, WORKSPACE_RULE)
+  assertName(name, NAME_RULES.workspace)
   return name
 }
 

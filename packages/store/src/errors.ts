@@ -82,7 +82,8 @@ export function propertyImmutable(runId: string, key: string, current: string): 
 export function metricNotFound(runId: string, name: string): WharfError {
   return new WharfError(
     'METRIC_NOT_FOUND',
-    `metric "${printable(name)}" not found in run "${printable(runId)}"; wharf history info ${printable(runId)} lists its metrics`,
+    `metric "${printable(name)}" not found in run "${printable(runId)}"; ` +
+      `wharf history info ${printable(runId)} lists its metrics`,
     { details: { runId, name } },
   )
 }

@@ -1,6 +1,13 @@
 import { WharfError, printable } from '@wharf/contract'
 import type { MetricPoint, MetricPointIn, NonFiniteValue } from '@wharf/contract'
 
+/** A number as read back: finite, or one of the wire's non-finite strings. */
+export type WireNumber = Exclude<MetricPoint['value'], undefined>
+
+// Spelled through NonFiniteValue because the contract's emitted declarations drop '-Infinity' from the
+// zod-inferred unions (a declaration-emit quirk with the key "-Infinity"); from source it is a no-op.
+const NEGATIVE_INFINITY = '-Infinity' as NonFiniteValue as WireNumber
+
 // Storage encoding, the same on both engines: a number sits in a REAL column, ±Infinity included (both
 // engines store them). SQLite turns a bound NaN into NULL, so NaN is stored as NULL REAL with NULL text,
 // and a string metric as NULL REAL with its text.
@@ -10,9 +17,6 @@ export interface StoredValue {
   value: number | null
   text: string | null
 }
-
-/** A number as read back: finite, or one of the wire's non-finite strings. */
-export type WireNumber = number | NonFiniteValue
 
 /** Encodes a wire point's value; INVALID_ARGUMENT unless exactly one of `value` and `text` is set. */
 export function encodePointValue(point: MetricPointIn): StoredValue {
@@ -25,23 +29,16 @@ export function encodePointValue(point: MetricPointIn): StoredValue {
     )
   }
   if (text !== undefined) return { value: null, text }
-  switch (value) {
-    case 'NaN':
-      return { value: null, text: null }
-    case 'Infinity':
-      return { value: Number.POSITIVE_INFINITY, text: null }
-    case '-Infinity':
-      return { value: Number.NEGATIVE_INFINITY, text: null }
-    default:
-      return { value: value === undefined || Number.isNaN(value) ? null : value, text: null }
-  }
+  // The non-finite strings: Number('Infinity') and Number('-Infinity') are the infinities.
+  if (typeof value === 'string') return { value: value === 'NaN' ? null : Number(value), text: null }
+  return { value: value === undefined || Number.isNaN(value) ? null : value, text: null }
 }
 
 /** Decodes a stored number; null (the NaN encoding) becomes 'NaN'. */
 export function decodeNumber(value: number | null): WireNumber {
   if (value === null || Number.isNaN(value)) return 'NaN'
   if (value === Number.POSITIVE_INFINITY) return 'Infinity'
-  if (value === Number.NEGATIVE_INFINITY) return '-Infinity'
+  if (value === Number.NEGATIVE_INFINITY) return NEGATIVE_INFINITY
   return value
 }
 
@@ -51,7 +48,7 @@ export function decodeOptionalNumber(value: number | null): WireNumber | null {
 }
 
 /** Decodes a stored value to the wire's single-field form (a number, a non-finite string, or text). */
-export function decodeValue(stored: StoredValue): WireNumber | string {
+export function decodeValue(stored: StoredValue): number | string {
   return stored.text !== null ? stored.text : decodeNumber(stored.value)
 }
 

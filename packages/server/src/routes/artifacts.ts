@@ -9,6 +9,7 @@ import {
   isTerminalStatus,
   printable,
   type Artifact,
+  type Limits,
 } from '@wharf/contract'
 import { joinKey, toDatastoreKey, toKeyPrefix } from '@wharf/datastores'
 import type { AppDeps } from '../deps.js'
@@ -24,7 +25,7 @@ export function artifactKey(runId: string, path: string): string {
 }
 
 /** The artifact path after `/artifacts/content/`, decoded segment by segment and checked for safety. */
-function artifactPathParam(c: AppContext, maxLength: number): string {
+function artifactPathParam(c: AppContext, limits: Pick<Limits, 'artifactPathLength'>): string {
   const pathname = new URL(c.req.url).pathname
   const at = pathname.indexOf(CONTENT_MARK)
   const encoded = at < 0 ? '' : pathname.slice(at + CONTENT_MARK.length)
@@ -34,7 +35,7 @@ function artifactPathParam(c: AppContext, maxLength: number): string {
   } catch (cause) {
     throw new WharfError('INVALID_ARGUMENT', `the artifact path "${printable(encoded)}" is not valid URL encoding`, { cause })
   }
-  assertWithinLimit('the artifact path length', decoded.length, maxLength, 'artifactPathLength')
+  assertWithinLimit(limits, 'artifactPathLength', { what: 'the artifact path length', actual: decoded.length })
   return toDatastoreKey(decoded)
 }
 
@@ -113,7 +114,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.put(ROUTES.uploadArtifact.path, async (c) => {
     const workspace = workspaceParam(c)
     const runId = runIdParam(c)
-    const path = artifactPathParam(c, limits.artifactPathLength)
+    const path = artifactPathParam(c, limits)
     const run = await store.getRun(workspace, runId)
     if (isTerminalStatus(run.status)) {
       throw new WharfError(
@@ -125,13 +126,13 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const declaredHeader = c.req.header('content-length')
     const declared = declaredHeader === undefined ? undefined : Number(declaredHeader)
     if (declared !== undefined) {
-      assertWithinLimit('the artifact size in bytes', declared, limits.artifactBytes, 'artifactBytes')
+      assertWithinLimit(limits, 'artifactBytes', { what: 'the artifact size in bytes', actual: declared })
     }
     const ws = await store.getWorkspace(workspace)
     const driver = await drivers.get(workspace, ws.artifactDatastore)
     const incoming = incomingOf(c)
     const source =
-      incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body as Parameters<typeof Readable.fromWeb>[0]) : Readable.from([]))
+      incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body) : Readable.from([]))
     const body = declared === undefined ? source.pipe(capStream(limits.artifactBytes)) : source
     if (body !== source) source.on('error', (error) => body.destroy(error))
     const key = toDatastoreKey(artifactKey(runId, path))
@@ -156,7 +157,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.get(ROUTES.downloadArtifact.path, async (c) => {
     const workspace = workspaceParam(c)
     const runId = runIdParam(c)
-    const path = artifactPathParam(c, limits.artifactPathLength)
+    const path = artifactPathParam(c, limits)
     const artifact = await store.findArtifact(workspace, runId, path)
     if (!artifact) {
       await store.getRun(workspace, runId)

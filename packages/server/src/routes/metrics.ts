@@ -72,7 +72,7 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertMetricName(query.name, limits)
     assertRange(query.fromStep, query.toStep)
     const buckets = query.buckets ?? 1000
-    assertWithinLimit('buckets', buckets, limits.buckets, 'buckets')
+    assertWithinLimit(limits, 'buckets', { what: 'buckets', actual: buckets })
     return c.json(
       await store.readMetricBuckets(workspace, runId, query.name, {
         fromStep: query.fromStep,

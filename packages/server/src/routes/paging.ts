@@ -4,6 +4,6 @@ import { assertWithinLimit } from '@wharf/contract'
 /** The page size a listing asked for, defaulting to 100 and capped by the `pageSize` limit. */
 export function pageSizeOf(query: { pageSize?: number | undefined }, limits: Pick<Limits, 'pageSize'>): number {
   const size = query.pageSize ?? Math.min(100, limits.pageSize)
-  assertWithinLimit('pageSize', size, limits.pageSize, 'pageSize')
+  assertWithinLimit(limits, 'pageSize', { what: 'pageSize', actual: size })
   return size
 }

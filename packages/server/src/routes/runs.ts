@@ -3,10 +3,9 @@ import { monotonicFactory } from 'ulid'
 import {
   AddPropertiesSchema,
   CreateRunSchema,
-  EXPERIMENT_NAME_PATTERN,
   ListRunsQuerySchema,
   ROUTES,
-  RUN_ID_PATTERN,
+  NAME_RULES,
   RUN_ORDER_FIELDS,
   SetRunStatusSchema,
   UpdateRunSchema,
@@ -25,9 +24,7 @@ import type { RunOrder, TagFilter } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
 import { readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
-import { EXPERIMENT_RULE } from './workspaces.js'
 
-const RUN_ID_RULE = 'use letters, digits, "_", "-" or ".", starting with a letter or digit (at most 256)'
 const newUlid = monotonicFactory()
 
 /** A new run id: a ULID, so ids sort by creation time. */
@@ -38,7 +35,7 @@ export function newRunId(): string {
 /** The `:runId` path parameter, validated. */
 export function runIdParam(c: AppContext): string {
   const id = c.req.param('runId') ?? ''
-  assertName('run id', id, RUN_ID_PATTERN, RUN_ID_RULE)
+  assertName(id, NAME_RULES.runId)
   return id
 }
 
@@ -49,13 +46,14 @@ function assertKeyValues(what: 'tag' | 'property', entries: Record<string, strin
         details: { field: what, key: printable(key) },
       })
     }
-    assertWithinLimit(`${what} key "${printable(key, 40)}" length`, key.length, limits.keyLength, 'keyLength')
-    assertWithinLimit(`${what} "${printable(key, 40)}" value length`, value.length, limits.valueLength, 'valueLength')
+    assertWithinLimit(limits, 'keyLength', { what: `${what} key "${printable(key, 40)}" length`, actual: key.length })
+    assertWithinLimit(limits, 'valueLength', { what: `${what} "${printable(key, 40)}" value length`, actual: value.length })
   }
 }
 
-function assertText(what: string, value: string | undefined, max: number, limit: 'displayNameLength' | 'descriptionLength'): void {
-  if (value !== undefined) assertWithinLimit(`${what} length`, value.length, max, limit)
+function assertRunText(limits: Limits, body: { displayName?: string | undefined; description?: string | undefined }): void {
+  assertWithinLimit(limits, 'displayNameLength', { what: 'display name length', actual: body.displayName?.length ?? 0 })
+  assertWithinLimit(limits, 'descriptionLength', { what: 'description length', actual: body.description?.length ?? 0 })
 }
 
 function parseTagFilters(raw: string | string[] | undefined): TagFilter[] {
@@ -94,15 +92,14 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post(ROUTES.createRun.path, async (c) => {
     const workspace = workspaceParam(c)
     const body = await readJson(c, CreateRunSchema, bodyLimit)
-    assertName('experiment name', body.experiment, EXPERIMENT_NAME_PATTERN, EXPERIMENT_RULE)
-    if (body.runId !== undefined) assertName('run id', body.runId, RUN_ID_PATTERN, RUN_ID_RULE)
-    if (body.parentRunId !== undefined) assertName('parent run id', body.parentRunId, RUN_ID_PATTERN, RUN_ID_RULE)
-    assertText('display name', body.displayName, limits.displayNameLength, 'displayNameLength')
-    assertText('description', body.description, limits.descriptionLength, 'descriptionLength')
+    assertName(body.experiment, NAME_RULES.experiment)
+    if (body.runId !== undefined) assertName(body.runId, NAME_RULES.runId)
+    if (body.parentRunId !== undefined) assertName(body.parentRunId, NAME_RULES.runId)
+    assertRunText(limits, body)
     const tags = body.tags ?? {}
     const properties = body.properties ?? {}
-    assertWithinLimit('the number of tags', Object.keys(tags).length, limits.tagsPerRun, 'tagsPerRun')
-    assertWithinLimit('the number of properties', Object.keys(properties).length, limits.propertiesPerRun, 'propertiesPerRun')
+    assertWithinLimit(limits, 'tagsPerRun', { what: 'the number of tags', actual: Object.keys(tags).length })
+    assertWithinLimit(limits, 'propertiesPerRun', { what: 'the number of properties', actual: Object.keys(properties).length })
     assertKeyValues('tag', tags, limits)
     assertKeyValues('property', properties, limits)
     await store.getWorkspace(workspace)
@@ -156,8 +153,7 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const workspace = workspaceParam(c)
     const runId = runIdParam(c)
     const body = await readJson(c, UpdateRunSchema, bodyLimit)
-    assertText('display name', body.displayName, limits.displayNameLength, 'displayNameLength')
-    assertText('description', body.description, limits.descriptionLength, 'descriptionLength')
+    assertRunText(limits, body)
     return c.json(await store.updateRun(workspace, runId, body))
   })
 
@@ -166,8 +162,9 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const runId = runIdParam(c)
     const body = await readJson(c, SetRunStatusSchema, bodyLimit)
     if (body.error !== undefined) {
-      assertWithinLimit('error message length', body.error.message.length, limits.errorMessageLength, 'errorMessageLength')
-      assertWithinLimit('error details length', body.error.details?.length ?? 0, limits.errorMessageLength, 'errorMessageLength')
+      const { message, details = '' } = body.error
+      assertWithinLimit(limits, 'errorMessageLength', { what: 'error message length', actual: message.length })
+      assertWithinLimit(limits, 'errorMessageLength', { what: 'error details length', actual: details.length })
     }
     return c.json(
       await store.transitionRun(workspace, runId, {

@@ -1,11 +1,10 @@
 import type { Hono } from 'hono'
 import {
   ROUTES,
-  WORKSPACE_NAME_PATTERN,
+  NAME_RULES,
   assertName,
   CreateExperimentSchema,
   CreateWorkspaceSchema,
-  EXPERIMENT_NAME_PATTERN,
   PageQuerySchema,
 } from '@wharf/contract'
 import { toDatastoreView } from '@wharf/store'
@@ -13,9 +12,6 @@ import { createWorkspaceWithDefaults } from '../bootstrap.js'
 import type { AppDeps } from '../deps.js'
 import { param, readJson, readQuery, workspaceParam, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
-
-/** The rule experiment names follow, for error messages. */
-export const EXPERIMENT_RULE = 'use letters, digits, "_", "-" or ".", starting with a letter or digit (at most 256)'
 
 /** Workspaces, their datastores (read-only here) and experiments. */
 export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
@@ -26,12 +22,7 @@ export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.post(ROUTES.createWorkspace.path, async (c) => {
     const body = await readJson(c, CreateWorkspaceSchema, limit)
-    assertName(
-      'workspace name',
-      body.name,
-      WORKSPACE_NAME_PATTERN,
-      'use letters, digits, "_" or "-", starting with a letter or digit (at most 64)',
-    )
+    assertName(body.name, NAME_RULES.workspace)
     const workspace = await createWorkspaceWithDefaults(store, { name: body.name, dataDir: config.dataDir })
     return c.json(workspace, 201)
   })
@@ -62,7 +53,7 @@ export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post(ROUTES.createExperiment.path, async (c) => {
     const workspace = workspaceParam(c)
     const body = await readJson(c, CreateExperimentSchema, limit)
-    assertName('experiment name', body.name, EXPERIMENT_NAME_PATTERN, EXPERIMENT_RULE)
+    assertName(body.name, NAME_RULES.experiment)
     await store.getWorkspace(workspace)
     return c.json(await store.ensureExperiment(workspace, body.name, new Date().toISOString()))
   })

@@ -1,16 +1,19 @@
-import type { ColumnDefinitionBuilder, DataTypeExpression, Expression, Kysely, RawBuilder } from 'kysely'
+import type { ColumnDataType, ColumnDefinitionBuilder, Expression, Kysely, RawBuilder } from 'kysely'
 import type { IngestResult } from '@wharf/contract'
 import type { IngestBatch, StoreKind } from '../metadata-store.js'
 import type { StoreDatabase } from '../schema.js'
 
+/** A column type as Kysely's schema builder takes it: a name, or raw SQL. */
+export type ColumnType = ColumnDataType | RawBuilder<unknown>
+
 /** Column types the migrations need that the engines spell differently. */
 export interface SchemaTypes {
   /** Type of an auto-numbered integer primary key. */
-  idType: DataTypeExpression
+  idType: ColumnType
   /** Turns a column of `idType` into the auto-numbered primary key. */
   idColumn: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
   /** Text that sorts and compares by code point, so keyset paging agrees with ORDER BY on every engine. */
-  keyText: DataTypeExpression
+  keyText: ColumnType
   /** Columns of the metric point index used for ordered, keyset-paged reads. */
   pointIndexColumns: readonly string[]
 }
@@ -43,6 +46,6 @@ export interface StoreDialect {
 /** The `code` property of a driver error, when it has one. */
 export function errorCode(error: unknown): string | undefined {
   if (typeof error !== 'object' || error === null || !('code' in error)) return undefined
-  const code = (error as { code: unknown }).code
+  const code = error.code
   return typeof code === 'string' ? code : undefined
 }

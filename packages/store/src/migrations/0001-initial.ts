@@ -44,9 +44,10 @@ export function createInitialMigration(types: SchemaTypes): Migration {
         .addColumn('display_name', 'text', (c) => c.notNull())
         .addColumn('description', 'text', (c) => c.notNull())
         .addColumn('status', 'text', (c) => c.notNull())
-        .addColumn('created_at', 'text', (c) => c.notNull())
-        .addColumn('started_at', 'text')
-        .addColumn('ended_at', 'text')
+        // Times are ISO text; keyText so that ordering and keyset paging compare them by code point.
+        .addColumn('created_at', keyText, (c) => c.notNull())
+        .addColumn('started_at', keyText)
+        .addColumn('ended_at', keyText)
         .addColumn('error', 'text')
         .addColumn('tags', 'text', (c) => c.notNull())
         .addColumn('properties', 'text', (c) => c.notNull())

@@ -1,0 +1,530 @@
+import { randomBytes } from 'node:crypto'
+import { constants, type Dirent, type Stats } from 'node:fs'
+import { access, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import path from 'node:path'
+import { addAbortSignal, finished, type Readable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { TextDecoder } from 'node:util'
+import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
+import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
+import { HashingStream } from '../hashing.js'
+import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
+import { paginate } from '../paging.js'
+import { checkRange, rangeWithin } from '../range.js'
+
+/** Options for {@link createFilesystemDriver}. */
+export interface FilesystemDriverOptions {
+  /** The datastore's folder; a relative path is resolved against the working directory once, here. */
+  root: string
+}
+
+/**
+ * A datastore in a local folder. Puts go to a temp file beside the target and are renamed over it, so
+ * readers never see a partial file. Symbolic links are followed only while they stay inside the folder.
+ */
+export function createFilesystemDriver(options: FilesystemDriverOptions): DatastoreDriver {
+  if (typeof options.root !== 'string' || options.root === '') {
+    throw new WharfError('INVALID_ARGUMENT', 'a filesystem datastore needs the path of its folder (option "root")')
+  }
+  return new FilesystemDriver(path.resolve(options.root))
+}
+
+interface Signal {
+  signal?: AbortSignal | undefined
+}
+
+interface Folder {
+  real: string
+  keyPrefix: string
+  namePrefix: string
+  after: string | undefined
+  ancestors: ReadonlySet<string>
+  signal: AbortSignal | undefined
+}
+
+interface Entry {
+  name: string
+  kind: 'file' | 'folder'
+  real: string
+  order: Buffer
+}
+
+const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
+const UTF8 = new TextDecoder('utf-8', { fatal: true })
+
+class FilesystemDriver implements DatastoreDriver {
+  readonly kind = 'filesystem' as const
+  readonly #root: string
+  #real: string | undefined
+
+  constructor(root: string) {
+    this.#root = root
+  }
+
+  async put(key: DatastoreKey, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    const { signal } = options
+    const safe = toDatastoreKey(key)
+    const hasher = new HashingStream(options.size === undefined ? {} : { size: options.size })
+    signal?.throwIfAborted()
+    const root = await this.#rootReal()
+    const segments = safe.split('/')
+    const name = segments.pop() ?? safe
+    const { folder, temp, handle } = await this.#openTemp(root, segments, safe)
+    const target = path.join(folder, name)
+    try {
+      // Refuse before reading the body, not after storing all of it.
+      if (await isFolder(target)) throw isAFolder(safe)
+      await this.#receive({ body, hasher, handle, signal, key: safe })
+      await handle.sync()
+      await handle.close()
+      signal?.throwIfAborted()
+      await rename(temp, target)
+    } catch (error) {
+      await discard(handle, temp)
+      if (!isWharfError(error) && (await isFolder(target))) throw isAFolder(safe, error)
+      throw this.#translate(error, { action: `write "${printable(safe)}"`, signal })
+    }
+    await syncFolder(folder)
+    return hasher.result()
+  }
+
+  async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
+    const { signal, range } = options
+    const safe = toDatastoreKey(key)
+    if (range) checkRange(range)
+    signal?.throwIfAborted()
+    const root = await this.#rootReal()
+    const real = await this.#existing(root, safe)
+    let handle: FileHandle
+    try {
+      if (real === undefined) throw notFound(safe)
+      handle = await open(real, 'r')
+    } catch (error) {
+      if (hasCode(error, MISSING)) throw notFound(safe, error)
+      throw this.#translate(error, { action: `read "${printable(safe)}"` })
+    }
+    try {
+      const info = await handle.stat()
+      if (!info.isFile()) throw notFound(safe)
+      const span = range ? rangeWithin(range, { size: info.size, key: safe }) : {}
+      const stream = handle.createReadStream(span)
+      return signal ? addAbortSignal(signal, stream) : stream
+    } catch (error) {
+      await handle.close().catch(() => undefined) // the read's own error is the one to report
+      throw this.#translate(error, { action: `read "${printable(safe)}"` })
+    }
+  }
+
+  async stat(key: DatastoreKey, options: Signal = {}): Promise<FileInfo | undefined> {
+    const safe = toDatastoreKey(key)
+    options.signal?.throwIfAborted()
+    const root = await this.#rootReal()
+    const real = await this.#existing(root, safe)
+    if (real === undefined) return undefined
+    const info = await statIfPresent(real).catch((error: unknown) => {
+      throw this.#translate(error, { action: `read "${printable(safe)}"` })
+    })
+    return info?.isFile() ? fileInfo(safe, info) : undefined
+  }
+
+  async delete(key: DatastoreKey, options: Signal = {}): Promise<void> {
+    const safe = toDatastoreKey(key)
+    options.signal?.throwIfAborted()
+    const root = await this.#rootReal()
+    const segments = safe.split('/')
+    const name = segments.pop() ?? safe
+    const folder = await this.#existing(root, segments.join('/'))
+    if (folder === undefined) return
+    const target = path.join(folder, name)
+    try {
+      const info = await lstat(target)
+      if (info.isSymbolicLink()) {
+        // A link is removed itself (never its target), and only when it shows as a file: one inside the root.
+        const real = await this.#existing(root, safe)
+        if (real === undefined || !(await statIfPresent(real))?.isFile()) return
+      } else if (!info.isFile()) {
+        return
+      }
+      await unlink(target)
+    } catch (error) {
+      if (hasCode(error, MISSING)) return
+      throw this.#translate(error, { action: `delete "${printable(safe)}"` })
+    }
+    // Folders exist only to hold files (as in object stores); pruning keeps a later put of `a` possible after `a/b` is gone.
+    if (folder === path.join(root, ...segments)) await pruneEmptyFolders(folder, root)
+  }
+
+  list(options: ListOptions = {}): PagedIterable<FileInfo> {
+    const prefix = toKeyPrefix(options.prefix ?? '')
+    const { signal } = options
+    const defaultSize = options.pageSize ?? DEFAULT_LIMITS.pageSize
+    if (!(Number.isSafeInteger(defaultSize) && defaultSize > 0)) {
+      throw new WharfError('INVALID_ARGUMENT', `the page size ${String(defaultSize)} is not a whole number ≥ 1`)
+    }
+    // The walk of the last page is kept, so walking page after page reads each folder once.
+    let kept: { after: string; walker: AsyncGenerator<FileInfo>; next: FileInfo } | undefined
+    return paginate(async (pageToken, pageSize = defaultSize): Promise<Page<FileInfo>> => {
+      signal?.throwIfAborted()
+      const after = pageToken === undefined ? undefined : checkToken(pageToken)
+      const resumed = kept !== undefined && kept.after === after ? kept : undefined
+      kept = undefined
+      const walker = resumed?.walker ?? this.#walk({ root: await this.#rootReal(), prefix, after, signal })
+      const items: FileInfo[] = resumed ? [resumed.next] : []
+      while (items.length < pageSize) {
+        const step = await walker.next()
+        if (step.done) return { items }
+        items.push(step.value)
+      }
+      const step = await walker.next()
+      if (step.done) return { items }
+      const last = items[items.length - 1]?.key ?? ''
+      kept = { after: last, walker, next: step.value }
+      return { items, nextPageToken: last }
+    })
+  }
+
+  async validate(options: { create?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    options.signal?.throwIfAborted()
+    this.#real = undefined
+    if (options.create) {
+      try {
+        await mkdir(this.#root, { recursive: true })
+      } catch (error) {
+        throw this.#unavailable('could not be created', error)
+      }
+    }
+    let info: Stats
+    try {
+      info = await stat(this.#root)
+    } catch (error) {
+      if (hasCode(error, MISSING)) {
+        throw this.#unavailable('does not exist; create it, or validate the datastore with create', error)
+      }
+      throw this.#unavailable('cannot be reached', error)
+    }
+    if (!info.isDirectory()) throw this.#unavailable('is not a folder; point the datastore at a folder')
+    try {
+      await access(this.#root, constants.R_OK | constants.W_OK | constants.X_OK)
+    } catch (error) {
+      throw this.#unavailable('cannot be written by the Wharf server; give it read and write access', error)
+    }
+    await this.#rootReal()
+  }
+
+  /** The real path of the root folder (links resolved), checked once and then kept. */
+  async #rootReal(): Promise<string> {
+    if (this.#real !== undefined) return this.#real
+    let real: string
+    let info: Stats
+    try {
+      real = await realpath(this.#root)
+      info = await stat(real)
+    } catch (error) {
+      if (hasCode(error, MISSING)) {
+        throw this.#unavailable('does not exist; create it, or validate the datastore with create', error)
+      }
+      throw this.#unavailable('cannot be reached', error)
+    }
+    if (!info.isDirectory()) throw this.#unavailable('is not a folder; point the datastore at a folder')
+    this.#real = real
+    return real
+  }
+
+  /** The real path of `relative` when it exists and stays inside the root; undefined otherwise. */
+  async #existing(root: string, relative: string): Promise<string | undefined> {
+    try {
+      const real = await realpath(path.join(root, relative))
+      return isInside(real, root) ? real : undefined
+    } catch (error) {
+      if (hasCode(error, MISSING)) return undefined
+      throw this.#translate(error, { action: `read "${printable(relative)}"` })
+    }
+  }
+
+  /** Creates the folders of a key (never through a link that leaves the root) and opens a new temp file there. */
+  async #openTemp(root: string, segments: readonly string[], key: string): Promise<{ folder: string; temp: string; handle: FileHandle }> {
+    // A concurrent delete may prune the folder between creating it and opening the temp file in it.
+    for (let attempt = 1; ; attempt++) {
+      const folder = await this.#ensureFolder(root, segments, key)
+      const temp = path.join(folder, `${RESERVED_SEGMENT_PREFIX}${randomBytes(12).toString('hex')}`)
+      try {
+        return { folder, temp, handle: await open(temp, 'wx') }
+      } catch (error) {
+        if (hasCode(error, new Set(['ENOENT'])) && attempt < 5) continue
+        throw this.#translate(error, { action: `write "${printable(key)}"` })
+      }
+    }
+  }
+
+  async #ensureFolder(root: string, segments: readonly string[], key: string): Promise<string> {
+    if (segments.length === 0) return root
+    const relative = segments.join('/')
+    for (let attempt = 1; attempt <= 5; attempt++) {
+      try {
+        const real = await realpath(path.join(root, relative))
+        if (!isInside(real, root)) throw leavesRoot(key, relative)
+        if (!(await stat(real)).isDirectory()) throw await this.#fileInTheWay(root, segments, key)
+        return real
+      } catch (error) {
+        if (isWharfError(error)) throw error
+        if (hasCode(error, new Set(['ENOTDIR']))) throw await this.#fileInTheWay(root, segments, key)
+        if (!hasCode(error, new Set(['ENOENT']))) throw this.#translate(error, { action: `write "${printable(key)}"` })
+      }
+      const parent = await this.#ensureFolder(root, segments.slice(0, -1), key)
+      try {
+        await mkdir(path.join(parent, segments[segments.length - 1] ?? ''))
+      } catch (error) {
+        if (hasCode(error, new Set(['ENOTDIR']))) throw await this.#fileInTheWay(root, segments, key)
+        if (!hasCode(error, new Set(['EEXIST', 'ENOENT']))) throw this.#translate(error, { action: `write "${printable(key)}"` })
+      }
+    }
+    // realpath keeps failing though the name exists: a link that leads nowhere.
+    throw new WharfError(
+      'UNSAFE_PATH',
+      `cannot store "${printable(key)}": "${printable(relative)}" in the datastore folder is a symbolic link that leads nowhere; remove the link or choose another key`,
+    )
+  }
+
+  async #fileInTheWay(root: string, segments: readonly string[], key: string): Promise<WharfError> {
+    for (let i = 1; i <= segments.length; i++) {
+      const relative = segments.slice(0, i).join('/')
+      const info = await statIfPresent(path.join(root, relative)).catch(() => undefined)
+      if (info && !info.isDirectory()) {
+        return new WharfError(
+          'INVALID_ARGUMENT',
+          `cannot store "${printable(key)}": "${printable(relative)}" is a file in this filesystem datastore, so it cannot also be a folder; delete it first or choose another key`,
+          { details: { key: printable(key, 1024), conflict: printable(relative, 1024) } },
+        )
+      }
+    }
+    return new WharfError('INVALID_ARGUMENT', `cannot store "${printable(key)}": a part of its path is a file in this filesystem datastore`)
+  }
+
+  /** Every file under `prefix` after `after`, in key byte order, reading one folder at a time. */
+  async *#walk(options: { root: string; prefix: string; after: string | undefined; signal: AbortSignal | undefined }): AsyncGenerator<FileInfo> {
+    const { root, prefix, after, signal } = options
+    const cut = prefix.lastIndexOf('/')
+    const keyPrefix = prefix.slice(0, cut + 1)
+    const start = keyPrefix === '' ? root : await this.#existing(root, keyPrefix.slice(0, -1))
+    if (start === undefined) return
+    yield* this.#walkFolder({ real: start, keyPrefix, namePrefix: prefix.slice(cut + 1), after, ancestors: new Set([start]), signal }, root)
+  }
+
+  async *#walkFolder(folder: Folder, root: string): AsyncGenerator<FileInfo> {
+    folder.signal?.throwIfAborted()
+    let dirents: Dirent<Buffer>[]
+    try {
+      dirents = await readdir(folder.real, { withFileTypes: true, encoding: 'buffer' })
+    } catch (error) {
+      if (hasCode(error, MISSING)) return
+      throw this.#translate(error, { action: `list "${printable(folder.keyPrefix)}"` })
+    }
+    const entries: Entry[] = []
+    for (const dirent of dirents) {
+      const name = decodeName(dirent.name)
+      if (name === undefined || !name.startsWith(folder.namePrefix) || !isKeySegment(name, { first: folder.keyPrefix === '' })) continue
+      const entry = await entryOf(dirent, { name, folder: folder.real, root })
+      if (entry) entries.push(entry)
+    }
+    entries.sort((a, b) => Buffer.compare(a.order, b.order))
+    for (const entry of entries) {
+      const key = folder.keyPrefix + entry.name
+      if (entry.kind === 'file') {
+        if (folder.after !== undefined && compareKeys(key, folder.after) <= 0) continue
+        // Gone or replaced by a folder since the folder was read: not a file any more.
+        const info = await statIfPresent(entry.real).catch(() => undefined)
+        if (info?.isFile()) yield fileInfo(key as DatastoreKey, info)
+        continue
+      }
+      const keyPrefix = `${key}/`
+      let after = folder.after
+      if (after !== undefined && !after.startsWith(keyPrefix)) {
+        if (compareKeys(keyPrefix, after) < 0) continue
+        after = undefined
+      }
+      // A link back up the tree would make the walk endless.
+      if (folder.ancestors.has(entry.real)) continue
+      const ancestors = new Set(folder.ancestors).add(entry.real)
+      yield* this.#walkFolder({ real: entry.real, keyPrefix, namePrefix: '', after, ancestors, signal: folder.signal }, root)
+    }
+  }
+
+  async #receive(options: {
+    body: Readable
+    hasher: HashingStream
+    handle: FileHandle
+    signal: AbortSignal | undefined
+    key: string
+  }): Promise<void> {
+    const { body, hasher, handle, signal } = options
+    const out = handle.createWriteStream({ autoClose: false })
+    // The body is piped rather than put in the pipeline so that a failure here does not destroy the
+    // caller's stream (an HTTP request must stay open for the error response). `finished` still catches
+    // a body that errors or closes early, which would otherwise leave the put waiting forever; its
+    // listeners stay on purpose, so a late error of the body cannot crash the process.
+    let settled = false
+    let bodyError: Error | undefined
+    finished(body, { writable: false }, (error) => {
+      if (!error || settled) return
+      bodyError = error
+      hasher.destroy(error)
+    })
+    body.pipe(hasher)
+    try {
+      await pipeline(hasher, out, signal ? { signal } : {})
+    } catch (error) {
+      // The caller's own failures (its body, its abort) come back as they are.
+      if (bodyError !== undefined || signal?.aborted || isWharfError(error)) throw error
+      throw this.#translate(error, { action: `write "${printable(options.key)}"` })
+    } finally {
+      settled = true
+      body.unpipe(hasher)
+    }
+  }
+
+  /** Keeps WharfErrors, aborts and the body's own errors; turns a failure of the disk into DATASTORE_UNAVAILABLE. */
+  #translate(error: unknown, options: { action: string; signal?: AbortSignal | undefined }): unknown {
+    if (isWharfError(error)) return error
+    if (options.signal?.aborted) return error
+    if (!isSystemError(error)) return error
+    if (error.code === 'ENAMETOOLONG') {
+      return new WharfError('INVALID_ARGUMENT', `cannot ${options.action}: the path is too long for this filesystem; use a shorter key`, {
+        cause: error,
+      })
+    }
+    return this.#unavailable(`failed to ${options.action} (${error.code})`, error)
+  }
+
+  #unavailable(problem: string, cause?: unknown): WharfError {
+    const reason = isSystemError(cause) ? ` [${cause.code}: ${cause.message}]` : ''
+    return new WharfError('DATASTORE_UNAVAILABLE', `the filesystem datastore folder "${this.#root}" ${problem}${reason}`, {
+      details: { folder: this.#root },
+      ...(cause === undefined ? {} : { cause }),
+    })
+  }
+}
+
+async function entryOf(dirent: Dirent<Buffer>, options: { name: string; folder: string; root: string }): Promise<Entry | undefined> {
+  const { name, folder, root } = options
+  const here = path.join(folder, name)
+  if (dirent.isFile()) return { name, kind: 'file', real: here, order: Buffer.from(name) }
+  if (dirent.isDirectory()) return { name, kind: 'folder', real: here, order: Buffer.from(`${name}/`) }
+  if (!dirent.isSymbolicLink()) return undefined
+  try {
+    const real = await realpath(here)
+    if (!isInside(real, root)) return undefined
+    const info = await stat(real)
+    if (info.isFile()) return { name, kind: 'file', real, order: Buffer.from(name) }
+    if (info.isDirectory()) return { name, kind: 'folder', real, order: Buffer.from(`${name}/`) }
+  } catch {
+    // A broken or looping link is not a file.
+  }
+  return undefined
+}
+
+function checkToken(token: string): string {
+  try {
+    return toDatastoreKey(token)
+  } catch (cause) {
+    throw new WharfError('INVALID_ARGUMENT', `the page token "${printable(token)}" was not made by this listing; start again without one`, {
+      cause,
+    })
+  }
+}
+
+/** Byte order of the UTF-8 keys, the order object stores list in. */
+function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}
+
+function decodeName(raw: Buffer): string | undefined {
+  try {
+    return UTF8.decode(raw)
+  } catch {
+    return undefined
+  }
+}
+
+function fileInfo(key: DatastoreKey, info: Stats): FileInfo {
+  return { key, size: info.size, modifiedAt: info.mtime.toISOString() }
+}
+
+function isInside(real: string, root: string): boolean {
+  return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
+}
+
+async function statIfPresent(target: string): Promise<Stats | undefined> {
+  try {
+    return await stat(target)
+  } catch (error) {
+    if (hasCode(error, MISSING)) return undefined
+    throw error
+  }
+}
+
+async function isFolder(target: string): Promise<boolean> {
+  const info = await lstat(target).catch(() => undefined)
+  return info?.isDirectory() ?? false
+}
+
+async function discard(handle: FileHandle | undefined, temp: string): Promise<void> {
+  // The put's own error is what the caller needs; a failure to clean up must not replace it.
+  await handle?.close().catch(() => undefined)
+  await unlink(temp).catch(() => undefined)
+}
+
+async function syncFolder(folder: string): Promise<void> {
+  // Makes the rename durable; some platforms cannot fsync a folder, and the data is already in place.
+  let handle: FileHandle | undefined
+  try {
+    handle = await open(folder, 'r')
+    await handle.sync()
+  } catch {
+    // see above
+  } finally {
+    await handle?.close().catch(() => undefined)
+  }
+}
+
+async function pruneEmptyFolders(from: string, root: string): Promise<void> {
+  let folder = from
+  while (folder !== root && isInside(folder, root)) {
+    try {
+      await rmdir(folder)
+    } catch {
+      return // not empty (or in use): it stays, and so do its parents
+    }
+    folder = path.dirname(folder)
+  }
+}
+
+function notFound(key: string, cause?: unknown): WharfError {
+  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
+    details: { key: printable(key, 1024) },
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+function leavesRoot(key: string, relative: string): WharfError {
+  return new WharfError(
+    'UNSAFE_PATH',
+    `cannot store "${printable(key)}": "${printable(relative)}" is a symbolic link that leads outside the datastore folder, which Wharf never follows`,
+    { details: { key: printable(key, 1024) } },
+  )
+}
+
+function isAFolder(key: string, cause?: unknown): WharfError {
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `cannot store "${printable(key)}": it is a folder in this filesystem datastore, so it cannot also be a file; delete the files under it first or choose another key`,
+    { details: { key: printable(key, 1024) }, ...(cause === undefined ? {} : { cause }) },
+  )
+}
+
+function isSystemError(error: unknown): error is NodeJS.ErrnoException & { code: string } {
+  return error instanceof Error && typeof (error as NodeJS.ErrnoException).code === 'string'
+}
+
+function hasCode(error: unknown, codes: ReadonlySet<string>): boolean {
+  return isSystemError(error) && codes.has(error.code)
+}

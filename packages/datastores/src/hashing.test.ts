@@ -1,0 +1,85 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { Readable, Writable } from 'node:stream'
+import { pipeline } from 'node:stream/promises'
+import { describe, expect, it } from 'vitest'
+import { isWharfError } from '@wharf/contract'
+import { createHashingStream } from './hashing.js'
+
+function sink(): Writable & { received: Buffer[] } {
+  const received: Buffer[] = []
+  const out = new Writable({
+    write(chunk: Buffer, _encoding, done) {
+      received.push(chunk)
+      done()
+    },
+  })
+  return Object.assign(out, { received })
+}
+
+function digests(bytes: Buffer): { size: number; sha256: string; md5: string } {
+  return {
+    size: bytes.length,
+    sha256: createHash('sha256').update(bytes).digest('hex'),
+    md5: createHash('md5').update(bytes).digest('base64'),
+  }
+}
+
+describe('createHashingStream', () => {
+  it('passes bytes through unchanged and reports size, SHA-256 (hex) and MD5 (base64)', async () => {
+    const chunks = [randomBytes(10), randomBytes(70_000), Buffer.alloc(0), randomBytes(3)]
+    const hasher = createHashingStream()
+    const out = sink()
+    await pipeline(Readable.from(chunks), hasher, out)
+    const all = Buffer.concat(chunks)
+    expect(Buffer.concat(out.received).equals(all)).toBe(true)
+    expect(hasher.result()).toEqual(digests(all))
+    expect(hasher.bytes).toBe(all.length)
+  })
+
+  it('digests an empty body', async () => {
+    const hasher = createHashingStream({ size: 0 })
+    await pipeline(Readable.from([]), hasher, sink())
+    expect(hasher.result()).toEqual(digests(Buffer.alloc(0)))
+  })
+
+  it('takes string and Uint8Array chunks as their bytes', async () => {
+    const hasher = createHashingStream()
+    await pipeline(Readable.from(['héllo', new Uint8Array([1, 2, 3])]), hasher, sink())
+    expect(hasher.result()).toEqual(digests(Buffer.concat([Buffer.from('héllo'), Buffer.from([1, 2, 3])])))
+  })
+
+  it('accepts a body of exactly the declared size', async () => {
+    const hasher = createHashingStream({ size: 6 })
+    await pipeline(Readable.from([Buffer.from('abc'), Buffer.from('def')]), hasher, sink())
+    expect(hasher.result().size).toBe(6)
+  })
+
+  it('fails a body longer than declared as soon as it is too long', async () => {
+    const hasher = createHashingStream({ size: 4 })
+    const out = sink()
+    const error: unknown = await pipeline(Readable.from([Buffer.from('abc'), Buffer.from('def'), Buffer.from('ghi')]), hasher, out).catch(
+      (e: unknown) => e,
+    )
+    expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
+    expect((error as Error).message).toMatch(/more than 4 bytes but its declared size is 4/)
+    expect(Buffer.concat(out.received).length).toBeLessThanOrEqual(4)
+  })
+
+  it('fails a body shorter than declared', async () => {
+    const hasher = createHashingStream({ size: 10 })
+    const error: unknown = await pipeline(Readable.from([Buffer.from('abc')]), hasher, sink()).catch((e: unknown) => e)
+    expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
+    expect((error as Error).message).toMatch(/has 3 bytes but its declared size is 10/)
+    expect(() => hasher.result()).toThrow(/before the stream ended/)
+  })
+
+  it('rejects a declared size that is not a whole number of bytes', () => {
+    for (const size of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
+      expect(() => createHashingStream({ size }), String(size)).toThrow(/not a whole number/)
+    }
+  })
+
+  it('has no result before the stream ends', () => {
+    expect(() => createHashingStream().result()).toThrow(/before the stream ended/)
+  })
+})

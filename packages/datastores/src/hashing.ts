@@ -1,0 +1,73 @@
+import { createHash, type Hash } from 'node:crypto'
+import { Transform, type TransformCallback } from 'node:stream'
+import { WharfError } from '@wharf/contract'
+import type { PutResult } from './driver.js'
+
+/** Options for {@link createHashingStream}. */
+export interface HashingStreamOptions {
+  /** Declared size in bytes; a body of another length makes the stream fail (INVALID_ARGUMENT). */
+  size?: number
+}
+
+/** A pass-through stream that counts the bytes flowing through it and computes SHA-256 and MD5. */
+export class HashingStream extends Transform {
+  readonly #declared: number | undefined
+  readonly #sha256: Hash = createHash('sha256')
+  readonly #md5: Hash = createHash('md5')
+  #bytes = 0
+  #result: PutResult | undefined
+
+  constructor(options: HashingStreamOptions = {}) {
+    super()
+    const { size } = options
+    if (size !== undefined && !(Number.isSafeInteger(size) && size >= 0)) {
+      throw new WharfError('INVALID_ARGUMENT', `the declared size ${String(size)} is not a whole number of bytes ≥ 0`)
+    }
+    this.#declared = size
+  }
+
+  /** Bytes seen so far. */
+  get bytes(): number {
+    return this.#bytes
+  }
+
+  /** Size and digests of everything that passed; throws INTERNAL if the stream has not ended yet. */
+  result(): PutResult {
+    if (!this.#result) throw new WharfError('INTERNAL', 'the digests were read before the stream ended')
+    return this.#result
+  }
+
+  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
+    this.#bytes += chunk.length
+    // Fail as soon as the body is too long, so a driver never writes more than was declared.
+    if (this.#declared !== undefined && this.#bytes > this.#declared) {
+      done(sizeMismatch(this.#declared, `more than ${this.#declared}`))
+      return
+    }
+    this.#sha256.update(chunk)
+    this.#md5.update(chunk)
+    done(null, chunk)
+  }
+
+  override _flush(done: TransformCallback): void {
+    if (this.#declared !== undefined && this.#bytes !== this.#declared) {
+      done(sizeMismatch(this.#declared, String(this.#bytes)))
+      return
+    }
+    this.#result = { size: this.#bytes, sha256: this.#sha256.digest('hex'), md5: this.#md5.digest('base64') }
+    done()
+  }
+}
+
+/** A {@link HashingStream}; pipe a body through it, then read `result()` once it has ended. */
+export function createHashingStream(options: HashingStreamOptions = {}): HashingStream {
+  return new HashingStream(options)
+}
+
+function sizeMismatch(declared: number, received: string): WharfError {
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `the body has ${received} bytes but its declared size is ${declared}; nothing was stored. Send the declared number of bytes, or leave the size out`,
+    { details: { declaredSize: declared } },
+  )
+}

@@ -1,0 +1,13 @@
+export type {
+  DatastoreDriver,
+  FileInfo,
+  GetOptions,
+  ListOptions,
+  PagedIterable,
+  PutOptions,
+  PutResult,
+} from './driver.js'
+export { toDatastoreKey, toKeyPrefix, joinKey, type DatastoreKey } from './key.js'
+export { paginate, type FetchPage } from './paging.js'
+export { HashingStream, createHashingStream, type HashingStreamOptions } from './hashing.js'
+export { createFilesystemDriver, type FilesystemDriverOptions } from './filesystem/driver.js'

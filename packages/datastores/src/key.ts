@@ -1,0 +1,101 @@
+import { WharfError, printable } from '@wharf/contract'
+
+/** A checked, normalised, relative `/`-separated key; only {@link toDatastoreKey} and {@link joinKey} make one. */
+export type DatastoreKey = string & { readonly __brand: 'DatastoreKey' }
+
+/** The most UTF-8 bytes one segment of a key may have (the common file-name limit). */
+export const MAX_KEY_SEGMENT_BYTES = 255
+
+/** Names starting with this are a driver's in-progress uploads; no key may use it. */
+export const RESERVED_SEGMENT_PREFIX = '.wharf-tmp-'
+
+// C0 controls, DEL and C1 controls: NUL ends C strings, the rest break terminals and logs.
+// eslint-disable-next-line no-control-regex
+const CONTROL_CHARS = /[\u0000-\u001f\u007f-\u009f]/
+// A lone surrogate cannot be encoded as UTF-8, so the stored name would not match the key.
+const LONE_SURROGATE = /\p{Cs}/u
+const DRIVE_LETTER = /^[A-Za-z]:/
+
+/**
+ * Checks and normalises a key: `\` becomes `/`, repeated `/` collapse, a leading `./` and a trailing `/`
+ * are dropped. Throws UNSAFE_PATH for an empty key, an absolute path, a drive letter, `.` or `..`
+ * segments, control characters, ill-formed Unicode, a reserved name or a segment over 255 bytes.
+ */
+export function toDatastoreKey(raw: string): DatastoreKey {
+  const key = normalise(raw, 'key').replace(/\/$/, '')
+  if (key === '') throw unsafe(raw, 'key', 'it is empty; name a file such as "data/train.csv"')
+  checkSegments(raw, key.split('/'), 'key')
+  return key as DatastoreKey
+}
+
+/**
+ * Checks and normalises a listing prefix the way {@link toDatastoreKey} does a key, except that it may
+ * be empty (everything) and keeps one trailing `/` (only what is inside that folder). Throws UNSAFE_PATH.
+ */
+export function toKeyPrefix(raw: string): string {
+  const prefix = normalise(raw, 'prefix')
+  if (prefix === '') return ''
+  const segments = prefix.split('/')
+  checkSegments(raw, prefix.endsWith('/') ? segments.slice(0, -1) : segments, 'prefix')
+  return prefix
+}
+
+/**
+ * Joins key parts with `/`; each part must itself be a safe key (it may contain `/`). Throws UNSAFE_PATH
+ * naming the offending part.
+ */
+export function joinKey(...parts: string[]): DatastoreKey {
+  if (parts.length === 0) throw unsafe('', 'key', 'no parts were given to join')
+  return toDatastoreKey(parts.map((part) => toDatastoreKey(part)).join('/'))
+}
+
+/** True when `name`, exactly as it is, can be one segment of a key (drivers skip stored names that cannot). */
+export function isKeySegment(name: string, options: { first: boolean }): boolean {
+  return !(
+    name === '' ||
+    name === '.' ||
+    name === '..' ||
+    name.includes('/') ||
+    name.includes('\\') ||
+    CONTROL_CHARS.test(name) ||
+    LONE_SURROGATE.test(name) ||
+    name.startsWith(RESERVED_SEGMENT_PREFIX) ||
+    Buffer.byteLength(name, 'utf8') > MAX_KEY_SEGMENT_BYTES ||
+    (options.first && DRIVE_LETTER.test(name))
+  )
+}
+
+function normalise(raw: string, what: 'key' | 'prefix'): string {
+  if (typeof raw !== 'string') throw unsafe(String(raw), what, 'it is not a string')
+  if (CONTROL_CHARS.test(raw)) throw unsafe(raw, what, 'it contains a control character (such as NUL or a newline)')
+  if (LONE_SURROGATE.test(raw)) throw unsafe(raw, what, 'it is not well-formed Unicode (a lone surrogate)')
+  let text = raw.replaceAll('\\', '/')
+  if (text.startsWith('/')) {
+    throw unsafe(raw, what, `it is an absolute path; give a path relative to the datastore, such as "${printable(text.replace(/^\/+/, ''))}"`)
+  }
+  text = text.replace(/\/{2,}/g, '/')
+  while (text.startsWith('./')) text = text.slice(2)
+  if (DRIVE_LETTER.test(text)) throw unsafe(raw, what, 'it starts with a drive letter; give a path relative to the datastore')
+  return text
+}
+
+function checkSegments(raw: string, segments: readonly string[], what: 'key' | 'prefix'): void {
+  for (const segment of segments) {
+    if (segment === '.' || segment === '..') {
+      throw unsafe(raw, what, `"${segment}" segments are not allowed; write the path without them`)
+    }
+    if (segment.startsWith(RESERVED_SEGMENT_PREFIX)) {
+      throw unsafe(raw, what, `names starting with "${RESERVED_SEGMENT_PREFIX}" are reserved for uploads in progress`)
+    }
+    const bytes = Buffer.byteLength(segment, 'utf8')
+    if (bytes > MAX_KEY_SEGMENT_BYTES) {
+      throw unsafe(raw, what, `the segment "${printable(segment, 40)}" is ${bytes} bytes of UTF-8; the limit is ${MAX_KEY_SEGMENT_BYTES}`)
+    }
+  }
+}
+
+function unsafe(raw: string, what: 'key' | 'prefix', rule: string): WharfError {
+  return new WharfError('UNSAFE_PATH', `the datastore ${what} "${printable(raw)}" is not allowed: ${rule}`, {
+    details: { [what]: printable(raw, 1024) },
+  })
+}

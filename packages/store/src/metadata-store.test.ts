@@ -1,0 +1,943 @@
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { isWharfError } from '@wharf/contract'
+import type { Artifact, MetricPoint, MetricPointIn, Run, RunStatus } from '@wharf/contract'
+import { createMetadataStore, toDatastoreView } from './index.js'
+import type { DatastoreRecord, IngestBatch, ListRunsOptions, MetadataStore, NewRun, StoreKind } from './index.js'
+import { createTestStore, createTestStoreConfig, describeEachStore, runStoreWorker } from './test-support/index.js'
+import type { TestStore } from './test-support/index.js'
+
+const T0 = Date.parse('2026-01-01T00:00:00.000Z')
+const iso = (offsetSeconds: number) => new Date(T0 + offsetSeconds * 1000).toISOString()
+
+/** Resolves to the WharfError code `promise` rejects with (fails the test if it resolves). */
+async function codeOf(promise: Promise<unknown>): Promise<string> {
+  try {
+    await promise
+  } catch (error) {
+    if (isWharfError(error)) return error.code
+    throw error
+  }
+  throw new Error('expected the call to fail')
+}
+
+function datastore(workspace: string, name: string, overrides: Partial<DatastoreRecord> = {}): DatastoreRecord {
+  return {
+    workspace,
+    name,
+    kind: 'filesystem',
+    settings: { rootPath: `/data/${name}`, readOnly: false, depth: 2 },
+    authType: 'none',
+    secret: null,
+    createdAt: iso(0),
+    updatedAt: iso(0),
+    ...overrides,
+  }
+}
+
+let counter = 0
+const unique = (prefix: string) => `${prefix}-${process.pid}-${++counter}`
+
+describeEachStore('MetadataStore', (kind: StoreKind) => {
+  let t: TestStore
+  let store: MetadataStore
+
+  beforeAll(async () => {
+    t = await createTestStore(kind)
+    store = t.store
+  })
+  afterAll(async () => {
+    await t?.cleanup()
+  })
+
+  async function newWorkspace(): Promise<string> {
+    const name = unique('ws')
+    await store.createWorkspace({
+      name,
+      defaultDatastore: 'workspaceblobstore',
+      artifactDatastore: 'workspaceartifactstore',
+      createdAt: iso(0),
+      datastores: [datastore(name, 'workspaceblobstore'), datastore(name, 'workspaceartifactstore')],
+    })
+    return name
+  }
+
+  function runInput(workspace: string, overrides: Partial<NewRun> = {}): NewRun {
+    return {
+      workspace,
+      experiment: 'exp',
+      id: unique('run'),
+      displayName: 'a run',
+      description: '',
+      status: 'NotStarted',
+      createdAt: iso(counter),
+      startedAt: null,
+      tags: {},
+      properties: {},
+      parentRunId: null,
+      computeTarget: 'local',
+      scriptName: null,
+      command: null,
+      ...overrides,
+    }
+  }
+
+  async function newRun(workspace: string, overrides: Partial<NewRun> = {}) {
+    return store.createRun(runInput(workspace, overrides))
+  }
+
+  function batch(target: { ws: string; runId: string }, points: MetricPointIn[], extra: Partial<IngestBatch> = {}): IngestBatch {
+    return { workspace: target.ws, runId: target.runId, points, receivedAt: T0, maxMetricNames: 1000, ...extra }
+  }
+
+  const allSeries = (ws: string, runId: string, name: string) => readAllSeries(store, { ws, runId, name })
+
+  async function allRuns(options: Omit<ListRunsOptions, 'pageToken'>) {
+    const runs = []
+    let pageToken: string | undefined
+    let pages = 0
+    do {
+      const page = await store.listRuns({ ...options, pageToken })
+      expect(page.items.length).toBeLessThanOrEqual(options.pageSize)
+      runs.push(...page.items)
+      pageToken = page.nextPageToken
+      pages++
+    } while (pageToken !== undefined)
+    return { runs, pages }
+  }
+
+  const byTime: Pick<ListRunsOptions, 'orderBy' | 'order' | 'includeMetrics'> = {
+    orderBy: { kind: 'time', field: 'createdAt' },
+    order: 'asc',
+    includeMetrics: false,
+  }
+
+  it('reports its kind and migrates again without harm', async () => {
+    expect(store.kind).toBe(kind)
+    await store.migrate()
+    await store.migrate()
+  })
+
+  describe('workspaces', () => {
+    it('creates a workspace with its datastores, finds and lists it', async () => {
+      const name = await newWorkspace()
+      const workspace = await store.getWorkspace(name)
+      expect(workspace).toEqual({
+        name,
+        defaultDatastore: 'workspaceblobstore',
+        artifactDatastore: 'workspaceartifactstore',
+        createdAt: iso(0),
+      })
+      expect(await store.findWorkspace(name)).toEqual(workspace)
+      expect((await store.listWorkspaces()).map((w) => w.name)).toContain(name)
+      expect((await store.listDatastores(name)).map((d) => d.name)).toEqual(['workspaceartifactstore', 'workspaceblobstore'])
+    })
+
+    it('refuses a taken name, and keeps nothing of the failed attempt', async () => {
+      const name = await newWorkspace()
+      const again = store.createWorkspace({
+        name,
+        defaultDatastore: 'x',
+        artifactDatastore: 'x',
+        createdAt: iso(5),
+        datastores: [datastore(name, 'extra')],
+      })
+      expect(await codeOf(again)).toBe('WORKSPACE_EXISTS')
+      expect(await store.findDatastore(name, 'extra')).toBeUndefined()
+    })
+
+    it('says WORKSPACE_NOT_FOUND, or undefined from find', async () => {
+      expect(await store.findWorkspace('nope-nope')).toBeUndefined()
+      const error = await store.getWorkspace('nope-nope').catch((e: unknown) => e)
+      expect(isWharfError(error, 'WORKSPACE_NOT_FOUND')).toBe(true)
+      expect((error as Error).message).toContain('"nope-nope"')
+      expect((error as Error).message).toContain('wharf workspace list')
+    })
+
+    it('sets the default datastore to a registered one only', async () => {
+      const name = await newWorkspace()
+      const updated = await store.setDefaultDatastore(name, 'workspaceartifactstore')
+      expect(updated.defaultDatastore).toBe('workspaceartifactstore')
+      expect((await store.getWorkspace(name)).defaultDatastore).toBe('workspaceartifactstore')
+      expect(await codeOf(store.setDefaultDatastore(name, 'missing'))).toBe('DATASTORE_NOT_FOUND')
+      expect(await codeOf(store.setDefaultDatastore('nope-nope', 'workspaceblobstore'))).toBe('WORKSPACE_NOT_FOUND')
+    })
+  })
+
+  describe('experiments', () => {
+    it('ensures an experiment once, even when asked concurrently', async () => {
+      const ws = await newWorkspace()
+      const all = await Promise.all(Array.from({ length: 8 }, () => store.ensureExperiment(ws, 'concurrent', iso(1))))
+      expect(new Set(all.map((e) => e.id)).size).toBe(1)
+      expect(all[0]).toEqual({ id: all[0]!.id, workspace: ws, name: 'concurrent', createdAt: iso(1) })
+      expect(await store.getExperiment(ws, 'concurrent')).toEqual(all[0])
+      expect((await store.ensureExperiment(ws, 'concurrent', iso(9))).createdAt).toBe(iso(1))
+    })
+
+    it('says EXPERIMENT_NOT_FOUND and WORKSPACE_NOT_FOUND', async () => {
+      const ws = await newWorkspace()
+      expect(await codeOf(store.getExperiment(ws, 'missing'))).toBe('EXPERIMENT_NOT_FOUND')
+      expect(await codeOf(store.ensureExperiment('nope-nope', 'x', iso(0)))).toBe('WORKSPACE_NOT_FOUND')
+    })
+
+    it('lists experiments by name across pages', async () => {
+      const ws = await newWorkspace()
+      const names = ['b', 'a', 'e', 'c', 'g', 'd', 'f', 'B']
+      for (const name of names) await store.ensureExperiment(ws, name, iso(0))
+      const seen: string[] = []
+      let pageToken: string | undefined
+      do {
+        const page = await store.listExperiments(ws, { pageSize: 3, pageToken })
+        expect(page.items.length).toBeLessThanOrEqual(3)
+        seen.push(...page.items.map((e) => e.name))
+        pageToken = page.nextPageToken
+      } while (pageToken !== undefined)
+      expect(seen).toEqual(['B', 'a', 'b', 'c', 'd', 'e', 'f', 'g'])
+      expect(await codeOf(store.listExperiments(ws, { pageSize: 3, pageToken: 'garbage' }))).toBe('INVALID_ARGUMENT')
+    })
+  })
+
+  describe('runs', () => {
+    it('creates a run (and its experiment) and reads it back', async () => {
+      const ws = await newWorkspace()
+      const input = runInput(ws, {
+        experiment: 'first-use',
+        displayName: 'lr sweep',
+        description: 'tries lr',
+        status: 'Running',
+        startedAt: iso(3),
+        tags: { team: 'vision' },
+        properties: { commit: 'abc' },
+        scriptName: 'train.ts',
+        command: ['node', 'train.js', '--lr', '0.1'],
+      })
+      const run = await store.createRun(input)
+      expect(run).toEqual({
+        id: input.id,
+        workspace: ws,
+        experiment: 'first-use',
+        displayName: 'lr sweep',
+        description: 'tries lr',
+        status: 'Running',
+        createdAt: input.createdAt,
+        startedAt: iso(3),
+        endedAt: null,
+        error: null,
+        tags: { team: 'vision' },
+        properties: { commit: 'abc' },
+        parentRunId: null,
+        computeTarget: 'local',
+        scriptName: 'train.ts',
+        command: ['node', 'train.js', '--lr', '0.1'],
+      })
+      expect(await store.getRun(ws, run.id)).toEqual(run)
+      expect((await store.getExperiment(ws, 'first-use')).name).toBe('first-use')
+    })
+
+    it('refuses a taken id, an unknown parent and an unknown workspace', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      expect(await codeOf(store.createRun(runInput(ws, { id: run.id })))).toBe('RUN_EXISTS')
+      expect(await codeOf(store.createRun(runInput(ws, { parentRunId: 'no-such-run' })))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.createRun(runInput('nope-nope')))).toBe('WORKSPACE_NOT_FOUND')
+    })
+
+    it('says RUN_NOT_FOUND for a missing run and for a run of another workspace', async () => {
+      const ws = await newWorkspace()
+      const other = await newWorkspace()
+      const run = await newRun(ws)
+      const error = await store.getRun(other, run.id).catch((e: unknown) => e)
+      expect(isWharfError(error, 'RUN_NOT_FOUND')).toBe(true)
+      expect((error as Error).message).toBe(
+        `run "${run.id}" not found in workspace "${other}"; wharf history list shows the runs`,
+      )
+      expect(await codeOf(store.getRun(ws, 'missing'))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.updateRun(ws, 'missing', { displayName: 'x' }))).toBe('RUN_NOT_FOUND')
+    })
+
+    it('updates display name and description', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      expect((await store.updateRun(ws, run.id, { displayName: 'renamed' })).displayName).toBe('renamed')
+      const updated = await store.updateRun(ws, run.id, { description: 'now described' })
+      expect(updated).toMatchObject({ displayName: 'renamed', description: 'now described' })
+      expect(await store.getRun(ws, run.id)).toEqual(updated)
+      expect(await store.updateRun(ws, run.id, {})).toEqual(updated)
+    })
+
+    it('moves a run along its lifecycle and sets its times', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const queued = await store.transitionRun(ws, run.id, { status: 'Queued', at: iso(10) })
+      expect(queued).toMatchObject({ status: 'Queued', startedAt: null, endedAt: null })
+      const running = await store.transitionRun(ws, run.id, { status: 'Running', at: iso(11) })
+      expect(running).toMatchObject({ status: 'Running', startedAt: iso(11), endedAt: null })
+      // Staying put is allowed and changes nothing.
+      expect(await store.transitionRun(ws, run.id, { status: 'Running', at: iso(99) })).toEqual(running)
+      const done = await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(12) })
+      expect(done).toMatchObject({ status: 'Completed', startedAt: iso(11), endedAt: iso(12) })
+      expect(await store.getRun(ws, run.id)).toEqual(done)
+    })
+
+    it('refuses illegal transitions with INVALID_STATUS_TRANSITION and changes nothing', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const illegal: Array<[RunStatus[], RunStatus]> = [
+        [['Queued'], 'NotStarted'],
+        [['Running'], 'Queued'],
+        [[], 'Completed'],
+        [['Running', 'Completed'], 'Running'],
+        [['Running', 'Completed'], 'Failed'],
+      ]
+      for (const [path, to] of illegal) {
+        const fresh = await newRun(ws)
+        for (const status of path) await store.transitionRun(ws, fresh.id, { status, at: iso(1) })
+        const before = await store.getRun(ws, fresh.id)
+        const error = await store.transitionRun(ws, fresh.id, { status: to, at: iso(2) }).catch((e: unknown) => e)
+        expect(isWharfError(error, 'INVALID_STATUS_TRANSITION'), `${before.status} -> ${to}`).toBe(true)
+        expect(await store.getRun(ws, fresh.id)).toEqual(before)
+      }
+      expect(await codeOf(store.transitionRun(ws, 'missing', { status: 'Running', at: iso(1) }))).toBe('RUN_NOT_FOUND')
+      expect((await store.getRun(ws, run.id)).status).toBe('NotStarted')
+    })
+
+    it('stores the error of a failed run', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { status: 'Running', startedAt: iso(1) })
+      const failed = await store.transitionRun(ws, run.id, {
+        status: 'Failed',
+        at: iso(2),
+        error: { message: 'exit code 1', code: 'EXIT', details: 'Traceback…' },
+      })
+      expect(failed).toMatchObject({ status: 'Failed', endedAt: iso(2) })
+      expect(failed.error).toEqual({ message: 'exit code 1', code: 'EXIT', details: 'Traceback…' })
+      expect((await store.getRun(ws, run.id)).error).toEqual(failed.error)
+    })
+
+    it('sets and removes tags, with odd keys, within the limit', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { tags: { keep: '1', drop: '2' } })
+      // Parsed, as a request body would be: a literal `__proto__` key would set the prototype instead.
+      const tags = JSON.parse('{"a.b":"dots","q\\"x":"quote","__proto__":"proto","é ü":"unicode"}') as Record<string, string>
+      const updated = await store.updateTags(ws, run.id, {
+        set: tags,
+        remove: ['drop', 'never-there'],
+        maxTags: 5,
+      })
+      expect(Object.keys(updated.tags).sort()).toEqual(['__proto__', 'a.b', 'keep', 'q"x', 'é ü'].sort())
+      expect(updated.tags['q"x']).toBe('quote')
+      expect(Object.getOwnPropertyDescriptor(updated.tags, '__proto__')?.value).toBe('proto')
+      expect(await store.getRun(ws, run.id)).toEqual(updated)
+
+      const error = await store
+        .updateTags(ws, run.id, { set: { one: '1' }, remove: [], maxTags: 5 })
+        .catch((e: unknown) => e)
+      expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
+      expect((error as { details: unknown }).details).toMatchObject({ limit: 'tagsPerRun', max: 5, actual: 6 })
+      expect(await store.getRun(ws, run.id)).toEqual(updated)
+      // Setting and removing in one call counts the result, not the request.
+      const swapped = await store.updateTags(ws, run.id, { set: { one: '1' }, remove: ['keep'], maxTags: 5 })
+      expect(swapped.tags.one).toBe('1')
+      expect(swapped.tags.keep).toBeUndefined()
+    })
+
+    it('adds properties but never changes one', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { properties: { commit: 'abc' } })
+      const added = await store.addProperties(ws, run.id, { properties: { commit: 'abc', seed: '1' }, maxProperties: 3 })
+      expect(added.properties).toEqual({ commit: 'abc', seed: '1' })
+      expect(await codeOf(store.addProperties(ws, run.id, { properties: { commit: 'def' }, maxProperties: 3 }))).toBe(
+        'PROPERTY_IMMUTABLE',
+      )
+      const error = await store
+        .addProperties(ws, run.id, { properties: { a: '1', b: '2' }, maxProperties: 3 })
+        .catch((e: unknown) => e)
+      expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
+      expect((error as { details: unknown }).details).toMatchObject({ limit: 'propertiesPerRun' })
+      expect((await store.getRun(ws, run.id)).properties).toEqual({ commit: 'abc', seed: '1' })
+    })
+
+    it('keeps child runs and lists them by parent or as roots', async () => {
+      const ws = await newWorkspace()
+      const parent = await newRun(ws)
+      const children = [await newRun(ws, { parentRunId: parent.id }), await newRun(ws, { parentRunId: parent.id })]
+      const grandchild = await newRun(ws, { parentRunId: children[0]!.id })
+      expect(grandchild.parentRunId).toBe(children[0]!.id)
+      const base = { workspace: ws, pageSize: 10, ...byTime }
+      const kids = await store.listRuns({ ...base, parentRunId: parent.id })
+      expect(kids.items.map((r) => r.id)).toEqual(children.map((c) => c.id))
+      const roots = await store.listRuns({ ...base, rootOnly: true })
+      expect(roots.items.map((r) => r.id)).toEqual([parent.id])
+    })
+  })
+
+  describe('listing runs', () => {
+    let ws: string
+    const ids: string[] = []
+
+    beforeAll(async () => {
+      ws = await newWorkspace()
+      // 23 runs over two experiments, three statuses, a few tags; created one second apart.
+      for (let i = 0; i < 23; i++) {
+        const run = await newRun(ws, {
+          experiment: i % 2 === 0 ? 'even' : 'odd',
+          createdAt: iso(1000 + i),
+          tags: {
+            ...(i % 3 === 0 ? { sweep: 'yes' } : {}),
+            ...(i % 4 === 0 ? { 'model.kind': i % 8 === 0 ? 'cnn' : 'mlp' } : {}),
+          },
+        })
+        ids.push(run.id)
+        if (i % 5 === 0) await store.transitionRun(ws, run.id, { status: 'Running', at: iso(2000 - i) })
+        if (i % 10 === 0) await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(3000) })
+      }
+    })
+
+    it('walks every page in creation order, both directions, without gaps or repeats', async () => {
+      for (const pageSize of [1, 4, 23, 50]) {
+        const asc = await allRuns({ workspace: ws, pageSize, ...byTime })
+        expect(asc.runs.map((r) => r.id)).toEqual(ids)
+        expect(asc.pages).toBe(Math.max(1, Math.ceil(23 / pageSize)))
+        const desc = await allRuns({ workspace: ws, pageSize, ...byTime, order: 'desc' })
+        expect(desc.runs.map((r) => r.id)).toEqual([...ids].reverse())
+      }
+    })
+
+    it('orders by startedAt with runs that never started last', async () => {
+      for (const order of ['asc', 'desc'] as const) {
+        const { runs } = await allRuns({
+          workspace: ws,
+          pageSize: 3,
+          orderBy: { kind: 'time', field: 'startedAt' },
+          order,
+          includeMetrics: false,
+        })
+        expect(runs).toHaveLength(23)
+        expect(new Set(runs.map((r) => r.id)).size).toBe(23)
+        const started = runs.filter((r) => r.startedAt !== null)
+        expect(started).toHaveLength(5)
+        expect(runs.slice(0, 5)).toEqual(started)
+        const times = started.map((r) => r.startedAt!)
+        expect(times).toEqual(order === 'asc' ? [...times].sort() : [...times].sort().reverse())
+      }
+    })
+
+    it('filters by experiment, status and tags', async () => {
+      const base = { workspace: ws, pageSize: 100, ...byTime }
+      expect((await store.listRuns({ ...base, experiment: 'odd' })).items).toHaveLength(11)
+      expect((await store.listRuns({ ...base, experiment: 'missing' })).items).toHaveLength(0)
+      const running = await store.listRuns({ ...base, statuses: ['Running'] })
+      expect(running.items.map((r) => r.id)).toEqual([ids[5], ids[15]])
+      expect((await store.listRuns({ ...base, statuses: ['Running', 'Completed'] })).items).toHaveLength(5)
+      expect((await store.listRuns({ ...base, tags: [{ key: 'sweep' }] })).items).toHaveLength(8)
+      const cnn = await store.listRuns({ ...base, tags: [{ key: 'model.kind', value: 'cnn' }] })
+      expect(cnn.items.map((r) => r.id)).toEqual([ids[0], ids[8], ids[16]])
+      const both = await store.listRuns({ ...base, tags: [{ key: 'sweep' }, { key: 'model.kind', value: 'mlp' }] })
+      expect(both.items.map((r) => r.id)).toEqual([ids[12]])
+      const combined = await store.listRuns({ ...base, experiment: 'even', statuses: ['Completed'], tags: [{ key: 'sweep' }] })
+      expect(combined.items.map((r) => r.id)).toEqual([ids[0]])
+    })
+
+    it('orders by a metric, runs without it last, and attaches last values in one call', async () => {
+      const mws = await newWorkspace()
+      const runs: Run[] = []
+      // Numbers, non-finite strings, text ('text'), or no point at all.
+      const values: Array<number | string | undefined> = [
+        0.5,
+        undefined,
+        -2,
+        'Infinity',
+        10,
+        'NaN',
+        'text',
+        '-Infinity',
+        3,
+      ]
+      for (const [i, value] of values.entries()) {
+        const run = await newRun(mws, { createdAt: iso(i) })
+        runs.push(run)
+        if (value === undefined) continue
+        const point: MetricPointIn =
+          typeof value === 'string' && !['NaN', 'Infinity', '-Infinity'].includes(value)
+            ? { name: 'acc', text: value }
+            : { name: 'acc', value: value as MetricPointIn['value'] }
+        await store.ingestMetrics(batch({ ws: mws, runId: run.id }, [{ name: 'acc', value: 999 }, point, { name: 'loss', value: i }]))
+      }
+      const expectOrder = async (order: 'asc' | 'desc', expected: number[]) => {
+        const { runs: listed } = await allRuns({
+          workspace: mws,
+          pageSize: 2,
+          orderBy: { kind: 'metric', name: 'acc' },
+          order,
+          includeMetrics: true,
+        })
+        expect(listed.slice(0, expected.length).map((r) => r.id)).toEqual(expected.map((i) => runs[i]!.id))
+        expect(listed).toHaveLength(values.length)
+        expect(new Set(listed.map((r) => r.id)).size).toBe(values.length)
+        return listed
+      }
+      const asc = await expectOrder('asc', [7, 2, 0, 8, 4, 3])
+      await expectOrder('desc', [3, 4, 8, 0, 2, 7])
+      const metrics = new Map(asc.map((r) => [r.id, r.metrics]))
+      expect(metrics.get(runs[0]!.id)).toEqual({ acc: 0.5, loss: 0 })
+      expect(metrics.get(runs[1]!.id)).toEqual({})
+      expect(metrics.get(runs[3]!.id)).toEqual({ acc: 'Infinity', loss: 3 })
+      expect(metrics.get(runs[5]!.id)).toEqual({ acc: 'NaN', loss: 5 })
+      expect(metrics.get(runs[6]!.id)).toEqual({ acc: 'text', loss: 6 })
+      expect(metrics.get(runs[7]!.id)).toEqual({ acc: '-Infinity', loss: 7 })
+      const plain = await store.listRuns({ workspace: mws, pageSize: 50, ...byTime })
+      expect(plain.items.every((r) => Object.keys(r.metrics).length === 0)).toBe(true)
+    })
+
+    it('refuses a token from another ordering, and an unknown workspace', async () => {
+      const page = await store.listRuns({ workspace: ws, pageSize: 2, ...byTime })
+      const token = page.nextPageToken!
+      expect(
+        await codeOf(store.listRuns({ workspace: ws, pageSize: 2, ...byTime, order: 'desc', pageToken: token })),
+      ).toBe('INVALID_ARGUMENT')
+      expect(await codeOf(store.listRuns({ workspace: 'nope-nope', pageSize: 2, ...byTime }))).toBe('WORKSPACE_NOT_FOUND')
+    })
+  })
+
+  describe('metrics', () => {
+    it('round-trips NaN, ±Infinity, strings and awkward numbers exactly', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      // No -0: JSON has none (JSON.stringify(-0) is "0"), and SQLite stores it as 0.
+      const values = [0.1 + 0.2, 1e308, -1e-300, 5e-324, Number.MAX_SAFE_INTEGER, 'NaN', 'Infinity', '-Infinity'] as const
+      const points: MetricPointIn[] = values.map((value) => ({ name: 'v', value }))
+      points.push({ name: 'v', text: 'a "quoted" ☃ string, {with} \\ back\nslash' })
+      points.push({ name: 'v', value: Number.NaN })
+      const result = await store.ingestMetrics(batch({ ws, runId: run.id }, points))
+      expect(result).toEqual({ accepted: 10, duplicate: false })
+      const series = await allSeries(ws, run.id, 'v')
+      expect(series.map((p) => p.step)).toEqual([0, 1, 2, 3, 4, 5, 6, 7, 8, 9])
+      expect(series.slice(0, 8).map((p) => p.value)).toEqual([...values])
+      expect(series[8]).toEqual({ step: 8, time: T0, text: 'a "quoted" ☃ string, {with} \\ back\nslash' })
+      expect(series[9]).toEqual({ step: 9, time: T0, value: 'NaN' })
+      expect(series.every((p) => (p.value === undefined) !== (p.text === undefined))).toBe(true)
+    })
+
+    it('gives points without a step the next step of their metric, in batch order', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      await store.ingestMetrics(
+        batch({ ws, runId: run.id }, [
+          { name: 'a', value: 1 },
+          { name: 'b', value: 1 },
+          { name: 'a', value: 2 },
+          { name: 'a', value: 3, step: 10 },
+          { name: 'a', value: 4 },
+          { name: 'a', value: 5, step: 2 },
+          { name: 'a', value: 6 },
+        ]),
+      )
+      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'a', value: 7 }, { name: 'b', value: 2 }]))
+      expect((await allSeries(ws, run.id, 'a')).map((p) => [p.step, p.value])).toEqual([
+        [0, 1],
+        [1, 2],
+        [2, 5],
+        [10, 3],
+        [11, 4],
+        [12, 6],
+        [13, 7],
+      ])
+      expect((await allSeries(ws, run.id, 'b')).map((p) => p.step)).toEqual([0, 1])
+    })
+
+    it('keeps repeated and backward steps, ties in logging order, and summarises them', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      await store.ingestMetrics(
+        batch({ ws, runId: run.id }, [
+          { name: 'loss', value: 5, step: 5, time: T0 + 1 },
+          { name: 'loss', value: 3, step: 3, time: T0 + 2 },
+          { name: 'loss', value: 'NaN', step: 1, time: T0 + 3 },
+          { name: 'loss', value: 6, step: 5, time: T0 + 4 },
+          { name: 'loss', value: -1, step: 0, time: T0 + 5 },
+        ]),
+      )
+      const series = await allSeries(ws, run.id, 'loss')
+      expect(series.map((p) => [p.step, p.value])).toEqual([
+        [0, -1],
+        [1, 'NaN'],
+        [3, 3],
+        [5, 5],
+        [5, 6],
+      ])
+      const [summary] = await store.listMetrics(ws, run.id)
+      expect(summary).toEqual({
+        name: 'loss',
+        kind: 'number',
+        count: 5,
+        lastStep: 5,
+        lastTime: T0 + 4,
+        last: 6,
+        min: -1,
+        max: 6,
+      })
+      // A later point at the same highest step becomes the last one.
+      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'loss', value: 'Infinity', step: 5, time: T0 + 9 }]))
+      const [after] = await store.listMetrics(ws, run.id)
+      expect(after).toMatchObject({ count: 6, lastStep: 5, lastTime: T0 + 9, last: 'Infinity', min: -1, max: 'Infinity' })
+      // The next default step is one past the highest step.
+      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'loss', value: 0 }]))
+      expect((await store.listMetrics(ws, run.id))[0]).toMatchObject({ lastStep: 6, last: 0, count: 7 })
+    })
+
+    it('summarises every metric of a run: kinds, min/max without NaN, times', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      await store.ingestMetrics(
+        batch(
+          { ws, runId: run.id },
+          [
+            { name: 'n', value: 2 },
+            { name: 'n', value: 'NaN' },
+            { name: 'n', value: '-Infinity' },
+            { name: 'n', value: 1 },
+            { name: 't', text: 'hello' },
+            { name: 't', text: 'world' },
+            { name: 'm', value: 4 },
+            { name: 'm', text: 'four' },
+            { name: 'only-nan', value: 'NaN' },
+          ],
+          { receivedAt: T0 + 500 },
+        ),
+      )
+      const summaries = await store.listMetrics(ws, run.id)
+      expect(summaries).toEqual([
+        { name: 'm', kind: 'mixed', count: 2, lastStep: 1, lastTime: T0 + 500, last: 'four', min: 4, max: 4 },
+        { name: 'n', kind: 'number', count: 4, lastStep: 3, lastTime: T0 + 500, last: 1, min: '-Infinity', max: 2 },
+        { name: 'only-nan', kind: 'number', count: 1, lastStep: 0, lastTime: T0 + 500, last: 'NaN', min: null, max: null },
+        { name: 't', kind: 'text', count: 2, lastStep: 1, lastTime: T0 + 500, last: 'world', min: null, max: null },
+      ])
+      expect(await codeOf(store.listMetrics(ws, 'missing'))).toBe('RUN_NOT_FOUND')
+    })
+
+    it('stores a retried batch once and acknowledges the retry', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const points: MetricPointIn[] = [
+        { name: 'x', value: 1 },
+        { name: 'x', value: 2 },
+        { name: 'y', value: 3 },
+      ]
+      const first = await store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w1', sequence: 0 }))
+      expect(first).toEqual({ accepted: 3, duplicate: false })
+      const retry = await store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w1', sequence: 0 }))
+      expect(retry).toEqual({ accepted: 3, duplicate: true })
+      // Same sequence from another writer, and the next sequence, are new batches.
+      expect(await store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w2', sequence: 0 }))).toEqual({
+        accepted: 3,
+        duplicate: false,
+      })
+      expect(await store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w1', sequence: 1 }))).toEqual({
+        accepted: 3,
+        duplicate: false,
+      })
+      expect((await allSeries(ws, run.id, 'x')).map((p) => p.step)).toEqual([0, 1, 2, 3, 4, 5])
+      expect((await store.listMetrics(ws, run.id)).find((m) => m.name === 'x')?.count).toBe(6)
+    })
+
+    it('stores a batch retried concurrently exactly once', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const points: MetricPointIn[] = Array.from({ length: 20 }, (_, i) => ({ name: 'r', value: i }))
+      const results = await Promise.all(
+        Array.from({ length: 8 }, () => store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w', sequence: 7 }))),
+      )
+      expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
+      expect(results.every((r) => r.accepted === 20)).toBe(true)
+      expect(await allSeries(ws, run.id, 'r')).toHaveLength(20)
+    })
+
+    it('stores concurrent batches completely, with unique default steps', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const batches = Array.from({ length: 25 }, (_, b) =>
+        batch(
+          { ws, runId: run.id },
+          Array.from({ length: 40 }, (_, i) => ({ name: i % 2 === 0 ? 'even' : 'odd', value: b * 100 + i })),
+          { writerId: `writer-${b % 3}`, sequence: b },
+        ),
+      )
+      const results = await Promise.all(batches.map((b) => store.ingestMetrics(b)))
+      expect(results.every((r) => r.accepted === 40 && !r.duplicate)).toBe(true)
+      for (const name of ['even', 'odd']) {
+        const series = await readAllSeries(store, { ws, runId: run.id, name, pageSize: 97 })
+        expect(series.map((p) => p.step)).toEqual(Array.from({ length: 500 }, (_, i) => i))
+        expect(new Set(series.map((p) => p.value)).size).toBe(500)
+      }
+      const summaries = await store.listMetrics(ws, run.id)
+      expect(summaries.map((s) => [s.name, s.count, s.lastStep])).toEqual([
+        ['even', 500, 499],
+        ['odd', 500, 499],
+      ])
+    })
+
+    it('refuses batches for unknown runs and past the metric name limit, storing nothing', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      expect(await codeOf(store.ingestMetrics(batch({ ws, runId: 'missing' }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
+      const other = await newWorkspace()
+      expect(await codeOf(store.ingestMetrics(batch({ ws: other, runId: run.id }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
+      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'a', value: 1 }], { maxMetricNames: 2 }))
+      const error = await store
+        .ingestMetrics(
+          batch({ ws, runId: run.id }, [{ name: 'a', value: 2 }, { name: 'b', value: 1 }, { name: 'c', value: 1 }], {
+            maxMetricNames: 2,
+            writerId: 'w',
+            sequence: 1,
+          }),
+        )
+        .catch((e: unknown) => e)
+      expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
+      expect((error as { details: unknown }).details).toMatchObject({ limit: 'metricNamesPerRun', max: 2, actual: 3 })
+      expect((await store.listMetrics(ws, run.id)).map((m) => [m.name, m.count])).toEqual([['a', 1]])
+      // The refused batch was not recorded, so it can be sent again once it fits.
+      const ok = await store.ingestMetrics(
+        batch({ ws, runId: run.id }, [{ name: 'a', value: 2 }, { name: 'b', value: 1 }], { maxMetricNames: 2, writerId: 'w', sequence: 1 }),
+      )
+      expect(ok).toEqual({ accepted: 2, duplicate: false })
+    })
+
+    it('accepts points for a finished run and an empty batch', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
+      await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(1) })
+      expect(await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'late', value: 1 }]))).toEqual({
+        accepted: 1,
+        duplicate: false,
+      })
+      expect(await store.ingestMetrics(batch({ ws, runId: run.id }, []))).toEqual({ accepted: 0, duplicate: false })
+    })
+
+    it('pages a series by step, within a step range', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const points: MetricPointIn[] = Array.from({ length: 50 }, (_, i) => ({ name: 's', value: i, time: T0 + i }))
+      points.push({ name: 's', value: 100, step: 20 }, { name: 's', value: 101, step: 20 })
+      await store.ingestMetrics(batch({ ws, runId: run.id }, points))
+      const pages = []
+      let pageToken: string | undefined
+      do {
+        const page = await store.readMetricSeries(ws, run.id, 's', { pageSize: 7, fromStep: 10, toStep: 29, pageToken })
+        pages.push(page.items)
+        pageToken = page.nextPageToken
+      } while (pageToken !== undefined)
+      const steps = pages.flat().map((p) => p.step)
+      expect(pages.length).toBe(4)
+      expect(steps).toEqual([...Array.from({ length: 11 }, (_, i) => 10 + i), 20, 20, ...Array.from({ length: 9 }, (_, i) => 21 + i)])
+      expect(pages.flat().filter((p) => p.step === 20).map((p) => p.value)).toEqual([20, 100, 101])
+      expect(await codeOf(store.readMetricSeries(ws, run.id, 'missing', { pageSize: 10 }))).toBe('METRIC_NOT_FOUND')
+      expect(await codeOf(store.readMetricSeries(ws, 'missing', 's', { pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.readMetricSeries(ws, run.id, 's', { pageSize: 10, pageToken: 'e30' }))).toBe(
+        'INVALID_ARGUMENT',
+      )
+    })
+
+    it('downsamples into buckets that keep spikes, first and last values', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const points: MetricPointIn[] = Array.from({ length: 1000 }, (_, step) => ({
+        name: 'loss',
+        value: step === 537 ? 1e6 : step === 538 ? -1e6 : step % 10,
+      }))
+      points[250] = { name: 'loss', value: 'NaN' }
+      points[251] = { name: 'loss', value: 'Infinity' }
+      points.push({ name: 'loss', text: 'not a number' })
+      await store.ingestMetrics(batch({ ws, runId: run.id }, points))
+      const result = await store.readMetricBuckets(ws, run.id, 'loss', { buckets: 10 })
+      expect(result).toMatchObject({ name: 'loss', fromStep: 0, toStep: 1000, bucketWidth: 101 })
+      expect(result.buckets).toHaveLength(10)
+      const [b0, , b2, , , b5] = result.buckets
+      expect(b0).toEqual({ fromStep: 0, toStep: 100, count: 101, min: 0, max: 9, first: 0, last: 0, nonFinite: 0 })
+      expect(b2).toMatchObject({ fromStep: 202, toStep: 302, count: 101, nonFinite: 2, min: 0, max: 9 })
+      expect(b5).toMatchObject({ fromStep: 505, toStep: 605, max: 1e6, min: -1e6, first: 5, last: 5 })
+      expect(result.buckets[9]).toMatchObject({ fromStep: 909, toStep: 1000, count: 91, last: 9 })
+      expect(result.buckets.reduce((n, b) => n + b.count, 0)).toBe(1000)
+
+      const zoomed = await store.readMetricBuckets(ws, run.id, 'loss', { fromStep: 248, toStep: 252, buckets: 5 })
+      expect(zoomed.bucketWidth).toBe(1)
+      expect(zoomed.buckets.map((b) => [b.fromStep, b.first, b.last, b.min, b.max, b.nonFinite])).toEqual([
+        [248, 8, 8, 8, 8, 0],
+        [249, 9, 9, 9, 9, 0],
+        [250, 'NaN', 'NaN', null, null, 1],
+        [251, 'Infinity', 'Infinity', null, null, 1],
+        [252, 2, 2, 2, 2, 0],
+      ])
+    })
+
+    it('leaves empty step ranges out, and takes the value logged first/last at a tied step', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      await store.ingestMetrics(
+        batch({ ws, runId: run.id }, [
+          { name: 'g', value: 1, step: 0 },
+          { name: 'g', value: 2, step: 0 },
+          { name: 'g', value: 3, step: 99 },
+          { name: 'g', value: 4, step: 99 },
+        ]),
+      )
+      const result = await store.readMetricBuckets(ws, run.id, 'g', { buckets: 10 })
+      expect(result.bucketWidth).toBe(10)
+      expect(result.buckets).toEqual([
+        { fromStep: 0, toStep: 9, count: 2, min: 1, max: 2, first: 1, last: 2, nonFinite: 0 },
+        { fromStep: 90, toStep: 99, count: 2, min: 3, max: 4, first: 3, last: 4, nonFinite: 0 },
+      ])
+      const empty = await store.readMetricBuckets(ws, run.id, 'g', { fromStep: 10, toStep: 50, buckets: 4 })
+      expect(empty).toEqual({ name: 'g', fromStep: 10, toStep: 50, bucketWidth: 11, buckets: [] })
+      expect(await codeOf(store.readMetricBuckets(ws, run.id, 'nope', { buckets: 4 }))).toBe('METRIC_NOT_FOUND')
+      expect(await codeOf(store.readMetricBuckets(ws, 'missing', 'g', { buckets: 4 }))).toBe('RUN_NOT_FOUND')
+    })
+  })
+
+  describe('artifacts', () => {
+    function artifact(runId: string, path: string, overrides: Partial<Artifact> = {}): Artifact {
+      return {
+        runId,
+        path,
+        size: 1234,
+        sha256: 'ab'.repeat(32),
+        contentType: 'text/plain',
+        createdAt: iso(5),
+        datastore: 'workspaceartifactstore',
+        key: `ExperimentRun/${runId}/${path}`,
+        ...overrides,
+      }
+    }
+
+    it('records, replaces, finds and lists artifacts by prefix across pages', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
+      const paths = ['outputs/model.bin', 'logs/std_log.txt', 'outputs/b/c.txt', 'outputs%x', 'outputs/a.txt', 'outputsy', 'Outputs/z']
+      for (const path of paths) await store.putArtifact(ws, artifact(run.id, path))
+      const replaced = await store.putArtifact(ws, artifact(run.id, 'outputs/a.txt', { size: 5_000_000_000, sha256: 'cd'.repeat(32) }))
+      expect(replaced.size).toBe(5_000_000_000)
+      expect(await store.findArtifact(ws, run.id, 'outputs/a.txt')).toEqual(replaced)
+      expect(await store.findArtifact(ws, run.id, 'missing')).toBeUndefined()
+      expect(await store.findArtifact(await newWorkspace(), run.id, 'outputs/a.txt')).toBeUndefined()
+
+      const listed: string[] = []
+      let pageToken: string | undefined
+      do {
+        const page = await store.listArtifacts(ws, run.id, { prefix: 'outputs/', pageSize: 2, pageToken })
+        listed.push(...page.items.map((a) => a.path))
+        pageToken = page.nextPageToken
+      } while (pageToken !== undefined)
+      expect(listed).toEqual(['outputs/a.txt', 'outputs/b/c.txt', 'outputs/model.bin'])
+      const all = await store.listArtifacts(ws, run.id, { pageSize: 100 })
+      expect(all.items.map((a) => a.path)).toEqual([...paths].sort())
+      expect(all.nextPageToken).toBeUndefined()
+      expect(await codeOf(store.listArtifacts(ws, 'missing', { pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+    })
+
+    it('refuses artifacts for a finished run with RUN_FINISHED', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
+      await store.putArtifact(ws, artifact(run.id, 'outputs/a.txt'))
+      await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(1) })
+      expect(await codeOf(store.putArtifact(ws, artifact(run.id, 'outputs/b.txt')))).toBe('RUN_FINISHED')
+      expect(await codeOf(store.putArtifact(ws, artifact(run.id, 'outputs/a.txt', { size: 1 })))).toBe('RUN_FINISHED')
+      expect((await store.findArtifact(ws, run.id, 'outputs/a.txt'))?.size).toBe(1234)
+      expect(await codeOf(store.putArtifact(ws, artifact('missing', 'x')))).toBe('RUN_NOT_FOUND')
+    })
+  })
+
+  describe('datastores', () => {
+    it('registers, refuses a taken name, overwrites, lists and removes', async () => {
+      const ws = await newWorkspace()
+      const record = datastore(ws, 'raw', {
+        kind: 'azure_blob',
+        settings: { account: 'acct', container: 'data', https: true, retries: 3 },
+        authType: 'account_key',
+        secret: 'ciphertext',
+        createdAt: iso(1),
+        updatedAt: iso(1),
+      })
+      expect(await store.putDatastore(record, { overwrite: false })).toEqual(record)
+      expect(await store.getDatastore(ws, 'raw')).toEqual(record)
+      const error = await store.putDatastore(record, { overwrite: false }).catch((e: unknown) => e)
+      expect(isWharfError(error, 'DATASTORE_EXISTS')).toBe(true)
+      expect((error as Error).message).toContain(`datastore "raw" already exists in workspace "${ws}"`)
+
+      const replaced = await store.putDatastore(
+        { ...record, settings: { account: 'other' }, secret: null, authType: 'none', createdAt: iso(9), updatedAt: iso(9) },
+        { overwrite: true },
+      )
+      expect(replaced).toEqual({ ...record, settings: { account: 'other' }, secret: null, authType: 'none', updatedAt: iso(9) })
+      expect(await store.findDatastore(ws, 'raw')).toEqual(replaced)
+
+      const fresh = await store.putDatastore(datastore(ws, 'fresh'), { overwrite: true })
+      expect(fresh.name).toBe('fresh')
+      expect((await store.listDatastores(ws)).map((d) => d.name)).toEqual([
+        'fresh',
+        'raw',
+        'workspaceartifactstore',
+        'workspaceblobstore',
+      ])
+
+      const view = toDatastoreView(replaced, await store.getWorkspace(ws))
+      expect(view).toMatchObject({ name: 'raw', hasSecret: false, isDefault: false })
+      expect(JSON.stringify(toDatastoreView(record, await store.getWorkspace(ws)))).not.toContain('ciphertext')
+
+      await store.deleteDatastore(ws, 'raw')
+      expect(await store.findDatastore(ws, 'raw')).toBeUndefined()
+      expect(await codeOf(store.getDatastore(ws, 'raw'))).toBe('DATASTORE_NOT_FOUND')
+      expect(await codeOf(store.deleteDatastore(ws, 'raw'))).toBe('DATASTORE_NOT_FOUND')
+      expect(await codeOf(store.putDatastore(datastore('nope-nope', 'x'), { overwrite: false }))).toBe(
+        'WORKSPACE_NOT_FOUND',
+      )
+    })
+  })
+
+  describe('several processes on one database', () => {
+    it('migrates concurrently and shares metric steps between processes', async () => {
+      const database = await createTestStoreConfig(kind, { poolSize: 2 })
+      try {
+        const job = { config: database.config, workspace: 'shared', runId: 'shared-run', metric: 'shared', batches: 10, pointsPerBatch: 10 }
+        const results = await Promise.all([1, 2, 3].map(() => runStoreWorker(job)))
+        for (const result of results) expect(result.stderr).toBe('')
+        expect(results.map((r) => r.code)).toEqual([0, 0, 0])
+        const store = await createMetadataStore(database.config)
+        try {
+          const steps = (await readAllSeries(store, { ws: 'shared', runId: 'shared-run', name: 'shared' })).map((p) => p.step)
+          expect(steps).toEqual(Array.from({ length: 300 }, (_, i) => i))
+          expect((await store.listMetrics('shared', 'shared-run'))[0]).toMatchObject({ count: 300, lastStep: 299 })
+        } finally {
+          await store.close()
+        }
+      } finally {
+        await database.cleanup()
+      }
+    })
+
+    it('fails later calls once closed, without SQL in the message', async () => {
+      const database = await createTestStoreConfig(kind)
+      const closing = await createMetadataStore(database.config)
+      await closing.close()
+      try {
+        const error = await closing.listWorkspaces().catch((e: unknown) => e)
+        expect(error).toBeInstanceOf(Error)
+        expect((error as Error).message.toLowerCase()).not.toContain('select')
+      } finally {
+        await database.cleanup()
+      }
+    })
+  })
+})
+
+/** Every point of a series, read page by page. */
+async function readAllSeries(store: MetadataStore, series: { ws: string; runId: string; name: string; pageSize?: number }) {
+  const points: MetricPoint[] = []
+  let pageToken: string | undefined
+  do {
+    const page = await store.readMetricSeries(series.ws, series.runId, series.name, {
+      pageSize: series.pageSize ?? 100,
+      pageToken,
+    })
+    points.push(...page.items)
+    pageToken = page.nextPageToken
+  } while (pageToken !== undefined)
+  return points
+}

@@ -1,0 +1,136 @@
+import type { Selectable } from 'kysely'
+import type { Artifact, Experiment, Run, RunError, RunStatus, Workspace } from '@wharf/contract'
+import type { DatastoreRecord } from './metadata-store.js'
+import type { MetricState } from './metric-batch.js'
+import type {
+  ArtifactsTable,
+  DatastoresTable,
+  ExperimentsTable,
+  MetricsTable,
+  RunsTable,
+  WorkspacesTable,
+} from './schema.js'
+
+/** A run row with its experiment's name, as every run query selects it. */
+export type RunRow = Selectable<RunsTable> & { experiment_name: string }
+
+/** The wire workspace of a row. */
+export function toWorkspace(row: Selectable<WorkspacesTable>): Workspace {
+  return {
+    name: row.name,
+    defaultDatastore: row.default_datastore,
+    artifactDatastore: row.artifact_datastore,
+    createdAt: row.created_at,
+  }
+}
+
+/** The wire experiment of a row. */
+export function toExperiment(row: Selectable<ExperimentsTable>): Experiment {
+  return { id: Number(row.id), workspace: row.workspace, name: row.name, createdAt: row.created_at }
+}
+
+/** Parses a JSON text column holding a string map. */
+export function parseStringMap(text: string): Map<string, string> {
+  return new Map(Object.entries(JSON.parse(text) as Record<string, string>))
+}
+
+/** Serialises a string map for a JSON text column (Object.fromEntries keeps keys such as `__proto__` as data). */
+export function stringifyStringMap(map: ReadonlyMap<string, string> | Record<string, string>): string {
+  return JSON.stringify(map instanceof Map ? Object.fromEntries(map) : map)
+}
+
+/** The wire run of a row. */
+export function toRun(row: RunRow): Run {
+  return {
+    id: row.id,
+    workspace: row.workspace,
+    experiment: row.experiment_name,
+    displayName: row.display_name,
+    description: row.description,
+    status: row.status as RunStatus,
+    createdAt: row.created_at,
+    startedAt: row.started_at,
+    endedAt: row.ended_at,
+    error: row.error === null ? null : (JSON.parse(row.error) as RunError),
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    properties: JSON.parse(row.properties) as Record<string, string>,
+    parentRunId: row.parent_run_id,
+    computeTarget: row.compute_target,
+    scriptName: row.script_name,
+    command: row.command === null ? null : (JSON.parse(row.command) as string[]),
+  }
+}
+
+/** The wire artifact of a row. */
+export function toArtifact(row: Selectable<ArtifactsTable>): Artifact {
+  return {
+    runId: row.run_id,
+    path: row.path,
+    size: Number(row.size),
+    sha256: row.sha256,
+    contentType: row.content_type,
+    createdAt: row.created_at,
+    datastore: row.datastore,
+    key: row.key,
+  }
+}
+
+/** The row of a wire artifact. */
+export function fromArtifact(artifact: Artifact): Selectable<ArtifactsTable> {
+  return {
+    run_id: artifact.runId,
+    path: artifact.path,
+    size: artifact.size,
+    sha256: artifact.sha256,
+    content_type: artifact.contentType,
+    created_at: artifact.createdAt,
+    datastore: artifact.datastore,
+    key: artifact.key,
+  }
+}
+
+/** The store record of a datastore row. */
+export function toDatastoreRecord(row: Selectable<DatastoresTable>): DatastoreRecord {
+  return {
+    workspace: row.workspace,
+    name: row.name,
+    kind: row.kind as DatastoreRecord['kind'],
+    settings: JSON.parse(row.settings) as DatastoreRecord['settings'],
+    authType: row.auth_type,
+    secret: row.secret,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+  }
+}
+
+/** The row of a datastore record, in `workspace`. */
+export function fromDatastoreRecord(record: DatastoreRecord, workspace: string): Selectable<DatastoresTable> {
+  return {
+    workspace,
+    name: record.name,
+    kind: record.kind,
+    settings: JSON.stringify(record.settings),
+    auth_type: record.authType,
+    secret: record.secret,
+    created_at: record.createdAt,
+    updated_at: record.updatedAt,
+  }
+}
+
+/** The ingest state of a metric row. */
+export function toMetricState(row: Selectable<MetricsTable>): MetricState {
+  return {
+    id: Number(row.id),
+    name: row.name,
+    count: Number(row.count),
+    nextStep: Number(row.next_step),
+    lastStep: Number(row.last_step),
+    lastTime: row.last_time,
+    lastValue: row.last_value,
+    lastText: row.last_text,
+    min: row.min_value,
+    max: row.max_value,
+    hasNumber: Number(row.has_number) !== 0,
+    hasText: Number(row.has_text) !== 0,
+  }
+}
