@@ -45,6 +45,7 @@ export {
   NON_FINITE_VALUES,
   MetricPointInSchema,
   MetricBatchSchema,
+  MetricSeriesInSchema,
   IngestResultSchema,
   MetricValueSchema,
   MetricSummarySchema,
@@ -78,6 +79,7 @@ export {
   type NonFiniteValue,
   type MetricPointIn,
   type MetricBatch,
+  type MetricSeriesIn,
   type IngestResult,
   type MetricSummary,
   type MetricPoint,
@@ -100,4 +102,5 @@ export {
   fromWireNumber,
   parseMetricPoint,
   parseMetricBatch,
+  type ParsedMetricBatch,
 } from './metric-validation.js'

@@ -1,12 +1,13 @@
 import { WharfError } from './errors.js'
 import type { Limits } from './limits.js'
 import { hasControlChars, printable } from './names.js'
-import { NON_FINITE_VALUES, type MetricBatch, type MetricPointIn, type NonFiniteValue } from './schemas.js'
+import { NON_FINITE_VALUES, type MetricPointIn, type NonFiniteValue } from './schemas.js'
 
 type MetricLimits = Pick<Limits, 'metricNameLength' | 'metricTextLength' | 'pointsPerBatch'>
 
 const POINT_KEYS = new Set(['name', 'value', 'text', 'step', 'time'])
-const BATCH_KEYS = new Set(['writerId', 'sequence', 'points'])
+const BATCH_KEYS = new Set(['writerId', 'sequence', 'points', 'series'])
+const SERIES_KEYS = new Set(['name', 'values', 'texts', 'steps', 'times'])
 
 function invalid(message: string, details: Record<string, unknown>): WharfError {
   return new WharfError('INVALID_ARGUMENT', message, { details })
@@ -99,18 +100,112 @@ export function parseMetricPoint(input: unknown, limits: MetricLimits, index = 0
   return point as MetricPointIn
 }
 
-/** Validates a whole ingest batch (parsed JSON) against the limits and returns it typed. */
-export function parseMetricBatch(input: unknown, limits: MetricLimits): MetricBatch {
+/** A validated batch: its points in order (`points` first, then each series), ready to store. */
+export interface ParsedMetricBatch {
+  writerId?: string
+  sequence?: number
+  points: MetricPointIn[]
+}
+
+function tooManyPoints(count: number, max: number): WharfError {
+  return new WharfError(
+    'LIMIT_EXCEEDED',
+    `the batch has ${count} points or more; the limit is ${max} (server limit "pointsPerBatch"); send smaller batches`,
+    { details: { limit: 'pointsPerBatch', max, actual: count } },
+  )
+}
+
+function optionalArray(series: Record<string, unknown>, key: string, where: string): unknown[] | undefined {
+  const value = series[key]
+  if (value === undefined) return undefined
+  if (!Array.isArray(value)) throw invalid(`${where}.${key} must be an array`, { field: key })
+  return value
+}
+
+/** Validates one columnar series and appends its points to `out`. */
+function appendSeries(input: unknown, options: { index: number; limits: MetricLimits; out: MetricPointIn[] }): void {
+  const { index, limits, out } = options
+  const where = `series[${index}]`
+  if (typeof input !== 'object' || input === null || Array.isArray(input)) {
+    throw invalid(`${where} must be an object like {"name":"loss","values":[0.3,0.2]}`, { index })
+  }
+  const series = input as Record<string, unknown>
+  for (const key in series) {
+    if (!SERIES_KEYS.has(key)) {
+      throw invalid(`${where} has an unknown field "${printable(key)}"; allowed: name, values, texts, steps, times`, {
+        index,
+        field: key,
+      })
+    }
+  }
+  const name = series.name
+  assertMetricName(name, limits)
+  const values = optionalArray(series, 'values', where)
+  const texts = optionalArray(series, 'texts', where)
+  const steps = optionalArray(series, 'steps', where)
+  const times = optionalArray(series, 'times', where)
+  const count = values?.length ?? texts?.length ?? 0
+  if (values === undefined && texts === undefined) {
+    throw invalid(`${where} ("${printable(name)}") needs "values" (numbers) or "texts" (strings)`, { index, field: 'values' })
+  }
+  for (const [key, column] of [['values', values], ['texts', texts], ['steps', steps], ['times', times]] as const) {
+    if (column !== undefined && column.length !== count) {
+      throw invalid(`${where}.${key} has ${column.length} entries but the series has ${count}; columns must be the same length`, {
+        index,
+        field: key,
+      })
+    }
+  }
+  if (out.length + count > limits.pointsPerBatch) throw tooManyPoints(out.length + count, limits.pointsPerBatch)
+  for (let i = 0; i < count; i++) {
+    const value = values?.[i] ?? null
+    const text = texts?.[i] ?? null
+    const step = steps?.[i]
+    const time = times?.[i]
+    if ((value === null) === (text === null)) {
+      throw invalid(`${where} ("${printable(name)}") entry ${i} needs exactly one of a value or a text`, { index, field: 'values' })
+    }
+    if (value !== null && typeof value !== 'number' && !isNonFiniteValue(value)) {
+      throw invalid(`${where}.values[${i}] must be a number or one of "NaN", "Infinity", "-Infinity"`, { index, field: 'values' })
+    }
+    if (text !== null) {
+      if (typeof text !== 'string') throw invalid(`${where}.texts[${i}] must be a string`, { index, field: 'texts' })
+      if (text.length > limits.metricTextLength) {
+        throw new WharfError(
+          'LIMIT_EXCEEDED',
+          `${where}.texts[${i}] is ${text.length} characters; the limit is ${limits.metricTextLength} (server limit "metricTextLength")`,
+          { details: { index, limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
+        )
+      }
+    }
+    if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
+      throw invalid(`${where}.steps[${i}] must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, { index, field: 'steps' })
+    }
+    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
+      throw invalid(`${where}.times[${i}] must be a finite number of epoch milliseconds`, { index, field: 'times' })
+    }
+    const point: MetricPointIn = value !== null ? { name, value: value as number | NonFiniteValue } : { name, text: text as string }
+    if (step !== undefined) point.step = step
+    if (time !== undefined) point.time = time
+    out.push(point)
+  }
+}
+
+/**
+ * Validates a whole ingest batch (parsed JSON) against the limits and returns its points in order.
+ * Hand-written rather than zod because it runs for every point of every batch: the ingest hot path.
+ */
+export function parseMetricBatch(input: unknown, limits: MetricLimits): ParsedMetricBatch {
   if (typeof input !== 'object' || input === null || Array.isArray(input)) {
     throw invalid('the body must be an object like {"points":[{"name":"loss","value":0.3}]}', {})
   }
   const batch = input as Record<string, unknown>
   for (const key in batch) {
     if (!BATCH_KEYS.has(key)) {
-      throw invalid(`unknown field "${printable(key)}"; allowed: writerId, sequence, points`, { field: key })
+      throw invalid(`unknown field "${printable(key)}"; allowed: writerId, sequence, points, series`, { field: key })
     }
   }
-  const { writerId, sequence, points } = batch
+  const { writerId, sequence, points, series } = batch
   if (writerId !== undefined && (typeof writerId !== 'string' || writerId.length === 0 || writerId.length > 128)) {
     throw invalid('writerId must be a string of 1 to 128 characters', { field: 'writerId' })
   }
@@ -122,14 +217,20 @@ export function parseMetricBatch(input: unknown, limits: MetricLimits): MetricBa
       field: writerId === undefined ? 'writerId' : 'sequence',
     })
   }
-  if (!Array.isArray(points)) throw invalid('points must be an array', { field: 'points' })
-  if (points.length > limits.pointsPerBatch) {
-    throw new WharfError(
-      'LIMIT_EXCEEDED',
-      `the batch has ${points.length} points; the limit is ${limits.pointsPerBatch} (server limit "pointsPerBatch"); send smaller batches`,
-      { details: { limit: 'pointsPerBatch', max: limits.pointsPerBatch, actual: points.length } },
-    )
+  if (points === undefined && series === undefined) {
+    throw invalid('the batch needs "points" (a list of {name, value}) or "series" (columns per metric)', { field: 'points' })
   }
-  for (let i = 0; i < points.length; i++) parseMetricPoint(points[i], limits, i)
-  return batch as MetricBatch
+  if (points !== undefined && !Array.isArray(points)) throw invalid('points must be an array', { field: 'points' })
+  if (series !== undefined && !Array.isArray(series)) throw invalid('series must be an array', { field: 'series' })
+  const rows = (points ?? []) as unknown[]
+  if (rows.length > limits.pointsPerBatch) throw tooManyPoints(rows.length, limits.pointsPerBatch)
+  for (let i = 0; i < rows.length; i++) parseMetricPoint(rows[i], limits, i)
+  const out = rows as MetricPointIn[]
+  if (series !== undefined) {
+    const columns = series as unknown[]
+    const all = out.slice()
+    for (let i = 0; i < columns.length; i++) appendSeries(columns[i], { index: i, limits, out: all })
+    return { ...(writerId !== undefined ? { writerId: writerId as string, sequence: sequence as number } : {}), points: all }
+  }
+  return { ...(writerId !== undefined ? { writerId: writerId as string, sequence: sequence as number } : {}), points: out }
 }

@@ -171,13 +171,30 @@ export const MetricPointInSchema = z.strictObject({
 export type MetricPointIn = z.infer<typeof MetricPointInSchema>
 
 /**
- * A batch of points from one writer. `writerId` and `sequence` together make the batch idempotent:
- * a batch the server has already stored is acknowledged again and not stored twice.
+ * One metric's points in columns: the compact form clients use on the hot path (number arrays parse
+ * far faster than arrays of objects). `values` holds numbers (non-finite as strings), `texts` string
+ * metrics; give one of them, or both with `null` where the other applies. `steps` and `times`, when
+ * present, have the same length.
+ */
+export const MetricSeriesInSchema = z.strictObject({
+  name: z.string(),
+  values: z.array(z.union([z.number(), NonFiniteSchema, z.null()])).optional(),
+  texts: z.array(z.string().nullable()).optional(),
+  steps: z.array(z.number().int().min(0)).optional(),
+  times: z.array(z.number()).optional(),
+})
+export type MetricSeriesIn = z.infer<typeof MetricSeriesInSchema>
+
+/**
+ * A batch of points from one writer, as `points` (one object per point), `series` (columns per
+ * metric), or both (`points` first). `writerId` and `sequence` together make the batch idempotent: a
+ * batch the server has already stored is acknowledged again and not stored twice.
  */
 export const MetricBatchSchema = z.strictObject({
   writerId: z.string().min(1).max(128).optional(),
   sequence: z.number().int().min(0).optional(),
-  points: z.array(MetricPointInSchema),
+  points: z.array(MetricPointInSchema).optional(),
+  series: z.array(MetricSeriesInSchema).optional(),
 })
 export type MetricBatch = z.infer<typeof MetricBatchSchema>
 

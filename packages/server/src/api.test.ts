@@ -211,6 +211,30 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(summaries.find((s) => s.name === 'note')).toMatchObject({ kind: 'text', last: 'warming up' })
       })
 
+      it('takes the columnar form and stores it like rows', async () => {
+        const run = await client.createRun({ experiment: 'metrics', status: 'Running' })
+        const result = await client.logMetrics(run.id, {
+          writerId: 'cols',
+          sequence: 0,
+          series: [
+            { name: 'loss', values: [0.9, 0.5, 'NaN'], times: [1000, 2000, 3000] },
+            { name: 'phase', texts: ['warmup', 'train'], steps: [0, 10] },
+          ],
+        })
+        expect(result).toEqual({ accepted: 5, duplicate: false })
+        const loss = await client.getMetricSeries(run.id, { name: 'loss' }).toArray()
+        expect(loss).toEqual([
+          { step: 0, time: 1000, value: 0.9 },
+          { step: 1, time: 2000, value: 0.5 },
+          { step: 2, time: 3000, value: 'NaN' },
+        ])
+        const phase = await client.getMetricSeries(run.id, { name: 'phase' }).toArray()
+        expect(phase.map((p) => [p.step, p.text])).toEqual([
+          [0, 'warmup'],
+          [10, 'train'],
+        ])
+      })
+
       it('stores a retried batch once', async () => {
         const run = await client.createRun({ experiment: 'metrics', status: 'Running' })
         const batch = { writerId: 'w1', sequence: 0, points: [{ name: 'x', value: 1 }, { name: 'x', value: 2 }] }
