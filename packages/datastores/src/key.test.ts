@@ -27,7 +27,7 @@ describe('toDatastoreKey', () => {
     ['a/..b/c..', 'a/..b/c..'],
     ['dir with space/file name.txt', 'dir with space/file name.txt'],
     ['données/日本語/😀.bin', 'données/日本語/😀.bin'],
-    ['a:b/c', 'a:b/c'],
+    ['ab:c/d:e', 'ab:c/d:e'],
     ['x/C:/y', 'x/C:/y'],
   ])('normalises %j to %j', (raw, key) => {
     expect(toDatastoreKey(raw)).toBe(key)
@@ -60,6 +60,7 @@ describe('toDatastoreKey', () => {
     ['C:/Windows', /drive letter/],
     ['c:\\x', /drive letter/],
     ['./C:/x', /drive letter/],
+    ['a:b/c', /drive letter/],
     ['a\u0000b', /control character/],
     ['a\nb', /control character/],
     ['a\tb', /control character/],

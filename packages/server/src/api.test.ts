@@ -339,7 +339,7 @@ for (const { kind, enabled } of testStoreKinds()) {
 
       it('refuses unsafe paths, unknown artifacts and changes after the run finished', async () => {
         const run = await client.createRun({ experiment: 'art', status: 'Running' })
-        for (const bad of ['..%2F..%2Fetc%2Fpasswd', 'a/%2E%2E/b', '%00x', '/abs']) {
+        for (const bad of ['..%2F..%2Fetc%2Fpasswd', 'a%2F..%2Fb', 'a/%2E%2E%2Fb', '%00x', '%2Fabs', 'C%3A%5Cwin']) {
           const res = await raw(`${api}/runs/${run.id}/artifacts/content/${bad}`, { method: 'PUT', body: 'x' })
           expect([res.status, res.json.error?.code], bad).toEqual([400, 'UNSAFE_PATH'])
         }

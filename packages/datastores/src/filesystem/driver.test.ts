@@ -21,6 +21,9 @@ import { createFilesystemDriver } from './driver.js'
 
 const key = toDatastoreKey
 const isRoot = process.getuid?.() === 0
+if (isRoot) {
+  console.log('skipped: "refuses a root it cannot write": this process runs as root, which may write to any folder')
+}
 
 // The root does not exist yet: the suite's validate({ create: true }) must make it.
 describeDatastoreContract('filesystem', async () => {
@@ -201,6 +204,14 @@ describe('filesystem driver', () => {
       await driver.delete(key('a/two.txt'))
       expect(await tree(root)).toEqual([])
       expect((await stat(root)).isDirectory()).toBe(true)
+    })
+
+    it('refuses a key too long for the filesystem with INVALID_ARGUMENT, storing nothing', async () => {
+      const long = Array.from({ length: 20 }, (_, i) => `${i}`.padEnd(250, 'x')).join('/')
+      const error: unknown = await driver.put(key(long), bodyOf('x')).catch((e: unknown) => e)
+      expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
+      expect((error as Error).message).toMatch(/too long/)
+      expect(await keysOf(driver)).toEqual([])
     })
 
     it('does not list files whose names no key can have', async () => {

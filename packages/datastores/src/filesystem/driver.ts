@@ -71,16 +71,17 @@ class FilesystemDriver implements DatastoreDriver {
     const name = segments.pop() ?? safe
     const { folder, temp, handle } = await this.#openTemp(root, segments, safe)
     const target = path.join(folder, name)
+    let received = false
     try {
       // Refuse before reading the body, not after storing all of it.
       if (await isFolder(target)) throw isAFolder(safe)
       await this.#receive({ body, hasher, handle, signal, key: safe })
-      await handle.sync()
-      await handle.close()
+      received = true
       signal?.throwIfAborted()
       await rename(temp, target)
     } catch (error) {
       await discard(handle, temp)
+      if (!received) throw error // already told apart: the caller's failure, or the disk's as a WharfError
       if (!isWharfError(error) && (await isFolder(target))) throw isAFolder(safe, error)
       throw this.#translate(error, { action: `write "${printable(safe)}"`, signal })
     }
@@ -305,9 +306,17 @@ class FilesystemDriver implements DatastoreDriver {
     const { root, prefix, after, signal } = options
     const cut = prefix.lastIndexOf('/')
     const keyPrefix = prefix.slice(0, cut + 1)
-    const start = keyPrefix === '' ? root : await this.#existing(root, keyPrefix.slice(0, -1))
-    if (start === undefined) return
-    yield* this.#walkFolder({ real: start, keyPrefix, namePrefix: prefix.slice(cut + 1), after, ancestors: new Set([start]), signal }, root)
+    // Walk down to the prefix's folder the way a full listing would, so a link loop is cut at the same place.
+    const ancestors = new Set([root])
+    let start = root
+    const segments = keyPrefix === '' ? [] : keyPrefix.slice(0, -1).split('/')
+    for (let i = 1; i <= segments.length; i++) {
+      const real = await this.#existing(root, segments.slice(0, i).join('/'))
+      if (real === undefined || ancestors.has(real)) return
+      ancestors.add(real)
+      start = real
+    }
+    yield* this.#walkFolder({ real: start, keyPrefix, namePrefix: prefix.slice(cut + 1), after, ancestors, signal }, root)
   }
 
   async *#walkFolder(folder: Folder, root: string): AsyncGenerator<FileInfo> {
@@ -357,7 +366,8 @@ class FilesystemDriver implements DatastoreDriver {
     key: string
   }): Promise<void> {
     const { body, hasher, handle, signal } = options
-    const out = handle.createWriteStream({ autoClose: false })
+    // `flush` syncs the data to disk before the stream closes the handle, and the pipeline waits for that close.
+    const out = handle.createWriteStream({ flush: true })
     // The body is piped rather than put in the pipeline so that a failure here does not destroy the
     // caller's stream (an HTTP request must stay open for the error response). `finished` still catches
     // a body that errors or closes early, which would otherwise leave the put waiting forever; its

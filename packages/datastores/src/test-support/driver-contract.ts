@@ -124,7 +124,7 @@ export function describeDatastoreContract(name: string, setup: () => Promise<Con
     beforeEach(async () => {
       const made = await setup()
       driver = made.driver
-      cleanup = made.cleanup
+      cleanup = () => made.cleanup()
       await driver.validate({ create: true })
     })
 
