@@ -30,7 +30,7 @@ export default tseslint.config(
   },
   {
     files: ['*.config.ts', '*.config.js'],
-    rules: { 'no-restricted-syntax': 'off' },
     ...tseslint.configs.disableTypeChecked,
+    rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-restricted-syntax': 'off' },
   },
 )

@@ -119,7 +119,7 @@ function optionalArray(series: Record<string, unknown>, key: string, where: stri
   const value = series[key]
   if (value === undefined) return undefined
   if (!Array.isArray(value)) throw invalid(`${where}.${key} must be an array`, { field: key })
-  return value
+  return value as unknown[]
 }
 
 /** Validates one columnar series and appends its points to `out`. */
@@ -184,7 +184,7 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
     if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
       throw invalid(`${where}.times[${i}] must be a finite number of epoch milliseconds`, { index, field: 'times' })
     }
-    const point: MetricPointIn = value !== null ? { name, value: value as number | NonFiniteValue } : { name, text: text as string }
+    const point: MetricPointIn = value !== null ? { name, value: value } : { name, text: text as string }
     if (step !== undefined) point.step = step
     if (time !== undefined) point.time = time
     out.push(point)
@@ -230,7 +230,7 @@ export function parseMetricBatch(input: unknown, limits: MetricLimits): ParsedMe
     const columns = series as unknown[]
     const all = out.slice()
     for (let i = 0; i < columns.length; i++) appendSeries(columns[i], { index: i, limits, out: all })
-    return { ...(writerId !== undefined ? { writerId: writerId as string, sequence: sequence as number } : {}), points: all }
+    return { ...(writerId !== undefined ? { writerId: writerId, sequence: sequence } : {}), points: all }
   }
-  return { ...(writerId !== undefined ? { writerId: writerId as string, sequence: sequence as number } : {}), points: out }
+  return { ...(writerId !== undefined ? { writerId: writerId, sequence: sequence } : {}), points: out }
 }

@@ -22,7 +22,7 @@ describe('server config', () => {
   it('names the bad setting', () => {
     expect(() => loadServerConfig({ dataDir: '/tmp/x', port: 70000 })).toThrow(/port/)
     expect(() => loadServerConfig({ dataDir: '/tmp/x', databaseUrl: 'mysql://x' })).toThrow(/postgres:\/\//)
-    expect(() => loadServerConfig({ dataDir: '/tmp/x', limits: { colour: 1 } as unknown as Record<string, number> })).toThrow(/limits/)
+    expect(() => loadServerConfig({ dataDir: '/tmp/x', limits: { colour: 1 } })).toThrow(/limits/)
     expect(() => loadServerConfig({ dataDir: '/tmp/x', authToken: 'short' })).toThrow(/16 characters/)
   })
 })
