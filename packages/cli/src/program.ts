@@ -1,5 +1,7 @@
 import { Command, CommanderError } from 'commander'
 import { registerServerCommand } from './commands/server.js'
+import { registerSyncCommand } from './commands/sync.js'
+import { registerWorkspaceCommands } from './commands/workspace.js'
 import { reportError } from './errors.js'
 import { VERSION } from './version.js'
 
@@ -12,6 +14,8 @@ export function createProgram(): Command {
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
   registerServerCommand(program)
+  registerWorkspaceCommands(program)
+  registerSyncCommand(program)
   return program
 }
 

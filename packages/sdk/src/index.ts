@@ -1,1 +1,17 @@
-export {}
+export { Workspace, type ConnectOptions } from './workspace.js'
+export { Experiment, type StartLoggingOptions } from './experiment.js'
+export { Run, type MetricValue, type LogOptions, type ImageSource } from './run.js'
+export { getLogger, getContextRun, type Logger, type Waitable } from './run-context.js'
+export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config.js'
+export { readEnvironment, type SdkEnvironment } from './environment.js'
+export {
+  MetricLogger,
+  PendingLog,
+  flushAllLoggers,
+  type MetricLoggerOptions,
+  type MetricLogOptions,
+  type FlushOptions,
+  type FlushAllResult,
+} from './metric-logger.js'
+export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult, type SpoolClientSource } from './spool.js'
+export type { RetryOptions } from './retry.js'

@@ -1,0 +1,61 @@
+import { existsSync } from 'node:fs'
+import { mkdtemp, readdir, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WharfClient } from '@wharf/client'
+import type { RunningServer } from '@wharf/server'
+import { replaySpool } from './spool.js'
+import { describeSteps, readSeries, runTestScript, startLocalServer } from './test-support/logger-servers.js'
+
+const POINTS = 5_000
+
+describe('a script that logs and ends', () => {
+  let dir: string
+  let server: RunningServer
+  let client: WharfClient
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wharf-logger-exit-'))
+    server = await startLocalServer({ dataDir: path.join(dir, 'server') })
+    client = new WharfClient({ url: server.url })
+  })
+  afterAll(async () => {
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  async function runScript(options: { spoolDir: string; end: 'return' | 'exit' }): Promise<string> {
+    const result = await runTestScript({ script: 'log-points-script.ts', args: [server.url, options.spoolDir, String(POINTS), options.end] })
+    expect(result.code, result.stderr).toBe(0)
+    const runId = /^run (\S+)$/m.exec(result.stdout)?.[1]
+    expect(runId, result.stdout).toBeDefined()
+    return runId ?? ''
+  }
+
+  async function expectAllStored(runId: string): Promise<void> {
+    const points = await readSeries(client, { runId, name: 'loss' })
+    expect(points.length, describeSteps(points, POINTS)).toBe(POINTS)
+    expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
+  }
+
+  it('loses nothing when it just ends without calling flush', async () => {
+    const spoolDir = path.join(dir, 'return')
+    const runId = await runScript({ spoolDir, end: 'return' })
+    await expectAllStored(runId)
+    expect(existsSync(spoolDir) ? await readdir(spoolDir) : []).toEqual([])
+  })
+
+  it('loses nothing when it calls process.exit() right after logging, once the spool is replayed', async () => {
+    const spoolDir = path.join(dir, 'exit')
+    const runId = await runScript({ spoolDir, end: 'exit' })
+    const files = await readdir(spoolDir)
+    expect(files.filter((name) => name.endsWith('.jsonl'))).toHaveLength(1)
+    expect(files.filter((name) => name.endsWith('.lock'))).toEqual([])
+    const result = await replaySpool({ client, spoolDir })
+    expect(result.failed).toEqual([])
+    expect(result.points).toBe(POINTS)
+    await expectAllStored(runId)
+    expect(await readdir(spoolDir)).toEqual([])
+  })
+})

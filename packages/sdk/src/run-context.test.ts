@@ -1,0 +1,130 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WharfClient } from '@wharf/client'
+import { runScript, startSdkTestServer } from './test-support/sdk-server.js'
+
+let t: Awaited<ReturnType<typeof startSdkTestServer>>
+let client: WharfClient
+
+beforeAll(async () => {
+  t = await startSdkTestServer()
+  client = new WharfClient({ url: t.url })
+})
+afterAll(async () => {
+  await t?.stop()
+})
+
+async function lastRunOf(experiment: string) {
+  const runs = await client.listRuns({ experiment }).toArray()
+  expect(runs.length).toBe(1)
+  return runs[0]!
+}
+
+describe('getLogger in a script outside a submitted run', () => {
+  it('runs the Workbench snippet as an interactive run that completes, with outputs, when the script ends', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: t.url, WHARF_EXPERIMENT: 'snippet', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { mkdirSync, writeFileSync } from 'node:fs'
+import { getLogger } from '@wharf/sdk'
+const logger = getLogger()
+logger.log('simple integer value', 7)
+logger.log('simple float value', 3.141592)
+logger.log('simple string value', 'this is a string metric')
+logger.log('chart data points', [1, 3, 5, 10, 6, 4])
+await logger.log('my metric 1', 1).wait()
+logger.upload('artifact/path', 'contents of artifact/path')
+mkdirSync('outputs/sub', { recursive: true })
+writeFileSync('outputs/sub/result.json', '{"ok":true}')
+for (let i = 0; i < 3000; i++) logger.log('loss', 1 / (i + 1))
+`,
+      })
+      expect(result.stderr).not.toMatch(/Error/)
+      expect(result.code).toBe(0)
+      const run = await lastRunOf('snippet')
+      expect(run.status).toBe('Completed')
+      const metrics = await client.listMetrics(run.id)
+      const byName = Object.fromEntries(metrics.map((m) => [m.name, m]))
+      expect(byName['simple integer value']?.last).toBe(7)
+      expect(byName['simple string value']?.last).toBe('this is a string metric')
+      expect(byName['chart data points']?.count).toBe(6)
+      expect(byName.loss?.count).toBe(3000)
+      const files = (await client.listArtifacts(run.id).toArray()).map((a) => a.path)
+      expect(files).toEqual(['artifact/path', 'outputs/sub/result.json'])
+      expect(await (await client.downloadArtifact(run.id, 'artifact/path')).text()).toBe('contents of artifact/path')
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
+  it('marks the run Failed with the error when the script throws', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: t.url, WHARF_EXPERIMENT: 'crashes', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { getLogger } from '@wharf/sdk'
+const logger = getLogger()
+await logger.log('epoch', 1).wait()
+logger.log('epoch', 2)
+setTimeout(() => { throw new Error('CUDA out of memory') }, 10)
+`,
+      })
+      expect(result.code).toBe(1)
+      expect(result.stderr).toContain('CUDA out of memory')
+      const run = await lastRunOf('crashes')
+      expect(run.status).toBe('Failed')
+      expect(run.error?.message).toBe('CUDA out of memory')
+      expect((await client.listMetrics(run.id))[0]?.count).toBe(2)
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
+  it('binds to a submitted run from WHARF_RUN_ID and leaves its status to the runner', async () => {
+    const submitted = await client.createRun({ experiment: 'submitted', status: 'Running' })
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: t.url, WHARF_RUN_ID: submitted.id, WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { Run } from '@wharf/sdk'
+const run = await Run.getContext()
+console.log(run.id)
+for (let i = 0; i < 100; i++) run.log('acc', i / 100)
+`,
+      })
+      expect(result.code).toBe(0)
+      expect(result.stdout.trim()).toBe(submitted.id)
+      expect((await client.getRun(submitted.id)).status).toBe('Running')
+      expect((await client.listMetrics(submitted.id))[0]?.count).toBe(100)
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
+  it('says how to configure when there is no workspace config', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: '', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { Workspace } from '@wharf/sdk'
+try { await Workspace.fromConfig() } catch (e) { console.log((e as { code: string }).code, (e as Error).message) }
+`,
+      })
+      expect(result.stdout).toContain('CONFIG_NOT_FOUND')
+      expect(result.stdout).toContain('wharf workspace init')
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+})

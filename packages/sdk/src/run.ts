@@ -1,0 +1,363 @@
+import { mkdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import type { Readable } from 'node:stream'
+import {
+  WharfError,
+  isTerminalStatus,
+  type Artifact,
+  type MetricPoint,
+  type Run as RunInfo,
+  type RunStatus,
+} from '@wharf/contract'
+import { MetricLogger, type PendingLog } from './metric-logger.js'
+import { TRANSFER_CONCURRENCY, downloadArtifactFile, forEachLimited, listFiles, uploadArtifactFile } from './transfer.js'
+import type { Workspace } from './workspace.js'
+
+/** A metric value as read back: numbers (NaN and ±Infinity included) or strings. */
+export type MetricValue = number | string
+
+/** Options of `Run.log`. */
+export interface LogOptions {
+  /** Step of the point; by default one past the last step of that metric. */
+  step?: number
+  description?: string
+}
+
+/** Where an image comes from: a file, or bytes with their type. */
+export type ImageSource = { path: string } | { data: Uint8Array; mimeType: string }
+
+const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/svg+xml': 'svg', 'image/webp': 'webp' }
+
+/**
+ * One run: log metrics without waiting, upload and download its files, read it back, and end it.
+ * Obtained from `Experiment.startLogging`, `Run.get`, `Run.getContext` or `run.childRun`.
+ */
+export class Run implements AsyncDisposable {
+  readonly workspace: Workspace
+  readonly id: string
+  readonly experiment: string
+  #info: RunInfo
+  #logger: MetricLogger | undefined
+  #outputs: string | false
+  #rowSteps = new Map<string, number>()
+  #finishing: Promise<RunInfo> | undefined
+
+  constructor(workspace: Workspace, info: RunInfo, options: { outputs?: string | false } = {}) {
+    this.workspace = workspace
+    this.id = info.id
+    this.experiment = info.experiment
+    this.#info = info
+    this.#outputs = options.outputs ?? false
+  }
+
+  /** An existing run of the workspace. RUN_NOT_FOUND if there is none with this id. */
+  static async get(workspace: Workspace, runId: string, options: { signal?: AbortSignal } = {}): Promise<Run> {
+    return new Run(workspace, await workspace.client.getRun(runId, options))
+  }
+
+  /**
+   * The run this process belongs to: the submitted run (WHARF_RUN_ID…) or, outside one, an interactive
+   * run started on first use and ended with the process. The same run on every call.
+   */
+  static async getContext(): Promise<Run> {
+    const { getContextRun } = await import('./run-context.js')
+    return getContextRun()
+  }
+
+  /** The run as last read or changed through this handle. */
+  get info(): RunInfo {
+    return this.#info
+  }
+
+  /** The folder uploaded as `outputs/` when the run ends, or false. */
+  get outputsFolder(): string | false {
+    return this.#outputs
+  }
+
+  /** This run's metric logger (created on first use; replays any spooled batches of the run). */
+  get logger(): MetricLogger {
+    this.#logger ??= new MetricLogger({ client: this.workspace.client, runId: this.id, spoolDir: this.workspace.spoolDir })
+    return this.#logger
+  }
+
+  // ------------------------------------------------------------------ metrics
+
+  /**
+   * Logs one value and returns at once. A bad name or value throws here; `await` (or `.wait()`) on
+   * the result resolves once this point and all before it are stored on the server.
+   */
+  log(name: string, value: number | string | boolean, options: LogOptions = {}): PendingLog {
+    const v = typeof value === 'boolean' ? (value ? 1 : 0) : value
+    return this.logger.log(name, v, options.step !== undefined ? { step: options.step } : {})
+  }
+
+  /** Logs a list as consecutive points of one metric (it becomes a chart). */
+  logList(name: string, values: readonly (number | string)[], _options: { description?: string } = {}): PendingLog {
+    return this.logger.logList(name, values)
+  }
+
+  /**
+   * Logs one row of a table: each column becomes the metric `<name>/<column>`, all at the same step
+   * (the row's index), so columns line up in charts.
+   */
+  logRow(name: string, row: Record<string, number | string>, _options: { description?: string } = {}): PendingLog {
+    const step = this.#rowSteps.get(name) ?? 0
+    this.#rowSteps.set(name, step + 1)
+    let last: PendingLog | undefined
+    for (const [column, value] of Object.entries(row)) last = this.logger.log(`${name}/${column}`, value, { step })
+    if (!last) throw new WharfError('INVALID_ARGUMENT', `logRow("${name}") needs at least one column`)
+    return last
+  }
+
+  /** Logs a whole table given as columns (`{ epoch: [1, 2], loss: [0.5, 0.4] }`), as rows in order. */
+  logTable(name: string, table: Record<string, readonly (number | string)[]>, _options: { description?: string } = {}): PendingLog {
+    const columns = Object.entries(table)
+    const length = columns[0]?.[1].length ?? 0
+    if (columns.length === 0 || columns.some(([, values]) => values.length !== length)) {
+      throw new WharfError('INVALID_ARGUMENT', `logTable("${name}") needs columns of equal length`)
+    }
+    let last: PendingLog | undefined
+    for (let i = 0; i < length; i++) {
+      last = this.logRow(name, Object.fromEntries(columns.map(([column, values]) => [column, values[i] as number | string])))
+    }
+    if (!last) throw new WharfError('INVALID_ARGUMENT', `logTable("${name}") has no rows`)
+    return last
+  }
+
+  /**
+   * Uploads an image as the artifact `images/<name>.<ext>` and logs the metric `<name>` with that
+   * path as text, so the studio can show it.
+   */
+  async logImage(name: string, source: ImageSource, options: { signal?: AbortSignal } = {}): Promise<Artifact> {
+    const safe = name.replace(/[^A-Za-z0-9_.-]+/g, '_')
+    let artifact: Artifact
+    if ('path' in source) {
+      const ext = path.extname(source.path) || '.png'
+      artifact = await this.uploadFile(`images/${safe}${ext}`, source.path, options)
+    } else {
+      const ext = IMAGE_TYPES[source.mimeType]
+      if (!ext) throw new WharfError('INVALID_ARGUMENT', `image type "${source.mimeType}" is not one of ${Object.keys(IMAGE_TYPES).join(', ')}`)
+      artifact = await this.workspace.client.uploadArtifact(this.id, {
+        path: `images/${safe}.${ext}`,
+        body: source.data,
+        contentType: source.mimeType,
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
+    }
+    await this.logger.log(name, artifact.path).wait()
+    return artifact
+  }
+
+  /** Waits until everything logged so far is stored; rejects with a typed error if it cannot be. */
+  flush(options: { timeoutSeconds?: number } = {}): Promise<void> {
+    return this.#logger ? this.#logger.flush({ timeoutMs: (options.timeoutSeconds ?? 300) * 1000 }) : Promise.resolve()
+  }
+
+  /**
+   * The run's metrics: a single value for a metric logged once, else the list in step order. Reads
+   * every point, so prefer `workspace.client.getMetricBuckets` for long series.
+   */
+  async getMetrics(options: { name?: string; signal?: AbortSignal } = {}): Promise<Record<string, MetricValue | MetricValue[]>> {
+    await this.flush()
+    const call = options.signal ? { signal: options.signal } : {}
+    const names = options.name !== undefined ? [options.name] : (await this.workspace.client.listMetrics(this.id, call)).map((m) => m.name)
+    const result: Record<string, MetricValue | MetricValue[]> = {}
+    for (const name of names) {
+      const values: MetricValue[] = []
+      for await (const point of this.workspace.client.getMetricSeries(this.id, { name, pageSize: 1000 }, call)) {
+        values.push(pointValue(point))
+      }
+      result[name] = values.length === 1 ? (values[0] as MetricValue) : values
+    }
+    return result
+  }
+
+  // ------------------------------------------------------------------ tags and properties
+
+  /** Sets one tag (a bare tag has the empty string as value). Tags can change. */
+  async tag(key: string, value = ''): Promise<void> {
+    this.#info = await this.workspace.client.updateTags(this.id, { set: { [key]: value } })
+  }
+
+  async setTags(tags: Record<string, string>): Promise<void> {
+    this.#info = await this.workspace.client.updateTags(this.id, { set: tags })
+  }
+
+  async removeTags(keys: readonly string[]): Promise<void> {
+    this.#info = await this.workspace.client.updateTags(this.id, { remove: [...keys] })
+  }
+
+  async getTags(): Promise<Record<string, string>> {
+    this.#info = await this.workspace.client.getRun(this.id)
+    return this.#info.tags
+  }
+
+  /** Adds properties; they never change once set (PROPERTY_IMMUTABLE if one would). */
+  async addProperties(properties: Record<string, string>): Promise<void> {
+    this.#info = await this.workspace.client.addProperties(this.id, properties)
+  }
+
+  async getProperties(): Promise<Record<string, string>> {
+    this.#info = await this.workspace.client.getRun(this.id)
+    return this.#info.properties
+  }
+
+  // ------------------------------------------------------------------ files
+
+  /** Uploads a local file (streamed) or a stream as the artifact `name`. */
+  uploadFile(name: string, source: string | Readable, options: { signal?: AbortSignal } = {}): Promise<Artifact> {
+    return uploadArtifactFile(this.workspace.client, { runId: this.id, name, source, ...options })
+  }
+
+  /** Uploads files to the artifact names at the same positions, several at once. */
+  async uploadFiles(options: { names: readonly string[]; paths: readonly string[]; signal?: AbortSignal }): Promise<Artifact[]> {
+    if (options.names.length !== options.paths.length) {
+      throw new WharfError('INVALID_ARGUMENT', `uploadFiles got ${options.names.length} names for ${options.paths.length} paths`)
+    }
+    const out: Artifact[] = new Array<Artifact>(options.names.length)
+    const indexes = options.names.map((_, i) => i)
+    await forEachLimited(indexes, {
+      limit: TRANSFER_CONCURRENCY,
+      work: async (i) => {
+        out[i] = await this.uploadFile(options.names[i] as string, options.paths[i] as string, options)
+      },
+    })
+    return out
+  }
+
+  /** Uploads every file under `folder` as `<name>/<relative path>`, keeping relative paths. */
+  async uploadFolder(name: string, folder: string, options: { signal?: AbortSignal } = {}): Promise<Artifact[]> {
+    const files = await listFiles(folder)
+    const prefix = name.replace(/\/+$/, '')
+    return this.uploadFiles({
+      names: files.map((f) => (prefix ? `${prefix}/${f}` : f)),
+      paths: files.map((f) => path.join(folder, f)),
+      ...options,
+    })
+  }
+
+  /** Paths of every artifact of the run. */
+  async getFileNames(options: { prefix?: string } = {}): Promise<string[]> {
+    return (await this.workspace.client.listArtifacts(this.id, options).toArray()).map((a) => a.path)
+  }
+
+  /** Downloads one artifact to `outputFilePath` (default: its file name in the current folder), verified by sha256. */
+  async downloadFile(name: string, options: { outputFilePath?: string; signal?: AbortSignal } = {}): Promise<string> {
+    const artifacts = await this.workspace.client.listArtifacts(this.id, { prefix: name }).toArray()
+    const artifact = artifacts.find((a) => a.path === name)
+    if (!artifact) {
+      throw new WharfError('ARTIFACT_NOT_FOUND', `run "${this.id}" has no artifact "${name}"; run.getFileNames() lists them`)
+    }
+    const target = path.resolve(options.outputFilePath ?? path.basename(name))
+    await downloadArtifactFile(this.workspace.client, { runId: this.id, artifact, target, ...(options.signal ? { signal: options.signal } : {}) })
+    return target
+  }
+
+  /**
+   * Downloads the artifacts under `prefix` (all by default) into `outputDirectory`, keeping their
+   * paths (or the part after the prefix with `appendPrefix: false`). Returns the files written.
+   */
+  async downloadFiles(
+    options: { prefix?: string; outputDirectory?: string; appendPrefix?: boolean; signal?: AbortSignal } = {},
+  ): Promise<string[]> {
+    const artifacts = await this.workspace.client.listArtifacts(this.id, options.prefix ? { prefix: options.prefix } : {}).toArray()
+    const root = path.resolve(options.outputDirectory ?? '.')
+    await mkdir(root, { recursive: true })
+    const written: string[] = []
+    await forEachLimited(artifacts, {
+      limit: TRANSFER_CONCURRENCY,
+      work: async (artifact) => {
+        const rel = options.appendPrefix === false && options.prefix ? artifact.path.slice(options.prefix.length).replace(/^\/+/, '') : artifact.path
+        const target = path.join(root, rel)
+        await downloadArtifactFile(this.workspace.client, { runId: this.id, artifact, target, ...(options.signal ? { signal: options.signal } : {}) })
+        written.push(target)
+      },
+    })
+    return written.sort()
+  }
+
+  // ------------------------------------------------------------------ status and lifecycle
+
+  async getStatus(): Promise<RunStatus> {
+    this.#info = await this.workspace.client.getRun(this.id)
+    return this.#info.status
+  }
+
+  /** The run as the server has it now. */
+  async getDetails(): Promise<RunInfo> {
+    this.#info = await this.workspace.client.getRun(this.id)
+    return this.#info
+  }
+
+  /** Starts a child run (Running) in the same experiment; it has its own logger and outputs nothing by default. */
+  async childRun(options: { name?: string; runId?: string; outputs?: string | false } = {}): Promise<Run> {
+    const info = await this.workspace.client.createRun({
+      experiment: this.experiment,
+      parentRunId: this.id,
+      status: 'Running',
+      ...(options.name !== undefined ? { displayName: options.name } : {}),
+      ...(options.runId !== undefined ? { runId: options.runId } : {}),
+    })
+    return new Run(this.workspace, info, { outputs: options.outputs ?? false })
+  }
+
+  /** Marks the run Completed after storing every logged point and uploading its outputs folder. Idempotent. */
+  complete(): Promise<RunInfo> {
+    return this.#finish({ status: 'Completed' })
+  }
+
+  /** Marks the run Failed with the error (message and stack), after storing what was logged. Idempotent. */
+  fail(options: { error?: unknown; errorCode?: string } = {}): Promise<RunInfo> {
+    const error = options.error
+    const message =
+      error instanceof Error ? error.message : typeof error === 'string' ? error : error === undefined ? 'the run failed' : JSON.stringify(error)
+    const details = error instanceof Error ? error.stack : undefined
+    return this.#finish({
+      status: 'Failed',
+      error: { message, ...(options.errorCode ? { code: options.errorCode } : {}), ...(details ? { details } : {}) },
+    })
+  }
+
+  /** Marks the run Canceled (after storing what was logged). Idempotent. */
+  cancel(): Promise<RunInfo> {
+    return this.#finish({ status: 'Canceled' })
+  }
+
+  /** `await using run = …` completes the run when the block ends, unless it already ended. */
+  async [Symbol.asyncDispose](): Promise<void> {
+    await this.complete()
+  }
+
+  #finish(target: { status: RunStatus; error?: { message: string; code?: string; details?: string } }): Promise<RunInfo> {
+    this.#finishing ??= (async () => {
+      let flushError: unknown
+      try {
+        await this.#logger?.close()
+      } catch (error) {
+        flushError = error // spooled points are kept on disk; the run still ends
+      }
+      if (this.#outputs !== false) await this.#uploadOutputs(this.#outputs)
+      const current = await this.workspace.client.getRun(this.id)
+      this.#info = isTerminalStatus(current.status)
+        ? current
+        : await this.workspace.client.setRunStatus(this.id, target.status, target.error ? { error: target.error } : {})
+      if (flushError !== undefined) throw flushError as Error
+      return this.#info
+    })()
+    return this.#finishing
+  }
+
+  async #uploadOutputs(folder: string): Promise<void> {
+    const exists = await stat(folder).then(
+      (s) => s.isDirectory(),
+      () => false,
+    )
+    if (exists) await this.uploadFolder('outputs', folder)
+  }
+}
+
+function pointValue(point: MetricPoint): MetricValue {
+  if (point.text !== undefined) return point.text
+  const value = point.value ?? 'NaN'
+  return typeof value === 'number' ? value : Number(value)
+}
