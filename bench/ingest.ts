@@ -32,7 +32,7 @@ function seriesOf(points: { name: string; value: number; time: number }[]): { na
 }
 
 /** Raw better-sqlite3: the same rows into the same layout, one transaction per 1,000, the store's pragmas. */
-function rawInsertRate(dir: string, round: number): number {
+export function rawInsertRate(dir: string, round: number): number {
   const db = new Database(path.join(dir, `raw-${round}.db`))
   db.pragma('journal_mode = WAL')
   db.pragma('synchronous = NORMAL')

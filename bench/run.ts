@@ -1,7 +1,8 @@
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
+import { logCostBench, sdkIngestBench } from './sdk.js'
 
-const BENCHES: Bench[] = [ingestBench]
+const BENCHES: Bench[] = [ingestBench, sdkIngestBench, logCostBench]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 const selected = wanted.length === 0 ? BENCHES : BENCHES.filter((b) => wanted.some((w) => b.name.startsWith(w)))

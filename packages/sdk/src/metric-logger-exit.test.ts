@@ -25,12 +25,12 @@ describe('a script that logs and ends', () => {
     await rm(dir, { recursive: true, force: true })
   })
 
-  async function runScript(options: { spoolDir: string; end: 'return' | 'exit' }): Promise<string> {
+  async function runScript(options: { spoolDir: string; end: 'return' | 'exit' }): Promise<{ runId: string; stderr: string }> {
     const result = await runTestScript({ script: 'log-points-script.ts', args: [server.url, options.spoolDir, String(POINTS), options.end] })
     expect(result.code, result.stderr).toBe(0)
     const runId = /^run (\S+)$/m.exec(result.stdout)?.[1]
     expect(runId, result.stdout).toBeDefined()
-    return runId ?? ''
+    return { runId: runId ?? '', stderr: result.stderr }
   }
 
   async function expectAllStored(runId: string): Promise<void> {
@@ -41,14 +41,17 @@ describe('a script that logs and ends', () => {
 
   it('loses nothing when it just ends without calling flush', async () => {
     const spoolDir = path.join(dir, 'return')
-    const runId = await runScript({ spoolDir, end: 'return' })
+    const { runId, stderr } = await runScript({ spoolDir, end: 'return' })
+    expect(stderr).toBe('')
     await expectAllStored(runId)
     expect(existsSync(spoolDir) ? await readdir(spoolDir) : []).toEqual([])
   })
 
   it('loses nothing when it calls process.exit() right after logging, once the spool is replayed', async () => {
     const spoolDir = path.join(dir, 'exit')
-    const runId = await runScript({ spoolDir, end: 'exit' })
+    const { runId, stderr } = await runScript({ spoolDir, end: 'exit' })
+    // The script is told where its points went and how to send them.
+    expect(stderr).toMatch(/metric points of run .* saved in .*\.jsonl, and `wharf sync` sends them/)
     const files = await readdir(spoolDir)
     expect(files.filter((name) => name.endsWith('.jsonl'))).toHaveLength(1)
     expect(files.filter((name) => name.endsWith('.lock'))).toEqual([])

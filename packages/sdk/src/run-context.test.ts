@@ -87,6 +87,30 @@ setTimeout(() => { throw new Error('CUDA out of memory') }, 10)
     }
   })
 
+  it('stores what was logged and marks the run Canceled on SIGTERM', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: t.url, WHARF_EXPERIMENT: 'stopped', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { getLogger } from '@wharf/sdk'
+const logger = getLogger()
+await logger.log('step', 0).wait()
+for (let i = 1; i < 500; i++) logger.log('step', i)
+process.kill(process.pid, 'SIGTERM')
+setInterval(() => undefined, 1000) // a training loop that would go on
+`,
+      })
+      expect(result.code).toBe(143)
+      const run = await lastRunOf('stopped')
+      expect(run.status).toBe('Canceled')
+      expect((await client.listMetrics(run.id))[0]?.count).toBe(500)
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
   it('binds to a submitted run from WHARF_RUN_ID and leaves its status to the runner', async () => {
     const submitted = await client.createRun({ experiment: 'submitted', status: 'Running' })
     const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))

@@ -76,6 +76,16 @@ describe('runs through the SDK', () => {
     expect(await run.getStatus()).toBe('Completed')
   })
 
+  it('stores images as artifacts and points a metric at them', async () => {
+    const run = await ws.experiment('sdk').startLogging({ outputs: false })
+    const png = Buffer.from('89504e470d0a1a0a', 'hex')
+    const artifact = await run.logImage('confusion matrix', { data: png, mimeType: 'image/png' })
+    expect(artifact).toMatchObject({ path: 'images/confusion_matrix.png', contentType: 'image/png', size: 8 })
+    expect((await run.getMetrics())['confusion matrix']).toBe('images/confusion_matrix.png')
+    await expect(run.logImage('x', { data: png, mimeType: 'text/plain' })).rejects.toMatchObject({ code: 'INVALID_ARGUMENT' })
+    await run.complete()
+  })
+
   it('keeps tags mutable and properties add-only', async () => {
     const run = await ws.experiment('sdk').startLogging({ outputs: false })
     await run.tag('quick')
