@@ -171,8 +171,14 @@ export class WharfClient {
 
   /** Calls a JSON route by name and returns its typed response. */
   async call<N extends RouteName>(name: N, spec: RequestSpec = {}): Promise<ResponseOf<N>> {
-    const response = await this.send(ROUTES[name], spec)
-    return (await response.json()) as ResponseOf<N>
+    const route = ROUTES[name]
+    const response = await this.send(route, spec)
+    try {
+      return (await response.json()) as ResponseOf<N>
+    } catch (cause) {
+      // The status said success but the body did not arrive whole: the server went away mid-answer.
+      throw this.#transportError(cause, route)
+    }
   }
 
   // ------------------------------------------------------------------ meta and workspaces

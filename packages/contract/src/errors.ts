@@ -18,6 +18,7 @@ export const ERROR_CODES = {
   DATASTORE_NOT_FOUND: { status: 404, exit: 3 },
   FILE_NOT_FOUND: { status: 404, exit: 3 },
   CONFIG_NOT_FOUND: { status: 404, exit: 3 },
+  ASSET_NOT_FOUND: { status: 404, exit: 3 },
   METHOD_NOT_ALLOWED: { status: 405, exit: 2 },
   WORKSPACE_EXISTS: { status: 409, exit: 5 },
   RUN_EXISTS: { status: 409, exit: 5 },

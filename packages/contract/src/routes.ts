@@ -1,6 +1,9 @@
 import { z } from 'zod'
 import {
   AddPropertiesSchema,
+  AssetSummarySchema,
+  AssetVersionSchema,
+  PromoteAssetSchema,
   ArtifactSchema,
   CreateExperimentSchema,
   CreateRunSchema,
@@ -191,6 +194,40 @@ export const ROUTES = {
     method: 'GET',
     path: `${run}/artifacts/content/*`,
     summary: 'Download an artifact (streamed; HTTP Range supported)',
+    response: 'binary',
+  },
+  promoteAsset: {
+    method: 'POST',
+    path: `${ws}/assets`,
+    summary: "Promote a run's artifact (or folder of artifacts) to a new version of a named asset",
+    body: PromoteAssetSchema,
+    response: AssetVersionSchema,
+    status: 201,
+  },
+  listAssets: {
+    method: 'GET',
+    path: `${ws}/assets`,
+    summary: 'List assets by name, with their latest version',
+    query: PageQuerySchema,
+    response: pageSchema(AssetSummarySchema),
+  },
+  listAssetVersions: {
+    method: 'GET',
+    path: `${ws}/assets/:asset/versions`,
+    summary: 'List the versions of an asset, newest first (files left out)',
+    query: PageQuerySchema,
+    response: pageSchema(AssetVersionSchema),
+  },
+  getAssetVersion: {
+    method: 'GET',
+    path: `${ws}/assets/:asset/versions/:version`,
+    summary: 'One version of an asset with its files; the version "latest" is the newest',
+    response: AssetVersionSchema,
+  },
+  downloadAssetFile: {
+    method: 'GET',
+    path: `${ws}/assets/:asset/versions/:version/files/*`,
+    summary: 'Download one file of an asset version (streamed; HTTP Range supported)',
     response: 'binary',
   },
 } as const satisfies Record<string, RouteDef>

@@ -296,6 +296,62 @@ export const ListArtifactsQuerySchema = PageQuerySchema.extend({
 export type ListArtifactsQuery = z.infer<typeof ListArtifactsQuerySchema>
 
 // ---------------------------------------------------------------------------------------------------
+// Assets: named, versioned sets of files promoted from a run's artifacts
+
+/** One file of an asset version: its path inside the asset, size, digest, and where its bytes are. */
+export const AssetFileSchema = z.object({
+  path: z.string(),
+  size: z.number().int(),
+  sha256: z.string(),
+  contentType: z.string(),
+  datastore: z.string(),
+  key: z.string(),
+})
+export type AssetFile = z.infer<typeof AssetFileSchema>
+
+/** One version of an asset: where it came from and every file in it. Versions never change. */
+export const AssetVersionSchema = z.object({
+  workspace: z.string(),
+  name: z.string(),
+  version: z.number().int().min(1),
+  description: z.string(),
+  tags: z.record(z.string(), z.string()),
+  sourceRunId: z.string(),
+  artifactPath: z.string(),
+  /** True when the files were copied (the run was still live), false when they are the run's own. */
+  copied: z.boolean(),
+  fileCount: z.number().int(),
+  size: z.number().int(),
+  createdAt: z.string(),
+  files: z.array(AssetFileSchema),
+})
+export type AssetVersion = z.infer<typeof AssetVersionSchema>
+
+/** An asset as listed: its name, latest version and when it last changed. */
+export const AssetSummarySchema = z.object({
+  name: z.string(),
+  latestVersion: z.number().int(),
+  versionCount: z.number().int(),
+  description: z.string(),
+  updatedAt: z.string(),
+})
+export type AssetSummary = z.infer<typeof AssetSummarySchema>
+
+/**
+ * Promote a run's artifacts to an asset: `artifactPath` names one artifact or a folder of them
+ * (`outputs/model` takes `outputs/model` and everything under `outputs/model/`). The same name again
+ * adds a version.
+ */
+export const PromoteAssetSchema = z.strictObject({
+  name: z.string(),
+  runId: z.string(),
+  artifactPath: z.string(),
+  description: z.string().optional(),
+  tags: z.record(z.string(), z.string()).optional(),
+})
+export type PromoteAssetRequest = z.infer<typeof PromoteAssetSchema>
+
+// ---------------------------------------------------------------------------------------------------
 // Datastores (read shape; registration arrives with the datastore issue)
 
 export const DATASTORE_KINDS = ['filesystem', 'azure_blob', 'azure_file', 's3'] as const

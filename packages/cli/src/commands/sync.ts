@@ -22,6 +22,9 @@ export function registerSyncCommand(program: Command): void {
       process.stdout.write(
         `sent ${result.batches} batch${result.batches === 1 ? '' : 'es'} (${result.points} points) from ${result.files} spool file${result.files === 1 ? '' : 's'}\n`,
       )
+      for (const skipped of result.skipped) {
+        process.stderr.write(`wharf: skipped ${skipped.file}: ${skipped.reason}\n`)
+      }
       for (const failure of result.failed) {
         process.stderr.write(`wharf: ${failure.file}: ${failure.error.message} (kept for the next sync)\n`)
       }
