@@ -5,6 +5,9 @@ import {
   isErrorCode,
   routePath,
   type Artifact,
+  type AssetSummary,
+  type AssetVersion,
+  type PromoteAssetRequest,
   type CreateRunRequest,
   type Experiment,
   type IngestResult,
@@ -320,6 +323,52 @@ export class WharfClient {
       timeout: false,
     })
     return (await response.json()) as Artifact
+  }
+
+  // ------------------------------------------------------------------ assets
+
+  /** Promotes a run's artifact (or folder of artifacts) to the next version of the named asset. */
+  promoteAsset(request: PromoteAssetRequest, options: CallOptions = {}): Promise<AssetVersion> {
+    return this.call('promoteAsset', { body: request, signal: options.signal })
+  }
+
+  /** Assets by name with their latest version, fetched a page at a time. */
+  listAssets(options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetSummary> {
+    return paginate((pageToken) =>
+      this.call('listAssets', { query: { pageSize: options.pageSize, pageToken }, signal: options.signal }),
+    )
+  }
+
+  /** Versions of one asset, newest first (without their file lists). ASSET_NOT_FOUND. */
+  listAssetVersions(name: string, options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetVersion> {
+    return paginate((pageToken) =>
+      this.call('listAssetVersions', {
+        params: { asset: name },
+        query: { pageSize: options.pageSize, pageToken },
+        signal: options.signal,
+      }),
+    )
+  }
+
+  /** One version of an asset with its files (`latest` for the newest). ASSET_NOT_FOUND. */
+  getAssetVersion(name: string, version: number | 'latest', options: CallOptions = {}): Promise<AssetVersion> {
+    return this.call('getAssetVersion', { params: { asset: name, version: String(version) }, signal: options.signal })
+  }
+
+  /** Opens one file of an asset version for download; the response's body streams it. */
+  downloadAssetFile(
+    asset: { name: string; version: number; path: string },
+    options: CallOptions & { range?: { start: number; end?: number } } = {},
+  ): Promise<Response> {
+    const headers: Record<string, string> = {}
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`
+    return this.send(ROUTES.downloadAssetFile, {
+      params: { asset: asset.name, version: String(asset.version) },
+      rest: encodePath(asset.path),
+      headers,
+      signal: options.signal,
+      timeout: false,
+    })
   }
 
   /** Opens an artifact for download: the response's body streams the bytes (or the asked range). */
