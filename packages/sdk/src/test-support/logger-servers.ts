@@ -1,4 +1,4 @@
-import { spawn, type ChildProcess } from 'node:child_process'
+import { spawn } from 'node:child_process'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import type { WharfClient } from '@wharf/client'
@@ -7,7 +7,6 @@ import { createLog, loadServerConfig, startServer, type RunningServer } from '@w
 
 const HERE = path.dirname(fileURLToPath(import.meta.url))
 const REPO_ROOT = path.resolve(HERE, '../../../..')
-const BIN = path.join(REPO_ROOT, 'packages/cli/src/bin.ts')
 
 /** A real server in this process on a loopback port over `dataDir`; `port` reuses a port (a restart). */
 export function startLocalServer(options: { dataDir: string; port?: number }): Promise<RunningServer> {
@@ -17,42 +16,7 @@ export function startLocalServer(options: { dataDir: string; port?: number }): P
   )
 }
 
-/** `wharf server` in a child process, so a test can SIGKILL it the way a crash would. */
-export interface ServerProcess {
-  url: string
-  port: number
-  /** Kills with SIGKILL: no graceful stop, requests in flight are cut. */
-  kill(): Promise<void>
-}
-
-/** Starts `wharf server` from the sources over `dataDir` (on `port`, or a free one) and waits for its URL. */
-export async function startServerProcess(options: { dataDir: string; port?: number }): Promise<ServerProcess> {
-  const child: ChildProcess = spawn(
-    process.execPath,
-    ['--import', 'tsx', '--conditions=@wharf/source', BIN, 'server', '--port', String(options.port ?? 0), '--data-dir', options.dataDir],
-    { cwd: REPO_ROOT, stdio: ['ignore', 'pipe', 'pipe'] },
-  )
-  let stderr = ''
-  child.stderr?.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
-  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
-  const url = await new Promise<string>((resolve, reject) => {
-    let stdout = ''
-    child.stdout?.on('data', (chunk: Buffer) => {
-      stdout += chunk.toString()
-      const match = /running at (http:\/\/\S+)/.exec(stdout)
-      if (match?.[1]) resolve(match[1])
-    })
-    void exited.then(() => reject(new Error(`wharf server exited before it was ready: ${stderr}`)))
-  })
-  return {
-    url,
-    port: Number(new URL(url).port),
-    async kill() {
-      if (child.exitCode === null && child.signalCode === null) child.kill('SIGKILL')
-      await exited
-    },
-  }
-}
+export { startServerProcess, type ServerProcess } from '@wharf/server/test-support'
 
 /** Runs one of the scripts in this folder with tsx, as a user runs training code; resolves when it ends. */
 export async function runTestScript(options: { script: string; args: string[] }): Promise<{ code: number | null; stdout: string; stderr: string }> {

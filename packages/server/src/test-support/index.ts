@@ -1,0 +1,2 @@
+export { startTestServer, testStoreKinds, type TestServer } from './test-server.js'
+export { startServerProcess, type ServerProcess } from './server-process.js'
