@@ -75,9 +75,16 @@ interface RequestSpec {
   rest?: string
 }
 
-/** Encodes an artifact path for a URL, segment by segment, keeping its slashes. */
+/**
+ * Encodes an artifact path for a URL, segment by segment, keeping its slashes. Throws UNSAFE_PATH for
+ * `.` and `..` segments: URL parsing would resolve them away (even percent-encoded) and send another path.
+ */
 export function encodePath(path: string): string {
-  return path.split('/').map(encodeURIComponent).join('/')
+  const segments = path.split('/')
+  if (segments.some((segment) => segment === '.' || segment === '..')) {
+    throw new WharfError('UNSAFE_PATH', `path "${path}" has a "." or ".." segment; give the path without them`)
+  }
+  return segments.map(encodeURIComponent).join('/')
 }
 
 /**
@@ -356,7 +363,7 @@ export class WharfClient {
   }
 
   /** Opens one file of an asset version for download; the response's body streams it. */
-  downloadAssetFile(
+  async downloadAssetFile(
     asset: { name: string; version: number; path: string },
     options: CallOptions & { range?: { start: number; end?: number } } = {},
   ): Promise<Response> {
@@ -372,7 +379,7 @@ export class WharfClient {
   }
 
   /** Opens an artifact for download: the response's body streams the bytes (or the asked range). */
-  downloadArtifact(runId: string, path: string, options: CallOptions & { range?: { start: number; end?: number } } = {}): Promise<Response> {
+  async downloadArtifact(runId: string, path: string, options: CallOptions & { range?: { start: number; end?: number } } = {}): Promise<Response> {
     const headers: Record<string, string> = {}
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`
     return this.send(ROUTES.downloadArtifact, {

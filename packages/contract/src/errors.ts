@@ -23,6 +23,7 @@ export const ERROR_CODES = {
   WORKSPACE_EXISTS: { status: 409, exit: 5 },
   RUN_EXISTS: { status: 409, exit: 5 },
   DATASTORE_EXISTS: { status: 409, exit: 5 },
+  FILE_EXISTS: { status: 409, exit: 5 },
   INVALID_STATUS_TRANSITION: { status: 409, exit: 5 },
   PROPERTY_IMMUTABLE: { status: 409, exit: 5 },
   ARTIFACT_IMMUTABLE: { status: 409, exit: 5 },

@@ -1,6 +1,7 @@
 export { Workspace, type ConnectOptions } from './workspace.js'
 export { Experiment, type StartLoggingOptions } from './experiment.js'
-export { Run, type MetricValue, type LogOptions, type ImageSource } from './run.js'
+export { Run, type MetricValue, type LogOptions, type ImageSource, type RegisterModelOptions } from './run.js'
+export { Asset, type AssetDownloadOptions } from './asset.js'
 export { getLogger, getContextRun, type Logger, type Waitable } from './run-context.js'
 export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config.js'
 export { readEnvironment, type SdkEnvironment } from './environment.js'

@@ -5,10 +5,12 @@ import {
   WharfError,
   isTerminalStatus,
   type Artifact,
+  type AssetVersion,
   type MetricPoint,
   type Run as RunInfo,
   type RunStatus,
 } from '@wharf/contract'
+import { toDatastoreKey } from '@wharf/datastores'
 import { MetricLogger, type PendingLog } from './metric-logger.js'
 import { TRANSFER_CONCURRENCY, downloadArtifactFile, forEachLimited, listFiles, uploadArtifactFile } from './transfer.js'
 import type { Workspace } from './workspace.js'
@@ -21,6 +23,20 @@ export interface LogOptions {
   /** Step of the point; by default one past the last step of that metric. */
   step?: number
   description?: string
+}
+
+/** Options of `Run.registerModel`. */
+export interface RegisterModelOptions {
+  /** The asset name; the same name again adds a version. */
+  modelName: string
+  /**
+   * The artifact (a file, or a folder of them) relative to the run's artifact root, such as
+   * `outputs/model.pkl`; a path relative to `outputs/` is accepted too. Defaults to `modelName`.
+   */
+  modelPath?: string
+  description?: string
+  tags?: Record<string, string>
+  signal?: AbortSignal
 }
 
 /** Where an image comes from: a file, or bytes with their type. */
@@ -274,6 +290,51 @@ export class Run implements AsyncDisposable {
       },
     })
     return written.sort()
+  }
+
+  // ------------------------------------------------------------------ models
+
+  /**
+   * Registers an artifact of this run (a file or a folder) as the next version of the asset
+   * `modelName`. While the run is live, logged metrics are flushed and the outputs folder is uploaded
+   * first, so a model the script just wrote is found (it is uploaded again when the run ends).
+   * ARTIFACT_NOT_FOUND when neither `modelPath` nor `outputs/<modelPath>` is there.
+   */
+  async registerModel(options: RegisterModelOptions): Promise<AssetVersion> {
+    const call = options.signal ? { signal: options.signal } : {}
+    this.#info = await this.workspace.client.getRun(this.id, call)
+    if (!isTerminalStatus(this.#info.status)) {
+      await this.flush()
+      if (this.#outputs !== false) await this.#uploadOutputs(this.#outputs)
+    }
+    const artifactPath = await this.#findModelPath(options.modelPath ?? options.modelName)
+    return this.workspace.client.promoteAsset(
+      {
+        name: options.modelName,
+        runId: this.id,
+        artifactPath,
+        ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.tags !== undefined ? { tags: options.tags } : {}),
+      },
+      call,
+    )
+  }
+
+  /** `modelPath` if the run has an artifact or folder there, else `outputs/<modelPath>` if that exists. */
+  async #findModelPath(modelPath: string): Promise<string> {
+    const asGiven = toDatastoreKey(modelPath)
+    const candidates = asGiven === 'outputs' || asGiven.startsWith('outputs/') ? [asGiven] : [asGiven, `outputs/${asGiven}`]
+    for (const candidate of candidates) {
+      for await (const artifact of this.workspace.client.listArtifacts(this.id, { prefix: candidate })) {
+        if (artifact.path === candidate || artifact.path.startsWith(`${candidate}/`)) return candidate
+      }
+    }
+    throw new WharfError(
+      'ARTIFACT_NOT_FOUND',
+      `run ${this.id} has no artifact at ${candidates.map((c) => `"${c}"`).join(' or ')}; ` +
+        `run.getFileNames() (or wharf history info -r ${this.id}) lists them`,
+      { details: { runId: this.id, tried: candidates } },
+    )
   }
 
   // ------------------------------------------------------------------ status and lifecycle

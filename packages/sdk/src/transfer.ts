@@ -75,29 +75,55 @@ export async function uploadArtifactFile(
   })
 }
 
+/** A file to fetch: what to call it in messages, its expected size and sha256, and how to open it. */
+export interface VerifiedDownload {
+  /** How messages name the file, such as `artifact "outputs/a.txt"`. */
+  what: string
+  size: number
+  sha256: string
+  /** Opens the download; the response body streams the bytes. */
+  open: () => Promise<Response>
+}
+
 /**
- * Downloads an artifact to `target` through a temp file, checking its sha256 on the way; the target
- * appears only when the whole, verified file is there.
+ * Streams a file to `target` through a temp file, checking its sha256 on the way; the target appears
+ * only when the whole, verified file is there (an existing one is replaced).
  */
-export async function downloadArtifactFile(
-  client: WharfClient,
-  options: { runId: string; artifact: Pick<Artifact, 'path' | 'sha256' | 'size'>; target: string; signal?: AbortSignal },
-): Promise<void> {
-  const { runId, artifact, target } = options
+export async function downloadVerifiedFile(file: VerifiedDownload, target: string): Promise<void> {
   await mkdir(path.dirname(target), { recursive: true })
   const temp = `${target}.wharf-partial-${process.pid}`
-  const response = await client.downloadArtifact(runId, artifact.path, options.signal ? { signal: options.signal } : {})
-  if (!response.body) throw new WharfError('INTERNAL', `the server sent no body for artifact "${artifact.path}"`)
-  const hasher = createHashingStream({ size: artifact.size })
+  const response = await file.open()
+  if (!response.body) throw new WharfError('INTERNAL', `the server sent no body for ${file.what}`)
+  const hasher = createHashingStream({ size: file.size })
   try {
     await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), hasher, createWriteStream(temp))
     const { sha256 } = hasher.result()
-    if (sha256 !== artifact.sha256) {
-      throw new WharfError('INTERNAL', `artifact "${artifact.path}" arrived damaged (sha256 ${sha256}, expected ${artifact.sha256}); download it again`)
+    if (sha256 !== file.sha256) {
+      throw new WharfError('INTERNAL', `${file.what} arrived damaged (sha256 ${sha256}, expected ${file.sha256}); download it again`)
     }
     await rename(temp, target)
   } catch (error) {
     await rm(temp, { force: true })
     throw error
   }
+}
+
+/**
+ * Downloads an artifact to `target` through a temp file, checking its sha256 on the way; the target
+ * appears only when the whole, verified file is there.
+ */
+export function downloadArtifactFile(
+  client: WharfClient,
+  options: { runId: string; artifact: Pick<Artifact, 'path' | 'sha256' | 'size'>; target: string; signal?: AbortSignal },
+): Promise<void> {
+  const { runId, artifact, target } = options
+  return downloadVerifiedFile(
+    {
+      what: `artifact "${artifact.path}"`,
+      size: artifact.size,
+      sha256: artifact.sha256,
+      open: () => client.downloadArtifact(runId, artifact.path, options.signal ? { signal: options.signal } : {}),
+    },
+    target,
+  )
 }

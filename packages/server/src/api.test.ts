@@ -344,6 +344,8 @@ for (const { kind, enabled } of testStoreKinds()) {
           expect([res.status, res.json.error?.code], bad).toEqual([400, 'UNSAFE_PATH'])
         }
         await expectCode(client.downloadArtifact(run.id, 'missing.txt'), 'ARTIFACT_NOT_FOUND')
+        // The client keeps dot segments from being resolved away by URL parsing, so the server refuses them.
+        await expectCode(client.uploadArtifact(run.id, { path: 'a/../../b', body: 'x' }), 'UNSAFE_PATH')
         await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v1' })
         await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v2' })
         expect(await (await client.downloadArtifact(run.id, 'outputs/final.txt')).text()).toBe('v2')

@@ -4,6 +4,7 @@ import { WharfError, type ErrorBody } from '@wharf/contract'
 import type { AppDeps } from './deps.js'
 import type { AppEnv } from './http.js'
 import { mountArtifactRoutes } from './routes/artifacts.js'
+import { mountAssetRoutes } from './routes/assets.js'
 import { mountMetaRoutes } from './routes/meta.js'
 import { mountMetricRoutes } from './routes/metrics.js'
 import { mountRunRoutes } from './routes/runs.js'
@@ -69,6 +70,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   mountRunRoutes(app, deps)
   mountMetricRoutes(app, deps)
   mountArtifactRoutes(app, deps)
+  mountAssetRoutes(app, deps)
 
   app.notFound((c) => {
     const { status, body } = toErrorResponse(

@@ -15,5 +15,7 @@ export {
   type ReadBucketsOptions,
   type ListArtifactsOptions,
   type RunTransition,
+  type NewAssetVersion,
+  type PageRequest,
   type MetadataStore,
 } from './metadata-store.js'

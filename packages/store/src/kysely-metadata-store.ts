@@ -3,6 +3,8 @@ import type { Expression, Kysely, SqlBool, Transaction } from 'kysely'
 import { WharfError, assertWithinLimit, canTransition, isTerminalStatus, printable } from '@wharf/contract'
 import type {
   Artifact,
+  AssetSummary,
+  AssetVersion,
   Experiment,
   IngestResult,
   MetricBucket,
@@ -18,6 +20,7 @@ import type {
 import { errorCode } from './dialects/capabilities.js'
 import type { DialectCapabilities, MetricIngester, StoreDialect } from './dialects/capabilities.js'
 import {
+  assetNotFound,
   datastoreExists,
   datastoreNotFound,
   experimentNotFound,
@@ -37,8 +40,10 @@ import type {
   ListArtifactsOptions,
   ListRunsOptions,
   MetadataStore,
+  NewAssetVersion,
   NewRun,
   NewWorkspace,
+  PageRequest,
   ReadBucketsOptions,
   ReadSeriesOptions,
   RunTransition,
@@ -54,6 +59,8 @@ import {
   parseStringMap,
   stringifyStringMap,
   toArtifact,
+  toAssetFile,
+  toAssetVersion,
   toDatastoreRecord,
   toExperiment,
   toMetricState,
@@ -74,6 +81,9 @@ const TIME_COLUMNS = {
 // Sort keys for runs without the time: ISO times start with a digit, so '~' sorts after every time and
 // '' before every time, which puts the runs without it last in either direction.
 const MISSING_TIME_LAST = { asc: '~', desc: '' } as const
+
+/** Rows per INSERT of asset files: 7 columns each stays far below every engine's bound-parameter cap. */
+const FILE_ROWS_PER_INSERT = 500
 
 /** The largest finite double: `abs(value) <= it` is a finiteness test both engines evaluate alike. */
 const MAX_FINITE = Number.MAX_VALUE
@@ -604,6 +614,148 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   // ---------------------------------------------------------------------------------------------
+  // Assets
+
+  createAssetVersion(input: NewAssetVersion): Promise<AssetVersion> {
+    return this.#guard('create an asset version', () =>
+      this.#db.transaction().execute(async (trx) => {
+        // Locking the workspace row serialises promotes within a workspace, so max+1 cannot be read by
+        // two transactions at once (SQLite already holds its write lock from BEGIN IMMEDIATE). A NO KEY
+        // UPDATE lock does not block the key-share locks that inserting runs and metrics take.
+        const workspace = await trx
+          .selectFrom('workspaces')
+          .select('name')
+          .where('name', '=', input.workspace)
+          .$if(this.#caps.rowLocks, (qb) => qb.forNoKeyUpdate())
+          .executeTakeFirst()
+        if (workspace === undefined) throw workspaceNotFound(input.workspace)
+        await this.#requireRunIdIn(trx, input.workspace, input.sourceRunId)
+        const highest = await trx
+          .selectFrom('asset_versions')
+          .select((eb) => eb.fn.max('version').as('version'))
+          .where('workspace', '=', input.workspace)
+          .where('name', '=', input.name)
+          .executeTakeFirst()
+        const row = {
+          workspace: input.workspace,
+          name: input.name,
+          version: Number(highest?.version ?? 0) + 1,
+          description: input.description,
+          tags: stringifyStringMap(input.tags),
+          source_run_id: input.sourceRunId,
+          artifact_path: input.artifactPath,
+          copied: input.copied ? 1 : 0,
+          file_count: input.files.length,
+          size: input.files.reduce((sum, file) => sum + file.size, 0),
+          created_at: input.createdAt,
+        }
+        const { id } = await trx.insertInto('asset_versions').values(row).returning('id').executeTakeFirstOrThrow()
+        const files = [...input.files].sort((a, b) => compareCodePoints(a.path, b.path))
+        for (let at = 0; at < files.length; at += FILE_ROWS_PER_INSERT) {
+          await trx
+            .insertInto('asset_files')
+            .values(
+              files.slice(at, at + FILE_ROWS_PER_INSERT).map((file) => ({
+                asset_version_id: Number(id),
+                path: file.path,
+                size: file.size,
+                sha256: file.sha256,
+                content_type: file.contentType,
+                datastore: file.datastore,
+                key: file.key,
+              })),
+            )
+            .execute()
+        }
+        return toAssetVersion({ id: Number(id), ...row }, files)
+      }),
+    )
+  }
+
+  getAssetVersion(workspace: string, name: string, version: number | 'latest'): Promise<AssetVersion> {
+    return this.#guard('read an asset version', async () => {
+      const row = await this.#db
+        .selectFrom('asset_versions')
+        .selectAll()
+        .where('workspace', '=', workspace)
+        .where('name', '=', name)
+        .$if(version !== 'latest', (qb) => qb.where('version', '=', version === 'latest' ? 0 : version))
+        .orderBy('version', 'desc')
+        .limit(1)
+        .executeTakeFirst()
+      if (row === undefined) {
+        await this.#requireWorkspace(this.#db, workspace)
+        const exists = await this.#assetExists(workspace, name)
+        throw assetNotFound(workspace, name, exists ? version : undefined)
+      }
+      const files = await this.#db
+        .selectFrom('asset_files')
+        .selectAll()
+        .where('asset_version_id', '=', Number(row.id))
+        .orderBy('path')
+        .execute()
+      return toAssetVersion(row, files.map(toAssetFile))
+    })
+  }
+
+  listAssets(workspace: string, page: PageRequest): Promise<Page<AssetSummary>> {
+    return this.#guard('list assets', async () => {
+      await this.#requireWorkspace(this.#db, workspace)
+      const after = page.pageToken === undefined ? undefined : decodePageToken(page.pageToken, 'assets', { name: 'string' })
+      const latest = this.#db
+        .selectFrom('asset_versions')
+        .select((eb) => ['name', eb.fn.max('version').as('latest'), eb.fn.countAll<number>().as('count')])
+        .where('workspace', '=', workspace)
+        .$if(after !== undefined, (qb) => qb.where('name', '>', after?.name ?? ''))
+        .groupBy('name')
+        .as('latest')
+      const rows = await this.#db
+        .selectFrom('asset_versions as v')
+        .innerJoin(latest, (join) => join.onRef('latest.name', '=', 'v.name').onRef('latest.latest', '=', 'v.version'))
+        .select(['v.name', 'v.version', 'v.description', 'v.created_at', 'latest.count'])
+        .where('v.workspace', '=', workspace)
+        .orderBy('v.name')
+        .limit(page.pageSize + 1)
+        .execute()
+      const summaries = rows.map(
+        (row): AssetSummary => ({
+          name: row.name,
+          latestVersion: Number(row.version),
+          versionCount: Number(row.count),
+          description: row.description,
+          updatedAt: row.created_at,
+        }),
+      )
+      return toPage(summaries, page.pageSize, (last) => encodePageToken('assets', { name: last.name }))
+    })
+  }
+
+  listAssetVersions(workspace: string, name: string, page: PageRequest): Promise<Page<AssetVersion>> {
+    return this.#guard('list asset versions', async () => {
+      const scope = `asset-versions:${name}`
+      const after = page.pageToken === undefined ? undefined : decodePageToken(page.pageToken, scope, { version: 'number' })
+      const rows = await this.#db
+        .selectFrom('asset_versions')
+        .selectAll()
+        .where('workspace', '=', workspace)
+        .where('name', '=', name)
+        .$if(after !== undefined, (qb) => qb.where('version', '<', after?.version ?? 0))
+        .orderBy('version', 'desc')
+        .limit(page.pageSize + 1)
+        .execute()
+      if (rows.length === 0 && !(await this.#assetExists(workspace, name))) {
+        await this.#requireWorkspace(this.#db, workspace)
+        throw assetNotFound(workspace, name)
+      }
+      return toPage(
+        rows.map((row) => toAssetVersion(row, [])),
+        page.pageSize,
+        (last) => encodePageToken(scope, { version: last.version }),
+      )
+    })
+  }
+
+  // ---------------------------------------------------------------------------------------------
   // Datastores
 
   putDatastore(record: DatastoreRecord, options: { overwrite: boolean }): Promise<DatastoreRecord> {
@@ -739,13 +891,28 @@ export class KyselyMetadataStore implements MetadataStore {
   }
 
   async #requireRunId(workspace: string, runId: string): Promise<void> {
-    const row = await this.#db
+    await this.#requireRunIdIn(this.#db, workspace, runId)
+  }
+
+  async #requireRunIdIn(db: Db, workspace: string, runId: string): Promise<void> {
+    const row = await db
       .selectFrom('runs')
       .select('id')
       .where('id', '=', runId)
       .where('workspace', '=', workspace)
       .executeTakeFirst()
     if (row === undefined) throw runNotFound(workspace, runId)
+  }
+
+  async #assetExists(workspace: string, name: string): Promise<boolean> {
+    const row = await this.#db
+      .selectFrom('asset_versions')
+      .select('id')
+      .where('workspace', '=', workspace)
+      .where('name', '=', name)
+      .limit(1)
+      .executeTakeFirst()
+    return row !== undefined
   }
 
   async #requireMetric(workspace: string, runId: string, name: string): Promise<{ id: number; lastStep: number }> {
@@ -810,3 +977,8 @@ function toPage<T>(rows: T[], pageSize: number, tokenAfter: (last: T) => string)
   return last === undefined ? { items } : { items, nextPageToken: tokenAfter(last) }
 }
 
+
+/** Orders strings by code point (UTF-8 byte order), as the key columns compare on every engine. */
+function compareCodePoints(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}

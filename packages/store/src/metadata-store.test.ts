@@ -1,8 +1,16 @@
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
-import type { Artifact, MetricPoint, MetricPointIn, Run, RunStatus } from '@wharf/contract'
+import type { Artifact, AssetFile, AssetSummary, AssetVersion, MetricPoint, MetricPointIn, Run, RunStatus } from '@wharf/contract'
 import { createMetadataStore, toDatastoreView } from './index.js'
-import type { DatastoreRecord, IngestBatch, ListRunsOptions, MetadataStore, NewRun, StoreKind } from './index.js'
+import type {
+  DatastoreRecord,
+  IngestBatch,
+  ListRunsOptions,
+  MetadataStore,
+  NewAssetVersion,
+  NewRun,
+  StoreKind,
+} from './index.js'
 import { createTestStore, createTestStoreConfig, describeEachStore, runStoreWorker } from './test-support/index.js'
 import type { TestStore } from './test-support/index.js'
 
@@ -841,6 +849,145 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(await codeOf(store.putArtifact(ws, artifact(run.id, 'outputs/a.txt', { size: 1 })))).toBe('RUN_FINISHED')
       expect((await store.findArtifact(ws, run.id, 'outputs/a.txt'))?.size).toBe(1234)
       expect(await codeOf(store.putArtifact(ws, artifact('missing', 'x')))).toBe('RUN_NOT_FOUND')
+    })
+  })
+
+  describe('assets', () => {
+    function assetFile(path: string, overrides: Partial<AssetFile> = {}): AssetFile {
+      return {
+        path,
+        size: 10,
+        sha256: 'ef'.repeat(32),
+        contentType: 'application/octet-stream',
+        datastore: 'workspaceartifactstore',
+        key: `ExperimentRun/r/outputs/${path}`,
+        ...overrides,
+      }
+    }
+
+    function assetInput(ws: string, runId: string, overrides: Partial<NewAssetVersion> = {}): NewAssetVersion {
+      return {
+        workspace: ws,
+        name: 'model',
+        description: '',
+        tags: {},
+        sourceRunId: runId,
+        artifactPath: 'outputs/model',
+        copied: false,
+        createdAt: iso(10),
+        files: [assetFile('model/b.bin', { size: 5_000_000_000 }), assetFile('model/a.bin')],
+        ...overrides,
+      }
+    }
+
+    it('numbers versions per name, keeps files by path, and reads back one or the latest', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const first = await store.createAssetVersion(assetInput(ws, run.id, { description: 'first', tags: { stage: 'dev', 'a.b': '' } }))
+      expect(first).toMatchObject({
+        workspace: ws,
+        name: 'model',
+        version: 1,
+        description: 'first',
+        tags: { stage: 'dev', 'a.b': '' },
+        sourceRunId: run.id,
+        artifactPath: 'outputs/model',
+        copied: false,
+        fileCount: 2,
+        size: 5_000_000_010,
+        createdAt: iso(10),
+      })
+      expect(first.files.map((f) => f.path)).toEqual(['model/a.bin', 'model/b.bin'])
+      const second = await store.createAssetVersion(assetInput(ws, run.id, { copied: true, createdAt: iso(11), files: [assetFile('x')] }))
+      expect(second).toMatchObject({ version: 2, copied: true, fileCount: 1, size: 10 })
+      const other = await store.createAssetVersion(assetInput(ws, run.id, { name: 'other' }))
+      expect(other.version).toBe(1)
+      const elsewhere = await newWorkspace()
+      expect((await store.createAssetVersion(assetInput(elsewhere, (await newRun(elsewhere)).id))).version).toBe(1)
+
+      expect(await store.getAssetVersion(ws, 'model', 1)).toEqual(first)
+      expect(await store.getAssetVersion(ws, 'model', 'latest')).toEqual(second)
+      expect(await store.getAssetVersion(ws, 'model', 2)).toEqual(second)
+    })
+
+    it('says ASSET_NOT_FOUND naming the asset, and refuses unknown runs and workspaces', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      await store.createAssetVersion(assetInput(ws, run.id))
+      for (const [name, version] of [['missing', 'latest'], ['missing', 1], ['model', 2]] as const) {
+        const error = await store.getAssetVersion(ws, name, version).catch((e: unknown) => e)
+        expect(isWharfError(error, 'ASSET_NOT_FOUND')).toBe(true)
+        expect((error as Error).message).toContain(`asset "${name}"`)
+        expect((error as Error).message).toContain('wharf asset list')
+      }
+      expect(await codeOf(store.listAssetVersions(ws, 'missing', { pageSize: 10 }))).toBe('ASSET_NOT_FOUND')
+      expect(await codeOf(store.getAssetVersion('nope-nope', 'model', 1))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await codeOf(store.listAssets('nope-nope', { pageSize: 10 }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await codeOf(store.createAssetVersion(assetInput(ws, 'missing')))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.createAssetVersion(assetInput('nope-nope', run.id)))).toBe('WORKSPACE_NOT_FOUND')
+      const elsewhere = await newWorkspace()
+      expect(await codeOf(store.createAssetVersion(assetInput(elsewhere, run.id)))).toBe('RUN_NOT_FOUND')
+      // A failed promote leaves no version behind.
+      expect((await store.getAssetVersion(ws, 'model', 'latest')).version).toBe(1)
+    })
+
+    it('lists assets by name and versions newest first, across pages', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      for (const name of ['c', 'a', 'b', 'a', 'c', 'a']) {
+        await store.createAssetVersion(assetInput(ws, run.id, { name, description: `${name} at ${counter}`, createdAt: iso(++counter) }))
+      }
+      const summaries: AssetSummary[] = []
+      let pageToken: string | undefined
+      do {
+        const page = await store.listAssets(ws, { pageSize: 2, pageToken })
+        expect(page.items.length).toBeLessThanOrEqual(2)
+        summaries.push(...page.items)
+        pageToken = page.nextPageToken
+      } while (pageToken !== undefined)
+      expect(summaries.map((s) => [s.name, s.latestVersion, s.versionCount])).toEqual([
+        ['a', 3, 3],
+        ['b', 1, 1],
+        ['c', 2, 2],
+      ])
+      const latestA = await store.getAssetVersion(ws, 'a', 'latest')
+      expect(summaries[0]).toMatchObject({ description: latestA.description, updatedAt: latestA.createdAt })
+      expect((await store.listAssets(await newWorkspace(), { pageSize: 10 })).items).toEqual([])
+
+      const versions: AssetVersion[] = []
+      pageToken = undefined
+      do {
+        const page = await store.listAssetVersions(ws, 'a', { pageSize: 2, pageToken })
+        versions.push(...page.items)
+        pageToken = page.nextPageToken
+      } while (pageToken !== undefined)
+      expect(versions.map((v) => v.version)).toEqual([3, 2, 1])
+      expect(versions.every((v) => v.files.length === 0 && v.fileCount === 2)).toBe(true)
+      const token = (await store.listAssetVersions(ws, 'a', { pageSize: 1 })).nextPageToken ?? ''
+      expect(await codeOf(store.listAssetVersions(ws, 'c', { pageSize: 1, pageToken: token }))).toBe('INVALID_ARGUMENT')
+    })
+
+    it('gives concurrent promotes of one name distinct, consecutive versions', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const created = await Promise.all(
+        Array.from({ length: 12 }, (_, i) => store.createAssetVersion(assetInput(ws, run.id, { description: `p${i}` }))),
+      )
+      expect(created.map((v) => v.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1))
+      for (const version of created) {
+        expect((await store.getAssetVersion(ws, 'model', version.version)).description).toBe(version.description)
+      }
+      expect((await store.listAssets(ws, { pageSize: 10 })).items).toMatchObject([{ name: 'model', latestVersion: 12, versionCount: 12 }])
+    })
+
+    it('stores a version with many files in one go', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const files = Array.from({ length: 1203 }, (_, i) => assetFile(`ckpt/shard-${String(i).padStart(5, '0')}.pt`))
+      const created = await store.createAssetVersion(assetInput(ws, run.id, { files }))
+      expect(created.fileCount).toBe(1203)
+      const read = await store.getAssetVersion(ws, 'model', created.version)
+      expect(read.files).toEqual(files)
     })
   })
 

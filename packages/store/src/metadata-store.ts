@@ -1,5 +1,8 @@
 import type {
   Artifact,
+  AssetFile,
+  AssetSummary,
+  AssetVersion,
   Datastore,
   DatastoreKind,
   Experiment,
@@ -129,6 +132,26 @@ export interface RunTransition {
   at: string
 }
 
+/** A new asset version; the store assigns the version number and sums the files. */
+export interface NewAssetVersion {
+  workspace: string
+  name: string
+  description: string
+  tags: Record<string, string>
+  sourceRunId: string
+  artifactPath: string
+  /** True when the files are copies made for the asset, false when they are the run's own artifacts. */
+  copied: boolean
+  createdAt: string
+  files: AssetFile[]
+}
+
+/** A page request of a listing. */
+export interface PageRequest {
+  pageSize: number
+  pageToken?: string
+}
+
 /**
  * The metadata store: workspaces, experiments, runs, metrics, artifacts and datastores, behind one
  * interface implemented once on Kysely for SQLite and PostgreSQL. Methods named `get*` throw the
@@ -209,6 +232,19 @@ export interface MetadataStore {
   findArtifact(workspace: string, runId: string, path: string): Promise<Artifact | undefined>
   /** Artifacts of a run by path, filtered by a string prefix of the path, paged. Throws RUN_NOT_FOUND. */
   listArtifacts(workspace: string, runId: string, options: ListArtifactsOptions): Promise<Page<Artifact>>
+
+  /**
+   * Stores the next version of asset `name` (one past its highest, 1 for a new name) with its files, in
+   * one transaction. Versions are distinct and consecutive however many promotes of a name run at once,
+   * on every engine and across server replicas. WORKSPACE_NOT_FOUND; RUN_NOT_FOUND for `sourceRunId`.
+   */
+  createAssetVersion(input: NewAssetVersion): Promise<AssetVersion>
+  /** One version with its files by path, or the highest with `'latest'`. ASSET_NOT_FOUND; WORKSPACE_NOT_FOUND. */
+  getAssetVersion(workspace: string, name: string, version: number | 'latest'): Promise<AssetVersion>
+  /** Assets by name, each with its latest version, paged. WORKSPACE_NOT_FOUND. */
+  listAssets(workspace: string, page: PageRequest): Promise<Page<AssetSummary>>
+  /** Versions of one asset newest first, without their files (`files` is empty), paged. ASSET_NOT_FOUND. */
+  listAssetVersions(workspace: string, name: string, page: PageRequest): Promise<Page<AssetVersion>>
 
   /** DATASTORE_EXISTS unless `overwrite`; WORKSPACE_NOT_FOUND. */
   putDatastore(record: DatastoreRecord, options: { overwrite: boolean }): Promise<DatastoreRecord>

@@ -1,9 +1,11 @@
 import type { Selectable } from 'kysely'
-import type { Artifact, Experiment, Run, RunError, RunStatus, Workspace } from '@wharf/contract'
+import type { Artifact, AssetFile, AssetVersion, Experiment, Run, RunError, RunStatus, Workspace } from '@wharf/contract'
 import type { DatastoreRecord } from './metadata-store.js'
 import type { MetricState } from './metric-batch.js'
 import type {
   ArtifactsTable,
+  AssetFilesTable,
+  AssetVersionsTable,
   DatastoresTable,
   ExperimentsTable,
   MetricsTable,
@@ -132,5 +134,35 @@ export function toMetricState(row: Selectable<MetricsTable>): MetricState {
     max: row.max_value,
     hasNumber: Number(row.has_number) !== 0,
     hasText: Number(row.has_text) !== 0,
+  }
+}
+
+/** The wire asset file of a row. */
+export function toAssetFile(row: Selectable<AssetFilesTable>): AssetFile {
+  return {
+    path: row.path,
+    size: Number(row.size),
+    sha256: row.sha256,
+    contentType: row.content_type,
+    datastore: row.datastore,
+    key: row.key,
+  }
+}
+
+/** The wire asset version of a row with its files (empty in listings). */
+export function toAssetVersion(row: Selectable<AssetVersionsTable>, files: AssetFile[]): AssetVersion {
+  return {
+    workspace: row.workspace,
+    name: row.name,
+    version: Number(row.version),
+    description: row.description,
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    sourceRunId: row.source_run_id,
+    artifactPath: row.artifact_path,
+    copied: Number(row.copied) !== 0,
+    fileCount: Number(row.file_count),
+    size: Number(row.size),
+    createdAt: row.created_at,
+    files,
   }
 }

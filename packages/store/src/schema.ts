@@ -99,6 +99,33 @@ export interface ArtifactsTable {
   key: string
 }
 
+/** One version of an asset; `tags` is JSON text, `copied` 0 or 1, `file_count`/`size` over its files. */
+export interface AssetVersionsTable {
+  id: Generated<number>
+  workspace: string
+  name: string
+  version: number
+  description: string
+  tags: string
+  source_run_id: string
+  artifact_path: string
+  copied: number
+  file_count: number
+  size: number
+  created_at: string
+}
+
+/** The files of an asset version, by (version row, path inside the asset). */
+export interface AssetFilesTable {
+  asset_version_id: number
+  path: string
+  size: number
+  sha256: string
+  content_type: string
+  datastore: string
+  key: string
+}
+
 /** The tables of the metadata store, as Kysely sees them. */
 export interface StoreDatabase {
   workspaces: WorkspacesTable
@@ -109,4 +136,6 @@ export interface StoreDatabase {
   metric_points: MetricPointsTable
   writer_batches: WriterBatchesTable
   artifacts: ArtifactsTable
+  asset_versions: AssetVersionsTable
+  asset_files: AssetFilesTable
 }

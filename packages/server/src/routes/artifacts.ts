@@ -14,6 +14,7 @@ import {
 import { joinKey, toDatastoreKey, toKeyPrefix } from '@wharf/datastores'
 import type { AppDeps } from '../deps.js'
 import { incomingOf, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
 import { runIdParam } from './runs.js'
 
@@ -26,45 +27,7 @@ export function artifactKey(runId: string, path: string): string {
 
 /** The artifact path after `/artifacts/content/`, decoded segment by segment and checked for safety. */
 function artifactPathParam(c: AppContext, limits: Pick<Limits, 'artifactPathLength'>): string {
-  const pathname = new URL(c.req.url).pathname
-  const at = pathname.indexOf(CONTENT_MARK)
-  const encoded = at < 0 ? '' : pathname.slice(at + CONTENT_MARK.length)
-  let decoded: string
-  try {
-    decoded = encoded.split('/').map(decodeURIComponent).join('/')
-  } catch (cause) {
-    throw new WharfError('INVALID_ARGUMENT', `the artifact path "${printable(encoded)}" is not valid URL encoding`, { cause })
-  }
-  assertWithinLimit(limits, 'artifactPathLength', { what: 'the artifact path length', actual: decoded.length })
-  return toDatastoreKey(decoded)
-}
-
-/** Parses a single `bytes=` range against a size; undefined for none or for forms we answer in full. */
-export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
-  if (header === undefined) return undefined
-  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
-  if (!match) return undefined // several ranges or another unit: RFC 9110 lets us send the whole body
-  const [, from = '', to = ''] = match
-  if (from === '' && to === '') return undefined
-  let start: number
-  let end: number
-  if (from === '') {
-    const suffix = Number(to)
-    if (suffix === 0) throw unsatisfiable(header, size)
-    start = Math.max(0, size - suffix)
-    end = size - 1
-  } else {
-    start = Number(from)
-    end = to === '' ? size - 1 : Math.min(Number(to), size - 1)
-  }
-  if (start >= size || start > end) throw unsatisfiable(header, size)
-  return { start, end }
-}
-
-function unsatisfiable(header: string, size: number): WharfError {
-  return new WharfError('RANGE_NOT_SATISFIABLE', `range "${printable(header)}" is outside the artifact (${size} bytes)`, {
-    details: { size },
-  })
+  return pathAfter(c, { mark: CONTENT_MARK, what: 'artifact path', limits })
 }
 
 function capStream(max: number): Transform {
@@ -166,25 +129,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         `run "${runId}" has no artifact "${printable(path)}"; list them with GET .../runs/${runId}/artifacts`,
       )
     }
-    const range = parseRange(c.req.header('range'), artifact.size)
     const driver = await drivers.get(workspace, artifact.datastore)
-    const headers: Record<string, string> = {
-      'content-type': artifact.contentType,
-      'accept-ranges': 'bytes',
-      etag: `"${artifact.sha256}"`,
-      'x-wharf-sha256': artifact.sha256,
-    }
-    if (c.req.method === 'HEAD') {
-      headers['content-length'] = String(artifact.size)
-      return new Response(null, { status: 200, headers })
-    }
-    const stream = await driver.get(toDatastoreKey(artifact.key), range ? { range } : {})
-    if (range) {
-      headers['content-range'] = `bytes ${range.start}-${range.end}/${artifact.size}`
-      headers['content-length'] = String(range.end - range.start + 1)
-    } else {
-      headers['content-length'] = String(artifact.size)
-    }
-    return new Response(Readable.toWeb(stream) as ReadableStream, { status: range ? 206 : 200, headers })
+    return storedFileResponse(c, { driver, file: artifact })
   })
 }

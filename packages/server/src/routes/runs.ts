@@ -39,7 +39,8 @@ export function runIdParam(c: AppContext): string {
   return id
 }
 
-function assertKeyValues(what: 'tag' | 'property', entries: Record<string, string>, limits: Limits): void {
+/** Checks tag or property keys (non-empty, printable) and the key and value length limits. */
+export function assertKeyValues(what: 'tag' | 'property', entries: Record<string, string>, limits: Limits): void {
   for (const [key, value] of Object.entries(entries)) {
     if (key.length === 0 || hasControlChars(key)) {
       throw new WharfError('INVALID_ARGUMENT', `${what} key "${printable(key)}" must be non-empty printable text`, {

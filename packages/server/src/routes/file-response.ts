@@ -1,0 +1,92 @@
+import { Readable } from 'node:stream'
+import { WharfError, assertWithinLimit, printable, type Limits } from '@wharf/contract'
+import { toDatastoreKey, type DatastoreDriver, type DatastoreKey } from '@wharf/datastores'
+import type { AppContext } from '../http.js'
+
+/** What a download needs to know of a stored file: where its bytes are and what they are. */
+export interface StoredFile {
+  key: string
+  size: number
+  sha256: string
+  contentType: string
+}
+
+/**
+ * The file path after `mark` in the request URL (a `*` route tail), decoded segment by segment and
+ * checked with `toDatastoreKey`: UNSAFE_PATH for traversal, absolute paths and the like.
+ */
+export function pathAfter(
+  c: AppContext,
+  options: { mark: string; what: string; limits: Pick<Limits, 'artifactPathLength'> },
+): DatastoreKey {
+  // The raw pathname, not Hono's decoded parameter: an encoded `%2F` must stay inside its segment.
+  const pathname = new URL(c.req.url).pathname
+  const at = pathname.indexOf(options.mark)
+  const encoded = at < 0 ? '' : pathname.slice(at + options.mark.length)
+  let decoded: string
+  try {
+    decoded = encoded.split('/').map(decodeURIComponent).join('/')
+  } catch (cause) {
+    throw new WharfError('INVALID_ARGUMENT', `the ${options.what} "${printable(encoded)}" is not valid URL encoding`, { cause })
+  }
+  assertWithinLimit(options.limits, 'artifactPathLength', { what: `the ${options.what} length`, actual: decoded.length })
+  return toDatastoreKey(decoded)
+}
+
+/** Parses a single `bytes=` range against a size; undefined for none or for forms we answer in full. */
+export function parseRange(header: string | undefined, size: number): { start: number; end: number } | undefined {
+  if (header === undefined) return undefined
+  const match = /^bytes=(\d*)-(\d*)$/.exec(header.trim())
+  if (!match) return undefined // several ranges or another unit: RFC 9110 lets us send the whole body
+  const [, from = '', to = ''] = match
+  if (from === '' && to === '') return undefined
+  let start: number
+  let end: number
+  if (from === '') {
+    const suffix = Number(to)
+    if (suffix === 0) throw unsatisfiable(header, size)
+    start = Math.max(0, size - suffix)
+    end = size - 1
+  } else {
+    start = Number(from)
+    end = to === '' ? size - 1 : Math.min(Number(to), size - 1)
+  }
+  if (start >= size || start > end) throw unsatisfiable(header, size)
+  return { start, end }
+}
+
+function unsatisfiable(header: string, size: number): WharfError {
+  return new WharfError('RANGE_NOT_SATISFIABLE', `range "${printable(header)}" is outside the file (${size} bytes)`, {
+    details: { size },
+  })
+}
+
+/**
+ * Answers a GET (or HEAD) for a stored file: its type, length, sha256 as ETag and `x-wharf-sha256`, and
+ * the asked `Range` as 206 with Content-Range; the bytes stream from the driver.
+ */
+export async function storedFileResponse(
+  c: AppContext,
+  options: { driver: DatastoreDriver; file: StoredFile },
+): Promise<Response> {
+  const { driver, file } = options
+  const range = parseRange(c.req.header('range'), file.size)
+  const headers: Record<string, string> = {
+    'content-type': file.contentType,
+    'accept-ranges': 'bytes',
+    etag: `"${file.sha256}"`,
+    'x-wharf-sha256': file.sha256,
+  }
+  if (c.req.method === 'HEAD') {
+    headers['content-length'] = String(file.size)
+    return new Response(null, { status: 200, headers })
+  }
+  const stream = await driver.get(toDatastoreKey(file.key), range ? { range } : {})
+  if (range) {
+    headers['content-range'] = `bytes ${range.start}-${range.end}/${file.size}`
+    headers['content-length'] = String(range.end - range.start + 1)
+  } else {
+    headers['content-length'] = String(file.size)
+  }
+  return new Response(Readable.toWeb(stream) as ReadableStream, { status: range ? 206 : 200, headers })
+}
