@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { readFile, stat } from 'node:fs/promises'
+import { readFile, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
@@ -324,6 +324,43 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(beyond.status).toBe(416)
       })
 
+      it('refuses an upload that was still streaming when the run finished, and keeps no stray bytes', async () => {
+        const run = await client.createRun({ experiment: 'art', status: 'Running' })
+        await client.uploadArtifact(run.id, { path: 'outputs/kept.txt', body: 'recorded' })
+        let release: () => void = () => undefined
+        const gate = new Promise<void>((resolve) => (release = resolve))
+        let sent = 0
+        const slow = new ReadableStream<Uint8Array>({
+          async pull(controller) {
+            if (sent === 1) await gate
+            if (sent === 2) return controller.close()
+            sent++
+            controller.enqueue(new TextEncoder().encode('late bytes '))
+          },
+        })
+        const replacing = client.uploadArtifact(run.id, { path: 'outputs/kept.txt', body: slow })
+        const fresh = client.uploadArtifact(run.id, {
+          path: 'outputs/new.txt',
+          body: new ReadableStream<Uint8Array>({
+            async pull(controller) {
+              await gate
+              controller.enqueue(new TextEncoder().encode('x'))
+              controller.close()
+            },
+          }),
+        })
+        const outcomes = Promise.allSettled([replacing, fresh])
+        await new Promise((resolve) => setTimeout(resolve, 100))
+        await client.setRunStatus(run.id, 'Completed')
+        release()
+        const codes = (await outcomes).map((o) => (o.status === 'rejected' ? (o.reason as { code?: string }).code : 'stored'))
+        expect(codes).toEqual(['RUN_FINISHED', 'RUN_FINISHED'])
+        expect(await (await client.downloadArtifact(run.id, 'outputs/kept.txt')).text()).toBe('recorded')
+        const blobRoot = (await client.getDatastore('workspaceblobstore')).settings.path as string
+        const left = await readdir(path.join(blobRoot, 'ExperimentRun', run.id), { recursive: true })
+        expect(left.filter((f) => !f.endsWith('outputs') && !f.endsWith('.replaced'))).toEqual(['outputs/kept.txt'])
+      })
+
       it('guesses content types, lists by prefix and pages', async () => {
         const run = await client.createRun({ experiment: 'art', status: 'Running' })
         for (const p of ['outputs/a.json', 'outputs/b.txt', 'outputs/deep/c.png', 'logs/driver.log', 'name with spaces é.txt']) {
@@ -346,9 +383,14 @@ for (const { kind, enabled } of testStoreKinds()) {
         await expectCode(client.downloadArtifact(run.id, 'missing.txt'), 'ARTIFACT_NOT_FOUND')
         // The client keeps dot segments from being resolved away by URL parsing, so the server refuses them.
         await expectCode(client.uploadArtifact(run.id, { path: 'a/../../b', body: 'x' }), 'UNSAFE_PATH')
-        await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v1' })
-        await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v2' })
+        const v1 = await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v1' })
+        const v2 = await client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v2' })
         expect(await (await client.downloadArtifact(run.id, 'outputs/final.txt')).text()).toBe('v2')
+        // A replacement never rewrites the bytes a record points at; the replaced bytes are removed.
+        expect(v2.key).not.toBe(v1.key)
+        const blobRoot = (await client.getDatastore('workspaceblobstore')).settings.path as string
+        await expect(readFile(path.join(blobRoot, v1.key))).rejects.toMatchObject({ code: 'ENOENT' })
+        expect(await readFile(path.join(blobRoot, v2.key), 'utf8')).toBe('v2')
         await client.setRunStatus(run.id, 'Completed')
         await expectCode(client.uploadArtifact(run.id, { path: 'outputs/final.txt', body: 'v3' }), 'RUN_FINISHED')
         await expectCode(client.uploadArtifact(run.id, { path: 'outputs/new.txt', body: 'v3' }), 'RUN_FINISHED')

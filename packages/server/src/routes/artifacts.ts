@@ -16,7 +16,7 @@ import type { AppDeps } from '../deps.js'
 import { incomingOf, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
-import { runIdParam } from './runs.js'
+import { newRunId, runIdParam } from './runs.js'
 
 const CONTENT_MARK = '/artifacts/content/'
 
@@ -98,7 +98,10 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body) : Readable.from([]))
     const body = declared === undefined ? source.pipe(capStream(limits.artifactBytes)) : source
     if (body !== source) source.on('error', (error) => body.destroy(error))
-    const key = toDatastoreKey(artifactKey(runId, path))
+    // A replacement goes to a key of its own: the bytes a recorded artifact points at are never
+    // rewritten, so a run that finishes while this upload streams keeps exactly what it recorded.
+    const previous = await store.findArtifact(workspace, runId, path)
+    const key = toDatastoreKey(previous ? joinKey('ExperimentRun', runId, '.replaced', newRunId(), path) : artifactKey(runId, path))
     const contentType = contentTypeFor(path, c.req.header('content-type'))
     const stored = await driver.put(key, body, {
       ...(declared !== undefined ? { size: declared } : {}),
@@ -114,7 +117,21 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       datastore: ws.artifactDatastore,
       key,
     }
-    return c.json(await store.putArtifact(workspace, artifact), 201)
+    let recorded: Artifact
+    try {
+      recorded = await store.putArtifact(workspace, artifact)
+    } catch (error) {
+      // Refused (the run finished meanwhile): remove the bytes unless a record points at them.
+      const current = await store.findArtifact(workspace, runId, path)
+      if (current?.key !== key) await driver.delete(key).catch(() => undefined)
+      throw error
+    }
+    // A live run's replaced bytes are referenced by nothing (assets copy from live runs).
+    if (previous && previous.key !== key) {
+      const old = await drivers.get(workspace, previous.datastore)
+      await old.delete(toDatastoreKey(previous.key)).catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: previous.key, error }))
+    }
+    return c.json(recorded, 201)
   })
 
   app.get(ROUTES.downloadArtifact.path, async (c) => {
