@@ -1,4 +1,7 @@
 import { Command, CommanderError } from 'commander'
+import { registerAssetCommands } from './commands/asset.js'
+import { registerExperimentCommands } from './commands/experiment.js'
+import { registerHistoryCommands } from './commands/history.js'
 import { registerServerCommand } from './commands/server.js'
 import { registerSyncCommand } from './commands/sync.js'
 import { registerWorkspaceCommands } from './commands/workspace.js'
@@ -15,15 +18,32 @@ export function createProgram(): Command {
     .exitOverride()
   registerServerCommand(program)
   registerWorkspaceCommands(program)
+  registerHistoryCommands(program)
+  registerAssetCommands(program)
+  registerExperimentCommands(program)
   registerSyncCommand(program)
   return program
+}
+
+/**
+ * Rewrites the two-letter short flag `-ap` of `az ml history promote` (which commander cannot declare)
+ * to `--artifact-path`; arguments after `--` are left alone.
+ */
+export function expandShortFlags(argv: readonly string[]): string[] {
+  const end = argv.indexOf('--')
+  return argv.map((arg, i) => {
+    if (end >= 0 && i > end) return arg
+    if (arg === '-ap') return '--artifact-path'
+    if (arg.startsWith('-ap=')) return `--artifact-path=${arg.slice(4)}`
+    return arg
+  })
 }
 
 /** Runs the CLI with `argv` (node and script first) and resolves to the exit code. */
 export async function runCli(argv: string[]): Promise<number> {
   const program = createProgram()
   try {
-    await program.parseAsync(argv)
+    await program.parseAsync(expandShortFlags(argv))
     return 0
   } catch (error) {
     if (error instanceof CommanderError) {

@@ -1,7 +1,6 @@
 import path from 'node:path'
 import type { Command } from 'commander'
 import { WharfError } from '@wharf/contract'
-import { createLog, loadServerConfig, startServer } from '@wharf/server'
 import { VERSION } from '../version.js'
 
 interface ServerFlags {
@@ -37,6 +36,8 @@ export function registerServerCommand(program: Command): void {
       '\nExamples:\n  wharf server\n  wharf server --port 8080 --data-dir ~/wharf\n  WHARF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/wharf wharf server',
     )
     .action(async (flags: ServerFlags) => {
+      // Loaded here, not at the top: the server and its database drivers cost every other command ~0.8 s.
+      const { createLog, loadServerConfig, startServer } = await import('@wharf/server')
       const config = loadServerConfig({
         host: flags.host,
         port: parsePort(flags.port ?? '5050'),

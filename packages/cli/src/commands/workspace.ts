@@ -3,6 +3,11 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { WharfError } from '@wharf/contract'
 import { Workspace } from '@wharf/sdk'
+import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
+import { connect, type ConnectionFlags } from '../connection.js'
+import { renderPairs, renderTable } from '../output/table.js'
+import { paint } from '../output/terminal.js'
+import { formatTime } from '../output/values.js'
 
 interface InitFlags {
   url: string
@@ -13,7 +18,7 @@ interface InitFlags {
   check: boolean
 }
 
-/** `wharf workspace …`: write the config that the SDK and the CLI find. */
+/** `wharf workspace …`: write the config that the SDK and the CLI find, and show the workspace. */
 export function registerWorkspaceCommands(program: Command): void {
   const workspace = program.command('workspace').description('workspace settings')
   workspace
@@ -43,5 +48,42 @@ export function registerWorkspaceCommands(program: Command): void {
       await writeFile(file, JSON.stringify(config, null, 2) + '\n', { mode: flags.token ? 0o600 : 0o644 })
       if (flags.token) await chmod(file, 0o600)
       process.stdout.write(`wrote ${file} (server ${config.url}, workspace ${config.workspace})\n`)
+    })
+
+  withOutputOptions(withConnectionOptions(workspace.command('show')))
+    .description('the workspace the CLI talks to: server, version, datastores')
+    .addHelpText('after', '\nExamples:\n  wharf workspace show\n  wharf workspace show --workspace team-a -o json')
+    .action(async (flags: ConnectionFlags & OutputFlags) => {
+      const ws = await connect(flags)
+      const [details, health, datastores] = await Promise.all([ws.getDetails(), ws.client.health(), ws.client.listDatastores()])
+      const json = {
+        name: details.name,
+        url: ws.url,
+        serverVersion: health.version,
+        store: health.store,
+        defaultDatastore: details.defaultDatastore,
+        artifactDatastore: details.artifactDatastore,
+        createdAt: details.createdAt,
+        datastores: datastores.map((d) => ({ name: d.name, kind: d.kind, authType: d.authType, isDefault: d.isDefault })),
+      }
+      printResult(
+        {
+          json,
+          table: (terminal) =>
+            renderPairs(
+              [
+                ['Workspace', json.name],
+                ['Server', `${json.url} (Wharf ${json.serverVersion}, ${json.store})`],
+                ['Default datastore', json.defaultDatastore],
+                ['Artifacts in', json.artifactDatastore],
+                ['Created', formatTime(json.createdAt)],
+              ],
+              terminal,
+            ) +
+            `\n${paint('Datastores', { style: 'bold', color: terminal.color })}\n` +
+            renderTable({ headers: ['Name', 'Kind', 'Auth', 'Default'], rows: json.datastores.map((d) => [d.name, d.kind, d.authType, d.isDefault ? 'yes' : '']) }, terminal),
+        },
+        flags,
+      )
     })
 }

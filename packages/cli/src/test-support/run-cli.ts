@@ -25,3 +25,39 @@ export function runWharf(
   child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
   return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout, stderr })))
 }
+
+/** Runs `wharf` and keeps stdout as bytes (for artifacts written to a pipe). */
+export function runWharfBytes(
+  args: string[],
+  options: { env?: Record<string, string>; cwd?: string } = {},
+): Promise<{ code: number | null; stdout: Buffer; stderr: string }> {
+  const child = spawnWharf(args, options)
+  const chunks: Buffer[] = []
+  let stderr = ''
+  child.stdout?.on('data', (c: Buffer) => chunks.push(c))
+  child.stderr?.on('data', (c: Buffer) => (stderr += c.toString()))
+  return new Promise((resolve) => child.once('close', (code) => resolve({ code, stdout: Buffer.concat(chunks), stderr })))
+}
+
+/**
+ * Runs `wharf` with stdout on a pseudo-terminal, through util-linux `script`, as an interactive shell
+ * would; undefined when `script` is not installed.
+ */
+export async function runWharfOnTerminal(
+  args: string[],
+  options: { env?: Record<string, string> } = {},
+): Promise<{ code: number | null; output: string } | undefined> {
+  const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`
+  const command = [process.execPath, '--import', 'tsx', '--conditions=@wharf/source', BIN, ...args].map(quote).join(' ')
+  const child = spawn('script', ['-qec', command, '/dev/null'], {
+    env: { ...process.env, NO_COLOR: '1', ...options.env },
+    stdio: ['ignore', 'pipe', 'pipe'],
+  })
+  let output = ''
+  child.stdout?.on('data', (c: Buffer) => (output += c.toString()))
+  child.stderr?.on('data', (c: Buffer) => (output += c.toString()))
+  return new Promise((resolve) => {
+    child.once('error', () => resolve(undefined))
+    child.once('close', (code) => resolve({ code, output }))
+  })
+}

@@ -1,0 +1,69 @@
+import type { Command } from 'commander'
+import { WharfError } from '@wharf/contract'
+import { OUTPUT_HELP, QUERY_HELP, formatResult, resolveFormat, type ResultView } from './output/format.js'
+import { describeTerminal } from './output/terminal.js'
+
+/** Flags of every command that prints a result. */
+export interface OutputFlags {
+  output?: string
+  query?: string
+}
+
+/** Adds `--url` and `--workspace`, resolved like the SDK does (flags, then environment, then config file). */
+export function withConnectionOptions(command: Command): Command {
+  return command
+    .option('--url <url>', 'server URL (default: WHARF_TRACKING_URI or .wharf/config.json)')
+    .option('--workspace <name>', 'workspace (default: WHARF_WORKSPACE or .wharf/config.json)')
+}
+
+/** Adds `-o/--output` and `--query`. */
+export function withOutputOptions(command: Command): Command {
+  return command.option('-o, --output <format>', OUTPUT_HELP).option('--query <jmespath>', QUERY_HELP)
+}
+
+/** Prints a command's result on stdout in the format asked for (or the default for where stdout goes). */
+export function printResult(view: ResultView, flags: OutputFlags): void {
+  const terminal = describeTerminal(process.stdout)
+  const format = resolveFormat({ flag: flags.output, terminal })
+  process.stdout.write(formatResult(view, { format, query: flags.query, terminal }))
+}
+
+/** Commander collector for a repeatable option. */
+export function collect(value: string, previous: string[] | undefined): string[] {
+  return [...(previous ?? []), value]
+}
+
+/** `k=v` pairs (a bare `k` means an empty value) as a record; INVALID_ARGUMENT for an empty key. */
+export function parseTagPairs(pairs: readonly string[] | undefined): Record<string, string> {
+  const tags: Record<string, string> = {}
+  for (const pair of pairs ?? []) {
+    const eq = pair.indexOf('=')
+    const key = (eq < 0 ? pair : pair.slice(0, eq)).trim()
+    if (key === '') throw new WharfError('INVALID_ARGUMENT', `--tag "${pair}" has no key; write --tag key=value`, { details: { flag: '--tag' } })
+    tags[key] = eq < 0 ? '' : pair.slice(eq + 1)
+  }
+  return tags
+}
+
+/** A positive whole number from a flag, or INVALID_ARGUMENT naming the flag. */
+export function parseCount(raw: string, flag: string): number {
+  const value = Number(raw)
+  if (!Number.isInteger(value) || value < 0) {
+    throw new WharfError('INVALID_ARGUMENT', `${flag} "${raw}" is not a whole number (0 or more)`, { details: { flag } })
+  }
+  return value
+}
+
+/** `name`, `name:3` or `name:latest` as a name and version. */
+export function parseAssetRef(ref: string): { name: string; version: number | 'latest' } {
+  const colon = ref.lastIndexOf(':')
+  if (colon < 0) return { name: ref, version: 'latest' }
+  const name = ref.slice(0, colon)
+  const raw = ref.slice(colon + 1)
+  if (raw === 'latest') return { name, version: 'latest' }
+  const version = Number(raw)
+  if (name === '' || !Number.isInteger(version) || version < 1) {
+    throw new WharfError('INVALID_ARGUMENT', `"${ref}" is not an asset reference; write <name> or <name>:<version> (a version is 1, 2, …, or latest)`)
+  }
+  return { name, version }
+}

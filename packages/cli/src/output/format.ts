@@ -1,0 +1,113 @@
+import { search, type JSONValue } from '@jmespath-community/jmespath'
+import { WharfError } from '@wharf/contract'
+import { renderPairs, renderTable, type TableSpec } from './table.js'
+import type { Terminal } from './terminal.js'
+
+/** The output formats every listing command accepts. */
+export const OUTPUT_FORMATS = ['table', 'json', 'tsv'] as const
+/** One output format. */
+export type OutputFormat = (typeof OUTPUT_FORMATS)[number]
+
+/** True when `value` names an output format. */
+export function isOutputFormat(value: string): value is OutputFormat {
+  return (OUTPUT_FORMATS as readonly string[]).includes(value)
+}
+
+/** The help text of `-o`, shared by every command. */
+export const OUTPUT_HELP = 'output format: table, json or tsv (default: table on a terminal, json when piped)'
+/** The help text of `--query`. */
+export const QUERY_HELP = 'JMESPath query applied to the JSON form before formatting, e.g. "[].runId"'
+
+/** `-o` as given, or the default for where stdout goes: table on a terminal, JSON otherwise. */
+export function resolveFormat(options: { flag: string | undefined; terminal: Terminal }): OutputFormat {
+  if (options.flag === undefined) return options.terminal.isTTY ? 'table' : 'json'
+  if (isOutputFormat(options.flag)) return options.flag
+  throw new WharfError('INVALID_ARGUMENT', `unknown output format "${options.flag}"; use -o table, -o json or -o tsv`, {
+    details: { flag: '-o' },
+  })
+}
+
+/** Applies a JMESPath expression; a bad expression is INVALID_ARGUMENT saying what the parser said. */
+export function applyQuery(data: JSONValue, expression: string): JSONValue {
+  try {
+    return search(data, expression)
+  } catch (cause) {
+    throw new WharfError('INVALID_ARGUMENT', `--query "${expression}" is not a JMESPath expression this data accepts: ${(cause as Error).message}; see https://jmespath.site`, {
+      cause,
+    })
+  }
+}
+
+/** Turns a value into JSON the query and the formats work on (drops undefined, Dates as ISO strings). */
+export function toJson(value: unknown): JSONValue {
+  return JSON.parse(JSON.stringify(value ?? null)) as JSONValue
+}
+
+function scalarText(value: JSONValue): string {
+  if (value === null) return ''
+  if (typeof value === 'string') return value
+  if (typeof value === 'number' || typeof value === 'boolean') return String(value)
+  return JSON.stringify(value)
+}
+
+/**
+ * TSV as the Azure CLI writes it: one line per array element, object values in key order, tabs
+ * between, no header and no quoting; nested values as compact JSON. Scripts pick columns with --query.
+ */
+export function renderTsv(value: JSONValue): string {
+  const line = (item: JSONValue): string => {
+    if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
+      return Object.values(item).map((v) => scalarText(v).replace(/[\t\r\n]+/g, ' ')).join('\t')
+    }
+    if (Array.isArray(item)) return item.map((v) => scalarText(v).replace(/[\t\r\n]+/g, ' ')).join('\t')
+    return scalarText(item)
+  }
+  if (Array.isArray(value)) return value.map(line).join('\n') + (value.length > 0 ? '\n' : '')
+  if (value === null) return ''
+  return line(value) + '\n'
+}
+
+/** A table for any JSON value: arrays of objects become rows, an object key/value pairs. */
+export function renderGenericTable(value: JSONValue, terminal: Terminal): string {
+  if (Array.isArray(value)) {
+    if (value.length === 0) return ''
+    if (value.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))) {
+      const objects = value as Record<string, JSONValue>[]
+      const headers = [...new Set(objects.flatMap((item) => Object.keys(item)))]
+      return renderTable(
+        { headers, rows: objects.map((item) => headers.map((key) => scalarText(item[key] ?? null))) },
+        terminal,
+      )
+    }
+    return renderTable({ headers: ['Result'], rows: value.map((item) => [scalarText(item)]) }, terminal)
+  }
+  if (value !== null && typeof value === 'object') {
+    return renderPairs(Object.entries(value).map(([key, v]) => [key, scalarText(v)]), terminal)
+  }
+  return value === null ? '' : scalarText(value) + '\n'
+}
+
+/** What a command hands to {@link printResult}: its JSON form and, optionally, a better table. */
+export interface ResultView {
+  /** The JSON form: what `-o json` prints and `--query` works on. */
+  json: unknown
+  /** The table form of the unqueried result; without it the JSON is tabulated generically. */
+  table?: ((terminal: Terminal) => string) | TableSpec
+}
+
+/** Prints a result in the chosen format, after the query; the table form is used only without --query. */
+export function formatResult(view: ResultView, options: { format: OutputFormat; query: string | undefined; terminal: Terminal }): string {
+  const json = toJson(view.json)
+  const data = options.query === undefined ? json : applyQuery(json, options.query)
+  switch (options.format) {
+    case 'json':
+      return JSON.stringify(data, null, 2) + '\n'
+    case 'tsv':
+      return renderTsv(data)
+    case 'table':
+      if (options.query === undefined && view.table !== undefined) {
+        return typeof view.table === 'function' ? view.table(options.terminal) : renderTable(view.table, options.terminal)
+      }
+      return renderGenericTable(data, options.terminal)
+  }
+}

@@ -1,0 +1,55 @@
+/** Bars of a sparkline, lowest to highest. */
+const BARS = '▁▂▃▄▅▆▇█'
+
+/** A sparkline of `values` (null for a gap); a flat series is drawn at mid height. */
+export function sparkline(values: readonly (number | null)[]): string {
+  const finite = values.filter((v): v is number => v !== null && Number.isFinite(v))
+  if (finite.length === 0) return ''
+  const min = Math.min(...finite)
+  const max = Math.max(...finite)
+  return values
+    .map((v) => {
+      if (v === null || !Number.isFinite(v)) return ' '
+      if (max === min) return BARS[3]
+      return BARS[Math.min(BARS.length - 1, Math.floor(((v - min) / (max - min)) * BARS.length))]
+    })
+    .join('')
+}
+
+/** A metric value as a short string: five significant digits, text as it is. */
+export function formatValue(value: number | string | null | undefined): string {
+  if (value === null || value === undefined) return ''
+  if (typeof value === 'string') return value
+  if (Number.isInteger(value)) return String(value)
+  return String(Number(value.toPrecision(5)))
+}
+
+/** A duration the way `az ml history` shows it: `H:MM:SS.mmm`. */
+export function formatDuration(ms: number): string {
+  const total = Math.max(0, Math.round(ms))
+  const hours = Math.floor(total / 3_600_000)
+  const minutes = Math.floor((total % 3_600_000) / 60_000)
+  const seconds = Math.floor((total % 60_000) / 1000)
+  const millis = total % 1000
+  return `${hours}:${String(minutes).padStart(2, '0')}:${String(seconds).padStart(2, '0')}.${String(millis).padStart(3, '0')}`
+}
+
+/** Bytes as a human size: 512 B, 1.5 kB, 12 MB (powers of 1000, as file managers show them). */
+export function formatBytes(bytes: number): string {
+  if (bytes < 1000) return `${bytes} B`
+  const units = ['kB', 'MB', 'GB', 'TB']
+  let value = bytes
+  let unit = 'B'
+  for (const next of units) {
+    if (value < 1000) break
+    value /= 1000
+    unit = next
+  }
+  return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${unit}`
+}
+
+/** An ISO time as `YYYY-MM-DD HH:MM:SS` UTC, for tables; empty for null. */
+export function formatTime(iso: string | null | undefined): string {
+  if (!iso) return ''
+  return iso.replace('T', ' ').replace(/\.\d+Z$|Z$/, '')
+}
