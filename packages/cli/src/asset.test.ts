@@ -1,14 +1,13 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WharfClient } from '@wharf/client'
+import type { WharfClient } from '@wharf/client'
 import type { AssetSummary, AssetVersion, Run } from '@wharf/contract'
-import { createLog, loadServerConfig, startServer, type RunningServer } from '@wharf/server'
+import { startCliTestServer, type CliTestServer } from './test-support/cli-server.js'
 import { runWharf } from './test-support/run-cli.js'
 
-let server: RunningServer
+let t: CliTestServer
 let dir: string
 let env: Record<string, string>
 let client: WharfClient
@@ -27,12 +26,8 @@ async function seedRun(model: Uint8Array): Promise<Run> {
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'wharf-cli-asset-'))
-  server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server') }), {
-    log: createLog({ write: () => undefined }),
-  })
-  env = { WHARF_TRACKING_URI: server.url, WHARF_WORKSPACE: 'default', WHARF_HOME: path.join(dir, 'home'), COLUMNS: '' }
-  client = new WharfClient({ url: server.url })
+  t = await startCliTestServer('asset')
+  ;({ dir, env, client } = t)
   first = await seedRun(MODEL_V1)
   second = await seedRun(MODEL_V2)
   // Version 1 and 2 through the CLI (the -ap short flag of az ml history promote), one through the client.
@@ -43,8 +38,7 @@ beforeAll(async () => {
   await client.promoteAsset({ name: 'tokenizer', runId: first.id, artifactPath: 'outputs/other.txt' })
 })
 afterAll(async () => {
-  await server?.close()
-  await rm(dir, { recursive: true, force: true })
+  await t?.stop()
 })
 
 const wharf = (args: string[]) => runWharf(args, { env })

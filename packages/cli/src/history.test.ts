@@ -1,13 +1,14 @@
 import { createHash } from 'node:crypto'
-import { mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WharfClient } from '@wharf/client'
+import type { WharfClient } from '@wharf/client'
 import type { Run } from '@wharf/contract'
-import { createLog, loadServerConfig, startServer, type RunningServer } from '@wharf/server'
+import type { RunningServer } from '@wharf/server'
+import { startCliTestServer, type CliTestServer } from './test-support/cli-server.js'
 import { runWharf, runWharfBytes, runWharfOnTerminal } from './test-support/run-cli.js'
 
+let t: CliTestServer
 let server: RunningServer
 let dir: string
 let env: Record<string, string>
@@ -30,19 +31,14 @@ async function seedRun(options: { lr: string; losses: number[]; accuracy: number
 }
 
 beforeAll(async () => {
-  dir = await mkdtemp(path.join(tmpdir(), 'wharf-cli-history-'))
-  server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server') }), {
-    log: createLog({ write: () => undefined }),
-  })
-  env = { WHARF_TRACKING_URI: server.url, WHARF_WORKSPACE: 'default', WHARF_HOME: path.join(dir, 'home'), COLUMNS: '' }
-  client = new WharfClient({ url: server.url })
+  t = await startCliTestServer('history')
+  ;({ server, dir, env, client } = t)
   first = await seedRun({ lr: '0.1', losses: Array.from({ length: 20 }, (_, i) => 1 / (i + 1)), accuracy: [0.5, 0.7, 0.8] })
   second = await seedRun({ lr: '0.2', losses: Array.from({ length: 20 }, (_, i) => 2 / (i + 1)), accuracy: [0.6, 0.9] })
   failed = await seedRun({ lr: '0.3', losses: [3, 2], accuracy: [0.1], fail: true })
 })
 afterAll(async () => {
-  await server?.close()
-  await rm(dir, { recursive: true, force: true })
+  await t?.stop()
 })
 
 const wharf = (args: string[], extra: Record<string, string> = {}) => runWharf(args, { env: { ...env, ...extra } })
