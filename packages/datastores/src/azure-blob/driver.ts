@@ -1,0 +1,376 @@
+import { randomBytes } from 'node:crypto'
+import { Readable, addAbortSignal, finished } from 'node:stream'
+import { BlobServiceClient, RestError, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
+import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
+import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
+import { HashingStream } from '../hashing.js'
+import { toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
+import { paginate } from '../paging.js'
+import { checkRange, rangeWithin } from '../range.js'
+
+/** How the driver signs its requests: the storage account key, or a SAS token for the container. */
+export type AzureBlobCredential = { kind: 'key'; accountKey: string } | { kind: 'sas'; sasToken: string }
+
+/** Options for {@link createAzureBlobDriver}. */
+export interface AzureBlobDriverOptions {
+  accountName: string
+  containerName: string
+  credential: AzureBlobCredential
+  /** The full blob service URL (Azurite: `http://127.0.0.1:PORT/devstoreaccount1`); default `https://<account>.blob.core.windows.net`. */
+  endpoint?: string
+  /** How many blocks of one put are uploaded at the same time (default 4). */
+  concurrency?: number
+}
+
+interface Signal {
+  signal?: AbortSignal | undefined
+}
+
+/** Bytes per staged block; a put of at most this many bytes is one request. */
+const BLOCK_SIZE = 4 * 1024 * 1024
+/** Azure's limit of committed blocks per blob. */
+const MAX_BLOCKS = 50_000
+const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'REQUEST_SEND_ERROR'])
+
+/**
+ * A datastore in an Azure Blob Storage container (or Azurite). Puts stage blocks and commit them with
+ * the content's MD5 at the end, so a blob is only ever seen whole and always carries Content-MD5.
+ * The account key or SAS token never appears in an error message or its details.
+ */
+export function createAzureBlobDriver(options: AzureBlobDriverOptions): DatastoreDriver {
+  const { accountName, containerName, credential } = options
+  if (typeof accountName !== 'string' || accountName === '') {
+    throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore needs the storage account name (option "accountName")')
+  }
+  if (typeof containerName !== 'string' || containerName === '') {
+    throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore needs the container name (option "containerName")')
+  }
+  const concurrency = options.concurrency ?? 4
+  if (!(Number.isSafeInteger(concurrency) && concurrency > 0)) {
+    throw new WharfError('INVALID_ARGUMENT', `the upload concurrency ${String(concurrency)} is not a whole number ≥ 1`)
+  }
+  const endpoint = (options.endpoint ?? `https://${accountName}.blob.core.windows.net`).replace(/\/+$/, '')
+  let service: BlobServiceClient
+  if (credential.kind === 'key') {
+    if (!credential.accountKey) throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore with key auth needs the account key')
+    service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(accountName, credential.accountKey))
+  } else {
+    const sas = credential.sasToken.replace(/^\?/, '')
+    if (!sas) throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore with SAS auth needs the SAS token')
+    service = new BlobServiceClient(`${endpoint}?${sas}`)
+  }
+  return new AzureBlobDriver({ container: service.getContainerClient(containerName), where: { accountName, containerName, endpoint }, concurrency })
+}
+
+interface Where {
+  accountName: string
+  containerName: string
+  endpoint: string
+}
+
+class AzureBlobDriver implements DatastoreDriver {
+  readonly kind = 'azure_blob' as const
+  readonly #container: ContainerClient
+  readonly #where: Where
+  readonly #concurrency: number
+
+  constructor(options: { container: ContainerClient; where: Where; concurrency: number }) {
+    this.#container = options.container
+    this.#where = options.where
+    this.#concurrency = options.concurrency
+  }
+
+  async put(key: DatastoreKey, body: Readable, options: PutOptions = {}): Promise<PutResult> {
+    const { signal, size } = options
+    const safe = toDatastoreKey(key)
+    const hasher = new HashingStream(size === undefined ? {} : { size })
+    signal?.throwIfAborted()
+    const blob = this.#container.getBlockBlobClient(safe)
+    const blockSize = size === undefined ? BLOCK_SIZE : Math.max(BLOCK_SIZE, Math.ceil(size / MAX_BLOCKS))
+    // The body is piped rather than put in a pipeline so that a failure here does not destroy the
+    // caller's stream; `finished` catches a body that errors or closes early (its listener stays on purpose).
+    let settled = false
+    let bodyError: Error | undefined
+    finished(body, { writable: false }, (error) => {
+      if (!error || settled) return
+      bodyError = error
+      hasher.destroy(error)
+    })
+    if (signal) addAbortSignal(signal, hasher)
+    body.pipe(hasher)
+    const staging = new Set<Promise<void>>()
+    const blockIds: string[] = []
+    const uploadId = randomBytes(12).toString('hex')
+    let failure: Error | undefined
+    // A failed block is recorded from its own promise, so read it through a call rather than a narrowed variable.
+    const throwIfFailed = (): void => {
+      if (failure !== undefined) throw failure
+    }
+    const stage = (data: Buffer): void => {
+      const id = Buffer.from(`${uploadId}-${String(blockIds.length).padStart(6, '0')}`).toString('base64')
+      blockIds.push(id)
+      const task = blob
+        .stageBlock(id, data, data.length, signalOption(signal))
+        .then(() => undefined)
+        .catch((error: unknown) => {
+          failure ??= error instanceof Error ? error : new Error(String(error))
+          hasher.destroy(failure)
+        })
+        .finally(() => staging.delete(task))
+      staging.add(task)
+    }
+    try {
+      let pending: Buffer[] = []
+      let pendingBytes = 0
+      for await (const chunk of hasher as AsyncIterable<Buffer>) {
+        let rest = chunk
+        while (pendingBytes + rest.length >= blockSize) {
+          const take = blockSize - pendingBytes
+          pending.push(rest.subarray(0, take))
+          rest = rest.subarray(take)
+          if (blockIds.length >= MAX_BLOCKS) throw tooBig(safe)
+          stage(Buffer.concat(pending))
+          pending = []
+          pendingBytes = 0
+          while (staging.size >= this.#concurrency) await Promise.race(staging)
+        }
+        if (rest.length > 0) {
+          pending.push(rest)
+          pendingBytes += rest.length
+        }
+      }
+      await Promise.all(staging)
+      throwIfFailed()
+      signal?.throwIfAborted()
+      const result = hasher.result()
+      const blobHTTPHeaders = {
+        blobContentMD5: Buffer.from(result.md5, 'base64'),
+        ...(options.contentType === undefined ? {} : { blobContentType: options.contentType }),
+      }
+      const last = Buffer.concat(pending)
+      if (blockIds.length === 0) {
+        // Small enough for one Put Blob, which is atomic and carries the headers.
+        await blob.upload(last, last.length, { blobHTTPHeaders, ...signalOption(signal) })
+      } else {
+        if (last.length > 0) stage(last)
+        await Promise.all(staging)
+        throwIfFailed()
+        signal?.throwIfAborted()
+        await blob.commitBlockList(blockIds, { blobHTTPHeaders, ...signalOption(signal) })
+      }
+      return result
+    } catch (error) {
+      hasher.destroy()
+      await Promise.allSettled(staging)
+      // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
+      if (bodyError !== undefined) throw bodyError
+      if (signal?.aborted || isWharfError(error)) throw error
+      throw this.#translate(failure ?? error, { action: `write "${printable(safe)}"` })
+    } finally {
+      settled = true
+      body.unpipe(hasher)
+    }
+  }
+
+  async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
+    const { signal, range } = options
+    const safe = toDatastoreKey(key)
+    if (range) checkRange(range)
+    signal?.throwIfAborted()
+    const blob = this.#container.getBlobClient(safe)
+    try {
+      const offset = range?.start ?? 0
+      const count = range?.end === undefined ? undefined : range.end - range.start + 1
+      const response = await blob.download(offset, count, signalOption(signal))
+      const body = response.readableStreamBody
+      if (!body) throw new WharfError('INTERNAL', `the download of "${printable(safe)}" came back without a body`)
+      const stream = body instanceof Readable ? body : Readable.from(body)
+      if (range) {
+        // Azurite answers a start at the end with an empty 206, and the SDK sends no Range header for offset 0.
+        const size = sizeOf(response.contentRange) ?? response.contentLength ?? 0
+        try {
+          rangeWithin(range, { size, key: safe })
+        } catch (error) {
+          stream.destroy()
+          throw error
+        }
+      }
+      return signal ? addAbortSignal(signal, stream) : stream
+    } catch (error) {
+      if (statusOf(error) === 404 && errorCodeOf(error) !== 'ContainerNotFound') throw notFound(safe, error)
+      if (statusOf(error) === 416 && range) {
+        // Say how big the file is, as the other drivers do.
+        const info = await this.stat(safe, signal ? { signal } : {})
+        if (!info) throw notFound(safe, error)
+        rangeWithin(range, { size: info.size, key: safe })
+      }
+      throw this.#translate(error, { action: `read "${printable(safe)}"` })
+    }
+  }
+
+  async stat(key: DatastoreKey, options: Signal = {}): Promise<FileInfo | undefined> {
+    const safe = toDatastoreKey(key)
+    options.signal?.throwIfAborted()
+    try {
+      const properties = await this.#container.getBlobClient(safe).getProperties(signalOption(options.signal))
+      return {
+        key: safe,
+        size: properties.contentLength ?? 0,
+        modifiedAt: (properties.lastModified ?? new Date()).toISOString(),
+        ...md5Of(properties.contentMD5),
+      }
+    } catch (error) {
+      if (statusOf(error) === 404 && errorCodeOf(error) !== 'ContainerNotFound') return undefined
+      throw this.#translate(error, { action: `read "${printable(safe)}"` })
+    }
+  }
+
+  async delete(key: DatastoreKey, options: Signal = {}): Promise<void> {
+    const safe = toDatastoreKey(key)
+    options.signal?.throwIfAborted()
+    try {
+      await this.#container.getBlobClient(safe).deleteIfExists({ deleteSnapshots: 'include', ...signalOption(options.signal) })
+    } catch (error) {
+      throw this.#translate(error, { action: `delete "${printable(safe)}"` })
+    }
+  }
+
+  list(options: ListOptions = {}): PagedIterable<FileInfo> {
+    const prefix = toKeyPrefix(options.prefix ?? '')
+    const { signal } = options
+    const defaultSize = options.pageSize ?? DEFAULT_LIMITS.pageSize
+    if (!(Number.isSafeInteger(defaultSize) && defaultSize > 0)) {
+      throw new WharfError('INVALID_ARGUMENT', `the page size ${String(defaultSize)} is not a whole number ≥ 1`)
+    }
+    return paginate(async (pageToken, pageSize = defaultSize): Promise<Page<FileInfo>> => {
+      const items: FileInfo[] = []
+      let marker = pageToken
+      // Azure may answer with a short page and a marker; keep asking until the page is full or the listing ends.
+      do {
+        signal?.throwIfAborted()
+        const pages = this.#container
+          .listBlobsFlat({ ...(prefix === '' ? {} : { prefix }), ...signalOption(signal) })
+          .byPage({ maxPageSize: Math.min(pageSize - items.length, 5000), ...(marker === undefined ? {} : { continuationToken: marker }) })
+        let step: Awaited<ReturnType<typeof pages.next>>
+        try {
+          step = await pages.next()
+        } catch (error) {
+          throw this.#translate(error, { action: `list "${printable(prefix)}"` })
+        }
+        if (step.done) break
+        for (const item of step.value.segment.blobItems) {
+          const info = fileInfoOf(item)
+          if (info) items.push(info)
+        }
+        marker = step.value.continuationToken === '' ? undefined : step.value.continuationToken
+      } while (marker !== undefined && items.length < pageSize)
+      return marker === undefined ? { items } : { items, nextPageToken: marker }
+    })
+  }
+
+  async validate(options: { create?: boolean; signal?: AbortSignal } = {}): Promise<void> {
+    const { signal } = options
+    signal?.throwIfAborted()
+    // Listing one blob needs no more than a container SAS with list permission, unlike reading the container's properties.
+    try {
+      await this.#container.listBlobsFlat(signalOption(signal)).byPage({ maxPageSize: 1 }).next()
+      return
+    } catch (error) {
+      if (!(statusOf(error) === 404 && options.create)) throw this.#translate(error, { action: 'reach the container' })
+    }
+    try {
+      await this.#container.createIfNotExists(signalOption(signal))
+    } catch (error) {
+      throw this.#translate(error, { action: 'create the container' })
+    }
+  }
+
+  /** A WharfError for the failures this driver knows; anything else as it is. */
+  #translate(error: unknown, options: { action: string }): unknown {
+    if (isWharfError(error)) return error
+    const { accountName, containerName, endpoint } = this.#where
+    const details = { accountName, containerName, endpoint }
+    const status = statusOf(error)
+    const code = errorCodeOf(error)
+    const what = `the Azure Blob container "${containerName}" of the storage account "${accountName}"`
+    if (status === 403 || status === 401) {
+      return new WharfError(
+        'FORBIDDEN',
+        `could not ${options.action}: ${what} refused the account key or SAS token (${code ?? status}); check that it is current and allows this operation`,
+        { details, cause: error },
+      )
+    }
+    if (status === 404 && code === 'ContainerNotFound') {
+      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} does not exist; create it, or validate the datastore with create`, {
+        details,
+        cause: error,
+      })
+    }
+    if ((status !== undefined && status >= 500) || (status === undefined && code !== undefined && NETWORK_CODES.has(code))) {
+      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} at ${endpoint} cannot be reached (${code ?? status})`, {
+        details,
+        cause: error,
+      })
+    }
+    return error
+  }
+}
+
+function signalOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
+  return signal ? { abortSignal: signal } : {}
+}
+
+function statusOf(error: unknown): number | undefined {
+  return error instanceof RestError ? error.statusCode : undefined
+}
+
+function errorCodeOf(error: unknown): string | undefined {
+  if (error instanceof RestError) {
+    const fromHeader = error.response?.headers.get('x-ms-error-code')
+    return fromHeader ?? error.code
+  }
+  const code = (error as { code?: unknown } | null)?.code
+  return typeof code === 'string' ? code : undefined
+}
+
+/** The full size from a Content-Range such as `bytes 0-9/10`. */
+function sizeOf(contentRange: string | undefined): number | undefined {
+  const total = contentRange?.match(/\/(\d+)$/)?.[1]
+  return total === undefined ? undefined : Number(total)
+}
+
+function md5Of(raw: Uint8Array | undefined): { contentMd5?: string } {
+  return raw && raw.length > 0 ? { contentMd5: Buffer.from(raw).toString('base64') } : {}
+}
+
+/** The info of a listed blob, or undefined for a name no key can have (a folder marker, another tool's temp file). */
+function fileInfoOf(item: BlobItem): FileInfo | undefined {
+  let key: DatastoreKey
+  try {
+    key = toDatastoreKey(item.name)
+  } catch {
+    return undefined
+  }
+  if (key !== item.name) return undefined
+  return {
+    key,
+    size: item.properties.contentLength ?? 0,
+    modifiedAt: item.properties.lastModified.toISOString(),
+    ...md5Of(item.properties.contentMD5),
+  }
+}
+
+function notFound(key: string, cause?: unknown): WharfError {
+  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
+    details: { key: printable(key, 1024) },
+    ...(cause === undefined ? {} : { cause }),
+  })
+}
+
+function tooBig(key: string): WharfError {
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `cannot store "${printable(key)}": a blob of unknown size may have at most ${MAX_BLOCKS} blocks of ${BLOCK_SIZE} bytes; declare the size`,
+    { details: { key: printable(key, 1024) } },
+  )
+}

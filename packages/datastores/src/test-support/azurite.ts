@@ -1,0 +1,80 @@
+import { spawn } from 'node:child_process'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { createRequire } from 'node:module'
+import { connect, createServer } from 'node:net'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+
+/** The account key every Azurite accepts for `devstoreaccount1` (public, documented by Microsoft). */
+export const AZURITE_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+
+/** A running Azurite blob service and how to reach and stop it. */
+export interface AzuriteInstance {
+  /** The blob service URL, `http://127.0.0.1:PORT/devstoreaccount1`. */
+  endpoint: string
+  accountName: 'devstoreaccount1'
+  accountKey: string
+  /** Stops the process (by its PID) and removes its data folder. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `azurite-blob` on a free loopback port with a fresh temp folder, and resolves once the port
+ * answers. Throws if it exits or does not answer within 20 s.
+ */
+export async function startAzurite(): Promise<AzuriteInstance> {
+  const require = createRequire(import.meta.url)
+  const bin = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js')
+  const location = await mkdtemp(path.join(tmpdir(), 'wharf-azurite-'))
+  const port = await freePort()
+  const args = ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry']
+  const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString()).slice(-4000)
+  })
+  const exited = new Promise<void>((resolve) => child.once('exit', () => resolve()))
+  const stop = async (): Promise<void> => {
+    if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) {
+      process.kill(child.pid, 'SIGTERM')
+      const timer = setTimeout(() => {
+        if (child.exitCode === null && child.signalCode === null && child.pid !== undefined) process.kill(child.pid, 'SIGKILL')
+      }, 5000)
+      await exited
+      clearTimeout(timer)
+    }
+    await rm(location, { recursive: true, force: true })
+  }
+  const deadline = Date.now() + 20_000
+  while (!(await answers(port))) {
+    if (child.exitCode !== null || Date.now() > deadline) {
+      await stop()
+      throw new Error(`azurite-blob did not start on port ${port}: ${stderr || 'no output'}`)
+    }
+    await new Promise((resolve) => setTimeout(resolve, 100))
+  }
+  return { endpoint: `http://127.0.0.1:${port}/devstoreaccount1`, accountName: 'devstoreaccount1', accountKey: AZURITE_ACCOUNT_KEY, stop }
+}
+
+async function freePort(): Promise<number> {
+  return new Promise((resolve, reject) => {
+    const server = createServer()
+    server.once('error', reject)
+    server.listen(0, '127.0.0.1', () => {
+      const address = server.address()
+      const port = typeof address === 'object' && address !== null ? address.port : 0
+      server.close(() => resolve(port))
+    })
+  })
+}
+
+async function answers(port: number): Promise<boolean> {
+  return new Promise((resolve) => {
+    const socket = connect({ host: '127.0.0.1', port })
+    socket.once('connect', () => {
+      socket.destroy()
+      resolve(true)
+    })
+    socket.once('error', () => resolve(false))
+  })
+}
