@@ -12,3 +12,4 @@ export {
 } from './bootstrap.js'
 export { createDriverRegistry, createDriver, type DriverRegistry } from './driver-registry.js'
 export type { AppDeps } from './deps.js'
+export { createSecretBox, loadSecretKey, SECRET_KEY_FILE, type SecretBox } from './secret-box.js'
