@@ -7,8 +7,9 @@ export default defineConfig({
   ssr: { resolve: { conditions: ['@wharf/source'] } },
   test: {
     include: ['packages/*/src/**/*.test.ts'],
-    testTimeout: 30_000,
-    hookTimeout: 60_000,
+    // Many tests start servers and scripts as real processes; a saturated 2-core CI machine is slow at it.
+    testTimeout: 60_000,
+    hookTimeout: 120_000,
     // Files share one PostgreSQL server and spawn servers on loopback ports; two cores are the machine.
     fileParallelism: true,
     maxWorkers: 2,
