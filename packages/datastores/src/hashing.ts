@@ -1,5 +1,5 @@
 import { createHash, type Hash } from 'node:crypto'
-import { Transform, type TransformCallback } from 'node:stream'
+import { Transform, finished, type Readable, type TransformCallback } from 'node:stream'
 import { WharfError } from '@wharf/contract'
 import type { PutResult } from './driver.js'
 
@@ -70,4 +70,38 @@ function sizeMismatch(declared: number, received: string): WharfError {
     `the body has ${received} bytes but its declared size is ${declared}; nothing was stored. Send the declared number of bytes, or leave the size out`,
     { details: { declaredSize: declared } },
   )
+}
+
+/** A caller's body feeding a {@link HashingStream}; see {@link feedBody}. */
+export interface BodyFeed {
+  /** The body's own error, when it failed or closed early: report that error as it is. */
+  readonly bodyError: Error | undefined
+  /** Stops feeding (call once the put is over, whatever its outcome). */
+  release(): void
+}
+
+/**
+ * Pipes `body` into `hasher` without ever destroying `body` (an HTTP request must stay open for the
+ * error response). A body that errors or closes early destroys the hasher, so the put fails instead of
+ * waiting forever; the listener stays on after `release`, so a late error of the body cannot crash the
+ * process.
+ */
+export function feedBody(body: Readable, hasher: HashingStream): BodyFeed {
+  let settled = false
+  let bodyError: Error | undefined
+  finished(body, { writable: false }, (error) => {
+    if (!error || settled) return
+    bodyError = error
+    hasher.destroy(error)
+  })
+  body.pipe(hasher)
+  return {
+    get bodyError() {
+      return bodyError
+    },
+    release() {
+      settled = true
+      body.unpipe(hasher)
+    },
+  }
 }

@@ -32,3 +32,12 @@ export function paginate<T>(fetchPage: FetchPage<T>): PagedIterable<T> {
     },
   }
 }
+
+/** The page size of a listing (`pageSize`, else the default); INVALID_ARGUMENT unless a whole number ≥ 1. */
+export function listPageSize(pageSize: number | undefined, fallback: number): number {
+  const size = pageSize ?? fallback
+  if (!(Number.isSafeInteger(size) && size > 0)) {
+    throw new WharfError('INVALID_ARGUMENT', `the page size ${String(size)} is not a whole number ≥ 1`)
+  }
+  return size
+}

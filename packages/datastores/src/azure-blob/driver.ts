@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto'
-import { Readable, addAbortSignal, finished } from 'node:stream'
+import { Readable, addAbortSignal } from 'node:stream'
 import { BlobServiceClient, RestError, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
-import { HashingStream } from '../hashing.js'
+import { HashingStream, feedBody } from '../hashing.js'
 import { toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { paginate } from '../paging.js'
+import { listPageSize, paginate } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the container. */
@@ -87,17 +87,8 @@ class AzureBlobDriver implements DatastoreDriver {
     signal?.throwIfAborted()
     const blob = this.#container.getBlockBlobClient(safe)
     const blockSize = size === undefined ? BLOCK_SIZE : Math.max(BLOCK_SIZE, Math.ceil(size / MAX_BLOCKS))
-    // The body is piped rather than put in a pipeline so that a failure here does not destroy the
-    // caller's stream; `finished` catches a body that errors or closes early (its listener stays on purpose).
-    let settled = false
-    let bodyError: Error | undefined
-    finished(body, { writable: false }, (error) => {
-      if (!error || settled) return
-      bodyError = error
-      hasher.destroy(error)
-    })
     if (signal) addAbortSignal(signal, hasher)
-    body.pipe(hasher)
+    const feed = feedBody(body, hasher)
     const staging = new Set<Promise<void>>()
     const blockIds: string[] = []
     const uploadId = randomBytes(12).toString('hex')
@@ -163,12 +154,11 @@ class AzureBlobDriver implements DatastoreDriver {
       hasher.destroy()
       await Promise.allSettled(staging)
       // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
-      if (bodyError !== undefined) throw bodyError
+      if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted || isWharfError(error)) throw error
       throw this.#translate(failure ?? error, { action: `write "${printable(safe)}"` })
     } finally {
-      settled = true
-      body.unpipe(hasher)
+      feed.release()
     }
   }
 
@@ -238,10 +228,7 @@ class AzureBlobDriver implements DatastoreDriver {
   list(options: ListOptions = {}): PagedIterable<FileInfo> {
     const prefix = toKeyPrefix(options.prefix ?? '')
     const { signal } = options
-    const defaultSize = options.pageSize ?? DEFAULT_LIMITS.pageSize
-    if (!(Number.isSafeInteger(defaultSize) && defaultSize > 0)) {
-      throw new WharfError('INVALID_ARGUMENT', `the page size ${String(defaultSize)} is not a whole number ≥ 1`)
-    }
+    const defaultSize = listPageSize(options.pageSize, DEFAULT_LIMITS.pageSize)
     return paginate(async (pageToken, pageSize = defaultSize): Promise<Page<FileInfo>> => {
       const items: FileInfo[] = []
       let marker = pageToken

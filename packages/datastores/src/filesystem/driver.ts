@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto'
 import { constants, type Dirent, type Stats } from 'node:fs'
 import { access, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
-import { addAbortSignal, finished, type Readable } from 'node:stream'
+import { addAbortSignal, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { TextDecoder } from 'node:util'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
-import { HashingStream } from '../hashing.js'
+import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { paginate } from '../paging.js'
+import { listPageSize, paginate } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** Options for {@link createFilesystemDriver}. */
@@ -158,10 +158,7 @@ class FilesystemDriver implements DatastoreDriver {
   list(options: ListOptions = {}): PagedIterable<FileInfo> {
     const prefix = toKeyPrefix(options.prefix ?? '')
     const { signal } = options
-    const defaultSize = options.pageSize ?? DEFAULT_LIMITS.pageSize
-    if (!(Number.isSafeInteger(defaultSize) && defaultSize > 0)) {
-      throw new WharfError('INVALID_ARGUMENT', `the page size ${String(defaultSize)} is not a whole number ≥ 1`)
-    }
+    const defaultSize = listPageSize(options.pageSize, DEFAULT_LIMITS.pageSize)
     // The walk of the last page is kept, so walking page after page reads each folder once.
     let kept: { after: string; walker: AsyncGenerator<FileInfo>; next: FileInfo } | undefined
     return paginate(async (pageToken, pageSize = defaultSize): Promise<Page<FileInfo>> => {
@@ -368,27 +365,15 @@ class FilesystemDriver implements DatastoreDriver {
     const { body, hasher, handle, signal } = options
     // `flush` syncs the data to disk before the stream closes the handle, and the pipeline waits for that close.
     const out = handle.createWriteStream({ flush: true })
-    // The body is piped rather than put in the pipeline so that a failure here does not destroy the
-    // caller's stream (an HTTP request must stay open for the error response). `finished` still catches
-    // a body that errors or closes early, which would otherwise leave the put waiting forever; its
-    // listeners stay on purpose, so a late error of the body cannot crash the process.
-    let settled = false
-    let bodyError: Error | undefined
-    finished(body, { writable: false }, (error) => {
-      if (!error || settled) return
-      bodyError = error
-      hasher.destroy(error)
-    })
-    body.pipe(hasher)
+    const feed = feedBody(body, hasher)
     try {
       await pipeline(hasher, out, signal ? { signal } : {})
     } catch (error) {
       // The caller's own failures (its body, its abort) come back as they are.
-      if (bodyError !== undefined || signal?.aborted || isWharfError(error)) throw error
+      if (feed.bodyError !== undefined || signal?.aborted || isWharfError(error)) throw error
       throw this.#translate(error, { action: `write "${printable(options.key)}"` })
     } finally {
-      settled = true
-      body.unpipe(hasher)
+      feed.release()
     }
   }
 

@@ -1,4 +1,4 @@
-import { PassThrough, Readable, addAbortSignal, finished } from 'node:stream'
+import { PassThrough, Readable, addAbortSignal } from 'node:stream'
 import {
   CreateBucketCommand,
   DeleteObjectCommand,
@@ -12,9 +12,9 @@ import {
 import { Upload } from '@aws-sdk/lib-storage'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
-import { HashingStream } from '../hashing.js'
+import { HashingStream, feedBody } from '../hashing.js'
 import { isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { paginate } from '../paging.js'
+import { listPageSize, paginate } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** Options for {@link createS3Driver}. */
@@ -108,16 +108,9 @@ class S3Driver implements DatastoreDriver {
     signal?.throwIfAborted()
     // As in the filesystem driver, the body is piped (not destroyed on failure: an HTTP request must stay
     // open for the error response) and `finished` turns its error or early close into the hasher's.
-    let settled = false
-    let bodyError: Error | undefined
     let hashError: unknown
     hasher.on('error', (error) => {
       hashError ??= error
-    })
-    finished(body, { writable: false }, (error) => {
-      if (!error || settled) return
-      bodyError = error
-      hasher.destroy(error)
     })
     const upload = new Upload({
       client: this.#client,
@@ -131,21 +124,20 @@ class S3Driver implements DatastoreDriver {
       hasher.destroy()
     }
     signal?.addEventListener('abort', onAbort, { once: true })
-    body.pipe(hasher)
+    const feed = feedBody(body, hasher)
     try {
       await upload.done()
     } catch (error) {
       // The caller's own failures (its body, its abort) come back as they are.
-      if (bodyError !== undefined) throw bodyError
+      if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted) throw abortErrorOf(error, signal)
       // A size mismatch is the hasher's error; a failed abort of the multipart upload must not hide it.
       if (isWharfError(hashError)) throw hashError
       if (isWharfError(error)) throw error
       throw this.#translate(error, { action: `write "${printable(safe)}"` })
     } finally {
-      settled = true
       signal?.removeEventListener('abort', onAbort)
-      body.unpipe(hasher)
+      feed.release()
     }
     return hasher.result()
   }
@@ -227,10 +219,7 @@ class S3Driver implements DatastoreDriver {
   list(options: ListOptions = {}): PagedIterable<FileInfo> {
     const prefix = toKeyPrefix(options.prefix ?? '')
     const { signal } = options
-    const defaultSize = options.pageSize ?? DEFAULT_LIMITS.pageSize
-    if (!(Number.isSafeInteger(defaultSize) && defaultSize > 0)) {
-      throw new WharfError('INVALID_ARGUMENT', `the page size ${String(defaultSize)} is not a whole number ≥ 1`)
-    }
+    const defaultSize = listPageSize(options.pageSize, DEFAULT_LIMITS.pageSize)
     // ListObjects (v1) with Marker rather than v2 with a continuation token: every S3 server has it, and
     // s3rver's v2 tokens use DES, which OpenSSL 3 (Node ≥ 17) no longer offers, so its truncated v2
     // listings fail. The page token is the last key the server returned; S3 resumes after it.
