@@ -1,5 +1,6 @@
 import { Command, CommanderError } from 'commander'
 import { registerAssetCommands } from './commands/asset.js'
+import { registerDatastoreCommands } from './commands/datastore.js'
 import { registerExperimentCommands } from './commands/experiment.js'
 import { registerHistoryCommands } from './commands/history.js'
 import { registerServerCommand } from './commands/server.js'
@@ -20,6 +21,7 @@ export function createProgram(): Command {
   registerWorkspaceCommands(program)
   registerHistoryCommands(program)
   registerAssetCommands(program)
+  registerDatastoreCommands(program)
   registerExperimentCommands(program)
   registerSyncCommand(program)
   return program

@@ -44,6 +44,20 @@ describe('wharf server', () => {
     expect(result.stderr).not.toContain('    at ')
   })
 
+  it('refuses a malformed WHARF_BLOBSTORE or WHARF_SECRET_KEY in one line, never echoing the key', async () => {
+    const blob = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'y')], {
+      env: { WHARF_BLOBSTORE: '{"kind":"azure_blob","accountName":"acct","accountKey":"TOPSECRETVALUE123"}' },
+    })
+    expect(blob.code).toBe(2)
+    expect(blob.stderr).toContain('blobStore')
+    expect(blob.stderr).toContain('containerName')
+    expect(blob.stderr).not.toContain('TOPSECRETVALUE123')
+    expect(blob.stderr.trim().split('\n')).toHaveLength(1)
+    const key = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'z')], { env: { WHARF_SECRET_KEY: 'c2hvcnQ=' } })
+    expect(key.code).toBe(2)
+    expect(key.stderr).toContain('openssl rand -base64 32')
+  })
+
   it('rejects a bad port and prints its version', async () => {
     const bad = await runWharf(['server', '--port', 'eighty'])
     expect(bad.code).toBe(2)

@@ -25,6 +25,10 @@ import {
   type UpdateRunRequest,
   type Workspace,
   type Datastore,
+  type DatastoreAccess,
+  type DatastoreFile,
+  type RegisterDatastoreRequest,
+  type StoredFile,
   type Health,
   type RouteDef,
   type RouteName,
@@ -218,6 +222,76 @@ export class WharfClient {
 
   getDatastore(name: string, options: CallOptions = {}): Promise<Datastore> {
     return this.call('getDatastore', { params: { datastore: name }, signal: options.signal })
+  }
+
+  /** Registers storage; DATASTORE_EXISTS unless `overwrite` (which is how keys are rotated). */
+  registerDatastore(request: RegisterDatastoreRequest, options: CallOptions = {}): Promise<Datastore> {
+    return this.call('registerDatastore', { body: request, signal: options.signal })
+  }
+
+  /** Removes a registration; the storage and its files are left as they are. */
+  async unregisterDatastore(name: string, options: CallOptions = {}): Promise<void> {
+    await this.call('unregisterDatastore', { params: { datastore: name }, signal: options.signal })
+  }
+
+  /** Makes `name` the workspace's default datastore. */
+  setDefaultDatastore(name: string, options: CallOptions = {}): Promise<Workspace> {
+    return this.call('setDefaultDatastore', { body: { name }, signal: options.signal })
+  }
+
+  /** How to reach a datastore's bytes for an operation (a short-lived SAS, a shared folder, or the server). */
+  datastoreAccess(name: string, operation: 'read' | 'write', options: CallOptions = {}): Promise<DatastoreAccess> {
+    return this.call('datastoreAccess', { params: { datastore: name }, body: { operation }, signal: options.signal })
+  }
+
+  /** Files of a datastore in path order, optionally under a string prefix, a page at a time. */
+  listDatastoreFiles(name: string, options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {}): PagedIterable<DatastoreFile> {
+    return paginate(
+      (pageToken) =>
+        this.call('listDatastoreFiles', {
+          params: { datastore: name },
+          query: { prefix: options.prefix, pageSize: options.pageSize, pageToken },
+          signal: options.signal,
+        }),
+      options.pageToken,
+    )
+  }
+
+  /** Uploads one file (a stream is sent as it is read); FILE_EXISTS unless `overwrite`. */
+  async uploadDatastoreFile(
+    name: string,
+    options: CallOptions & { path: string; body: UploadArtifactOptions['body']; size?: number; contentType?: string; overwrite?: boolean },
+  ): Promise<StoredFile> {
+    const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/octet-stream' }
+    if (options.size !== undefined) headers['content-length'] = String(options.size)
+    const response = await this.send(ROUTES.uploadDatastoreFile, {
+      params: { datastore: name },
+      rest: encodePath(options.path),
+      query: { overwrite: options.overwrite === true ? 'true' : 'false' },
+      rawBody: options.body as NonNullable<RequestInit['body']>,
+      headers,
+      signal: options.signal,
+      timeout: false,
+    })
+    return (await response.json()) as StoredFile
+  }
+
+  /** Opens a datastore file for download: the response's body streams the bytes (or the asked range). */
+  downloadDatastoreFile(name: string, path: string, options: CallOptions & { range?: { start: number; end?: number } } = {}): Promise<Response> {
+    const headers: Record<string, string> = {}
+    if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`
+    return this.send(ROUTES.downloadDatastoreFile, {
+      params: { datastore: name },
+      rest: encodePath(path),
+      headers,
+      signal: options.signal,
+      timeout: false,
+    })
+  }
+
+  /** Deletes one datastore file (idempotent). */
+  async deleteDatastoreFile(name: string, path: string, options: CallOptions = {}): Promise<void> {
+    await this.call('deleteDatastoreFile', { params: { datastore: name }, rest: encodePath(path), signal: options.signal })
   }
 
   // ------------------------------------------------------------------ experiments

@@ -7,10 +7,13 @@ export interface PagedIterable<T> extends AsyncIterable<T> {
   toArray(): Promise<T[]>
 }
 
-/** Turns a page fetcher into a {@link PagedIterable}; nothing is fetched until iteration starts. */
-export function paginate<T>(fetchPage: (pageToken?: string) => Promise<Page<T>>): PagedIterable<T> {
+/**
+ * Turns a page fetcher into a {@link PagedIterable}; nothing is fetched until iteration starts.
+ * `startToken` (a `nextPageToken` from an earlier walk) resumes after that page.
+ */
+export function paginate<T>(fetchPage: (pageToken?: string) => Promise<Page<T>>, startToken?: string): PagedIterable<T> {
   async function* byPage(): AsyncGenerator<Page<T>> {
-    let token: string | undefined
+    let token: string | undefined = startToken
     do {
       const page = await fetchPage(token)
       yield page

@@ -352,7 +352,7 @@ export const PromoteAssetSchema = z.strictObject({
 export type PromoteAssetRequest = z.infer<typeof PromoteAssetSchema>
 
 // ---------------------------------------------------------------------------------------------------
-// Datastores (read shape; registration arrives with the datastore issue)
+// Datastores: registered storage, secrets kept on the server
 
 export const DATASTORE_KINDS = ['filesystem', 'azure_blob', 'azure_file', 's3'] as const
 export type DatastoreKind = (typeof DATASTORE_KINDS)[number]
@@ -369,6 +369,99 @@ export const DatastoreSchema = z.object({
   updatedAt: z.string(),
 })
 export type Datastore = z.infer<typeof DatastoreSchema>
+
+/** What every registration takes besides the storage coordinates. */
+const RegisterFlags = {
+  name: z.string(),
+  /** Replace an existing registration of the same name (this is how keys are rotated). */
+  overwrite: z.boolean().optional(),
+  /** Create the container, share, bucket or folder when it does not exist. */
+  createIfNotExists: z.boolean().optional(),
+  /** Do not check that the storage exists and the credentials work (storage behind a firewall). */
+  skipValidation: z.boolean().optional(),
+}
+
+/** Azure storage: `endpoint` is a suffix (`core.windows.net`) or a full service URL (Azurite). */
+const AzureCoordinates = {
+  accountName: z.string(),
+  accountKey: z.string().optional(),
+  sasToken: z.string().optional(),
+  protocol: z.enum(['https', 'http']).optional(),
+  endpoint: z.string().optional(),
+}
+
+/** A storage registration; secrets in it are encrypted at rest and never returned. */
+export const RegisterDatastoreSchema = z.discriminatedUnion('kind', [
+  z.strictObject({ kind: z.literal('azure_blob'), ...RegisterFlags, ...AzureCoordinates, containerName: z.string() }),
+  z.strictObject({ kind: z.literal('azure_file'), ...RegisterFlags, ...AzureCoordinates, fileShareName: z.string() }),
+  z.strictObject({
+    kind: z.literal('s3'),
+    ...RegisterFlags,
+    bucket: z.string(),
+    region: z.string().optional(),
+    endpoint: z.string().optional(),
+    accessKeyId: z.string().optional(),
+    secretAccessKey: z.string().optional(),
+    forcePathStyle: z.boolean().optional(),
+  }),
+  z.strictObject({ kind: z.literal('filesystem'), ...RegisterFlags, path: z.string() }),
+])
+export type RegisterDatastoreRequest = z.infer<typeof RegisterDatastoreSchema>
+
+export const SetDefaultDatastoreSchema = z.strictObject({ name: z.string() })
+
+/** One file in a datastore. `contentMd5` (base64) where the storage keeps one. */
+export const DatastoreFileSchema = z.object({
+  path: z.string(),
+  size: z.number(),
+  modifiedAt: z.string(),
+  contentMd5: z.string().optional(),
+})
+export type DatastoreFile = z.infer<typeof DatastoreFileSchema>
+
+export const ListDatastoreFilesQuerySchema = PageQuerySchema.extend({
+  prefix: z.string().optional(),
+})
+
+export const UploadDatastoreFileQuerySchema = z.object({
+  /** `true` replaces an existing file; otherwise an existing file is a 409 FILE_EXISTS. */
+  overwrite: z.enum(['true', 'false']).optional(),
+})
+
+/** What an upload stored: size and digests computed while streaming. */
+export const StoredFileSchema = z.object({
+  path: z.string(),
+  size: z.number(),
+  sha256: z.string(),
+  md5: z.string(),
+})
+export type StoredFile = z.infer<typeof StoredFileSchema>
+
+export const DatastoreAccessRequestSchema = z.strictObject({
+  /** `read` lists and reads; `write` also creates and replaces files. */
+  operation: z.enum(['read', 'write']),
+})
+
+/**
+ * How a client reaches a datastore's bytes: straight to Azure with a short-lived SAS limited to the
+ * container (or share) and the operation; straight to a folder when client and server see the same
+ * folder (same device and inode); otherwise through the server's file routes.
+ */
+export const DatastoreAccessSchema = z.discriminatedUnion('mode', [
+  z.object({
+    mode: z.literal('azure_sas'),
+    kind: z.enum(['azure_blob', 'azure_file']),
+    accountName: z.string(),
+    /** The container or share. */
+    containerName: z.string(),
+    serviceUrl: z.string(),
+    sasToken: z.string(),
+    expiresOn: z.string(),
+  }),
+  z.object({ mode: z.literal('filesystem'), path: z.string(), device: z.number(), inode: z.number() }),
+  z.object({ mode: z.literal('proxy') }),
+])
+export type DatastoreAccess = z.infer<typeof DatastoreAccessSchema>
 
 export const HealthSchema = z.object({
   status: z.literal('ok'),

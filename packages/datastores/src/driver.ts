@@ -34,6 +34,31 @@ export interface GetOptions {
   signal?: AbortSignal
 }
 
+/** Options for {@link DatastoreDriver.putFile}. */
+export interface PutFileOptions {
+  /** The size the caller saw; a file of another size when it is read fails the put (INVALID_ARGUMENT) and stores nothing. */
+  size?: number
+  /**
+   * Leave making the file durable to a later {@link DatastoreDriver.syncKeys} of its key, which the caller
+   * must await before it tells anyone the file is stored (one batched step is much cheaper than one per
+   * file). Ignored by storages where a finished put is always durable.
+   */
+  deferSync?: boolean
+  signal?: AbortSignal
+}
+
+/** What a {@link DatastoreDriver.putFile} stored. */
+export interface PutFileResult {
+  size: number
+  /** Base64 MD5 of the content, when the driver computed one (it always does when the storage keeps one). */
+  md5?: string
+}
+
+/** Options for {@link DatastoreDriver.getFile}. */
+export interface GetFileOptions {
+  signal?: AbortSignal
+}
+
 export interface ListOptions {
   /** A string prefix of the key (`a/b` matches `a/b.txt` and `a/b/c`). */
   prefix?: string
@@ -60,6 +85,27 @@ export interface DatastoreDriver {
    * whole new content, never a part; a failed or aborted put leaves no partial file behind.
    */
   put(key: DatastoreKey, body: Readable, options?: PutOptions): Promise<PutResult>
+  /**
+   * Optional fast path for a file on this machine: stores the local file at `localPath` under `key` (with
+   * the same promises as {@link put}) without streaming it through the caller, e.g. as a kernel copy. An
+   * error of reading `localPath` itself comes back as the untranslated system error (ENOENT, EACCES, …), so
+   * the caller can name its own file; errors of the storage are WharfErrors as for `put`.
+   */
+  putFile?(key: DatastoreKey, localPath: string, options?: PutFileOptions): Promise<PutFileResult>
+  /**
+   * Makes the files that {@link putFile} stored with `deferSync` at these keys durable (their content and
+   * their names). Throws DATASTORE_UNAVAILABLE naming the storage when it cannot confirm that. Present
+   * exactly when `putFile` honours `deferSync`.
+   */
+  syncKeys?(keys: readonly DatastoreKey[], options?: { signal?: AbortSignal }): Promise<void>
+  /**
+   * Optional fast path for a file on this machine: copies the stored file to a new file at `targetPath`
+   * (which must not exist; its folder must) without streaming it through the caller, and resolves with
+   * the bytes written. Verifies nothing: the caller compares the size with what it expected. FILE_NOT_FOUND
+   * if the key is missing; an error of writing `targetPath` comes back as the untranslated system error.
+   * A failed copy may leave a partial file at `targetPath`, which the caller removes.
+   */
+  getFile?(key: DatastoreKey, targetPath: string, options?: GetFileOptions): Promise<{ size: number }>
   /** Streams the content (or a byte range of it). FILE_NOT_FOUND if the key is missing. */
   get(key: DatastoreKey, options?: GetOptions): Promise<Readable>
   /** The file's info, or undefined when it does not exist. */

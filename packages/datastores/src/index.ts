@@ -1,3 +1,5 @@
+// The core: driver interface, keys, the filesystem driver and the transfer engine. The cloud drivers
+// live in `@wharf/datastores/cloud`, so code that never touches a cloud skips loading their SDKs.
 export type {
   DatastoreDriver,
   FileInfo,
@@ -6,10 +8,19 @@ export type {
   PagedIterable,
   PutOptions,
   PutResult,
+  PutFileOptions,
+  PutFileResult,
+  GetFileOptions,
 } from './driver.js'
 export { toDatastoreKey, toKeyPrefix, joinKey, type DatastoreKey } from './key.js'
 export { paginate, type FetchPage } from './paging.js'
 export { HashingStream, createHashingStream, type HashingStreamOptions } from './hashing.js'
 export { createFilesystemDriver, type FilesystemDriverOptions } from './filesystem/driver.js'
-export { createAzureBlobDriver, type AzureBlobDriverOptions, type AzureBlobCredential } from './azure-blob/driver.js'
-export { createS3Driver, type S3DriverOptions } from './s3/driver.js'
+export { uploadFiles, type UploadOptions, type UploadResult } from './transfer/upload.js'
+export { downloadFiles, type DownloadOptions, type DownloadResult } from './transfer/download.js'
+export { listLocalFiles, type LocalFile } from './transfer/local-files.js'
+export { planUploadKeys, type UploadItem, type PlanUploadKeysOptions } from './transfer/plan-keys.js'
+export type { TransferProgress } from './transfer/progress.js'
+export type { TransferFailure } from './transfer/failure.js'
+export type { TransferOptions } from './transfer/options.js'
+export type { PieceOptions } from './transfer/fetch-to-file.js'

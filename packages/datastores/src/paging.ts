@@ -1,5 +1,6 @@
-import { WharfError, type Page } from '@wharf/contract'
-import type { PagedIterable } from './driver.js'
+import { WharfError, printable, type Page } from '@wharf/contract'
+import type { FileInfo, PagedIterable } from './driver.js'
+import { toDatastoreKey } from './key.js'
 
 /** Fetches one page: the one after `pageToken` (the first when absent), with at most `pageSize` items. */
 export type FetchPage<T> = (pageToken?: string, pageSize?: number) => Promise<Page<T>>
@@ -40,4 +41,51 @@ export function listPageSize(pageSize: number | undefined, fallback: number): nu
     throw new WharfError('INVALID_ARGUMENT', `the page size ${String(size)} is not a whole number ≥ 1`)
   }
   return size
+}
+
+/** Byte order of the UTF-8 keys, the order object stores list in. */
+export function compareKeys(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a), Buffer.from(b))
+}
+
+function checkToken(token: string): string {
+  try {
+    return toDatastoreKey(token)
+  } catch (cause) {
+    throw new WharfError('INVALID_ARGUMENT', `the page token "${printable(token)}" was not made by this listing; start again without one`, {
+      cause,
+    })
+  }
+}
+
+/**
+ * Pages over a walk that yields files in key order, starting after a key. The page token is the last
+ * key of a page. The walk of the last page is kept, so walking page after page reads each folder once;
+ * any other token starts a fresh walk after it.
+ */
+export function paginateWalk(options: {
+  pageSize: number
+  signal?: AbortSignal | undefined
+  walk: (after: string | undefined) => AsyncGenerator<FileInfo> | Promise<AsyncGenerator<FileInfo>>
+}): PagedIterable<FileInfo> {
+  const { signal, walk } = options
+  let kept: { after: string; walker: AsyncGenerator<FileInfo>; next: FileInfo } | undefined
+  return paginate(async (pageToken, pageSize = options.pageSize): Promise<Page<FileInfo>> => {
+    signal?.throwIfAborted()
+    const after = pageToken === undefined ? undefined : checkToken(pageToken)
+    const resumed = kept !== undefined && kept.after === after ? kept : undefined
+    kept = undefined
+    const walker = resumed?.walker ?? (await walk(after))
+    const items: FileInfo[] = resumed ? [resumed.next] : []
+    while (items.length < pageSize) {
+      const step = await walker.next()
+      if (step.done) return { items }
+      items.push(step.value)
+    }
+    const step = await walker.next()
+    if (step.done) return { items }
+    const last = items[items.length - 1]?.key ?? ''
+    kept = { after: last, walker, next: step.value }
+    return { items, nextPageToken: last }
+  })
 }

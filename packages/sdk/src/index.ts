@@ -16,3 +16,16 @@ export {
 } from './metric-logger.js'
 export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult, type SpoolClientSource } from './spool.js'
 export type { RetryOptions } from './retry.js'
+export {
+  Datastore,
+  type RegisterOptions,
+  type AzureStorageOptions,
+  type RegisterS3Options,
+  type TransferOptions,
+  type UploadOptions,
+  type UploadFilesOptions,
+  type DownloadOptions,
+  type DatastoreUploadResult,
+  type DatastoreDownloadResult,
+} from './datastore.js'
+export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './progress.js'

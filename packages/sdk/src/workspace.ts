@@ -1,5 +1,6 @@
 import { WharfClient } from '@wharf/client'
-import type { Datastore, Workspace as WorkspaceInfo } from '@wharf/contract'
+import type { Workspace as WorkspaceInfo } from '@wharf/contract'
+import { Datastore } from './datastore.js'
 import { findWorkspaceConfig, type WorkspaceConfig } from './config.js'
 import { readEnvironment } from './environment.js'
 import { Experiment } from './experiment.js'
@@ -78,9 +79,19 @@ export class Workspace {
     return this.client.getWorkspace(options)
   }
 
-  /** The registered datastores, by name (credentials are never included). */
+  /** The registered datastores, by name, each with its kind (credentials are never included). */
   async datastores(options: { signal?: AbortSignal } = {}): Promise<Map<string, Datastore>> {
     const list = await this.client.listDatastores(options)
-    return new Map(list.map((d) => [d.name, d]))
+    return new Map(list.map((info) => [info.name, new Datastore(this, info)]))
+  }
+
+  /** The default datastore (`workspaceblobstore` until changed). */
+  getDefaultDatastore(options: { signal?: AbortSignal } = {}): Promise<Datastore> {
+    return Datastore.getDefault(this, options)
+  }
+
+  /** Makes a registered datastore the default; DATASTORE_NOT_FOUND. */
+  async setDefaultDatastore(name: string, options: { signal?: AbortSignal } = {}): Promise<void> {
+    await this.client.setDefaultDatastore(name, options)
   }
 }

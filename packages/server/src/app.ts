@@ -5,6 +5,7 @@ import type { AppDeps } from './deps.js'
 import type { AppEnv } from './http.js'
 import { mountArtifactRoutes } from './routes/artifacts.js'
 import { mountAssetRoutes } from './routes/assets.js'
+import { mountDatastoreRoutes } from './routes/datastores.js'
 import { mountMetaRoutes } from './routes/meta.js'
 import { mountMetricRoutes } from './routes/metrics.js'
 import { mountRunRoutes } from './routes/runs.js'
@@ -67,6 +68,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   mountMetaRoutes(app, deps)
   mountWorkspaceRoutes(app, deps)
+  mountDatastoreRoutes(app, deps)
   mountRunRoutes(app, deps)
   mountMetricRoutes(app, deps)
   mountArtifactRoutes(app, deps)

@@ -2,6 +2,8 @@ import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
 import { isWharfError, type Workspace } from '@wharf/contract'
 import type { DatastoreRecord, MetadataStore } from '@wharf/store'
+import { recordForRegistration, type RegistrationContext } from './datastores.js'
+import type { ServerConfig } from './config.js'
 
 /** The workspace every server starts with. */
 export const DEFAULT_WORKSPACE = 'default'
@@ -15,17 +17,34 @@ export function builtinDatastorePath(dataDir: string, workspace: string, datasto
   return path.join(dataDir, 'workspaces', workspace, 'datastores', datastore)
 }
 
+/** What creating a workspace needs to know about its two built-in datastores. */
+export interface BuiltinStores {
+  dataDir: string
+  /** Registrations that replace the local folders (server config `blobStore` / `fileStore`). */
+  configured?: ServerConfig['builtinStores']
+  /** Seals and validates configured registrations; required when `configured` names any. */
+  context?: RegistrationContext
+}
+
 /**
- * Creates a workspace with `workspaceblobstore` (default, artifacts) and `workspacefilestore` as folders
- * in the data directory. WORKSPACE_EXISTS if the name is taken.
+ * Creates a workspace with `workspaceblobstore` (default, artifacts) and `workspacefilestore`: folders in
+ * the data directory, or the storage the server config names (created if missing, validated).
+ * WORKSPACE_EXISTS if the name is taken.
  */
 export async function createWorkspaceWithDefaults(
   store: MetadataStore,
-  options: { name: string; dataDir: string },
+  options: { name: string } & BuiltinStores,
 ): Promise<Workspace> {
   const now = new Date().toISOString()
   const datastores: DatastoreRecord[] = []
   for (const name of [BLOB_STORE, FILE_STORE]) {
+    const configured = name === BLOB_STORE ? options.configured?.blobStore : options.configured?.fileStore
+    if (configured && options.context) {
+      datastores.push(
+        await recordForRegistration(options.name, { createIfNotExists: true, ...configured, name }, options.context),
+      )
+      continue
+    }
     const folder = builtinDatastorePath(options.dataDir, options.name, name)
     await mkdir(folder, { recursive: true })
     datastores.push({
@@ -49,11 +68,11 @@ export async function createWorkspaceWithDefaults(
 }
 
 /** Makes sure the `default` workspace exists (idempotent, also when several servers start at once). */
-export async function ensureDefaultWorkspace(store: MetadataStore, dataDir: string): Promise<Workspace> {
+export async function ensureDefaultWorkspace(store: MetadataStore, builtins: BuiltinStores): Promise<Workspace> {
   const existing = await store.findWorkspace(DEFAULT_WORKSPACE)
   if (existing) return existing
   try {
-    return await createWorkspaceWithDefaults(store, { name: DEFAULT_WORKSPACE, dataDir })
+    return await createWorkspaceWithDefaults(store, { name: DEFAULT_WORKSPACE, ...builtins })
   } catch (error) {
     if (isWharfError(error, 'WORKSPACE_EXISTS')) return store.getWorkspace(DEFAULT_WORKSPACE)
     throw error

@@ -1,5 +1,6 @@
 import { z } from 'zod'
-import { DEFAULT_LIMITS, WharfError, type Limits } from '@wharf/contract'
+import path from 'node:path'
+import { DEFAULT_LIMITS, RegisterDatastoreSchema, WharfError, type Limits, type RegisterDatastoreRequest } from '@wharf/contract'
 
 const LimitsSchema = z
   .object(Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((k) => [k, z.number().int().positive().optional()])))
@@ -15,6 +16,16 @@ const ServerConfigSchema = z.object({
   /** Log each request (method, path, status, time) to stderr. */
   logRequests: z.boolean().default(false),
   version: z.string().default('0.0.0'),
+  /** Base64 of 32 bytes that encrypts datastore secrets; a 0600 key file in the data folder when absent. */
+  secretKey: z.string().optional(),
+  /** Folders filesystem datastores may be registered in; when absent, any folder on loopback, else the data folder. */
+  filesystemRoots: z.array(z.string().min(1)).optional(),
+  /**
+   * What `workspaceblobstore` and `workspacefilestore` are in new workspaces: a registration (without
+   * its name), e.g. an Azure container; local folders in the data folder when absent.
+   */
+  blobStore: z.unknown().optional(),
+  fileStore: z.unknown().optional(),
 })
 
 /** The server's whole configuration, parsed once at the program's edge. */
@@ -27,6 +38,32 @@ export interface ServerConfig {
   readonly limits: Readonly<Limits>
   readonly logRequests: boolean
   readonly version: string
+  readonly secretKey: string | undefined
+  readonly filesystemRoots: readonly string[] | undefined
+  readonly builtinStores: { readonly blobStore?: RegisterDatastoreRequest; readonly fileStore?: RegisterDatastoreRequest }
+}
+
+/** Parses a built-in datastore setting (an object or its JSON text) as a registration of `name`. */
+function builtinStore(value: unknown, name: string, field: string): RegisterDatastoreRequest | undefined {
+  if (value === undefined || value === '') return undefined
+  let raw: unknown = value
+  if (typeof value === 'string') {
+    try {
+      raw = JSON.parse(value) as unknown
+    } catch {
+      throw new WharfError('INVALID_ARGUMENT', `server setting "${field}" is not JSON: give a registration like {"kind":"azure_blob","accountName":…,"containerName":…,"accountKey":…}`, {
+        details: { field },
+      })
+    }
+  }
+  const parsed = RegisterDatastoreSchema.safeParse({ ...(raw as object), name })
+  if (!parsed.success) {
+    const issue = parsed.error.issues[0]
+    const where = issue?.path.join('.') || field
+    // Never echo the value: it holds a key.
+    throw new WharfError('INVALID_ARGUMENT', `server setting "${field}": "${where}" ${issue?.message ?? 'is invalid'}`, { details: { field } })
+  }
+  return parsed.data
 }
 
 /** The input of {@link loadServerConfig}: what flags, environment and files said. */
@@ -78,5 +115,22 @@ export function loadServerConfig(input: ServerConfigInput): ServerConfig {
     limits,
     logRequests: raw.logRequests,
     version: raw.version,
+    secretKey: raw.secretKey,
+    // A server others can reach registers folders only where it was told to (its data folder by default):
+    // anyone with the token could otherwise read any file the server's user can.
+    filesystemRoots: (raw.filesystemRoots ?? (isLoopbackHost(raw.host) ? undefined : [raw.dataDir]))?.map((root) => {
+      if (!path.isAbsolute(root)) {
+        throw new WharfError('INVALID_ARGUMENT', `server setting "filesystemRoots": "${root}" is not an absolute path`, { details: { field: 'filesystemRoots' } })
+      }
+      return path.resolve(root)
+    }),
+    builtinStores: Object.freeze({
+      ...optional('blobStore', builtinStore(raw.blobStore, 'workspaceblobstore', 'blobStore')),
+      ...optional('fileStore', builtinStore(raw.fileStore, 'workspacefilestore', 'fileStore')),
+    }),
   })
+}
+
+function optional<K extends string, V>(key: K, value: V | undefined): Partial<Record<K, V>> {
+  return value === undefined ? {} : ({ [key]: value } as Record<K, V>)
 }

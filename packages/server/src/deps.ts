@@ -1,5 +1,6 @@
 import type { MetadataStore } from '@wharf/store'
 import type { ServerConfig } from './config.js'
+import type { RegistrationContext } from './datastores.js'
 import type { DriverRegistry } from './driver-registry.js'
 import type { Log } from './log.js'
 
@@ -9,4 +10,6 @@ export interface AppDeps {
   config: ServerConfig
   log: Log
   drivers: DriverRegistry
+  /** Seals and opens datastore secrets; the folder policy for filesystem registrations. */
+  datastores: RegistrationContext
 }

@@ -10,6 +10,7 @@ export {
   createWorkspaceWithDefaults,
   ensureDefaultWorkspace,
 } from './bootstrap.js'
-export { createDriverRegistry, createDriver, type DriverRegistry } from './driver-registry.js'
+export { createDriverRegistry, type DriverRegistry } from './driver-registry.js'
+export { createDriver, azureServiceUrl, type DriverContext } from './datastores.js'
 export type { AppDeps } from './deps.js'
 export { createSecretBox, loadSecretKey, SECRET_KEY_FILE, type SecretBox } from './secret-box.js'

@@ -8,12 +8,14 @@ export interface Log {
   info(message: string, fields?: Record<string, unknown>): void
   warn(message: string, fields?: Record<string, unknown>): void
   error(message: string, fields?: Record<string, unknown>): void
+  /** Masks `secret` in every later line (a datastore credential the server has just opened). */
+  redact(secret: string): void
 }
 
 /** Creates a logger writing one line per entry to `write` (stderr by default), with secrets masked. */
 export function createLog(options: { level?: LogLevel; redact?: string[]; write?: (line: string) => void } = {}): Log {
   const min = LOG_LEVELS.indexOf(options.level ?? 'info')
-  const secrets = (options.redact ?? []).filter((s) => s.length > 0)
+  const secrets = new Set((options.redact ?? []).filter((s) => s.length > 0))
   const write = options.write ?? ((line: string) => process.stderr.write(line + '\n'))
   const emit = (level: LogLevel, message: string, fields?: Record<string, unknown>): void => {
     if (LOG_LEVELS.indexOf(level) < min) return
@@ -29,6 +31,10 @@ export function createLog(options: { level?: LogLevel; redact?: string[]; write?
     info: (m, f) => emit('info', m, f),
     warn: (m, f) => emit('warn', m, f),
     error: (m, f) => emit('error', m, f),
+    redact: (secret) => {
+      // Too short a value would mask ordinary text without protecting anything.
+      if (secret.length >= 8) secrets.add(secret)
+    },
   }
 }
 

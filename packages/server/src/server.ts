@@ -10,6 +10,8 @@ import { ensureDefaultWorkspace } from './bootstrap.js'
 import type { ServerConfig } from './config.js'
 import { createDriverRegistry } from './driver-registry.js'
 import { createLog, type Log } from './log.js'
+import type { RegistrationContext } from './datastores.js'
+import { createSecretBox, loadSecretKey } from './secret-box.js'
 
 /** A running server. */
 export interface RunningServer {
@@ -35,14 +37,16 @@ export function storeConfigOf(config: ServerConfig): StoreConfig {
 export async function startServer(config: ServerConfig, options: { log?: Log } = {}): Promise<RunningServer> {
   const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
   await mkdir(config.dataDir, { recursive: true })
+  const box = createSecretBox(await loadSecretKey({ dataDir: config.dataDir, ...(config.secretKey !== undefined ? { envKey: config.secretKey } : {}) }))
+  const datastores: RegistrationContext = { box, log, policy: { filesystemRoots: config.filesystemRoots } }
   const store = await createMetadataStore(storeConfigOf(config))
   try {
-    await ensureDefaultWorkspace(store, config.dataDir)
+    await ensureDefaultWorkspace(store, { dataDir: config.dataDir, configured: config.builtinStores, context: datastores })
   } catch (error) {
     await store.close()
     throw error
   }
-  const app = createApp({ store, config, log, drivers: createDriverRegistry(store) })
+  const app = createApp({ store, config, log, datastores, drivers: createDriverRegistry(store, datastores) })
 
   let server: Server
   try {

@@ -33,7 +33,13 @@ export function registerServerCommand(program: Command): void {
     .option('--log-requests', 'log every request to stderr')
     .addHelpText(
       'after',
-      '\nExamples:\n  wharf server\n  wharf server --port 8080 --data-dir ~/wharf\n  WHARF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/wharf wharf server',
+      '\nExamples:\n  wharf server\n  wharf server --port 8080 --data-dir ~/wharf\n  WHARF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/wharf wharf server\n' +
+        '\nDatastore settings (environment):\n' +
+        '  WHARF_SECRET_KEY        base64 of 32 bytes encrypting stored credentials (default: secret.key, mode 0600, in the data folder)\n' +
+        '  WHARF_FILESYSTEM_ROOTS  folders (":"-separated) filesystem datastores may be registered in\n' +
+        '  WHARF_BLOBSTORE         JSON registration making workspaceblobstore real storage in new workspaces, e.g.\n' +
+        '                          {"kind":"azure_blob","accountName":"acct","containerName":"wharf","accountKey":"…"}\n' +
+        '  WHARF_FILESTORE         the same for workspacefilestore',
     )
     .action(async (flags: ServerFlags) => {
       // Loaded here, not at the top: the server and its database drivers cost every other command ~0.8 s.
@@ -46,6 +52,10 @@ export function registerServerCommand(program: Command): void {
         authToken: flags.authToken ?? process.env.WHARF_AUTH_TOKEN,
         logRequests: flags.logRequests === true,
         version: VERSION,
+        ...(process.env.WHARF_SECRET_KEY ? { secretKey: process.env.WHARF_SECRET_KEY } : {}),
+        ...(process.env.WHARF_FILESYSTEM_ROOTS ? { filesystemRoots: process.env.WHARF_FILESYSTEM_ROOTS.split(path.delimiter).filter((p) => p !== '') } : {}),
+        ...(process.env.WHARF_BLOBSTORE ? { blobStore: process.env.WHARF_BLOBSTORE } : {}),
+        ...(process.env.WHARF_FILESTORE ? { fileStore: process.env.WHARF_FILESTORE } : {}),
       })
       const log = createLog({ redact: config.authToken ? [config.authToken] : [] })
       const server = await startServer(config, { log })

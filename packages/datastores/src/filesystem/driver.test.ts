@@ -310,4 +310,85 @@ describe('filesystem driver', () => {
       expect(() => createFilesystemDriver({ root: '' })).toThrow(/path of its folder/)
     })
   })
+  describe('local files (putFile, syncKeys, getFile)', () => {
+    const putFile = (k: string, localPath: string, options: { size?: number; deferSync?: boolean } = {}) => {
+      if (!driver.putFile) throw new Error('the filesystem driver has putFile')
+      return driver.putFile(key(k), localPath, options)
+    }
+    const getFile = (k: string, target: string) => {
+      if (!driver.getFile) throw new Error('the filesystem driver has getFile')
+      return driver.getFile(key(k), target)
+    }
+
+    it('stores a local file, replacing what is there, and leaves no temp file', async () => {
+      const local = path.join(base, 'local.bin')
+      const content = Buffer.concat([...generatedChunks(300_000, 7)])
+      await writeFile(local, content)
+      await driver.put(key('a/b.bin'), bodyOf('old'))
+      expect(await putFile('a/b.bin', local, { size: content.length })).toEqual({ size: content.length })
+      expect((await readFile(path.join(root, 'a', 'b.bin'))).equals(content)).toBe(true)
+      expect(await tree(root)).toEqual(['a', 'a/b.bin'])
+      expect(await readFile(local)).toEqual(content) // the source is untouched
+    })
+
+    it('a local file of another size than declared stores nothing and keeps the old content', async () => {
+      const local = path.join(base, 'local.txt')
+      await writeFile(local, 'eleven byte')
+      await driver.put(key('k.txt'), bodyOf('old'))
+      const error = await putFile('k.txt', local, { size: 12 }).catch((e: unknown) => e)
+      expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
+      expect(await readFile(path.join(root, 'k.txt'), 'utf8')).toBe('old')
+      expect(await tree(root)).toEqual(['k.txt'])
+    })
+
+    it('hands back a missing local file as its system error, and refuses a key that is a folder', async () => {
+      const error = await putFile('x.txt', path.join(base, 'missing.txt')).catch((e: unknown) => e)
+      expect(isWharfError(error)).toBe(false)
+      expect((error as NodeJS.ErrnoException).code).toBe('ENOENT')
+      const local = path.join(base, 'local.txt')
+      await writeFile(local, 'x')
+      await driver.put(key('dir/inside.txt'), bodyOf('in'))
+      expect(await codeOf(() => putFile('dir', local))).toBe('INVALID_ARGUMENT')
+      expect(await tree(root)).toEqual(['dir', 'dir/inside.txt'])
+    })
+
+    it('refuses to write through a link that leads outside the root', async () => {
+      const outside = path.join(base, 'outside')
+      await mkdir(outside)
+      await symlink(outside, path.join(root, 'out'))
+      const local = path.join(base, 'local.txt')
+      await writeFile(local, 'x')
+      expect(await codeOf(() => putFile('out/x.txt', local))).toBe('UNSAFE_PATH')
+      expect(await readdir(outside)).toEqual([])
+    })
+
+    // 70 keys take the one-syncfs way on Linux, 3 the fsync of each file and folder; both must resolve.
+    for (const count of [3, 70]) {
+      it(`stores ${count} files with deferSync and makes them durable with syncKeys, a deleted key included`, async () => {
+        const keys = Array.from({ length: count }, (_, i) => `d${i % 4}/f${i}.txt`)
+        for (const [i, k] of keys.entries()) {
+          const local = path.join(base, `l${i}.txt`)
+          await writeFile(local, `file ${i}`)
+          await putFile(k, local, { deferSync: true })
+        }
+        await driver.delete(key(keys[0] ?? ''))
+        await driver.syncKeys?.(keys.map(key))
+        expect(await keysOf(driver)).toHaveLength(count - 1)
+        expect(await readFile(path.join(root, 'd1', 'f1.txt'), 'utf8')).toBe('file 1')
+      })
+    }
+
+    it('copies a stored file to a new local file, never over an existing one', async () => {
+      await driver.put(key('s/t.txt'), bodyOf('stored'))
+      const target = path.join(base, 'copy.txt')
+      expect(await getFile('s/t.txt', target)).toEqual({ size: 6 })
+      expect(await readFile(target, 'utf8')).toBe('stored')
+      const again = await getFile('s/t.txt', target).catch((e: unknown) => e)
+      expect((again as NodeJS.ErrnoException).code).toBe('EEXIST')
+      expect(await codeOf(() => getFile('missing.txt', path.join(base, 'other.txt')))).toBe('FILE_NOT_FOUND')
+      expect(await codeOf(() => getFile('s', path.join(base, 'other.txt')))).toBe('FILE_NOT_FOUND')
+      const noFolder = await getFile('s/t.txt', path.join(base, 'no', 'such', 'folder.txt')).catch((e: unknown) => e)
+      expect((noFolder as NodeJS.ErrnoException).code).toBe('ENOENT')
+    })
+  })
 })

@@ -31,12 +31,13 @@ const require = createRequire(import.meta.url)
 
 /**
  * Starts s3rver on a free loopback port over a fresh temp folder. It checks signatures, so only the
- * S3RVER/S3RVER key pair it knows is accepted.
+ * S3RVER/S3RVER key pair it knows is accepted — unless `anySecret`, which accepts any secret key with
+ * the S3RVER key id (for tests that need a secret of their own to look for).
  */
-export async function startS3rver(): Promise<S3rverInstance> {
+export async function startS3rver(options: { anySecret?: boolean } = {}): Promise<S3rverInstance> {
   const S3rver = require('s3rver') as S3rverConstructor
   const directory = await mkdtemp(path.join(tmpdir(), 'wharf-s3rver-'))
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, allowMismatchedSignatures: false })
+  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, allowMismatchedSignatures: options.anySecret === true })
   let address: AddressInfo
   try {
     address = await server.run()

@@ -7,7 +7,10 @@ import type { AppContext } from '../http.js'
 export interface StoredFile {
   key: string
   size: number
-  sha256: string
+  /** Hex SHA-256, when known (artifacts and assets); it becomes the ETag. */
+  sha256?: string
+  /** Base64 MD5, when the storage keeps one; sent as Content-MD5 and used as ETag without a SHA-256. */
+  contentMd5?: string
   contentType: string
 }
 
@@ -74,9 +77,14 @@ export async function storedFileResponse(
   const headers: Record<string, string> = {
     'content-type': file.contentType,
     'accept-ranges': 'bytes',
-    etag: `"${file.sha256}"`,
-    'x-wharf-sha256': file.sha256,
   }
+  if (file.sha256 !== undefined) {
+    headers.etag = `"${file.sha256}"`
+    headers['x-wharf-sha256'] = file.sha256
+  } else if (file.contentMd5 !== undefined) {
+    headers.etag = `"${file.contentMd5}"`
+  }
+  if (file.contentMd5 !== undefined && range === undefined) headers['content-md5'] = file.contentMd5
   if (c.req.method === 'HEAD') {
     headers['content-length'] = String(file.size)
     return new Response(null, { status: 200, headers })

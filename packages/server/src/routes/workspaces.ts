@@ -13,7 +13,7 @@ import type { AppDeps } from '../deps.js'
 import { param, readJson, readQuery, workspaceParam, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
 
-/** Workspaces, their datastores (read-only here) and experiments. */
+/** Workspaces, reading their datastores, and experiments. */
 export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store, config } = deps
   const limit = config.limits.jsonBodyBytes
@@ -23,7 +23,12 @@ export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post(ROUTES.createWorkspace.path, async (c) => {
     const body = await readJson(c, CreateWorkspaceSchema, limit)
     assertName(body.name, NAME_RULES.workspace)
-    const workspace = await createWorkspaceWithDefaults(store, { name: body.name, dataDir: config.dataDir })
+    const workspace = await createWorkspaceWithDefaults(store, {
+      name: body.name,
+      dataDir: config.dataDir,
+      configured: config.builtinStores,
+      context: deps.datastores,
+    })
     return c.json(workspace, 201)
   })
 

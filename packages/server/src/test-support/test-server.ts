@@ -4,7 +4,7 @@ import path from 'node:path'
 import type { Limits } from '@wharf/contract'
 import type { StoreKind } from '@wharf/store'
 import { createTestDatabase, postgresTestUrl } from '@wharf/store/test-support'
-import { loadServerConfig } from '../config.js'
+import { loadServerConfig, type ServerConfigInput } from '../config.js'
 import { createLog } from '../log.js'
 import { startServer, type RunningServer } from '../server.js'
 
@@ -29,7 +29,7 @@ export function testStoreKinds(): { kind: StoreKind; enabled: boolean }[] {
 /** Starts a server for a test file; `stop` closes it and removes its folder and database. */
 export async function startTestServer(
   kind: StoreKind,
-  options: { authToken?: string; limits?: Partial<Limits> } = {},
+  options: { authToken?: string; limits?: Partial<Limits>; config?: Partial<ServerConfigInput> } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-server-test-'))
   const database = kind === 'postgres' ? await createTestDatabase() : undefined
@@ -42,6 +42,7 @@ export async function startTestServer(
     ...(options.authToken ? { authToken: options.authToken } : {}),
     limits: options.limits ?? {},
     version: 'test',
+    ...options.config,
   })
   const log = createLog({
     level: 'debug',

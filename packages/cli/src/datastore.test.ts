@@ -1,0 +1,152 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { Datastore, DatastoreFile } from '@wharf/contract'
+import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
+import { startCliTestServer, type CliTestServer } from './test-support/cli-server.js'
+import { runWharf, runWharfOnTerminal } from './test-support/run-cli.js'
+
+let t: CliTestServer
+let azurite: AzuriteInstance
+let env: Record<string, string>
+const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex')
+const json = <T = unknown>(stdout: string): T => JSON.parse(stdout) as T
+const wharf = (args: string[], extra: Record<string, string> = {}) => runWharf(args, { env: { ...env, ...extra } })
+
+beforeAll(async () => {
+  ;[t, azurite] = await Promise.all([startCliTestServer('datastore'), startAzurite()])
+  env = t.env
+})
+afterAll(async () => {
+  await t?.stop()
+  await azurite?.stop()
+})
+
+describe('wharf datastore register, list, show, set-default, unregister', () => {
+  it('registers an Azure container with the key from the environment and never prints it', async () => {
+    const result = await wharf(
+      ['datastore', 'register', 'azure-blob', 'cli_blob', '--account-name', azurite.accountName, '--container-name', 'cli-container', '--endpoint', azurite.endpoint, '--create-if-not-exists', '-o', 'json'],
+      { AZURE_STORAGE_KEY: azurite.accountKey },
+    )
+    expect(result.code, result.stderr).toBe(0)
+    expect(json<Datastore>(result.stdout)).toMatchObject({ name: 'cli_blob', kind: 'azure_blob', authType: 'account_key', hasSecret: true })
+    expect(result.stdout + result.stderr).not.toContain(azurite.accountKey)
+
+    const again = await wharf(
+      ['datastore', 'register', 'azure-blob', 'cli_blob', '--account-name', azurite.accountName, '--container-name', 'cli-container', '--endpoint', azurite.endpoint],
+      { AZURE_STORAGE_KEY: azurite.accountKey },
+    )
+    expect(again.code).toBe(5)
+    expect(again.stderr).toContain('overwrite')
+
+    const wrong = await wharf(
+      ['datastore', 'register', 'azure-blob', 'cli_wrong', '--account-name', azurite.accountName, '--container-name', 'cli-container', '--endpoint', azurite.endpoint],
+      { AZURE_STORAGE_KEY: Buffer.from(randomBytes(64)).toString('base64') },
+    )
+    expect(wrong.code).toBe(4)
+    expect(wrong.stderr.trim().split('\n')).toHaveLength(1)
+  })
+
+  it('lists and shows datastores as table and JSON without secrets', async () => {
+    const table = await wharf(['datastore', 'list', '-o', 'table'])
+    expect(table.code, table.stderr).toBe(0)
+    expect(table.stdout).toMatch(/^Name\s+Kind\s+Default\s+Auth\s+Settings\n/)
+    expect(table.stdout).toMatch(/workspaceblobstore\s+filesystem\s+yes\s+none/)
+    expect(table.stdout).toMatch(/cli_blob\s+azure_blob\s+account_key\s+accountName=devstoreaccount1/)
+    const names = await wharf(['datastore', 'list', '-o', 'tsv', '--query', '[].name'])
+    expect(names.stdout.trim().split('\n')).toEqual(['cli_blob', 'workspaceblobstore', 'workspacefilestore'])
+    const show = await wharf(['datastore', 'show', 'cli_blob', '-o', 'table'])
+    expect(show.stdout).toMatch(/Auth\s+account_key \(secret stored encrypted on the server\)/)
+    expect(show.stdout + table.stdout).not.toContain(azurite.accountKey)
+    const missing = await wharf(['datastore', 'show', 'nope'])
+    expect(missing.code).toBe(3)
+  })
+
+  it('sets the default and refuses to unregister it or workspaceblobstore, then unregisters', async () => {
+    expect((await wharf(['datastore', 'unregister', 'workspaceblobstore'])).code).toBe(4)
+    const set = await wharf(['datastore', 'set-default', 'cli_blob', '-o', 'table'])
+    expect(set.stdout).toContain('"cli_blob" is now the default datastore')
+    expect((await wharf(['datastore', 'unregister', 'cli_blob'])).code).toBe(4)
+    expect((await wharf(['datastore', 'set-default', 'workspaceblobstore'])).code).toBe(0)
+    const folder = path.join(t.dir, 'scratch')
+    const reg = await wharf(['datastore', 'register', 'filesystem', 'cli_tmp', '--path', folder, '--create-if-not-exists'])
+    expect(reg.code, reg.stderr).toBe(0)
+    const gone = await wharf(['datastore', 'unregister', 'cli_tmp', '-o', 'table'])
+    expect(gone.stdout).toContain('its storage was not touched')
+    expect((await wharf(['datastore', 'show', 'cli_tmp'])).code).toBe(3)
+  })
+
+  it('says what is wrong with a bad name or a missing option', async () => {
+    const bad = await wharf(['datastore', 'register', 'filesystem', 'Bad-Name', '--path', '/tmp'])
+    expect(bad.code).toBe(2)
+    expect(bad.stderr).toContain('lowercase letters, digits and "_"')
+    const missing = await wharf(['datastore', 'register', 's3', 'x', '--bucket', 'bucket-b'])
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('accessKeyId')
+  })
+})
+
+describe('wharf datastore upload, ls, download', () => {
+  let src: string
+  beforeAll(async () => {
+    src = path.join(t.dir, 'src')
+    await mkdir(path.join(src, 'sub'), { recursive: true })
+    await writeFile(path.join(src, 'a.txt'), 'alpha')
+    await writeFile(path.join(src, 'sub', 'b.bin'), randomBytes(200_000))
+    const reg = await wharf(
+      ['datastore', 'register', 'azure-blob', 'cli_data', '--account-name', azurite.accountName, '--container-name', 'cli-data', '--endpoint', azurite.endpoint, '--create-if-not-exists'],
+      { AZURE_STORAGE_KEY: azurite.accountKey },
+    )
+    expect(reg.code, reg.stderr).toBe(0)
+  })
+
+  it('uploads a folder, then reports identical files unchanged and different ones skipped by name', async () => {
+    const up = await wharf(['datastore', 'upload', 'cli_data', src, '-t', 'train', '-o', 'table'])
+    expect(up.code, up.stderr).toBe(0)
+    expect(up.stdout).toMatch(/^2 uploaded \(0\.19 MiB/)
+    await writeFile(path.join(src, 'a.txt'), 'alpha, edited')
+    const again = await wharf(['datastore', 'upload', 'cli_data', src, '-t', 'train', '-o', 'table'])
+    expect(again.stdout).toMatch(/^0 uploaded, 1 unchanged, 1 skipped/)
+    expect(again.stdout).toContain('pass overwrite to replace): train/a.txt')
+    const forced = await wharf(['datastore', 'upload', 'cli_data', src, '-t', 'train', '--overwrite', '-o', 'json'])
+    expect(json<{ overwritten: string[] }>(forced.stdout).overwritten).toEqual(['train/a.txt'])
+  })
+
+  it('lists files under a prefix', async () => {
+    const ls = await wharf(['datastore', 'ls', 'cli_data', 'train/sub', '-o', 'json'])
+    expect(ls.code, ls.stderr).toBe(0)
+    expect(json<DatastoreFile[]>(ls.stdout).map((f) => [f.path, f.size])).toEqual([['train/sub/b.bin', 200_000]])
+  })
+
+  it('downloads a prefix, stripped or not, byte for byte', async () => {
+    const target = path.join(t.dir, 'down')
+    const down = await wharf(['datastore', 'download', 'cli_data', '-d', target, '--prefix', 'train/', '--strip-prefix', '-o', 'json'])
+    expect(down.code, down.stderr).toBe(0)
+    expect(json<{ downloaded: string[] }>(down.stdout).downloaded.sort()).toEqual(['train/a.txt', 'train/sub/b.bin'])
+    expect(sha256(await readFile(path.join(target, 'sub', 'b.bin')))).toBe(sha256(await readFile(path.join(src, 'sub', 'b.bin'))))
+    const full = path.join(t.dir, 'full')
+    const kept = await wharf(['datastore', 'download', 'cli_data', '-d', full, '--prefix', 'train/sub', '-o', 'table'])
+    expect(kept.stdout).toMatch(/^1 downloaded/)
+    expect((await readFile(path.join(full, 'train', 'sub', 'b.bin'))).length).toBe(200_000)
+  })
+
+  it('exits non-zero naming the files it could not upload, after uploading the rest', async () => {
+    const missing = path.join(src, 'not-there.txt')
+    const result = await wharf(['datastore', 'upload', 'cli_data', path.join(src, 'a.txt'), missing, '--relative-root', src, '-t', 'mixed', '-o', 'table'])
+    expect(result.code).not.toBe(0)
+    expect(result.stdout).toMatch(/^1 uploaded, 1 failed/)
+    expect(result.stdout).toContain('failed: mixed/not-there.txt')
+    expect(result.stderr).toContain('1 file could not be uploaded')
+  })
+
+  it('draws a progress bar on a terminal', async () => {
+    const result = await runWharfOnTerminal(['datastore', 'upload', 'cli_data', src, '-t', 'tty', '--overwrite'], { env })
+    if (result === undefined) {
+      console.log('skipped: util-linux "script" is not installed, so no terminal can be faked for the progress bar test')
+      return
+    }
+    expect(result.output).toMatch(/Uploading to cli_data/)
+    expect(result.output).toMatch(/files/)
+  })
+})

@@ -1,0 +1,70 @@
+import { ContainerSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob'
+import {
+  SASProtocol as FileSASProtocol,
+  ShareSASPermissions,
+  StorageSharedKeyCredential as FileSharedKeyCredential,
+  generateFileSASQueryParameters,
+} from '@azure/storage-file-share'
+
+/** What a delegated client may do: `read` lists and reads; `write` also creates and replaces. */
+export type SasOperation = 'read' | 'write'
+
+/** A SAS token limited to one container (or share) and one operation, and when it stops working. */
+export interface MintedSas {
+  sasToken: string
+  expiresOn: Date
+}
+
+/** Options for {@link mintContainerSas}. */
+export interface MintSasOptions {
+  kind: 'azure_blob' | 'azure_file'
+  accountName: string
+  accountKey: string
+  /** The blob container or the file share. */
+  containerName: string
+  operation: SasOperation
+  /** How long the token works; 1 hour when absent. */
+  lifetimeMs?: number
+  /** Allow plain HTTP (an emulator on loopback); HTTPS only otherwise. */
+  allowHttp?: boolean
+  now?: Date
+}
+
+const DEFAULT_LIFETIME_MS = 60 * 60 * 1000
+/** Tokens start a little in the past, so a client whose clock runs behind can use them at once. */
+const CLOCK_SKEW_MS = 5 * 60 * 1000
+
+/**
+ * Signs a short-lived SAS for one container or share with the account key, so a client can move bytes
+ * straight to Azure without ever seeing the key. No delete permission is ever granted.
+ */
+export function mintContainerSas(options: MintSasOptions): MintedSas {
+  const now = options.now ?? new Date()
+  const startsOn = new Date(now.getTime() - CLOCK_SKEW_MS)
+  const expiresOn = new Date(now.getTime() + (options.lifetimeMs ?? DEFAULT_LIFETIME_MS))
+  const permissions = options.operation === 'read' ? 'rl' : 'rcwl'
+  if (options.kind === 'azure_blob') {
+    const sasToken = generateBlobSASQueryParameters(
+      {
+        containerName: options.containerName,
+        permissions: ContainerSASPermissions.parse(permissions),
+        startsOn,
+        expiresOn,
+        protocol: options.allowHttp ? SASProtocol.HttpsAndHttp : SASProtocol.Https,
+      },
+      new StorageSharedKeyCredential(options.accountName, options.accountKey),
+    ).toString()
+    return { sasToken, expiresOn }
+  }
+  const sasToken = generateFileSASQueryParameters(
+    {
+      shareName: options.containerName,
+      permissions: ShareSASPermissions.parse(permissions),
+      startsOn,
+      expiresOn,
+      protocol: options.allowHttp ? FileSASProtocol.HttpsAndHttp : FileSASProtocol.Https,
+    },
+    new FileSharedKeyCredential(options.accountName, options.accountKey),
+  ).toString()
+  return { sasToken, expiresOn }
+}

@@ -1,0 +1,163 @@
+import { createHash } from 'node:crypto'
+import type { FileHandle } from 'node:fs/promises'
+import { WharfError, isWharfError, printable } from '@wharf/contract'
+import type { DatastoreDriver } from '../driver.js'
+import type { DatastoreKey } from '../key.js'
+import { localErrorOf, remoteErrorOf } from './failure.js'
+import { Md5Worker } from './md5-worker.js'
+import { runPool } from './pool.js'
+
+/** How a large file is downloaded as byte ranges. */
+export interface PieceOptions {
+  /** Files of at least this many bytes are downloaded as ranges (default 32 MiB). */
+  from?: number
+  /** Bytes per range (default 8 MiB). */
+  size?: number
+  /** Ranges of one file downloaded at the same time (default 4). */
+  atOnce?: number
+}
+
+/** Piece settings measured against Azurite (see measure.ts): 8 MiB ranges, 4 at a time, from 32 MiB. */
+export const DEFAULT_PIECES: Readonly<Required<PieceOptions>> = Object.freeze({ from: 32 * 1024 * 1024, size: 8 * 1024 * 1024, atOnce: 4 })
+
+/** Bytes collected from a response before one positional write. */
+const WRITE_SIZE = 256 * 1024
+
+/** Options for {@link fetchToFile}. */
+export interface FetchToFileOptions {
+  driver: DatastoreDriver
+  key: DatastoreKey
+  /** The size the listing gave; any other number of bytes fails the fetch. */
+  size: number
+  /** An empty file opened for writing. */
+  handle: FileHandle
+  /** The file's path (a worker reads it back to hash a file downloaded as ranges). */
+  tempPath: string
+  /** The path the file ends up at, to name in errors of the local disk. */
+  localPath: string
+  /** Compute the MD5 of the content, in order, as contiguous bytes arrive. */
+  md5: boolean
+  pieces: Readonly<Required<PieceOptions>>
+  onBytes: (count: number) => void
+  signal?: AbortSignal | undefined
+}
+
+interface Piece {
+  start: number
+  /** Exclusive. */
+  end: number
+  ranged: boolean
+}
+
+/**
+ * Writes the stored file into `handle`, as one stream or (for a large file) as byte ranges downloaded
+ * several at once and written at their offsets. Resolves with the base64 MD5 when asked for: hashed as
+ * the bytes pass for one stream, and by a worker thread reading the file back in order for ranges. Throws
+ * DATASTORE_UNAVAILABLE when the file turns out to have another size than listed (it changed since);
+ * the first failing range stops the others.
+ */
+export async function fetchToFile(options: FetchToFileOptions): Promise<string | undefined> {
+  const { size, pieces } = options
+  if (size < pieces.from) {
+    const hasher = options.md5 ? new LiveMd5() : undefined
+    await fetchPiece({ ...options, onWritten: (at, data) => hasher?.written(at, data) }, { start: 0, end: size, ranged: false })
+    return hasher?.digest(size)
+  }
+  const plan: Piece[] = []
+  for (let start = 0; start < size; start += pieces.size) plan.push({ start, end: Math.min(start + pieces.size, size), ranged: true })
+  const hasher = options.md5 ? new Md5Worker(options.tempPath) : undefined
+  const stopOthers = new AbortController()
+  const signal = options.signal ? AbortSignal.any([options.signal, stopOthers.signal]) : stopOthers.signal
+  try {
+    await runPool(plan, { concurrency: pieces.atOnce, signal }, async (piece) => {
+      try {
+        await fetchPiece({ ...options, signal, onWritten: (at, data) => hasher?.written(at, data.length) }, piece)
+      } catch (error) {
+        stopOthers.abort()
+        throw error
+      }
+    })
+    return await hasher?.digest(size)
+  } finally {
+    await hasher?.close()
+  }
+}
+
+async function fetchPiece(options: FetchToFileOptions & { onWritten: (at: number, data: Buffer) => void }, piece: Piece): Promise<void> {
+  const { driver, key, handle, signal, size, localPath } = options
+  const get = signal ? { signal } : {}
+  let body
+  try {
+    body = await driver.get(key, piece.ranged ? { ...get, range: { start: piece.start, end: piece.end - 1 } } : get)
+  } catch (error) {
+    if (isWharfError(error, 'RANGE_NOT_SATISFIABLE')) throw changed({ key, size, cause: error, seen: 'fewer bytes' })
+    if (signal?.aborted) throw error
+    throw remoteErrorOf(error, { key, action: 'read' })
+  }
+  let position = piece.start
+  let pending: Buffer[] = []
+  let pendingBytes = 0
+  const flush = async (): Promise<void> => {
+    if (pendingBytes === 0) return
+    const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes)
+    pending = []
+    pendingBytes = 0
+    try {
+      await writeAt(handle, data, position)
+    } catch (error) {
+      throw localErrorOf(error, { localPath, action: 'write' })
+    }
+    options.onWritten(position, data)
+    position += data.length
+    options.onBytes(data.length)
+  }
+  try {
+    for await (const chunk of body as AsyncIterable<Buffer>) {
+      if (position + pendingBytes + chunk.length > piece.end) throw changed({ key, size, seen: 'more bytes' })
+      pending.push(chunk)
+      pendingBytes += chunk.length
+      if (pendingBytes >= WRITE_SIZE) await flush()
+    }
+    await flush()
+  } catch (error) {
+    // Failures of the disk are WharfErrors by now; anything else broke the response midway.
+    if (isWharfError(error) || signal?.aborted) throw error
+    throw remoteErrorOf(error, { key, action: 'read' })
+  } finally {
+    body.destroy()
+  }
+  if (position !== piece.end) throw changed({ key, size, seen: 'fewer bytes' })
+}
+
+async function writeAt(handle: FileHandle, data: Buffer, position: number): Promise<void> {
+  let written = 0
+  while (written < data.length) {
+    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written)
+    written += bytesWritten
+  }
+}
+
+function changed(options: { key: string; size: number; seen: string; cause?: unknown }): WharfError {
+  return new WharfError(
+    'DATASTORE_UNAVAILABLE',
+    `"${printable(options.key)}" changed while it was downloaded: the listing said ${options.size} bytes, the storage sent ${options.seen}; nothing was kept, run the download again`,
+    { details: { key: printable(options.key, 1024), size: options.size }, ...(options.cause === undefined ? {} : { cause: options.cause }) },
+  )
+}
+
+/** The MD5 of a file written front to back (one piece), hashed as the bytes pass. */
+class LiveMd5 {
+  readonly #hash = createHash('md5')
+  #hashed = 0
+
+  written(at: number, data: Buffer): void {
+    if (at !== this.#hashed) throw new WharfError('INTERNAL', `a download wrote byte ${at} while ${this.#hashed} bytes were hashed`)
+    this.#hash.update(data)
+    this.#hashed += data.length
+  }
+
+  digest(size: number): string {
+    if (this.#hashed !== size) throw new WharfError('INTERNAL', `the download hashed ${this.#hashed} of ${size} bytes`)
+    return this.#hash.digest('base64')
+  }
+}

@@ -1,0 +1,161 @@
+import { Readable } from 'node:stream'
+import type { Hono } from 'hono'
+import mime from 'mime-types'
+import {
+  DatastoreAccessRequestSchema,
+  ListDatastoreFilesQuerySchema,
+  ROUTES,
+  RegisterDatastoreSchema,
+  SetDefaultDatastoreSchema,
+  UploadDatastoreFileQuerySchema,
+  WharfError,
+  printable,
+  type DatastoreFile,
+} from '@wharf/contract'
+import { toKeyPrefix, type FileInfo } from '@wharf/datastores'
+import { toDatastoreView } from '@wharf/store'
+import { BLOB_STORE } from '../bootstrap.js'
+import { accessFor, recordForRegistration } from '../datastores.js'
+import type { AppDeps } from '../deps.js'
+import { incomingOf, param, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { pathAfter, storedFileResponse } from './file-response.js'
+import { pageSizeOf } from './paging.js'
+
+const CONTENT_MARK = '/files/content/'
+
+function fileView(info: FileInfo): DatastoreFile {
+  return {
+    path: info.key,
+    size: info.size,
+    modifiedAt: info.modifiedAt,
+    ...(info.contentMd5 !== undefined ? { contentMd5: info.contentMd5 } : {}),
+  }
+}
+
+/** Registration, default, unregistration, delegated access and the file routes of datastores. */
+export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+  const { store, config, drivers } = deps
+  const { limits } = config
+  const jsonLimit = limits.jsonBodyBytes
+
+  /** The driver of the datastore named in the URL, after checking the workspace and the name. */
+  const driverOf = async (c: AppContext) => {
+    const workspace = workspaceParam(c)
+    const name = param(c, 'datastore')
+    return { workspace, name, driver: await drivers.get(workspace, name) }
+  }
+  const filePath = (c: AppContext) => pathAfter(c, { mark: CONTENT_MARK, what: 'file path', limits })
+
+  app.post(ROUTES.registerDatastore.path, async (c) => {
+    const workspace = await store.getWorkspace(workspaceParam(c))
+    const request = await readJson(c, RegisterDatastoreSchema, jsonLimit)
+    const existing = await store.findDatastore(workspace.name, request.name)
+    if (existing && request.overwrite !== true) {
+      throw new WharfError(
+        'DATASTORE_EXISTS',
+        `datastore "${request.name}" is already registered in workspace "${workspace.name}"; pass overwrite to replace it (this is how keys are rotated)`,
+      )
+    }
+    const record = await recordForRegistration(workspace.name, request, deps.datastores)
+    const stored = await store.putDatastore(existing ? { ...record, createdAt: existing.createdAt } : record, {
+      overwrite: request.overwrite === true,
+    })
+    deps.log.info('datastore registered', { workspace: workspace.name, name: stored.name, kind: stored.kind, replaced: existing !== undefined })
+    return c.json(toDatastoreView(stored, workspace), existing ? 200 : 201)
+  })
+
+  app.delete(ROUTES.unregisterDatastore.path, async (c) => {
+    const workspace = await store.getWorkspace(workspaceParam(c))
+    const name = param(c, 'datastore')
+    await store.getDatastore(workspace.name, name)
+    if (name === BLOB_STORE) {
+      throw new WharfError('FORBIDDEN', `"${BLOB_STORE}" holds the workspace's artifacts and cannot be unregistered`)
+    }
+    if (name === workspace.artifactDatastore) {
+      throw new WharfError('FORBIDDEN', `"${name}" holds the workspace's artifacts and cannot be unregistered`)
+    }
+    if (name === workspace.defaultDatastore) {
+      throw new WharfError(
+        'FORBIDDEN',
+        `"${name}" is the default datastore of workspace "${workspace.name}"; make another one the default first (wharf datastore set-default <name>)`,
+      )
+    }
+    await store.deleteDatastore(workspace.name, name)
+    deps.log.info('datastore unregistered', { workspace: workspace.name, name })
+    return c.json({ name, unregistered: true as const })
+  })
+
+  app.put(ROUTES.setDefaultDatastore.path, async (c) => {
+    const workspace = workspaceParam(c)
+    const body = await readJson(c, SetDefaultDatastoreSchema, jsonLimit)
+    return c.json(await store.setDefaultDatastore(workspace, body.name))
+  })
+
+  app.post(ROUTES.datastoreAccess.path, async (c) => {
+    const workspace = workspaceParam(c)
+    const body = await readJson(c, DatastoreAccessRequestSchema, jsonLimit)
+    const record = await store.getDatastore(workspace, param(c, 'datastore'))
+    return c.json(await accessFor(record, body.operation, deps.datastores))
+  })
+
+  app.get(ROUTES.listDatastoreFiles.path, async (c) => {
+    const query = readQuery(c, ListDatastoreFilesQuerySchema)
+    const { driver } = await driverOf(c)
+    const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
+    const pages = driver
+      .list(prefix === undefined ? {} : { prefix })
+      .byPage({ pageSize: pageSizeOf(query, limits), ...(query.pageToken ? { pageToken: query.pageToken } : {}) })
+    for await (const page of pages) {
+      return c.json({ items: page.items.map(fileView), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) })
+    }
+    return c.json({ items: [] })
+  })
+
+  app.put(ROUTES.uploadDatastoreFile.path, async (c) => {
+    const { driver, name } = await driverOf(c)
+    const key = filePath(c)
+    const query = readQuery(c, UploadDatastoreFileQuerySchema)
+    if (query.overwrite !== 'true' && (await driver.stat(key))) {
+      throw new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
+        details: { path: key },
+      })
+    }
+    const declaredHeader = c.req.header('content-length')
+    const declared = declaredHeader === undefined ? undefined : Number(declaredHeader)
+    const incoming = incomingOf(c)
+    const body = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body) : Readable.from([]))
+    const declaredType = c.req.header('content-type')
+    const contentType =
+      declaredType && !/^application\/octet-stream\b/i.test(declaredType) ? declaredType : mime.lookup(key) || 'application/octet-stream'
+    const stored = await driver.put(key, body, {
+      ...(declared !== undefined && Number.isSafeInteger(declared) ? { size: declared } : {}),
+      contentType,
+    })
+    return c.json({ path: key, ...stored }, 201)
+  })
+
+  app.get(ROUTES.downloadDatastoreFile.path, async (c) => {
+    const { driver, name } = await driverOf(c)
+    const key = filePath(c)
+    const info = await driver.stat(key)
+    if (!info) {
+      throw new WharfError('FILE_NOT_FOUND', `datastore "${name}" has no file "${printable(key)}"; list them with wharf datastore ls ${name}`)
+    }
+    return storedFileResponse(c, {
+      driver,
+      file: {
+        key,
+        size: info.size,
+        contentType: mime.lookup(key) || 'application/octet-stream',
+        ...(info.contentMd5 !== undefined ? { contentMd5: info.contentMd5 } : {}),
+      },
+    })
+  })
+
+  app.delete(ROUTES.deleteDatastoreFile.path, async (c) => {
+    const { driver } = await driverOf(c)
+    const key = filePath(c)
+    await driver.delete(key)
+    return c.json({ path: key, deleted: true as const })
+  })
+}
