@@ -3,7 +3,7 @@ import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Datastore, DatastoreFile } from '@wharf/contract'
-import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
+import { setStoredMd5, startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import { startCliTestServer, type CliTestServer } from './test-support/cli-server.js'
 import { runWharf, runWharfOnTerminal } from './test-support/run-cli.js'
 
@@ -129,6 +129,21 @@ describe('wharf datastore upload, ls, download', () => {
     const kept = await wharf(['datastore', 'download', 'cli_data', '-d', full, '--prefix', 'train/sub', '-o', 'table'])
     expect(kept.stdout).toMatch(/^1 downloaded/)
     expect((await readFile(path.join(full, 'train', 'sub', 'b.bin'))).length).toBe(200_000)
+  })
+
+  it('refuses a file that disagrees with its stored MD5, unless told --no-verify', async () => {
+    await setStoredMd5(azurite, { containerName: 'cli-data', blobName: 'train/sub/b.bin', md5: Buffer.alloc(16, 3) })
+    const target = path.join(t.dir, 'verify')
+    const checked = await wharf(['datastore', 'download', 'cli_data', '-d', target, '--prefix', 'train/sub', '-o', 'json'])
+    expect(checked.code).not.toBe(0)
+    expect(checked.stderr).toMatch(/1 file could not be downloaded/)
+    const failed = json<{ failed: { key: string; message: string }[] }>(checked.stdout).failed
+    expect(failed.map((f) => f.key)).toEqual(['train/sub/b.bin'])
+    expect(failed[0]?.message).toMatch(/does not match its stored MD5/)
+    const trusted = await wharf(['datastore', 'download', 'cli_data', '-d', target, '--prefix', 'train/sub', '--no-verify', '-o', 'json'])
+    expect(trusted.code, trusted.stderr).toBe(0)
+    expect(json<{ downloaded: string[] }>(trusted.stdout).downloaded).toEqual(['train/sub/b.bin'])
+    expect(sha256(await readFile(path.join(target, 'train', 'sub', 'b.bin')))).toBe(sha256(await readFile(path.join(src, 'sub', 'b.bin'))))
   })
 
   it('exits non-zero naming the files it could not upload, after uploading the rest', async () => {

@@ -1,5 +1,5 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Writable } from 'node:stream'
@@ -11,9 +11,9 @@ import { Datastore } from './datastore.js'
 import { createProgressReporter } from './progress.js'
 import { startSdkTestServer } from './test-support/sdk-server.js'
 import { Workspace } from './workspace.js'
+import { sha256, treeOf } from './test-support/file-tree.js'
 
 const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('base64')
-const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex')
 
 let t: Awaited<ReturnType<typeof startSdkTestServer>>
 let azurite: AzuriteInstance
@@ -49,15 +49,6 @@ async function makeTree(root: string, files: Record<string, string | Buffer>): P
   }
 }
 
-async function treeOf(root: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const entry of await readdir(path.join(root, prefix), { withFileTypes: true })) {
-    const relative = prefix ? `${prefix}/${entry.name}` : entry.name
-    if (entry.isDirectory()) Object.assign(out, await treeOf(root, relative))
-    else out[relative] = sha256(await readFile(path.join(root, relative)))
-  }
-  return out
-}
 
 const container = () => `c${randomBytes(6).toString('hex')}`
 

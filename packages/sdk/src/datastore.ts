@@ -9,7 +9,7 @@ import {
 } from '@wharf/contract'
 import type * as Drivers from '@wharf/datastores'
 import type * as CloudDrivers from '@wharf/datastores/cloud'
-import type { DatastoreDriver, DownloadResult, TransferProgress, UploadItem, UploadResult } from '@wharf/datastores'
+import type { DatastoreDriver, DownloadResult, DriverLease, TransferProgress, UploadItem, UploadResult } from '@wharf/datastores'
 import type * as ServerDriver from './server-driver.js'
 import { createProgressReporter, type ProgressReporter } from './progress.js'
 import type { Workspace } from './workspace.js'
@@ -92,6 +92,8 @@ export interface DownloadOptions extends TransferOptions {
   prefix?: string
   /** Write files relative to the prefix instead of under their full datastore path. */
   stripPrefix?: boolean
+  /** Check each file against the MD5 the storage keeps before it is put in place (default true). */
+  verify?: boolean
 }
 
 /** Everything an upload did: each file is in exactly one list. */
@@ -234,6 +236,7 @@ export class Datastore {
       targetDir: path.resolve(options.targetPath),
       ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
       ...(options.stripPrefix !== undefined ? { stripPrefix: options.stripPrefix } : {}),
+      ...(options.verify !== undefined ? { verify: options.verify } : {}),
       ...common(options, reporter),
     })
     reporter?.finish({ ...result, transferred: result.downloaded })
@@ -253,22 +256,41 @@ export class Datastore {
     return options.showProgress === false ? undefined : createProgressReporter({ title: `${title} ${this.name}`, verb })
   }
 
-  /** The most direct way to the bytes the server allows for `operation`. */
+  /**
+   * The most direct way to the bytes the server allows for `operation`. A delegated Azure token is
+   * renewed from the server before it runs out, so a transfer may last longer than one token.
+   */
   async #driverFor(operation: 'read' | 'write', signal: AbortSignal | undefined): Promise<DatastoreDriver> {
-    const { createAzureBlobDriver, createAzureFileDriver, createFilesystemDriver, createServerDriver } = await engine()
-    const access = await this.workspace.client.datastoreAccess(this.name, operation, signal ? { signal } : {})
+    const { createAzureBlobDriver, createAzureFileDriver, createFilesystemDriver, createRenewingDriver, createServerDriver } = await engine()
+    const client = this.workspace.client
+    const access = await client.datastoreAccess(this.name, operation, signal ? { signal } : {})
     switch (access.mode) {
       case 'azure_sas': {
-        const common = { accountName: access.accountName, endpoint: access.serviceUrl, credential: { kind: 'sas' as const, sasToken: access.sasToken } }
-        return access.kind === 'azure_blob'
-          ? createAzureBlobDriver({ ...common, containerName: access.containerName })
-          : createAzureFileDriver({ ...common, shareName: access.containerName })
+        const leaseOf = (grant: typeof access): DriverLease => {
+          const common = { accountName: grant.accountName, endpoint: grant.serviceUrl, credential: { kind: 'sas' as const, sasToken: grant.sasToken } }
+          const driver =
+            grant.kind === 'azure_blob'
+              ? createAzureBlobDriver({ ...common, containerName: grant.containerName })
+              : createAzureFileDriver({ ...common, shareName: grant.containerName })
+          return { driver, expiresOn: new Date(grant.expiresOn) }
+        }
+        return createRenewingDriver({
+          kind: access.kind,
+          first: leaseOf(access),
+          renew: async (renewSignal) => {
+            const next = await client.datastoreAccess(this.name, operation, renewSignal ? { signal: renewSignal } : {})
+            if (next.mode !== 'azure_sas') {
+              throw new WharfError('DATASTORE_UNAVAILABLE', `the datastore "${this.name}" changed during the transfer (it is now reached as ${next.mode}); run the transfer again`)
+            }
+            return leaseOf(next)
+          },
+        })
       }
       case 'filesystem':
         if (await sameFolder(access)) return createFilesystemDriver({ root: access.path })
-        return createServerDriver(this.workspace.client, this)
+        return createServerDriver(client, this)
       case 'proxy':
-        return createServerDriver(this.workspace.client, this)
+        return createServerDriver(client, this)
     }
   }
 }

@@ -1,5 +1,5 @@
-import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { randomBytes } from 'node:crypto'
+import { mkdir, mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -7,20 +7,11 @@ import { hasRclone, rcloneAzuriteEnv, runRclone, startAzurite, type AzuriteInsta
 import { Datastore } from './datastore.js'
 import { startSdkTestServer } from './test-support/sdk-server.js'
 import { Workspace } from './workspace.js'
+import { treeOf } from './test-support/file-tree.js'
 
-const sha256 = (bytes: Buffer) => createHash('sha256').update(bytes).digest('hex')
 const available = hasRclone()
 if (!available) console.log('skipped: rclone is not installed (apt-get install -y rclone) so the rclone interop tests cannot run')
 
-async function hashes(root: string, prefix = ''): Promise<Record<string, string>> {
-  const out: Record<string, string> = {}
-  for (const entry of await readdir(path.join(root, prefix), { withFileTypes: true })) {
-    const relative = prefix ? `${prefix}/${entry.name}` : entry.name
-    if (entry.isDirectory()) Object.assign(out, await hashes(root, relative))
-    else out[relative] = sha256(await readFile(path.join(root, relative)))
-  }
-  return out
-}
 
 describe.skipIf(!available)('interop with rclone on Azurite', () => {
   let t: Awaited<ReturnType<typeof startSdkTestServer>>
@@ -70,7 +61,7 @@ describe.skipIf(!available)('interop with rclone on Azurite', () => {
     const copied = path.join(work, 'rclone-copy')
     const copy = await runRclone(['copy', 'az:interop/from-wharf', copied], env)
     expect(copy.code, copy.stderr).toBe(0)
-    expect(await hashes(copied)).toEqual(await hashes(src))
+    expect(await treeOf(copied)).toEqual(await treeOf(src))
   })
 
   it('Wharf downloads what rclone uploaded, byte for byte', async () => {
@@ -83,6 +74,6 @@ describe.skipIf(!available)('interop with rclone on Azurite', () => {
     const target = path.join(work, 'wharf-down')
     const count = await ds.download({ targetPath: target, prefix: 'from-rclone/', stripPrefix: true, showProgress: false })
     expect(count).toBe(2)
-    expect(await hashes(target)).toEqual(await hashes(src))
+    expect(await treeOf(target)).toEqual(await treeOf(src))
   })
 })

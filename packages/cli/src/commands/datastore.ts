@@ -298,8 +298,9 @@ export function registerDatastoreCommands(program: Command): void {
     .option('--strip-prefix', 'write files relative to the prefix instead of under their full path')
     .option('--overwrite', 'replace files that exist with different content (identical ones are always left alone)')
     .option('--concurrency <n>', 'files moved at the same time')
+    .option('--no-verify', 'do not check files against the MD5 the storage keeps (faster for large files; sizes are still checked)')
     .addHelpText('after', '\nExamples:\n  wharf datastore download images -d ./local --prefix train/\n  wharf datastore download images -d ./train --prefix train/ --strip-prefix')
-    .action(async (name: string, flags: CommonFlags & { dir: string; prefix?: string; stripPrefix?: boolean; overwrite?: boolean; concurrency?: string }) => {
+    .action(async (name: string, flags: CommonFlags & { dir: string; prefix?: string; stripPrefix?: boolean; overwrite?: boolean; concurrency?: string; verify: boolean }) => {
       const ws = await connect(flags)
       const ds = await Datastore.get(ws, name)
       const bar = progressBar(`Downloading from ${name}`, 'downloaded')
@@ -309,6 +310,7 @@ export function registerDatastoreCommands(program: Command): void {
         ...(flags.prefix !== undefined ? { prefix: flags.prefix } : {}),
         ...(flags.stripPrefix ? { stripPrefix: true } : {}),
         overwrite: flags.overwrite === true,
+        verify: flags.verify,
         ...concurrencyOf(flags.concurrency),
       })
       const summary = { ...result, transferred: result.downloaded }

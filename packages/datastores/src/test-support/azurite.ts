@@ -78,3 +78,15 @@ async function answers(port: number): Promise<boolean> {
     socket.once('error', () => resolve(false))
   })
 }
+
+/**
+ * Replaces the Content-MD5 Azurite keeps for a blob, without touching its content: how a test makes a
+ * stored checksum disagree with the bytes, as damage would. (Azurite checks an MD5 sent with the content.)
+ */
+export async function setStoredMd5(instance: AzuriteInstance, options: { containerName: string; blobName: string; md5: Buffer }): Promise<void> {
+  const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob')
+  const service = new BlobServiceClient(instance.endpoint, new StorageSharedKeyCredential(instance.accountName, instance.accountKey))
+  const blob = service.getContainerClient(options.containerName).getBlobClient(options.blobName)
+  const { contentType } = await blob.getProperties()
+  await blob.setHTTPHeaders({ blobContentMD5: options.md5, ...(contentType === undefined ? {} : { blobContentType: contentType }) })
+}

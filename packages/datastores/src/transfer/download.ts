@@ -24,6 +24,12 @@ export interface DownloadOptions extends TransferOptions {
   stripPrefix?: boolean
   /** How large files are split into byte ranges; the defaults were measured against Azurite. */
   pieces?: PieceOptions
+  /**
+   * Check every downloaded file against the MD5 the storage keeps (Azure's Content-MD5) before it is put
+   * in place; default true. Off saves hashing each byte (about a third of the time of a large file on a
+   * 2-core machine); sizes are still checked and unchanged files are still recognised by their MD5.
+   */
+  verify?: boolean
 }
 
 /** What a download did, file by file (keys in listing order). */
@@ -66,7 +72,7 @@ export async function downloadFiles(driver: DatastoreDriver, options: DownloadOp
 }
 
 async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): Promise<DownloadResult> {
-  const { signal, overwrite = false, stripPrefix = false } = options
+  const { signal, overwrite = false, stripPrefix = false, verify = true } = options
   if (typeof options.targetDir !== 'string' || options.targetDir === '') {
     throw new WharfError('INVALID_ARGUMENT', 'a download needs the local folder to write into (option "targetDir")')
   }
@@ -97,7 +103,7 @@ async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): P
   const outcomes = new Outcomes<Outcome>()
   let bytes = 0
   const folders = new Folders(realTarget)
-  const context: DownloadContext = { driver, overwrite, tracker, signal, folders, pieces }
+  const context: DownloadContext = { driver, overwrite, verify, tracker, signal, folders, pieces }
   try {
     await runPool(planned, { concurrency, signal, isStopped: () => tracker.callbackError() !== undefined }, async (entry) => {
       let end: FileEnd = 'failed'
@@ -186,6 +192,7 @@ function plan(
 interface DownloadContext {
   driver: DatastoreDriver
   overwrite: boolean
+  verify: boolean
   tracker: ProgressTracker
   signal: AbortSignal | undefined
   folders: Folders
@@ -213,8 +220,9 @@ async function downloadOne(context: DownloadContext, file: { entry: Planned; cou
   if (state === 'differs' && !context.overwrite) return 'skipped'
 
   const temp = path.join(folder, `${RESERVED_SEGMENT_PREFIX}${randomBytes(9).toString('hex')}`)
-  // The driver's own copy, when it has one and there is no MD5 to check on the way (this storage keeps none).
-  if (driver.getFile !== undefined && info.contentMd5 === undefined && state !== 'same-size') {
+  const checkMd5 = context.verify && info.contentMd5 !== undefined
+  // The driver's own copy, when it has one and there is no MD5 to check on the way.
+  if (driver.getFile !== undefined && !checkMd5 && state !== 'same-size') {
     await copyIntoPlace({ getFile: driver.getFile.bind(driver), info, temp, localPath, signal })
     file.counted.bytes += info.size
     context.tracker.addBytes(info.size)
@@ -235,7 +243,7 @@ async function downloadOne(context: DownloadContext, file: { entry: Planned; cou
       handle,
       tempPath: temp,
       localPath,
-      md5: info.contentMd5 !== undefined || state === 'same-size',
+      md5: checkMd5 || state === 'same-size',
       pieces: context.pieces,
       signal,
       onBytes: (count) => {
@@ -243,7 +251,7 @@ async function downloadOne(context: DownloadContext, file: { entry: Planned; cou
         context.tracker.addBytes(count)
       },
     })
-    if (info.contentMd5 !== undefined && md5 !== info.contentMd5) throw corrupted(info)
+    if (checkMd5 && md5 !== info.contentMd5) throw corrupted(info)
     await handle.close()
     handle = undefined
     if (state === 'same-size' && md5 === localMd5) return 'unchanged'

@@ -1,4 +1,5 @@
 import { createHash } from 'node:crypto'
+import { setMaxListeners } from 'node:events'
 import type { FileHandle } from 'node:fs/promises'
 import { WharfError, isWharfError, printable } from '@wharf/contract'
 import type { DatastoreDriver } from '../driver.js'
@@ -11,14 +12,17 @@ import { runPool } from './pool.js'
 export interface PieceOptions {
   /** Files of at least this many bytes are downloaded as ranges (default 32 MiB). */
   from?: number
-  /** Bytes per range (default 8 MiB). */
+  /** Bytes per range (default 16 MiB). */
   size?: number
-  /** Ranges of one file downloaded at the same time (default 4). */
+  /** Ranges of one file downloaded at the same time (default 8). */
   atOnce?: number
 }
 
-/** Piece settings measured against Azurite (see measure.ts): 8 MiB ranges, 4 at a time, from 32 MiB. */
-export const DEFAULT_PIECES: Readonly<Required<PieceOptions>> = Object.freeze({ from: 32 * 1024 * 1024, size: 8 * 1024 * 1024, atOnce: 4 })
+/**
+ * Piece settings measured against Azurite (see measure.ts): 16 MiB ranges, 8 at a time, from 32 MiB. A
+ * 1 GiB file went from about 130 MiB/s (8 MiB × 4) to 200–330 MiB/s.
+ */
+export const DEFAULT_PIECES: Readonly<Required<PieceOptions>> = Object.freeze({ from: 32 * 1024 * 1024, size: 16 * 1024 * 1024, atOnce: 8 })
 
 /** Bytes collected from a response before one positional write. */
 const WRITE_SIZE = 256 * 1024
@@ -60,7 +64,7 @@ export async function fetchToFile(options: FetchToFileOptions): Promise<string |
   const { size, pieces } = options
   if (size < pieces.from) {
     const hasher = options.md5 ? new LiveMd5() : undefined
-    await fetchPiece({ ...options, onWritten: (at, data) => hasher?.written(at, data) }, { start: 0, end: size, ranged: false })
+    await fetchPiece({ ...options, onWritten: (at, chunks) => hasher?.written(at, chunks) }, { start: 0, end: size, ranged: false })
     return hasher?.digest(size)
   }
   const plan: Piece[] = []
@@ -68,10 +72,12 @@ export async function fetchToFile(options: FetchToFileOptions): Promise<string |
   const hasher = options.md5 ? new Md5Worker(options.tempPath) : undefined
   const stopOthers = new AbortController()
   const signal = options.signal ? AbortSignal.any([options.signal, stopOthers.signal]) : stopOthers.signal
+  // Every piece in flight listens to it (its request and its body): not a leak.
+  setMaxListeners(0, signal)
   try {
     await runPool(plan, { concurrency: pieces.atOnce, signal }, async (piece) => {
       try {
-        await fetchPiece({ ...options, signal, onWritten: (at, data) => hasher?.written(at, data.length) }, piece)
+        await fetchPiece({ ...options, signal, onWritten: (at, _chunks, length) => hasher?.written(at, length) }, piece)
       } catch (error) {
         stopOthers.abort()
         throw error
@@ -83,7 +89,7 @@ export async function fetchToFile(options: FetchToFileOptions): Promise<string |
   }
 }
 
-async function fetchPiece(options: FetchToFileOptions & { onWritten: (at: number, data: Buffer) => void }, piece: Piece): Promise<void> {
+async function fetchPiece(options: FetchToFileOptions & { onWritten: (at: number, chunks: Uint8Array[], length: number) => void }, piece: Piece): Promise<void> {
   const { driver, key, handle, signal, size, localPath } = options
   const get = signal ? { signal } : {}
   let body
@@ -95,24 +101,25 @@ async function fetchPiece(options: FetchToFileOptions & { onWritten: (at: number
     throw remoteErrorOf(error, { key, action: 'read' })
   }
   let position = piece.start
-  let pending: Buffer[] = []
+  let pending: Uint8Array[] = []
   let pendingBytes = 0
   const flush = async (): Promise<void> => {
     if (pendingBytes === 0) return
-    const data = pending.length === 1 ? (pending[0] as Buffer) : Buffer.concat(pending, pendingBytes)
+    const data = pending
+    const length = pendingBytes
     pending = []
     pendingBytes = 0
     try {
-      await writeAt(handle, data, position)
+      await writeAllAt(handle, data, { length, position })
     } catch (error) {
       throw localErrorOf(error, { localPath, action: 'write' })
     }
-    options.onWritten(position, data)
-    position += data.length
-    options.onBytes(data.length)
+    options.onWritten(position, data, length)
+    position += length
+    options.onBytes(length)
   }
   try {
-    for await (const chunk of body as AsyncIterable<Buffer>) {
+    for await (const chunk of body as AsyncIterable<Uint8Array>) {
       if (position + pendingBytes + chunk.length > piece.end) throw changed({ key, size, seen: 'more bytes' })
       pending.push(chunk)
       pendingBytes += chunk.length
@@ -129,11 +136,16 @@ async function fetchPiece(options: FetchToFileOptions & { onWritten: (at: number
   if (position !== piece.end) throw changed({ key, size, seen: 'fewer bytes' })
 }
 
-async function writeAt(handle: FileHandle, data: Buffer, position: number): Promise<void> {
-  let written = 0
-  while (written < data.length) {
-    const { bytesWritten } = await handle.write(data, written, data.length - written, position + written)
-    written += bytesWritten
+/** Writes the chunks, in order, at `position`: one gathered write, without copying them into one buffer first. */
+async function writeAllAt(handle: FileHandle, chunks: Uint8Array[], at: { length: number; position: number }): Promise<void> {
+  const { length, position } = at
+  const { bytesWritten } = await handle.writev(chunks, position)
+  if (bytesWritten === length) return
+  // A short write (rare for a regular file): write the rest from where it stopped.
+  const rest = Buffer.concat(chunks, length).subarray(bytesWritten)
+  for (let written = 0; written < rest.length; ) {
+    const result = await handle.write(rest, written, rest.length - written, position + bytesWritten + written)
+    written += result.bytesWritten
   }
 }
 
@@ -150,10 +162,12 @@ class LiveMd5 {
   readonly #hash = createHash('md5')
   #hashed = 0
 
-  written(at: number, data: Buffer): void {
+  written(at: number, chunks: Uint8Array[]): void {
     if (at !== this.#hashed) throw new WharfError('INTERNAL', `a download wrote byte ${at} while ${this.#hashed} bytes were hashed`)
-    this.#hash.update(data)
-    this.#hashed += data.length
+    for (const chunk of chunks) {
+      this.#hash.update(chunk)
+      this.#hashed += chunk.length
+    }
   }
 
   digest(size: number): string {

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import { mkdir, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob'
@@ -7,7 +7,7 @@ import { createAzureBlobDriver } from '../azure-blob/driver.js'
 import type { DatastoreDriver } from '../driver.js'
 import { toDatastoreKey } from '../key.js'
 import { createS3Driver } from '../s3/driver.js'
-import { startAzurite, type AzuriteInstance } from '../test-support/azurite.js'
+import { setStoredMd5, startAzurite, type AzuriteInstance } from '../test-support/azurite.js'
 import { bodyOf } from '../test-support/driver-contract.js'
 import { startS3rver, type S3rverInstance } from '../test-support/s3rver.js'
 import { downloadFiles } from './download.js'
@@ -167,15 +167,24 @@ describe('transfer edge cases only Azure storage can have', () => {
   it('fails a blob whose content does not match its stored MD5, keeping nothing of it', async () => {
     const container = azureService().getContainerClient(containerName)
     const wrongMd5 = Buffer.alloc(16, 1)
-    // Azurite checks an MD5 sent with the content, so the wrong one is set afterwards, as damage would be.
     await container.getBlockBlobClient('bad.txt').upload('content', 7)
-    await container.getBlobClient('bad.txt').setHTTPHeaders({ blobContentMD5: wrongMd5 })
+    await setStoredMd5(azurite, { containerName, blobName: 'bad.txt', md5: wrongMd5 })
     await driver.put(toDatastoreKey('good.txt'), bodyOf('fine'))
     const result = await downloadFiles(driver, { targetDir: dir })
     expect(result.downloaded).toEqual(['good.txt'])
     expect(result.failed.map((f) => [f.key, f.code])).toEqual([['bad.txt', 'DATASTORE_UNAVAILABLE']])
     expect(result.failed[0]?.message).toMatch(/does not match its stored MD5/)
     expect(await filesBelow(dir)).toEqual(['good.txt'])
+
+    // Told not to verify, the same blob is written as the storage sends it; a large one by ranges, too.
+    const big = Buffer.alloc(3 * 1024 * 1024 + 5, 7)
+    await container.getBlockBlobClient('big.bin').upload(big, big.length)
+    await setStoredMd5(azurite, { containerName, blobName: 'big.bin', md5: wrongMd5 })
+    const unverified = await downloadFiles(driver, { targetDir: dir, verify: false, pieces: { from: 1024 * 1024, size: 1024 * 1024 } })
+    expect(unverified.downloaded).toEqual(['bad.txt', 'big.bin'])
+    expect(unverified.unchanged).toEqual(['good.txt'])
+    expect(await readFile(path.join(dir, 'bad.txt'), 'utf8')).toBe('content')
+    expect((await readFile(path.join(dir, 'big.bin'))).equals(big)).toBe(true)
   })
 
   it('fails a blob whose name is also a folder of other blobs (a local folder cannot be both)', async () => {
