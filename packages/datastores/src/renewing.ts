@@ -15,8 +15,8 @@ export interface RenewingDriverOptions {
   kind: DatastoreKind
   /** The lease to start with. */
   first: DriverLease
-  /** Gets a new lease (asks the server for a fresh token). */
-  renew: (signal: AbortSignal | undefined) => Promise<DriverLease>
+  /** Gets a new lease (asks the server for a fresh token); shared by every call waiting, so it takes no caller's signal. */
+  renew: () => Promise<DriverLease>
   /** Renew when the current lease has less than this left (default 10 minutes). */
   renewBeforeMs?: number
 }
@@ -52,7 +52,8 @@ class RenewingDriver implements DatastoreDriver {
     const lease = this.#lease
     const now = Date.now()
     if (now < lease.expiresOn.getTime() - this.#renewBeforeMs) return lease.driver
-    this.#renewing ??= this.#renew(signal).finally(() => {
+    signal?.throwIfAborted()
+    this.#renewing ??= this.#renew().finally(() => {
       this.#renewing = undefined
     })
     try {

@@ -277,8 +277,8 @@ export class Datastore {
         return createRenewingDriver({
           kind: access.kind,
           first: leaseOf(access),
-          renew: async (renewSignal) => {
-            const next = await client.datastoreAccess(this.name, operation, renewSignal ? { signal: renewSignal } : {})
+          renew: async () => {
+            const next = await client.datastoreAccess(this.name, operation)
             if (next.mode !== 'azure_sas') {
               throw new WharfError('DATASTORE_UNAVAILABLE', `the datastore "${this.name}" changed during the transfer (it is now reached as ${next.mode}); run the transfer again`)
             }

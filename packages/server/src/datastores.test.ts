@@ -211,6 +211,19 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(await codeOf(client.downloadDatastoreFile('bucket', 'train/b.csv'))).toBe('FILE_NOT_FOUND')
     })
 
+    it('lets exactly one of several concurrent uploads without overwrite create a new file', async () => {
+      const bodies = ['first', 'second', 'third', 'fourth']
+      const outcomes = await Promise.allSettled(bodies.map((body) => client.uploadDatastoreFile('bucket', { path: 'race/new.txt', body })))
+      const created = outcomes.filter((o) => o.status === 'fulfilled')
+      expect(created).toHaveLength(1)
+      for (const outcome of outcomes) {
+        if (outcome.status === 'rejected') expect(isWharfError(outcome.reason, 'FILE_EXISTS')).toBe(true)
+      }
+      // What is stored is the one upload that was told it succeeded.
+      const winner = bodies[outcomes.findIndex((o) => o.status === 'fulfilled')]
+      expect(await (await client.downloadDatastoreFile('bucket', 'race/new.txt')).text()).toBe(winner)
+    })
+
     it('refuses paths that escape the datastore and names unknown datastores', async () => {
       const response = await fetch(`${t.url}/api/v1/workspaces/default/datastores/local/files/content/..%2F..%2Fetc%2Fpasswd`)
       expect(response.status).toBe(400)

@@ -12,7 +12,7 @@ import {
   printable,
   type DatastoreFile,
 } from '@wharf/contract'
-import { toKeyPrefix, type FileInfo } from '@wharf/datastores'
+import { toKeyPrefix, type DatastoreDriver, type DatastoreKey, type FileInfo } from '@wharf/datastores'
 import { toDatastoreView } from '@wharf/store'
 import { BLOB_STORE } from '../bootstrap.js'
 import { accessFor, recordForRegistration } from '../datastores.js'
@@ -111,15 +111,9 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json({ items: [] })
   })
 
-  app.put(ROUTES.uploadDatastoreFile.path, async (c) => {
-    const { driver, name } = await driverOf(c)
-    const key = filePath(c)
-    const query = readQuery(c, UploadDatastoreFileQuerySchema)
-    if (query.overwrite !== 'true' && (await driver.stat(key))) {
-      throw new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
-        details: { path: key },
-      })
-    }
+  /** Streams the request body to `key`. */
+  const storeUpload = async (c: AppContext, target: { driver: DatastoreDriver; key: DatastoreKey }) => {
+    const { driver, key } = target
     const declaredHeader = c.req.header('content-length')
     const declared = declaredHeader === undefined ? undefined : Number(declaredHeader)
     const incoming = incomingOf(c)
@@ -131,7 +125,37 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       ...(declared !== undefined && Number.isSafeInteger(declared) ? { size: declared } : {}),
       contentType,
     })
-    return c.json({ path: key, ...stored }, 201)
+    return { path: key, ...stored }
+  }
+
+  // Uploads that must not replace a file, one at a time per path: otherwise two of them could both see
+  // no file and both write. (A writer that bypasses this server can still race; decision 0011.)
+  const noOverwrite = new Map<string, Promise<unknown>>()
+  const oneAtATime = async <T>(lockKey: string, task: () => Promise<T>): Promise<T> => {
+    const before = noOverwrite.get(lockKey)
+    const mine = (before ?? Promise.resolve()).catch(() => undefined).then(task)
+    noOverwrite.set(lockKey, mine)
+    try {
+      return await mine
+    } finally {
+      if (noOverwrite.get(lockKey) === mine) noOverwrite.delete(lockKey)
+    }
+  }
+
+  app.put(ROUTES.uploadDatastoreFile.path, async (c) => {
+    const { driver, name, workspace } = await driverOf(c)
+    const key = filePath(c)
+    const query = readQuery(c, UploadDatastoreFileQuerySchema)
+    if (query.overwrite === 'true') return c.json(await storeUpload(c, { driver, key }), 201)
+    const stored = await oneAtATime(JSON.stringify([workspace, name, key]), async () => {
+      if (await driver.stat(key)) {
+        throw new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
+          details: { path: key },
+        })
+      }
+      return storeUpload(c, { driver, key })
+    })
+    return c.json(stored, 201)
   })
 
   app.get(ROUTES.downloadDatastoreFile.path, async (c) => {
