@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isWharfError, type Page } from '@wharf/contract'
-import { paginate } from './paging.js'
+import { paginate, resumeInFolder } from './paging.js'
 
 /** A page source over 0..count-1 whose token is the index of the next item. */
 function numbers(count: number, defaultSize = 3): { calls: { token?: string; size?: number }[]; fetch: (token?: string, size?: number) => Promise<Page<number>> } {
@@ -80,5 +80,17 @@ describe('paginate', () => {
   it('passes a fetch failure on', async () => {
     const failing = paginate<number>(() => Promise.reject(new Error('boom')))
     await expect(collect(failing)).rejects.toThrow('boom')
+  })
+})
+
+describe('resumeInFolder', () => {
+  it('walks a folder whole, skips it, or resumes inside it, by where the last key was', () => {
+    expect(resumeInFolder('b/', undefined)).toEqual({ after: undefined })
+    expect(resumeInFolder('b/', 'b/c/d.txt')).toEqual({ after: 'b/c/d.txt' })
+    expect(resumeInFolder('b/', 'c.txt')).toBe('skip')
+    expect(resumeInFolder('b/', 'a.txt')).toEqual({ after: undefined })
+    // UTF-8 byte order: "/" (0x2F) sorts before "0" (0x30), so every key in "a/" comes before "a0".
+    expect(resumeInFolder('a/', 'a0')).toBe('skip')
+    expect(resumeInFolder('a0/', 'a/z')).toEqual({ after: undefined })
   })
 })

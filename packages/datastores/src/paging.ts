@@ -48,6 +48,16 @@ export function compareKeys(a: string, b: string): number {
   return Buffer.compare(Buffer.from(a), Buffer.from(b))
 }
 
+/**
+ * How a walk that resumes after the key `after` treats the folder whose keys start with `keyPrefix`:
+ * `'skip'` when every key in it comes before `after`, else the `after` to walk it with (undefined: all
+ * of it).
+ */
+export function resumeInFolder(keyPrefix: string, after: string | undefined): 'skip' | { after: string | undefined } {
+  if (after === undefined || after.startsWith(keyPrefix)) return { after }
+  return compareKeys(keyPrefix, after) < 0 ? 'skip' : { after: undefined }
+}
+
 function checkToken(token: string): string {
   try {
     return toDatastoreKey(token)

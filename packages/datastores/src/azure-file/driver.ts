@@ -13,7 +13,7 @@ import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/cont
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { compareKeys, listPageSize, paginateWalk } from '../paging.js'
+import { compareKeys, listPageSize, paginateWalk, resumeInFolder } from '../paging.js'
 import { checkRange, rangeWithin, type ByteRange } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the share. */
@@ -434,11 +434,9 @@ class AzureFileDriver implements DatastoreDriver {
         continue
       }
       const keyPrefix = `${key}/`
-      let after = folder.after
-      if (after !== undefined && !after.startsWith(keyPrefix)) {
-        if (compareKeys(keyPrefix, after) < 0) continue
-        after = undefined
-      }
+      const resume = resumeInFolder(keyPrefix, folder.after)
+      if (resume === 'skip') continue
+      const { after } = resume
       yield* this.#walk({ keyPrefix, namePrefix: '', after, signal: folder.signal })
     }
   }

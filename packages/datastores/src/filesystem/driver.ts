@@ -10,7 +10,7 @@ import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/cont
 import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { compareKeys, listPageSize, paginateWalk } from '../paging.js'
+import { compareKeys, listPageSize, paginateWalk, resumeInFolder } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** Options for {@link createFilesystemDriver}. */
@@ -454,11 +454,9 @@ class FilesystemDriver implements DatastoreDriver {
         continue
       }
       const keyPrefix = `${key}/`
-      let after = folder.after
-      if (after !== undefined && !after.startsWith(keyPrefix)) {
-        if (compareKeys(keyPrefix, after) < 0) continue
-        after = undefined
-      }
+      const resume = resumeInFolder(keyPrefix, folder.after)
+      if (resume === 'skip') continue
+      const { after } = resume
       // A link back up the tree would make the walk endless.
       if (folder.ancestors.has(entry.real)) continue
       const ancestors = new Set(folder.ancestors).add(entry.real)
