@@ -9,12 +9,12 @@ import { mintContainerSas } from './sas.js'
 import { startAzurite, type AzuriteInstance } from './test-support/azurite.js'
 import { bodyOf, codeOf, keysOf, readAll } from './test-support/driver-contract.js'
 
-// Real SAS tokens that really expire, against Azurite: the renewing driver must keep working past the
+// Real SAS tokens that really expire (after 5–6 s), against Azurite: the renewing driver must keep working past the
 // first token's end, where a driver on that token alone is refused.
 describe('renewing driver over expiring SAS tokens (Azurite)', () => {
   let azurite: AzuriteInstance
   const containerName = `renew-${randomBytes(6).toString('hex')}`
-  const LIFETIME_MS = 3000
+  const LIFETIME_MS = 6000
 
   beforeAll(async () => {
     azurite = await startAzurite()
@@ -72,15 +72,22 @@ describe('renewing driver over expiring SAS tokens (Azurite)', () => {
 
   it('keeps using a still-valid token when renewing fails, and gives the renewal error once it has expired', async () => {
     const first = lease()
+    let attempts = 0
     const driver = createRenewingDriver({
       kind: 'azure_blob',
       first,
-      renewBeforeMs: LIFETIME_MS + 60_000,
-      renew: () => Promise.reject(new Error('the server is down')),
+      renew: () => {
+        attempts++
+        return Promise.reject(new Error('the server is down'))
+      },
     })
-    // Inside the renewal window from the start, but the token still works.
     await driver.put(toDatastoreKey('still.txt'), bodyOf('ok'))
+    expect(attempts).toBe(0)
+    // A second before its end: past the last third of its life, when a short token is renewed (not 10
+    // minutes before its end), yet still valid.
+    await sleep(first.expiresOn.getTime() - Date.now() - 1000)
     expect(await driver.stat(toDatastoreKey('still.txt'))).toMatchObject({ size: 2 })
+    expect(attempts).toBe(1)
 
     await sleep(first.expiresOn.getTime() - Date.now() + 100)
     await expect(driver.stat(toDatastoreKey('still.txt'))).rejects.toThrow('the server is down')

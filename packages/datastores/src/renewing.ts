@@ -17,7 +17,10 @@ export interface RenewingDriverOptions {
   first: DriverLease
   /** Gets a new lease (asks the server for a fresh token); shared by every call waiting, so it takes no caller's signal. */
   renew: () => Promise<DriverLease>
-  /** Renew when the current lease has less than this left (default 10 minutes). */
+  /**
+   * Renew when the current lease has less than this left (default 10 minutes), or less than a third of
+   * the time it had when it was received, whichever is sooner, so short leases are not renewed on every call.
+   */
   renewBeforeMs?: number
 }
 
@@ -39,30 +42,38 @@ class RenewingDriver implements DatastoreDriver {
   readonly #renew: RenewingDriverOptions['renew']
   readonly #renewBeforeMs: number
   #lease: DriverLease
+  /** When the current lease is due for renewal (ms since the epoch). */
+  #renewAt = 0
   #renewing: Promise<DriverLease> | undefined
 
   constructor(options: RenewingDriverOptions) {
     this.kind = options.kind
-    this.#lease = options.first
     this.#renew = options.renew
     this.#renewBeforeMs = options.renewBeforeMs ?? DEFAULT_RENEW_BEFORE_MS
+    this.#lease = this.#take(options.first)
+  }
+
+  #take(lease: DriverLease): DriverLease {
+    const expires = lease.expiresOn.getTime()
+    this.#renewAt = expires - Math.min(this.#renewBeforeMs, Math.max(0, expires - Date.now()) / 3)
+    return lease
   }
 
   async #driver(signal: AbortSignal | undefined): Promise<DatastoreDriver> {
     const lease = this.#lease
-    const now = Date.now()
-    if (now < lease.expiresOn.getTime() - this.#renewBeforeMs) return lease.driver
+    if (Date.now() < this.#renewAt) return lease.driver
     signal?.throwIfAborted()
-    this.#renewing ??= this.#renew().finally(() => {
-      this.#renewing = undefined
-    })
+    this.#renewing ??= this.#renew()
+      .then((next) => (this.#lease = this.#take(next)))
+      .finally(() => {
+        this.#renewing = undefined
+      })
     try {
-      this.#lease = await this.#renewing
+      return (await this.#renewing).driver
     } catch (error) {
       if (Date.now() < lease.expiresOn.getTime()) return lease.driver
       throw error
     }
-    return this.#lease.driver
   }
 
   async put(key: DatastoreKey, body: Readable, options: PutOptions = {}): Promise<PutResult> {

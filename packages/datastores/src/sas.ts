@@ -41,7 +41,8 @@ const CLOCK_SKEW_MS = 5 * 60 * 1000
 export function mintContainerSas(options: MintSasOptions): MintedSas {
   const now = options.now ?? new Date()
   const startsOn = new Date(now.getTime() - CLOCK_SKEW_MS)
-  const expiresOn = new Date(now.getTime() + (options.lifetimeMs ?? DEFAULT_LIFETIME_MS))
+  // The token carries its end in whole seconds; report that, not a later instant it does not honour.
+  const expiresOn = new Date(Math.floor((now.getTime() + (options.lifetimeMs ?? DEFAULT_LIFETIME_MS)) / 1000) * 1000)
   const permissions = options.operation === 'read' ? 'rl' : 'rcwl'
   if (options.kind === 'azure_blob') {
     const sasToken = generateBlobSASQueryParameters(

@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto'
 import { Readable, addAbortSignal } from 'node:stream'
 import { BlobServiceClient, RestError, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
+import { plainCause } from '../cause.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -284,22 +285,22 @@ class AzureBlobDriver implements DatastoreDriver {
       return new WharfError(
         'FORBIDDEN',
         `could not ${options.action}: ${what} refused the account key or SAS token (${code ?? status}); check that it is current and allows this operation`,
-        { details, cause: error },
+        { details, cause: plainCause(error) },
       )
     }
     if (status === 404 && code === 'ContainerNotFound') {
       return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} does not exist; create it, or validate the datastore with create`, {
         details,
-        cause: error,
+        cause: plainCause(error),
       })
     }
     if ((status !== undefined && status >= 500) || (status === undefined && code !== undefined && NETWORK_CODES.has(code))) {
       return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} at ${endpoint} cannot be reached (${code ?? status})`, {
         details,
-        cause: error,
+        cause: plainCause(error),
       })
     }
-    return error
+    return plainCause(error)
   }
 }
 
@@ -350,7 +351,7 @@ function fileInfoOf(item: BlobItem): FileInfo | undefined {
 function notFound(key: string, cause?: unknown): WharfError {
   return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
     details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause }),
+    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
   })
 }
 

@@ -10,6 +10,7 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
+import { plainCause } from '../cause.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -481,7 +482,7 @@ class AzureFileDriver implements DatastoreDriver {
     return new WharfError(
       'DATASTORE_UNAVAILABLE',
       `the folder "${printable(rootDirectory)}" does not exist in the Azure Files share "${shareName}" of the storage account "${accountName}"; create it, or validate the datastore with create`,
-      { details: { accountName, shareName, endpoint, rootDirectory }, cause },
+      { details: { accountName, shareName, endpoint, rootDirectory }, cause: plainCause(cause) },
     )
   }
 
@@ -497,29 +498,29 @@ class AzureFileDriver implements DatastoreDriver {
       return new WharfError(
         'FORBIDDEN',
         `could not ${options.action}: ${what} refused the account key or SAS token (${code ?? status}); check that it is current and allows this operation`,
-        { details, cause: error },
+        { details, cause: plainCause(error) },
       )
     }
     if (code === 'ShareNotFound') {
       return new WharfError(
         'DATASTORE_UNAVAILABLE',
         `could not ${options.action}: ${what} does not exist; create it, or validate the datastore with create (which creates it with createIfNotExists)`,
-        { details, cause: error },
+        { details, cause: plainCause(error) },
       )
     }
     if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
       return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} cannot be used now (${code}); check the share in the Azure portal`, {
         details,
-        cause: error,
+        cause: plainCause(error),
       })
     }
     if ((status !== undefined && status >= 500) || (status === undefined && code !== undefined && NETWORK_CODES.has(code))) {
       return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} at ${endpoint} cannot be reached (${code ?? status})`, {
         details,
-        cause: error,
+        cause: plainCause(error),
       })
     }
-    return error
+    return plainCause(error)
   }
 }
 
@@ -658,7 +659,7 @@ function md5Of(raw: Uint8Array | undefined): { contentMd5?: string } {
 function notFound(key: string, cause?: unknown): WharfError {
   return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
     details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause }),
+    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
   })
 }
 
@@ -672,7 +673,7 @@ function isAFolder(key: string, cause: unknown): WharfError {
   return new WharfError(
     'INVALID_ARGUMENT',
     `cannot store "${printable(key)}": it is a folder in this Azure Files datastore, so it cannot also be a file; delete the files under it first or choose another key`,
-    { details: { key: printable(key, 1024) }, cause },
+    { details: { key: printable(key, 1024) }, cause: plainCause(cause) },
   )
 }
 
@@ -680,6 +681,6 @@ function fileInTheWay(key: string, conflict: string, cause: unknown): WharfError
   return new WharfError(
     'INVALID_ARGUMENT',
     `cannot store "${printable(key)}": "${printable(conflict)}" is a file in this Azure Files datastore, so it cannot also be a folder; delete it first or choose another key`,
-    { details: { key: printable(key, 1024), conflict: printable(conflict, 1024) }, cause },
+    { details: { key: printable(key, 1024), conflict: printable(conflict, 1024) }, cause: plainCause(cause) },
   )
 }

@@ -1,0 +1,16 @@
+/**
+ * A copy of a storage SDK's error that keeps only its name, message, stack, `code` and `statusCode`, to
+ * keep as the `cause` of our errors. The SDK's own error holds the request it failed on: for Azure, the
+ * URL with the SAS token in it, in a property `util.inspect` hides but a logger that walks the object
+ * would print. Anything that is not an Error is returned as it is.
+ */
+export function plainCause(error: unknown): unknown {
+  if (!(error instanceof Error)) return error
+  const copy = new Error(error.message)
+  copy.name = error.name
+  if (error.stack !== undefined) copy.stack = error.stack
+  const { code, statusCode } = error as { code?: unknown; statusCode?: unknown }
+  if (typeof code === 'string' || typeof code === 'number') Object.assign(copy, { code })
+  if (typeof statusCode === 'number') Object.assign(copy, { statusCode })
+  return copy
+}
