@@ -25,13 +25,16 @@ export interface RenewingDriverOptions {
 }
 
 const DEFAULT_RENEW_BEFORE_MS = 10 * 60 * 1000
+/** After a failed renewal, the longest wait before the next try. */
+const RETRY_AFTER_MS = 30 * 1000
 
 /**
  * A driver over short-lived credentials that stays usable for as long as its caller needs it: every call
  * first checks the lease, and one that ends within `renewBeforeMs` is renewed (once, however many calls
  * are waiting). Calls already under way finish on the lease they started with. If renewing fails while
- * the current lease is still valid, calls go on with it; once it has expired the renewal's error is the
- * call's error. Only the methods every driver has are offered, not the local fast paths.
+ * the current lease is still valid, calls go on with it and the renewal is tried again a little later
+ * (at most 30 s); once it has expired the renewal's error is the call's error. Only the methods every
+ * driver has are offered, not the local fast paths.
  */
 export function createRenewingDriver(options: RenewingDriverOptions): DatastoreDriver {
   return new RenewingDriver(options)
@@ -71,8 +74,11 @@ class RenewingDriver implements DatastoreDriver {
     try {
       return (await this.#renewing).driver
     } catch (error) {
-      if (Date.now() < lease.expiresOn.getTime()) return lease.driver
-      throw error
+      const left = lease.expiresOn.getTime() - Date.now()
+      if (left <= 0) throw error
+      // Try again later, not on every call while the server is away.
+      this.#renewAt = Math.max(this.#renewAt, Date.now() + Math.min(RETRY_AFTER_MS, left / 3))
+      return lease.driver
     }
   }
 
