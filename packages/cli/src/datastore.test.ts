@@ -147,13 +147,25 @@ describe('wharf datastore upload, ls, download', () => {
   })
 
   it('exits non-zero naming the files it could not upload, after uploading the rest', async () => {
-    const missing = path.join(src, 'not-there.txt')
-    const result = await wharf(['datastore', 'upload', 'cli_data', path.join(src, 'a.txt'), missing, '--relative-root', src, '-t', 'mixed', '-o', 'table'])
-    expect(result.code).not.toBe(0)
+    // A folder given among files cannot be uploaded as one; the file beside it still goes.
+    const result = await wharf(['datastore', 'upload', 'cli_data', path.join(src, 'a.txt'), path.join(src, 'sub'), '--relative-root', src, '-t', 'mixed', '-o', 'table'])
     expect(result.stdout).toMatch(/^1 uploaded, 1 failed/)
-    expect(result.stdout).toContain('failed: mixed/not-there.txt')
+    expect(result.stdout).toContain('failed: mixed/sub')
     expect(result.stderr).toContain('1 file could not be uploaded')
+    // Every failure was the same mistake, so the exit code is that mistake's (INVALID_ARGUMENT: 2).
+    expect(result.stderr).toContain('[INVALID_ARGUMENT]')
+    expect(result.code).toBe(2)
   })
+
+  it('refuses a path that does not exist before uploading anything', async () => {
+    const missing = path.join(src, 'not-there.txt')
+    const result = await wharf(['datastore', 'upload', 'cli_data', path.join(src, 'a.txt'), missing, '-t', 'typo', '-o', 'json'])
+    expect(result.code).toBe(3)
+    expect(result.stderr.trim()).toBe(`wharf: error: nothing was uploaded: "${missing}" does not exist; check the path [FILE_NOT_FOUND]`)
+    const listed = await wharf(['datastore', 'ls', 'cli_data', 'typo', '-o', 'json'])
+    expect(json<DatastoreFile[]>(listed.stdout)).toEqual([])
+  })
+
 
   it('draws a progress bar on a terminal', async () => {
     const result = await runWharfOnTerminal(['datastore', 'upload', 'cli_data', src, '-t', 'tty', '--overwrite'], { env })

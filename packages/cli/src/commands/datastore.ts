@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { WharfError, type Datastore as DatastoreInfo, type RegisterDatastoreRequest } from '@wharf/contract'
+import { WharfError, printable, type Datastore as DatastoreInfo, type RegisterDatastoreRequest } from '@wharf/contract'
 import { Datastore, createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from '@wharf/sdk'
 import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
@@ -114,8 +114,11 @@ function transferView(summary: TransferSummary, result: object, verb: string): R
 /** Exit non-zero when some files failed: scripts must notice, even though the rest went through. */
 function failIfAnyFailed(summary: TransferSummary, verb: string): void {
   if (summary.failed.length === 0) return
+  // The failures' own code when they share one (all refused: FORBIDDEN), else "the storage let us down".
+  const codes = new Set(summary.failed.map((f) => f.code))
+  const [only] = codes
   throw new WharfError(
-    'DATASTORE_UNAVAILABLE',
+    codes.size === 1 && only !== undefined ? only : 'DATASTORE_UNAVAILABLE',
     `${summary.failed.length} file${summary.failed.length === 1 ? '' : 's'} could not be ${verb} (listed above); run the same command again to retry only those`,
   )
 }
@@ -277,8 +280,14 @@ export function registerDatastoreCommands(program: Command): void {
         overwrite: flags.overwrite === true,
         ...concurrencyOf(flags.concurrency),
       }
+      // A mistyped path is the user's to fix before anything moves, as with cp.
+      const kinds = await Promise.all(paths.map(async (p) => stat(p).then((s) => (s.isDirectory() ? 'folder' : 'file'), () => undefined)))
+      const missing = paths.filter((_, i) => kinds[i] === undefined)
+      if (missing.length > 0) {
+        throw new WharfError('FILE_NOT_FOUND', `nothing was uploaded: ${missing.map((p) => `"${printable(p, 200)}"`).join(', ')} ${missing.length === 1 ? 'does' : 'do'} not exist; check the path`)
+      }
       const single = paths.length === 1 && flags.relativeRoot === undefined ? paths[0] : undefined
-      const isFolder = single !== undefined && (await stat(single).then((s) => s.isDirectory(), () => false))
+      const isFolder = single !== undefined && kinds[0] === 'folder'
       const bar = progressBar(`Uploading to ${name}`, 'uploaded')
       const result =
         isFolder && single !== undefined
