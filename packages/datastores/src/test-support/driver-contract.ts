@@ -123,6 +123,8 @@ async function collectPages(pages: AsyncIterable<Page<FileInfo>>): Promise<Page<
 export interface ContractDifferences {
   /** The emulator lists non-ASCII keys in another order than UTF-8 bytes (e.g. Azurite: UTF-16). */
   nonAsciiListOrder?: string
+  /** The emulator writes a put straight into the stored object, so puts racing on one key can interleave (e.g. s3rver). */
+  concurrentPutsInterleave?: string
 }
 
 export function describeDatastoreContract(
@@ -132,6 +134,9 @@ export function describeDatastoreContract(
 ): void {
   if (differences.nonAsciiListOrder) {
     console.log(`skipped: ${name}: "lists in byte order of the UTF-8 key": ${differences.nonAsciiListOrder}`)
+  }
+  if (differences.concurrentPutsInterleave) {
+    console.log(`skipped: ${name}: "puts to one key at the same time leave exactly one whole version": ${differences.concurrentPutsInterleave}`)
   }
   describe(`${name}: datastore contract`, () => {
     let driver: DatastoreDriver
@@ -493,7 +498,7 @@ export function describeDatastoreContract(
       expect(await keysOf(driver, { prefix: 'many/' })).toEqual(byteOrder(keys))
     })
 
-    it('puts to one key at the same time leave exactly one whole version', async () => {
+    it.skipIf(differences.concurrentPutsInterleave !== undefined)('puts to one key at the same time leave exactly one whole version', async () => {
       const versions = Array.from({ length: 6 }, (_, i) => i + 100)
       const results = await Promise.all(versions.map((seed) => driver.put(key('race.bin'), Readable.from(generatedChunks(300_000, seed)))))
       const stored = await digestOf(await driver.get(key('race.bin')))
