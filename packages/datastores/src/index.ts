@@ -15,7 +15,7 @@ export type {
 export { toDatastoreKey, toKeyPrefix, joinKey, type DatastoreKey } from './key.js'
 export { paginate, type FetchPage } from './paging.js'
 export { createRenewingDriver, type DriverLease, type RenewingDriverOptions } from './renewing.js'
-export { HashingStream, createHashingStream, type HashingStreamOptions } from './hashing.js'
+export { HashingStream, createHashingStream, feedBody, type BodyFeed, type HashingStreamOptions } from './hashing.js'
 export { createFilesystemDriver, type FilesystemDriverOptions } from './filesystem/driver.js'
 export { uploadFiles, type UploadOptions, type UploadResult } from './transfer/upload.js'
 export { downloadFiles, type DownloadOptions, type DownloadResult } from './transfer/download.js'

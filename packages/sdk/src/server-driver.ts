@@ -4,6 +4,7 @@ import type { WharfClient } from '@wharf/client'
 import { WharfError } from '@wharf/contract'
 import {
   HashingStream,
+  feedBody,
   paginate,
   toDatastoreKey,
   type DatastoreDriver,
@@ -40,16 +41,23 @@ class ServerDriver implements DatastoreDriver {
     const safe = toDatastoreKey(key)
     // Hash on this side too: the result must describe the bytes this caller sent.
     const hasher = new HashingStream(options.size === undefined ? {} : { size: options.size })
-    body.on('error', (error) => hasher.destroy(error))
-    body.pipe(hasher)
-    const stored = await this.#client.uploadDatastoreFile(this.#name, {
-      path: safe,
-      body: Readable.toWeb(hasher) as ReadableStream<Uint8Array>,
-      overwrite: true,
-      ...(options.size !== undefined ? { size: options.size } : {}),
-      ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
-      ...(options.signal ? { signal: options.signal } : {}),
-    })
+    // A body that fails or closes early fails the upload, with the body's own error.
+    const feed = feedBody(body, hasher)
+    let stored
+    try {
+      stored = await this.#client.uploadDatastoreFile(this.#name, {
+        path: safe,
+        body: Readable.toWeb(hasher) as ReadableStream<Uint8Array>,
+        overwrite: true,
+        ...(options.size !== undefined ? { size: options.size } : {}),
+        ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      })
+    } catch (error) {
+      throw feed.bodyError ?? error
+    } finally {
+      feed.release()
+    }
     const sent = hasher.result()
     if (sent.size !== stored.size || sent.sha256 !== stored.sha256) {
       throw new WharfError('DATASTORE_UNAVAILABLE', `the server stored ${stored.size} bytes of "${safe}" but ${sent.size} were sent; upload it again`)

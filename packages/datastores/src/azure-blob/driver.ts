@@ -1,8 +1,10 @@
 import { randomBytes } from 'node:crypto'
-import { Readable, addAbortSignal } from 'node:stream'
-import { BlobServiceClient, RestError, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
+import type { Readable} from 'node:stream';
+import { addAbortSignal } from 'node:stream'
+import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
-import { plainCause } from '../cause.js'
+import { NETWORK_CODES, downloadStream, errorCodeOf, md5Of, signalOption, statusOf } from '../azure-common.js'
+import { fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -31,7 +33,6 @@ interface Signal {
 const BLOCK_SIZE = 4 * 1024 * 1024
 /** Azure's limit of committed blocks per blob. */
 const MAX_BLOCKS = 50_000
-const NETWORK_CODES = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'REQUEST_SEND_ERROR'])
 
 /**
  * A datastore in an Azure Blob Storage container (or Azurite). Puts stage blocks and commit them with
@@ -168,31 +169,14 @@ class AzureBlobDriver implements DatastoreDriver {
     const safe = toDatastoreKey(key)
     if (range) checkRange(range)
     signal?.throwIfAborted()
-    const blob = this.#container.getBlobClient(safe)
     try {
-      const offset = range?.start ?? 0
-      const count = range?.end === undefined ? undefined : range.end - range.start + 1
-      const response = await blob.download(offset, count, signalOption(signal))
-      const body = response.readableStreamBody
-      if (!body) throw new WharfError('INTERNAL', `the download of "${printable(safe)}" came back without a body`)
-      const stream = body instanceof Readable ? body : Readable.from(body)
-      if (range) {
-        // Azurite answers a start at the end with an empty 206, and the SDK sends no Range header for offset 0.
-        const size = sizeOf(response.contentRange) ?? response.contentLength ?? 0
-        try {
-          rangeWithin(range, { size, key: safe })
-        } catch (error) {
-          stream.destroy()
-          throw error
-        }
-      }
-      return signal ? addAbortSignal(signal, stream) : stream
+      return await downloadStream(this.#container.getBlobClient(safe), { key: safe, range, signal })
     } catch (error) {
-      if (statusOf(error) === 404 && errorCodeOf(error) !== 'ContainerNotFound') throw notFound(safe, error)
+      if (statusOf(error) === 404 && errorCodeOf(error) !== 'ContainerNotFound') throw fileNotFound(safe, error)
       if (statusOf(error) === 416 && range) {
         // Say how big the file is, as the other drivers do.
         const info = await this.stat(safe, signal ? { signal } : {})
-        if (!info) throw notFound(safe, error)
+        if (!info) throw fileNotFound(safe, error)
         rangeWithin(range, { size: info.size, key: safe })
       }
       throw this.#translate(error, { action: `read "${printable(safe)}"` })
@@ -304,32 +288,10 @@ class AzureBlobDriver implements DatastoreDriver {
   }
 }
 
-function signalOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
-  return signal ? { abortSignal: signal } : {}
-}
 
-function statusOf(error: unknown): number | undefined {
-  return error instanceof RestError ? error.statusCode : undefined
-}
 
-function errorCodeOf(error: unknown): string | undefined {
-  if (error instanceof RestError) {
-    const fromHeader = error.response?.headers.get('x-ms-error-code')
-    return fromHeader ?? error.code
-  }
-  const code = (error as { code?: unknown } | null)?.code
-  return typeof code === 'string' ? code : undefined
-}
 
-/** The full size from a Content-Range such as `bytes 0-9/10`. */
-function sizeOf(contentRange: string | undefined): number | undefined {
-  const total = contentRange?.match(/\/(\d+)$/)?.[1]
-  return total === undefined ? undefined : Number(total)
-}
 
-function md5Of(raw: Uint8Array | undefined): { contentMd5?: string } {
-  return raw && raw.length > 0 ? { contentMd5: Buffer.from(raw).toString('base64') } : {}
-}
 
 /** The info of a listed blob, or undefined for a name no key can have (a folder marker, another tool's temp file). */
 function fileInfoOf(item: BlobItem): FileInfo | undefined {
@@ -348,12 +310,6 @@ function fileInfoOf(item: BlobItem): FileInfo | undefined {
   }
 }
 
-function notFound(key: string, cause?: unknown): WharfError {
-  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
-    details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
-  })
-}
 
 function tooBig(key: string): WharfError {
   return new WharfError(

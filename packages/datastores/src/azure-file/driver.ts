@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
-import { Readable, addAbortSignal } from 'node:stream'
+import type { Readable} from 'node:stream';
+import { addAbortSignal } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
   ShareServiceClient,
@@ -10,12 +11,13 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
-import { plainCause } from '../cause.js'
+import { NETWORK_CODES, downloadStream, errorCodeOf, md5Of, signalOption, statusOf } from '../azure-common.js'
+import { fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { compareKeys, listPageSize, paginateWalk, resumeInFolder } from '../paging.js'
-import { checkRange, rangeWithin, type ByteRange } from '../range.js'
+import { checkRange, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the share. */
 export type AzureFileCredential = { kind: 'key'; accountKey: string } | { kind: 'sas'; sasToken: string }
@@ -78,19 +80,6 @@ const MAX_GROWTH = 1024 * 1024 * 1024
 /** Characters Azure Files refuses in a name (besides `/` and `\`, which a key never has in one). */
 const FORBIDDEN_CHARS = /["*:<>?|]/
 const SHARE_NAME = /^[a-z0-9](?:[a-z0-9]|-(?=[a-z0-9])){2,62}$/
-const NETWORK_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ECONNABORTED',
-  'EPIPE',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENETDOWN',
-  'REQUEST_SEND_ERROR',
-])
 const UNAVAILABLE_CODES = new Set(['ShareNotFound', 'ShareBeingDeleted', 'ShareDisabled'])
 
 /**
@@ -251,19 +240,19 @@ class AzureFileDriver implements DatastoreDriver {
     signal?.throwIfAborted()
     const file = this.#file(safe)
     try {
-      return await download(file, { key: safe, range, signal })
+      return await downloadStream(file, { key: safe, range, signal })
     } catch (error) {
-      if (isMissing(error)) throw notFound(safe, error)
+      if (isMissing(error)) throw fileNotFound(safe, error)
       if (!(statusOf(error) === 416 && range)) throw this.#translate(error, { action: `read "${printable(safe)}"` })
     }
     // Refused range: say how big the file is, as the other drivers do, or read it with the end cut to the last byte.
     const info = await this.stat(safe, signal ? { signal } : {})
-    if (!info) throw notFound(safe)
+    if (!info) throw fileNotFound(safe)
     const span = rangeWithin(range, { size: info.size, key: safe })
     try {
-      return await download(file, { key: safe, range: span, signal })
+      return await downloadStream(file, { key: safe, range: span, signal })
     } catch (error) {
-      if (isMissing(error)) throw notFound(safe, error)
+      if (isMissing(error)) throw fileNotFound(safe, error)
       throw this.#translate(error, { action: `read "${printable(safe)}"` })
     }
   }
@@ -586,26 +575,8 @@ function checkStorable(text: string, what: 'key' | 'prefix'): void {
 
 
 
-function signalOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
-  return signal ? { abortSignal: signal } : {}
-}
 
-function statusOf(error: unknown): number | undefined {
-  const status = (error as { statusCode?: unknown } | null)?.statusCode
-  return error instanceof Error && error.name === 'RestError' && typeof status === 'number' ? status : undefined
-}
 
-function errorCodeOf(error: unknown): string | undefined {
-  const { response, details, code } = (error ?? {}) as {
-    response?: { headers?: { get?(name: string): string | undefined } }
-    details?: { errorCode?: unknown }
-    code?: unknown
-  }
-  const fromHeader = error instanceof Error && error.name === 'RestError' ? response?.headers?.get?.('x-ms-error-code') : undefined
-  if (fromHeader) return fromHeader
-  if (typeof details?.errorCode === 'string') return details.errorCode
-  return typeof code === 'string' ? code : undefined
-}
 
 /** Whether the resource a request (such as getProperties) asks about exists; other failures are thrown. */
 async function exists(request: Promise<unknown>): Promise<boolean> {
@@ -624,44 +595,9 @@ function isMissing(error: unknown): boolean {
   return (statusOf(error) === 404 && code !== 'ShareNotFound') || code === 'ResourceTypeMismatch'
 }
 
-/** The content (or a range of it) as a stream; RANGE_NOT_SATISFIABLE for a start at or past the end. */
-async function download(file: ShareFileClient, options: { key: string; range: ByteRange | undefined; signal: AbortSignal | undefined }): Promise<Readable> {
-  const { key, range, signal } = options
-  const offset = range?.start ?? 0
-  const count = range?.end === undefined ? undefined : range.end - range.start + 1
-  const response = await file.download(offset, count, signalOption(signal))
-  const body = response.readableStreamBody
-  if (!body) throw new WharfError('INTERNAL', `the download of "${printable(key)}" came back without a body`)
-  const stream = body instanceof Readable ? body : Readable.from(body)
-  if (range) {
-    // The SDK sends no Range header for a range from byte 0 without an end, so an empty file answers 200.
-    const size = sizeOf(response.contentRange) ?? response.contentLength ?? 0
-    try {
-      rangeWithin(range, { size, key })
-    } catch (error) {
-      stream.destroy()
-      throw error
-    }
-  }
-  return signal ? addAbortSignal(signal, stream) : stream
-}
 
-/** The full size from a Content-Range such as `bytes 0-9/10`. */
-function sizeOf(contentRange: string | undefined): number | undefined {
-  const total = contentRange?.match(/\/(\d+)$/)?.[1]
-  return total === undefined ? undefined : Number(total)
-}
 
-function md5Of(raw: Uint8Array | undefined): { contentMd5?: string } {
-  return raw && raw.length > 0 ? { contentMd5: Buffer.from(raw).toString('base64') } : {}
-}
 
-function notFound(key: string, cause?: unknown): WharfError {
-  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
-    details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
-  })
-}
 
 function tooBig(key: string): WharfError {
   return new WharfError('INVALID_ARGUMENT', `cannot store "${printable(key)}": an Azure Files file holds at most ${MAX_FILE_SIZE} bytes (4 TiB)`, {

@@ -7,6 +7,7 @@ import { addAbortSignal, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { TextDecoder } from 'node:util'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
+import { fileNotFound } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -110,15 +111,15 @@ class FilesystemDriver implements DatastoreDriver {
     const real = await this.#existing(root, safe)
     let handle: FileHandle
     try {
-      if (real === undefined) throw notFound(safe)
+      if (real === undefined) throw fileNotFound(safe)
       handle = await open(real, 'r')
     } catch (error) {
-      if (hasCode(error, MISSING)) throw notFound(safe, error)
+      if (hasCode(error, MISSING)) throw fileNotFound(safe, error)
       throw this.#translate(error, { action: `read "${printable(safe)}"` })
     }
     try {
       const info = await handle.stat()
-      if (!info.isFile()) throw notFound(safe)
+      if (!info.isFile()) throw fileNotFound(safe)
       const span = range ? rangeWithin(range, { size: info.size, key: safe }) : {}
       const stream = handle.createReadStream(span)
       return signal ? addAbortSignal(signal, stream) : stream
@@ -198,7 +199,7 @@ class FilesystemDriver implements DatastoreDriver {
     options.signal?.throwIfAborted()
     const root = await this.#rootReal()
     const real = await this.#existing(root, safe)
-    if (real === undefined) throw notFound(safe)
+    if (real === undefined) throw fileNotFound(safe)
     try {
       await copyFile(real, targetPath, COPY_MODE)
     } catch (error) {
@@ -208,10 +209,10 @@ class FilesystemDriver implements DatastoreDriver {
         (cause: unknown) => cause,
       )
       if (readable !== undefined) {
-        if (hasCode(readable, MISSING)) throw notFound(safe, readable)
+        if (hasCode(readable, MISSING)) throw fileNotFound(safe, readable)
         throw this.#translate(readable, { action: `read "${printable(safe)}"` })
       }
-      if (hasCode(error, new Set(['EISDIR'])) && !(await statIfPresent(real).catch(() => undefined))?.isFile()) throw notFound(safe, error)
+      if (hasCode(error, new Set(['EISDIR'])) && !(await statIfPresent(real).catch(() => undefined))?.isFile()) throw fileNotFound(safe, error)
       throw error
     }
     const info = await stat(targetPath)
@@ -636,13 +637,6 @@ function sizeMismatch(declared: number, received: number): WharfError {
     `the file has ${received} bytes but its declared size is ${declared}; nothing was stored. Send the declared number of bytes, or leave the size out`,
     { details: { declaredSize: declared } },
   )
-}
-
-function notFound(key: string, cause?: unknown): WharfError {
-  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
-    details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause }),
-  })
 }
 
 function leavesRoot(key: string, relative: string): WharfError {

@@ -11,6 +11,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
+import { fileNotFound } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -158,11 +159,11 @@ class S3Driver implements DatastoreDriver {
         signal ? { abortSignal: signal } : {},
       )
     } catch (error) {
-      if (isNotFound(error)) throw notFound(safe, error)
+      if (isNotFound(error)) throw fileNotFound(safe, error)
       if (statusOf(error) === 416 && range) {
         // Ask for the size, so the error is the one range.ts gives (or FILE_NOT_FOUND if it went meanwhile).
         const info = await this.stat(safe, signal ? { signal } : {})
-        if (info === undefined) throw notFound(safe, error)
+        if (info === undefined) throw fileNotFound(safe, error)
         rangeWithin(range, { size: info.size, key: safe })
         throw new WharfError('RANGE_NOT_SATISFIABLE', `the range starting at byte ${range.start} is past the end of "${printable(safe)}"`, {
           cause: error,
@@ -353,13 +354,6 @@ class S3Driver implements DatastoreDriver {
 function isKey(name: string): boolean {
   const segments = name.split('/')
   return segments.every((segment, i) => isKeySegment(segment, { first: i === 0 }))
-}
-
-function notFound(key: string, cause?: unknown): WharfError {
-  return new WharfError('FILE_NOT_FOUND', `no file "${printable(key)}" in the s3 datastore`, {
-    details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause }),
-  })
 }
 
 function abortErrorOf(error: unknown, signal: AbortSignal): unknown {

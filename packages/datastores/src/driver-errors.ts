@@ -1,3 +1,5 @@
+import { WharfError, printable } from '@wharf/contract'
+
 /**
  * A copy of a storage SDK's error that keeps only its name, message, stack, `code` and `statusCode`, to
  * keep as the `cause` of our errors. The SDK's own error holds the request it failed on: for Azure, the
@@ -13,4 +15,12 @@ export function plainCause(error: unknown): unknown {
   if (typeof code === 'string' || typeof code === 'number') Object.assign(copy, { code })
   if (typeof statusCode === 'number') Object.assign(copy, { statusCode })
   return copy
+}
+
+/** FILE_NOT_FOUND for a key the datastore does not hold, the same words for every kind of storage. */
+export function fileNotFound(key: string, cause?: unknown): WharfError {
+  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
+    details: { key: printable(key, 1024) },
+    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
+  })
 }

@@ -1,0 +1,43 @@
+import { Readable } from 'node:stream'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WharfClient } from '@wharf/client'
+import { toDatastoreKey } from '@wharf/datastores'
+import { createServerDriver } from './server-driver.js'
+import { startSdkTestServer } from './test-support/sdk-server.js'
+
+// The driver the SDK uses when the bytes must go through the server, against a real server.
+describe('server driver', () => {
+  let t: Awaited<ReturnType<typeof startSdkTestServer>>
+  let driver: ReturnType<typeof createServerDriver>
+
+  beforeAll(async () => {
+    t = await startSdkTestServer()
+    driver = createServerDriver(new WharfClient({ url: t.url }), { name: 'workspacefilestore', kind: 'filesystem' })
+  })
+  afterAll(async () => {
+    await t?.stop()
+  })
+
+  it('stores what it was given and reports its digest', async () => {
+    const stored = await driver.put(toDatastoreKey('ok/a.txt'), Readable.from([Buffer.from('alpha')]))
+    expect(stored.size).toBe(5)
+    expect(await driver.stat(toDatastoreKey('ok/a.txt'))).toMatchObject({ size: 5 })
+  })
+
+  it("fails with the body's own error when the body fails midway, storing nothing", async () => {
+    const broken = new Error('the disk under the source went away')
+    const body = new Readable({ read() {} })
+    body.push(Buffer.alloc(64 * 1024, 1))
+    setTimeout(() => body.destroy(broken), 50)
+    await expect(driver.put(toDatastoreKey('bad/fails.bin'), body)).rejects.toBe(broken)
+    expect(await driver.stat(toDatastoreKey('bad/fails.bin'))).toBeUndefined()
+  })
+
+  it('fails, rather than waiting forever, when the body closes before its end', async () => {
+    const body = new Readable({ read() {} })
+    body.push(Buffer.alloc(1024, 2))
+    setTimeout(() => body.destroy(), 50)
+    await expect(driver.put(toDatastoreKey('bad/closed.bin'), body)).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' })
+    expect(await driver.stat(toDatastoreKey('bad/closed.bin'))).toBeUndefined()
+  })
+})
