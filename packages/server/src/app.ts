@@ -2,7 +2,7 @@ import { timingSafeEqual, createHash } from 'node:crypto'
 import { Hono } from 'hono'
 import { WharfError, type ErrorBody } from '@wharf/contract'
 import type { AppDeps } from './deps.js'
-import type { AppEnv } from './http.js'
+import { isClientClosed, type AppEnv } from './http.js'
 import { mountArtifactRoutes } from './routes/artifacts.js'
 import { mountAssetRoutes } from './routes/assets.js'
 import { mountDatastoreRoutes } from './routes/datastores.js'
@@ -82,6 +82,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     return c.json(body, status as 404)
   })
   app.onError((error, c) => {
+    // Not a failure of the server: one line, no stack, whatever the client's reason.
+    if (isClientClosed(error)) deps.log.info('client closed the request before sending the whole body', { method: c.req.method, path: c.req.path })
     const { status, body } = toErrorResponse(error, deps)
     return c.json(body, status as 400)
   })

@@ -1,8 +1,9 @@
 import type { IncomingMessage } from 'node:http'
+import { Readable, Transform, finished } from 'node:stream'
 import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
-import { NAME_RULES, WharfError, assertName, printable } from '@wharf/contract'
+import { NAME_RULES, WharfError, assertName, isWharfError, printable } from '@wharf/contract'
 
 /** The Hono environment of the app: Node's request and response are reachable for streaming. */
 export type AppEnv = { Bindings: HttpBindings }
@@ -11,6 +12,62 @@ export type AppContext = Context<AppEnv>
 /** Node's incoming request when served by @hono/node-server (undefined under `app.request()`). */
 export function incomingOf(c: AppContext): IncomingMessage | undefined {
   return (c.env as HttpBindings | undefined)?.incoming
+}
+
+/** The error of a request whose client went away (or broke the framing) before the whole body arrived. */
+export function clientClosed(cause?: unknown): WharfError {
+  return new WharfError('MALFORMED_REQUEST', 'the client closed the request before sending the whole body; send it again', {
+    ...(cause === undefined ? {} : { cause }),
+    details: { reason: CLIENT_CLOSED },
+  })
+}
+
+/** `details.reason` of {@link clientClosed}: the server log tells these apart from real failures. */
+export const CLIENT_CLOSED = 'client-closed'
+
+/** True for the error of {@link clientClosed}. */
+export function isClientClosed(error: unknown): boolean {
+  return isWharfError(error, 'MALFORMED_REQUEST') && error.details?.reason === CLIENT_CLOSED
+}
+
+/** Options for {@link requestBody}. */
+export interface RequestBodyOptions {
+  /** Without a Content-Length, the body fails with this error once it passes `max` bytes. */
+  cap?: { max: number; tooLarge: () => WharfError }
+}
+
+/**
+ * The request body as a stream for a driver to consume, the one way routes read a body they stream.
+ * Whatever the client does (closes the connection after the headers, sends a malformed chunk, stops
+ * short of its Content-Length), the stream fails with {@link clientClosed} — a WharfError the driver
+ * hands back as it is — and never with an 'error' event nobody listens to, which would end the process.
+ * The request itself is never destroyed, so an error response can still be written.
+ */
+export function requestBody(c: AppContext, options: RequestBodyOptions = {}): Readable {
+  const incoming = incomingOf(c)
+  const source = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body) : Readable.from([]))
+  const { cap } = options
+  let seen = 0
+  const body = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      seen += chunk.length
+      if (cap !== undefined && seen > cap.max) {
+        done(cap.tooLarge())
+        return
+      }
+      done(null, chunk)
+    },
+  })
+  // The driver attaches its own listeners only after some awaits (a run lookup, a stat): until then an
+  // error must have a listener. It still reaches the driver, which reads it from `errored` through
+  // `finished`, and `put` rejects with it.
+  body.on('error', () => undefined)
+  // `finished` also reports a request that closed before its end, and one that already has.
+  finished(source, { writable: false }, (error) => {
+    if (error && !body.destroyed) body.destroy(clientClosed(error))
+  })
+  source.pipe(body)
+  return body
 }
 
 /** Reads the whole request body, refusing more than `limit` bytes with PAYLOAD_TOO_LARGE. */
@@ -50,8 +107,10 @@ function readIncoming(incoming: IncomingMessage, options: { limit: number; decla
       total += chunk.length
     }
     incoming.on('data', onData)
-    incoming.once('error', fail)
-    incoming.once('aborted', () => fail(new WharfError('MALFORMED_REQUEST', 'the client closed the request before sending the whole body')))
+    // Also a request that closed before this read began (a route may await before reading its body).
+    finished(incoming, { writable: false }, (error) => {
+      if (error) fail(clientClosed(error))
+    })
     incoming.once('end', () => {
       if (whole) {
         if (total !== whole.length) {

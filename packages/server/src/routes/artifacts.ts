@@ -1,4 +1,3 @@
-import { Readable, Transform } from 'node:stream'
 import type { Hono } from 'hono'
 import mime from 'mime-types'
 import {
@@ -13,7 +12,7 @@ import {
 } from '@wharf/contract'
 import { joinKey, toDatastoreKey, toKeyPrefix } from '@wharf/datastores'
 import type { AppDeps } from '../deps.js'
-import { incomingOf, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { readQuery, requestBody, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
 import { newRunId, runIdParam } from './runs.js'
@@ -30,23 +29,9 @@ function artifactPathParam(c: AppContext, limits: Pick<Limits, 'artifactPathLeng
   return pathAfter(c, { mark: CONTENT_MARK, what: 'artifact path', limits })
 }
 
-function capStream(max: number): Transform {
-  let seen = 0
-  return new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      seen += chunk.length
-      if (seen > max) {
-        done(
-          new WharfError(
-            'PAYLOAD_TOO_LARGE',
-            `the artifact is larger than ${max} bytes (server limit "artifactBytes")`,
-            { details: { limit: 'artifactBytes', max } },
-          ),
-        )
-        return
-      }
-      done(null, chunk)
-    },
+function tooLargeArtifact(max: number): WharfError {
+  return new WharfError('PAYLOAD_TOO_LARGE', `the artifact is larger than ${max} bytes (server limit "artifactBytes")`, {
+    details: { limit: 'artifactBytes', max },
   })
 }
 
@@ -93,11 +78,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     }
     const ws = await store.getWorkspace(workspace)
     const driver = await drivers.get(workspace, ws.artifactDatastore)
-    const incoming = incomingOf(c)
-    const source =
-      incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body) : Readable.from([]))
-    const body = declared === undefined ? source.pipe(capStream(limits.artifactBytes)) : source
-    if (body !== source) source.on('error', (error) => body.destroy(error))
+    const body = requestBody(c, declared === undefined ? { cap: { max: limits.artifactBytes, tooLarge: () => tooLargeArtifact(limits.artifactBytes) } } : {})
     // A replacement goes to a key of its own: the bytes a recorded artifact points at are never
     // rewritten, so a run that finishes while this upload streams keeps exactly what it recorded.
     const previous = await store.findArtifact(workspace, runId, path)

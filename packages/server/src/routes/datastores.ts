@@ -1,4 +1,3 @@
-import { Readable } from 'node:stream'
 import type { Hono } from 'hono'
 import mime from 'mime-types'
 import {
@@ -17,7 +16,7 @@ import { toDatastoreView } from '@wharf/store'
 import { BLOB_STORE } from '../bootstrap.js'
 import { accessFor, recordForRegistration } from '../datastores.js'
 import type { AppDeps } from '../deps.js'
-import { incomingOf, param, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { param, readJson, readQuery, requestBody, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
 
@@ -116,8 +115,7 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const { driver, key } = target
     const declaredHeader = c.req.header('content-length')
     const declared = declaredHeader === undefined ? undefined : Number(declaredHeader)
-    const incoming = incomingOf(c)
-    const body = incoming ?? (c.req.raw.body ? Readable.fromWeb(c.req.raw.body) : Readable.from([]))
+    const body = requestBody(c)
     const declaredType = c.req.header('content-type')
     const contentType =
       declaredType && !/^application\/octet-stream\b/i.test(declaredType) ? declaredType : mime.lookup(key) || 'application/octet-stream'

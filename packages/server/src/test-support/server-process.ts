@@ -13,6 +13,10 @@ export interface ServerProcess {
   stop(): Promise<void>
   /** SIGKILL, the way a crash ends it: requests in flight are cut. */
   kill(): Promise<void>
+  /** Everything the server wrote to stderr so far (its log). */
+  stderr(): string
+  /** False once the process has exited, by itself or stopped. */
+  isRunning(): boolean
 }
 
 /** Starts `wharf server` from the sources over `dataDir` (on `port`, or a free one) and waits for its URL. */
@@ -42,5 +46,12 @@ export async function startServerProcess(options: {
     if (child.exitCode === null && child.signalCode === null) child.kill(signal)
     await exited
   }
-  return { url, port: Number(new URL(url).port), stop: () => end('SIGTERM'), kill: () => end('SIGKILL') }
+  return {
+    url,
+    port: Number(new URL(url).port),
+    stop: () => end('SIGTERM'),
+    kill: () => end('SIGKILL'),
+    stderr: () => stderr,
+    isRunning: () => child.exitCode === null && child.signalCode === null,
+  }
 }
