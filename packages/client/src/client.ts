@@ -289,7 +289,7 @@ export class WharfClient {
     })
   }
 
-  /** Deletes one datastore file (idempotent). */
+  /** Deletes one datastore file; FILE_NOT_FOUND when there is no file at `path` (nothing was deleted). */
   async deleteDatastoreFile(name: string, path: string, options: CallOptions = {}): Promise<void> {
     await this.call('deleteDatastoreFile', { params: { datastore: name }, rest: encodePath(path), signal: options.signal })
   }

@@ -145,7 +145,7 @@ export const ROUTES = {
   deleteDatastoreFile: {
     method: 'DELETE',
     path: `${ws}/datastores/:datastore/files/content/*`,
-    summary: 'Delete a file (idempotent)',
+    summary: 'Delete a file; FILE_NOT_FOUND (404) when there is no file at that path',
     response: z.object({ path: z.string(), deleted: z.literal(true) }),
   },
   listExperiments: {

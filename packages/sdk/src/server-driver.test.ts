@@ -40,4 +40,11 @@ describe('server driver', () => {
     await expect(driver.put(toDatastoreKey('bad/closed.bin'), body)).rejects.toMatchObject({ code: 'ERR_STREAM_PREMATURE_CLOSE' })
     expect(await driver.stat(toDatastoreKey('bad/closed.bin'))).toBeUndefined()
   })
+
+  it('resolves a delete of a missing key, as every driver does, though the server answers FILE_NOT_FOUND', async () => {
+    await driver.put(toDatastoreKey('del/a.txt'), Readable.from([Buffer.from('a')]))
+    await driver.delete(toDatastoreKey('del/a.txt'))
+    expect(await driver.stat(toDatastoreKey('del/a.txt'))).toBeUndefined()
+    await expect(driver.delete(toDatastoreKey('del/a.txt'))).resolves.toBeUndefined()
+  })
 })

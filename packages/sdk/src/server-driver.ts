@@ -1,7 +1,7 @@
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { WharfClient } from '@wharf/client'
-import { WharfError } from '@wharf/contract'
+import { WharfError, isWharfError } from '@wharf/contract'
 import {
   HashingStream,
   feedBody,
@@ -85,7 +85,12 @@ class ServerDriver implements DatastoreDriver {
   }
 
   async delete(key: DatastoreKey, options: { signal?: AbortSignal } = {}): Promise<void> {
-    await this.#client.deleteDatastoreFile(this.#name, toDatastoreKey(key), options.signal ? { signal: options.signal } : {})
+    try {
+      await this.#client.deleteDatastoreFile(this.#name, toDatastoreKey(key), options.signal ? { signal: options.signal } : {})
+    } catch (error) {
+      // A driver's delete of a missing key resolves (DatastoreDriver.delete); the server says it deleted nothing.
+      if (!isWharfError(error, 'FILE_NOT_FOUND')) throw error
+    }
   }
 
   list(options: ListOptions = {}): PagedIterable<FileInfo> {

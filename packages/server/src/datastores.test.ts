@@ -211,6 +211,26 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(await codeOf(client.downloadDatastoreFile('bucket', 'train/b.csv'))).toBe('FILE_NOT_FOUND')
     })
 
+    it('answers a DELETE that deleted nothing with 404 FILE_NOT_FOUND (S3 and a folder)', async () => {
+      for (const store of ['bucket', 'workspacefilestore']) {
+        await client.uploadDatastoreFile(store, { path: 'del/here.txt', body: 'here' })
+        const url = (file: string) => `${t.url}/api/v1/workspaces/default/datastores/${store}/files/content/${file}`
+        const first = await fetch(url('del/here.txt'), { method: 'DELETE' })
+        expect([first.status, await first.json()]).toEqual([200, { path: 'del/here.txt', deleted: true }])
+        // Gone now, never there, and a folder rather than a file: nothing is deleted, and the answer says so.
+        for (const file of ['del/here.txt', 'del/never-was.txt', 'del']) {
+          await client.uploadDatastoreFile(store, { path: 'del/keep.txt', body: 'keep', overwrite: true })
+          const response = await fetch(url(file), { method: 'DELETE' })
+          const body = (await response.json()) as { error: { code: string; message: string; details: unknown } }
+          expect(response.status, `${store} ${file}`).toBe(404)
+          expect(body.error).toMatchObject({ code: 'FILE_NOT_FOUND', details: { path: file } })
+          expect(body.error.message).toContain(`wharf datastore ls ${store}`)
+        }
+        expect(await codeOf(client.deleteDatastoreFile(store, 'del/never-was.txt'))).toBe('FILE_NOT_FOUND')
+        expect((await client.listDatastoreFiles(store, { prefix: 'del/' }).toArray()).map((f) => f.path)).toEqual(['del/keep.txt'])
+      }
+    })
+
     it('lets exactly one of several concurrent uploads without overwrite create a new file', async () => {
       const bodies = ['first', 'second', 'third', 'fourth']
       const outcomes = await Promise.allSettled(bodies.map((body) => client.uploadDatastoreFile('bucket', { path: 'race/new.txt', body })))

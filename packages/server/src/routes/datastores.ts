@@ -31,6 +31,12 @@ function fileView(info: FileInfo): DatastoreFile {
   }
 }
 
+function noSuchFile(datastore: string, key: string): WharfError {
+  return new WharfError('FILE_NOT_FOUND', `datastore "${datastore}" has no file "${printable(key)}"; list them with wharf datastore ls ${datastore}`, {
+    details: { path: key },
+  })
+}
+
 /** Registration, default, unregistration, delegated access and the file routes of datastores. */
 export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   const { store, config, drivers } = deps
@@ -160,9 +166,7 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const { driver, name } = await driverOf(c)
     const key = filePath(c)
     const info = await driver.stat(key)
-    if (!info) {
-      throw new WharfError('FILE_NOT_FOUND', `datastore "${name}" has no file "${printable(key)}"; list them with wharf datastore ls ${name}`)
-    }
+    if (!info) throw noSuchFile(name, key)
     return storedFileResponse(c, {
       driver,
       file: {
@@ -175,8 +179,10 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   })
 
   app.delete(ROUTES.deleteDatastoreFile.path, async (c) => {
-    const { driver } = await driverOf(c)
+    const { driver, name } = await driverOf(c)
     const key = filePath(c)
+    // The drivers' delete resolves for a missing key (so retries are safe); the caller is told instead.
+    if (!(await driver.stat(key))) throw noSuchFile(name, key)
     await driver.delete(key)
     return c.json({ path: key, deleted: true as const })
   })
