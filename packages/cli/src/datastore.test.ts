@@ -46,6 +46,9 @@ describe('wharf datastore register, list, show, set-default, unregister', () => 
     )
     expect(wrong.code).toBe(4)
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1)
+    expect(wrong.stderr).toContain('refused the account key')
+    expect(wrong.stderr).toContain('check --account-key / AZURE_STORAGE_KEY')
+    expect(wrong.stderr).not.toContain('could not reach')
   })
 
   it('lists and shows datastores as table and JSON without secrets', async () => {

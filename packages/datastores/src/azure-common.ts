@@ -1,5 +1,6 @@
 import { Readable, addAbortSignal } from 'node:stream'
 import { WharfError, printable } from '@wharf/contract'
+import { plainCause } from './driver-errors.js'
 import { rangeWithin, type ByteRange } from './range.js'
 
 // What the azure_blob and azure_file drivers share: both SDKs fail with a RestError and download alike.
@@ -18,6 +19,55 @@ export const NETWORK_CODES: ReadonlySet<string> = new Set([
   'ENETDOWN',
   'REQUEST_SEND_ERROR',
 ])
+
+/** How an Azure driver signs its requests: named in errors (never the secret itself). */
+export type AzureAuth = 'key' | 'sas'
+
+/** Where an Azure driver's requests go and what they are for, to name in its errors. */
+export interface AzureTarget {
+  /** The container or share, e.g. `the Azure Blob container "images"`. */
+  what: string
+  accountName: string
+  endpoint: string
+  auth: AzureAuth
+  details: Record<string, unknown>
+}
+
+/**
+ * The failures both Azure drivers tell apart the same way: FORBIDDEN when the account refused the
+ * credential (naming which one, and where it is set), DATASTORE_UNAVAILABLE when the endpoint could not
+ * be reached or failed; undefined for anything else, which the driver translates itself.
+ */
+export function azureAccessError(error: unknown, options: { action: string; target: AzureTarget }): WharfError | undefined {
+  const { action, target } = options
+  const { what, accountName, endpoint, details } = target
+  const status = statusOf(error)
+  const code = errorCodeOf(error)
+  if (status === 403 || status === 401) {
+    const fix =
+      target.auth === 'key'
+        ? 'check --account-key / AZURE_STORAGE_KEY (wharf datastore register --overwrite replaces a registered key)'
+        : 'check that it is current, is for this account and allows this operation (--sas-token / AZURE_STORAGE_SAS_TOKEN)'
+    const credential = target.auth === 'key' ? 'account key' : 'SAS token'
+    return new WharfError('FORBIDDEN', `could not ${action}: the storage account "${accountName}" refused the ${credential} (${code ?? status}) for ${what}; ${fix}`, {
+      details,
+      cause: plainCause(error),
+    })
+  }
+  if (status === undefined && code !== undefined && NETWORK_CODES.has(code)) {
+    return new WharfError('DATASTORE_UNAVAILABLE', `could not reach ${what} of the storage account "${accountName}" at ${endpoint} to ${action} (${code}); check the account name, the endpoint and the network`, {
+      details,
+      cause: plainCause(error),
+    })
+  }
+  if (status !== undefined && status >= 500) {
+    return new WharfError('DATASTORE_UNAVAILABLE', `could not ${action}: ${what} of the storage account "${accountName}" at ${endpoint} is unavailable (${code ?? status}); try again later`, {
+      details,
+      cause: plainCause(error),
+    })
+  }
+  return undefined
+}
 
 export function signalOption(signal: AbortSignal | undefined): { abortSignal?: AbortSignal } {
   return signal ? { abortSignal: signal } : {}

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto'
 import { mkdtemp, readFile, readdir, rm, stat } from 'node:fs/promises'
+import { createServer, type AddressInfo } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -12,7 +13,7 @@ import {
   generateAccountSASQueryParameters,
 } from '@azure/storage-blob'
 import { WharfClient } from '@wharf/client'
-import { isWharfError, type Datastore, type ErrorCode } from '@wharf/contract'
+import { isWharfError, type Datastore, type ErrorCode, type WharfError } from '@wharf/contract'
 import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
 import { startTestServer, type TestServer } from './test-support/test-server.js'
 
@@ -24,6 +25,15 @@ async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'
     if (isWharfError(error)) return error.code
     throw error
   }
+}
+
+async function errorOf(promise: Promise<unknown>): Promise<WharfError> {
+  const error = await promise.then(
+    () => undefined,
+    (e: unknown) => e,
+  )
+  if (!isWharfError(error)) throw new Error(`expected a WharfError, got ${String(error)}`)
+  return error
 }
 
 const fresh = (): string => `c${randomBytes(6).toString('hex')}`
@@ -111,6 +121,38 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       // skipValidation registers storage the server cannot check now (behind a firewall).
       const skipped = await client.registerDatastore(blob('later', { createIfNotExists: false, skipValidation: true }))
       expect(skipped.name).toBe('later')
+    })
+
+    it('says the account refused the key (or the SAS token), and names where it is set; never "could not reach"', async () => {
+      const wrongKey = Buffer.from(randomBytes(64)).toString('base64')
+      const byKey = await errorOf(client.registerDatastore(blob('refusedkey', { accountKey: wrongKey })))
+      expect(byKey.code).toBe('FORBIDDEN')
+      expect(byKey.message).toContain(`the storage account "${azurite.accountName}" refused the account key`)
+      expect(byKey.message).toContain('check --account-key / AZURE_STORAGE_KEY')
+      expect(byKey.message).not.toMatch(/reach/)
+      expect(byKey.message).not.toContain(wrongKey)
+      const wrongSas = sasToken.replace(/sig=[^&]+/, `sig=${encodeURIComponent(Buffer.from(randomBytes(32)).toString('base64'))}`)
+      const bySas = await errorOf(client.registerDatastore(blob('refusedsas', { accountKey: undefined, sasToken: wrongSas, createIfNotExists: false })))
+      expect(bySas.code).toBe('FORBIDDEN')
+      expect(bySas.message).toContain(`the storage account "${azurite.accountName}" refused the SAS token`)
+      expect(bySas.message).toContain('--sas-token / AZURE_STORAGE_SAS_TOKEN')
+      expect(bySas.message).not.toMatch(/reach/)
+    })
+
+    it('says it could not reach storage at a port nobody listens on', async () => {
+      const closed = await new Promise<number>((resolve) => {
+        const probe = createServer().listen(0, '127.0.0.1', () => {
+          const { port } = probe.address() as AddressInfo
+          probe.close(() => resolve(port))
+        })
+      })
+      const endpoint = `http://127.0.0.1:${closed}/${azurite.accountName}`
+      const unreachable = await errorOf(client.registerDatastore(blob('unreachable', { endpoint })))
+      expect(unreachable.code).toBe('DATASTORE_UNAVAILABLE')
+      expect(unreachable.message).toContain(`could not reach the Azure Blob container`)
+      expect(unreachable.message).toContain(`at ${endpoint}`)
+      expect(unreachable.message).toContain('ECONNREFUSED')
+      expect((await client.listDatastores()).map((d) => d.name)).not.toContain('unreachable')
     })
 
     it('answers bad input with INVALID_ARGUMENT naming the field', async () => {

@@ -3,7 +3,7 @@ import type { Readable} from 'node:stream';
 import { addAbortSignal } from 'node:stream'
 import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
-import { NETWORK_CODES, downloadStream, errorCodeOf, md5Of, signalOption, statusOf } from '../azure-common.js'
+import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
@@ -61,13 +61,14 @@ export function createAzureBlobDriver(options: AzureBlobDriverOptions): Datastor
     if (!sas) throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore with SAS auth needs the SAS token')
     service = new BlobServiceClient(`${endpoint}?${sas}`)
   }
-  return new AzureBlobDriver({ container: service.getContainerClient(containerName), where: { accountName, containerName, endpoint }, concurrency })
+  return new AzureBlobDriver({ container: service.getContainerClient(containerName), where: { accountName, containerName, endpoint, auth: credential.kind }, concurrency })
 }
 
 interface Where {
   accountName: string
   containerName: string
   endpoint: string
+  auth: AzureAuth
 }
 
 class AzureBlobDriver implements DatastoreDriver {
@@ -248,7 +249,7 @@ class AzureBlobDriver implements DatastoreDriver {
       await this.#container.listBlobsFlat(signalOption(signal)).byPage({ maxPageSize: 1 }).next()
       return
     } catch (error) {
-      if (!(statusOf(error) === 404 && options.create)) throw this.#translate(error, { action: 'reach the container' })
+      if (!(statusOf(error) === 404 && options.create)) throw this.#translate(error, { action: 'check the container' })
     }
     try {
       await this.#container.createIfNotExists(signalOption(signal))
@@ -260,29 +261,18 @@ class AzureBlobDriver implements DatastoreDriver {
   /** A WharfError for the failures this driver knows; anything else as it is. */
   #translate(error: unknown, options: { action: string }): unknown {
     if (isWharfError(error)) return error
-    const { accountName, containerName, endpoint } = this.#where
-    const details = { accountName, containerName, endpoint }
+    const { accountName, containerName, endpoint, auth } = this.#where
+    const target = { what: `the Azure Blob container "${containerName}"`, accountName, endpoint, auth, details: { accountName, containerName, endpoint } }
+    const known = azureAccessError(error, { action: options.action, target })
+    if (known) return known
     const status = statusOf(error)
     const code = errorCodeOf(error)
-    const what = `the Azure Blob container "${containerName}" of the storage account "${accountName}"`
-    if (status === 403 || status === 401) {
-      return new WharfError(
-        'FORBIDDEN',
-        `could not ${options.action}: ${what} refused the account key or SAS token (${code ?? status}); check that it is current and allows this operation`,
-        { details, cause: plainCause(error) },
-      )
-    }
     if (status === 404 && code === 'ContainerNotFound') {
-      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} does not exist; create it, or validate the datastore with create`, {
-        details,
-        cause: plainCause(error),
-      })
-    }
-    if ((status !== undefined && status >= 500) || (status === undefined && code !== undefined && NETWORK_CODES.has(code))) {
-      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} at ${endpoint} cannot be reached (${code ?? status})`, {
-        details,
-        cause: plainCause(error),
-      })
+      return new WharfError(
+        'DATASTORE_UNAVAILABLE',
+        `could not ${options.action}: the Azure Blob container "${containerName}" does not exist in the storage account "${accountName}"; create it, or validate the datastore with create`,
+        { details: target.details, cause: plainCause(error) },
+      )
     }
     return plainCause(error)
   }

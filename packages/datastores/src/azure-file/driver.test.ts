@@ -246,7 +246,7 @@ describe('azure_file driver without a reachable share', () => {
         const error = await errorOf(call)
         expect(isWharfError(error, 'DATASTORE_UNAVAILABLE'), `${name}: ${String(error)}`).toBe(true)
         if (!isWharfError(error)) continue
-        expect(error.message, name).toMatch(/share "unreachable" of the storage account "wharftest" at http:\/\/127\.0\.0\.1:\d+\/wharftest cannot be reached \(ECONNREFUSED\)/)
+        expect(error.message, name).toMatch(/could not reach the Azure Files share "unreachable" of the storage account "wharftest" at http:\/\/127\.0\.0\.1:\d+\/wharftest to .* \(ECONNREFUSED\)/)
         expect((error.cause as { code?: string } | undefined)?.code, name).toBe('ECONNREFUSED')
         expectNoSecrets(error)
       }
@@ -331,7 +331,8 @@ describe('azure_file driver against the service’s error answers (a loopback st
       for (const [name, call] of Object.entries(callsOf(driverWith(credential)))) {
         const error = await errorOf(call)
         expect(isWharfError(error, 'FORBIDDEN'), `${name}: ${String(error)}`).toBe(true)
-        expect((error as Error).message, name).toMatch(/share "data" of the storage account "wharftest" refused the account key or SAS token \(AuthenticationFailed\)/)
+        const refused = credential.kind === 'key' ? 'account key (AuthenticationFailed) for the Azure Files share "data"; check --account-key' : 'SAS token (AuthenticationFailed) for the Azure Files share "data"'
+        expect((error as Error).message, name).toContain(`the storage account "wharftest" refused the ${refused}`)
         expectNoSecrets(error)
       }
       expect(standIn.requests.length).toBeGreaterThan(0)
@@ -390,7 +391,7 @@ describe('azure_file driver against the service’s error answers (a loopback st
     for (const [name, call] of Object.entries(callsOf(driver))) {
       const error = await errorOf(call)
       expect(isWharfError(error, 'DATASTORE_UNAVAILABLE'), `${name}: ${String(error)}`).toBe(true)
-      expect((error as Error).message, name).toMatch(/cannot be reached \(ServerBusy\)/)
+      expect((error as Error).message, name).toMatch(/is unavailable \(ServerBusy\)/)
     }
   })
 

@@ -11,7 +11,7 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
-import { NETWORK_CODES, downloadStream, errorCodeOf, md5Of, signalOption, statusOf } from '../azure-common.js'
+import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
@@ -50,6 +50,7 @@ interface Where {
   shareName: string
   endpoint: string
   rootDirectory: string
+  auth: AzureAuth
 }
 
 /** One listed name of a folder, with what the listing says of it. */
@@ -126,7 +127,7 @@ export function createAzureFileDriver(options: AzureFileDriverOptions): Datastor
       { cause },
     )
   }
-  return new AzureFileDriver({ share, where: { accountName, shareName, endpoint, rootDirectory }, concurrency })
+  return new AzureFileDriver({ share, where: { accountName, shareName, endpoint, rootDirectory, auth: credential.kind }, concurrency })
 }
 
 class AzureFileDriver implements DatastoreDriver {
@@ -321,8 +322,8 @@ class AzureFileDriver implements DatastoreDriver {
     } catch (error) {
       if (errorCodeOf(error) === 'ShareNotFound') missing = 'share'
       else if (this.#root.length > 0 && isMissing(error)) missing = 'root'
-      else throw this.#translate(error, { action: 'reach the share' })
-      if (!options.create) throw missing === 'share' ? this.#translate(error, { action: 'reach the share' }) : this.#rootMissing(error)
+      else throw this.#translate(error, { action: 'check the share' })
+      if (!options.create) throw missing === 'share' ? this.#translate(error, { action: 'check the share' }) : this.#rootMissing(error)
     }
     if (missing === 'share') {
       try {
@@ -478,18 +479,13 @@ class AzureFileDriver implements DatastoreDriver {
   /** A WharfError for the failures this driver knows; anything else as it is. */
   #translate(error: unknown, options: { action: string }): unknown {
     if (isWharfError(error)) return error
-    const { accountName, shareName, endpoint, rootDirectory } = this.#where
+    const { accountName, shareName, endpoint, rootDirectory, auth } = this.#where
     const details = { accountName, shareName, endpoint, ...(rootDirectory === '' ? {} : { rootDirectory }) }
-    const status = statusOf(error)
+    const target = { what: `the Azure Files share "${shareName}"`, accountName, endpoint, auth, details }
+    const known = azureAccessError(error, { action: options.action, target })
+    if (known) return known
     const code = errorCodeOf(error)
     const what = `the Azure Files share "${shareName}" of the storage account "${accountName}"`
-    if (status === 403 || status === 401) {
-      return new WharfError(
-        'FORBIDDEN',
-        `could not ${options.action}: ${what} refused the account key or SAS token (${code ?? status}); check that it is current and allows this operation`,
-        { details, cause: plainCause(error) },
-      )
-    }
     if (code === 'ShareNotFound') {
       return new WharfError(
         'DATASTORE_UNAVAILABLE',
@@ -499,12 +495,6 @@ class AzureFileDriver implements DatastoreDriver {
     }
     if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
       return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} cannot be used now (${code}); check the share in the Azure portal`, {
-        details,
-        cause: plainCause(error),
-      })
-    }
-    if ((status !== undefined && status >= 500) || (status === undefined && code !== undefined && NETWORK_CODES.has(code))) {
-      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} at ${endpoint} cannot be reached (${code ?? status})`, {
         details,
         cause: plainCause(error),
       })
