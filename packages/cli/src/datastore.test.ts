@@ -1,9 +1,9 @@
 import { createHash, randomBytes } from 'node:crypto'
-import { mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, readdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Datastore, DatastoreFile } from '@wharf/contract'
-import { setStoredMd5, startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
+import { putBlobWithRawName, setStoredMd5, startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import { startCliTestServer, type CliTestServer } from './test-support/cli-server.js'
 import { runWharf, runWharfOnTerminal } from './test-support/run-cli.js'
 
@@ -132,6 +132,44 @@ describe('wharf datastore upload, ls, download', () => {
     const kept = await wharf(['datastore', 'download', 'cli_data', '-d', full, '--prefix', 'train/sub', '-o', 'table'])
     expect(kept.stdout).toMatch(/^1 downloaded/)
     expect((await readFile(path.join(full, 'train', 'sub', 'b.bin'))).length).toBe(200_000)
+  })
+
+  it('reports stored names that cannot be local paths: ls marks them, download fails each by name and writes nothing for them', async () => {
+    const reg = await wharf(
+      ['datastore', 'register', 'azure-blob', 'cli_odd', '--account-name', azurite.accountName, '--container-name', 'cli-odd', '--endpoint', azurite.endpoint, '--create-if-not-exists'],
+      { AZURE_STORAGE_KEY: azurite.accountKey },
+    )
+    expect(reg.code, reg.stderr).toBe(0)
+    // Names another tool can write into a container, none of which can be a path below a local folder.
+    const odd = ['odd/../escape.txt', 'odd/./dot.txt', 'odd/folder/', 'odd//double.txt', `odd/${'n'.repeat(300)}.txt`]
+    for (const blobName of [...odd, 'odd/fine.txt']) await putBlobWithRawName(azurite, { containerName: 'cli-odd', blobName, body: blobName })
+
+    const ls = await wharf(['datastore', 'ls', 'cli_odd', '-o', 'json'])
+    expect(ls.code, ls.stderr).toBe(0)
+    const listed = json<(DatastoreFile & { unusable?: string })[]>(ls.stdout)
+    expect(listed.filter((f) => f.unusable === undefined).map((f) => f.path)).toEqual(['odd/fine.txt'])
+    const marked = listed.filter((f) => f.unusable !== undefined)
+    expect(marked.map((f) => f.path).sort()).toEqual([...odd].sort())
+    expect(marked.find((f) => f.path === 'odd/../escape.txt')?.unusable).toMatch(/"\.\." segments are not allowed/)
+    expect(marked.find((f) => f.path === 'odd/folder/')?.unusable).toMatch(/ends in "\/"/)
+    const table = await wharf(['datastore', 'ls', 'cli_odd', '-o', 'table'])
+    expect(table.stdout).toMatch(/odd\/\.\.\/escape\.txt \(not downloadable: "\.\." segments are not allowed/)
+
+    const target = path.join(t.dir, 'odd-down', 'inside')
+    const down = await wharf(['datastore', 'download', 'cli_odd', '-d', target, '-o', 'json'])
+    expect(down.code).toBe(2) // UNSAFE_PATH
+    expect(down.stderr).toMatch(/5 files could not be downloaded/)
+    const result = json<{ downloaded: string[]; failed: { key: string; code: string; message: string }[] }>(down.stdout)
+    expect(result.downloaded).toEqual(['odd/fine.txt'])
+    expect(result.failed.map((f) => f.key).sort()).toEqual([...odd].sort())
+    for (const failure of result.failed) {
+      expect(failure.code).toBe('UNSAFE_PATH')
+      expect(failure.message).toContain('cannot be a local path')
+    }
+    const written = await readdir(path.join(t.dir, 'odd-down'), { recursive: true, withFileTypes: true })
+    expect(written.filter((e) => e.isFile()).map((e) => path.relative(t.dir, path.join(e.parentPath, e.name)))).toEqual([path.join('odd-down', 'inside', 'odd', 'fine.txt')])
+    const printed = await wharf(['datastore', 'download', 'cli_odd', '-d', target, '-o', 'table'])
+    expect(printed.stdout).toContain('failed: odd/../escape.txt: the datastore holds "odd/../escape.txt", whose name cannot be a local path')
   })
 
   it('refuses a file that disagrees with its stored MD5, unless told --no-verify', async () => {

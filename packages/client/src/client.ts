@@ -27,6 +27,7 @@ import {
   type Datastore,
   type DatastoreAccess,
   type DatastoreFile,
+  type DatastoreFilePage,
   type RegisterDatastoreRequest,
   type StoredFile,
   type Health,
@@ -244,8 +245,11 @@ export class WharfClient {
     return this.call('datastoreAccess', { params: { datastore: name }, body: { operation }, signal: options.signal })
   }
 
-  /** Files of a datastore in path order, optionally under a string prefix, a page at a time. */
-  listDatastoreFiles(name: string, options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {}): PagedIterable<DatastoreFile> {
+  /**
+   * Files of a datastore in path order, optionally under a string prefix, a page at a time. Stored names that cannot be paths (`a/../b`,
+   * `folder/`) are not items; each page lists those of its stretch in `skipped`, with the reason.
+   */
+  listDatastoreFiles(name: string, options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {}): PagedIterable<DatastoreFile, DatastoreFilePage> {
     return paginate(
       (pageToken) =>
         this.call('listDatastoreFiles', {

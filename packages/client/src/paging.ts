@@ -1,8 +1,9 @@
 import type { Page } from '@wharf/contract'
 
 /** An async iterable of items that can also be walked a page at a time. */
-export interface PagedIterable<T> extends AsyncIterable<T> {
-  byPage(): AsyncIterable<Page<T>>
+export interface PagedIterable<T, P extends Page<T> = Page<T>> extends AsyncIterable<T> {
+  /** The pages as the server sent them (a page may carry more than its items, e.g. `skipped`). */
+  byPage(): AsyncIterable<P>
   /** Collects every item (mind the size of what you ask for). */
   toArray(): Promise<T[]>
 }
@@ -11,8 +12,8 @@ export interface PagedIterable<T> extends AsyncIterable<T> {
  * Turns a page fetcher into a {@link PagedIterable}; nothing is fetched until iteration starts.
  * `startToken` (a `nextPageToken` from an earlier walk) resumes after that page.
  */
-export function paginate<T>(fetchPage: (pageToken?: string) => Promise<Page<T>>, startToken?: string): PagedIterable<T> {
-  async function* byPage(): AsyncGenerator<Page<T>> {
+export function paginate<T, P extends Page<T> = Page<T>>(fetchPage: (pageToken?: string) => Promise<P>, startToken?: string): PagedIterable<T, P> {
+  async function* byPage(): AsyncGenerator<P> {
     let token: string | undefined = startToken
     do {
       const page = await fetchPage(token)

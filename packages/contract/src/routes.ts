@@ -11,7 +11,7 @@ import {
   DatastoreSchema,
   DatastoreAccessRequestSchema,
   DatastoreAccessSchema,
-  DatastoreFileSchema,
+  DatastoreFilePageSchema,
   ListDatastoreFilesQuerySchema,
   RegisterDatastoreSchema,
   SetDefaultDatastoreSchema,
@@ -123,9 +123,9 @@ export const ROUTES = {
   listDatastoreFiles: {
     method: 'GET',
     path: `${ws}/datastores/:datastore/files`,
-    summary: 'List files by path prefix, in path order, paged',
+    summary: 'List files by path prefix, in path order, paged; stored names that are no paths come in `skipped`',
     query: ListDatastoreFilesQuerySchema,
-    response: pageSchema(DatastoreFileSchema),
+    response: DatastoreFilePageSchema,
   },
   uploadDatastoreFile: {
     method: 'PUT',

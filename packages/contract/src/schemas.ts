@@ -419,6 +419,14 @@ export const DatastoreFileSchema = z.object({
 })
 export type DatastoreFile = z.infer<typeof DatastoreFileSchema>
 
+/** A stored name that no path (and so no local file) can have, such as `a/../b` or `folder/`; `reason` says why. */
+export const SkippedDatastoreFileSchema = DatastoreFileSchema.omit({ contentMd5: true }).extend({ reason: z.string() })
+export type SkippedDatastoreFile = z.infer<typeof SkippedDatastoreFileSchema>
+
+/** A page of datastore files; `skipped` lists the stored names in its stretch of the listing that are no paths. */
+export const DatastoreFilePageSchema = pageSchema(DatastoreFileSchema).extend({ skipped: z.array(SkippedDatastoreFileSchema).optional() })
+export type DatastoreFilePage = z.infer<typeof DatastoreFilePageSchema>
+
 export const ListDatastoreFilesQuerySchema = PageQuerySchema.extend({
   prefix: z.string().optional(),
 })

@@ -64,6 +64,21 @@ export interface ListOptions {
   prefix?: string
   pageSize?: number
   signal?: AbortSignal
+  /**
+   * Told of each stored name the listing leaves out because no key (and so no local path) can have it,
+   * such as `a/../b` or `folder/` written by another tool, before the page it falls in is returned.
+   */
+  onSkipped?: (skipped: SkippedName) => void
+}
+
+/** A stored name that is no key, left out of a listing, and why. */
+export interface SkippedName {
+  /** The name as the storage has it. */
+  name: string
+  size: number
+  modifiedAt: string
+  /** Why it cannot be a key, e.g. `".." segments are not allowed; …`. */
+  reason: string
 }
 
 /** An async iterable of items that can also be walked a page at a time. */

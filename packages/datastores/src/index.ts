@@ -11,8 +11,9 @@ export type {
   PutFileOptions,
   PutFileResult,
   GetFileOptions,
+  SkippedName,
 } from './driver.js'
-export { toDatastoreKey, toKeyPrefix, joinKey, type DatastoreKey } from './key.js'
+export { toDatastoreKey, toKeyPrefix, joinKey, keyProblemOf, type DatastoreKey } from './key.js'
 export { paginate, type FetchPage } from './paging.js'
 export { createRenewingDriver, type DriverLease, type RenewingDriverOptions } from './renewing.js'
 export { HashingStream, createHashingStream, feedBody, type BodyFeed, type HashingStreamOptions } from './hashing.js'

@@ -1,4 +1,4 @@
-import { WharfError, printable } from '@wharf/contract'
+import { WharfError, isWharfError, printable } from '@wharf/contract'
 
 /** A checked, normalised, relative `/`-separated key; only {@link toDatastoreKey} and {@link joinKey} make one. */
 export type DatastoreKey = string & { readonly __brand: 'DatastoreKey' }
@@ -96,6 +96,25 @@ function checkSegments(raw: string, segments: readonly string[], what: 'key' | '
 
 function unsafe(raw: string, what: 'key' | 'prefix', rule: string): WharfError {
   return new WharfError('UNSAFE_PATH', `the datastore ${what} "${printable(raw)}" is not allowed: ${rule}`, {
-    details: { [what]: printable(raw, 1024) },
+    details: { [what]: printable(raw, 1024), rule },
   })
+}
+
+/**
+ * Why a stored name (a blob or object name another tool wrote) cannot be a key, and so cannot be a local
+ * path; undefined when it is a key exactly as it is. Listings leave such names out and report them.
+ */
+export function keyProblemOf(name: string): string | undefined {
+  let key: string
+  try {
+    key = toDatastoreKey(name)
+  } catch (error) {
+    const rule = isWharfError(error) ? error.details?.rule : undefined
+    return typeof rule === 'string' ? rule : String(error)
+  }
+  if (key === name) return undefined
+  if (name.endsWith('/')) return 'it ends in "/" (a folder marker, not a file)'
+  if (name.includes('\\')) return 'it contains "\\", a folder separator on Windows'
+  if (name.includes('//')) return 'it has an empty folder name ("//")'
+  return 'it starts with "./"'
 }

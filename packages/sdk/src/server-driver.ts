@@ -104,6 +104,7 @@ class ServerDriver implements DatastoreDriver {
           ...(options.signal ? { signal: options.signal } : {}),
         })
         .byPage()) {
+        for (const { path, size, modifiedAt, reason } of page.skipped ?? []) options.onSkipped?.({ name: path, size, modifiedAt, reason })
         return { items: page.items.map(toInfo), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) }
       }
       return { items: [] }

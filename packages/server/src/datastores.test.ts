@@ -14,7 +14,7 @@ import {
 } from '@azure/storage-blob'
 import { WharfClient } from '@wharf/client'
 import { isWharfError, type Datastore, type ErrorCode, type WharfError } from '@wharf/contract'
-import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
+import { putBlobWithRawName, startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
 import { startTestServer, type TestServer } from './test-support/test-server.js'
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
@@ -271,6 +271,24 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
         expect(await codeOf(client.deleteDatastoreFile(store, 'del/never-was.txt'))).toBe('FILE_NOT_FOUND')
         expect((await client.listDatastoreFiles(store, { prefix: 'del/' }).toArray()).map((f) => f.path)).toEqual(['del/keep.txt'])
       }
+    })
+
+    it('lists stored names that cannot be paths in the page\'s skipped, with the reason, never as files (Azure)', async () => {
+      const request = blob('oddnames')
+      await client.registerDatastore(request)
+      for (const blobName of ['odd/folder/', 'odd/../up.txt', 'odd/fine.txt']) {
+        await putBlobWithRawName(azurite, { containerName: request.containerName, blobName, body: blobName })
+      }
+      const pages = []
+      for await (const page of client.listDatastoreFiles('oddnames', { pageSize: 1 }).byPage()) pages.push(page)
+      expect(pages.flatMap((p) => p.items.map((f) => f.path))).toEqual(['odd/fine.txt'])
+      const skipped = pages.flatMap((p) => p.skipped ?? [])
+      expect(skipped.map((f) => [f.path, f.size])).toEqual([
+        ['odd/../up.txt', 13],
+        ['odd/folder/', 11],
+      ])
+      expect(skipped[0]?.reason).toMatch(/"\.\." segments are not allowed/)
+      expect(skipped[1]?.reason).toBe('it ends in "/" (a folder marker, not a file)')
     })
 
     it('lets exactly one of several concurrent uploads without overwrite create a new file', async () => {

@@ -1,7 +1,7 @@
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
-import { WharfError, printable, type Datastore as DatastoreInfo, type RegisterDatastoreRequest } from '@wharf/contract'
+import { WharfError, printable, type DatastoreFile, type Datastore as DatastoreInfo, type RegisterDatastoreRequest } from '@wharf/contract'
 import { Datastore, createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from '@wharf/sdk'
 import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
@@ -249,15 +249,22 @@ export function registerDatastoreCommands(program: Command): void {
       const ws = await connect(flags)
       const top = flags.top === undefined ? Infinity : Number(flags.top)
       if (!(top >= 0)) throw new WharfError('INVALID_ARGUMENT', `--top "${flags.top}" is not a whole number`, { details: { flag: '--top' } })
-      const files = []
-      for await (const file of ws.client.listDatastoreFiles(name, prefix ? { prefix } : {})) {
-        if (files.length >= top) break
-        files.push(file)
+      // Stored names that cannot be paths are shown too, marked, so they are never missed unseen.
+      const files: (DatastoreFile & { unusable?: string })[] = []
+      let shown = 0
+      listing: for await (const page of ws.client.listDatastoreFiles(name, prefix ? { prefix } : {}).byPage()) {
+        for (const { reason, ...file } of page.skipped ?? []) files.push({ ...file, unusable: reason })
+        for (const file of page.items) {
+          if (shown++ >= top) break listing
+          files.push(file)
+        }
       }
+      const pathCell = (f: (typeof files)[number]): string =>
+        f.unusable === undefined ? f.path : `${printable(f.path)} (not downloadable: ${f.unusable})`
       printResult(
         {
           json: files,
-          table: { headers: ['Path', 'Size', 'Modified (UTC)'], rows: files.map((f) => [f.path, formatBytes(f.size), formatTime(f.modifiedAt)]) },
+          table: { headers: ['Path', 'Size', 'Modified (UTC)'], rows: files.map((f) => [pathCell(f), formatBytes(f.size), formatTime(f.modifiedAt)]) },
         },
         flags,
       )

@@ -5,9 +5,9 @@ import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type Cont
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
 import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileNotFound, plainCause } from '../driver-errors.js'
-import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
+import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
-import { toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
+import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { listPageSize, paginate } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
@@ -233,7 +233,8 @@ class AzureBlobDriver implements DatastoreDriver {
         if (step.done) break
         for (const item of step.value.segment.blobItems) {
           const info = fileInfoOf(item)
-          if (info) items.push(info)
+          if ('reason' in info) options.onSkipped?.(info)
+          else items.push(info)
         }
         marker = step.value.continuationToken === '' ? undefined : step.value.continuationToken
       } while (marker !== undefined && items.length < pageSize)
@@ -283,21 +284,13 @@ class AzureBlobDriver implements DatastoreDriver {
 
 
 
-/** The info of a listed blob, or undefined for a name no key can have (a folder marker, another tool's temp file). */
-function fileInfoOf(item: BlobItem): FileInfo | undefined {
-  let key: DatastoreKey
-  try {
-    key = toDatastoreKey(item.name)
-  } catch {
-    return undefined
-  }
-  if (key !== item.name) return undefined
-  return {
-    key,
-    size: item.properties.contentLength ?? 0,
-    modifiedAt: item.properties.lastModified.toISOString(),
-    ...md5Of(item.properties.contentMD5),
-  }
+/** The info of a listed blob, or what was skipped for a name no key can have (a folder marker, `a/../b`). */
+function fileInfoOf(item: BlobItem): FileInfo | SkippedName {
+  const size = item.properties.contentLength ?? 0
+  const modifiedAt = item.properties.lastModified.toISOString()
+  const reason = keyProblemOf(item.name)
+  if (reason !== undefined) return { name: item.name, size, modifiedAt, reason }
+  return { key: item.name as DatastoreKey, size, modifiedAt, ...md5Of(item.properties.contentMD5) }
 }
 
 

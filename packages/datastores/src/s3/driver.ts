@@ -14,7 +14,7 @@ import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '
 import { fileNotFound } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
-import { isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
+import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { listPageSize, paginate } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
@@ -246,13 +246,15 @@ class S3Driver implements DatastoreDriver {
         const name = object.Key
         if (name === undefined) continue
         last = name
+        const size = object.Size ?? 0
+        const modifiedAt = (object.LastModified ?? new Date()).toISOString()
         // Objects other tools made under names no key can have (such as `folder/` markers) are not files here.
-        if (!isKey(name)) continue
-        items.push({
-          key: name as DatastoreKey,
-          size: object.Size ?? 0,
-          modifiedAt: (object.LastModified ?? new Date()).toISOString(),
-        })
+        const reason = keyProblemOf(name)
+        if (reason !== undefined) {
+          options.onSkipped?.({ name, size, modifiedAt, reason })
+          continue
+        }
+        items.push({ key: name as DatastoreKey, size, modifiedAt })
       }
       // S3 lists in UTF-8 byte order; s3rver orders by UTF-16 code units, which differs for characters
       // beyond U+FFFF. Within a page this puts them right; across pages the server's order stands.
@@ -349,11 +351,6 @@ class S3Driver implements DatastoreDriver {
   #details(): Record<string, string> {
     return { bucket: this.#bucket, endpoint: this.#endpoint }
   }
-}
-
-function isKey(name: string): boolean {
-  const segments = name.split('/')
-  return segments.every((segment, i) => isKeySegment(segment, { first: i === 0 }))
 }
 
 function abortErrorOf(error: unknown, signal: AbortSignal): unknown {

@@ -90,3 +90,39 @@ export async function setStoredMd5(instance: AzuriteInstance, options: { contain
   const { contentType } = await blob.getProperties()
   await blob.setHTTPHeaders({ blobContentMD5: options.md5, ...(contentType === undefined ? {} : { blobContentType: contentType }) })
 }
+
+/**
+ * Stores a blob under `blobName` exactly as given, the way another tool could: through a plain HTTP PUT
+ * with a container SAS, because the SDK (and any WHATWG URL) would resolve `..` and `.` segments first.
+ */
+export async function putBlobWithRawName(instance: AzuriteInstance, options: { containerName: string; blobName: string; body: string }): Promise<void> {
+  const { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } = await import('@azure/storage-blob')
+  const { request } = await import('node:http')
+  const credential = new StorageSharedKeyCredential(instance.accountName, instance.accountKey)
+  const sas = generateBlobSASQueryParameters(
+    { containerName: options.containerName, permissions: ContainerSASPermissions.parse('cw'), expiresOn: new Date(Date.now() + 600_000) },
+    credential,
+  ).toString()
+  const url = new URL(instance.endpoint)
+  // Each segment is encoded, but `.` and `..` stay as they are: Azurite keeps them in the name.
+  const encoded = options.blobName.split('/').map(encodeURIComponent).join('/')
+  const body = Buffer.from(options.body)
+  const status = await new Promise<number>((resolve, reject) => {
+    const put = request(
+      {
+        host: url.hostname,
+        port: url.port,
+        method: 'PUT',
+        path: `${url.pathname}/${options.containerName}/${encoded}?${sas}`,
+        headers: { 'x-ms-blob-type': 'BlockBlob', 'content-length': body.length },
+      },
+      (response) => {
+        response.resume()
+        resolve(response.statusCode ?? 0)
+      },
+    )
+    put.once('error', reject)
+    put.end(body)
+  })
+  if (status !== 201) throw new Error(`Azurite answered ${status} to storing "${options.blobName}"`)
+}

@@ -3,7 +3,7 @@ import type { Stats } from 'node:fs'
 import { lstat, mkdir, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { WharfError, isWharfError, printable } from '@wharf/contract'
-import type { DatastoreDriver, FileInfo } from '../driver.js'
+import type { DatastoreDriver, FileInfo, SkippedName } from '../driver.js'
 import { RESERVED_SEGMENT_PREFIX } from '../key.js'
 import { failureOf, localErrorOf, remoteErrorOf, systemCodeOf, type TransferFailure } from './failure.js'
 import { DEFAULT_PIECES, fetchToFile, type PieceOptions } from './fetch-to-file.js'
@@ -61,9 +61,9 @@ interface Planned {
  * is written to a temp file beside its target and renamed into place only after its size (and MD5, when
  * the storage keeps one) checked out, so a failed file leaves nothing behind. A local file with the same
  * size and MD5 is left alone (`unchanged`); one with other content is replaced with `overwrite` and
- * listed as `skipped` without. A failure of one file (a key that would leave `targetDir`, a file where a
- * folder must go, a remote file that changed meanwhile, a network error) is listed in `failed` and the
- * rest go on. Rejects only when the download cannot start (bad arguments, an unsafe prefix, a target
+ * listed as `skipped` without. A failure of one file (a key that would leave `targetDir`, a stored name
+ * no local path can have such as `a/../b` or `folder/`, a file where a folder must go, a remote file that
+ * changed meanwhile, a network error) is listed in `failed` and the rest go on. Rejects only when the download cannot start (bad arguments, an unsafe prefix, a target
  * that is not a folder, a storage that cannot be listed), and with the signal's reason when aborted,
  * after removing its temp files.
  */
@@ -88,16 +88,20 @@ async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): P
   const realTarget = await prepareTarget(targetDir)
 
   const listed: FileInfo[] = []
-  for await (const info of driver.list({ prefix, ...(signal ? { signal } : {}) })) listed.push(info)
+  const unusable: SkippedName[] = []
+  const onSkipped = (skipped: SkippedName): void => void unusable.push(skipped)
+  for await (const info of driver.list({ prefix, onSkipped, ...(signal ? { signal } : {}) })) listed.push(info)
 
   const failures: (TransferFailure & { index: number })[] = []
   const fail = (index: number, where: { key: string; localPath: string }, error: unknown): void => {
     failures.push({ index, ...failureOf(error, where) })
   }
   const planned = plan(listed, { targetDir, prefix, stripPrefix, fail })
+  // Names no local path can have are failures of their own, after the listed files: never dropped unseen.
+  for (const [i, skipped] of unusable.entries()) fail(listed.length + i, { key: skipped.name, localPath: targetDir }, notLocal(skipped))
 
   const tracker = new ProgressTracker(options.onProgress)
-  tracker.start({ filesTotal: listed.length, bytesTotal: listed.reduce((sum, info) => sum + info.size, 0) })
+  tracker.start({ filesTotal: listed.length + unusable.length, bytesTotal: listed.reduce((sum, info) => sum + info.size, 0) })
   for (const failure of failures) tracker.fileDone('failed', listed[failure.index]?.size ?? 0)
 
   const outcomes = new Outcomes<Outcome>()
@@ -133,6 +137,14 @@ async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): P
     failed: failures.sort((a, b) => a.index - b.index).map(({ index: _index, ...failure }) => failure),
     bytes,
   }
+}
+
+function notLocal(skipped: SkippedName): WharfError {
+  return new WharfError(
+    'UNSAFE_PATH',
+    `the datastore holds "${printable(skipped.name)}", whose name cannot be a local path (${skipped.reason}); it was not downloaded. Rename it in the storage to download it`,
+    { details: { key: printable(skipped.name, 1024), reason: skipped.reason } },
+  )
 }
 
 /** Creates the target folder when missing; resolves with its real path. */

@@ -10,8 +10,10 @@ import {
   WharfError,
   printable,
   type DatastoreFile,
+  type DatastoreFilePage,
+  type SkippedDatastoreFile,
 } from '@wharf/contract'
-import { toKeyPrefix, type DatastoreDriver, type DatastoreKey, type FileInfo } from '@wharf/datastores'
+import { toKeyPrefix, type DatastoreDriver, type DatastoreKey, type FileInfo, type SkippedName } from '@wharf/datastores'
 import { toDatastoreView } from '@wharf/store'
 import { BLOB_STORE } from '../bootstrap.js'
 import { accessFor, recordForRegistration } from '../datastores.js'
@@ -107,13 +109,17 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const query = readQuery(c, ListDatastoreFilesQuerySchema)
     const { driver } = await driverOf(c)
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
+    const skipped: SkippedDatastoreFile[] = []
+    const onSkipped = ({ name, size, modifiedAt, reason }: SkippedName): void => void skipped.push({ path: name, size, modifiedAt, reason })
     const pages = driver
-      .list(prefix === undefined ? {} : { prefix })
+      .list({ onSkipped, ...(prefix === undefined ? {} : { prefix }) })
       .byPage({ pageSize: pageSizeOf(query, limits), ...(query.pageToken ? { pageToken: query.pageToken } : {}) })
+    let answer: DatastoreFilePage = { items: [] }
     for await (const page of pages) {
-      return c.json({ items: page.items.map(fileView), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) })
+      answer = { items: page.items.map(fileView), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) }
+      break
     }
-    return c.json({ items: [] })
+    return c.json(skipped.length > 0 ? { ...answer, skipped } : answer)
   })
 
   /** Streams the request body to `key`. */
