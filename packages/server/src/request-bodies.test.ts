@@ -5,6 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import { startServerProcess, type ServerProcess } from './test-support/server-process.js'
+import { startTestServer, type TestServer } from './test-support/test-server.js'
 
 /** What a broken or impatient client can do to a request body. */
 const BAD_BODIES: { name: string; framing: string; body: string }[] = [
@@ -135,5 +136,38 @@ describe('a client that goes away (real server process)', () => {
     for (const upload of uploads) {
       expect(log).toContain(`INFO  client closed the request before sending the whole body method=PUT path=${upload}`)
     }
+  })
+})
+
+describe('a streamed artifact without a Content-Length (in-process server)', () => {
+  let t: TestServer
+
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { limits: { artifactBytes: 1000 } })
+  })
+  afterAll(async () => {
+    await t?.stop()
+  })
+
+  it('is refused with PAYLOAD_TOO_LARGE once it passes artifactBytes, and nothing is recorded', async () => {
+    const client = new WharfClient({ url: t.url })
+    const runId = (await client.createRun({ experiment: 'cap' })).id
+    const chunks = [Buffer.alloc(600, 1), Buffer.alloc(600, 2)]
+    const body = new ReadableStream<Uint8Array>({
+      pull(controller) {
+        const next = chunks.shift()
+        if (next) controller.enqueue(next)
+        else controller.close()
+      },
+    })
+    const response = await fetch(`${t.url}/api/v1/workspaces/default/runs/${runId}/artifacts/content/big.bin`, {
+      method: 'PUT',
+      body,
+      duplex: 'half',
+    })
+    expect(response.status).toBe(413)
+    expect(((await response.json()) as { error: { code: string } }).error.code).toBe('PAYLOAD_TOO_LARGE')
+    expect(await client.listArtifacts(runId).toArray()).toEqual([])
+    expect(await filesUnder(path.join(t.dataDir, 'workspaces'))).toEqual([])
   })
 })
