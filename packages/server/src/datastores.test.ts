@@ -14,7 +14,7 @@ import {
 import { WharfClient } from '@wharf/client'
 import { isWharfError, type Datastore, type ErrorCode } from '@wharf/contract'
 import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
-import { startTestServer, type TestServer } from './test-support/test-server.js'
+import { azuriteBlobStore, startTestServer, type TestServer } from './test-support/test-server.js'
 
 async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
   try {
@@ -322,17 +322,7 @@ describe('built-in datastores on real storage (server config)', () => {
 
   beforeAll(async () => {
     azurite = await startAzurite()
-    t = await startTestServer('sqlite', {
-      config: {
-        blobStore: {
-          kind: 'azure_blob',
-          accountName: azurite.accountName,
-          accountKey: azurite.accountKey,
-          endpoint: azurite.endpoint,
-          containerName: 'artifacts',
-        },
-      },
-    })
+    t = await startTestServer('sqlite', { config: { blobStore: azuriteBlobStore(azurite) } })
   })
   afterAll(async () => {
     await t?.stop()

@@ -4,7 +4,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { API_PREFIX, type Artifact } from '@wharf/contract'
 import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import { POSTGRES_SKIP_LINE, postgresTestUrl } from '@wharf/store/test-support'
-import { NGINX_SKIP_LINE, nginxBinary, startNginx, startReplicas, startTestServer, type LoadBalancer, type Replicas, type TestServer } from './test-support/index.js'
+import { NGINX_SKIP_LINE, azuriteBlobStore, nginxBinary, startNginx, startReplicas, startTestServer, type LoadBalancer, type Replicas, type TestServer } from './test-support/index.js'
 
 // Uploads of one new path racing, on one server and across replicas behind a load balancer. Sizes
 // alternate between one request to the storage and several staged blocks (Azure: over 4 MiB).
@@ -85,11 +85,7 @@ describe('concurrent first uploads of one artifact path on one server', () => {
 
   beforeAll(async () => {
     azurite = await startAzurite()
-    t = await startTestServer('sqlite', {
-      config: {
-        blobStore: { kind: 'azure_blob', accountName: azurite.accountName, accountKey: azurite.accountKey, endpoint: azurite.endpoint, containerName: 'artifacts' },
-      },
-    })
+    t = await startTestServer('sqlite', { config: { blobStore: azuriteBlobStore(azurite) } })
   })
   afterAll(async () => {
     await t?.stop()

@@ -6,6 +6,7 @@ import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import { createTestDatabase } from '@wharf/store/test-support'
+import { azuriteBlobStore } from './test-server.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..')
 const BIN = path.join(REPO_ROOT, 'packages/cli/src/bin.ts')
@@ -78,13 +79,7 @@ export async function startReplicas(options: { count: number }): Promise<Replica
   const env = {
     WHARF_DATABASE_URL: database.url,
     WHARF_SECRET_KEY: randomBytes(32).toString('base64'),
-    WHARF_BLOBSTORE: JSON.stringify({
-      kind: 'azure_blob',
-      accountName: azurite.accountName,
-      accountKey: azurite.accountKey,
-      endpoint: azurite.endpoint,
-      containerName: 'artifacts',
-    }),
+    WHARF_BLOBSTORE: JSON.stringify(azuriteBlobStore(azurite)),
   }
   try {
     for (let i = 0; i < options.count; i++) {
