@@ -144,8 +144,8 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       if (current?.key !== key) await driver.delete(key).catch(() => undefined)
       throw error
     }
-    // Only this upload is told of the record it replaced, whose bytes nothing references now (assets copy
-    // from live runs): a replaced upload's bytes go whichever replica stored them.
+    // The store tells each replaced record to exactly one upload, on whichever replica: this one removes
+    // its bytes, which nothing references now (assets copy from live runs).
     const { replaced } = recorded
     if (replaced && !(replaced.datastore === artifact.datastore && replaced.key === key)) {
       const old = await drivers.get(workspace, replaced.datastore)
