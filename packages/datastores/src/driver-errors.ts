@@ -24,3 +24,11 @@ export function fileNotFound(key: string, cause?: unknown): WharfError {
     ...(cause === undefined ? {} : { cause: plainCause(cause) }),
   })
 }
+
+/** FILE_EXISTS for a put with `ifNotExists` that found a file at its key, the same words for every kind of storage. */
+export function fileExists(key: string, cause?: unknown): WharfError {
+  return new WharfError('FILE_EXISTS', `the datastore already has a file "${printable(key)}"; store it with overwrite to replace it`, {
+    details: { key: printable(key, 1024) },
+    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
+  })
+}

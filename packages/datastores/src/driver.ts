@@ -16,6 +16,12 @@ export interface PutOptions {
   /** Declared size in bytes, when known; a body of another length fails the put and stores nothing. */
   size?: number
   contentType?: string
+  /**
+   * Store only if no file is at the key yet, decided by the storage itself (a conditional write, not a
+   * check before it), so of writers racing anywhere, on any machine, at most one succeeds. The others get
+   * FILE_EXISTS and store nothing.
+   */
+  ifNotExists?: boolean
   signal?: AbortSignal
 }
 
@@ -44,6 +50,8 @@ export interface PutFileOptions {
    * file). Ignored by storages where a finished put is always durable.
    */
   deferSync?: boolean
+  /** As {@link PutOptions.ifNotExists}: FILE_EXISTS, and nothing stored, when a file is at the key. */
+  ifNotExists?: boolean
   signal?: AbortSignal
 }
 
@@ -96,8 +104,9 @@ export interface DatastoreDriver {
   readonly kind: DatastoreKind
 
   /**
-   * Streams `body` to `key`, replacing what is there. Atomic: a reader sees the old content or the
-   * whole new content, never a part; a failed or aborted put leaves no partial file behind.
+   * Streams `body` to `key`, replacing what is there (unless `ifNotExists`: then FILE_EXISTS when a file
+   * is there). Atomic: a reader sees the old content or the whole new content, never a part; a failed or
+   * aborted put leaves no partial file behind.
    */
   put(key: DatastoreKey, body: Readable, options?: PutOptions): Promise<PutResult>
   /**

@@ -14,6 +14,7 @@ export {
   type ReadSeriesOptions,
   type ReadBucketsOptions,
   type ListArtifactsOptions,
+  type RecordedArtifact,
   type RunTransition,
   type NewAssetVersion,
   type PageRequest,

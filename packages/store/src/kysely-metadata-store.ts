@@ -38,6 +38,7 @@ import type {
   DatastoreRecord,
   IngestBatch,
   ListArtifactsOptions,
+  RecordedArtifact,
   ListRunsOptions,
   MetadataStore,
   NewAssetVersion,
@@ -555,7 +556,7 @@ export class KyselyMetadataStore implements MetadataStore {
   // ---------------------------------------------------------------------------------------------
   // Artifacts
 
-  putArtifact(workspace: string, artifact: Artifact): Promise<Artifact> {
+  putArtifact(workspace: string, artifact: Artifact): Promise<RecordedArtifact> {
     return this.#guard('record an artifact', () =>
       this.#db.transaction().execute(async (trx) => {
         // A share lock on the run holds off a concurrent move to a terminal status until this commits.
@@ -564,12 +565,24 @@ export class KyselyMetadataStore implements MetadataStore {
         if (isTerminalStatus(status)) throw runFinished(artifact.runId, status)
         const row = fromArtifact(artifact)
         const { run_id: _runId, path: _path, ...changes } = row
-        await trx
+        // Insert, or else lock the row that is there and replace it: an upsert cannot say what it replaced.
+        // On PostgreSQL a racing insert of the same path makes this one wait for its commit and then do
+        // nothing, so the lock below always finds the row that this put replaces, and no other put does.
+        const inserted = await trx
           .insertInto('artifacts')
           .values(row)
-          .onConflict((oc) => oc.columns(['run_id', 'path']).doUpdateSet(changes))
-          .execute()
-        return toArtifact(row)
+          .onConflict((oc) => oc.columns(['run_id', 'path']).doNothing())
+          .executeTakeFirst()
+        if (Number(inserted.numInsertedOrUpdatedRows ?? 0) > 0) return { artifact: toArtifact(row), replaced: undefined }
+        const previous = await trx
+          .selectFrom('artifacts')
+          .selectAll()
+          .where('run_id', '=', row.run_id)
+          .where('path', '=', row.path)
+          .$if(this.#caps.rowLocks, (qb) => qb.forUpdate())
+          .executeTakeFirstOrThrow()
+        await trx.updateTable('artifacts').set(changes).where('run_id', '=', row.run_id).where('path', '=', row.path).execute()
+        return { artifact: toArtifact(row), replaced: toArtifact(previous) }
       }),
     )
   }

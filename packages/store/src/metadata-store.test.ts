@@ -821,8 +821,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const paths = ['outputs/model.bin', 'logs/std_log.txt', 'outputs/b/c.txt', 'outputs%x', 'outputs/a.txt', 'outputsy', 'Outputs/z']
       for (const path of paths) await store.putArtifact(ws, artifact(run.id, path))
       const replaced = await store.putArtifact(ws, artifact(run.id, 'outputs/a.txt', { size: 5_000_000_000, sha256: 'cd'.repeat(32) }))
-      expect(replaced.size).toBe(5_000_000_000)
-      expect(await store.findArtifact(ws, run.id, 'outputs/a.txt')).toEqual(replaced)
+      expect(replaced.artifact.size).toBe(5_000_000_000)
+      expect(replaced.replaced).toEqual(artifact(run.id, 'outputs/a.txt'))
+      expect(await store.findArtifact(ws, run.id, 'outputs/a.txt')).toEqual(replaced.artifact)
       expect(await store.findArtifact(ws, run.id, 'missing')).toBeUndefined()
       expect(await store.findArtifact(await newWorkspace(), run.id, 'outputs/a.txt')).toBeUndefined()
 
@@ -838,6 +839,18 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(all.items.map((a) => a.path)).toEqual([...paths].sort())
       expect(all.nextPageToken).toBeUndefined()
       expect(await codeOf(store.listArtifacts(ws, 'missing', { pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+    })
+
+    it('reports each replaced record to exactly one of many puts of one path racing', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
+      const keys = Array.from({ length: 12 }, (_, i) => `ExperimentRun/${run.id}/.uploads/${i}/outputs/m.bin`)
+      const results = await Promise.all(keys.map((key) => store.putArtifact(ws, artifact(run.id, 'outputs/m.bin', { key }))))
+      const final = await store.findArtifact(ws, run.id, 'outputs/m.bin')
+      // Every put but the first replaced one record, each a different one, and the last one is what stays.
+      expect(results.filter((r) => r.replaced === undefined)).toHaveLength(1)
+      const replacedKeys = results.flatMap((r) => (r.replaced ? [r.replaced.key] : []))
+      expect([...replacedKeys, final?.key].sort()).toEqual([...keys].sort())
     })
 
     it('refuses artifacts for a finished run with RUN_FINISHED', async () => {

@@ -125,6 +125,12 @@ export interface ListArtifactsOptions {
   pageToken?: string
 }
 
+/** What {@link MetadataStore.putArtifact} stored, and the record it replaced (undefined for a new path). */
+export interface RecordedArtifact {
+  artifact: Artifact
+  replaced: Artifact | undefined
+}
+
 export interface RunTransition {
   status: RunStatus
   error?: RunError
@@ -225,10 +231,12 @@ export interface MetadataStore {
   readMetricBuckets(workspace: string, runId: string, name: string, options: ReadBucketsOptions): Promise<MetricBuckets>
 
   /**
-   * Records (or replaces) an artifact of a live run. RUN_FINISHED when the run is in a terminal status
-   * at commit time, so a finished run's artifacts never change.
+   * Records (or replaces) an artifact of a live run, and says which record it replaced, decided in the
+   * same transaction: of puts of one path racing on any number of replicas, each replaced record is
+   * reported to exactly one of them (so its bytes can be removed). RUN_FINISHED when the run is in a
+   * terminal status at commit time, so a finished run's artifacts never change.
    */
-  putArtifact(workspace: string, artifact: Artifact): Promise<Artifact>
+  putArtifact(workspace: string, artifact: Artifact): Promise<RecordedArtifact>
   findArtifact(workspace: string, runId: string, path: string): Promise<Artifact | undefined>
   /** Artifacts of a run by path, filtered by a string prefix of the path, paged. Throws RUN_NOT_FOUND. */
   listArtifacts(workspace: string, runId: string, options: ListArtifactsOptions): Promise<Page<Artifact>>

@@ -4,7 +4,7 @@ import { addAbortSignal } from 'node:stream'
 import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
 import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
-import { fileNotFound, plainCause } from '../driver-errors.js'
+import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -141,16 +141,18 @@ class AzureBlobDriver implements DatastoreDriver {
         blobContentMD5: Buffer.from(result.md5, 'base64'),
         ...(options.contentType === undefined ? {} : { blobContentType: options.contentType }),
       }
+      // If-None-Match: * makes the storage refuse the write when any blob is there, however close the race.
+      const conditions = options.ifNotExists ? { conditions: { ifNoneMatch: '*' } } : {}
       const last = Buffer.concat(pending)
       if (blockIds.length === 0) {
         // Small enough for one Put Blob, which is atomic and carries the headers.
-        await blob.upload(last, last.length, { blobHTTPHeaders, ...signalOption(signal) })
+        await blob.upload(last, last.length, { blobHTTPHeaders, ...conditions, ...signalOption(signal) })
       } else {
         if (last.length > 0) stage(last)
         await Promise.all(staging)
         throwIfFailed()
         signal?.throwIfAborted()
-        await blob.commitBlockList(blockIds, { blobHTTPHeaders, ...signalOption(signal) })
+        await blob.commitBlockList(blockIds, { blobHTTPHeaders, ...conditions, ...signalOption(signal) })
       }
       return result
     } catch (error) {
@@ -159,6 +161,7 @@ class AzureBlobDriver implements DatastoreDriver {
       // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
       if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted || isWharfError(error)) throw error
+      if (options.ifNotExists && (await this.#lostCreateRace(failure ?? error, { key: safe, signal }))) throw fileExists(safe, failure ?? error)
       throw this.#translate(failure ?? error, { action: `write "${printable(safe)}"` })
     } finally {
       feed.release()
@@ -257,6 +260,19 @@ class AzureBlobDriver implements DatastoreDriver {
     } catch (error) {
       throw this.#translate(error, { action: 'create the container' })
     }
+  }
+
+  /**
+   * Whether a conditional put failed because another writer created the blob first: the condition's own
+   * refusal (409 BlobAlreadyExists, 412), or a block list another writer's commit threw away (Azure drops
+   * every uncommitted block of a blob when one list is committed) with the blob now there.
+   */
+  async #lostCreateRace(error: unknown, options: { key: DatastoreKey; signal: AbortSignal | undefined }): Promise<boolean> {
+    const status = statusOf(error)
+    const code = errorCodeOf(error)
+    if (status === 412 || code === 'BlobAlreadyExists' || code === 'ConditionNotMet') return true
+    if (code !== 'InvalidBlockList') return false
+    return (await this.stat(options.key, options.signal ? { signal: options.signal } : {}).catch(() => undefined)) !== undefined
   }
 
   /** A WharfError for the failures this driver knows; anything else as it is. */

@@ -12,7 +12,7 @@ import {
 } from '@azure/storage-file-share'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
 import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
-import { fileNotFound, plainCause } from '../driver-errors.js'
+import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -217,7 +217,7 @@ class AzureFileDriver implements DatastoreDriver {
         { fileContentMD5: Buffer.from(result.md5, 'base64'), ...(options.contentType === undefined ? {} : { fileContentType: options.contentType }) },
         signalOption(signal),
       )
-      await this.#replace(file, { path: [...folder, name].join('/'), key: safe, signal })
+      await this.#replace(file, { path: [...folder, name].join('/'), key: safe, signal, replace: options.ifNotExists !== true })
       temp = undefined
       return result
     } catch (error) {
@@ -397,17 +397,23 @@ class AzureFileDriver implements DatastoreDriver {
     return undefined
   }
 
-  /** Renames the finished temp file over the target; a rename that conflicts with another in flight is tried again. */
-  async #replace(temp: ShareFileClient, options: { path: string; key: string; signal: AbortSignal | undefined }): Promise<void> {
+  /**
+   * Renames the finished temp file over the target; a rename that conflicts with another in flight is tried
+   * again. Without `replace` the share refuses the rename when a file is there (replaceIfExists: false): the
+   * best Azure Files offers, one server-side check-and-rename, which keeps a concurrent writer from being
+   * overwritten (decision 0016).
+   */
+  async #replace(temp: ShareFileClient, options: { path: string; key: string; signal: AbortSignal | undefined; replace: boolean }): Promise<void> {
     const { path, key, signal } = options
     for (let attempt = 1; ; attempt++) {
       try {
-        await temp.rename(path, { replaceIfExists: true, ...signalOption(signal) })
+        await temp.rename(path, { replaceIfExists: options.replace, ...signalOption(signal) })
         return
       } catch (error) {
         const status = statusOf(error)
         if (status !== 409 && status !== 400) throw error
         if (await exists(this.#share.getDirectoryClient(path).getProperties(signalOption(signal)))) throw isAFolder(key, error)
+        if (!options.replace && (await exists(this.#share.rootDirectoryClient.getFileClient(path).getProperties(signalOption(signal))))) throw fileExists(key, error)
         if (status === 400 || attempt >= 3) throw error
         await sleep(100 * attempt, undefined, signal ? { signal } : {})
       }

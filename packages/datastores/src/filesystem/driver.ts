@@ -1,13 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { constants, type Dirent, type Stats } from 'node:fs'
 import { execFile } from 'node:child_process'
-import { access, copyFile, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import { access, copyFile, link, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { TextDecoder } from 'node:util'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
-import { fileNotFound } from '../driver-errors.js'
+import { fileExists, fileNotFound } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -52,6 +52,8 @@ interface Entry {
 }
 
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
+/** What link() fails with on a filesystem without hard links. */
+const NO_LINKS = new Set(['EPERM', 'ENOTSUP', 'EOPNOTSUPP', 'ENOSYS'])
 /** A reflink where the filesystem can make one (btrfs, xfs, APFS), else the kernel's own copy; never over an existing file. */
 const COPY_MODE = constants.COPYFILE_EXCL | constants.COPYFILE_FICLONE
 /**
@@ -91,7 +93,7 @@ class FilesystemDriver implements DatastoreDriver {
       await this.#receive({ body, hasher, handle, signal, key: safe })
       received = true
       signal?.throwIfAborted()
-      await rename(temp, target)
+      await place({ temp, target, key: safe, replace: options.ifNotExists !== true })
     } catch (error) {
       await discard(handle, temp)
       if (!received) throw error // already told apart: the caller's failure, or the disk's as a WharfError
@@ -152,7 +154,7 @@ class FilesystemDriver implements DatastoreDriver {
       if (size !== undefined && copied !== size) throw sizeMismatch(size, copied)
       if (!options.deferSync) await syncPath(temp)
       signal?.throwIfAborted()
-      await rename(temp, target)
+      await place({ temp, target, key: safe, replace: options.ifNotExists !== true })
       if (!options.deferSync) await syncFolder(folder)
       return { size: copied }
     } catch (error) {
@@ -557,6 +559,30 @@ async function statIfPresent(target: string): Promise<Stats | undefined> {
 async function isFolder(target: string): Promise<boolean> {
   const info = await lstat(target).catch(() => undefined)
   return info?.isDirectory() ?? false
+}
+
+/**
+ * Moves the finished temp file to `target`: a rename over it, or (without `replace`) a hard link, which
+ * the kernel refuses with EEXIST when any file is there, so of racing writers, even other processes, one
+ * wins. Where the filesystem has no hard links (FAT, some network mounts) an exclusive copy stands in:
+ * still only one writer wins, but a reader may see the copy before it is whole.
+ */
+async function place(options: { temp: string; target: string; key: string; replace: boolean }): Promise<void> {
+  const { temp, target, key } = options
+  if (options.replace) return rename(temp, target)
+  try {
+    try {
+      await link(temp, target)
+    } catch (error) {
+      if (!hasCode(error, NO_LINKS)) throw error
+      await copyFile(temp, target, constants.COPYFILE_EXCL)
+    }
+  } catch (error) {
+    if (hasCode(error, new Set(['EEXIST'])) && !(await isFolder(target))) throw fileExists(key, error)
+    throw error
+  }
+  // Stored already; a temp file left behind is hidden from listings by its reserved name.
+  await unlink(temp).catch(() => undefined)
 }
 
 async function discard(handle: FileHandle | undefined, temp: string): Promise<void> {

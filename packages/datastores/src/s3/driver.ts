@@ -11,7 +11,7 @@ import {
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
-import { fileNotFound } from '../driver-errors.js'
+import { fileExists, fileNotFound } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -115,7 +115,14 @@ class S3Driver implements DatastoreDriver {
     })
     const upload = new Upload({
       client: this.#client,
-      params: { Bucket: this.#bucket, Key: safe, Body: hasher, ContentType: options.contentType ?? 'application/octet-stream' },
+      params: {
+        Bucket: this.#bucket,
+        Key: safe,
+        Body: hasher,
+        ContentType: options.contentType ?? 'application/octet-stream',
+        // Sent with PutObject and CompleteMultipartUpload: S3 refuses the write when any object is there.
+        ...(options.ifNotExists ? { IfNoneMatch: '*' } : {}),
+      },
       partSize: this.#partSize,
       queueSize: this.#concurrency,
       leavePartsOnError: false,
@@ -135,6 +142,8 @@ class S3Driver implements DatastoreDriver {
       // A size mismatch is the hasher's error; a failed abort of the multipart upload must not hide it.
       if (isWharfError(hashError)) throw hashError
       if (isWharfError(error)) throw error
+      // 412: an object is there; 409: another conditional write of the key is being committed right now.
+      if (options.ifNotExists && (statusOf(error) === 412 || nameOf(error) === 'ConditionalRequestConflict')) throw fileExists(safe, error)
       throw this.#translate(error, { action: `write "${printable(safe)}"` })
     } finally {
       signal?.removeEventListener('abort', onAbort)

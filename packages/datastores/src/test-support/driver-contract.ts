@@ -1,4 +1,7 @@
 import { createHash } from 'node:crypto'
+import { mkdtemp, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DATASTORE_KINDS, isWharfError, type ErrorCode, type Page } from '@wharf/contract'
@@ -125,7 +128,14 @@ export interface ContractDifferences {
   nonAsciiListOrder?: string
   /** The emulator writes a put straight into the stored object, so puts racing on one key can interleave (e.g. s3rver). */
   concurrentPutsInterleave?: string
+  /** The emulator ignores If-None-Match on writes, so a put with `ifNotExists` replaces what is there (e.g. s3rver). */
+  conditionalPutIgnored?: string
 }
+
+const CONDITIONAL_CASES = [
+  'a put with ifNotExists stores a new file and refuses one that is there with FILE_EXISTS, keeping its content',
+  'of puts with ifNotExists racing on one new key, exactly one succeeds and its bytes are stored',
+] as const
 
 export function describeDatastoreContract(
   name: string,
@@ -137,6 +147,9 @@ export function describeDatastoreContract(
   }
   if (differences.concurrentPutsInterleave) {
     console.log(`skipped: ${name}: "puts to one key at the same time leave exactly one whole version": ${differences.concurrentPutsInterleave}`)
+  }
+  if (differences.conditionalPutIgnored) {
+    for (const title of CONDITIONAL_CASES) console.log(`skipped: ${name}: "${title}": ${differences.conditionalPutIgnored}`)
   }
   describe(`${name}: datastore contract`, () => {
     let driver: DatastoreDriver
@@ -504,6 +517,40 @@ export function describeDatastoreContract(
       const stored = await digestOf(await driver.get(key('race.bin')))
       expect(results.map((r) => r.sha256)).toContain(stored.sha256)
       expect(await keysOf(driver)).toEqual(['race.bin'])
+    })
+
+    it.skipIf(differences.conditionalPutIgnored !== undefined)(CONDITIONAL_CASES[0], async () => {
+      expect(await driver.put(key('once/a.txt'), bodyOf('first'), { ifNotExists: true })).toEqual(await digestOf([Buffer.from('first')]))
+      expect(await codeOf(() => driver.put(key('once/a.txt'), bodyOf('second'), { ifNotExists: true }))).toBe('FILE_EXISTS')
+      expect(await text(driver, 'once/a.txt')).toBe('first')
+      const putFile = driver.putFile?.bind(driver)
+      if (putFile) {
+        // The local-file fast path keeps the same promise.
+        const folder = await mkdtemp(path.join(tmpdir(), 'wharf-contract-'))
+        const local = path.join(folder, 'local.txt')
+        await writeFile(local, 'third')
+        expect(await codeOf(() => putFile(key('once/a.txt'), local, { ifNotExists: true }))).toBe('FILE_EXISTS')
+        await putFile(key('once/b.txt'), local, { ifNotExists: true })
+        expect(await text(driver, 'once/b.txt')).toBe('third')
+        await rm(folder, { recursive: true, force: true })
+      }
+      expect(await text(driver, 'once/a.txt')).toBe('first')
+      expect(await keysOf(driver)).toEqual(putFile ? ['once/a.txt', 'once/b.txt'] : ['once/a.txt'])
+    })
+
+    it.skipIf(differences.conditionalPutIgnored !== undefined)(CONDITIONAL_CASES[1], async () => {
+      // Small puts (one request each) and puts of several blocks or parts (staged, then committed).
+      for (const size of [300_000, 9 * 1024 * 1024]) {
+        const seeds = [1, 2, 3, 4].map((i) => i + size)
+        const target = key(`race-${size}.bin`)
+        const outcomes = await Promise.allSettled(seeds.map((seed) => driver.put(target, Readable.from(generatedChunks(size, seed)), { ifNotExists: true })))
+        const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+        const lost = outcomes.flatMap((o): unknown[] => (o.status === 'rejected' ? [o.reason] : []))
+        expect(won, `size ${size}`).toHaveLength(1)
+        for (const reason of lost) expect(isWharfError(reason, 'FILE_EXISTS'), String(reason)).toBe(true)
+        expect(await digestOf(await driver.get(target))).toEqual(won[0])
+      }
+      expect(await keysOf(driver)).toEqual(['race-300000.bin', `race-${9 * 1024 * 1024}.bin`])
     })
 
     it('a reader of the old content sees all of it or fails, never a mix, while a put replaces it', async () => {

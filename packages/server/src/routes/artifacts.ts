@@ -6,11 +6,13 @@ import {
   WharfError,
   assertWithinLimit,
   isTerminalStatus,
+  isWharfError,
   printable,
   type Artifact,
   type Limits,
 } from '@wharf/contract'
-import { joinKey, toDatastoreKey, toKeyPrefix } from '@wharf/datastores'
+import { joinKey, toDatastoreKey, toKeyPrefix, type PutResult } from '@wharf/datastores'
+import type { RecordedArtifact } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
 import { readQuery, requestBody, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
@@ -79,15 +81,31 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const ws = await store.getWorkspace(workspace)
     const driver = await drivers.get(workspace, ws.artifactDatastore)
     const body = requestBody(c, declared === undefined ? { cap: { max: limits.artifactBytes, tooLarge: () => tooLargeArtifact(limits.artifactBytes) } } : {})
-    // A replacement goes to a key of its own: the bytes a recorded artifact points at are never
-    // rewritten, so a run that finishes while this upload streams keeps exactly what it recorded.
+    // The first upload of a path goes to its plain key, and only if nothing is there (a conditional write);
+    // a replacement, or a first upload that finds the key taken (an upload in flight, bytes a crash left),
+    // goes to a key of its own. So no two uploads write one key (Azure would drop one's staged blocks),
+    // the bytes a recorded artifact points at are never rewritten, and the record decides which upload
+    // stays (decision 0016).
     const previous = await store.findArtifact(workspace, runId, path)
-    const key = toDatastoreKey(previous ? joinKey('ExperimentRun', runId, '.replaced', newRunId(), path) : artifactKey(runId, path))
+    const plainKey = toDatastoreKey(artifactKey(runId, path))
+    const isFirst = previous === undefined && (await driver.stat(plainKey)) === undefined
+    const key = isFirst ? plainKey : toDatastoreKey(joinKey('ExperimentRun', runId, '.replaced', newRunId(), path))
     const contentType = contentTypeFor(path, c.req.header('content-type'))
-    const stored = await driver.put(key, body, {
-      ...(declared !== undefined ? { size: declared } : {}),
-      contentType,
-    })
+    let stored: PutResult
+    try {
+      stored = await driver.put(key, body, {
+        ...(declared !== undefined ? { size: declared } : {}),
+        contentType,
+        ifNotExists: isFirst,
+      })
+    } catch (error) {
+      if (!(isFirst && isWharfError(error, 'FILE_EXISTS'))) throw error
+      throw new WharfError(
+        'FILE_EXISTS',
+        `another upload of artifact "${printable(path)}" of run "${runId}" was stored at the same moment and this one was not kept; upload again to replace it`,
+        { details: { path }, cause: error },
+      )
+    }
     const artifact: Artifact = {
       runId,
       path,
@@ -98,7 +116,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       datastore: ws.artifactDatastore,
       key,
     }
-    let recorded: Artifact
+    let recorded: RecordedArtifact
     try {
       recorded = await store.putArtifact(workspace, artifact)
     } catch (error) {
@@ -107,12 +125,14 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       if (current?.key !== key) await driver.delete(key).catch(() => undefined)
       throw error
     }
-    // A live run's replaced bytes are referenced by nothing (assets copy from live runs).
-    if (previous && previous.key !== key) {
-      const old = await drivers.get(workspace, previous.datastore)
-      await old.delete(toDatastoreKey(previous.key)).catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: previous.key, error }))
+    // The store tells each replaced record to exactly one upload, on whichever replica: this one removes
+    // its bytes, which nothing references now (assets copy from live runs).
+    const { replaced } = recorded
+    if (replaced && !(replaced.datastore === artifact.datastore && replaced.key === key)) {
+      const old = await drivers.get(workspace, replaced.datastore)
+      await old.delete(toDatastoreKey(replaced.key)).catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: replaced.key, error }))
     }
-    return c.json(recorded, 201)
+    return c.json(recorded.artifact, 201)
   })
 
   app.get(ROUTES.downloadArtifact.path, async (c) => {

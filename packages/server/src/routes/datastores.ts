@@ -8,6 +8,7 @@ import {
   SetDefaultDatastoreSchema,
   UploadDatastoreFileQuerySchema,
   WharfError,
+  isWharfError,
   printable,
   type DatastoreFile,
   type DatastoreFilePage,
@@ -122,8 +123,8 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return c.json(skipped.length > 0 ? { ...answer, skipped } : answer)
   })
 
-  /** Streams the request body to `key`. */
-  const storeUpload = async (c: AppContext, target: { driver: DatastoreDriver; key: DatastoreKey }) => {
+  /** Streams the request body to `key`; with `ifNotExists` the storage itself refuses a file that is there. */
+  const storeUpload = async (c: AppContext, target: { driver: DatastoreDriver; key: DatastoreKey; ifNotExists: boolean }) => {
     const { driver, key } = target
     const declaredHeader = c.req.header('content-length')
     const declared = declaredHeader === undefined ? undefined : Number(declaredHeader)
@@ -134,38 +135,29 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const stored = await driver.put(key, body, {
       ...(declared !== undefined && Number.isSafeInteger(declared) ? { size: declared } : {}),
       contentType,
+      ifNotExists: target.ifNotExists,
     })
     return { path: key, ...stored }
   }
 
-  // Uploads that must not replace a file, one at a time per path: otherwise two of them could both see
-  // no file and both write. (A writer that bypasses this server can still race; decision 0011.)
-  const noOverwrite = new Map<string, Promise<unknown>>()
-  const oneAtATime = async <T>(lockKey: string, task: () => Promise<T>): Promise<T> => {
-    const before = noOverwrite.get(lockKey)
-    const mine = (before ?? Promise.resolve()).catch(() => undefined).then(task)
-    noOverwrite.set(lockKey, mine)
-    try {
-      return await mine
-    } finally {
-      if (noOverwrite.get(lockKey) === mine) noOverwrite.delete(lockKey)
-    }
-  }
-
   app.put(ROUTES.uploadDatastoreFile.path, async (c) => {
-    const { driver, name, workspace } = await driverOf(c)
+    const { driver, name } = await driverOf(c)
     const key = filePath(c)
     const query = readQuery(c, UploadDatastoreFileQuerySchema)
-    if (query.overwrite === 'true') return c.json(await storeUpload(c, { driver, key }), 201)
-    const stored = await oneAtATime(JSON.stringify([workspace, name, key]), async () => {
-      if (await driver.stat(key)) {
-        throw new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
-          details: { path: key },
-        })
-      }
-      return storeUpload(c, { driver, key })
-    })
-    return c.json(stored, 201)
+    if (query.overwrite === 'true') return c.json(await storeUpload(c, { driver, key, ifNotExists: false }), 201)
+    const exists = (cause?: unknown) =>
+      new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
+        details: { path: key },
+        ...(cause === undefined ? {} : { cause }),
+      })
+    // Refused before the body is read when the file is plainly there. The conditional write decides the
+    // race: writers on any replica (or beside Wharf) cannot both succeed (decision 0016).
+    if (await driver.stat(key)) throw exists()
+    try {
+      return c.json(await storeUpload(c, { driver, key, ifNotExists: true }), 201)
+    } catch (error) {
+      throw isWharfError(error, 'FILE_EXISTS') ? exists(error) : error
+    }
   })
 
   app.get(ROUTES.downloadDatastoreFile.path, async (c) => {

@@ -1,6 +1,12 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { randomBytes } from 'node:crypto'
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
+import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
+import { createTestDatabase } from '@wharf/store/test-support'
+import { azuriteBlobStore } from './test-server.js'
 
 const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../../../..')
 const BIN = path.join(REPO_ROOT, 'packages/cli/src/bin.ts')
@@ -54,4 +60,47 @@ export async function startServerProcess(options: {
     stderr: () => stderr,
     isRunning: () => child.exitCode === null && child.signalCode === null,
   }
+}
+
+/** Server replicas sharing one PostgreSQL database and one Azurite blob store, as a team runs them. */
+export interface Replicas {
+  servers: ServerProcess[]
+  /** The Azurite that holds `workspaceblobstore` (container `artifacts`). */
+  azurite: AzuriteInstance
+  /** Stops the servers, Azurite and drops the database and data folders. */
+  stop(): Promise<void>
+}
+
+/**
+ * Starts `count` `wharf server` processes on one fresh database of the WHARF_TEST_DATABASE_URL server
+ * (throws when it is unset: the caller skips first), with one Azurite as `workspaceblobstore` and the
+ * same WHARF_SECRET_KEY. They start one after another, so the first one alone migrates the database.
+ */
+export async function startReplicas(options: { count: number }): Promise<Replicas> {
+  const database = await createTestDatabase()
+  const azurite = await startAzurite()
+  const servers: ServerProcess[] = []
+  const folders: string[] = []
+  const stop = async (): Promise<void> => {
+    await Promise.all(servers.map((server) => server.stop()))
+    await azurite.stop()
+    await database.drop()
+    await Promise.all(folders.map((folder) => rm(folder, { recursive: true, force: true })))
+  }
+  const env = {
+    WHARF_DATABASE_URL: database.url,
+    WHARF_SECRET_KEY: randomBytes(32).toString('base64'),
+    WHARF_BLOBSTORE: JSON.stringify(azuriteBlobStore(azurite)),
+  }
+  try {
+    for (let i = 0; i < options.count; i++) {
+      const dataDir = await mkdtemp(path.join(tmpdir(), `wharf-replica-${i}-`))
+      folders.push(dataDir)
+      servers.push(await startServerProcess({ dataDir, env }))
+    }
+  } catch (error) {
+    await stop()
+    throw error
+  }
+  return { servers, azurite, stop }
 }

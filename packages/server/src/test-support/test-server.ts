@@ -2,6 +2,7 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import type { Limits } from '@wharf/contract'
+import type { AzuriteInstance } from '@wharf/datastores/test-support'
 import type { StoreKind } from '@wharf/store'
 import { createTestDatabase, postgresTestUrl } from '@wharf/store/test-support'
 import { loadServerConfig, type ServerConfigInput } from '../config.js'
@@ -16,6 +17,11 @@ export interface TestServer {
   /** Every line the server logged. */
   logLines: string[]
   stop(): Promise<void>
+}
+
+/** The registration (`blobStore` config, WHARF_BLOBSTORE as JSON) that makes workspaceblobstore the container `artifacts` of this Azurite. */
+export function azuriteBlobStore(azurite: AzuriteInstance): Record<string, string> {
+  return { kind: 'azure_blob', accountName: azurite.accountName, accountKey: azurite.accountKey, endpoint: azurite.endpoint, containerName: 'artifacts' }
 }
 
 /** The store kinds to run server tests on: SQLite always, PostgreSQL when WHARF_TEST_DATABASE_URL is set. */
