@@ -1,0 +1,176 @@
+import { request as httpRequest } from 'node:http'
+import { mkdir, mkdtemp, readdir, rm, symlink, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import { WharfClient } from '@wharf/client'
+import { isWharfError, type ErrorCode } from '@wharf/contract'
+import { loadServerConfig } from './config.js'
+import { createLog } from './log.js'
+import { startServer, type RunningServer } from './server.js'
+import { startTestServer, type TestServer } from './test-support/test-server.js'
+
+async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
+  try {
+    await promise
+    return 'resolved'
+  } catch (error) {
+    if (isWharfError(error)) return error.code
+    throw error
+  }
+}
+
+/** A GET with exactly the headers given (fetch will not send a Host of our choosing), as a browser or a script could. */
+function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = httpRequest(url, { headers }, (res) => {
+      let body = ''
+      res.on('data', (chunk: Buffer) => (body += chunk.toString()))
+      res.on('end', () => resolve({ status: res.statusCode ?? 0, body }))
+    })
+    req.once('error', reject)
+    req.end()
+  })
+}
+
+describe('folder datastores cannot be led out of the allowed folders', () => {
+  let dir: string
+  let allowed: string
+  let outside: string
+  let server: RunningServer
+  let client: WharfClient
+  const start = async (): Promise<void> => {
+    const config = loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'data'), filesystemRoots: [allowed], version: 'test' })
+    server = await startServer(config, { log: createLog({ write: () => undefined }) })
+    client = new WharfClient({ url: server.url })
+  }
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wharf-escape-'))
+    allowed = path.join(dir, 'allowed')
+    outside = path.join(dir, 'outside')
+    await mkdir(allowed)
+    await mkdir(outside)
+    await writeFile(path.join(outside, 'secret.txt'), 'not yours')
+    await start()
+  })
+  afterAll(async () => {
+    await server.close()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('refuses <root>/link/deeper with create-if-not-exists when the link points outside, and creates nothing there', async () => {
+    await symlink(outside, path.join(allowed, 'link'))
+    const folder = path.join(allowed, 'link', 'deeper')
+    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, createIfNotExists: true }))).toBe('FORBIDDEN')
+    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, skipValidation: true }))).toBe('FORBIDDEN')
+    expect(await readdir(outside)).toEqual(['secret.txt'])
+    // A broken link would be followed by mkdir -p too.
+    await symlink(path.join(outside, 'new'), path.join(allowed, 'dangling'))
+    expect(
+      await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'dangling', path: path.join(allowed, 'dangling', 'x'), createIfNotExists: true })),
+    ).toBe('FORBIDDEN')
+    expect(await readdir(outside)).toEqual(['secret.txt'])
+  })
+
+  it('refuses folders outside the data folder and the configured roots, also on loopback', async () => {
+    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
+    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'outside', path: outside }))).toBe('FORBIDDEN')
+    const error = await client.registerDatastore({ kind: 'filesystem', name: 'outside', path: outside }).catch((e: unknown) => e)
+    expect((error as Error).message).toContain('WHARF_FILESYSTEM_ROOTS')
+  })
+
+  it('refuses reads, writes and direct access once the registered folder is replaced by a link, also after a restart', async () => {
+    const folder = path.join(allowed, 'swapped')
+    await client.registerDatastore({ kind: 'filesystem', name: 'swapped', path: folder, createIfNotExists: true })
+    await client.uploadDatastoreFile('swapped', { path: 'mine.txt', body: 'mine' })
+    expect(await (await client.downloadDatastoreFile('swapped', 'mine.txt')).text()).toBe('mine')
+    await rm(folder, { recursive: true })
+    await symlink(outside, folder)
+    const attempts = async (): Promise<void> => {
+      expect(await codeOf(client.downloadDatastoreFile('swapped', 'secret.txt'))).toBe('FORBIDDEN')
+      expect(await codeOf(client.uploadDatastoreFile('swapped', { path: 'planted.txt', body: 'x' }))).toBe('FORBIDDEN')
+      expect(await codeOf(client.datastoreAccess('swapped', 'write'))).toBe('FORBIDDEN')
+      const listed = await codeOf((async () => {
+        for await (const file of client.listDatastoreFiles('swapped')) void file
+      })())
+      expect(listed).toBe('FORBIDDEN')
+      expect(await readdir(outside)).toEqual(['secret.txt'])
+    }
+    await attempts()
+    await server.close()
+    await start()
+    await attempts()
+  })
+})
+
+describe('a web page cannot drive a loopback server', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startTestServer('sqlite')
+  })
+  afterAll(async () => {
+    await t.stop()
+  })
+
+  it('answers loopback host names, with or without port', async () => {
+    const port = new URL(t.url).port
+    for (const host of [`127.0.0.1:${port}`, `localhost:${port}`, 'localhost', '127.0.0.2', `[::1]:${port}`]) {
+      const response = await rawGet(`${t.url}/api/v1/workspaces`, { host })
+      expect(response.status, `${host}: ${response.body}`).toBe(200)
+    }
+  })
+
+  it('refuses any other Host (DNS rebinding) with FORBIDDEN and says how to allow it', async () => {
+    for (const host of ['evil.example', `evil.example:${new URL(t.url).port}`, '10.0.0.1', 'localhost.evil.example', '127.0.0.1.evil.example']) {
+      const response = await rawGet(`${t.url}/api/v1/workspaces`, { host })
+      expect(response.status, host).toBe(403)
+      const error = (JSON.parse(response.body) as { error: { code: string; message: string } }).error
+      expect(error.code).toBe('FORBIDDEN')
+      expect(error.message).toContain('--allowed-hosts')
+    }
+    // The attack itself: registering "/" as a folder through a rebound name.
+    const register = await new Promise<number>((resolve, reject) => {
+      const req = httpRequest(`${t.url}/api/v1/workspaces/default/datastores`, {
+        method: 'POST',
+        headers: { host: 'rebind.evil.example', 'content-type': 'application/json' },
+      }, (res) => {
+        res.resume()
+        resolve(res.statusCode ?? 0)
+      })
+      req.once('error', reject)
+      req.end(JSON.stringify({ kind: 'filesystem', name: 'root', path: '/' }))
+    })
+    expect(register).toBe(403)
+  })
+
+  it('refuses cross-site browser requests and foreign origins, but not its own pages or non-browser clients', async () => {
+    const url = `${t.url}/api/v1/workspaces`
+    const host = new URL(t.url).host
+    expect((await rawGet(url, { host, 'sec-fetch-site': 'cross-site' })).status).toBe(403)
+    expect((await rawGet(url, { host, origin: 'https://evil.example' })).status).toBe(403)
+    expect((await rawGet(url, { host, origin: 'null' })).status).toBe(403)
+    expect((await rawGet(url, { host, origin: `http://localhost:1${new URL(t.url).port}` })).status).toBe(403)
+    expect((await rawGet(url, { host, origin: t.url, 'sec-fetch-site': 'same-origin' })).status).toBe(200)
+    expect((await rawGet(url, { host, 'sec-fetch-site': 'none' })).status).toBe(200)
+    expect((await fetch(url)).status).toBe(200)
+  })
+
+  it('registers folders only under its data folder by default, even on loopback', async () => {
+    const client = new WharfClient({ url: t.url })
+    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
+    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'temp', path: tmpdir() }))).toBe('FORBIDDEN')
+    const inside = await client.registerDatastore({ kind: 'filesystem', name: 'inside', path: path.join(t.dataDir, 'mine'), createIfNotExists: true })
+    expect(inside.kind).toBe('filesystem')
+  })
+
+  it('answers the names given in allowedHosts', async () => {
+    const named = await startTestServer('sqlite', { config: { allowedHosts: ['wharf.lan'] } })
+    try {
+      expect((await rawGet(`${named.url}/api/v1/workspaces`, { host: `wharf.lan:${new URL(named.url).port}` })).status).toBe(200)
+      expect((await rawGet(`${named.url}/api/v1/workspaces`, { host: 'other.lan' })).status).toBe(403)
+    } finally {
+      await named.stop()
+    }
+  })
+})
