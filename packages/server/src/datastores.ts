@@ -34,6 +34,22 @@ export interface DatastorePolicy {
   filesystemRoots: readonly string[]
 }
 
+// `scheme://user:password@` (or `user@`): what an endpoint must not carry, and must never be echoed.
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i
+
+/** An endpoint fit to quote in an error: without credentials it may carry, printable and cut short. */
+function quotableEndpoint(endpoint: string): string {
+  return printable(endpoint.replace(USERINFO, '$1…@'))
+}
+
+function refuseCredentials(endpoint: string, keysField: string): void {
+  if (USERINFO.test(endpoint)) {
+    throw new WharfError('INVALID_ARGUMENT', `the endpoint must not carry credentials (user:password@); give them as ${keysField}`, {
+      details: { field: 'endpoint' },
+    })
+  }
+}
+
 function nonEmpty(value: string | undefined, field: string, what: string): string {
   if (value === undefined || value.trim() === '') {
     throw new WharfError('INVALID_ARGUMENT', `${what} is required (field "${field}")`, { details: { field } })
@@ -48,11 +64,12 @@ function nonEmpty(value: string | undefined, field: string, what: string): strin
 export function azureServiceUrl(request: { accountName: string; endpoint?: string | undefined; protocol?: string | undefined }, service: 'blob' | 'file'): string {
   const endpoint = request.endpoint?.trim()
   if (endpoint !== undefined && /^[a-z]+:\/\//i.test(endpoint)) {
+    refuseCredentials(endpoint, '"accountKey" or "sasToken"')
     let url: URL
     try {
       url = new URL(endpoint)
     } catch (cause) {
-      throw new WharfError('INVALID_ARGUMENT', `the endpoint "${printable(endpoint)}" is not a URL`, { cause, details: { field: 'endpoint' } })
+      throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(endpoint)}" is not a URL`, { cause, details: { field: 'endpoint' } })
     }
     if (url.search !== '' || url.username !== '' || url.password !== '') {
       throw new WharfError('INVALID_ARGUMENT', 'the endpoint must not carry a query or credentials; pass the SAS token as "sasToken"', {
@@ -63,7 +80,7 @@ export function azureServiceUrl(request: { accountName: string; endpoint?: strin
   }
   const suffix = endpoint === undefined || endpoint === '' ? 'core.windows.net' : endpoint.replace(/^\.+|\/+$/g, '')
   if (!/^[a-z0-9.-]+(:\d+)?$/i.test(suffix)) {
-    throw new WharfError('INVALID_ARGUMENT', `the endpoint "${printable(suffix)}" is neither a domain suffix like core.windows.net nor a URL`, {
+    throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(suffix)}" is neither a domain suffix like core.windows.net nor a URL`, {
       details: { field: 'endpoint' },
     })
   }
@@ -128,8 +145,9 @@ export async function planDatastore(request: RegisterDatastoreRequest, policy: D
       const settings: Settings = { bucket, region: request.region?.trim() || 'us-east-1', accessKeyId }
       if (request.endpoint !== undefined && request.endpoint.trim() !== '') {
         const endpoint = request.endpoint.trim()
+        refuseCredentials(endpoint, '"accessKeyId" and "secretAccessKey"')
         if (!/^https?:\/\/[^/?#@]+\/?$/i.test(endpoint)) {
-          throw new WharfError('INVALID_ARGUMENT', `the endpoint "${printable(endpoint)}" must be a URL like https://s3.example.com (no path, query or credentials)`, {
+          throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(endpoint)}" must be a URL like https://s3.example.com (no path, query or credentials)`, {
             details: { field: 'endpoint' },
           })
         }

@@ -174,3 +174,39 @@ describe('a web page cannot drive a loopback server', () => {
     }
   })
 })
+
+describe('credentials in an endpoint URL', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startTestServer('sqlite')
+  })
+  afterAll(async () => {
+    await t.stop()
+  })
+
+  it('are refused with 400 and never repeated', async () => {
+    const password = 'S3cr3t-Passw0rd-in-url'
+    const s3 = { kind: 's3', name: 'creds', bucket: 'bucket-a', accessKeyId: 'AKID', secretAccessKey: 'x'.repeat(20), skipValidation: true }
+    const azure = { kind: 'azure_blob', name: 'creds', accountName: 'acct', containerName: 'box', accountKey: 'a2V5', skipValidation: true }
+    const bodies = [
+      { ...s3, endpoint: `http://AKID:${password}@127.0.0.1:9000` },
+      { ...s3, endpoint: `https://AKID:${password}@s3.example.com/extra/path` },
+      { ...s3, endpoint: `AKID:${password}@s3.example.com` },
+      { ...azure, endpoint: `http://acct:${password}@127.0.0.1:10000/devstoreaccount1` },
+      { ...azure, endpoint: `http://acct:${password}@127.0.0.1:99999999/x` },
+      { ...azure, endpoint: `acct:${password}@core.windows.net` },
+    ]
+    for (const body of bodies) {
+      const response = await fetch(`${t.url}/api/v1/workspaces/default/datastores`, {
+        method: 'POST',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify(body),
+      })
+      const text = await response.text()
+      expect(response.status, text).toBe(400)
+      expect((JSON.parse(text) as { error: { code: string } }).error.code).toBe('INVALID_ARGUMENT')
+      expect(text).not.toContain(password)
+    }
+    expect(t.logLines.join('\n')).not.toContain(password)
+  })
+})
