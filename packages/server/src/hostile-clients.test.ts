@@ -210,3 +210,64 @@ describe('credentials in an endpoint URL', () => {
     expect(t.logLines.join('\n')).not.toContain(password)
   })
 })
+
+describe('text that has no UTF-8 form', () => {
+  let t: TestServer
+  let client: WharfClient
+  let api: string
+  beforeAll(async () => {
+    t = await startTestServer('sqlite')
+    client = new WharfClient({ url: t.url })
+    api = `${t.url}/api/v1/workspaces/default`
+  })
+  afterAll(async () => {
+    await t.stop()
+  })
+
+  /** Sends JSON text as written: `\ud800` stays an escape, as any JSON encoder writes a lone surrogate. */
+  const send = async (method: string, url: string, body: string | Uint8Array): Promise<{ status: number; code: string; message: string }> => {
+    const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body })
+    const json = (await response.json()) as { error?: { code: string; message: string } }
+    return { status: response.status, code: json.error?.code ?? 'ok', message: json.error?.message ?? '' }
+  }
+
+  it('refuses a lone surrogate in any name or text with 400, naming the field, and stores nothing', async () => {
+    const run = await client.createRun({ experiment: 'surrogates' })
+    const runUrl = `${api}/runs/${run.id}`
+    const cases: [string, string, string, string][] = [
+      ['POST', `${api}/runs`, '{"experiment":"surrogates","displayName":"loss \\ud800"}', 'displayName'],
+      ['POST', `${api}/runs`, '{"experiment":"surrogates","description":"\\udfff alone"}', 'description'],
+      ['PATCH', runUrl, '{"displayName":"x\\udc00y"}', 'displayName'],
+      ['PATCH', `${runUrl}/tags`, '{"set":{"tag\\ud83d":"v"}}', 'tag\\ud83d'],
+      ['PATCH', `${runUrl}/tags`, '{"set":{"k":"\\ud83d"}}', 'set.k'],
+      ['POST', `${runUrl}/properties`, '{"p":"\\ude00\\ud83d"}', 'p'],
+      ['POST', `${runUrl}/metrics`, '{"points":[{"name":"ok","value":1},{"name":"loss\\ud800","value":1}]}', 'points.1.name'],
+      ['POST', `${runUrl}/metrics`, '{"points":[{"name":"note","text":"half \\ud800"}]}', 'points.0.text'],
+      ['POST', `${runUrl}/metrics`, '{"series":[{"name":"notes","texts":["fine","\\udbff"]}]}', 'series.0.texts.1'],
+      ['POST', `${api}/experiments`, '{"name":"exp\\ud800"}', 'name'],
+      ['POST', `${api}/datastores`, '{"kind":"filesystem","name":"ds","path":"/tmp/\\ud800","skipValidation":true}', 'path'],
+      ['POST', `${api}/assets`, '{"name":"asset\\ud800","runId":"x","path":"outputs"}', 'name'],
+    ]
+    for (const [method, url, body, field] of cases) {
+      const answer = await send(method, url, body)
+      expect(answer, `${method} ${body}`).toMatchObject({ status: 400, code: 'INVALID_ARGUMENT' })
+      expect(answer.message, body).toContain('surrogate')
+      expect(answer.message, body).toContain(field.replace('\\ud83d', ''))
+    }
+    const stored = await client.getRun(run.id)
+    expect(stored.displayName).not.toContain('\ufffd')
+    expect(Object.keys(stored.tags)).toEqual([])
+    expect(await client.listMetrics(run.id)).toEqual([])
+  })
+
+  it('keeps well-formed pairs (an emoji written as two escapes) and refuses bytes that are not UTF-8', async () => {
+    const run = await client.createRun({ experiment: 'surrogates', displayName: 'x' })
+    const answer = await send('PATCH', `${api}/runs/${run.id}`, '{"displayName":"rocket \\ud83d\\ude80"}')
+    expect(answer.status).toBe(200)
+    expect((await client.getRun(run.id)).displayName).toBe('rocket \u{1F680}')
+    // "x" then the 3-byte encoding of U+D800 (CESU-8), which is not UTF-8.
+    const bytes = Buffer.concat([Buffer.from('{"displayName":"x'), Buffer.from([0xed, 0xa0, 0x80]), Buffer.from('"}')])
+    expect(await send('PATCH', `${api}/runs/${run.id}`, bytes)).toMatchObject({ status: 400, code: 'MALFORMED_REQUEST' })
+    expect((await client.getRun(run.id)).displayName).toBe('rocket \u{1F680}')
+  })
+})

@@ -9,7 +9,7 @@ import {
   parseMetricBatch,
 } from '@wharf/contract'
 import type { AppDeps } from '../deps.js'
-import { readBodyBytes, readQuery, workspaceParam, type AppEnv } from '../http.js'
+import { parseJsonBytes, readBodyBytes, readQuery, workspaceParam, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
 import { runIdParam } from './runs.js'
 
@@ -25,14 +25,7 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     if (!/^application\/json\b/i.test(type)) {
       throw new WharfError('UNSUPPORTED_MEDIA_TYPE', 'send metric batches as JSON with Content-Type: application/json')
     }
-    const bytes = await readBodyBytes(c, limits.jsonBodyBytes)
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(bytes.toString('utf8'))
-    } catch (cause) {
-      throw new WharfError('MALFORMED_REQUEST', `the body is not valid JSON: ${(cause as Error).message}`, { cause })
-    }
-    const batch = parseMetricBatch(parsed, limits)
+    const batch = parseMetricBatch(parseJsonBytes(await readBodyBytes(c, limits.jsonBodyBytes)), limits)
     // The answer goes out only after the store has committed the batch: an acknowledged point is durable.
     const result = await store.ingestMetrics({
       workspace,
