@@ -118,6 +118,7 @@ export {
 } from './schemas.js'
 export { API_PREFIX, ROUTES, routePath, type RouteDef, type RouteName, type HttpMethod } from './routes.js'
 export { buildOpenApiDocument } from './openapi.js'
+export { toJson } from './json.js'
 export {
   assertMetricName,
   isNonFiniteValue,

@@ -3,7 +3,7 @@ import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
 import { isUtf8 } from 'node:buffer'
-import { NAME_RULES, WharfError, assertName, findLoneSurrogate, printable } from '@wharf/contract'
+import { NAME_RULES, WharfError, assertName, findLoneSurrogate, printable, toJson } from '@wharf/contract'
 
 /** The Hono environment of the app: Node's request and response are reachable for streaming. */
 export type AppEnv = { Bindings: HttpBindings }
@@ -114,6 +114,11 @@ export function parseJsonBytes(bytes: Buffer): unknown {
     )
   }
   return value
+}
+
+/** A JSON answer that keeps -0 (metric values); `c.json` would write it as 0. */
+export function jsonKeepingSign(c: AppContext, value: unknown, status: 200 | 201 = 200): Response {
+  return c.body(toJson(value), status, { 'content-type': 'application/json' })
 }
 
 /** Parses and validates a JSON body with a contract schema. */
