@@ -271,3 +271,15 @@ describe('text that has no UTF-8 form', () => {
     expect((await client.getRun(run.id)).displayName).toBe('rocket \u{1F680}')
   })
 })
+
+describe('which host names a server answers', () => {
+  it('loopback names always; the bound address beyond loopback; any for a wildcard bind with nothing configured', () => {
+    const token = 'a-token-of-enough-length'
+    expect(loadServerConfig({ dataDir: '/tmp/x' }).allowedHosts).toEqual([])
+    expect(loadServerConfig({ dataDir: '/tmp/x', allowedHosts: ['Wharf.LAN'] }).allowedHosts).toEqual(['wharf.lan'])
+    expect(loadServerConfig({ dataDir: '/tmp/x', host: '10.1.2.3', authToken: token }).allowedHosts).toEqual(['10.1.2.3'])
+    expect(loadServerConfig({ dataDir: '/tmp/x', host: '0.0.0.0', authToken: token }).allowedHosts).toBeUndefined()
+    expect(loadServerConfig({ dataDir: '/tmp/x', host: '0.0.0.0', authToken: token, allowedHosts: ['wharf.lan'] }).allowedHosts).toEqual(['wharf.lan'])
+    expect(loadServerConfig({ dataDir: '/tmp/x', allowedHosts: ['*'] }).allowedHosts).toBeUndefined()
+  })
+})

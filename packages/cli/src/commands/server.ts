@@ -50,7 +50,7 @@ export function registerServerCommand(program: Command): void {
       '\nExamples:\n  wharf server\n  wharf server --port 8080 --data-dir ~/wharf\n  WHARF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/wharf wharf server\n' +
         '\nDatastore settings (environment):\n' +
         '  WHARF_SECRET_KEY        base64 of 32 bytes encrypting stored credentials (default: secret.key, mode 0600, in the data folder)\n' +
-        '  WHARF_FILESYSTEM_ROOTS  folders (":"-separated) filesystem datastores may be registered in\n' +
+        '  WHARF_FILESYSTEM_ROOTS  folders (":"-separated) filesystem datastores may be registered in, besides the data folder\n' +
         '  WHARF_BLOBSTORE         JSON registration making workspaceblobstore real storage in new workspaces, e.g.\n' +
         '                          {"kind":"azure_blob","accountName":"acct","containerName":"wharf","accountKey":"…"}\n' +
         '  WHARF_FILESTORE         the same for workspacefilestore',
