@@ -202,7 +202,8 @@ export const filesystemTransferBench: Bench = {
   description: `${SMALL_FILES} × 4 KiB files and one ${BIG_MIB} MiB file into and out of a folder datastore vs cp -r, median of ${ROUNDS}`,
   async run() {
     const tmp = await tempDir('transfer-fs')
-    const server = await startServerProcess({ dataDir: path.join(tmp.dir, 'server') })
+    // The datastore folders sit beside the data folder, so the server must be told it may use them.
+    const server = await startServerProcess({ dataDir: path.join(tmp.dir, 'server'), env: { WHARF_FILESYSTEM_ROOTS: tmp.dir } })
     try {
       const sources = await makeSources(path.join(tmp.dir, 'src'))
       const ws = Workspace.connect({ url: server.url, spoolDir: path.join(tmp.dir, 'spool') })

@@ -1,4 +1,4 @@
-import { mkdtemp, rm, stat } from 'node:fs/promises'
+import { mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -56,6 +56,57 @@ describe('wharf server', () => {
     const key = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'z')], { env: { WHARF_SECRET_KEY: 'c2hvcnQ=' } })
     expect(key.code).toBe(2)
     expect(key.stderr).toContain('openssl rand -base64 32')
+  })
+
+  it('refuses a port that fetch will not connect to (5061), saying why, instead of starting unreachable', async () => {
+    const result = await runWharf(['server', '--port', '5061', '--data-dir', path.join(dir, 'bad-port')])
+    expect(result.code).toBe(2)
+    expect(result.stderr.trim().split('\n')).toHaveLength(1)
+    expect(result.stderr).toContain('bad port')
+    expect(result.stderr).toContain('5050')
+  })
+
+  it('takes the auth token from --auth-token-file, so it never shows in the process list', async () => {
+    const token = 'file-token-0123456789abcdef'
+    const file = path.join(dir, 'token')
+    await writeFile(file, `${token}\n`, { mode: 0o600 })
+    const child = spawnWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'token-data'), '--auth-token-file', file])
+    try {
+      let stdout = ''
+      const url = await new Promise<string>((resolve, reject) => {
+        child.stdout?.on('data', (c: Buffer) => {
+          stdout += c.toString()
+          const match = /running at (http:\/\/\S+)/.exec(stdout)
+          if (match?.[1]) resolve(match[1])
+        })
+        child.once('exit', (code) => reject(new Error(`exited early with ${code}`)))
+      })
+      expect(stdout).toContain('bearer token required')
+      // What `ps` shows: the command line of the server process.
+      expect(await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).not.toContain(token)
+      expect((await fetch(`${url}/api/v1/workspaces`)).status).toBe(401)
+      expect((await fetch(`${url}/api/v1/workspaces`, { headers: { authorization: `Bearer ${token}` } })).status).toBe(200)
+    } finally {
+      const exit = new Promise((resolve) => child.once('exit', resolve))
+      child.kill('SIGTERM')
+      await exit
+    }
+  })
+
+  it('refuses an unreadable or too short token file (WHARF_AUTH_TOKEN_FILE) in one line, never echoing it', async () => {
+    const missing = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 't1')], {
+      env: { WHARF_AUTH_TOKEN_FILE: path.join(dir, 'no-such-token') },
+    })
+    expect(missing.code).toBe(2)
+    expect(missing.stderr).toContain('ENOENT')
+    expect(missing.stderr).toContain('WHARF_AUTH_TOKEN_FILE')
+    const short = path.join(dir, 'short-token')
+    await writeFile(short, 'tiny-secret\n')
+    const tooShort = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 't2')], { env: { WHARF_AUTH_TOKEN_FILE: short } })
+    expect(tooShort.code).toBe(2)
+    expect(tooShort.stderr).toContain('at least 16')
+    expect(tooShort.stderr).not.toContain('tiny-secret')
+    expect(tooShort.stderr.trim().split('\n')).toHaveLength(1)
   })
 
   it('rejects a bad port and prints its version', async () => {

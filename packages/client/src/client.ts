@@ -4,6 +4,7 @@ import {
   WharfError,
   isErrorCode,
   routePath,
+  toJson,
   type Artifact,
   type AssetSummary,
   type AssetVersion,
@@ -151,7 +152,7 @@ export class WharfClient {
       signal: signals.length === 1 ? signals[0] : AbortSignal.any(signals),
     }
     if (spec.body !== undefined) {
-      init.body = JSON.stringify(spec.body)
+      init.body = toJson(spec.body) // -0 stays -0
       init.headers = this.#headers({ 'content-type': 'application/json', ...spec.headers })
     } else if (spec.rawBody !== undefined) {
       init.body = spec.rawBody

@@ -19,6 +19,9 @@ export {
   NAME_RULES,
   type NameRule,
   hasControlChars,
+  hasLoneSurrogate,
+  assertWellFormedText,
+  findLoneSurrogate,
   assertName,
   assertWithinLimit,
   printable,
@@ -119,6 +122,7 @@ export {
 } from './schemas.js'
 export { API_PREFIX, ROUTES, routePath, type RouteDef, type RouteName, type HttpMethod } from './routes.js'
 export { buildOpenApiDocument } from './openapi.js'
+export { toJson } from './json.js'
 export {
   assertMetricName,
   isNonFiniteValue,

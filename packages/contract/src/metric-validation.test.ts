@@ -58,6 +58,18 @@ describe('parseMetricBatch', () => {
     for (const input of bad) expect(codeOf(() => parseMetricBatch(input, DEFAULT_LIMITS)), JSON.stringify(input)).toBe('INVALID_ARGUMENT')
   })
 
+  it('refuses lone UTF-16 surrogates in names and texts, and keeps well-formed pairs', () => {
+    for (const batch of [
+      { points: [{ name: 'loss\ud800', value: 1 }] },
+      { points: [{ name: 'note', text: '\udfff' }] },
+      { series: [{ name: 'x\udc00', values: [1] }] },
+      { series: [{ name: 'notes', texts: ['ok', 'half \ud83d'] }] },
+    ]) {
+      expect(codeOf(() => parseMetricBatch(batch, DEFAULT_LIMITS)), JSON.stringify(batch)).toBe('INVALID_ARGUMENT')
+    }
+    expect(parseMetricBatch({ points: [{ name: 'rocket \ud83d\ude80', text: '\u{1F680}' }] }, DEFAULT_LIMITS).points).toHaveLength(1)
+  })
+
   it('counts rows and columns together against pointsPerBatch, and names the limit', () => {
     const limits = { ...DEFAULT_LIMITS, pointsPerBatch: 3 }
     expect(codeOf(() => parseMetricBatch({ points: [{ name: 'a', value: 1 }, { name: 'a', value: 1 }], series: [{ name: 'b', values: [1, 2] }] }, limits))).toBe(

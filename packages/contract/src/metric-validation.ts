@@ -1,6 +1,6 @@
 import { WharfError } from './errors.js'
 import type { Limits } from './limits.js'
-import { hasControlChars, printable } from './names.js'
+import { assertWellFormedText, hasControlChars, printable } from './names.js'
 import { NON_FINITE_VALUES, type MetricPointIn, type NonFiniteValue } from './schemas.js'
 
 type MetricLimits = Pick<Limits, 'metricNameLength' | 'metricTextLength' | 'pointsPerBatch'>
@@ -31,6 +31,7 @@ export function assertMetricName(name: unknown, limits: Pick<Limits, 'metricName
   if (hasControlChars(name)) {
     throw invalid(`metric name "${printable(name)}" contains a control character; use printable text`, { field: 'name' })
   }
+  assertWellFormedText(name, `metric name "${printable(name)}"`, 'name')
 }
 
 /** True when `value` is one of the strings that stand for NaN or ±Infinity on the wire. */
@@ -90,6 +91,7 @@ export function parseMetricPoint(input: unknown, limits: MetricLimits, index = 0
         { details: { index, limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
       )
     }
+    assertWellFormedText(text, `points[${index}].text`, 'text')
   }
   if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
     throw invalid(`points[${index}].step must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, { index, field: 'step' })
@@ -177,6 +179,7 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
           { details: { index, limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
         )
       }
+      assertWellFormedText(text, `${where}.texts[${i}]`, 'texts')
     }
     if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
       throw invalid(`${where}.steps[${i}] must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, { index, field: 'steps' })

@@ -41,6 +41,47 @@ export function hasControlChars(text: string): boolean {
   return CONTROL_CHARS.test(text)
 }
 
+// A high surrogate not followed by a low one, or a low one not preceded by a high one.
+const LONE_SURROGATE = /[\uD800-\uDBFF](?![\uDC00-\uDFFF])|(?<![\uD800-\uDBFF])[\uDC00-\uDFFF]/
+
+/** True when `text` holds a lone UTF-16 surrogate: it has no UTF-8 form, and storing it would turn it into U+FFFD. */
+export function hasLoneSurrogate(text: string): boolean {
+  return LONE_SURROGATE.test(text)
+}
+
+/** Throws INVALID_ARGUMENT when `text` holds a lone UTF-16 surrogate; `what` names it ("metric name \"x\""). */
+export function assertWellFormedText(text: string, what: string, field?: string): void {
+  if (!hasLoneSurrogate(text)) return
+  throw new WharfError(
+    'INVALID_ARGUMENT',
+    `${what} holds a lone UTF-16 surrogate, which has no UTF-8 form and would be stored as U+FFFD; send well-formed Unicode text`,
+    { details: { ...(field !== undefined ? { field } : {}) } },
+  )
+}
+
+/**
+ * Where in a parsed JSON value (keys included) the first string with a lone surrogate sits, as a
+ * dotted path (`tags.x`, `points.3.name`); undefined when there is none.
+ */
+export function findLoneSurrogate(value: unknown, at = ''): string | undefined {
+  if (typeof value === 'string') return hasLoneSurrogate(value) ? at : undefined
+  if (typeof value !== 'object' || value === null) return undefined
+  if (Array.isArray(value)) {
+    for (let i = 0; i < value.length; i++) {
+      const found = findLoneSurrogate(value[i], at === '' ? String(i) : `${at}.${i}`)
+      if (found !== undefined) return found
+    }
+    return undefined
+  }
+  for (const [key, item] of Object.entries(value)) {
+    const where = at === '' ? key : `${at}.${key}`
+    if (hasLoneSurrogate(key)) return where
+    const found = findLoneSurrogate(item, where)
+    if (found !== undefined) return found
+  }
+  return undefined
+}
+
 /** Throws INVALID_ARGUMENT unless `value` follows `rule`; the message says what is allowed. */
 export function assertName(value: string, rule: NameRule): void {
   if (!rule.pattern.test(value)) {

@@ -22,8 +22,8 @@ let ws: Workspace
 let work: string
 
 beforeAll(async () => {
-  ;[t, azurite, s3] = await Promise.all([startSdkTestServer(), startAzurite(), startS3rver()])
   work = await mkdtemp(path.join(tmpdir(), 'wharf-sdk-ds-'))
+  ;[t, azurite, s3] = await Promise.all([startSdkTestServer({ filesystemRoots: [work] }), startAzurite(), startS3rver()])
   ws = Workspace.connect({ url: t.url, spoolDir: path.join(work, 'spool') })
 })
 afterAll(async () => {

@@ -91,6 +91,9 @@ describe('MetricLogger against a real server', () => {
     expect(codeOf(() => logger.log('x'.repeat(300), 1))).toBe('LIMIT_EXCEEDED')
     expect(codeOf(() => logger.log('flag', true as unknown as number))).toBe('INVALID_ARGUMENT')
     expect(codeOf(() => logger.log('obj', {} as unknown as number))).toBe('INVALID_ARGUMENT')
+    // A lone surrogate has no UTF-8 form: refused at the call, not with the rest of its batch by the server.
+    expect(codeOf(() => logger.log('loss\ud800', 1))).toBe('INVALID_ARGUMENT')
+    expect(codeOf(() => logger.log('note', 'half \udc00'))).toBe('INVALID_ARGUMENT')
     expect(codeOf(() => logger.log('loss', 1, { step: -1 }))).toBe('INVALID_ARGUMENT')
     expect(codeOf(() => logger.log('loss', 1, { step: 1.5 }))).toBe('INVALID_ARGUMENT')
     expect(codeOf(() => logger.log('loss', 1, { step: 2 ** 53 }))).toBe('INVALID_ARGUMENT')

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto'
 import type { WharfClient } from '@wharf/client'
-import { DEFAULT_LIMITS, WharfError, assertMetricName, isWharfError, printable, type MetricSeriesIn } from '@wharf/contract'
+import { DEFAULT_LIMITS, WharfError, assertMetricName, assertWellFormedText, isWharfError, printable, type MetricSeriesIn } from '@wharf/contract'
 import { ColumnBatch } from './column-batch.js'
 import {
   backoffDelay,
@@ -364,6 +364,8 @@ export class MetricLogger {
         { details: { limit: 'metricTextLength', max: DEFAULT_LIMITS.metricTextLength, actual: value.length } },
       )
     }
+    // Refused here, not by the server: a refused batch would take the other points with it.
+    assertWellFormedText(value, `metric "${printable(name)}": the text value`, 'value')
   }
 
   #checkStep(name: string, step: unknown): void {

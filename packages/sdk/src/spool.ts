@@ -13,7 +13,7 @@ import {
 import { open, readdir, rename, rm, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import type { WharfClient } from '@wharf/client'
-import { WharfError, isWharfError, printable, type IngestResult, type MetricSeriesIn } from '@wharf/contract'
+import { WharfError, isWharfError, printable, toJson, type IngestResult, type MetricSeriesIn } from '@wharf/contract'
 import { countSeriesPoints } from './column-batch.js'
 import { resolveRetryPolicy, retryRequest, type RetryOptions, type RetryPolicy } from './retry.js'
 
@@ -57,7 +57,7 @@ function parseSpoolFileName(name: string): { runId: string; writerId: string } |
 /** One line of a spool file (with its newline), in the format {@link parseSpoolLine} reads back. */
 export function encodeSpoolLine(record: SpoolRecord): string {
   const { runId, workspace, writerId, sequence, series } = record
-  return `${JSON.stringify({ v: 1, runId, workspace, writerId, sequence, series })}\n`
+  return `${toJson({ v: 1, runId, workspace, writerId, sequence, series })}\n`
 }
 
 /** The record a spool line holds, or a short reason why the line is not one. Never throws. */

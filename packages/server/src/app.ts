@@ -1,6 +1,7 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { Hono } from 'hono'
 import { WharfError, type ErrorBody } from '@wharf/contract'
+import { browserGuard } from './browser-guard.js'
 import type { AppDeps } from './deps.js'
 import { isClientClosed, type AppEnv } from './http.js'
 import { mountArtifactRoutes } from './routes/artifacts.js'
@@ -49,6 +50,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
       })
     })
   }
+
+  // Before the token check: a hostile page is refused for what it is, whatever it sends.
+  app.use('*', browserGuard({ allowedHosts: deps.config.allowedHosts }))
 
   if (token !== undefined) {
     app.use('*', async (c, next) => {

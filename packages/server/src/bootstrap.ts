@@ -1,9 +1,11 @@
 import { mkdir } from 'node:fs/promises'
 import path from 'node:path'
-import { isWharfError, type Workspace } from '@wharf/contract'
+import { WharfError, isWharfError, type Workspace } from '@wharf/contract'
 import type { DatastoreRecord, MetadataStore } from '@wharf/store'
 import { recordForRegistration, type RegistrationContext } from './datastores.js'
 import type { ServerConfig } from './config.js'
+import type { Log } from './log.js'
+import type { SecretBox } from './secret-box.js'
 
 /** The workspace every server starts with. */
 export const DEFAULT_WORKSPACE = 'default'
@@ -76,5 +78,50 @@ export async function ensureDefaultWorkspace(store: MetadataStore, builtins: Bui
   } catch (error) {
     if (isWharfError(error, 'WORKSPACE_EXISTS')) return store.getWorkspace(DEFAULT_WORKSPACE)
     throw error
+  }
+}
+
+/**
+ * Refuses to start (INVALID_ARGUMENT) when the server's key does not open the credentials already stored:
+ * a replica or restart with another key would otherwise start and answer 500 on every datastore request.
+ * Opens one sealed secret; passes when none is stored yet. `keySource` names the key, never its value.
+ */
+export async function assertKeyOpensStoredSecrets(store: MetadataStore, options: { box: SecretBox; keySource: string }): Promise<void> {
+  for (const workspace of await store.listWorkspaces()) {
+    const sealed = (await store.listDatastores(workspace.name)).find((record) => record.secret !== null)
+    if (sealed?.secret == null) continue
+    try {
+      options.box.open(sealed.secret)
+    } catch (cause) {
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `the secret key (${options.keySource}) does not open the credentials stored for datastore "${sealed.name}" in workspace ` +
+          `"${workspace.name}": they were sealed with another key. Start this server with the key the others use (the same ` +
+          'WHARF_SECRET_KEY on every replica, or the secret.key file the data folder had before); if that key is lost, start with ' +
+          'it unset on an empty database, or register those datastores again',
+        { cause, details: { field: 'secretKey' } },
+      )
+    }
+    return
+  }
+}
+
+/**
+ * Warns when the metadata is shared (PostgreSQL) but a built-in datastore is a folder: its files land in
+ * the data folder of whichever replica created it, and replicas on other machines would not see them.
+ */
+export async function warnLocalBuiltinsOnSharedStore(store: MetadataStore, log: Log): Promise<void> {
+  if (store.kind !== 'postgres') return
+  for (const workspace of await store.listWorkspaces()) {
+    for (const record of await store.listDatastores(workspace.name)) {
+      if ((record.name === BLOB_STORE || record.name === FILE_STORE) && record.kind === 'filesystem') {
+        log.warn(
+          `the metadata is in PostgreSQL but datastore "${record.name}" of workspace "${workspace.name}" is the local folder ` +
+            `${String(record.settings.path)}: replicas on other machines will not see its files (run artifacts included). ` +
+            'Set WHARF_BLOBSTORE / WHARF_FILESTORE to shared storage (Azure Blob, S3) before creating workspaces, or register ' +
+            `shared storage and make it the default (wharf datastore set-default)`,
+        )
+      }
+    }
   }
 }

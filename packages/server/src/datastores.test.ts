@@ -60,7 +60,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
   beforeAll(async () => {
     ;[azurite, s3] = await Promise.all([startAzurite(), startS3rver({ anySecret: true })])
     scratch = await mkdtemp(path.join(tmpdir(), 'wharf-ds-test-'))
-    t = await startTestServer('sqlite', { config: { logRequests: true } })
+    t = await startTestServer('sqlite', { config: { logRequests: true, filesystemRoots: [scratch] } })
     client = new WharfClient({ url: t.url, fetch: recordingFetch })
     sasToken = generateAccountSASQueryParameters(
       {

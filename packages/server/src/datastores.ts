@@ -1,4 +1,4 @@
-import { mkdir, realpath, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import {
   NAME_RULES,
@@ -9,7 +9,7 @@ import {
   type DatastoreKind,
   type RegisterDatastoreRequest,
 } from '@wharf/contract'
-import { createFilesystemDriver, type DatastoreDriver } from '@wharf/datastores'
+import { assertFolderWithin, createFilesystemDriver, type DatastoreDriver } from '@wharf/datastores'
 import { createAzureBlobDriver, createAzureFileDriver, createS3Driver, mintContainerSas, type SasOperation } from '@wharf/datastores/cloud'
 import type { DatastoreRecord } from '@wharf/store'
 import type { Log } from './log.js'
@@ -29,9 +29,25 @@ export interface PlannedDatastore {
   secret: Secret | undefined
 }
 
-/** Which folders filesystem datastores may point into; undefined allows any folder. */
+/** Which folders filesystem datastores may point into (links resolved, on every access). */
 export interface DatastorePolicy {
-  filesystemRoots: readonly string[] | undefined
+  filesystemRoots: readonly string[]
+}
+
+// `scheme://user:password@` (or `user@`): what an endpoint must not carry, and must never be echoed.
+const USERINFO = /^([a-z][a-z0-9+.-]*:\/\/)?[^/?#]*@/i
+
+/** An endpoint fit to quote in an error: without credentials it may carry, printable and cut short. */
+function quotableEndpoint(endpoint: string): string {
+  return printable(endpoint.replace(USERINFO, '$1…@'))
+}
+
+function refuseCredentials(endpoint: string, keysField: string): void {
+  if (USERINFO.test(endpoint)) {
+    throw new WharfError('INVALID_ARGUMENT', `the endpoint must not carry credentials (user:password@); give them as ${keysField}`, {
+      details: { field: 'endpoint' },
+    })
+  }
 }
 
 function nonEmpty(value: string | undefined, field: string, what: string): string {
@@ -48,11 +64,12 @@ function nonEmpty(value: string | undefined, field: string, what: string): strin
 export function azureServiceUrl(request: { accountName: string; endpoint?: string | undefined; protocol?: string | undefined }, service: 'blob' | 'file'): string {
   const endpoint = request.endpoint?.trim()
   if (endpoint !== undefined && /^[a-z]+:\/\//i.test(endpoint)) {
+    refuseCredentials(endpoint, '"accountKey" or "sasToken"')
     let url: URL
     try {
       url = new URL(endpoint)
     } catch (cause) {
-      throw new WharfError('INVALID_ARGUMENT', `the endpoint "${printable(endpoint)}" is not a URL`, { cause, details: { field: 'endpoint' } })
+      throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(endpoint)}" is not a URL`, { cause, details: { field: 'endpoint' } })
     }
     if (url.search !== '' || url.username !== '' || url.password !== '') {
       throw new WharfError('INVALID_ARGUMENT', 'the endpoint must not carry a query or credentials; pass the SAS token as "sasToken"', {
@@ -63,7 +80,7 @@ export function azureServiceUrl(request: { accountName: string; endpoint?: strin
   }
   const suffix = endpoint === undefined || endpoint === '' ? 'core.windows.net' : endpoint.replace(/^\.+|\/+$/g, '')
   if (!/^[a-z0-9.-]+(:\d+)?$/i.test(suffix)) {
-    throw new WharfError('INVALID_ARGUMENT', `the endpoint "${printable(suffix)}" is neither a domain suffix like core.windows.net nor a URL`, {
+    throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(suffix)}" is neither a domain suffix like core.windows.net nor a URL`, {
       details: { field: 'endpoint' },
     })
   }
@@ -83,10 +100,6 @@ function azureSecret(request: { accountKey?: string | undefined; sasToken?: stri
     'an Azure datastore needs credentials: "accountKey" or "sasToken" (identity-based access is not supported)',
     { details: { field: 'accountKey' } },
   )
-}
-
-function insideAny(folder: string, roots: readonly string[]): boolean {
-  return roots.some((root) => folder === root || folder.startsWith(root.endsWith(path.sep) ? root : root + path.sep))
 }
 
 /** Checks a registration and splits it into settings and secret. Does no I/O except for folders. */
@@ -132,8 +145,9 @@ export async function planDatastore(request: RegisterDatastoreRequest, policy: D
       const settings: Settings = { bucket, region: request.region?.trim() || 'us-east-1', accessKeyId }
       if (request.endpoint !== undefined && request.endpoint.trim() !== '') {
         const endpoint = request.endpoint.trim()
+        refuseCredentials(endpoint, '"accessKeyId" and "secretAccessKey"')
         if (!/^https?:\/\/[^/?#@]+\/?$/i.test(endpoint)) {
-          throw new WharfError('INVALID_ARGUMENT', `the endpoint "${printable(endpoint)}" must be a URL like https://s3.example.com (no path, query or credentials)`, {
+          throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(endpoint)}" must be a URL like https://s3.example.com (no path, query or credentials)`, {
             details: { field: 'endpoint' },
           })
         }
@@ -150,21 +164,8 @@ export async function planDatastore(request: RegisterDatastoreRequest, policy: D
         })
       }
       const folder = path.resolve(given)
-      if (policy.filesystemRoots !== undefined) {
-        let real = folder
-        try {
-          real = await realpath(folder)
-        } catch {
-          // Not there yet (createIfNotExists): its lexical path is what gets checked.
-        }
-        if (!insideAny(real, policy.filesystemRoots)) {
-          throw new WharfError(
-            'FORBIDDEN',
-            `this server only registers folders under ${policy.filesystemRoots.join(', ')} (WHARF_FILESYSTEM_ROOTS); "${printable(folder)}" is outside them`,
-            { details: { field: 'path' } },
-          )
-        }
-      }
+      // Where it leads, or where `mkdir -p` would put it when it does not exist yet.
+      await assertFolderWithin(folder, policy.filesystemRoots)
       return { kind: 'filesystem', settings: { path: folder }, authType: 'none', secret: undefined }
     }
   }
@@ -191,10 +192,11 @@ function azureCredential(record: DatastoreRecord, secret: Secret | undefined): {
   throw new WharfError('DATASTORE_UNAVAILABLE', `datastore "${record.name}" has no stored credentials; register it again with overwrite`)
 }
 
-/** What building a driver needs: the secret box to open credentials, the log to mask them. */
+/** What building a driver needs: the secret box to open credentials, the log to mask them, the folder policy. */
 export interface DriverContext {
   box: SecretBox
   log: Log
+  policy: DatastorePolicy
 }
 
 /** Builds the driver for one datastore record, opening its credentials. */
@@ -202,7 +204,7 @@ export function createDriver(record: DatastoreRecord, context: DriverContext): D
   const secret = secretOf(record, context.box, context.log)
   switch (record.kind) {
     case 'filesystem':
-      return createFilesystemDriver({ root: setting(record, 'path') })
+      return createFilesystemDriver({ root: setting(record, 'path'), allowedRoots: context.policy.filesystemRoots })
     case 'azure_blob':
       return createAzureBlobDriver({
         accountName: setting(record, 'accountName'),
@@ -231,12 +233,6 @@ export function createDriver(record: DatastoreRecord, context: DriverContext): D
       })
     }
   }
-}
-
-/** Makes the folder of a filesystem registration when asked to (the drivers create the others). */
-export async function createFolderIfAsked(planned: PlannedDatastore, create: boolean): Promise<void> {
-  if (planned.kind !== 'filesystem' || !create) return
-  await mkdir(String(planned.settings.path), { recursive: true })
 }
 
 /**
@@ -276,6 +272,8 @@ export async function accessFor(
     }
     case 'filesystem': {
       const folder = setting(record, 'path')
+      // The client would write there itself: never hand out a folder that now leads elsewhere.
+      await assertFolderWithin(folder, context.policy.filesystemRoots)
       try {
         const info = await stat(folder)
         return { mode: 'filesystem', path: folder, device: info.dev, inode: info.ino }
@@ -289,9 +287,7 @@ export async function accessFor(
 }
 
 /** Everything registering needs: how to seal and open secrets, the log, and the folder policy. */
-export interface RegistrationContext extends DriverContext {
-  policy: DatastorePolicy
-}
+export type RegistrationContext = DriverContext
 
 /**
  * Turns a registration into the record the store keeps: checks it, seals its secret, and (unless
@@ -316,7 +312,6 @@ export async function recordForRegistration(
     updatedAt: now,
   }
   if (request.skipValidation !== true) {
-    await createFolderIfAsked(planned, request.createIfNotExists === true)
     const driver = createDriver(record, context)
     await driver.validate({ create: request.createIfNotExists === true })
   }

@@ -1,9 +1,10 @@
+import { isUtf8 } from 'node:buffer'
 import type { IncomingMessage } from 'node:http'
 import { Readable, Transform, finished } from 'node:stream'
 import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
-import { NAME_RULES, WharfError, assertName, isWharfError, printable } from '@wharf/contract'
+import { NAME_RULES, WharfError, assertName, findLoneSurrogate, isWharfError, printable, toJson } from '@wharf/contract'
 
 /** The Hono environment of the app: Node's request and response are reachable for streaming. */
 export type AppEnv = { Bindings: HttpBindings }
@@ -142,12 +143,41 @@ export async function readJsonBody(c: AppContext, limit: number): Promise<unknow
       `expected a JSON body with Content-Type: application/json, got "${printable(type) || 'none'}"`,
     )
   }
-  const bytes = await readBodyBytes(c, limit)
+  return parseJsonBytes(await readBodyBytes(c, limit))
+}
+
+// A \uD800–\uDFFF escape: the only way a lone surrogate gets into JSON text that is valid UTF-8.
+const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
+
+/**
+ * Parses a JSON request body. MALFORMED_REQUEST when it is not UTF-8 or not JSON; INVALID_ARGUMENT,
+ * naming the field, when a string holds a lone UTF-16 surrogate (stored, it would turn into U+FFFD).
+ */
+export function parseJsonBytes(bytes: Buffer): unknown {
+  // Checked, not decoded leniently: toString would turn bad bytes into U+FFFD without a word.
+  if (!isUtf8(bytes)) throw new WharfError('MALFORMED_REQUEST', 'the body is not valid UTF-8; send JSON text encoded as UTF-8')
+  const text = bytes.toString('utf8')
+  let value: unknown
   try {
-    return JSON.parse(bytes.toString('utf8')) as unknown
+    value = JSON.parse(text) as unknown
   } catch (cause) {
     throw new WharfError('MALFORMED_REQUEST', `the body is not valid JSON: ${(cause as Error).message}`, { cause })
   }
+  // Walked only when an escape could have made one: the ingest hot path pays a single scan of the text.
+  const field = SURROGATE_ESCAPE.test(text) ? findLoneSurrogate(value) : undefined
+  if (field !== undefined) {
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `body field "${printable(field)}" holds a lone UTF-16 surrogate, which has no UTF-8 form and would be stored as U+FFFD; send well-formed Unicode text`,
+      { details: { where: 'body', field } },
+    )
+  }
+  return value
+}
+
+/** A JSON answer that keeps -0 (metric values); `c.json` would write it as 0. */
+export function jsonKeepingSign(c: AppContext, value: unknown, status: 200 | 201 = 200): Response {
+  return c.body(toJson(value), status, { 'content-type': 'application/json' })
 }
 
 /** Parses and validates a JSON body with a contract schema. */

@@ -6,12 +6,12 @@ import { serve } from '@hono/node-server'
 import { WharfError } from '@wharf/contract'
 import { createMetadataStore, type MetadataStore, type StoreConfig } from '@wharf/store'
 import { createApp } from './app.js'
-import { ensureDefaultWorkspace } from './bootstrap.js'
+import { assertKeyOpensStoredSecrets, ensureDefaultWorkspace, warnLocalBuiltinsOnSharedStore } from './bootstrap.js'
 import type { ServerConfig } from './config.js'
 import { createDriverRegistry } from './driver-registry.js'
 import { createLog, type Log } from './log.js'
 import type { RegistrationContext } from './datastores.js'
-import { createSecretBox, loadSecretKey } from './secret-box.js'
+import { SECRET_KEY_FILE, createSecretBox, loadSecretKey } from './secret-box.js'
 
 /** A running server. */
 export interface RunningServer {
@@ -41,7 +41,12 @@ export async function startServer(config: ServerConfig, options: { log?: Log } =
   const datastores: RegistrationContext = { box, log, policy: { filesystemRoots: config.filesystemRoots } }
   const store = await createMetadataStore(storeConfigOf(config))
   try {
+    await assertKeyOpensStoredSecrets(store, {
+      box,
+      keySource: config.secretKey !== undefined ? 'WHARF_SECRET_KEY' : `the key file ${path.join(config.dataDir, SECRET_KEY_FILE)}`,
+    })
     await ensureDefaultWorkspace(store, { dataDir: config.dataDir, configured: config.builtinStores, context: datastores })
+    await warnLocalBuiltinsOnSharedStore(store, log)
   } catch (error) {
     await store.close()
     throw error

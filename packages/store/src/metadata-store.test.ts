@@ -510,7 +510,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('round-trips NaN, ±Infinity, strings and awkward numbers exactly', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      // No -0: JSON has none (JSON.stringify(-0) is "0"), and SQLite stores it as 0.
+      // -0 has its own test below.
       const values = [0.1 + 0.2, 1e308, -1e-300, 5e-324, Number.MAX_SAFE_INTEGER, 'NaN', 'Infinity', '-Infinity'] as const
       const points: MetricPointIn[] = values.map((value) => ({ name: 'v', value }))
       points.push({ name: 'v', text: 'a "quoted" ☃ string, {with} \\ back\nslash' })
@@ -523,6 +523,16 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(series[8]).toEqual({ step: 8, time: T0, text: 'a "quoted" ☃ string, {with} \\ back\nslash' })
       expect(series[9]).toEqual({ step: 9, time: T0, value: 'NaN' })
       expect(series.every((p) => (p.value === undefined) !== (p.text === undefined))).toBe(true)
+    })
+
+    it('keeps the sign of zero in points and in the summary', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'z', value: 0 }, { name: 'z', value: -0 }]))
+      const series = await allSeries(ws, run.id, 'z')
+      expect(series.map((p) => Object.is(p.value, -0))).toEqual([false, true])
+      const summary = (await store.listMetrics(ws, run.id)).find((m) => m.name === 'z')
+      expect(Object.is(summary?.last, -0)).toBe(true)
     })
 
     it('gives points without a step the next step of their metric, in batch order', async () => {

@@ -9,6 +9,8 @@ interface ServerFlags {
   dataDir?: string
   databaseUrl?: string
   authToken?: string
+  authTokenFile?: string
+  allowedHosts?: string
   logRequests?: boolean
 }
 
@@ -20,6 +22,16 @@ function parsePort(raw: string): number {
   return port
 }
 
+/** The token or token file, a flag winning over the environment as a pair (so a flag never meets the other's env). */
+function authTokenSettings(flags: ServerFlags): { authToken?: string; authTokenFile?: string } {
+  if (flags.authToken !== undefined || flags.authTokenFile !== undefined) {
+    return { ...(flags.authToken !== undefined ? { authToken: flags.authToken } : {}), ...(flags.authTokenFile !== undefined ? { authTokenFile: flags.authTokenFile } : {}) }
+  }
+  const token = process.env.WHARF_AUTH_TOKEN
+  const file = process.env.WHARF_AUTH_TOKEN_FILE
+  return { ...(token ? { authToken: token } : {}), ...(file ? { authTokenFile: file } : {}) }
+}
+
 /** `wharf server`: the API (and later the studio) on an embedded SQLite database by default. */
 export function registerServerCommand(program: Command): void {
   program
@@ -29,14 +41,16 @@ export function registerServerCommand(program: Command): void {
     .option('--port <port>', 'port to listen on; 0 picks a free one (env WHARF_PORT)', process.env.WHARF_PORT ?? '5050')
     .option('--data-dir <dir>', 'folder for the database and the default datastores (env WHARF_HOME)', process.env.WHARF_HOME ?? '.wharf')
     .option('--database-url <url>', 'keep metadata in PostgreSQL: postgres://user@host:5432/db (env WHARF_DATABASE_URL)')
-    .option('--auth-token <token>', 'require this bearer token on every request (env WHARF_AUTH_TOKEN)')
+    .option('--auth-token <token>', 'require this bearer token on every request (env WHARF_AUTH_TOKEN; other users see it in ps: prefer --auth-token-file)')
+    .option('--auth-token-file <file>', 'require the bearer token held in this file, read once at start (env WHARF_AUTH_TOKEN_FILE)')
+    .option('--allowed-hosts <names>', 'comma-separated host names the server answers besides localhost, 127.0.0.1 and [::1]; * for any (env WHARF_ALLOWED_HOSTS)')
     .option('--log-requests', 'log every request to stderr')
     .addHelpText(
       'after',
       '\nExamples:\n  wharf server\n  wharf server --port 8080 --data-dir ~/wharf\n  WHARF_DATABASE_URL=postgres://postgres@127.0.0.1:5432/wharf wharf server\n' +
         '\nDatastore settings (environment):\n' +
         '  WHARF_SECRET_KEY        base64 of 32 bytes encrypting stored credentials (default: secret.key, mode 0600, in the data folder)\n' +
-        '  WHARF_FILESYSTEM_ROOTS  folders (":"-separated) filesystem datastores may be registered in\n' +
+        '  WHARF_FILESYSTEM_ROOTS  folders (":"-separated) filesystem datastores may be registered in, besides the data folder\n' +
         '  WHARF_BLOBSTORE         JSON registration making workspaceblobstore real storage in new workspaces, e.g.\n' +
         '                          {"kind":"azure_blob","accountName":"acct","containerName":"wharf","accountKey":"…"}\n' +
         '  WHARF_FILESTORE         the same for workspacefilestore',
@@ -49,7 +63,8 @@ export function registerServerCommand(program: Command): void {
         port: parsePort(flags.port ?? '5050'),
         dataDir: path.resolve(flags.dataDir ?? '.wharf'),
         databaseUrl: flags.databaseUrl ?? process.env.WHARF_DATABASE_URL,
-        authToken: flags.authToken ?? process.env.WHARF_AUTH_TOKEN,
+        ...authTokenSettings(flags),
+        ...((flags.allowedHosts ?? process.env.WHARF_ALLOWED_HOSTS) ? { allowedHosts: (flags.allowedHosts ?? process.env.WHARF_ALLOWED_HOSTS ?? '').split(',').filter((h) => h.trim() !== '') } : {}),
         logRequests: flags.logRequests === true,
         version: VERSION,
         ...(process.env.WHARF_SECRET_KEY ? { secretKey: process.env.WHARF_SECRET_KEY } : {}),

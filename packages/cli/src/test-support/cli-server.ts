@@ -16,7 +16,8 @@ export interface CliTestServer {
 /** Starts a server on a free loopback port over a fresh folder; `stop` closes it and removes the folder. */
 export async function startCliTestServer(prefix: string): Promise<CliTestServer> {
   const dir = await mkdtemp(path.join(tmpdir(), `wharf-cli-${prefix}-`))
-  const server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server') }), {
+  // Tests register folders in their own temp folder, beside the server's data folder.
+  const server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), filesystemRoots: [dir] }), {
     log: createLog({ write: () => undefined }),
   })
   return {

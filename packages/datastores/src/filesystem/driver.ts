@@ -8,6 +8,7 @@ import { pipeline } from 'node:stream/promises'
 import { TextDecoder } from 'node:util'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
 import { fileExists, fileNotFound } from '../driver-errors.js'
+import { assertFolderWithin, isInside, makeFolderWithin } from './containment.js'
 import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -18,6 +19,11 @@ import { checkRange, rangeWithin } from '../range.js'
 export interface FilesystemDriverOptions {
   /** The datastore's folder; a relative path is resolved against the working directory once, here. */
   root: string
+  /**
+   * Folders the root must stay inside, links resolved, checked on every access (a root replaced by a
+   * link after registering is refused with FORBIDDEN); any folder when absent.
+   */
+  allowedRoots?: readonly string[] | undefined
 }
 
 /**
@@ -28,7 +34,7 @@ export function createFilesystemDriver(options: FilesystemDriverOptions): Datast
   if (typeof options.root !== 'string' || options.root === '') {
     throw new WharfError('INVALID_ARGUMENT', 'a filesystem datastore needs the path of its folder (option "root")')
   }
-  return new FilesystemDriver(path.resolve(options.root))
+  return new FilesystemDriver(path.resolve(options.root), options.allowedRoots)
 }
 
 interface Signal {
@@ -70,10 +76,11 @@ const UTF8 = new TextDecoder('utf-8', { fatal: true })
 class FilesystemDriver implements DatastoreDriver {
   readonly kind = 'filesystem' as const
   readonly #root: string
-  #real: string | undefined
+  readonly #allowedRoots: readonly string[] | undefined
 
-  constructor(root: string) {
+  constructor(root: string, allowedRoots: readonly string[] | undefined) {
     this.#root = root
+    this.#allowedRoots = allowedRoots
   }
 
   async put(key: DatastoreKey, body: Readable, options: PutOptions = {}): Promise<PutResult> {
@@ -272,11 +279,13 @@ class FilesystemDriver implements DatastoreDriver {
 
   async validate(options: { create?: boolean; signal?: AbortSignal } = {}): Promise<void> {
     options.signal?.throwIfAborted()
-    this.#real = undefined
     if (options.create) {
       try {
-        await mkdir(this.#root, { recursive: true })
+        // Never through a link that leads out of the allowed folders.
+        if (this.#allowedRoots) await makeFolderWithin(this.#root, this.#allowedRoots)
+        else await mkdir(this.#root, { recursive: true })
       } catch (error) {
+        if (isWharfError(error)) throw error
         throw this.#unavailable('could not be created', error)
       }
     }
@@ -298,9 +307,11 @@ class FilesystemDriver implements DatastoreDriver {
     await this.#rootReal()
   }
 
-  /** The real path of the root folder (links resolved), checked once and then kept. */
+  /**
+   * The real path of the root folder (links resolved), resolved again on every access: the folder may
+   * have been replaced by a link since the last one. FORBIDDEN when it now leads out of the allowed roots.
+   */
   async #rootReal(): Promise<string> {
-    if (this.#real !== undefined) return this.#real
     let real: string
     let info: Stats
     try {
@@ -313,7 +324,7 @@ class FilesystemDriver implements DatastoreDriver {
       throw this.#unavailable('cannot be reached', error)
     }
     if (!info.isDirectory()) throw this.#unavailable('is not a folder; point the datastore at a folder')
-    this.#real = real
+    if (this.#allowedRoots) await assertFolderWithin(this.#root, this.#allowedRoots)
     return real
   }
 
@@ -541,10 +552,6 @@ function decodeName(raw: Buffer): string | undefined {
 
 function fileInfo(key: DatastoreKey, info: Stats): FileInfo {
   return { key, size: info.size, modifiedAt: info.mtime.toISOString() }
-}
-
-function isInside(real: string, root: string): boolean {
-  return real === root || real.startsWith(root.endsWith(path.sep) ? root : root + path.sep)
 }
 
 async function statIfPresent(target: string): Promise<Stats | undefined> {

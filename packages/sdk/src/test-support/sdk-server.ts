@@ -7,10 +7,16 @@ import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
 import { createLog, loadServerConfig, startServer, type RunningServer } from '@wharf/server'
 
-/** A real server in this process on a free loopback port, with its own data folder. */
-export async function startSdkTestServer(): Promise<{ server: RunningServer; url: string; dir: string; stop(): Promise<void> }> {
+/**
+ * A real server in this process on a free loopback port, with its own data folder; `filesystemRoots`
+ * are the test's own folders it may register folder datastores in.
+ */
+export async function startSdkTestServer(
+  options: { filesystemRoots?: string[] } = {},
+): Promise<{ server: RunningServer; url: string; dir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wharf-sdk-test-'))
-  const server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), version: 'test' }), {
+  const config = loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), version: 'test', ...options })
+  const server = await startServer(config, {
     log: createLog({ write: () => undefined }),
   })
   return {

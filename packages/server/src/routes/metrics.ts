@@ -9,7 +9,7 @@ import {
   parseMetricBatch,
 } from '@wharf/contract'
 import type { AppDeps } from '../deps.js'
-import { readBodyBytes, readQuery, workspaceParam, type AppEnv } from '../http.js'
+import { jsonKeepingSign, parseJsonBytes, readBodyBytes, readQuery, workspaceParam, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
 import { runIdParam } from './runs.js'
 
@@ -25,14 +25,7 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     if (!/^application\/json\b/i.test(type)) {
       throw new WharfError('UNSUPPORTED_MEDIA_TYPE', 'send metric batches as JSON with Content-Type: application/json')
     }
-    const bytes = await readBodyBytes(c, limits.jsonBodyBytes)
-    let parsed: unknown
-    try {
-      parsed = JSON.parse(bytes.toString('utf8'))
-    } catch (cause) {
-      throw new WharfError('MALFORMED_REQUEST', `the body is not valid JSON: ${(cause as Error).message}`, { cause })
-    }
-    const batch = parseMetricBatch(parsed, limits)
+    const batch = parseMetricBatch(parseJsonBytes(await readBodyBytes(c, limits.jsonBodyBytes)), limits)
     // The answer goes out only after the store has committed the batch: an acknowledged point is durable.
     const result = await store.ingestMetrics({
       workspace,
@@ -46,7 +39,7 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   })
 
   app.get(ROUTES.listMetrics.path, async (c) =>
-    c.json({ items: await store.listMetrics(workspaceParam(c), runIdParam(c)) }),
+    jsonKeepingSign(c, { items: await store.listMetrics(workspaceParam(c), runIdParam(c)) }),
   )
 
   app.get(ROUTES.getMetricSeries.path, async (c) => {
@@ -55,7 +48,8 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const query = readQuery(c, MetricSeriesQuerySchema)
     assertMetricName(query.name, limits)
     assertRange(query.fromStep, query.toStep)
-    return c.json(
+    return jsonKeepingSign(
+      c,
       await store.readMetricSeries(workspace, runId, query.name, {
         fromStep: query.fromStep,
         toStep: query.toStep,
@@ -73,7 +67,8 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertRange(query.fromStep, query.toStep)
     const buckets = query.buckets ?? 1000
     assertWithinLimit(limits, 'buckets', { what: 'buckets', actual: buckets })
-    return c.json(
+    return jsonKeepingSign(
+      c,
       await store.readMetricBuckets(workspace, runId, query.name, {
         fromStep: query.fromStep,
         toStep: query.toStep,

@@ -22,7 +22,7 @@ import {
 } from '@wharf/contract'
 import type { RunOrder, TagFilter } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
-import { readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { jsonKeepingSign, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
 
 const newUlid = monotonicFactory()
@@ -131,7 +131,8 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const query = readQuery(c, ListRunsQuerySchema)
     await store.getWorkspace(workspace)
     const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status]
-    return c.json(
+    return jsonKeepingSign(
+      c,
       await store.listRuns({
         workspace,
         experiment: query.experiment,

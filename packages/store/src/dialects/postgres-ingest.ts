@@ -97,19 +97,27 @@ async function lockMetrics(trx: Trx, runId: string, names: string[]): Promise<Ma
   return new Map(rows.map((row) => [row.name, toMetricState(row)]))
 }
 
+/**
+ * A float for a float8[] parameter: pg writes array items with String(), which turns -0 into "0", so
+ * -0 goes as the text "-0" (PostgreSQL keeps the sign).
+ */
+function float8(value: number | null): number | string | null {
+  return value === 0 && Object.is(value, -0) ? '-0' : value
+}
+
 async function insertPoints(trx: Trx, rows: PointRow[]): Promise<void> {
   const n = rows.length
   const metricIds = new Array<number>(n)
   const steps = new Array<number>(n)
   const times = new Array<number>(n)
-  const values = new Array<number | null>(n)
+  const values = new Array<number | string | null>(n)
   const texts = new Array<string | null>(n)
   for (let i = 0; i < n; i++) {
     const row = rows[i] as PointRow
     metricIds[i] = row.metricId
     steps[i] = row.step
     times[i] = row.time
-    values[i] = row.value
+    values[i] = float8(row.value)
     texts[i] = row.text
   }
   await sql`insert into metric_points (metric_id, step, "time", "value", "text")
@@ -128,8 +136,8 @@ async function saveSummaries(trx: Trx, states: Iterable<MetricState>): Promise<v
     from unnest(
       ${column((s) => s.id)}::bigint[], ${column((s) => s.count)}::bigint[], ${column((s) => s.nextStep)}::bigint[],
       ${column((s) => s.lastStep)}::bigint[], ${column((s) => s.lastTime)}::float8[],
-      ${column((s) => s.lastValue)}::float8[], ${column((s) => s.lastText)}::text[],
-      ${column((s) => s.min)}::float8[], ${column((s) => s.max)}::float8[],
+      ${column((s) => float8(s.lastValue))}::float8[], ${column((s) => s.lastText)}::text[],
+      ${column((s) => float8(s.min))}::float8[], ${column((s) => float8(s.max))}::float8[],
       ${column((s) => (s.hasNumber ? 1 : 0))}::integer[], ${column((s) => (s.hasText ? 1 : 0))}::integer[]
     ) as u(id, count, next_step, last_step, last_time, last_value, last_text, min_value, max_value,
       has_number, has_text)

@@ -74,6 +74,7 @@ export const SQLITE_CAPABILITIES: DialectCapabilities = {
     keyText: 'text',
     // A SQLite index entry already ends with the rowid, so (metric_id, step) orders ties by id.
     pointIndexColumns: ['metric_id', 'step'],
+    keepsNegativeZero: false,
   },
   rowLocks: false,
   // json_each rather than a JSON path, so keys with dots or quotes need no escaping.

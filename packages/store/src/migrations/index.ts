@@ -2,6 +2,7 @@ import type { Migration } from 'kysely'
 import type { SchemaTypes } from '../dialects/capabilities.js'
 import { createInitialMigration } from './0001-initial.js'
 import { createAssetsMigration } from './0002-assets.js'
+import { createSignedZeroMigration } from './0003-signed-zero.js'
 
 /**
  * Every migration, by name in the order they run. Migrations are code (no files are read at run time);
@@ -11,5 +12,6 @@ export function createMigrations(types: SchemaTypes): Record<string, Migration> 
   return {
     '0001-initial': createInitialMigration(types),
     '0002-assets': createAssetsMigration(types),
+    '0003-signed-zero': createSignedZeroMigration(types),
   }
 }
