@@ -174,12 +174,12 @@ export function getLogger(): Logger {
       if (resolved !== undefined) return logTo(resolved, name, value)
       assertLoggable(name, value)
       let handle: Waitable | undefined
-      let failure: unknown
+      let failure: Error | undefined
       early.push((run) => {
         try {
           handle = logTo(run, name, value)
         } catch (error) {
-          failure = error
+          failure = error instanceof Error ? error : new WharfError('INTERNAL', String(error))
         }
       })
       const started = getContextRun()

@@ -77,37 +77,52 @@ describe('a script awaiting .wait() while its server goes away', () => {
     await server?.kill()
   })
 
-  it('loses nothing when the server is SIGKILLed mid-run and restarted 3 s later: every point stored, run Completed', async () => {
-    const POINTS = 200_000
-    const dataDir = path.join(dir, 'restart-server')
+  /** Runs `writers` scripts at once; when each has logged 10,000 points the server is SIGKILLed, and started again 3 s later. */
+  async function loggingThroughRestart(options: { name: string; writers: number; points: number }): Promise<void> {
+    const dataDir = path.join(dir, `${options.name}-server`)
     server = await startServerProcess({ dataDir })
     const { port, url } = server
-    const cwd = await mkdtemp(path.join(dir, 'restart-'))
     let restarted: Promise<void> | undefined
-    const result = await runScript({
-      cwd,
-      env: { WHARF_TRACKING_URI: url, WHARF_EXPERIMENT: 'restart', WHARF_HOME: path.join(cwd, 'home') },
-      source: waitingScript({ points: POINTS, every: 5_000 }),
-      onStdout: (stdout) => {
-        if (restarted !== undefined || !stdout.includes('logged 10000\n')) return
-        restarted = (async () => {
-          await server?.kill()
-          await new Promise((resolve) => setTimeout(resolve, 3_000))
-          server = await startServerProcess({ dataDir, port })
-        })()
-      },
-    })
+    const midRun = new Set<number>()
+    const restart = (i: number, stdout: string): void => {
+      if (stdout.includes('logged 10000\n')) midRun.add(i)
+      if (restarted !== undefined || midRun.size < options.writers) return
+      restarted = (async () => {
+        await server?.kill()
+        await new Promise((resolve) => setTimeout(resolve, 3_000))
+        server = await startServerProcess({ dataDir, port })
+      })()
+    }
+    const scripts = await Promise.all(
+      Array.from({ length: options.writers }, async (_, i) => {
+        const cwd = await mkdtemp(path.join(dir, `${options.name}-${i}-`))
+        const env = { WHARF_TRACKING_URI: url, WHARF_EXPERIMENT: `${options.name}-${i}`, WHARF_HOME: path.join(cwd, 'home') }
+        const result = await runScript({ cwd, env, source: waitingScript({ points: options.points, every: 5_000 }), onStdout: (stdout) => restart(i, stdout) })
+        return { i, cwd, result }
+      }),
+    )
     await restarted
-    expect(result.code, result.stderr).toBe(0)
-    expect(result.stdout).toContain(`logged ${POINTS}`)
+    expect(restarted).toBeDefined()
     const client = new WharfClient({ url })
-    const run = await onlyRun(client, 'restart')
-    expect(run.status, result.stderr).toBe('Completed')
-    await expectAllPoints(client, { runId: run.id, points: POINTS })
-    expect((await client.listArtifacts(run.id).toArray()).map((a) => a.path)).toEqual(['outputs/model.txt'])
-    // Everything reached the server in the end: nothing is left for `wharf sync`.
-    expect((await filesUnder(spoolOf(path.join(cwd, 'home')))).filter((name) => name.endsWith('.jsonl'))).toEqual([])
+    for (const { i, cwd, result } of scripts) {
+      expect(result.code, result.stderr).toBe(0)
+      expect(result.stdout).toContain(`logged ${options.points}`)
+      const run = await onlyRun(client, `${options.name}-${i}`)
+      expect(run.status, result.stderr).toBe('Completed')
+      await expectAllPoints(client, { runId: run.id, points: options.points })
+      expect((await client.listArtifacts(run.id).toArray()).map((a) => a.path)).toEqual(['outputs/model.txt'])
+      // Everything reached the server in the end: nothing is left for `wharf sync`.
+      expect((await filesUnder(spoolOf(path.join(cwd, 'home')))).filter((name) => name.endsWith('.jsonl'))).toEqual([])
+    }
+  }
+
+  it('loses nothing when the server is SIGKILLed mid-run and restarted 3 s later: every point stored, run Completed', async () => {
+    await loggingThroughRestart({ name: 'restart', writers: 1, points: 200_000 })
   }, 180_000)
+
+  it('loses nothing with four such scripts at once', async () => {
+    await loggingThroughRestart({ name: 'four', writers: 4, points: 50_000 })
+  }, 240_000)
 
   it('loses nothing behind a proxy that answers one 502', async () => {
     const POINTS = 20_000
