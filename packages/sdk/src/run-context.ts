@@ -10,6 +10,8 @@ let current: Promise<Run> | undefined
 let resolved: Run | undefined
 /** Logs made before the run was known, replayed into it in order the moment it is. */
 let early: ((run: Run) => void)[] = []
+/** The run could not be started (no config, say): logs reject on wait, and are not kept. */
+let startFailed = false
 let interactive = false
 let hooksInstalled = false
 
@@ -104,10 +106,13 @@ function installSubmittedHooks(): void {
  * WHARF_TRACKING_URI and WHARF_RUN_TOKEN). Otherwise an interactive run, started on first use in the
  * configured workspace (experiment WHARF_EXPERIMENT, else the script's name), completed when the
  * process ends normally (after uploading ./outputs), marked Failed on an uncaught exception and
- * Canceled on SIGINT/SIGTERM. The same run for every call in a process.
+ * Canceled on SIGINT/SIGTERM. If the server cannot be reached when it starts, the interactive run is
+ * logged offline to the spool (one warning at exit; `wharf sync` creates it later). The same run for
+ * every call in a process.
  */
 export function getContextRun(): Promise<Run> {
-  current ??= startContextRun().then((run) => {
+  if (current !== undefined) return current
+  current = startContextRun().then((run) => {
     if (!interactive) installSubmittedHooks()
     // Logs made while the run was starting go first, in order; later ones go straight to it.
     const pending = early
@@ -115,6 +120,10 @@ export function getContextRun(): Promise<Run> {
     for (const log of pending) log(run)
     resolved = run
     return run
+  })
+  current.catch(() => {
+    startFailed = true
+    early = []
   })
   return current
 }
@@ -175,14 +184,16 @@ export function getLogger(): Logger {
       assertLoggable(name, value)
       let handle: Waitable | undefined
       let failure: Error | undefined
-      early.push((run) => {
-        try {
-          handle = logTo(run, name, value)
-        } catch (error) {
-          failure = error instanceof Error ? error : new WharfError('INTERNAL', String(error))
-        }
-      })
       const started = getContextRun()
+      if (!startFailed) {
+        early.push((run) => {
+          try {
+            handle = logTo(run, name, value)
+          } catch (error) {
+            failure = error instanceof Error ? error : new WharfError('INTERNAL', String(error))
+          }
+        })
+      }
       return lazily(started, () =>
         started.then(() => {
           if (failure !== undefined) throw failure
