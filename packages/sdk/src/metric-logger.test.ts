@@ -263,4 +263,45 @@ describe('MetricLogger against a real server', () => {
       await restarted.close()
     }
   })
+
+  it('close({ waitForServer }) waits out a server restart instead of giving up when the retries run out', async () => {
+    const dataDir = path.join(dir, 'patient')
+    let restarted = await startLocalServer({ dataDir })
+    const port = restarted.port
+    const local = new WharfClient({ url: restarted.url, timeoutMs: 2_000 })
+    const runId = (await local.createRun({ experiment: 'patient', status: 'Running' })).id
+    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: () => undefined, flushIntervalMs: 10 })
+    await logger.log('loss', 0)
+    await restarted.close()
+    for (let i = 1; i < 2_000; i++) logger.log('loss', i)
+    // The server comes back well after FAST_RETRY has given up.
+    const back = new Promise<void>((resolve) => setTimeout(resolve, 1_000)).then(async () => {
+      restarted = await startLocalServer({ dataDir, port })
+    })
+    try {
+      await logger.close({ timeoutMs: 20_000, waitForServer: true })
+      await back
+      expect(existsSync(logger.spoolFile)).toBe(false)
+      const points = await readSeries(local, { runId, name: 'loss' })
+      expect(points.length, describeSteps(points, 2_000)).toBe(2_000)
+      expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
+    } finally {
+      await back
+      await restarted.close()
+    }
+  })
+
+  it('offline, keeps every batch in the spool without sending; a wait resolves once they are fsynced there', async () => {
+    const spoolDir = path.join(dir, 'offline')
+    const runId = 'offline-run'
+    // The server is up, and still nothing goes to it: the run does not exist there yet.
+    const logger = createLogger({ runId, spoolDir, offline: true, maxBatchPoints: 100 })
+    for (let i = 0; i < 250; i++) logger.log('loss', i)
+    await logger.log('loss', 250).wait()
+    expect(logger.spooledPoints).toBe(251)
+    await logger.close()
+    const lines = (await readFile(logger.spoolFile, 'utf8')).trim().split('\n')
+    expect(lines.map((line) => (JSON.parse(line) as { sequence: number }).sequence)).toEqual([0, 1, 2])
+    expect(() => logger.log('loss', 251)).toThrow(/closed/)
+  })
 })
