@@ -770,8 +770,10 @@ export class MetricLogger {
     const lost = this.#lostError(sequence)
     if (lost !== undefined) return Promise.reject(lost)
     if (sequence <= this.#storedThrough) return Promise.resolve()
-    if (this.#offline && sequence <= this.#spooledThrough) {
+    if (this.#offline) {
       // Offline, the spool file is where points are kept: in it and fsynced is as stored as it gets.
+      // Every sealed batch is in it (or lost, above), and nothing would ever settle a waiter.
+      if (sequence > this.#spooledThrough) return Promise.reject(this.#stoppedError())
       this.#spool?.syncNow()
       this.#settleStored(this.#spooledThrough)
       return Promise.resolve()
