@@ -72,7 +72,10 @@ function installInteractiveHooks(run: Run): void {
 /** Ends the run within the exit budget and says, once, what could not reach the server. */
 async function endRun(run: Run, end: () => Promise<unknown>): Promise<void> {
   try {
-    await withTimeout(end(), EXIT_BUDGET_MS)
+    const ended = await withTimeout(end().then(() => true), EXIT_BUDGET_MS)
+    if (ended === undefined) {
+      process.stderr.write(`wharf: run ${run.id} did not end within ${EXIT_BUDGET_MS / 1000} s; metrics not yet sent stay in the spool for \`npx wharf sync\`\n`)
+    }
   } catch (error) {
     if (run.spooled === undefined) process.stderr.write(`wharf: could not complete run ${run.id}: ${(error as Error).message}\n`)
   }
