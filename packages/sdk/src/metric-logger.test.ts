@@ -221,14 +221,45 @@ describe('MetricLogger against a real server', () => {
     expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
   })
 
-  it('spools while the server is down, rejects waits naming the file, and replays once it is back', async () => {
+  it('keeps a wait pending through a server restart (by default) and resolves it once the point is stored', async () => {
+    const dataDir = path.join(dir, 'patient')
+    let restarted = await startLocalServer({ dataDir })
+    const port = restarted.port
+    const local = new WharfClient({ url: restarted.url, timeoutMs: 2_000 })
+    const runId = (await local.createRun({ experiment: 'patient', status: 'Running' })).id
+    const errors: WharfError[] = []
+    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10 })
+    await logger.log('loss', 0)
+    await restarted.close()
+    let settled: 'resolved' | WharfError | undefined
+    const waited = logger.log('loss', 1).wait().then(
+      () => (settled = 'resolved'),
+      (error: unknown) => (settled = error as WharfError),
+    )
+    // Down long enough for the retries to run out and the batch to go to the spool file.
+    await expect.poll(() => existsSync(logger.spoolFile), { timeout: 10_000, interval: 50 }).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect(settled).toBeUndefined()
+    restarted = await startLocalServer({ dataDir, port })
+    try {
+      await waited
+      expect(settled).toBe('resolved')
+      expect((await readSeries(local, { runId, name: 'loss' })).map((point) => point.value)).toEqual([0, 1])
+      expect(errors.some((error) => error.message.includes(logger.spoolFile))).toBe(true)
+    } finally {
+      await logger.close()
+      await restarted.close()
+    }
+  })
+
+  it('spools while the server is down, rejects waits naming the file after waitTimeoutMs, and replays once it is back', async () => {
     const dataDir = path.join(dir, 'restarted')
     let restarted = await startLocalServer({ dataDir })
     const port = restarted.port
     const local = new WharfClient({ url: restarted.url, timeoutMs: 2_000 })
     const runId = (await local.createRun({ experiment: 'down', status: 'Running' })).id
     const errors: WharfError[] = []
-    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10 })
+    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10, waitTimeoutMs: 300 })
     await logger.log('loss', 0)
     await restarted.close()
 

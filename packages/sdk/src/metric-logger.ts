@@ -50,6 +50,13 @@ export interface MetricLoggerOptions {
    * resolves once its points are fsynced in the spool file.
    */
   offline?: boolean
+  /**
+   * How long a wait (`.wait()`, `flush()`) rides out an outage. While the server is unreachable the
+   * waited points sit fsynced in the spool file and the logger keeps trying; a wait still pending this
+   * long after the batches were first spooled rejects with SERVER_UNREACHABLE naming the spool file (the
+   * points stay there for `wharf sync`). 0 rejects as soon as they are spooled. Default 120,000 ms.
+   */
+  waitTimeoutMs?: number
 }
 
 /** Where a logged point sits: a step (default: the metric's next) and a time (default: now). */
@@ -147,6 +154,8 @@ const KNOWN_NAMES_CACHE = 10_000
 const EXIT_FLUSH_TIMEOUT_MS = 10_000
 /** Longer than any timer can be; the interval only holds the event loop open while someone waits. */
 const KEEP_ALIVE_MS = 2 ** 31 - 1
+/** Long enough for a server restart or a short network cut; see {@link MetricLoggerOptions.waitTimeoutMs}. */
+const DEFAULT_WAIT_TIMEOUT_MS = 120_000
 
 function invalid(message: string, field: string): WharfError {
   return new WharfError('INVALID_ARGUMENT', message, { details: { field } })
@@ -202,6 +211,10 @@ export class MetricLogger {
   #lastLost: LostBatch | undefined
   /** Set while the spool cannot be sent (the server stayed unreachable): waits on spooled points reject. */
   #parked: WharfError | undefined
+  /** Runs while parked: when it fires, waits on spooled points stop riding out the outage and reject. */
+  #giveUpTimer: NodeJS.Timeout | undefined
+  #waitsExpired = false
+  readonly #waitTimeoutMs: number
   #probeFailures = 0
   readonly #waiters = new Map<number, Waiter>()
   #pumping = false
@@ -255,6 +268,10 @@ export class MetricLogger {
       throw invalid(`flushIntervalMs must be a number of milliseconds from 0, got ${this.#flushIntervalMs}`, 'flushIntervalMs')
     }
     this.#onError = options.onError ?? warnOf
+    this.#waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS
+    if (!Number.isFinite(this.#waitTimeoutMs) || this.#waitTimeoutMs < 0) {
+      throw invalid(`waitTimeoutMs must be a number of milliseconds from 0, got ${this.#waitTimeoutMs}`, 'waitTimeoutMs')
+    }
     this.#offline = options.offline === true
     if (this.#offline) this.#mode = 'spool'
     // Points left in spool files by earlier loggers of this run come first, so steps stay in order.
@@ -347,7 +364,7 @@ export class MetricLogger {
     if (options.waitForServer === true && options.timeoutMs !== undefined && !this.#offline) {
       // A fresh chance for the server: the spool is retried until the timeout, waits stay pending.
       this.#patient = true
-      this.#parked = undefined
+      this.#unpark()
     }
     let failure: WharfError | undefined
     try {
@@ -367,6 +384,8 @@ export class MetricLogger {
     this.#stopped = true
     clearTimeout(this.#timer)
     this.#timer = undefined
+    clearTimeout(this.#giveUpTimer)
+    this.#giveUpTimer = undefined
     const spool = this.#spool
     this.#spool = undefined
     spool?.close({ remove: this.#spoolRead >= spool.written, atExit: options.atExit })
@@ -509,7 +528,7 @@ export class MetricLogger {
       this.#spooledPoints += batch.points
       this.#spooledThrough = Math.max(this.#spooledThrough, batch.sequence)
     }
-    if (this.#parked !== undefined && !this.#patient) this.#rejectSpooledWaiters(this.#parked)
+    if (this.#parked !== undefined && this.#waitsExpired && !this.#patient) this.#rejectSpooledWaiters(this.#parked)
   }
 
   #recordOf(batch: SealedBatch): SpoolRecord {
@@ -657,7 +676,7 @@ export class MetricLogger {
       this.#report(error)
     }
     this.#probeFailures = 0
-    this.#parked = undefined
+    this.#unpark()
     return stored
   }
 
@@ -670,7 +689,7 @@ export class MetricLogger {
     spool?.close({ remove: true })
     this.#spoolRead = 0
     this.#mode = 'direct'
-    this.#parked = undefined
+    this.#unpark()
     this.#probeFailures = 0
     return true
   }
@@ -743,8 +762,28 @@ export class MetricLogger {
       { cause, details: { spoolFile: this.spoolFile, runId: this.runId, writerId: this.writerId } },
     )
     this.#parked = error
-    if (!this.#patient) this.#rejectSpooledWaiters(error)
     this.#report(error)
+    if (this.#patient) return
+    if (this.#waitTimeoutMs === 0) {
+      this.#expireWaits()
+      return
+    }
+    // Unref'd: a process with nobody waiting may end (its points are in the spool); a waiter holds it open.
+    this.#giveUpTimer ??= setTimeout(() => this.#expireWaits(), this.#waitTimeoutMs).unref()
+  }
+
+  #expireWaits(): void {
+    this.#giveUpTimer = undefined
+    this.#waitsExpired = true
+    if (this.#parked !== undefined && !this.#patient) this.#rejectSpooledWaiters(this.#parked)
+  }
+
+  /** The server answered again: waits go back to waiting for it. */
+  #unpark(): void {
+    this.#parked = undefined
+    this.#waitsExpired = false
+    clearTimeout(this.#giveUpTimer)
+    this.#giveUpTimer = undefined
   }
 
   #rejectSpooledWaiters(error: WharfError): void {
@@ -779,7 +818,9 @@ export class MetricLogger {
       return Promise.resolve()
     }
     if (this.#stopped) return Promise.reject(this.#stoppedError())
-    if (this.#parked !== undefined && !this.#patient && sequence <= this.#spooledThrough) return Promise.reject(this.#parked)
+    if (this.#parked !== undefined && this.#waitsExpired && !this.#patient && sequence <= this.#spooledThrough) {
+      return Promise.reject(this.#parked)
+    }
     let waiter = this.#waiters.get(sequence)
     if (waiter === undefined) {
       let resolve!: () => void

@@ -460,7 +460,15 @@ export class Run implements AsyncDisposable {
       // end is spooled too, so `wharf sync` sets it once they are in.
       if (this.#offline || unsent !== undefined) return this.#spoolEnd(target, unsent)
       try {
-        const retry = { policy: resolveRetryPolicy(), serverUrl: this.workspace.url, holdProcess: true }
+        // Like the points above, the end rides out a restart: retried until END_WAIT_MS has passed, not
+        // for a number of tries (five take 1.5 s, shorter than a server takes to start again).
+        const deadline = Date.now() + END_WAIT_MS
+        const retry = {
+          policy: resolveRetryPolicy({ attempts: Number.MAX_SAFE_INTEGER, maxDelayMs: 2_000 }),
+          serverUrl: this.workspace.url,
+          holdProcess: true,
+          shouldStop: () => Date.now() >= deadline,
+        }
         const outputs = this.#outputs
         if (outputs !== false) await retryRequest(() => this.#uploadOutputs(outputs), retry)
         const current = await retryRequest(() => this.workspace.client.getRun(this.id), retry)
