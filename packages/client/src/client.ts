@@ -340,10 +340,10 @@ export class WharfClient {
   }
 
   /** Moves a run along its lifecycle; INVALID_STATUS_TRANSITION for an illegal move. */
-  setRunStatus(runId: string, status: RunStatus, options: CallOptions & { error?: RunError } = {}): Promise<Run> {
+  setRunStatus(runId: string, status: RunStatus, options: CallOptions & { error?: RunError; at?: string } = {}): Promise<Run> {
     return this.call('setRunStatus', {
       params: { runId },
-      body: options.error ? { status, error: options.error } : { status },
+      body: { status, ...(options.error ? { error: options.error } : {}), ...(options.at !== undefined ? { at: options.at } : {}) },
       signal: options.signal,
     })
   }

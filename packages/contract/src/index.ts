@@ -7,6 +7,7 @@ export {
   type ErrorCode,
   type WharfErrorOptions,
 } from './errors.js'
+export { newRunId } from './run-id.js'
 export { DEFAULT_LIMITS, type Limits, type LimitName } from './limits.js'
 export {
   RUN_STATUSES,

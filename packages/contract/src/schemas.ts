@@ -103,6 +103,8 @@ export const CreateRunSchema = z.strictObject({
   computeTarget: z.string().min(1).max(256).optional(),
   scriptName: z.string().max(1024).optional(),
   command: z.array(z.string().max(32_768)).max(4096).optional(),
+  /** When the run started, for a run recorded offline and created later (`wharf sync`); default now. */
+  startedAt: z.iso.datetime().optional(),
 })
 export type CreateRunRequest = z.infer<typeof CreateRunSchema>
 
@@ -115,6 +117,8 @@ export type UpdateRunRequest = z.infer<typeof UpdateRunSchema>
 export const SetRunStatusSchema = z.strictObject({
   status: RunStatusSchema,
   error: RunErrorSchema.optional(),
+  /** When the change happened, for a status recorded offline and sent later (`wharf sync`); default now. */
+  at: z.iso.datetime().optional(),
 })
 export type SetRunStatusRequest = z.infer<typeof SetRunStatusSchema>
 

@@ -1,6 +1,8 @@
 import path from 'node:path'
-import { NAME_RULES, assertName, type ListRunsQuery } from '@wharf/contract'
+import { NAME_RULES, assertName, isWharfError, newRunId, type ListRunsQuery, type Run as RunInfo } from '@wharf/contract'
+import { isRetryable, resolveRetryPolicy, retryRequest } from './retry.js'
 import { Run } from './run.js'
+import { spoolRunCreation } from './run-spool.js'
 import type { Workspace } from './workspace.js'
 
 /** How to start an interactive run. */
@@ -11,6 +13,12 @@ export interface StartLoggingOptions {
   description?: string
   tags?: Record<string, string>
   signal?: AbortSignal
+  /**
+   * When the server cannot be reached (after retries): `'throw'` (default) rejects with
+   * SERVER_UNREACHABLE; `'offline'` starts the run in the spool with an id made here, logs to the
+   * spool, and `wharf sync` creates it on the server later with everything in it.
+   */
+  whenUnreachable?: 'throw' | 'offline'
 }
 
 /** An experiment: a named group of runs in a workspace, created on first use. */
@@ -31,18 +39,51 @@ export class Experiment {
    * record a failure).
    */
   async startLogging(options: StartLoggingOptions = {}): Promise<Run> {
-    const info = await this.workspace.client.createRun(
-      {
-        experiment: this.name,
-        status: 'Running',
-        ...(options.displayName !== undefined ? { displayName: options.displayName } : {}),
-        ...(options.description !== undefined ? { description: options.description } : {}),
-        ...(options.tags !== undefined ? { tags: options.tags } : {}),
-        ...(process.argv[1] !== undefined ? { scriptName: path.basename(process.argv[1]) } : {}),
-      },
-      options.signal ? { signal: options.signal } : {},
-    )
-    return new Run(this.workspace, info, { outputs: options.outputs ?? './outputs' })
+    // The id is made here so a retried creation (its answer lost) is the same run, and an offline
+    // run keeps the id it will have on the server.
+    const runId = newRunId()
+    const startedAt = new Date().toISOString()
+    const fields = {
+      ...(options.displayName !== undefined ? { displayName: options.displayName } : {}),
+      ...(options.description !== undefined ? { description: options.description } : {}),
+      ...(options.tags !== undefined ? { tags: options.tags } : {}),
+      ...(process.argv[1] !== undefined ? { scriptName: path.basename(process.argv[1]) } : {}),
+    }
+    const outputs = options.outputs ?? './outputs'
+    try {
+      const info = await retryRequest(
+        () =>
+          this.workspace.client.createRun(
+            { experiment: this.name, runId, status: 'Running', ...fields },
+            options.signal ? { signal: options.signal } : {},
+          ),
+        { policy: resolveRetryPolicy(), serverUrl: this.workspace.url, holdProcess: true },
+      )
+      return new Run(this.workspace, info, { outputs })
+    } catch (error) {
+      if (options.whenUnreachable !== 'offline' || !isWharfError(error) || !isRetryable(error)) throw error
+    }
+    const creation = { runId, workspace: this.workspace.name, experiment: this.name, startedAt, ...fields }
+    spoolRunCreation({ spoolDir: this.workspace.spoolDir, creation })
+    const info: RunInfo = {
+      id: runId,
+      workspace: this.workspace.name,
+      experiment: this.name,
+      displayName: options.displayName ?? runId,
+      description: options.description ?? '',
+      status: 'Running',
+      createdAt: startedAt,
+      startedAt,
+      endedAt: null,
+      error: null,
+      tags: options.tags ?? {},
+      properties: {},
+      parentRunId: null,
+      computeTarget: 'local',
+      scriptName: fields.scriptName ?? null,
+      command: null,
+    }
+    return new Run(this.workspace, info, { outputs, offline: true })
   }
 
   /** The experiment's runs, newest first, filtered like `wharf history list`. */

@@ -1,6 +1,6 @@
 export { Workspace, type ConnectOptions } from './workspace.js'
 export { Experiment, type StartLoggingOptions } from './experiment.js'
-export { Run, type MetricValue, type LogOptions, type ImageSource, type RegisterModelOptions } from './run.js'
+export { Run, type SpooledRunSummary, type MetricValue, type LogOptions, type ImageSource, type RegisterModelOptions } from './run.js'
 export { Asset, type AssetDownloadOptions } from './asset.js'
 export { getLogger, getContextRun, type Logger, type Waitable } from './run-context.js'
 export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config.js'
@@ -12,6 +12,7 @@ export {
   type MetricLoggerOptions,
   type MetricLogOptions,
   type FlushOptions,
+  type CloseOptions,
   type FlushAllResult,
 } from './metric-logger.js'
 export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult, type SpoolClientSource } from './spool.js'

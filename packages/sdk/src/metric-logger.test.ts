@@ -224,14 +224,45 @@ describe('MetricLogger against a real server', () => {
     expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
   })
 
-  it('spools while the server is down, rejects waits naming the file, and replays once it is back', async () => {
+  it('keeps a wait pending through a server restart (by default) and resolves it once the point is stored', async () => {
+    const dataDir = path.join(dir, 'patient')
+    let restarted = await startLocalServer({ dataDir })
+    const port = restarted.port
+    const local = new WharfClient({ url: restarted.url, timeoutMs: 2_000 })
+    const runId = (await local.createRun({ experiment: 'patient', status: 'Running' })).id
+    const errors: WharfError[] = []
+    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10 })
+    await logger.log('loss', 0)
+    await restarted.close()
+    let settled: 'resolved' | WharfError | undefined
+    const waited = logger.log('loss', 1).wait().then(
+      () => (settled = 'resolved'),
+      (error: unknown) => (settled = error as WharfError),
+    )
+    // Down long enough for the retries to run out and the batch to go to the spool file.
+    await expect.poll(() => existsSync(logger.spoolFile), { timeout: 10_000, interval: 50 }).toBe(true)
+    await new Promise((resolve) => setTimeout(resolve, 1_500))
+    expect(settled).toBeUndefined()
+    restarted = await startLocalServer({ dataDir, port })
+    try {
+      await waited
+      expect(settled).toBe('resolved')
+      expect((await readSeries(local, { runId, name: 'loss' })).map((point) => point.value)).toEqual([0, 1])
+      expect(errors.some((error) => error.message.includes(logger.spoolFile))).toBe(true)
+    } finally {
+      await logger.close()
+      await restarted.close()
+    }
+  })
+
+  it('spools while the server is down, rejects waits naming the file after waitTimeoutMs, and replays once it is back', async () => {
     const dataDir = path.join(dir, 'restarted')
     let restarted = await startLocalServer({ dataDir })
     const port = restarted.port
     const local = new WharfClient({ url: restarted.url, timeoutMs: 2_000 })
     const runId = (await local.createRun({ experiment: 'down', status: 'Running' })).id
     const errors: WharfError[] = []
-    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10 })
+    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10, waitTimeoutMs: 300 })
     await logger.log('loss', 0)
     await restarted.close()
 
@@ -265,5 +296,46 @@ describe('MetricLogger against a real server', () => {
       await logger.close()
       await restarted.close()
     }
+  })
+
+  it('close({ waitForServer }) waits out a server restart instead of giving up when the retries run out', async () => {
+    const dataDir = path.join(dir, 'patient')
+    let restarted = await startLocalServer({ dataDir })
+    const port = restarted.port
+    const local = new WharfClient({ url: restarted.url, timeoutMs: 2_000 })
+    const runId = (await local.createRun({ experiment: 'patient', status: 'Running' })).id
+    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: () => undefined, flushIntervalMs: 10 })
+    await logger.log('loss', 0)
+    await restarted.close()
+    for (let i = 1; i < 2_000; i++) logger.log('loss', i)
+    // The server comes back well after FAST_RETRY has given up.
+    const back = new Promise<void>((resolve) => setTimeout(resolve, 1_000)).then(async () => {
+      restarted = await startLocalServer({ dataDir, port })
+    })
+    try {
+      await logger.close({ timeoutMs: 20_000, waitForServer: true })
+      await back
+      expect(existsSync(logger.spoolFile)).toBe(false)
+      const points = await readSeries(local, { runId, name: 'loss' })
+      expect(points.length, describeSteps(points, 2_000)).toBe(2_000)
+      expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
+    } finally {
+      await back
+      await restarted.close()
+    }
+  })
+
+  it('offline, keeps every batch in the spool without sending; a wait resolves once they are fsynced there', async () => {
+    const spoolDir = path.join(dir, 'offline')
+    const runId = 'offline-run'
+    // The server is up, and still nothing goes to it: the run does not exist there yet.
+    const logger = createLogger({ runId, spoolDir, offline: true, maxBatchPoints: 100 })
+    for (let i = 0; i < 250; i++) logger.log('loss', i)
+    await logger.log('loss', 250).wait()
+    expect(logger.spooledPoints).toBe(251)
+    await logger.close()
+    const lines = (await readFile(logger.spoolFile, 'utf8')).trim().split('\n')
+    expect(lines.map((line) => (JSON.parse(line) as { sequence: number }).sequence)).toEqual([0, 1, 2])
+    expect(() => logger.log('loss', 251)).toThrow(/closed/)
   })
 })

@@ -44,6 +44,19 @@ export interface MetricLoggerOptions {
   retry?: RetryOptions
   /** Told about every batch that could not be stored, and when batches start going to the spool. Default: a process warning. */
   onError?: (error: WharfError) => void
+  /**
+   * The run exists only in the spool (it was started while the server was unreachable): every batch
+   * goes to the spool file and nothing is sent; `wharf sync` creates the run and sends them. A wait
+   * resolves once its points are fsynced in the spool file.
+   */
+  offline?: boolean
+  /**
+   * How long a wait (`.wait()`, `flush()`) rides out an outage. While the server is unreachable the
+   * waited points sit fsynced in the spool file and the logger keeps trying; a wait still pending this
+   * long after the batches were first spooled rejects with SERVER_UNREACHABLE naming the spool file (the
+   * points stay there for `wharf sync`). 0 rejects as soon as they are spooled. Default 120,000 ms.
+   */
+  waitTimeoutMs?: number
 }
 
 /** Where a logged point sits: a step (default: the metric's next) and a time (default: now). */
@@ -58,6 +71,15 @@ export interface MetricLogOptions {
 export interface FlushOptions {
   /** Reject with SERVER_UNREACHABLE if the flush has not finished by then; sending goes on. */
   timeoutMs?: number
+}
+
+/** How {@link MetricLogger.close} ends. */
+export interface CloseOptions extends FlushOptions {
+  /**
+   * Keep sending through an outage (a server restart) until `timeoutMs`, instead of giving up when
+   * the retry policy runs out; what is still unsent then is kept in the spool file.
+   */
+  waitForServer?: boolean
 }
 
 /** What {@link flushAllLoggers} did. */
@@ -130,6 +152,10 @@ const DEFAULT_MAX_BUFFERED_POINTS = 100_000
 const KNOWN_NAMES_CACHE = 10_000
 /** How long a process that ends normally waits for its loggers before spooling what is left. */
 const EXIT_FLUSH_TIMEOUT_MS = 10_000
+/** Longer than any timer can be; the interval only holds the event loop open while someone waits. */
+const KEEP_ALIVE_MS = 2 ** 31 - 1
+/** Long enough for a server restart or a short network cut; see {@link MetricLoggerOptions.waitTimeoutMs}. */
+const DEFAULT_WAIT_TIMEOUT_MS = 120_000
 
 function invalid(message: string, field: string): WharfError {
   return new WharfError('INVALID_ARGUMENT', message, { details: { field } })
@@ -185,6 +211,10 @@ export class MetricLogger {
   #lastLost: LostBatch | undefined
   /** Set while the spool cannot be sent (the server stayed unreachable): waits on spooled points reject. */
   #parked: WharfError | undefined
+  /** Runs while parked: when it fires, waits on spooled points stop riding out the outage and reject. */
+  #giveUpTimer: NodeJS.Timeout | undefined
+  #waitsExpired = false
+  readonly #waitTimeoutMs: number
   #probeFailures = 0
   readonly #waiters = new Map<number, Waiter>()
   #pumping = false
@@ -194,6 +224,17 @@ export class MetricLogger {
   #closed = false
   #closing: Promise<void> | undefined
   #stopped = false
+  readonly #offline: boolean
+  /** Set by close({ waitForServer }): an outage no longer rejects waits; the close's timeout ends them. */
+  #patient = false
+  /** Points written to the spool file by this logger. */
+  #spooledPoints = 0
+  /**
+   * Held (ref'd) while anyone waits for points: retries sleep on unref'd timers, and without this a
+   * script awaiting `.wait()` during an outage would see the event loop run dry, and the exit path
+   * (beforeExit) would start while the script is still running.
+   */
+  #keepAlive: NodeJS.Timeout | undefined
 
   /** Starts a logger; throws INVALID_ARGUMENT for a bad option. Replays spool files left by earlier loggers of the run. */
   constructor(options: MetricLoggerOptions) {
@@ -227,9 +268,25 @@ export class MetricLogger {
       throw invalid(`flushIntervalMs must be a number of milliseconds from 0, got ${this.#flushIntervalMs}`, 'flushIntervalMs')
     }
     this.#onError = options.onError ?? warnOf
+    this.#waitTimeoutMs = options.waitTimeoutMs ?? DEFAULT_WAIT_TIMEOUT_MS
+    if (!Number.isFinite(this.#waitTimeoutMs) || this.#waitTimeoutMs < 0) {
+      throw invalid(`waitTimeoutMs must be a number of milliseconds from 0, got ${this.#waitTimeoutMs}`, 'waitTimeoutMs')
+    }
+    this.#offline = options.offline === true
+    if (this.#offline) this.#mode = 'spool'
     // Points left in spool files by earlier loggers of this run come first, so steps stay in order.
-    this.#ready = this.#replayEarlierSpools()
+    this.#ready = this.#offline ? Promise.resolve() : this.#replayEarlierSpools()
     registerLogger(this)
+  }
+
+  /** True once `close()` was called: `log()` throws from then on. */
+  get closed(): boolean {
+    return this.#closed
+  }
+
+  /** Points this logger has written to its spool file (all of them for an offline logger). */
+  get spooledPoints(): number {
+    return this.#spooledPoints
   }
 
   /** The sequence the next batch will get: how many batches this logger has started. */
@@ -293,16 +350,22 @@ export class MetricLogger {
   }
 
   /**
-   * Flushes, then refuses further `log()` calls. Whatever is still unsent when the flush ends (a
-   * failure or the timeout) is saved to the spool file for `wharf sync`. Idempotent.
+   * Refuses further `log()` calls, then flushes. Whatever is still unsent when the flush ends (a
+   * failure or the timeout) is saved to the spool file for `wharf sync`. With `waitForServer`, an
+   * outage is waited out until `timeoutMs`. Idempotent.
    */
-  close(options: FlushOptions = {}): Promise<void> {
+  close(options: CloseOptions = {}): Promise<void> {
     this.#closing ??= this.#close(options)
     return this.#closing
   }
 
-  async #close(options: FlushOptions): Promise<void> {
+  async #close(options: CloseOptions): Promise<void> {
     this.#closed = true
+    if (options.waitForServer === true && options.timeoutMs !== undefined && !this.#offline) {
+      // A fresh chance for the server: the spool is retried until the timeout, waits stay pending.
+      this.#patient = true
+      this.#unpark()
+    }
     let failure: WharfError | undefined
     try {
       await this.flush(options)
@@ -321,6 +384,8 @@ export class MetricLogger {
     this.#stopped = true
     clearTimeout(this.#timer)
     this.#timer = undefined
+    clearTimeout(this.#giveUpTimer)
+    this.#giveUpTimer = undefined
     const spool = this.#spool
     this.#spool = undefined
     spool?.close({ remove: this.#spoolRead >= spool.written, atExit: options.atExit })
@@ -329,6 +394,13 @@ export class MetricLogger {
     const error = this.#stoppedError()
     for (const waiter of this.#waiters.values()) waiter.reject(error)
     this.#waiters.clear()
+    this.#releaseKeepAlive()
+  }
+
+  #releaseKeepAlive(): void {
+    if (this.#waiters.size > 0 || this.#keepAlive === undefined) return
+    clearInterval(this.#keepAlive)
+    this.#keepAlive = undefined
   }
 
   #stoppedError(): WharfError {
@@ -455,9 +527,10 @@ export class MetricLogger {
     }
     for (const batch of batches) {
       batch.spooled = true
+      this.#spooledPoints += batch.points
       this.#spooledThrough = Math.max(this.#spooledThrough, batch.sequence)
     }
-    if (this.#parked !== undefined) this.#rejectSpooledWaiters(this.#parked)
+    if (this.#parked !== undefined && this.#waitsExpired && !this.#patient) this.#rejectSpooledWaiters(this.#parked)
   }
 
   #recordOf(batch: SealedBatch): SpoolRecord {
@@ -473,7 +546,7 @@ export class MetricLogger {
   // ---------------------------------------------------------------------------------- sending
 
   #kick(): void {
-    if (this.#pumping || this.#stopped) return
+    if (this.#pumping || this.#stopped || this.#offline) return
     this.#pumping = true
     void this.#pump()
       .catch((error: unknown) => {
@@ -605,7 +678,7 @@ export class MetricLogger {
       this.#report(error)
     }
     this.#probeFailures = 0
-    this.#parked = undefined
+    this.#unpark()
     return stored
   }
 
@@ -618,7 +691,7 @@ export class MetricLogger {
     spool?.close({ remove: true })
     this.#spoolRead = 0
     this.#mode = 'direct'
-    this.#parked = undefined
+    this.#unpark()
     this.#probeFailures = 0
     return true
   }
@@ -691,8 +764,28 @@ export class MetricLogger {
       { cause, details: { spoolFile: this.spoolFile, runId: this.runId, writerId: this.writerId } },
     )
     this.#parked = error
-    this.#rejectSpooledWaiters(error)
     this.#report(error)
+    if (this.#patient) return
+    if (this.#waitTimeoutMs === 0) {
+      this.#expireWaits()
+      return
+    }
+    // Unref'd: a process with nobody waiting may end (its points are in the spool); a waiter holds it open.
+    this.#giveUpTimer ??= setTimeout(() => this.#expireWaits(), this.#waitTimeoutMs).unref()
+  }
+
+  #expireWaits(): void {
+    this.#giveUpTimer = undefined
+    this.#waitsExpired = true
+    if (this.#parked !== undefined && !this.#patient) this.#rejectSpooledWaiters(this.#parked)
+  }
+
+  /** The server answered again: waits go back to waiting for it. */
+  #unpark(): void {
+    this.#parked = undefined
+    this.#waitsExpired = false
+    clearTimeout(this.#giveUpTimer)
+    this.#giveUpTimer = undefined
   }
 
   #rejectSpooledWaiters(error: WharfError): void {
@@ -718,8 +811,18 @@ export class MetricLogger {
     const lost = this.#lostError(sequence)
     if (lost !== undefined) return Promise.reject(lost)
     if (sequence <= this.#storedThrough) return Promise.resolve()
+    if (this.#offline) {
+      // Offline, the spool file is where points are kept: in it and fsynced is as stored as it gets.
+      // Every sealed batch is in it (or lost, above), and nothing would ever settle a waiter.
+      if (sequence > this.#spooledThrough) return Promise.reject(this.#stoppedError())
+      this.#spool?.syncNow()
+      this.#settleStored(this.#spooledThrough)
+      return Promise.resolve()
+    }
     if (this.#stopped) return Promise.reject(this.#stoppedError())
-    if (this.#parked !== undefined && sequence <= this.#spooledThrough) return Promise.reject(this.#parked)
+    if (this.#parked !== undefined && this.#waitsExpired && !this.#patient && sequence <= this.#spooledThrough) {
+      return Promise.reject(this.#parked)
+    }
     let waiter = this.#waiters.get(sequence)
     if (waiter === undefined) {
       let resolve!: () => void
@@ -730,13 +833,16 @@ export class MetricLogger {
       })
       waiter = { promise, resolve, reject }
       this.#waiters.set(sequence, waiter)
+      this.#keepAlive ??= setInterval(() => undefined, KEEP_ALIVE_MS)
+      const release = (): void => this.#releaseKeepAlive()
+      void promise.then(release, release)
     }
     return waiter.promise
   }
 
-  /** @internal True while points wait in memory (not yet stored, not in the spool file). */
+  /** @internal True while points wait in memory (not yet stored, not in the spool file) and no close() looks after them. */
   [hasPointsInMemory](): boolean {
-    return this.bufferedPoints > 0
+    return !this.#closed && this.bufferedPoints > 0
   }
 
   /**
@@ -754,7 +860,8 @@ export class MetricLogger {
     this.#requests.abort()
     this.#requests = new AbortController()
     if (this.#mode === 'spool') this.#probeFailures = Math.max(this.#probeFailures, 1)
-    if (reason !== undefined && points > 0) this.#report(this.#unsentError({ points, why: reason }))
+    // An offline logger's points belong in the spool; whoever made it tells the user about the run.
+    if (reason !== undefined && points > 0 && !this.#offline) this.#report(this.#unsentError({ points, why: reason }))
     return points
   }
 
@@ -845,7 +952,8 @@ export function flushAllLoggers(options: FlushOptions = {}): Promise<FlushAllRes
 }
 
 async function flushLoggers(options: FlushOptions & { atExit: boolean }): Promise<FlushAllResult> {
-  const loggers = [...liveLoggers]
+  // A closing logger is looked after by its close(): flushing it here would cut its wait short.
+  const loggers = [...liveLoggers].filter((logger) => !options.atExit || !logger.closed)
   const failed: FlushAllResult['failed'] = []
   await Promise.all(
     loggers.map((logger) =>

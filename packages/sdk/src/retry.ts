@@ -63,14 +63,19 @@ export function sleepUnref(ms: number): Promise<void> {
   })
 }
 
+function sleepHolding(ms: number): Promise<void> {
+  return new Promise((resolve) => setTimeout(resolve, ms))
+}
+
 /**
  * Runs `request` until it succeeds, retrying retryable failures with backoff up to the policy's
  * attempts, or until `shouldStop` says the result no longer matters. Throws the last failure as a
- * WharfError.
+ * WharfError. The waits between tries hold the process open only with `holdProcess` (for a request
+ * the program cannot go on without, such as creating its run).
  */
 export async function retryRequest<T>(
   request: () => Promise<T>,
-  options: { policy: RetryPolicy; serverUrl: string; shouldStop?: () => boolean },
+  options: { policy: RetryPolicy; serverUrl: string; shouldStop?: () => boolean; holdProcess?: boolean },
 ): Promise<T> {
   for (let attempt = 1; ; attempt++) {
     try {
@@ -78,7 +83,8 @@ export async function retryRequest<T>(
     } catch (cause) {
       const error = toRequestError(cause, options.serverUrl)
       if (!isRetryable(error) || attempt >= options.policy.attempts || options.shouldStop?.() === true) throw error
-      await sleepUnref(backoffDelay(options.policy, attempt))
+      const delay = backoffDelay(options.policy, attempt)
+      await (options.holdProcess === true ? sleepHolding(delay) : sleepUnref(delay))
       if (options.shouldStop?.() === true) throw error
     }
   }

@@ -1,16 +1,25 @@
 import path from 'node:path'
-import { WharfError, assertMetricName, DEFAULT_LIMITS, type Artifact } from '@wharf/contract'
+import { WharfError, assertMetricName, DEFAULT_LIMITS } from '@wharf/contract'
 import { readEnvironment } from './environment.js'
 import { flushAllLoggers } from './metric-logger.js'
 import { Run } from './run.js'
 import { Workspace } from './workspace.js'
 
 let current: Promise<Run> | undefined
+/** The context run once known: logs go to it directly, synchronously. */
+let resolved: Run | undefined
+/** Logs made before the run was known, replayed into it in order the moment it is. */
+let early: ((run: Run) => void)[] = []
+/** The run could not be started (no config, say): logs reject on wait, and are not kept. */
+let startFailed = false
 let interactive = false
 let hooksInstalled = false
 
-/** How long exit and signal handlers wait for metrics and outputs before giving up (spooled then). */
-const EXIT_BUDGET_MS = 30_000
+/**
+ * How long exit and signal handlers wait for the run to end before giving up (what is unsent is
+ * spooled then). Longer than the run's own wait for the server (30 s), so that one decides.
+ */
+const EXIT_BUDGET_MS = 60_000
 
 function withTimeout<T>(promise: Promise<T>, ms: number): Promise<T | undefined> {
   return Promise.race([promise, new Promise<undefined>((resolve) => setTimeout(() => resolve(undefined), ms).unref())])
@@ -26,7 +35,8 @@ async function startContextRun(): Promise<Run> {
   const workspace = await Workspace.fromConfig()
   const script = process.argv[1] ? path.basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'interactive'
   const experimentName = env.experiment ?? (script.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'interactive')
-  const run = await workspace.experiment(experimentName).startLogging({ outputs: './outputs' })
+  // A script run while the server is down still records its run: in the spool, for `wharf sync`.
+  const run = await workspace.experiment(experimentName).startLogging({ outputs: './outputs', whenUnreachable: 'offline' })
   interactive = true
   installInteractiveHooks(run)
   return run
@@ -36,31 +46,48 @@ function installInteractiveHooks(run: Run): void {
   if (hooksInstalled) return
   hooksInstalled = true
   let ending = false
-  // A normal end (the event loop ran dry): store everything, upload ./outputs, mark Completed.
+  // A normal end: the event loop ran dry, which cannot happen while the script awaits a `.wait()` or
+  // a flush (a pending wait holds the loop open), so the script has really finished. Store
+  // everything, upload ./outputs, mark Completed; a log() after this throws at the call.
   process.on('beforeExit', () => {
     if (ending) return
     ending = true
-    void withTimeout(run.complete(), EXIT_BUDGET_MS).catch((error: unknown) => {
-      process.stderr.write(`wharf: could not complete run ${run.id}: ${(error as Error).message}\n`)
-    })
+    void endRun(run, () => run.complete())
   })
   // An uncaught exception: print it as Node would, mark the run Failed with it, exit 1.
   process.once('uncaughtException', (error: Error) => {
     ending = true
     process.stderr.write(`${error.stack ?? String(error)}\n`)
-    void withTimeout(run.fail({ error }), EXIT_BUDGET_MS)
-      .catch(() => undefined)
-      .finally(() => process.exit(1))
+    void endRun(run, () => run.fail({ error })).finally(() => process.exit(1))
   })
   const onSignal = (signal: NodeJS.Signals, code: number): void => {
     ending = true
-    void withTimeout(run.cancel(), EXIT_BUDGET_MS)
-      .catch(() => undefined)
-      .finally(() => process.exit(code))
+    void endRun(run, () => run.cancel()).finally(() => process.exit(code))
     process.stderr.write(`wharf: ${signal}: storing logged metrics, then stopping run ${run.id}\n`)
   }
   process.once('SIGINT', () => onSignal('SIGINT', 130))
   process.once('SIGTERM', () => onSignal('SIGTERM', 143))
+}
+
+/** Ends the run within the exit budget and says, once, what could not reach the server. */
+async function endRun(run: Run, end: () => Promise<unknown>): Promise<void> {
+  try {
+    const ended = await withTimeout(end().then(() => true), EXIT_BUDGET_MS)
+    if (ended === undefined) {
+      process.stderr.write(`wharf: run ${run.id} did not end within ${EXIT_BUDGET_MS / 1000} s; metrics not yet sent stay in the spool for \`npx wharf sync\`\n`)
+    }
+  } catch (error) {
+    if (run.spooled === undefined) process.stderr.write(`wharf: could not complete run ${run.id}: ${(error as Error).message}\n`)
+  }
+  const spooled = run.spooled
+  if (spooled === undefined) return
+  const what = spooled.offline
+    ? `its creation, ${spooled.points} metric points, ${spooled.files} output files and its final status (${spooled.status})`
+    : `${spooled.files} output files, its final status (${spooled.status}) and any metric points not yet sent`
+  process.stderr.write(
+    `wharf: warning: could not reach the Wharf server at ${run.workspace.url}; run ${run.id} (experiment "${run.experiment}") ` +
+      `is saved in ${spooled.spoolDir}: ${what}. Run \`npx wharf sync\` when the server is back.\n`,
+  )
 }
 
 let signalHooks = false
@@ -82,12 +109,24 @@ function installSubmittedHooks(): void {
  * WHARF_TRACKING_URI and WHARF_RUN_TOKEN). Otherwise an interactive run, started on first use in the
  * configured workspace (experiment WHARF_EXPERIMENT, else the script's name), completed when the
  * process ends normally (after uploading ./outputs), marked Failed on an uncaught exception and
- * Canceled on SIGINT/SIGTERM. The same run for every call in a process.
+ * Canceled on SIGINT/SIGTERM. If the server cannot be reached when it starts, the interactive run is
+ * logged offline to the spool (one warning at exit; `wharf sync` creates it later). The same run for
+ * every call in a process.
  */
 export function getContextRun(): Promise<Run> {
-  current ??= startContextRun().then((run) => {
+  if (current !== undefined) return current
+  current = startContextRun().then((run) => {
     if (!interactive) installSubmittedHooks()
+    // Logs made while the run was starting go first, in order; later ones go straight to it.
+    const pending = early
+    early = []
+    for (const log of pending) log(run)
+    resolved = run
     return run
+  })
+  current.catch(() => {
+    startFailed = true
+    early = []
   })
   return current
 }
@@ -130,28 +169,43 @@ function assertLoggable(name: string, value: unknown): void {
   }
 }
 
+function logTo(run: Run, name: string, value: number | string | readonly (number | string)[]): Waitable {
+  if (!Array.isArray(value)) return run.logger.log(name, value as number | string)
+  assertLoggable(name, value)
+  return run.logList(name, value as (number | string)[])
+}
+
 let logger: Logger | undefined
 
 /** The logger bound to the current run (see {@link getContextRun}); the same object on every call. */
 export function getLogger(): Logger {
   logger ??= {
     log(name, value) {
+      // The hot path: once the run is known, straight to its metric logger, which validates (and
+      // throws at the call once the run has ended).
+      if (resolved !== undefined) return logTo(resolved, name, value)
       assertLoggable(name, value)
-      // Boxed: a PendingLog is a thenable, and returning it bare from then() would wait on it.
-      const logged = getContextRun().then((r) => ({
-        handle: Array.isArray(value) ? r.logList(name, value as (number | string)[]) : r.log(name, value as number | string),
-      }))
-      return lazily(logged, () => logged.then(({ handle }) => handle.wait()))
+      let handle: Waitable | undefined
+      let failure: Error | undefined
+      const started = getContextRun()
+      if (!startFailed) {
+        early.push((run) => {
+          try {
+            handle = logTo(run, name, value)
+          } catch (error) {
+            failure = error instanceof Error ? error : new WharfError('INTERNAL', String(error))
+          }
+        })
+      }
+      return lazily(started, () =>
+        started.then(() => {
+          if (failure !== undefined) throw failure
+          return handle?.wait()
+        }),
+      )
     },
     upload(artifactPath, content) {
-      const uploaded = getContextRun().then(
-        (r): Promise<Artifact> =>
-          r.workspace.client.uploadArtifact(r.id, {
-            path: artifactPath,
-            body: content,
-            contentType: typeof content === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
-          }),
-      )
+      const uploaded = getContextRun().then((r) => r.uploadContent(artifactPath, content))
       return lazily(uploaded, () => uploaded.then(() => undefined))
     },
   }

@@ -4,6 +4,7 @@ import type { Readable } from 'node:stream'
 import {
   WharfError,
   isTerminalStatus,
+  isWharfError,
   type Artifact,
   type AssetVersion,
   type MetricPoint,
@@ -12,6 +13,8 @@ import {
 } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
 import { MetricLogger, type PendingLog } from './metric-logger.js'
+import { isRetryable, resolveRetryPolicy, retryRequest } from './retry.js'
+import { spoolRunArtifact, spoolRunEnding, spoolRunFolder, spooledRunFolder } from './run-spool.js'
 import { TRANSFER_CONCURRENCY, downloadArtifactFile, forEachLimited, listFiles, uploadArtifactFile } from './transfer.js'
 import type { Workspace } from './workspace.js'
 
@@ -42,6 +45,26 @@ export interface RegisterModelOptions {
 /** Where an image comes from: a file, or bytes with their type. */
 export type ImageSource = { path: string } | { data: Uint8Array; mimeType: string }
 
+/**
+ * How long ending a run waits for the server to take the metrics still unsent, through an outage:
+ * long enough to ride out a server restart, short enough that a script whose server is gone ends.
+ */
+const END_WAIT_MS = 30_000
+
+/** What a run left in the spool for `wharf sync` when it ended (see {@link Run.spooled}). */
+export interface SpooledRunSummary {
+  /** The spool folder. */
+  spoolDir: string
+  /** Metric points in spool files. */
+  points: number
+  /** Files copied into the spool, to upload as artifacts. */
+  files: number
+  /** The final status, set on the server by `wharf sync`. */
+  status: RunStatus
+  /** True when the run itself exists only in the spool (it started while the server was unreachable). */
+  offline: boolean
+}
+
 const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/svg+xml': 'svg', 'image/webp': 'webp' }
 
 /**
@@ -57,13 +80,17 @@ export class Run implements AsyncDisposable {
   #outputs: string | false
   #rowSteps = new Map<string, number>()
   #finishing: Promise<RunInfo> | undefined
+  readonly #offline: boolean
+  #spooled: SpooledRunSummary | undefined
 
-  constructor(workspace: Workspace, info: RunInfo, options: { outputs?: string | false } = {}) {
+  /** `offline`: the run exists only in the spool so far (see `Experiment.startLogging`'s `whenUnreachable`). */
+  constructor(workspace: Workspace, info: RunInfo, options: { outputs?: string | false; offline?: boolean } = {}) {
     this.workspace = workspace
     this.id = info.id
     this.experiment = info.experiment
     this.#info = info
     this.#outputs = options.outputs ?? false
+    this.#offline = options.offline === true
   }
 
   /** An existing run of the workspace. RUN_NOT_FOUND if there is none with this id. */
@@ -85,6 +112,16 @@ export class Run implements AsyncDisposable {
     return this.#info
   }
 
+  /** True while the run exists only in the spool: it was started while the server was unreachable. */
+  get offline(): boolean {
+    return this.#offline
+  }
+
+  /** What the run left in the spool when it ended (the server could not be reached), or undefined. */
+  get spooled(): SpooledRunSummary | undefined {
+    return this.#spooled
+  }
+
   /** The folder uploaded as `outputs/` when the run ends, or false. */
   get outputsFolder(): string | false {
     return this.#outputs
@@ -92,7 +129,12 @@ export class Run implements AsyncDisposable {
 
   /** This run's metric logger (created on first use; replays any spooled batches of the run). */
   get logger(): MetricLogger {
-    this.#logger ??= new MetricLogger({ client: this.workspace.client, runId: this.id, spoolDir: this.workspace.spoolDir })
+    this.#logger ??= new MetricLogger({
+      client: this.workspace.client,
+      runId: this.id,
+      spoolDir: this.workspace.spoolDir,
+      ...(this.#offline ? { offline: true } : {}),
+    })
     return this.#logger
   }
 
@@ -389,23 +431,90 @@ export class Run implements AsyncDisposable {
     await this.complete()
   }
 
-  #finish(target: { status: RunStatus; error?: { message: string; code?: string; details?: string } }): Promise<RunInfo> {
+  /** Uploads a text or bytes as the artifact `artifactPath`; for a run logged offline, keeps it in the spool for `wharf sync`. */
+  async uploadContent(artifactPath: string, content: string | Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
+    if (this.#offline) {
+      await spoolRunArtifact({ spoolDir: this.workspace.spoolDir, runId: this.id, workspace: this.workspace.name, artifactPath, content })
+      return
+    }
+    await this.workspace.client.uploadArtifact(this.id, {
+      path: artifactPath,
+      body: content,
+      contentType: typeof content === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+  }
+
+  #finish(target: RunEnd): Promise<RunInfo> {
     this.#finishing ??= (async () => {
-      let flushError: unknown
+      let unsent: WharfError | undefined
+      let refused: unknown
       try {
-        await this.#logger?.close()
+        // Through an outage (a server restart) the metrics still unsent are waited for, for a while.
+        await this.#logger?.close(this.#offline ? {} : { timeoutMs: END_WAIT_MS, waitForServer: true })
       } catch (error) {
-        flushError = error // spooled points are kept on disk; the run still ends
+        if (isWharfError(error) && isRetryable(error)) unsent = error // the points are in the spool file
+        else refused = error // a batch the server refused: the run still ends, then the caller hears of it
       }
-      if (this.#outputs !== false) await this.#uploadOutputs(this.#outputs)
-      const current = await this.workspace.client.getRun(this.id)
-      this.#info = isTerminalStatus(current.status)
-        ? current
-        : await this.workspace.client.setRunStatus(this.id, target.status, target.error ? { error: target.error } : {})
-      if (flushError !== undefined) throw flushError as Error
+      // The final status goes last, after every point and file: with points still in the spool, the
+      // end is spooled too, so `wharf sync` sets it once they are in.
+      if (this.#offline || unsent !== undefined) return this.#spoolEnd(target, unsent)
+      try {
+        // Like the points above, the end rides out a restart: retried until END_WAIT_MS has passed, not
+        // for a number of tries (five take 1.5 s, shorter than a server takes to start again).
+        const deadline = Date.now() + END_WAIT_MS
+        const retry = {
+          policy: resolveRetryPolicy({ attempts: Number.MAX_SAFE_INTEGER, maxDelayMs: 2_000 }),
+          serverUrl: this.workspace.url,
+          holdProcess: true,
+          shouldStop: () => Date.now() >= deadline,
+        }
+        const outputs = this.#outputs
+        if (outputs !== false) await retryRequest(() => this.#uploadOutputs(outputs), retry)
+        const current = await retryRequest(() => this.workspace.client.getRun(this.id), retry)
+        this.#info = isTerminalStatus(current.status)
+          ? current
+          : await retryRequest(
+              () => this.workspace.client.setRunStatus(this.id, target.status, target.error ? { error: target.error } : {}),
+              retry,
+            )
+      } catch (error) {
+        if (!isWharfError(error) || !isRetryable(error)) throw error
+        return this.#spoolEnd(target, error)
+      }
+      if (refused !== undefined) throw refused as Error
       return this.#info
     })()
     return this.#finishing
+  }
+
+  /**
+   * Keeps the end of the run in the spool: a copy of the outputs folder and the final status. An
+   * offline run resolves with its status; a run the server could not be told about rejects with
+   * SERVER_UNREACHABLE naming the spool folder.
+   */
+  async #spoolEnd(target: RunEnd, cause: WharfError | undefined): Promise<RunInfo> {
+    const spoolDir = this.workspace.spoolDir
+    const at = new Date().toISOString()
+    const files =
+      this.#outputs === false
+        ? 0
+        : await spoolRunFolder({ spoolDir, runId: this.id, workspace: this.workspace.name, name: 'outputs', folder: this.#outputs })
+    spoolRunEnding({
+      spoolDir,
+      runId: this.id,
+      workspace: this.workspace.name,
+      ending: { status: target.status, at, ...(target.error ? { error: target.error } : {}) },
+    })
+    this.#spooled = { spoolDir, points: this.#logger?.spooledPoints ?? 0, files, status: target.status, offline: this.#offline }
+    this.#info = { ...this.#info, status: target.status, endedAt: at, ...(target.error ? { error: target.error } : {}) }
+    if (this.#offline) return this.#info
+    throw new WharfError(
+      'SERVER_UNREACHABLE',
+      `could not tell the server that run "${this.id}" ended (${cause?.message ?? 'unreachable'}); its final status (${target.status}), ` +
+        `its outputs and unsent metrics are saved in ${spooledRunFolder({ spoolDir, runId: this.id })} and ${spoolDir}: run \`wharf sync\` when the server is back`,
+      { ...(cause ? { cause } : {}), details: { runId: this.id, spoolDir } },
+    )
   }
 
   async #uploadOutputs(folder: string): Promise<void> {
@@ -415,6 +524,11 @@ export class Run implements AsyncDisposable {
     )
     if (exists) await this.uploadFolder('outputs', folder)
   }
+}
+
+interface RunEnd {
+  status: RunStatus
+  error?: { message: string; code?: string; details?: string }
 }
 
 function pointValue(point: MetricPoint): MetricValue {

@@ -58,7 +58,7 @@ describe('replaySpool against a real server', () => {
       await client.logMetrics(runId, { writerId, sequence, series })
     }
     const result = await replaySpool({ client, spoolDir })
-    expect(result).toEqual({ files: 1, batches: 10, points: 10 * BATCH, failed: [], skipped: [] })
+    expect(result).toEqual({ files: 1, batches: 10, points: 10 * BATCH, failed: [], skipped: [], runs: { created: 0, artifacts: 0, ended: 0 } })
     expect(existsSync(file)).toBe(false)
     const points = await readSeries(client, { runId, name: 'loss' })
     expect(points.length, describeSteps(points, 10 * BATCH)).toBe(10 * BATCH)

@@ -16,6 +16,7 @@ import type { WharfClient } from '@wharf/client'
 import { WharfError, isWharfError, printable, toJson, type IngestResult, type MetricSeriesIn } from '@wharf/contract'
 import { countSeriesPoints } from './column-batch.js'
 import { resolveRetryPolicy, retryRequest, type RetryOptions, type RetryPolicy } from './retry.js'
+import { createSpooledRun, finishSpooledRun, readSpooledRuns, spooledRunError } from './run-spool.js'
 
 const SPOOL_SUFFIX = '.jsonl'
 const WRITER_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/
@@ -390,9 +391,14 @@ export interface ReplaySpoolResult {
   failed: { file: string; error: WharfError }[]
   /** Files left alone because a live process holds them (a logger still writing, or another replay). */
   skipped: { file: string; reason: string }[]
+  /**
+   * Runs recorded in the spool (started offline, or whose end could not be sent): how many were
+   * created, how many of their files uploaded, how many ended. Only when no `runId` is given.
+   */
+  runs: { created: number; artifacts: number; ended: number }
 }
 
-function clientPicker(source: SpoolClientSource): (record: SpoolRecord) => WharfClient {
+function clientPicker(source: SpoolClientSource): (record: { runId: string; workspace: string }) => WharfClient {
   if (typeof source === 'function') return (record) => source(record.runId, { workspace: record.workspace })
   const byWorkspace = new Map<string, WharfClient>([[source.workspace, source]])
   return (record) => {
@@ -498,12 +504,15 @@ async function replayFile(
  * writer id and sequence, so a batch the server already stored is not stored twice. A file is deleted
  * once every line is acknowledged; otherwise it is rewritten (atomically) to the lines not yet stored
  * and reported in `failed`. A torn last line is skipped with a warning. Files locked by a live process
- * are skipped. Throws only for an abort (after saving what is left) or an unreadable folder.
+ * are skipped. Without `runId`, runs recorded in the spool are replayed too: each is created (with
+ * its own id, so again is harmless) before its batches, and once they are all sent its files are
+ * uploaded and its final status set. Throws only for an abort (after saving what is left) or an
+ * unreadable folder.
  */
 export async function replaySpool(options: ReplaySpoolOptions): Promise<ReplaySpoolResult> {
   const policy = resolveRetryPolicy(options.retry)
   const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, { type: 'WharfSpoolWarning' }))
-  const result: ReplaySpoolResult = { files: 0, batches: 0, points: 0, failed: [], skipped: [] }
+  const result: ReplaySpoolResult = { files: 0, batches: 0, points: 0, failed: [], skipped: [], runs: { created: 0, artifacts: 0, ended: 0 } }
   let names: string[]
   try {
     names = await readdir(options.spoolDir)
@@ -512,19 +521,41 @@ export async function replaySpool(options: ReplaySpoolOptions): Promise<ReplaySp
     throw error
   }
   const pick = clientPicker(options.client)
-  const files = names
-    .filter((name) => {
-      const parsed = parseSpoolFileName(name)
-      return parsed !== undefined && (options.runId === undefined || parsed.runId === options.runId)
-    })
-    .sort()
-    .map((name) => path.join(options.spoolDir, name))
+  const call = { policy, ...(options.signal ? { signal: options.signal } : {}) }
   let unreachable = false
-  for (const file of files) {
+  // Runs recorded offline are created first, so their batches have a run to go to.
+  const spooledRuns = options.runId === undefined ? await readSpooledRuns(options.spoolDir, warn) : []
+  const notCreated = new Set<string>()
+  for (const run of spooledRuns) {
+    if (run.creation === undefined) continue
     if (options.signal?.aborted) throw abortError()
+    try {
+      await createSpooledRun(run, { ...call, client: pick(run), ...(unreachable ? { policy: { ...policy, attempts: 1 } } : {}) })
+      result.runs.created++
+    } catch (error) {
+      const failure = spooledRunError(run, error)
+      result.failed.push({ file: run.folder, error: failure })
+      if (failure.code === 'SERVER_UNREACHABLE') unreachable = true
+      notCreated.add(run.runId)
+    }
+  }
+  const files = names
+    .map((name) => ({ name, parsed: parseSpoolFileName(name) }))
+    .filter((entry) => entry.parsed !== undefined && (options.runId === undefined || entry.parsed.runId === options.runId))
+    .sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+    .map((entry) => ({ file: path.join(options.spoolDir, entry.name), runId: entry.parsed?.runId ?? '' }))
+  // Runs with batches not sent yet are not ended: their files and status wait for the next sync.
+  const unsent = new Set<string>(notCreated)
+  for (const { file, runId } of files) {
+    if (options.signal?.aborted) throw abortError()
+    if (notCreated.has(runId)) {
+      result.skipped.push({ file, reason: `its run "${printable(runId)}" could not be created yet` })
+      continue
+    }
     const lock = lockSpoolFile(file)
     if (!lock.locked) {
       result.skipped.push({ file, reason: lock.reason })
+      unsent.add(runId)
       continue
     }
     try {
@@ -540,6 +571,7 @@ export async function replaySpool(options: ReplaySpoolOptions): Promise<ReplaySp
       result.points += outcome.points
       if (outcome.error !== undefined) {
         result.failed.push({ file, error: outcome.error })
+        unsent.add(runId)
         if (outcome.error.code === 'SERVER_UNREACHABLE') unreachable = true
         if (options.signal?.aborted) throw outcome.error
       }
@@ -548,6 +580,20 @@ export async function replaySpool(options: ReplaySpoolOptions): Promise<ReplaySp
       else throw error
     } finally {
       unlockSpoolFile(file)
+    }
+  }
+  // Then each run's files, then its final status: a run is Completed only with everything in it.
+  for (const run of spooledRuns) {
+    if (unsent.has(run.runId)) continue
+    if (options.signal?.aborted) throw abortError()
+    try {
+      const finished = await finishSpooledRun(run, { ...call, client: pick(run), ...(unreachable ? { policy: { ...policy, attempts: 1 } } : {}) })
+      result.runs.artifacts += finished.artifacts
+      if (finished.ended) result.runs.ended++
+    } catch (error) {
+      const failure = spooledRunError(run, error)
+      result.failed.push({ file: run.folder, error: failure })
+      if (failure.code === 'SERVER_UNREACHABLE') unreachable = true
     }
   }
   return result

@@ -3,7 +3,7 @@ import { readFile, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
-import { ROUTES, isWharfError, type ErrorCode } from '@wharf/contract'
+import { ROUTES, isWharfError, newRunId, type ErrorCode } from '@wharf/contract'
 import { startTestServer, testStoreKinds, type TestServer } from './test-support/test-server.js'
 
 async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -154,6 +154,24 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(roots.map((r) => r.id)).toEqual([parent.id])
         await expectCode(client.createRun({ experiment: 'tree', parentRunId: 'no-such-run' }), 'RUN_NOT_FOUND')
         await expectCode(client.createRun({ experiment: 'tree', runId: a.id }), 'RUN_EXISTS')
+      })
+
+      it('creates a run with a client-made id once, however often it is sent, keeping its start time', async () => {
+        const runId = newRunId()
+        const startedAt = '2026-01-02T03:04:05.000Z'
+        const body = JSON.stringify({ experiment: 'offline', runId, status: 'Running', startedAt })
+        const first = await fetch(`${api}/runs`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+        expect(first.status).toBe(201)
+        const again = await fetch(`${api}/runs`, { method: 'POST', body, headers: { 'content-type': 'application/json' } })
+        expect(again.status).toBe(200)
+        expect(await again.json()).toEqual(await first.json())
+        expect(await client.getRun(runId)).toMatchObject({ id: runId, experiment: 'offline', createdAt: startedAt, startedAt })
+        expect((await client.listRuns({ experiment: 'offline' }).toArray()).map((r) => r.id)).toEqual([runId])
+        // The same id in another experiment is another run: refused.
+        await expectCode(client.createRun({ experiment: 'elsewhere', runId }), 'RUN_EXISTS')
+        const endedAt = '2026-01-02T04:00:00.000Z'
+        expect(await client.setRunStatus(runId, 'Completed', { at: endedAt })).toMatchObject({ status: 'Completed', endedAt })
+        await expectCode(client.createRun({ experiment: 'offline', runId, startedAt: 'yesterday' }), 'INVALID_ARGUMENT')
       })
 
       it('lists by experiment, status and tag, sorts by time or metric, and pages', async () => {

@@ -1,5 +1,4 @@
 import type { Hono } from 'hono'
-import { monotonicFactory } from 'ulid'
 import {
   AddPropertiesSchema,
   CreateRunSchema,
@@ -15,6 +14,8 @@ import {
   assertName,
   assertWithinLimit,
   hasControlChars,
+  isWharfError,
+  newRunId,
   printable,
   type Limits,
   type RunOrderField,
@@ -25,12 +26,8 @@ import type { AppDeps } from '../deps.js'
 import { jsonKeepingSign, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
 import { pageSizeOf } from './paging.js'
 
-const newUlid = monotonicFactory()
-
-/** A new run id: a ULID, so ids sort by creation time. */
-export function newRunId(): string {
-  return newUlid().toLowerCase()
-}
+/** A new run id (re-exported from the contract, which the SDK shares for runs logged offline). */
+export { newRunId }
 
 /** The `:runId` path parameter, validated. */
 export function runIdParam(c: AppContext): string {
@@ -105,9 +102,9 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertKeyValues('property', properties, limits)
     await store.getWorkspace(workspace)
     const id = body.runId ?? newRunId()
-    const now = new Date().toISOString()
+    const now = body.startedAt ?? new Date().toISOString()
     const status: RunStatus = body.status ?? 'NotStarted'
-    const run = await store.createRun({
+    const created = store.createRun({
       workspace,
       experiment: body.experiment,
       id,
@@ -123,7 +120,16 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       scriptName: body.scriptName ?? null,
       command: body.command ?? null,
     })
-    return c.json(run, 201)
+    try {
+      return c.json(await created, 201)
+    } catch (error) {
+      // A client-made id sent again (a retried request, or `wharf sync` of an offline run replayed
+      // twice) gets the run it made, so creation can be repeated safely; any other clash is refused.
+      if (body.runId === undefined || !isWharfError(error) || error.code !== 'RUN_EXISTS') throw error
+      const existing = await store.getRun(workspace, id)
+      if (existing.experiment !== body.experiment || (existing.parentRunId ?? undefined) !== body.parentRunId) throw error
+      return c.json(existing, 200)
+    }
   })
 
   app.get(ROUTES.listRuns.path, async (c) => {
@@ -172,7 +178,7 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       await store.transitionRun(workspace, runId, {
         status: body.status,
         ...(body.error !== undefined ? { error: body.error } : {}),
-        at: new Date().toISOString(),
+        at: body.at ?? new Date().toISOString(),
       }),
     )
   })
