@@ -215,6 +215,8 @@ export class MetricLogger {
   #giveUpTimer: NodeJS.Timeout | undefined
   #waitsExpired = false
   readonly #waitTimeoutMs: number
+  /** waitTimeoutMs 0, or a plain close(): waits on spooled points reject as soon as they are parked. */
+  #waitsGiveUpAtOnce = false
   #probeFailures = 0
   readonly #waiters = new Map<number, Waiter>()
   #pumping = false
@@ -272,6 +274,7 @@ export class MetricLogger {
     if (!Number.isFinite(this.#waitTimeoutMs) || this.#waitTimeoutMs < 0) {
       throw invalid(`waitTimeoutMs must be a number of milliseconds from 0, got ${this.#waitTimeoutMs}`, 'waitTimeoutMs')
     }
+    this.#waitsGiveUpAtOnce = this.#waitTimeoutMs === 0
     this.#offline = options.offline === true
     if (this.#offline) this.#mode = 'spool'
     // Points left in spool files by earlier loggers of this run come first, so steps stay in order.
@@ -365,6 +368,10 @@ export class MetricLogger {
       // A fresh chance for the server: the spool is retried until the timeout, waits stay pending.
       this.#patient = true
       this.#unpark()
+    } else {
+      // A plain close() does not ride out an outage: what the server cannot take now goes to the spool.
+      this.#waitsGiveUpAtOnce = true
+      if (this.#parked !== undefined) this.#expireWaits()
     }
     let failure: WharfError | undefined
     try {
@@ -766,7 +773,7 @@ export class MetricLogger {
     this.#parked = error
     this.#report(error)
     if (this.#patient) return
-    if (this.#waitTimeoutMs === 0) {
+    if (this.#waitsGiveUpAtOnce) {
       this.#expireWaits()
       return
     }
