@@ -15,8 +15,16 @@ export function createProgram(): Command {
     .description('Wharf: run history and datastores for ML work, self-hosted')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--verbose', 'print error details and causes')
+    .option('--token <token>', 'bearer token for a server that requires one (default: WHARF_AUTH_TOKEN or .wharf/config.json)')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+  // Global options are parsed by the program wherever they stand (`wharf history list --token …` too);
+  // handing the token to the command that runs lets its flags carry it like --url and --workspace.
+  program.hook('preAction', (root, action) => {
+    const { token } = root.opts<{ token?: string }>()
+    if (token !== undefined) action.setOptionValue('token', token)
+  })
   registerServerCommand(program)
   registerWorkspaceCommands(program)
   registerHistoryCommands(program)
