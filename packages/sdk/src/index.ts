@@ -29,3 +29,4 @@ export {
   type DatastoreDownloadResult,
 } from './datastore.js'
 export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './progress.js'
+export { formatBytes } from './format-bytes.js'
