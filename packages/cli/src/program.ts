@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { WharfError } from '@wharf/contract'
 import { registerAssetCommands } from './commands/asset.js'
 import { registerDatastoreCommands } from './commands/datastore.js'
 import { registerExperimentCommands } from './commands/experiment.js'
@@ -23,7 +24,13 @@ export function createProgram(): Command {
   // handing the token to the command that runs lets its flags carry it like --url and --workspace.
   program.hook('preAction', (root, action) => {
     const { token } = root.opts<{ token?: string }>()
-    if (token !== undefined) action.setOptionValue('token', token)
+    if (token === undefined) return
+    if (action.name() === 'server') {
+      throw new WharfError('INVALID_ARGUMENT', '--token is the token a client sends; the server takes the one it requires with --auth-token (or WHARF_AUTH_TOKEN)', {
+        details: { flag: '--token' },
+      })
+    }
+    action.setOptionValue('token', token)
   })
   registerServerCommand(program)
   registerWorkspaceCommands(program)

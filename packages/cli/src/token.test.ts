@@ -81,4 +81,11 @@ describe('a server that requires a token', () => {
     const file = path.join(project, '.wharf', 'config.json')
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ url: server.url, workspace: 'default' })
   })
+
+  it('wharf server refuses --token and points to --auth-token', async () => {
+    const result = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'unused'), '--token', TOKEN], { env: bare })
+    expect(result.code).toBe(2)
+    expect(result.stderr).toContain('--auth-token')
+    expect(result.stderr).not.toContain(TOKEN)
+  })
 })
