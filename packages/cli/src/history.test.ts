@@ -73,7 +73,7 @@ describe('wharf history list', () => {
     const result = await wharf(['history', 'list', '-o', 'table'])
     expect(result.code, result.stderr).toBe(0)
     const [header, rule, ...rows] = result.stdout.trimEnd().split('\n')
-    expect(header!.split(/\s{2,}/)).toEqual(['accuracy', 'loss', 'Duration', 'Run id', 'Script', 'Start time (UTC)', 'Status'])
+    expect(header!.split(/\s{2,}/)).toEqual(['accuracy', 'loss', 'Duration', 'Run id', 'Name', 'Script', 'Start time (UTC)', 'Status'])
     expect(rule).toMatch(/^[- ]+$/)
     expect(rows).toHaveLength(3)
     expect(rows[0]).toContain(failed.id)
@@ -82,23 +82,36 @@ describe('wharf history list', () => {
     expect(result.stdout).not.toContain('\u001b[') // no colours off a terminal
   })
 
-  it('fits the table to the terminal width, cutting long cells with … and keeping run ids whole', async () => {
+  it('at 80 columns keeps the most important columns whole and names the ones it left out', async () => {
     const result = await wharf(['history', 'list', '-o', 'table'], { COLUMNS: '80' })
     expect(result.code, result.stderr).toBe(0)
     const lines = result.stdout.trimEnd().split('\n')
     for (const line of lines) expect([...line].length).toBeLessThanOrEqual(80)
-    expect(result.stdout).toContain('…')
-    expect(result.stdout).toContain(first.id)
+    const headers = lines[0]!.split(/\s{2,}/)
+    expect(headers.slice(0, 3)).toEqual(['accuracy', 'loss', 'Run id'])
+    expect(headers.at(-1)).toBe('Status')
+    expect(headers).not.toContain('Script')
+    for (const run of [first, second, failed]) expect(result.stdout).toContain(run.id)
+    expect(lines[4]).toMatch(new RegExp(`^0\\.8\\s+0\\.05\\s+${first.id}\\s.*Completed$`))
+    expect(lines.at(-1)).toMatch(/^\(hidden at this width: .*Script.*; -o json has all\)$/)
   })
 
-  it('prints TSV with no header: one line per run, values in JSON key order', async () => {
+  it('prints TSV with a header row and a column per metric and tag', async () => {
     const result = await wharf(['history', 'list', '-o', 'tsv'])
     expect(result.code, result.stderr).toBe(0)
-    const lines = result.stdout.trimEnd().split('\n')
-    expect(lines).toHaveLength(3)
-    expect(lines[0]!.split('\t')[0]).toBe(failed.id)
-    expect(lines[0]!.split('\t')[3]).toBe('Failed')
-    expect(result.stdout).not.toContain('Run id')
+    const [header, ...rows] = result.stdout.trimEnd().split('\n').map((line) => line.split('\t'))
+    expect(rows).toHaveLength(3)
+    const column = (name: string): number => header!.indexOf(name)
+    expect(header!.slice(0, 4)).toEqual(['runId', 'experiment', 'displayName', 'status'])
+    for (const name of ['metrics.accuracy', 'metrics.loss', 'tags.lr', 'tags.team', 'error.message']) expect(column(name), name).toBeGreaterThan(0)
+    expect(header).not.toContain('metrics')
+    expect(rows[2]![column('runId')]).toBe(first.id)
+    expect(rows[2]![column('metrics.loss')]).toBe('0.05')
+    expect(rows[2]![column('metrics.accuracy')]).toBe('0.8')
+    expect(rows[2]![column('tags.lr')]).toBe('0.1')
+    expect(rows[2]![column('error.message')]).toBe('')
+    expect(rows[0]![column('error.message')]).toBe('CUDA out of memory')
+    for (const row of rows) expect(row).toHaveLength(header!.length)
   })
 
   it('filters by status, tag, experiment and --top', async () => {
@@ -181,7 +194,9 @@ describe('wharf history last / info', () => {
     const bad = await wharf(['history', 'info', '-r', failed.id, '-o', 'table'])
     expect(bad.stdout).toMatch(/Error\s+UserError: CUDA out of memory/)
     const tsv = await wharf(['history', 'info', '-r', first.id, '-o', 'tsv'])
-    expect(tsv.stdout.split('\t')[0]).toBe(first.id)
+    const [names, values] = tsv.stdout.trimEnd().split('\n').map((line) => line.split('\t'))
+    expect(values![names!.indexOf('runId')]).toBe(first.id)
+    expect(values![names!.indexOf('metrics.accuracy')]).toBe('0.8')
   })
 
   it('an unknown run is exit code 3 with one line on stderr saying how to find runs; --verbose adds details', async () => {
@@ -396,5 +411,73 @@ describe('help and version', () => {
     const result = await wharf(['--version'])
     expect(result.code).toBe(0)
     expect(result.stdout).toMatch(/^\d+\.\d+\.\d+\n$/)
+  })
+})
+
+describe('a run named as an argument or with -r', () => {
+  it('info, download and promote take the run id as an argument too', async () => {
+    const info = await wharf(['history', 'info', first.id, '-o', 'json'])
+    expect(info.code, info.stderr).toBe(0)
+    expect(json<RunOut>(info.stdout).runId).toBe(first.id)
+    const both = await wharf(['history', 'info', first.id, '-r', first.id, '--query', 'runId'])
+    expect(json(both.stdout)).toBe(first.id)
+    const target = path.join(dir, 'download-positional')
+    const down = await wharf(['history', 'download', second.id, '-d', target, '--query', 'runId'])
+    expect(down.code, down.stderr).toBe(0)
+    expect(json(down.stdout)).toBe(second.id)
+    const promoted = await wharf(['history', 'promote', second.id, '-ap', 'outputs/model', '-n', 'positional-model', '--query', 'name'])
+    expect(promoted.code, promoted.stderr).toBe(0)
+    expect(json(promoted.stdout)).toBe('positional-model')
+  })
+
+  it('refuses no run, or two different ones, with exit code 2 and the command to write', async () => {
+    const none = await wharf(['history', 'info'])
+    expect(none.code).toBe(2)
+    expect(none.stderr).toBe('wharf: error: which run? write wharf history info <runid> (or -r <runid>); wharf history list shows the run ids [INVALID_ARGUMENT]\n')
+    const two = await wharf(['history', 'info', first.id, '-r', second.id])
+    expect(two.code).toBe(2)
+    expect(two.stderr).toContain(`two runs given, "${first.id}" and -r "${second.id}"`)
+  })
+
+  it('help examples show run ids in the form runs have', async () => {
+    let examples = 0
+    for (const command of ['info', 'download', 'compare', 'promote']) {
+      const help = await wharf(['history', command, '--help'])
+      expect(help.code).toBe(0)
+      const ids = [...help.stdout.matchAll(/^ {2}wharf history \w+ (.*)$/gm)].flatMap((m) => m[1]!.split(/\s+/)).filter((word, i, words) => !word.startsWith('-') && (i === 0 || words[i - 1] === '-r' || command === 'compare') && !word.includes('/'))
+      for (const id of ids) expect(id, `wharf history ${command} --help`).toMatch(/^[0-9a-hjkmnp-tv-z]{26}$/)
+      examples += ids.length
+    }
+    expect(examples).toBeGreaterThanOrEqual(6)
+    expect(first.id).toMatch(/^[0-9a-hjkmnp-tv-z]{26}$/)
+  })
+})
+
+describe('readable run names', () => {
+  it('list, last and info show the name the server gave each run', async () => {
+    for (const run of [first, second, failed]) expect(run.displayName).toMatch(/^[a-z]+-[a-z]+-\d{1,3}$/)
+    const list = await wharf(['history', 'list', '-o', 'table'])
+    const rows = list.stdout.trimEnd().split('\n').slice(2)
+    for (const run of [failed, second, first]) expect(rows.find((row) => row.includes(run.id))).toContain(`${run.id}  ${run.displayName}  `)
+    const info = await wharf(['history', 'info', first.id, '-o', 'table'])
+    expect(info.stdout).toMatch(new RegExp(`^Name\\s+${first.displayName}$`, 'm'))
+    const last = await wharf(['history', 'last', '--query', 'displayName'])
+    expect(json(last.stdout)).toBe(failed.displayName)
+  })
+})
+
+describe('tables on a terminal', () => {
+  it('fit an 80-column terminal, naming what they leave out', async (context) => {
+    const result = await runWharfOnTerminal(['history', 'list'], { env: { ...env, COLUMNS: '80' } })
+    if (result === undefined) {
+      console.log('skipped: a terminal test: util-linux "script" is not installed, so no terminal can be emulated')
+      return context.skip()
+    }
+    expect(result.code, result.output).toBe(0)
+    const lines = result.output.replace(/\r/g, '').trimEnd().split('\n')
+    for (const line of lines) expect([...line].length, line).toBeLessThanOrEqual(80)
+    expect(lines[0]).toMatch(/Run id.*Status$/)
+    expect(result.output).toContain(first.id)
+    expect(lines.at(-1)).toMatch(/^\(hidden at this width: .*\)$/)
   })
 })

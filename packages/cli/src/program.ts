@@ -1,4 +1,5 @@
 import { Command, CommanderError } from 'commander'
+import { WharfError } from '@wharf/contract'
 import { registerAssetCommands } from './commands/asset.js'
 import { registerDatastoreCommands } from './commands/datastore.js'
 import { registerExperimentCommands } from './commands/experiment.js'
@@ -15,8 +16,22 @@ export function createProgram(): Command {
     .description('Wharf: run history and datastores for ML work, self-hosted')
     .version(VERSION, '-V, --version', 'print the version')
     .option('--verbose', 'print error details and causes')
+    .option('--token <token>', 'bearer token for a server that requires one (default: WHARF_AUTH_TOKEN or .wharf/config.json)')
+    .configureHelp({ showGlobalOptions: true })
     .showHelpAfterError('(run with --help for usage)')
     .exitOverride()
+  // Global options are parsed by the program wherever they stand (`wharf history list --token …` too);
+  // handing the token to the command that runs lets its flags carry it like --url and --workspace.
+  program.hook('preAction', (root, action) => {
+    const { token } = root.opts<{ token?: string }>()
+    if (token === undefined) return
+    if (action.name() === 'server') {
+      throw new WharfError('INVALID_ARGUMENT', '--token is the token a client sends; the server takes the one it requires with --auth-token (or WHARF_AUTH_TOKEN)', {
+        details: { flag: '--token' },
+      })
+    }
+    action.setOptionValue('token', token)
+  })
   registerServerCommand(program)
   registerWorkspaceCommands(program)
   registerHistoryCommands(program)

@@ -247,9 +247,9 @@ describe('progress output', () => {
       failed: [{ key: 'e.bin', localPath: '/tmp/e.bin', code: 'FILE_NOT_FOUND', message: 'gone' }],
       bytes: 2048,
     })
-    expect(text).toContain('Uploading x: 4 files')
-    expect(text).toContain('2 uploaded, 1 unchanged, 1 skipped, 1 failed')
-    expect(text).toContain('pass overwrite to replace): d.txt')
+    expect(text).toContain('Uploading x: 4 files, 2.0 KiB\n')
+    expect(text).toContain('2 uploaded, 1 unchanged, 1 skipped, 1 failed (2.0 KiB')
+    expect(text).toContain('pass overwrite: true to replace them): d.txt')
     expect(text).toContain('failed: e.bin: gone [FILE_NOT_FOUND]')
   })
 })

@@ -30,3 +30,4 @@ export {
   type DatastoreDownloadResult,
 } from './datastore.js'
 export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './progress.js'
+export { formatBytes } from './format-bytes.js'

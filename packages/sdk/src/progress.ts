@@ -1,5 +1,6 @@
 import cliProgress from 'cli-progress'
 import type { TransferFailure, TransferProgress } from '@wharf/datastores'
+import { formatBytes } from './format-bytes.js'
 
 /** What a finished transfer reports, upload or download. */
 export interface TransferSummary {
@@ -22,30 +23,30 @@ export interface ProgressReporter {
 
 const NAMES_SHOWN = 10
 
-function mib(bytes: number): string {
-  return (bytes / 1024 / 1024).toFixed(bytes < 10 * 1024 * 1024 ? 2 : 1)
-}
-
 function names(list: readonly string[]): string {
   const shown = list.slice(0, NAMES_SHOWN).join(', ')
   return list.length > NAMES_SHOWN ? `${shown}, … (${list.length - NAMES_SHOWN} more)` : shown
 }
 
+/** How the SDK tells a caller to replace skipped files; the CLI passes its flag instead. */
+const OVERWRITE_HINT = 'pass overwrite: true to replace them'
+
 /**
  * The lines a summary prints: counts, then the names of skipped and failed files, so a skip is never
- * silent. `verb` is "uploaded" or "downloaded".
+ * silent. `verb` is "uploaded" or "downloaded"; `overwriteHint` says how to replace skipped files in
+ * the caller's terms (default: the SDK option).
  */
-export function summaryLines(summary: TransferSummary, options: { verb: string; seconds?: number }): string[] {
+export function summaryLines(summary: TransferSummary, options: { verb: string; seconds?: number; overwriteHint?: string }): string[] {
   const parts = [`${summary.transferred.length} ${options.verb}`]
   if (summary.overwritten.length > 0) parts.push(`${summary.overwritten.length} overwritten`)
   if (summary.unchanged.length > 0) parts.push(`${summary.unchanged.length} unchanged`)
   if (summary.skipped.length > 0) parts.push(`${summary.skipped.length} skipped`)
   if (summary.failed.length > 0) parts.push(`${summary.failed.length} failed`)
-  let head = `${parts.join(', ')} (${mib(summary.bytes)} MiB`
+  let head = `${parts.join(', ')} (${formatBytes(summary.bytes)}`
   if (options.seconds !== undefined && options.seconds > 0) head += ` in ${options.seconds.toFixed(1)} s`
   const lines = [head + ')']
   if (summary.skipped.length > 0) {
-    lines.push(`skipped (already there and different; pass overwrite to replace): ${names(summary.skipped)}`)
+    lines.push(`skipped (already there and different; ${options.overwriteHint ?? OVERWRITE_HINT}): ${names(summary.skipped)}`)
   }
   for (const failure of summary.failed.slice(0, NAMES_SHOWN)) lines.push(`failed: ${failure.key}: ${failure.message} [${failure.code}]`)
   if (summary.failed.length > NAMES_SHOWN) lines.push(`failed: … ${summary.failed.length - NAMES_SHOWN} more`)
@@ -72,7 +73,7 @@ export function createProgressReporter(options: {
       if (!stream.isTTY) {
         if (!announced) {
           announced = true
-          stream.write(`${options.title}: ${progress.filesTotal} files, ${mib(progress.bytesTotal)} MiB\n`)
+          stream.write(`${options.title}: ${progress.filesTotal} files, ${formatBytes(progress.bytesTotal)}\n`)
         }
         return
       }
@@ -80,7 +81,8 @@ export function createProgressReporter(options: {
         bar = new cliProgress.SingleBar(
           {
             stream,
-            format: `${options.title} [{bar}] {percentage}% | {files}/{filesTotal} files | {done}/{total} MiB | {rate} MiB/s | ETA {eta_formatted}`,
+            // Not {total}: cli-progress fills that token itself, with the raw byte count.
+            format: `${options.title} [{bar}] {percentage}% | {files}/{filesTotal} files | {sent} of {size} | {rate} | ETA {eta_formatted}`,
             hideCursor: true,
             clearOnComplete: true,
             etaBuffer: 50,
@@ -94,9 +96,9 @@ export function createProgressReporter(options: {
       bar.update(progress.bytesDone, {
         files: progress.filesDone,
         filesTotal: progress.filesTotal,
-        done: mib(progress.bytesDone),
-        total: mib(progress.bytesTotal),
-        rate: seconds > 0 ? mib(progress.bytesDone / seconds) : '0',
+        sent: formatBytes(progress.bytesDone),
+        size: formatBytes(progress.bytesTotal),
+        rate: `${formatBytes(seconds > 0 ? progress.bytesDone / seconds : 0)}/s`,
       })
     },
     finish(summary) {

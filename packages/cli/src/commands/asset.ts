@@ -1,12 +1,13 @@
 import path from 'node:path'
 import type { Command } from 'commander'
 import type { AssetVersion } from '@wharf/contract'
+import { formatBytes } from '@wharf/sdk'
 import { parseAssetRef, printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import type { ResultView } from '../output/format.js'
 import { renderPairs, renderTable } from '../output/table.js'
 import { paint } from '../output/terminal.js'
-import { formatBytes, formatTime } from '../output/values.js'
+import { formatTime } from '../output/values.js'
 import { downloadAll } from '../transfer/download.js'
 
 type CommonFlags = ConnectionFlags & OutputFlags

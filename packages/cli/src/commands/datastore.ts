@@ -2,12 +2,12 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { WharfError, printable, type DatastoreFile, type Datastore as DatastoreInfo, type RegisterDatastoreRequest } from '@wharf/contract'
-import { Datastore, createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from '@wharf/sdk'
+import { Datastore, createProgressReporter, formatBytes, summaryLines, type ProgressReporter, type TransferSummary } from '@wharf/sdk'
 import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import type { ResultView } from '../output/format.js'
 import { renderPairs } from '../output/table.js'
-import { formatBytes, formatTime } from '../output/values.js'
+import { formatTime } from '../output/values.js'
 
 type CommonFlags = ConnectionFlags & OutputFlags
 
@@ -101,14 +101,46 @@ function withAzureOptions(command: Command, what: string): Command {
     .option('--protocol <https|http>', 'protocol with an endpoint suffix (default https)')
 }
 
+/** The register flag of each request field a server message may name. */
+const FIELD_FLAGS: Readonly<Record<string, string>> = {
+  accountName: '--account-name',
+  accountKey: '--account-key',
+  sasToken: '--sas-token',
+  containerName: '--container-name',
+  fileShareName: '--share-name',
+  endpoint: '--endpoint',
+  protocol: '--protocol',
+  bucket: '--bucket',
+  region: '--region',
+  accessKeyId: '--access-key-id',
+  secretAccessKey: '--secret-access-key',
+  forcePathStyle: '--force-path-style',
+  path: '--path',
+}
+
+/**
+ * A register error in the command's terms: the server's messages name request fields ("accountKey",
+ * `(field "bucket")`, "pass overwrite"), which on the command line are flags. camelCase names are
+ * replaced wherever quoted (no storage or datastore name has capitals); lowercase ones only in
+ * `(field "…")`, where they cannot be a value the user typed.
+ */
+function inFlagTerms(error: WharfError, request: RegisterDatastoreRequest): WharfError {
+  let message = error.message.replace(/\(field "(\w+)"\)/g, (text, field: string) => (FIELD_FLAGS[field] ? `(${FIELD_FLAGS[field]})` : text))
+  message = message.replace(/"([a-z]+[A-Z]\w*)"/g, (text, field: string) => FIELD_FLAGS[field] ?? text)
+  if (error.code === 'DATASTORE_EXISTS') message = `datastore "${request.name}" is already registered; add --overwrite to replace it (this is how keys are rotated)`
+  return message === error.message ? error : new WharfError(error.code, message, { ...(error.details ? { details: error.details } : {}), cause: error })
+}
+
 async function register(flags: CommonFlags, request: RegisterDatastoreRequest): Promise<void> {
   const ws = await connect(flags)
-  const info = await ws.client.registerDatastore(request)
+  const info = await ws.client.registerDatastore(request).catch((error: unknown) => {
+    throw error instanceof WharfError ? inFlagTerms(error, request) : error
+  })
   printResult(datastoreView(info), flags)
 }
 
 function transferView(summary: TransferSummary, result: object, verb: string): ResultView {
-  return { json: result, table: () => summaryLines(summary, { verb }).join('\n') + '\n' }
+  return { json: result, table: () => summaryLines(summary, { verb, overwriteHint: 'pass --overwrite to replace them' }).join('\n') + '\n' }
 }
 
 /** Exit non-zero when some files failed: scripts must notice, even though the rest went through. */

@@ -6,17 +6,20 @@ import { createHash } from 'node:crypto'
 import type { Command } from 'commander'
 import type { WharfClient } from '@wharf/client'
 import { RUN_STATUSES, WharfError, type Artifact, type MetricSummary, type Run, type RunStatus, type RunWithMetrics } from '@wharf/contract'
+import { formatBytes } from '@wharf/sdk'
 import { collect, parseCount, parseTagPairs, printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import { isOutputFormat } from '../output/format.js'
 import { renderPairs, renderTable, type Cell, type TableSpec } from '../output/table.js'
 import { paint, statusStyle, type Terminal } from '../output/terminal.js'
-import { formatBytes, formatTime, formatValue, sparkline } from '../output/values.js'
+import { formatTime, formatValue, sparkline } from '../output/values.js'
 import { downloadAll, downloadOne } from '../transfer/download.js'
 import { assetVersionView } from './asset.js'
 import { artifactsUnder, lastValues, normalizePrefix, runJson, type RunJson } from './run-view.js'
 
 type CommonFlags = ConnectionFlags & OutputFlags
+/** Flags as commander parses them: the run may come as an argument instead of -r. */
+type Parsed<T extends { run: string }> = Omit<T, 'run'> & { run?: string }
 
 interface ListFlags extends CommonFlags {
   experiment?: string
@@ -74,13 +77,18 @@ function parseStatuses(raw: readonly string[] | undefined): RunStatus[] | undefi
 
 function runsTable(runs: readonly RunJson[]): TableSpec {
   const metricNames = [...new Set(runs.flatMap((run) => Object.keys(run.metrics)))].sort()
+  const m = metricNames.length
+  const [duration, runId, name, script, start, status] = [m, m + 1, m + 2, m + 3, m + 4, m + 5]
   return {
-    keep: [metricNames.length + 1, metricNames.length + 4],
-    headers: [...metricNames, 'Duration', 'Run id', 'Script', 'Start time (UTC)', 'Status'],
+    keep: [runId, status],
+    // On a narrow terminal: which run, how it ended, its name and numbers before when, how long, what.
+    priority: [runId, status, name, ...metricNames.map((_, i) => i), start, duration, script],
+    headers: [...metricNames, 'Duration', 'Run id', 'Name', 'Script', 'Start time (UTC)', 'Status'],
     rows: runs.map((run) => [
-      ...metricNames.map((name) => formatValue(run.metrics[name])),
+      ...metricNames.map((metric) => formatValue(run.metrics[metric])),
       run.duration ?? '',
       run.runId,
+      run.displayName === run.runId ? '' : run.displayName,
       run.scriptName ?? '',
       formatTime(run.startedAt),
       statusCell(run.status),
@@ -399,13 +407,33 @@ async function promote(flags: PromoteFlags): Promise<void> {
 // ---------------------------------------------------------------------------------------------------- registration
 
 const RUN_HELP = 'run id (wharf history list shows them)'
+const RUN_ARG_HELP = 'run id, as an argument or with -r'
+
+/**
+ * The run a command names: `<runid>` or `-r <runid>` (the az ml way), or both when they agree.
+ * INVALID_ARGUMENT, with the command to write, when there is none or two different ones.
+ */
+function chosenRun(positional: string | undefined, options: { flag: string | undefined; command: string }): string {
+  if (positional !== undefined && options.flag !== undefined && positional !== options.flag) {
+    throw new WharfError('INVALID_ARGUMENT', `two runs given, "${positional}" and -r "${options.flag}"; name one: wharf history ${options.command} <runid>`, {
+      details: { flag: '--run' },
+    })
+  }
+  const run = positional ?? options.flag
+  if (run === undefined) {
+    throw new WharfError('INVALID_ARGUMENT', `which run? write wharf history ${options.command} <runid> (or -r <runid>); wharf history list shows the run ids`, {
+      details: { flag: '--run' },
+    })
+  }
+  return run
+}
 
 /** `wharf history …`: list, inspect, download, compare and promote runs, as `az ml history` does. */
 export function registerHistoryCommands(program: Command): void {
   const history = program
     .command('history')
     .description('run history: list runs, show one, download its artifacts, compare runs, promote artifacts to assets')
-    .addHelpText('after', '\nExamples:\n  wharf history list --top 10\n  wharf history last\n  wharf history info -r <runid>')
+    .addHelpText('after', '\nExamples:\n  wharf history list --top 10\n  wharf history last\n  wharf history info <runid>')
 
   withOutputOptions(withConnectionOptions(history.command('list')))
     .description('runs, newest first: metric columns (each run\'s last value), then duration, run id, script, start time, status')
@@ -445,16 +473,18 @@ export function registerHistoryCommands(program: Command): void {
 
   withOutputOptions(withConnectionOptions(history.command('info')))
     .description('one run: status, times, tags, properties, metrics (series as sparklines), artifacts, the error if it failed; with -a, one artifact\'s bytes')
-    .requiredOption('-r, --run <runid>', RUN_HELP)
+    .argument('[runid]', RUN_ARG_HELP)
+    .option('-r, --run <runid>', RUN_HELP)
     .option('-a, --artifact <path>', 'write this artifact to stdout (or to -f FILE); binary is never written to a terminal')
     .option('-f, --out-file <file>', 'with -a: save the artifact to this file (sha256 verified)')
     .addHelpText(
       'after',
       '\nWith -a, -o takes a file name, as in az ml history (-o model.bin); a format name there is refused, use -f.\n' +
-        '\nExamples:\n  wharf history info -r mnist_1700000000000\n  wharf history info -r mnist_1700000000000 -a outputs/log.txt | less\n' +
-        '  wharf history info -r mnist_1700000000000 -a outputs/model.bin -f model.bin',
+        '\nExamples:\n  wharf history info 01jqzk4h7m3d9x6b2c8v5n0wre\n  wharf history info -r 01jqzk4h7m3d9x6b2c8v5n0wre -a outputs/log.txt | less\n' +
+        '  wharf history info -r 01jqzk4h7m3d9x6b2c8v5n0wre -a outputs/model.bin -f model.bin',
     )
-    .action(async (flags: InfoFlags) => {
+    .action(async (runId: string | undefined, raw: Parsed<InfoFlags>) => {
+      const flags = { ...raw, run: chosenRun(runId, { flag: raw.run, command: 'info' }) }
       const { client } = await connect(flags)
       const run = await client.getRun(flags.run)
       if (flags.artifact !== undefined) {
@@ -468,28 +498,30 @@ export function registerHistoryCommands(program: Command): void {
 
   withOutputOptions(withConnectionOptions(history.command('download')))
     .description("download a run's artifacts (all, or those under --artifact) into a folder, keeping their paths; sha256 verified, with a progress bar on a terminal")
-    .requiredOption('-r, --run <runid>', RUN_HELP)
+    .argument('[runid]', RUN_ARG_HELP)
+    .option('-r, --run <runid>', RUN_HELP)
     .option('-d, --dir <dir>', 'folder to download into', '.')
     .option('--artifact <prefix>', 'only this artifact, or the artifacts under this folder (e.g. outputs/model)')
     .option('--overwrite', 'replace files that exist with different content (identical ones are always left alone)')
-    .addHelpText('after', '\nExamples:\n  wharf history download -r mnist_1700000000000 -d ./mnist-run\n  wharf history download -r mnist_1700000000000 --artifact outputs/model --overwrite')
-    .action((flags: DownloadFlags) => downloadRun(flags))
+    .addHelpText('after', '\nExamples:\n  wharf history download 01jqzk4h7m3d9x6b2c8v5n0wre -d ./mnist-run\n  wharf history download -r 01jqzk4h7m3d9x6b2c8v5n0wre --artifact outputs/model --overwrite')
+    .action((runId: string | undefined, flags: Parsed<DownloadFlags>) => downloadRun({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'download' }) }))
 
   withOutputOptions(withConnectionOptions(history.command('compare')))
     .description('two runs or more side by side: status, script, times, tags and last metric values (differences highlighted)')
     .argument('<runs...>', 'run ids')
-    .addHelpText('after', '\nExample:\n  wharf history compare mnist_1700000000000 mnist_1700000300000')
+    .addHelpText('after', '\nExample:\n  wharf history compare 01jqzk4h7m3d9x6b2c8v5n0wre 01jqzm2p8s6f0y3a7e9t4k1gbd')
     .action((runIds: string[], flags: CommonFlags) => compareRuns(runIds, flags))
 
   withOutputOptions(withConnectionOptions(history.command('promote')))
     .description("make a run's artifact (or folder of artifacts) a version of a named asset: version 1, or the next one if the name exists")
-    .requiredOption('-r, --run <runid>', RUN_HELP)
+    .argument('[runid]', RUN_ARG_HELP)
+    .option('-r, --run <runid>', RUN_HELP)
     // Commander takes one-letter short flags only; runCli rewrites az's `-ap` to `--artifact-path`.
     .requiredOption('--artifact-path <path>', '(-ap) artifact or folder prefix in the run, e.g. outputs/model')
     .requiredOption('-n, --name <name>', 'asset name')
     .option('--description <text>', 'description of this version')
     .option('--tag <key=value>', 'tag of this version (repeatable)', collect)
-    .addHelpText('after', '\nExample:\n  wharf history promote -r mnist_1700000000000 -ap outputs/model -n mnist-model --tag stage=candidate')
-    .action((flags: PromoteFlags) => promote(flags))
+    .addHelpText('after', '\nExample:\n  wharf history promote -r 01jqzk4h7m3d9x6b2c8v5n0wre -ap outputs/model -n mnist-model --tag stage=candidate')
+    .action((runId: string | undefined, flags: Parsed<PromoteFlags>) => promote({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'promote' }) }))
 }
 

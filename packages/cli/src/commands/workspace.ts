@@ -1,16 +1,19 @@
-import { chmod, mkdir, readFile, writeFile } from 'node:fs/promises'
+import { mkdir, readFile, rename, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
 import { WharfError } from '@wharf/contract'
-import { Workspace } from '@wharf/sdk'
+import { readEnvironment, Workspace } from '@wharf/sdk'
 import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import { renderPairs, renderTable } from '../output/table.js'
 import { paint } from '../output/terminal.js'
 import { formatTime } from '../output/values.js'
 
+/** Where `workspace init` points when neither --url nor WHARF_TRACKING_URI says: `npm start`'s server. */
+const DEFAULT_URL = 'http://127.0.0.1:5050'
+
 interface InitFlags {
-  url: string
+  url?: string
   workspace: string
   token?: string
   dir: string
@@ -23,15 +26,16 @@ export function registerWorkspaceCommands(program: Command): void {
   const workspace = program.command('workspace').description('workspace settings')
   workspace
     .command('init')
-    .description('write .wharf/config.json so the SDK and the CLI find your server and workspace')
-    .option('--url <url>', 'server URL', 'http://127.0.0.1:5050')
+    .description('write .wharf/config.json so the SDK and the CLI find your server and workspace; with --token the token is kept there too, in a file only you can read')
+    .option('--url <url>', `server URL (default: WHARF_TRACKING_URI, else ${DEFAULT_URL})`)
     .option('--workspace <name>', 'workspace name', 'default')
-    .option('--token <token>', 'bearer token, when the server requires one (the file is then readable only by you)')
     .option('--dir <dir>', 'folder to write .wharf/config.json in', '.')
     .option('--force', 'replace an existing config')
     .option('--no-check', 'do not check that the server answers and has the workspace')
     .addHelpText('after', '\nExamples:\n  wharf workspace init\n  wharf workspace init --url https://wharf.example.com --workspace team-a --token "$TOKEN"')
     .action(async (flags: InitFlags) => {
+      const env = readEnvironment()
+      const url = (flags.url ?? env.trackingUri ?? DEFAULT_URL).replace(/\/+$/, '')
       const file = path.resolve(flags.dir, '.wharf', 'config.json')
       if (!flags.force) {
         const existing = await readFile(file, 'utf8').catch(() => undefined)
@@ -40,14 +44,19 @@ export function registerWorkspaceCommands(program: Command): void {
         }
       }
       if (flags.check) {
-        const ws = Workspace.connect({ url: flags.url, workspace: flags.workspace, ...(flags.token ? { token: flags.token } : {}) })
+        // A token only in WHARF_AUTH_TOKEN still lets the check through; it is not written to the file.
+        const token = flags.token ?? env.token
+        const ws = Workspace.connect({ url, workspace: flags.workspace, ...(token !== undefined ? { token } : {}) })
         await ws.getDetails() // SERVER_UNREACHABLE, UNAUTHENTICATED or WORKSPACE_NOT_FOUND say what is wrong
       }
       await mkdir(path.dirname(file), { recursive: true })
-      const config = { url: flags.url.replace(/\/+$/, ''), workspace: flags.workspace, ...(flags.token ? { token: flags.token } : {}) }
-      await writeFile(file, JSON.stringify(config, null, 2) + '\n', { mode: flags.token ? 0o600 : 0o644 })
-      if (flags.token) await chmod(file, 0o600)
-      process.stdout.write(`wrote ${file} (server ${config.url}, workspace ${config.workspace})\n`)
+      const config = { url, workspace: flags.workspace, ...(flags.token !== undefined ? { token: flags.token } : {}) }
+      // Written to a new file created 0600 and renamed over the old one: a token is never readable by
+      // others, not even for a moment when --force replaces a 0644 file.
+      const temp = `${file}.${process.pid}.tmp`
+      await writeFile(temp, JSON.stringify(config, null, 2) + '\n', { mode: flags.token !== undefined ? 0o600 : 0o644, flag: 'wx' })
+      await rename(temp, file)
+      process.stdout.write(`wrote ${file} (server ${config.url}, workspace ${config.workspace}${flags.token !== undefined ? ', token; readable only by you' : ''})\n`)
     })
 
   withOutputOptions(withConnectionOptions(workspace.command('show')))

@@ -50,21 +50,58 @@ function scalarText(value: JSONValue): string {
   return JSON.stringify(value)
 }
 
+type JsonObject = { [key: string]: JSONValue }
+
+function isObject(value: JSONValue | undefined): value is JsonObject {
+  return value !== null && value !== undefined && typeof value === 'object' && !Array.isArray(value)
+}
+
 /**
- * TSV as the Azure CLI writes it: one line per array element, object values in key order, tabs
- * between, no header and no quoting; nested values as compact JSON. Scripts pick columns with --query.
+ * The columns of a list of objects: one per leaf, nested objects spread into dotted names
+ * (`metrics.loss`, `tags.team`) in the order first seen, so every metric and tag gets a column; a key
+ * that is an object in any row is spread in all of them.
+ */
+function leafPaths(rows: readonly JsonObject[]): string[][] {
+  const paths: string[][] = []
+  const walk = (values: readonly JsonObject[], prefix: string[]): void => {
+    const keys = [...new Set(values.flatMap((value) => Object.keys(value)))]
+    for (const key of keys) {
+      const children = values.map((value) => value[key])
+      const objects = children.filter(isObject)
+      if (objects.length > 0) walk(objects, [...prefix, key])
+      else paths.push([...prefix, key])
+    }
+  }
+  walk(rows, [])
+  return paths
+}
+
+function cellAt(row: JsonObject, keys: readonly string[]): string {
+  let value: JSONValue | undefined = row
+  for (const key of keys) value = isObject(value) ? value[key] : undefined
+  return value === undefined || isObject(value) ? '' : tsvCell(value)
+}
+
+function tsvCell(value: JSONValue): string {
+  return scalarText(value).replace(/[\t\r\n]+/g, ' ')
+}
+
+/**
+ * TSV for scripts and spreadsheets. Objects (a list of them, or one) get a header row and a column per
+ * leaf, nested objects spread into dotted names (`metrics.loss`); lists inside a value are compact
+ * JSON. Plain values (what `--query "[].runId"` leaves) are one per line with no header, and lists of
+ * lists one row each, as the Azure CLI prints them.
  */
 export function renderTsv(value: JSONValue): string {
-  const line = (item: JSONValue): string => {
-    if (item !== null && typeof item === 'object' && !Array.isArray(item)) {
-      return Object.values(item).map((v) => scalarText(v).replace(/[\t\r\n]+/g, ' ')).join('\t')
-    }
-    if (Array.isArray(item)) return item.map((v) => scalarText(v).replace(/[\t\r\n]+/g, ' ')).join('\t')
-    return scalarText(item)
-  }
-  if (Array.isArray(value)) return value.map(line).join('\n') + (value.length > 0 ? '\n' : '')
   if (value === null) return ''
-  return line(value) + '\n'
+  const items = Array.isArray(value) ? value : [value]
+  if (items.length === 0) return ''
+  if (items.every(isObject)) {
+    const columns = leafPaths(items)
+    const lines = [columns.map((keys) => keys.join('.')).join('\t'), ...items.map((row) => columns.map((keys) => cellAt(row, keys)).join('\t'))]
+    return lines.join('\n') + '\n'
+  }
+  return items.map((item) => (Array.isArray(item) ? item.map(tsvCell).join('\t') : tsvCell(item))).join('\n') + '\n'
 }
 
 /** A table for any JSON value: arrays of objects become rows, an object key/value pairs. */

@@ -12,10 +12,17 @@ export interface TableSpec {
   rows: (string | Cell)[][]
   /** Columns cut only when cutting every other one was not enough (ids, statuses). */
   keep?: number[]
+  /**
+   * Columns by importance, most important first; the rest follow in display order. When the table
+   * does not fit, the least important columns are left out (and named under the table).
+   */
+  priority?: number[]
 }
 
 const GAP = '  '
 const MIN_WIDTH = 4
+/** What a cut column may shrink to before a less important column is left out to make room. */
+const COMFORT_WIDTH = 24
 
 function toCell(value: string | Cell | undefined): Cell {
   if (value === undefined) return { text: '' }
@@ -57,11 +64,34 @@ function fitWidths(natural: number[], options: { maxWidth: number | undefined; k
   return widths // still too wide only when every column is at its minimum: the terminal wraps
 }
 
-/** Renders a table with a dashed rule under the headers, fitted to `width` (cells cut with …). */
+/**
+ * The columns shown at `maxWidth`, in display order: the least important ones are left out until the
+ * rest fit with long cells cut to {@link COMFORT_WIDTH} (columns in `keep` whole); at least one stays.
+ */
+function chooseColumns(natural: readonly number[], options: { maxWidth: number | undefined; priority: readonly number[]; keep: readonly number[] }): number[] {
+  const all = natural.map((_, i) => i)
+  if (options.maxWidth === undefined) return all
+  const ranked = [...new Set([...options.priority.filter((i) => i >= 0 && i < natural.length), ...all])]
+  const need = (columns: readonly number[]): number =>
+    columns.reduce((sum, i) => sum + (options.keep.includes(i) ? (natural[i] ?? 0) : Math.min(natural[i] ?? 0, COMFORT_WIDTH)), 0) +
+    GAP.length * Math.max(0, columns.length - 1)
+  while (ranked.length > 1 && need(ranked) > options.maxWidth) ranked.pop()
+  return all.filter((i) => ranked.includes(i))
+}
+
+/**
+ * Renders a table with a dashed rule under the headers, fitted to `width`: the least important
+ * columns are left out (and named in a last line), then long cells are cut with ….
+ */
 export function renderTable(spec: TableSpec, options: { width: number | undefined; color: boolean }): string {
-  const rows = spec.rows.map((row) => spec.headers.map((_, i) => toCell(row[i])))
-  const natural = spec.headers.map((header, i) => Math.max(widthOf(header), ...rows.map((row) => widthOf(row[i]?.text ?? ''))))
-  const widths = fitWidths(natural, { maxWidth: options.width, keep: spec.keep ?? [] })
+  const allRows = spec.rows.map((row) => spec.headers.map((_, i) => toCell(row[i])))
+  const allNatural = spec.headers.map((header, i) => Math.max(widthOf(header), ...allRows.map((row) => widthOf(row[i]?.text ?? ''))))
+  const shown = chooseColumns(allNatural, { maxWidth: options.width, priority: spec.priority ?? [], keep: spec.keep ?? [] })
+  const headers = shown.map((i) => spec.headers[i] ?? '')
+  const rows = allRows.map((row) => shown.map((i) => row[i] ?? { text: '' }))
+  const natural = shown.map((i) => allNatural[i] ?? 0)
+  const keep = shown.flatMap((column, position) => ((spec.keep ?? []).includes(column) ? [position] : []))
+  const widths = fitWidths(natural, { maxWidth: options.width, keep })
   const line = (cells: Cell[]): string =>
     cells
       .map((cell, i) => {
@@ -72,9 +102,14 @@ export function renderTable(spec: TableSpec, options: { width: number | undefine
       })
       .join(GAP)
       .trimEnd()
-  const header = line(spec.headers.map((text) => ({ text, style: 'bold' as const })))
+  const header = line(headers.map((text) => ({ text, style: 'bold' as const })))
   const rule = widths.map((w) => '-'.repeat(w)).join(GAP)
-  return [header, rule, ...rows.map(line)].join('\n') + '\n'
+  const hidden = spec.headers.filter((_, i) => !shown.includes(i))
+  const note =
+    hidden.length === 0
+      ? []
+      : [paint(truncate(`(hidden at this width: ${hidden.join(', ')}; -o json has all)`, options.width ?? Number.POSITIVE_INFINITY), { style: 'dim', color: options.color })]
+  return [header, rule, ...rows.map(line), ...note].join('\n') + '\n'
 }
 
 /** Renders key/value pairs as two aligned columns, values cut to fit `width`. */

@@ -34,20 +34,6 @@ export function formatDuration(ms: number): string {
   return `${hours}:${String(minutes).padStart(2, '0')}:${String(seconds).padStart(2, '0')}.${String(millis).padStart(3, '0')}`
 }
 
-/** Bytes as a human size: 512 B, 1.5 kB, 12 MB (powers of 1000, as file managers show them). */
-export function formatBytes(bytes: number): string {
-  if (bytes < 1000) return `${bytes} B`
-  const units = ['kB', 'MB', 'GB', 'TB']
-  let value = bytes
-  let unit = 'B'
-  for (const next of units) {
-    if (value < 1000) break
-    value /= 1000
-    unit = next
-  }
-  return `${value >= 100 ? Math.round(value) : value.toFixed(1)} ${unit}`
-}
-
 /** An ISO time as `YYYY-MM-DD HH:MM:SS` UTC, for tables; empty for null. */
 export function formatTime(iso: string | null | undefined): string {
   if (!iso) return ''

@@ -1,12 +1,16 @@
 import { spawn, type ChildProcess } from 'node:child_process'
+import { createRequire } from 'node:module'
 import path from 'node:path'
-import { fileURLToPath } from 'node:url'
+import { fileURLToPath, pathToFileURL } from 'node:url'
 
 const BIN = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '..', 'bin.ts')
+// tsx's loader by absolute path: `--import tsx` would be resolved from the working folder, which a
+// test may set to a project folder outside the repo.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
 
 /** Spawns the real `wharf` binary from its sources (through tsx), as a user's shell would. */
 export function spawnWharf(args: string[], options: { env?: Record<string, string>; cwd?: string } = {}): ChildProcess {
-  return spawn(process.execPath, ['--import', 'tsx', '--conditions=@wharf/source', BIN, ...args], {
+  return spawn(process.execPath, ['--import', TSX_LOADER, '--conditions=@wharf/source', BIN, ...args], {
     cwd: options.cwd ?? process.cwd(),
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],
@@ -48,7 +52,7 @@ export async function runWharfOnTerminal(
   options: { env?: Record<string, string> } = {},
 ): Promise<{ code: number | null; output: string } | undefined> {
   const quote = (arg: string): string => `'${arg.replace(/'/g, `'\\''`)}'`
-  const command = [process.execPath, '--import', 'tsx', '--conditions=@wharf/source', BIN, ...args].map(quote).join(' ')
+  const command = [process.execPath, '--import', TSX_LOADER, '--conditions=@wharf/source', BIN, ...args].map(quote).join(' ')
   const child = spawn('script', ['-qec', command, '/dev/null'], {
     env: { ...process.env, NO_COLOR: '1', ...options.env },
     stdio: ['ignore', 'pipe', 'pipe'],

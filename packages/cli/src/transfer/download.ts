@@ -111,6 +111,7 @@ export async function downloadAll(items: readonly DownloadItem[], options: { roo
   )
   const todo = plans.filter((plan) => plan.result === 'downloaded')
   const progress = createProgress({
+    title: 'Downloading',
     totalBytes: todo.reduce((sum, plan) => sum + plan.item.size, 0),
     totalFiles: todo.length,
     enabled: options.progress && todo.length > 0,

@@ -1,5 +1,4 @@
-import { SingleBar } from 'cli-progress'
-import { formatBytes } from '../output/values.js'
+import { createProgressReporter } from '@wharf/sdk'
 
 /** Reports bytes and files as they arrive; a bar on a terminal, nothing otherwise. */
 export interface Progress {
@@ -8,32 +7,28 @@ export interface Progress {
   stop(): void
 }
 
-/** A progress bar on stderr when it is a terminal (and a no-op when it is not). */
-export function createProgress(options: { totalBytes: number; totalFiles: number; enabled: boolean }): Progress {
+/**
+ * A progress bar on stderr when it is a terminal (and a no-op when it is not): the SDK's transfer bar,
+ * fed by counts, so artifact and datastore transfers look the same and print sizes the same way.
+ */
+export function createProgress(options: { title: string; totalBytes: number; totalFiles: number; enabled: boolean }): Progress {
   if (!options.enabled) return { addBytes: () => undefined, fileDone: () => undefined, stop: () => undefined }
-  const bar = new SingleBar({
-    format: ' {bar} {percentage}% | {files}/{totalFiles} files | {done} of {total_h} | ETA {eta_formatted}',
-    stream: process.stderr,
-    hideCursor: true,
-    clearOnComplete: false,
-    barsize: 30,
-  })
-  let bytes = 0
-  let files = 0
-  const payload = (): object => ({ files, totalFiles: options.totalFiles, done: formatBytes(bytes), total_h: formatBytes(options.totalBytes) })
-  // A zero total would show NaN%; one "byte" of total keeps the bar sane for empty files.
-  bar.start(Math.max(1, options.totalBytes), 0, payload())
+  const reporter = createProgressReporter({ title: options.title, verb: 'downloaded', summary: false })
+  let bytesDone = 0
+  let filesDone = 0
+  const report = (): void => reporter.onProgress({ bytesDone, bytesTotal: options.totalBytes, filesDone, filesTotal: options.totalFiles, skipped: 0, failed: 0 })
+  report()
   return {
     addBytes(count) {
-      bytes += count
-      bar.update(bytes, payload())
+      bytesDone += count
+      report()
     },
     fileDone() {
-      files += 1
-      bar.update(Math.max(bytes, options.totalBytes === 0 ? 1 : bytes), payload())
+      filesDone += 1
+      report()
     },
     stop() {
-      bar.stop()
+      reporter.finish({ transferred: [], overwritten: [], unchanged: [], skipped: [], failed: [], bytes: bytesDone })
     },
   }
 }

@@ -24,6 +24,7 @@ import {
 import type { RunOrder, TagFilter } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
 import { jsonKeepingSign, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { readableRunName } from '../run-names.js'
 import { pageSizeOf } from './paging.js'
 
 /** A new run id (re-exported from the contract, which the SDK shares for runs logged offline). */
@@ -108,7 +109,8 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       workspace,
       experiment: body.experiment,
       id,
-      displayName: body.displayName ?? id,
+      // Every run gets a name people can read and say, whoever made its id (this server or a client).
+      displayName: body.displayName === undefined || body.displayName === '' ? readableRunName(id) : body.displayName,
       description: body.description ?? '',
       status,
       createdAt: now,
