@@ -4,6 +4,19 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { runWharf, spawnWharf } from './test-support/run-cli.js'
 
+/** The URL a `wharf server` child prints once it listens, and what it printed up to then. */
+function startedServer(child: ReturnType<typeof spawnWharf>): Promise<{ url: string; stdout: string }> {
+  let stdout = ''
+  return new Promise((resolve, reject) => {
+    child.stdout?.on('data', (c: Buffer) => {
+      stdout += c.toString()
+      const match = /running at (http:\/\/\S+)/.exec(stdout)
+      if (match?.[1]) resolve({ url: match[1], stdout })
+    })
+    child.once('exit', (code) => reject(new Error(`exited early with ${code}`)))
+  })
+}
+
 describe('wharf server', () => {
   let dir: string
   beforeAll(async () => {
@@ -16,15 +29,7 @@ describe('wharf server', () => {
   it('starts on SQLite in the data folder, prints its URL, serves, and stops cleanly on SIGTERM', async () => {
     const dataDir = path.join(dir, 'data')
     const child = spawnWharf(['server', '--port', '0', '--data-dir', dataDir])
-    let stdout = ''
-    const url = await new Promise<string>((resolve, reject) => {
-      child.stdout?.on('data', (c: Buffer) => {
-        stdout += c.toString()
-        const match = /running at (http:\/\/\S+)/.exec(stdout)
-        if (match?.[1]) resolve(match[1])
-      })
-      child.once('exit', (code) => reject(new Error(`exited early with ${code}`)))
-    })
+    const { url, stdout } = await startedServer(child)
     expect(stdout).toContain('SQLite at')
     const health = (await (await fetch(`${url}/api/v1/health`)).json()) as { store: string }
     expect(health.store).toBe('sqlite')
@@ -72,15 +77,7 @@ describe('wharf server', () => {
     await writeFile(file, `${token}\n`, { mode: 0o600 })
     const child = spawnWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'token-data'), '--auth-token-file', file])
     try {
-      let stdout = ''
-      const url = await new Promise<string>((resolve, reject) => {
-        child.stdout?.on('data', (c: Buffer) => {
-          stdout += c.toString()
-          const match = /running at (http:\/\/\S+)/.exec(stdout)
-          if (match?.[1]) resolve(match[1])
-        })
-        child.once('exit', (code) => reject(new Error(`exited early with ${code}`)))
-      })
+      const { url, stdout } = await startedServer(child)
       expect(stdout).toContain('bearer token required')
       // What `ps` shows: the command line of the server process.
       expect(await readFile(`/proc/${child.pid}/cmdline`, 'utf8')).not.toContain(token)
