@@ -29,6 +29,7 @@ export const ERROR_CODES = {
   ARTIFACT_IMMUTABLE: { status: 409, exit: 5 },
   RUN_FINISHED: { status: 409, exit: 5 },
   DUPLICATE_BATCH_MISMATCH: { status: 409, exit: 5 },
+  WRITE_CONFLICT: { status: 409, exit: 5 },
   PAYLOAD_TOO_LARGE: { status: 413, exit: 2 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: 2 },
   RANGE_NOT_SATISFIABLE: { status: 416, exit: 2 },

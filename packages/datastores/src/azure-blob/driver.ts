@@ -162,6 +162,7 @@ class AzureBlobDriver implements DatastoreDriver {
       if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted || isWharfError(error)) throw error
       if (options.ifNotExists && (await this.#lostCreateRace(failure ?? error, { key: safe, signal }))) throw fileExists(safe, failure ?? error)
+      if (errorCodeOf(failure ?? error) === 'InvalidBlockList') throw writeConflict(safe, failure ?? error)
       throw this.#translate(failure ?? error, { action: `write "${printable(safe)}"` })
     } finally {
       feed.release()
@@ -309,6 +310,18 @@ function fileInfoOf(item: BlobItem): FileInfo | SkippedName {
   return { key: item.name as DatastoreKey, size, modifiedAt, ...md5Of(item.properties.contentMD5) }
 }
 
+
+/**
+ * Another put of the same blob committed its block list while this one staged its blocks: Azure
+ * discards every uncommitted block of a blob at a commit, so this commit finds its blocks gone.
+ */
+function writeConflict(key: DatastoreKey, cause: unknown): WharfError {
+  return new WharfError(
+    'WRITE_CONFLICT',
+    `another upload of "${printable(key)}" was stored while this one was being written, and the storage kept that one; upload again if this content should replace it`,
+    { details: { key }, cause: plainCause(cause) },
+  )
+}
 
 function tooBig(key: string): WharfError {
   return new WharfError(

@@ -519,6 +519,18 @@ export function describeDatastoreContract(
       expect(await keysOf(driver)).toEqual(['race.bin'])
     })
 
+    it.skipIf(differences.concurrentPutsInterleave !== undefined)('puts of several blocks to one key at the same time each succeed or fail with WRITE_CONFLICT, leaving one whole version', async () => {
+      const size = 9 * 1024 * 1024
+      const seeds = [1, 2, 3, 4]
+      const outcomes = await Promise.allSettled(seeds.map((seed) => driver.put(key('big-race.bin'), Readable.from(generatedChunks(size, seed)))))
+      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+      const lost = outcomes.flatMap((o): unknown[] => (o.status === 'rejected' ? [o.reason] : []))
+      expect(won.length).toBeGreaterThan(0)
+      for (const reason of lost) expect(isWharfError(reason, 'WRITE_CONFLICT'), String(reason)).toBe(true)
+      expect(won.map((r) => r.sha256)).toContain((await digestOf(await driver.get(key('big-race.bin')))).sha256)
+      expect(await keysOf(driver)).toEqual(['big-race.bin'])
+    })
+
     it.skipIf(differences.conditionalPutIgnored !== undefined)(CONDITIONAL_CASES[0], async () => {
       expect(await driver.put(key('once/a.txt'), bodyOf('first'), { ifNotExists: true })).toEqual(await digestOf([Buffer.from('first')]))
       expect(await codeOf(() => driver.put(key('once/a.txt'), bodyOf('second'), { ifNotExists: true }))).toBe('FILE_EXISTS')
