@@ -174,6 +174,38 @@ describe('wharf datastore upload, ls, download', () => {
     expect(printed.stdout).toContain('failed: odd/../escape.txt: the datastore holds "odd/../escape.txt", whose name cannot be a local path')
   })
 
+  it('reports the names in a folder datastore that cannot be paths: ls marks each file, and a folder once for all under it', async () => {
+    const folder = path.join(t.dir, 'odd-folder')
+    await mkdir(path.join(folder, 'win\\dir', 'deep'), { recursive: true })
+    await writeFile(path.join(folder, 'win\\dir', 'deep', 'hidden.txt'), 'hidden')
+    await writeFile(path.join(folder, 'back\\slash.txt'), 'back')
+    // A name another program wrote in Latin-1: the byte 0xE9 alone is no UTF-8.
+    await writeFile(Buffer.concat([Buffer.from(path.join(folder, 'caf')), Buffer.from([0xe9]), Buffer.from('.txt')]), 'latin')
+    await writeFile(path.join(folder, '.wharf-tmp-0123456789abcdef01234567'), 'an upload in progress')
+    await writeFile(path.join(folder, 'fine.txt'), 'fine')
+    const reg = await wharf(['datastore', 'register', 'filesystem', 'cli_odd_folder', '--path', folder])
+    expect(reg.code, reg.stderr).toBe(0)
+
+    const ls = await wharf(['datastore', 'ls', 'cli_odd_folder', '-o', 'json'])
+    expect(ls.code, ls.stderr).toBe(0)
+    const listed = json<(DatastoreFile & { unusable?: string })[]>(ls.stdout)
+    expect(listed.filter((f) => f.unusable === undefined).map((f) => f.path)).toEqual(['fine.txt'])
+    expect(listed.filter((f) => f.unusable !== undefined).map(({ path: name, size, unusable }) => ({ name, size, unusable }))).toEqual([
+      { name: 'back\\slash.txt', size: 4, unusable: 'it contains "\\", a folder separator on Windows' },
+      { name: 'caf\ufffd.txt', size: 5, unusable: "it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt'" },
+      { name: 'win\\dir', size: 0, unusable: 'a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed' },
+    ])
+    const table = await wharf(['datastore', 'ls', 'cli_odd_folder', '-o', 'table'])
+    expect(table.stdout).toContain('win\\\\dir (not downloadable: a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed)')
+    expect(table.stdout).toContain("caf\ufffd.txt (not downloadable: it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt')")
+
+    const down = await wharf(['datastore', 'download', 'cli_odd_folder', '-d', path.join(t.dir, 'odd-folder-down'), '-o', 'json'])
+    expect(down.code).toBe(2) // UNSAFE_PATH
+    const result = json<{ downloaded: string[]; failed: { key: string }[] }>(down.stdout)
+    expect(result.downloaded).toEqual(['fine.txt'])
+    expect(result.failed.map((f) => f.key)).toEqual(['back\\slash.txt', 'caf\ufffd.txt', 'win\\dir'])
+  })
+
   it('refuses a file that disagrees with its stored MD5, unless told --no-verify', async () => {
     await setStoredMd5(azurite, { containerName: 'cli-data', blobName: 'train/sub/b.bin', md5: Buffer.alloc(16, 3) })
     const target = path.join(t.dir, 'verify')

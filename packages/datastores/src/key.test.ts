@@ -1,6 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
-import { isKeySegment, joinKey, toDatastoreKey, toKeyPrefix } from './key.js'
+import { joinKey, keyProblemOf, toDatastoreKey, toKeyPrefix } from './key.js'
 
 function rejection(run: () => unknown): { code: string; message: string } {
   try {
@@ -135,13 +135,13 @@ describe('joinKey', () => {
   })
 })
 
-describe('isKeySegment', () => {
-  it('accepts only names that are a key segment exactly as they are', () => {
-    expect(isKeySegment('file.txt', { first: true })).toBe(true)
-    expect(isKeySegment('C:', { first: false })).toBe(true)
-    for (const name of ['', '.', '..', 'a\\b', 'a/b', 'a\u0001', '.wharf-tmp-1', 'x'.repeat(256)]) {
-      expect(isKeySegment(name, { first: false }), name).toBe(false)
+describe('keyProblemOf', () => {
+  it('finds no problem only in a name that is a key exactly as it is, and says what is wrong with the rest', () => {
+    for (const name of ['file.txt', 'a/C:', 'a/b.txt', 'v1.']) expect(keyProblemOf(name), name).toBeUndefined()
+    for (const name of ['', '.', 'a/..', 'a\\b', 'a//b', 'dir/', './a', 'a\u0001', '.wharf-tmp-1', 'x'.repeat(256), 'C:', '/abs']) {
+      expect(keyProblemOf(name), name).toEqual(expect.any(String))
     }
-    expect(isKeySegment('C:', { first: true })).toBe(false)
+    expect(keyProblemOf('a\\b')).toBe('it contains "\\", a folder separator on Windows')
+    expect(keyProblemOf('dir/.wharf-tmp-1')).toMatch(/reserved for uploads in progress/)
   })
 })

@@ -49,22 +49,6 @@ export function joinKey(...parts: string[]): DatastoreKey {
   return toDatastoreKey(parts.map((part) => toDatastoreKey(part)).join('/'))
 }
 
-/** True when `name`, exactly as it is, can be one segment of a key (drivers skip stored names that cannot). */
-export function isKeySegment(name: string, options: { first: boolean }): boolean {
-  return !(
-    name === '' ||
-    name === '.' ||
-    name === '..' ||
-    name.includes('/') ||
-    name.includes('\\') ||
-    CONTROL_CHARS.test(name) ||
-    LONE_SURROGATE.test(name) ||
-    name.startsWith(RESERVED_SEGMENT_PREFIX) ||
-    Buffer.byteLength(name, 'utf8') > MAX_KEY_SEGMENT_BYTES ||
-    (options.first && DRIVE_LETTER.test(name))
-  )
-}
-
 function normalise(raw: string, what: 'key' | 'prefix'): string {
   if (typeof raw !== 'string') throw unsafe(String(raw), what, 'it is not a string')
   if (CONTROL_CHARS.test(raw)) throw unsafe(raw, what, 'it contains a control character (such as NUL or a newline)')
@@ -101,8 +85,9 @@ function unsafe(raw: string, what: 'key' | 'prefix', rule: string): WharfError {
 }
 
 /**
- * Why a stored name (a blob or object name another tool wrote) cannot be a key, and so cannot be a local
- * path; undefined when it is a key exactly as it is. Listings leave such names out and report them.
+ * Why a stored name (a blob or object name, or the path of a file in a folder or share, that another tool
+ * wrote) cannot be a key, and so cannot be a local path; undefined when it is a key exactly as it is.
+ * Listings leave such names out and report them.
  */
 export function keyProblemOf(name: string): string | undefined {
   let key: string
@@ -117,4 +102,9 @@ export function keyProblemOf(name: string): string | undefined {
   if (name.includes('\\')) return 'it contains "\\", a folder separator on Windows'
   if (name.includes('//')) return 'it has an empty folder name ("//")'
   return 'it starts with "./"'
+}
+
+/** The reason a listing gives for a folder whose name cannot be a path, left out with everything under it. */
+export function unusableFolderReason(problem: string): string {
+  return `a folder whose name cannot be a path (${problem}); the files under it are not listed`
 }

@@ -1,5 +1,5 @@
 import { WharfError, printable, type Page } from '@wharf/contract'
-import type { FileInfo, PagedIterable } from './driver.js'
+import type { FileInfo, PagedIterable, SkippedName } from './driver.js'
 import { toDatastoreKey } from './key.js'
 
 /** Fetches one page: the one after `pageToken` (the first when absent), with at most `pageSize` items. */
@@ -69,33 +69,71 @@ function checkToken(token: string): string {
 }
 
 /**
- * Pages over a walk that yields files in key order, starting after a key. The page token is the last
- * key of a page. The walk of the last page is kept, so walking page after page reads each folder once;
- * any other token starts a fresh walk after it.
+ * Pages over a walk that yields files, and the stored names it leaves out, in key order, starting after
+ * a key. The page token is the last key of a page. The walk of the last page is kept, so walking page
+ * after page reads each folder once; any other token starts a fresh walk after it. Each left-out name
+ * goes to `onSkipped` while the page it falls in (after the previous page's last key, up to this page's)
+ * is fetched, or the last page's; a fresh walk after a token tells only of those after it, so page by
+ * page each is told once.
  */
 export function paginateWalk(options: {
   pageSize: number
   signal?: AbortSignal | undefined
-  walk: (after: string | undefined) => AsyncGenerator<FileInfo> | Promise<AsyncGenerator<FileInfo>>
+  onSkipped?: ((skipped: SkippedName) => void) | undefined
+  walk: (after: string | undefined) => AsyncGenerator<WalkStep> | Promise<AsyncGenerator<WalkStep>>
 }): PagedIterable<FileInfo> {
   const { signal, walk } = options
-  let kept: { after: string; walker: AsyncGenerator<FileInfo>; next: FileInfo } | undefined
+  const tell = (skipped: readonly SkippedName[]): void => {
+    for (const name of skipped) options.onSkipped?.(name)
+  }
+  let kept: { after: string; walker: AsyncGenerator<WalkStep>; skipped: SkippedName[]; next: FileInfo } | undefined
   return paginate(async (pageToken, pageSize = options.pageSize): Promise<Page<FileInfo>> => {
     signal?.throwIfAborted()
     const after = pageToken === undefined ? undefined : checkToken(pageToken)
     const resumed = kept !== undefined && kept.after === after ? kept : undefined
     kept = undefined
     const walker = resumed?.walker ?? (await walk(after))
-    const items: FileInfo[] = resumed ? [resumed.next] : []
+    const items: FileInfo[] = []
+    if (resumed) {
+      tell(resumed.skipped)
+      items.push(resumed.next)
+    }
     while (items.length < pageSize) {
       const step = await walker.next()
       if (step.done) return { items }
-      items.push(step.value)
+      if (isSkipped(step.value)) tell([step.value])
+      else items.push(step.value)
     }
-    const step = await walker.next()
-    if (step.done) return { items }
-    const last = items[items.length - 1]?.key ?? ''
-    kept = { after: last, walker, next: step.value }
-    return { items, nextPageToken: last }
+    // Looking ahead for one more file: the names passed on the way belong to the next page.
+    const skipped: SkippedName[] = []
+    for (;;) {
+      const step = await walker.next()
+      if (step.done) {
+        tell(skipped)
+        return { items }
+      }
+      if (isSkipped(step.value)) {
+        skipped.push(step.value)
+        continue
+      }
+      const last = items[items.length - 1]?.key ?? ''
+      kept = { after: last, walker, skipped, next: step.value }
+      return { items, nextPageToken: last }
+    }
   })
+}
+
+/** What a walk for {@link paginateWalk} yields: a file, or a stored name it leaves out and why. */
+export type WalkStep = FileInfo | SkippedName
+
+function isSkipped(step: WalkStep): step is SkippedName {
+  return 'reason' in step
+}
+
+/**
+ * Whether a walk resuming after the key `after` has passed the stored name at `position` (the UTF-8 bytes
+ * of its path, with a `/` after a folder's) already: true when it sorts before or at `after`.
+ */
+export function isPassed(position: Buffer, after: string | undefined): boolean {
+  return after !== undefined && Buffer.compare(position, Buffer.from(after)) <= 0
 }

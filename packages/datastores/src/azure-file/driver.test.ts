@@ -5,7 +5,7 @@ import { inspect } from 'node:util'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { ShareClient, type ShareDirectoryClient } from '@azure/storage-file-share'
 import { isWharfError, type ErrorCode } from '@wharf/contract'
-import type { DatastoreDriver } from '../driver.js'
+import type { DatastoreDriver, SkippedName } from '../driver.js'
 import { toDatastoreKey } from '../key.js'
 import { bodyOf, codeOf, describeDatastoreContract, keysOf } from '../test-support/driver-contract.js'
 import { createAzureFileDriver, type AzureFileDriverOptions } from './driver.js'
@@ -259,11 +259,21 @@ interface Answer {
   status: number
   /** The x-ms-error-code, for an error. */
   code?: string
+  /** An XML body, for an answer that is no error (a listing). */
+  body?: string
+}
+
+/** A List Directories and Files answer, in the service's XML, naming files (with their sizes) and folders. */
+function listingXml(entries: { files: [string, number][]; folders: string[] }): string {
+  const time = '<Last-Modified>Mon, 02 Nov 2026 10:00:00 GMT</Last-Modified>'
+  const files = entries.files.map(([name, size]) => `<File><Name>${name}</Name><Properties><Content-Length>${size}</Content-Length>${time}</Properties></File>`)
+  const folders = entries.folders.map((name) => `<Directory><Name>${name}</Name><Properties>${time}</Properties></Directory>`)
+  return `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="http://127.0.0.1/wharftest/" ShareName="data" DirectoryPath=""><Entries>${[...files, ...folders].join('')}</Entries><NextMarker /></EnumerationResults>`
 }
 
 /**
- * A loopback HTTP server standing in for Azure Files where only its answers matter (errors the
- * service gives, in its wire format), recording each request it gets.
+ * A loopback HTTP server standing in for Azure Files where only its answers matter (errors and listings
+ * the service gives, in its wire format), recording each request it gets.
  */
 async function startStandIn(): Promise<{ url: string; requests: string[]; answer: (decide: (request: IncomingMessage) => Answer) => void; stop(): Promise<void> }> {
   const requests: string[] = []
@@ -272,11 +282,12 @@ async function startStandIn(): Promise<{ url: string; requests: string[]; answer
     request.resume()
     request.on('end', () => {
       requests.push(`${request.method} ${request.url}`)
-      const { status, code } = decide(request)
+      const { status, code, body: answer } = decide(request)
       response.setHeader('x-ms-request-id', randomBytes(8).toString('hex'))
       response.setHeader('x-ms-version', '2025-05-05')
       if (code === undefined) {
-        response.writeHead(status).end()
+        if (answer !== undefined) response.setHeader('content-type', 'application/xml')
+        response.writeHead(status).end(answer)
         return
       }
       response.setHeader('x-ms-error-code', code)
@@ -409,6 +420,30 @@ describe('azure_file driver against the service’s error answers (a loopback st
       expect(codes, raw).toEqual(['UNSAFE_PATH', 'UNSAFE_PATH', 'UNSAFE_PATH', 'UNSAFE_PATH', 'UNSAFE_PATH'])
     }
     expect(standIn.requests).toEqual([])
+  })
+
+  it('reports each listed name no key can have (a folder once, never listed itself) and leaves its own temp files out silently', async () => {
+    // Azure Files allows 255 characters in a name, which can be more than the 255 bytes of UTF-8 a key segment may have.
+    const long = 'é'.repeat(200)
+    standIn.answer((request) => {
+      const url = new URL(request.url ?? '', 'http://stand-in')
+      if (url.searchParams.get('comp') !== 'list') return { status: 500, code: 'InternalError' }
+      const folder = decodeURIComponent(url.pathname).replace(/\/$/, '')
+      if (folder === '/wharftest/data') {
+        return { status: 200, body: listingXml({ files: [['a.txt', 3], [`${long}.txt`, 5], ['.wharf-tmp-0123456789abcdef01234567', 9]], folders: ['sub', long] }) }
+      }
+      if (folder === '/wharftest/data/sub') return { status: 200, body: listingXml({ files: [['b.txt', 4]], folders: [] }) }
+      return { status: 404, code: 'ResourceNotFound' }
+    })
+    const driver = driverWith({ kind: 'sas', sasToken: FAKE_SAS })
+    const skipped: SkippedName[] = []
+    expect(await keysOf(driver, { onSkipped: (name) => void skipped.push(name) })).toEqual(['a.txt', 'sub/b.txt'])
+    const segment = `the segment "${'é'.repeat(40)}…" is 400 bytes of UTF-8; the limit is 255`
+    expect(skipped).toEqual([
+      { name: `${long}.txt`, size: 5, modifiedAt: '2026-11-02T10:00:00.000Z', reason: segment.replace('400', '404') },
+      { name: long, size: 0, modifiedAt: '2026-11-02T10:00:00.000Z', reason: `a folder whose name cannot be a path (${segment}); the files under it are not listed` },
+    ])
+    expect(standIn.requests.map((line) => decodeURIComponent(line.split('?')[0] ?? '').replace(/\/$/, ''))).toEqual(['GET /wharftest/data', 'GET /wharftest/data/sub'])
   })
 
   it('a put that fails after creating its temp file deletes the temp file', async () => {

@@ -13,10 +13,10 @@ import {
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
 import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
-import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
+import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
-import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { compareKeys, listPageSize, paginateWalk, resumeInFolder } from '../paging.js'
+import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
+import { compareKeys, isPassed, listPageSize, paginateWalk, resumeInFolder, type WalkStep } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the share. */
@@ -53,15 +53,13 @@ interface Where {
   auth: AzureAuth
 }
 
-/** One listed name of a folder, with what the listing says of it. */
-interface Entry {
-  name: string
-  kind: 'file' | 'folder'
-  size: number
-  modifiedAt: Date | undefined
-  /** The UTF-8 bytes a key walk sorts by: the name, with a `/` after a folder's. */
-  order: Buffer
-}
+/**
+ * One listed name of a folder, with what the listing says of it, or one no key can have, left out.
+ * `order` is the UTF-8 bytes a key walk sorts by: the name, with a `/` after a folder's.
+ */
+type Entry =
+  | { name: string; kind: 'file' | 'folder'; size: number; modifiedAt: Date | undefined; order: Buffer }
+  | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
 
 interface Folder {
   /** The key prefix of the folder's entries (`a/b/`, or '' at the root). */
@@ -304,6 +302,7 @@ class AzureFileDriver implements DatastoreDriver {
     return paginateWalk({
       pageSize: listPageSize(options.pageSize, DEFAULT_LIMITS.pageSize),
       signal,
+      onSkipped: options.onSkipped,
       walk: (after) => {
         const cut = prefix.lastIndexOf('/')
         return this.#walk({ keyPrefix: prefix.slice(0, cut + 1), namePrefix: prefix.slice(cut + 1), after, signal })
@@ -420,10 +419,17 @@ class AzureFileDriver implements DatastoreDriver {
     }
   }
 
-  /** Every file under the folder after `after`, in key byte order, listing one folder at a time. */
-  async *#walk(folder: Folder): AsyncGenerator<FileInfo> {
+  /**
+   * Every file under the folder after `after`, in key byte order, listing one folder at a time, and in that
+   * order the names no key can have (a folder once, for all under it).
+   */
+  async *#walk(folder: Folder): AsyncGenerator<WalkStep> {
     const entries = await this.#read(folder)
     for (const entry of entries) {
+      if (entry.kind === 'skipped') {
+        if (!isPassed(Buffer.concat([Buffer.from(folder.keyPrefix), entry.order]), folder.after)) yield entry.skipped
+        continue
+      }
       const key = folder.keyPrefix + entry.name
       if (entry.kind === 'file') {
         if (folder.after !== undefined && compareKeys(key, folder.after) <= 0) continue
@@ -438,7 +444,10 @@ class AzureFileDriver implements DatastoreDriver {
     }
   }
 
-  /** The entries of one folder that keys can have, sorted; none when the folder does not exist (any more). */
+  /**
+   * The entries of one folder, sorted, those no key can have marked as left out; none when the folder does
+   * not exist (any more). Temp files of puts are not entries.
+   */
   async #read(folder: Folder): Promise<Entry[]> {
     const { keyPrefix, namePrefix, signal } = folder
     signal?.throwIfAborted()
@@ -450,17 +459,19 @@ class AzureFileDriver implements DatastoreDriver {
       ...signalOption(signal),
     })
     const entries: Entry[] = []
-    const usable = (name: string): boolean => name.startsWith(namePrefix) && isKeySegment(name, { first: keyPrefix === '' })
     try {
       // The service does not promise an order, so a whole folder is read before its entries are sorted.
       for await (const page of listing.byPage({ maxPageSize: 5000 })) {
         for (const item of page.segment.fileItems) {
-          if (!usable(item.name)) continue
+          // Uploads in progress (or left by a crash) are the driver's own, never the user's files.
+          if (!item.name.startsWith(namePrefix) || item.name.startsWith(RESERVED_SEGMENT_PREFIX)) continue
           const modifiedAt = item.properties.lastModified ?? item.properties.lastWriteTime
-          entries.push({ name: item.name, kind: 'file', size: item.properties.contentLength, modifiedAt, order: Buffer.from(item.name) })
+          entries.push(entryOf({ name: item.name, kind: 'file', size: item.properties.contentLength, modifiedAt, order: Buffer.from(item.name), keyPrefix }))
         }
         for (const item of page.segment.directoryItems) {
-          if (usable(item.name)) entries.push({ name: item.name, kind: 'folder', size: 0, modifiedAt: undefined, order: Buffer.from(`${item.name}/`) })
+          if (!item.name.startsWith(namePrefix)) continue
+          const modifiedAt = item.properties?.lastModified ?? item.properties?.lastWriteTime
+          entries.push(entryOf({ name: item.name, kind: 'folder', size: 0, modifiedAt, order: Buffer.from(`${item.name}/`), keyPrefix }))
         }
       }
     } catch (error) {
@@ -573,6 +584,16 @@ function checkStorable(text: string, what: 'key' | 'prefix'): void {
 
 
 
+
+/** A listed name as an entry of its folder, or left out with the reason when no key can have it. */
+function entryOf(listed: { name: string; kind: 'file' | 'folder'; size: number; modifiedAt: Date | undefined; order: Buffer; keyPrefix: string }): Entry {
+  const { keyPrefix, ...entry } = listed
+  const problem = keyProblemOf(keyPrefix + entry.name)
+  if (problem === undefined) return entry
+  const reason = entry.kind === 'folder' ? unusableFolderReason(problem) : problem
+  const modifiedAt = (entry.modifiedAt ?? new Date()).toISOString()
+  return { kind: 'skipped', skipped: { name: keyPrefix + entry.name, size: entry.size, modifiedAt, reason }, order: entry.order }
+}
 
 /** Whether the resource a request (such as getProperties) asks about exists; other failures are thrown. */
 async function exists(request: Promise<unknown>): Promise<boolean> {

@@ -1,10 +1,11 @@
 import { lstat, mkdir, mkdtemp, readFile, readdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
+import { createServer } from 'node:net'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { Readable } from 'node:stream'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
-import type { DatastoreDriver } from '../driver.js'
+import type { DatastoreDriver, ListOptions, SkippedName } from '../driver.js'
 import { toDatastoreKey } from '../key.js'
 import {
   bodyOf,
@@ -33,6 +34,30 @@ describeDatastoreContract('filesystem', async () => {
     cleanup: () => rm(base, { recursive: true, force: true }),
   }
 })
+
+/** The keys of a whole listing, and the names it left out. */
+async function listingOf(driver: DatastoreDriver, options: ListOptions = {}): Promise<{ keys: string[]; skipped: SkippedName[] }> {
+  const skipped: SkippedName[] = []
+  const keys = await keysOf(driver, { ...options, onSkipped: (name) => void skipped.push(name) })
+  return { keys, skipped }
+}
+
+/** The keys of each page of a listing (the first `only` pages, from `pageToken`), with the names left out while that page was fetched. */
+async function pagesOf(
+  driver: DatastoreDriver,
+  pageSize: number,
+  options: { pageToken?: string | undefined; only?: number } = {},
+): Promise<{ items: string[]; skipped: string[]; nextPageToken?: string | undefined }[]> {
+  const pages: { items: string[]; skipped: string[]; nextPageToken?: string | undefined }[] = []
+  let skipped: string[] = []
+  const listing = driver.list({ pageSize, onSkipped: (name) => void skipped.push(name.name) })
+  for await (const page of listing.byPage(options.pageToken === undefined ? {} : { pageToken: options.pageToken })) {
+    pages.push({ items: page.items.map((i) => i.key), skipped, nextPageToken: page.nextPageToken })
+    skipped = []
+    if (pages.length === options.only) break
+  }
+  return pages
+}
 
 /** Every name under `folder`, recursively, as `/`-joined relative paths. */
 async function tree(folder: string): Promise<string[]> {
@@ -129,6 +154,23 @@ describe('filesystem driver', () => {
       expect(await keysOf(driver, { prefix: 'real/up/' })).toEqual([])
     })
 
+    it('reports each link it does not follow, with the reason, also one on the way to a prefix', async () => {
+      const reasonsOf = async (options: ListOptions = {}): Promise<[string, string][]> =>
+        (await listingOf(driver, options)).skipped.map(({ name, reason }) => [name, reason])
+      const outside = 'a symbolic link that leads outside the datastore folder, not followed (Wharf never reads outside it)'
+      const up = 'a symbolic link back to a folder that holds it, not followed (the files there are listed where they are)'
+      expect(await reasonsOf()).toEqual([
+        ['broken', 'a symbolic link that leads to nothing that exists, not followed'],
+        ['inlink/up', up],
+        ['leak.txt', outside],
+        ['out', outside],
+        ['real/up', up],
+      ])
+      expect(await reasonsOf({ prefix: 'out/sub/' })).toEqual([['out', outside]])
+      expect(await reasonsOf({ prefix: 'real/up/' })).toEqual([['real/up', up]])
+      expect(await reasonsOf({ prefix: 'missing/' })).toEqual([])
+    })
+
     it('get and stat treat a key through an outside link as missing', async () => {
       for (const k of ['out/secret.txt', 'out/sub/deep.txt', 'leak.txt', 'broken']) {
         expect(await codeOf(() => driver.get(key(k))), k).toBe('FILE_NOT_FOUND')
@@ -213,15 +255,109 @@ describe('filesystem driver', () => {
       expect((error as Error).message).toMatch(/too long/)
       expect(await keysOf(driver)).toEqual([])
     })
+  })
 
-    it('does not list files whose names no key can have', async () => {
-      await writeFile(path.join(root, 'back\\slash'), 'x')
+  describe('names no key can have', () => {
+    it('reports each file whose name no key can have, with the reason, size and time, and lists the rest', async () => {
+      await mkdir(path.join(root, 'sub'))
+      await writeFile(path.join(root, 'sub', 'back\\slash.txt'), 'four')
       await writeFile(path.join(root, 'ctl\u0001'), 'x')
-      await mkdir(path.join(root, 'C:'))
-      await writeFile(path.join(root, 'C:', 'f'), 'x')
-      await writeFile(Buffer.concat([Buffer.from(root), Buffer.from('/bad-\xff-utf8', 'latin1')]), 'x')
-      await driver.put(key('fine.txt'), bodyOf('y'))
-      expect(await keysOf(driver)).toEqual(['fine.txt'])
+      // A name another program wrote in Latin-1: the byte 0xE9 alone is no UTF-8.
+      await writeFile(Buffer.concat([Buffer.from(`${root}/sub/caf`), Buffer.from([0xe9]), Buffer.from("'s.txt")]), 'latin')
+      await driver.put(key('sub/fine.txt'), bodyOf('y'))
+      const { keys, skipped } = await listingOf(driver)
+      expect(keys).toEqual(['sub/fine.txt'])
+      expect(skipped.map(({ name, size, reason }) => ({ name, size, reason }))).toEqual([
+        { name: 'ctl\u0001', size: 1, reason: 'it contains a control character (such as NUL or a newline)' },
+        { name: 'sub/back\\slash.txt', size: 4, reason: 'it contains "\\", a folder separator on Windows' },
+        { name: "sub/caf\ufffd's.txt", size: 5, reason: "it is not valid UTF-8; in a shell its path in the datastore folder is $'sub/caf\\xe9\\'s.txt'" },
+      ])
+      for (const name of skipped) expect(Date.parse(name.modifiedAt), name.name).toBeGreaterThan(Date.now() - 60_000)
+      // A listing under a prefix tells only of the names under it.
+      expect((await listingOf(driver, { prefix: 'sub/caf' })).skipped.map((s) => s.name)).toEqual(["sub/caf\ufffd's.txt"])
+    })
+
+    it('reports a folder whose name cannot be a path once, not each file under it', async () => {
+      for (const folder of [Buffer.from('bad\\dir'), Buffer.from('C:'), Buffer.from([0x72, 0x61, 0x77, 0xff])]) {
+        const at = Buffer.concat([Buffer.from(`${root}/`), folder])
+        await mkdir(Buffer.concat([at, Buffer.from('/deep')]), { recursive: true })
+        await writeFile(Buffer.concat([at, Buffer.from('/a.txt')]), 'a')
+        await writeFile(Buffer.concat([at, Buffer.from('/deep/b.txt')]), 'b')
+      }
+      await driver.put(key('ok/c.txt'), bodyOf('c'))
+      const { keys, skipped } = await listingOf(driver)
+      expect(keys).toEqual(['ok/c.txt'])
+      expect(skipped.map(({ name, size, reason }) => ({ name, size, reason }))).toEqual([
+        {
+          name: 'C:',
+          size: 0,
+          reason: 'a folder whose name cannot be a path (it starts with a drive letter; give a path relative to the datastore); the files under it are not listed',
+        },
+        {
+          name: 'bad\\dir',
+          size: 0,
+          reason: 'a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed',
+        },
+        {
+          name: 'raw\ufffd',
+          size: 0,
+          reason: "a folder whose name cannot be a path (it is not valid UTF-8; in a shell its path in the datastore folder is $'raw\\xff'); the files under it are not listed",
+        },
+      ])
+    })
+
+    it('leaves its own temp files out without a word, but reports a folder that takes their reserved name', async () => {
+      await writeFile(path.join(root, '.wharf-tmp-0123456789abcdef01234567'), 'part')
+      await mkdir(path.join(root, 'sub', '.wharf-tmp-mine'), { recursive: true })
+      await writeFile(path.join(root, 'sub', '.wharf-tmp-stale'), 'part')
+      await writeFile(path.join(root, 'sub', '.wharf-tmp-mine', 'kept.txt'), 'user data')
+      await driver.put(key('sub/real.txt'), bodyOf('y'))
+      const { keys, skipped } = await listingOf(driver)
+      expect(keys).toEqual(['sub/real.txt'])
+      expect(skipped.map(({ name, reason }) => ({ name, reason }))).toEqual([
+        {
+          name: 'sub/.wharf-tmp-mine',
+          reason: 'a folder whose name cannot be a path (names starting with ".wharf-tmp-" are reserved for uploads in progress); the files under it are not listed',
+        },
+      ])
+    })
+
+    it('reports things that are no files, such as a socket', async () => {
+      const socket = createServer()
+      await new Promise<void>((resolve) => socket.listen(path.join(root, 'app.sock'), resolve))
+      try {
+        await driver.put(key('z.txt'), bodyOf('z'))
+        const { keys, skipped } = await listingOf(driver)
+        expect(keys).toEqual(['z.txt'])
+        expect(skipped.map(({ name, reason }) => ({ name, reason }))).toEqual([{ name: 'app.sock', reason: 'a socket, not a file' }])
+      } finally {
+        await new Promise<void>((resolve) => socket.close(() => resolve()))
+      }
+    })
+
+    it('tells of each name once when listed page by page, whether the walk is kept or started afresh after a token', async () => {
+      for (const k of ['a1', 'b/b1', 'b/b2', 'c1', 'd/d1', 'e1']) await driver.put(key(k), bodyOf(k))
+      for (const odd of ['a\\x', 'b/b1\\x', 'b/b3\\x', 'c\\x', 'e2\\x']) await writeFile(path.join(root, ...odd.split('/')), 'odd')
+      await mkdir(path.join(root, 'd\\dir'))
+      await writeFile(path.join(root, 'd\\dir', 'hidden.txt'), 'h')
+      const everything = ['a\\x', 'b/b1\\x', 'b/b3\\x', 'c\\x', 'd\\dir', 'e2\\x']
+      for (const pageSize of [1, 2, 4]) {
+        const kept = await pagesOf(driver, pageSize)
+        expect(kept.flatMap((page) => page.items), `pageSize ${pageSize}`).toEqual(['a1', 'b/b1', 'b/b2', 'c1', 'd/d1', 'e1'])
+        expect(kept.flatMap((page) => page.skipped), `pageSize ${pageSize}`).toEqual(everything)
+        // Each page asked for on its own, as the server does: a fresh listing resumed after the last token.
+        const fresh: { items: string[]; skipped: string[] }[] = []
+        let token: string | undefined
+        do {
+          const [page] = await pagesOf(driver, pageSize, { pageToken: token, only: 1 })
+          fresh.push({ items: page?.items ?? [], skipped: page?.skipped ?? [] })
+          token = page?.nextPageToken
+        } while (token !== undefined)
+        expect(fresh.map(({ items, skipped }) => ({ items, skipped })), `pageSize ${pageSize}`).toEqual(kept.map(({ items, skipped }) => ({ items, skipped })))
+      }
+      // Pages of two are [a1, b/b1] [b/b2, c1] [d/d1, e1]: a name goes with the page whose stretch of keys it
+      // falls in (after the last key of the page before, up to its own last key), the last page's reaching to the end.
+      expect((await pagesOf(driver, 2)).map((page) => page.skipped)).toEqual([['a\\x'], ['b/b1\\x', 'b/b3\\x'], ['c\\x', 'd\\dir', 'e2\\x']])
     })
   })
 

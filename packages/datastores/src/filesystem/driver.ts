@@ -9,10 +9,10 @@ import { TextDecoder } from 'node:util'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
 import { fileExists, fileNotFound } from '../driver-errors.js'
 import { assertFolderWithin, isInside, makeFolderWithin } from './containment.js'
-import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult } from '../driver.js'
+import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
-import { RESERVED_SEGMENT_PREFIX, isKeySegment, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { compareKeys, listPageSize, paginateWalk, resumeInFolder } from '../paging.js'
+import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
+import { compareKeys, isPassed, listPageSize, paginateWalk, resumeInFolder, type WalkStep } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** Options for {@link createFilesystemDriver}. */
@@ -28,7 +28,8 @@ export interface FilesystemDriverOptions {
 
 /**
  * A datastore in a local folder. Puts go to a temp file beside the target and are renamed over it, so
- * readers never see a partial file. Symbolic links are followed only while they stay inside the folder.
+ * readers never see a partial file. Symbolic links are followed only while they stay inside the folder;
+ * listings report the others to `onSkipped`, with names no key can have.
  */
 export function createFilesystemDriver(options: FilesystemDriverOptions): DatastoreDriver {
   if (typeof options.root !== 'string' || options.root === '') {
@@ -50,12 +51,8 @@ interface Folder {
   signal: AbortSignal | undefined
 }
 
-interface Entry {
-  name: string
-  kind: 'file' | 'folder'
-  real: string
-  order: Buffer
-}
+/** One name of a folder: a file or folder to list (`real` is where it is, links resolved), or one left out. */
+type Entry = { name: string; kind: 'file' | 'folder'; real: string; order: Buffer } | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
 
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
 /** What link() fails with on a filesystem without hard links. */
@@ -72,6 +69,8 @@ const SYNCFS_FROM = 64
 /** fsyncs run at the same time by {@link FilesystemDriver.syncKeys}. */
 const SYNC_CONCURRENCY = 32
 const UTF8 = new TextDecoder('utf-8', { fatal: true })
+/** Reads any bytes, with U+FFFD for those that are no UTF-8: the best printable form of such a name. */
+const LOSSY_UTF8 = new TextDecoder('utf-8')
 
 class FilesystemDriver implements DatastoreDriver {
   readonly kind = 'filesystem' as const
@@ -273,6 +272,7 @@ class FilesystemDriver implements DatastoreDriver {
     return paginateWalk({
       pageSize: listPageSize(options.pageSize, DEFAULT_LIMITS.pageSize),
       signal,
+      onSkipped: options.onSkipped,
       walk: async (after) => this.#walk({ root: await this.#rootReal(), prefix, after, signal }),
     })
   }
@@ -423,8 +423,12 @@ class FilesystemDriver implements DatastoreDriver {
     return new WharfError('INVALID_ARGUMENT', `cannot store "${printable(key)}": a part of its path is a file in this filesystem datastore`)
   }
 
-  /** Every file under `prefix` after `after`, in key byte order, reading one folder at a time. */
-  async *#walk(options: { root: string; prefix: string; after: string | undefined; signal: AbortSignal | undefined }): AsyncGenerator<FileInfo> {
+  /**
+   * Every file under `prefix` after `after`, in key byte order, reading one folder at a time, and in that
+   * order what it leaves out: names no key can have (a folder once, for all under it) and links it does
+   * not follow. Temp files of puts are left out silently.
+   */
+  async *#walk(options: { root: string; prefix: string; after: string | undefined; signal: AbortSignal | undefined }): AsyncGenerator<WalkStep> {
     const { root, prefix, after, signal } = options
     const cut = prefix.lastIndexOf('/')
     const keyPrefix = prefix.slice(0, cut + 1)
@@ -433,15 +437,21 @@ class FilesystemDriver implements DatastoreDriver {
     let start = root
     const segments = keyPrefix === '' ? [] : keyPrefix.slice(0, -1).split('/')
     for (let i = 1; i <= segments.length; i++) {
-      const real = await this.#existing(root, segments.slice(0, i).join('/'))
-      if (real === undefined || ancestors.has(real)) return
+      const relative = segments.slice(0, i).join('/')
+      const real = await this.#existing(root, relative)
+      if (real === undefined || ancestors.has(real)) {
+        // A link on the way that is not followed hides all the prefix asks for; a folder that is not there hides nothing.
+        const skipped = after === undefined ? await unfollowedLink({ here: path.join(start, segments[i - 1] ?? ''), relative, root, ancestors }) : undefined
+        if (skipped) yield skipped
+        return
+      }
       ancestors.add(real)
       start = real
     }
     yield* this.#walkFolder({ real: start, keyPrefix, namePrefix: prefix.slice(cut + 1), after, ancestors, signal }, root)
   }
 
-  async *#walkFolder(folder: Folder, root: string): AsyncGenerator<FileInfo> {
+  async *#walkFolder(folder: Folder, root: string): AsyncGenerator<WalkStep> {
     folder.signal?.throwIfAborted()
     let dirents: Dirent<Buffer>[]
     try {
@@ -450,15 +460,19 @@ class FilesystemDriver implements DatastoreDriver {
       if (hasCode(error, MISSING)) return
       throw this.#translate(error, { action: `list "${printable(folder.keyPrefix)}"` })
     }
+    const namePrefix = Buffer.from(folder.namePrefix)
     const entries: Entry[] = []
     for (const dirent of dirents) {
-      const name = decodeName(dirent.name)
-      if (name === undefined || !name.startsWith(folder.namePrefix) || !isKeySegment(name, { first: folder.keyPrefix === '' })) continue
-      const entry = await entryOf(dirent, { name, folder: folder.real, root })
+      if (!startsWith(dirent.name, namePrefix)) continue
+      const entry = await entryOf(dirent, { folder, root })
       if (entry) entries.push(entry)
     }
     entries.sort((a, b) => Buffer.compare(a.order, b.order))
     for (const entry of entries) {
+      if (entry.kind === 'skipped') {
+        if (!isPassed(Buffer.concat([Buffer.from(folder.keyPrefix), entry.order]), folder.after)) yield entry.skipped
+        continue
+      }
       const key = folder.keyPrefix + entry.name
       if (entry.kind === 'file') {
         if (folder.after !== undefined && compareKeys(key, folder.after) <= 0) continue
@@ -472,7 +486,11 @@ class FilesystemDriver implements DatastoreDriver {
       if (resume === 'skip') continue
       const { after } = resume
       // A link back up the tree would make the walk endless.
-      if (folder.ancestors.has(entry.real)) continue
+      if (folder.ancestors.has(entry.real)) {
+        const skipped = await skippedAt(path.join(folder.real, entry.name), { name: key, reason: LINK_UP })
+        if (skipped) yield skipped
+        continue
+      }
       const ancestors = new Set(folder.ancestors).add(entry.real)
       yield* this.#walkFolder({ real: entry.real, keyPrefix, namePrefix: '', after, ancestors, signal: folder.signal }, root)
     }
@@ -522,25 +540,110 @@ class FilesystemDriver implements DatastoreDriver {
   }
 }
 
-async function entryOf(dirent: Dirent<Buffer>, options: { name: string; folder: string; root: string }): Promise<Entry | undefined> {
-  const { name, folder, root } = options
-  const here = path.join(folder, name)
-  if (dirent.isFile()) return { name, kind: 'file', real: here, order: Buffer.from(name) }
-  if (dirent.isDirectory()) return { name, kind: 'folder', real: here, order: Buffer.from(`${name}/`) }
-  if (!dirent.isSymbolicLink()) return undefined
-  try {
-    const real = await realpath(here)
-    if (!isInside(real, root)) return undefined
-    const info = await stat(real)
-    if (info.isFile()) return { name, kind: 'file', real, order: Buffer.from(name) }
-    if (info.isDirectory()) return { name, kind: 'folder', real, order: Buffer.from(`${name}/`) }
-  } catch {
-    // A broken or looping link is not a file.
+/**
+ * What the walk makes of one name in a folder: a file or a folder to list, one left out with the reason,
+ * or nothing (a temp file of a put, or a name gone since the folder was read).
+ */
+async function entryOf(dirent: Dirent<Buffer>, options: { folder: Folder; root: string }): Promise<Entry | undefined> {
+  const { folder, root } = options
+  const raw = dirent.name
+  const isFolderName = dirent.isDirectory()
+  const order = isFolderName ? Buffer.concat([raw, Buffer.from('/')]) : raw
+  const name = decodeName(raw)
+  if (name === undefined) {
+    const bytes = Buffer.concat([Buffer.from(folder.keyPrefix), raw])
+    const problem = `it is not valid UTF-8; in a shell its path in the datastore folder is ${shellQuoted(bytes)}`
+    const reason = isFolderName ? unusableFolderReason(problem) : problem
+    const skipped = await skippedAt(Buffer.concat([Buffer.from(folder.real + path.sep), raw]), { name: LOSSY_UTF8.decode(bytes), reason })
+    return skipped && { kind: 'skipped', skipped, order }
   }
-  return undefined
+  // Uploads in progress (or left by a crash) are the driver's own, never the user's files.
+  if (dirent.isFile() && name.startsWith(RESERVED_SEGMENT_PREFIX)) return undefined
+  const here = path.join(folder.real, name)
+  const key = folder.keyPrefix + name
+  const problem = keyProblemOf(key)
+  if (problem !== undefined) {
+    const skipped = await skippedAt(here, { name: key, reason: isFolderName ? unusableFolderReason(problem) : problem })
+    return skipped && { kind: 'skipped', skipped, order }
+  }
+  if (dirent.isFile()) return { name, kind: 'file', real: here, order }
+  if (isFolderName) return { name, kind: 'folder', real: here, order }
+  if (!dirent.isSymbolicLink()) {
+    const skipped = await skippedAt(here, { name: key, reason: notAFile(dirent) })
+    return skipped && { kind: 'skipped', skipped, order }
+  }
+  const followed = await follow(here, root)
+  if ('reason' in followed) {
+    const skipped = await skippedAt(here, { name: key, reason: followed.reason })
+    return skipped && { kind: 'skipped', skipped, order }
+  }
+  const { real, info } = followed
+  if (info.isFile()) return { name, kind: 'file', real, order: raw }
+  if (info.isDirectory()) return { name, kind: 'folder', real, order: Buffer.concat([raw, Buffer.from('/')]) }
+  const skipped = await skippedAt(here, { name: key, reason: `${notAFile(info)}, reached through a symbolic link` })
+  return skipped && { kind: 'skipped', skipped, order }
 }
 
+const LINK_UP = 'a symbolic link back to a folder that holds it, not followed (the files there are listed where they are)'
 
+/** Where the link at `here` leads (inside the root), or why the walk does not follow it. */
+async function follow(here: string, root: string): Promise<{ real: string; info: Stats } | { reason: string }> {
+  let real: string
+  try {
+    real = await realpath(here)
+  } catch (error) {
+    const why = hasCode(error, new Set(['ENOENT', 'ENOTDIR'])) ? 'leads to nothing that exists' : `cannot be followed (${isSystemError(error) ? error.code : String(error)})`
+    return { reason: `a symbolic link that ${why}, not followed` }
+  }
+  if (!isInside(real, root)) return { reason: 'a symbolic link that leads outside the datastore folder, not followed (Wharf never reads outside it)' }
+  try {
+    return { real, info: await stat(real) }
+  } catch (error) {
+    return { reason: `a symbolic link whose target cannot be read (${isSystemError(error) ? error.code : String(error)}), not followed` }
+  }
+}
+
+/**
+ * The link on the way down to a listing prefix that the walk does not follow, as a name left out; undefined
+ * when `here` is no link (a folder that is not there).
+ */
+async function unfollowedLink(options: { here: string; relative: string; root: string; ancestors: ReadonlySet<string> }): Promise<SkippedName | undefined> {
+  const { here, relative, root, ancestors } = options
+  const info = await lstat(here).catch(() => undefined)
+  if (!info?.isSymbolicLink()) return undefined
+  const followed = await follow(here, root)
+  const reason = 'reason' in followed ? followed.reason : ancestors.has(followed.real) ? LINK_UP : undefined
+  return reason === undefined ? undefined : skippedAt(here, { name: relative, reason })
+}
+
+/** A name left out of the listing, with the size and time of what is at `at` itself (never a link's target); undefined once it is gone. */
+async function skippedAt(at: string | Buffer, options: { name: string; reason: string }): Promise<SkippedName | undefined> {
+  const info = await lstat(at).catch(() => undefined)
+  if (info === undefined) return undefined
+  return { name: options.name, size: info.isFile() ? info.size : 0, modifiedAt: info.mtime.toISOString(), reason: options.reason }
+}
+
+function notAFile(info: Dirent<Buffer> | Stats): string {
+  if (info.isFIFO()) return 'a named pipe (FIFO), not a file'
+  if (info.isSocket()) return 'a socket, not a file'
+  if (info.isCharacterDevice() || info.isBlockDevice()) return 'a device, not a file'
+  return 'not a file'
+}
+
+/** The bytes as a bash `$'…'` string, which names a file whatever its bytes are (for `mv` to a usable name). */
+function shellQuoted(bytes: Buffer): string {
+  let text = ''
+  for (const byte of bytes) {
+    if (byte === 0x27 || byte === 0x5c) text += `\\${String.fromCharCode(byte)}`
+    else if (byte >= 0x20 && byte < 0x7f) text += String.fromCharCode(byte)
+    else text += `\\x${byte.toString(16).padStart(2, '0')}`
+  }
+  return `$'${text}'`
+}
+
+function startsWith(name: Buffer, prefix: Buffer): boolean {
+  return name.length >= prefix.length && name.subarray(0, prefix.length).equals(prefix)
+}
 
 function decodeName(raw: Buffer): string | undefined {
   try {
