@@ -142,7 +142,8 @@ async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): P
 function notLocal(skipped: SkippedName): WharfError {
   return new WharfError(
     'UNSAFE_PATH',
-    `the datastore holds "${printable(skipped.name)}", whose name cannot be a local path (${skipped.reason}); it was not downloaded. Rename it in the storage to download it`,
+    // The reason may be the name (a/../b) or what the entry is (a link out, a socket): it says which.
+    `the datastore holds "${printable(skipped.name)}", which was not downloaded: ${skipped.reason}. To download it, rename or replace it in the storage`,
     { details: { key: printable(skipped.name, 1024), reason: skipped.reason } },
   )
 }
