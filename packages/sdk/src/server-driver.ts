@@ -48,7 +48,8 @@ class ServerDriver implements DatastoreDriver {
       stored = await this.#client.uploadDatastoreFile(this.#name, {
         path: safe,
         body: Readable.toWeb(hasher) as ReadableStream<Uint8Array>,
-        overwrite: true,
+        // A conditional put asks the server for its no-overwrite upload, which the storage enforces.
+        overwrite: options.ifNotExists !== true,
         ...(options.size !== undefined ? { size: options.size } : {}),
         ...(options.contentType !== undefined ? { contentType: options.contentType } : {}),
         ...(options.signal ? { signal: options.signal } : {}),

@@ -92,6 +92,26 @@ describe('uploadFiles (filesystem datastore)', () => {
     })
   }
 
+  it('without overwrite, of two uploads racing to one new key exactly one stores it and the other reports it skipped', async () => {
+    const other = path.join(path.dirname(local), 'other')
+    await mkdir(other)
+    const big = (fill: string): string => fill.repeat(2 * 1024 * 1024)
+    await writeFiles(local, { 'x.bin': big('a') })
+    await writeFiles(other, { 'x.bin': big('b') })
+    // Through the driver's own local-file copy, and as a streamed put.
+    for (const [round, target] of [driver, recordingDriver(driver).driver, driver, recordingDriver(driver).driver].entries()) {
+      const key = `race/${round}.bin`
+      const results = await Promise.all(
+        [local, other].map((folder) => uploadFiles(target, [{ localPath: path.join(folder, 'x.bin'), key }], { overwrite: false })),
+      )
+      expect(results.map((r) => r.uploaded.length + r.skipped.length), `round ${round}`).toEqual([1, 1])
+      const winner = results.findIndex((r) => r.uploaded.length === 1)
+      expect(winner, `round ${round}: ${JSON.stringify(results.map((r) => r.uploaded))}`).toBeGreaterThanOrEqual(0)
+      expect(results.filter((r) => r.uploaded.length === 1), `round ${round}`).toHaveLength(1)
+      expect((await stored(key)).slice(0, 1)).toBe(winner === 0 ? 'a' : 'b')
+    }
+  })
+
   it('resumes: after half was uploaded, a second run sends only the rest', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `part-${String(i).padStart(2, '0')}.bin`)
     await writeFiles(local, Object.fromEntries(names.map((n, i) => [n, Buffer.alloc(1000 + i, i)])))

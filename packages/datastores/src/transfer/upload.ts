@@ -194,12 +194,20 @@ async function uploadOne(context: UploadContext, file: { entry: Planned; counted
     const state = stored === undefined || handle === undefined ? 'new' : await compare({ driver, handle, stored, size, localPath, signal })
     if (state === 'same') return { outcome: 'unchanged', sent: 0 }
     if (state === 'differs' && !context.overwrite) return { outcome: 'skipped', sent: 0 }
-    if (driver.putFile !== undefined) {
-      await sendFile({ ...context, putFile: driver.putFile.bind(driver), key, localPath, size })
-      file.counted.bytes += size
-      context.tracker.addBytes(size)
-    } else if (handle !== undefined) {
-      await send({ ...context, handle, key, localPath, size, counted: file.counted })
+    // Without overwrite a new key is written only if it is still free when the bytes land: another
+    // writer (a second process, another replica's client) may have created it since the lookup.
+    const ifNotExists = state === 'new' && !context.overwrite
+    try {
+      if (driver.putFile !== undefined) {
+        await sendFile({ ...context, putFile: driver.putFile.bind(driver), key, localPath, size, ifNotExists })
+        file.counted.bytes += size
+        context.tracker.addBytes(size)
+      } else if (handle !== undefined) {
+        await send({ ...context, handle, key, localPath, size, counted: file.counted, ifNotExists })
+      }
+    } catch (error) {
+      if (ifNotExists && isWharfError(error, 'FILE_EXISTS')) return { outcome: 'skipped', sent: 0 }
+      throw error
     }
     return { outcome: state === 'new' ? 'uploaded' : 'overwritten', sent: size }
   } finally {
@@ -232,7 +240,9 @@ async function compare(options: {
   return local === remote ? 'same' : 'differs'
 }
 
-async function send(options: UploadContext & { handle: FileHandle; key: DatastoreKey; localPath: string; size: number; counted: { bytes: number } }): Promise<void> {
+async function send(
+  options: UploadContext & { handle: FileHandle; key: DatastoreKey; localPath: string; size: number; counted: { bytes: number }; ifNotExists: boolean },
+): Promise<void> {
   const { handle, key, localPath, size, signal, tracker, counted } = options
   const source = handle.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_SIZE })
   const body = new Transform({
@@ -246,7 +256,7 @@ async function send(options: UploadContext & { handle: FileHandle; key: Datastor
   source.once('error', (error) => body.destroy(localErrorOf(error, { localPath, action: 'read' })))
   source.pipe(body)
   try {
-    await options.driver.put(key, body, { size, ...(signal ? { signal } : {}) })
+    await options.driver.put(key, body, { size, ifNotExists: options.ifNotExists, ...(signal ? { signal } : {}) })
   } catch (error) {
     if (signal?.aborted) throw error
     if (isWharfError(error, 'INVALID_ARGUMENT') && (await sizeNow(handle)) !== size) throw changedLocally(localPath)
@@ -260,11 +270,11 @@ async function send(options: UploadContext & { handle: FileHandle; key: Datastor
 
 /** Stores the file through the driver's own copy of local files; errors named as {@link send} names them. */
 async function sendFile(
-  options: UploadContext & { putFile: NonNullable<DatastoreDriver['putFile']>; key: DatastoreKey; localPath: string; size: number },
+  options: UploadContext & { putFile: NonNullable<DatastoreDriver['putFile']>; key: DatastoreKey; localPath: string; size: number; ifNotExists: boolean },
 ): Promise<void> {
   const { key, localPath, size, signal } = options
   try {
-    await options.putFile(key, localPath, { size, deferSync: options.deferSync, ...(signal ? { signal } : {}) })
+    await options.putFile(key, localPath, { size, deferSync: options.deferSync, ifNotExists: options.ifNotExists, ...(signal ? { signal } : {}) })
   } catch (error) {
     if (signal?.aborted) throw error
     // The driver hands back a failure to read the local file as the system error it is.
