@@ -13,19 +13,9 @@ import {
   generateAccountSASQueryParameters,
 } from '@azure/storage-blob'
 import { WharfClient } from '@wharf/client'
-import { isWharfError, type Datastore, type ErrorCode, type WharfError } from '@wharf/contract'
+import { isWharfError, type Datastore, type WharfError } from '@wharf/contract'
 import { putBlobWithRawName, startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
-import { azuriteBlobStore, startTestServer, type TestServer } from './test-support/test-server.js'
-
-async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
-  try {
-    await promise
-    return 'resolved'
-  } catch (error) {
-    if (isWharfError(error)) return error.code
-    throw error
-  }
-}
+import { errorCodeOf, startAzuriteBlobServer, startTestServer, type TestServer } from './test-support/test-server.js'
 
 async function errorOf(promise: Promise<unknown>): Promise<WharfError> {
   const error = await promise.then(
@@ -103,7 +93,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
     it('refuses the same name again unless overwrite, which rotates to a SAS token', async () => {
       const request = blob('rotating')
       await client.registerDatastore(request)
-      expect(await codeOf(client.registerDatastore(request))).toBe('DATASTORE_EXISTS')
+      expect(await errorCodeOf(client.registerDatastore(request))).toBe('DATASTORE_EXISTS')
       const { accountKey: _key, ...withoutKey } = request
       const rotated = await client.registerDatastore({ ...withoutKey, sasToken, overwrite: true })
       expect(rotated.authType).toBe('sas')
@@ -113,8 +103,8 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 
     it('validates: a wrong key is FORBIDDEN, a missing container UNAVAILABLE, and nothing is registered', async () => {
       const wrongKey = Buffer.from(randomBytes(64)).toString('base64')
-      expect(await codeOf(client.registerDatastore(blob('wrongkey', { accountKey: wrongKey })))).toBe('FORBIDDEN')
-      expect(await codeOf(client.registerDatastore(blob('nocontainer', { createIfNotExists: false })))).toBe('DATASTORE_UNAVAILABLE')
+      expect(await errorCodeOf(client.registerDatastore(blob('wrongkey', { accountKey: wrongKey })))).toBe('FORBIDDEN')
+      expect(await errorCodeOf(client.registerDatastore(blob('nocontainer', { createIfNotExists: false })))).toBe('DATASTORE_UNAVAILABLE')
       const names = (await client.listDatastores()).map((d) => d.name)
       expect(names).not.toContain('wrongkey')
       expect(names).not.toContain('nocontainer')
@@ -183,7 +173,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 
     it('registers a folder, creating it when asked, and refuses a missing one otherwise', async () => {
       const folder = path.join(scratch, 'folder-ds')
-      expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'missing', path: folder }))).toBe('DATASTORE_UNAVAILABLE')
+      expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'missing', path: folder }))).toBe('DATASTORE_UNAVAILABLE')
       const view = await client.registerDatastore({ kind: 'filesystem', name: 'local', path: folder, createIfNotExists: true })
       expect(view).toMatchObject({ kind: 'filesystem', authType: 'none', hasSecret: false, settings: { path: folder } })
       expect((await stat(folder)).isDirectory()).toBe(true)
@@ -212,7 +202,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(params.get('spr')).toBe('https')
       // Validation does reach the service when asked: an unreachable endpoint is UNAVAILABLE, not a hang.
       expect(
-        await codeOf(
+        await errorCodeOf(
           client.registerDatastore({ kind: 'azure_file', name: 'unreachable', accountName: 'wharfaccount', fileShareName: 'notebooks', accountKey: azurite.accountKey, endpoint: 'http://127.0.0.1:9/wharfaccount' }),
         ),
       ).toBe('DATASTORE_UNAVAILABLE')
@@ -239,7 +229,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(put).toMatchObject({ path: 'train/a.csv', size: 8 })
       await client.uploadDatastoreFile('bucket', { path: 'train/b.csv', body: 'b' })
       await client.uploadDatastoreFile('bucket', { path: 'test/c.csv', body: 'c' })
-      expect(await codeOf(client.uploadDatastoreFile('bucket', { path: 'train/a.csv', body: 'changed' }))).toBe('FILE_EXISTS')
+      expect(await errorCodeOf(client.uploadDatastoreFile('bucket', { path: 'train/a.csv', body: 'changed' }))).toBe('FILE_EXISTS')
       await client.uploadDatastoreFile('bucket', { path: 'train/a.csv', body: 'replaced', overwrite: true })
       const listed = await client.listDatastoreFiles('bucket', { prefix: 'train/' }).toArray()
       expect(listed.map((f) => [f.path, f.size])).toEqual([
@@ -250,7 +240,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(part.status).toBe(206)
       expect(await part.text()).toBe('pla')
       await client.deleteDatastoreFile('bucket', 'train/b.csv')
-      expect(await codeOf(client.downloadDatastoreFile('bucket', 'train/b.csv'))).toBe('FILE_NOT_FOUND')
+      expect(await errorCodeOf(client.downloadDatastoreFile('bucket', 'train/b.csv'))).toBe('FILE_NOT_FOUND')
     })
 
     it('answers a DELETE that deleted nothing with 404 FILE_NOT_FOUND (S3 and a folder)', async () => {
@@ -268,7 +258,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
           expect(body.error).toMatchObject({ code: 'FILE_NOT_FOUND', details: { path: file } })
           expect(body.error.message).toContain(`wharf datastore ls ${store}`)
         }
-        expect(await codeOf(client.deleteDatastoreFile(store, 'del/never-was.txt'))).toBe('FILE_NOT_FOUND')
+        expect(await errorCodeOf(client.deleteDatastoreFile(store, 'del/never-was.txt'))).toBe('FILE_NOT_FOUND')
         expect((await client.listDatastoreFiles(store, { prefix: 'del/' }).toArray()).map((f) => f.path)).toEqual(['del/keep.txt'])
       }
     })
@@ -310,7 +300,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       const response = await fetch(`${t.url}/api/v1/workspaces/default/datastores/local/files/content/..%2F..%2Fetc%2Fpasswd`)
       expect(response.status).toBe(400)
       expect(((await response.json()) as { error: { code: string } }).error.code).toBe('UNSAFE_PATH')
-      expect(await codeOf(client.listDatastoreFiles('nosuch').toArray())).toBe('DATASTORE_NOT_FOUND')
+      expect(await errorCodeOf(client.listDatastoreFiles('nosuch').toArray())).toBe('DATASTORE_NOT_FOUND')
     })
   })
 
@@ -351,17 +341,17 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 
   describe('default and unregistration', () => {
     it('never unregisters workspaceblobstore or the default, and never touches the storage', async () => {
-      expect(await codeOf(client.unregisterDatastore('workspaceblobstore'))).toBe('FORBIDDEN')
+      expect(await errorCodeOf(client.unregisterDatastore('workspaceblobstore'))).toBe('FORBIDDEN')
       await client.setDefaultDatastore('direct')
       expect((await client.getWorkspace()).defaultDatastore).toBe('direct')
       expect((await client.getDatastore('direct')).isDefault).toBe(true)
-      expect(await codeOf(client.unregisterDatastore('direct'))).toBe('FORBIDDEN')
+      expect(await errorCodeOf(client.unregisterDatastore('direct'))).toBe('FORBIDDEN')
       await client.setDefaultDatastore('workspaceblobstore')
       const container = (await client.getDatastore('direct')).settings.containerName as string
       await client.unregisterDatastore('direct')
-      expect(await codeOf(client.getDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(client.unregisterDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(client.setDefaultDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
+      expect(await errorCodeOf(client.getDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
+      expect(await errorCodeOf(client.unregisterDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
+      expect(await errorCodeOf(client.setDefaultDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
       const service = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey))
       const names: string[] = []
       for await (const item of service.getContainerClient(container).listBlobsFlat()) names.push(item.name)
@@ -399,14 +389,13 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 describe('built-in datastores on real storage (server config)', () => {
   let azurite: AzuriteInstance
   let t: TestServer
+  let stop: (() => Promise<void>) | undefined
 
   beforeAll(async () => {
-    azurite = await startAzurite()
-    t = await startTestServer('sqlite', { config: { blobStore: azuriteBlobStore(azurite) } })
+    ;({ azurite, server: t, stop } = await startAzuriteBlobServer())
   })
   afterAll(async () => {
-    await t?.stop()
-    await azurite?.stop()
+    await stop?.()
   })
 
   it('makes workspaceblobstore an Azure container (created) that holds run artifacts', async () => {

@@ -4,21 +4,10 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
-import { isWharfError, type ErrorCode } from '@wharf/contract'
 import { loadServerConfig } from './config.js'
 import { createLog } from './log.js'
 import { startServer, type RunningServer } from './server.js'
-import { startTestServer, type TestServer } from './test-support/test-server.js'
-
-async function codeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
-  try {
-    await promise
-    return 'resolved'
-  } catch (error) {
-    if (isWharfError(error)) return error.code
-    throw error
-  }
-}
+import { errorCodeOf, startTestServer, type TestServer } from './test-support/test-server.js'
 
 /** A GET with exactly the headers given (fetch will not send a Host of our choosing), as a browser or a script could. */
 function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {
@@ -62,20 +51,20 @@ describe('folder datastores cannot be led out of the allowed folders', () => {
   it('refuses <root>/link/deeper with create-if-not-exists when the link points outside, and creates nothing there', async () => {
     await symlink(outside, path.join(allowed, 'link'))
     const folder = path.join(allowed, 'link', 'deeper')
-    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, createIfNotExists: true }))).toBe('FORBIDDEN')
-    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, skipValidation: true }))).toBe('FORBIDDEN')
+    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, createIfNotExists: true }))).toBe('FORBIDDEN')
+    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, skipValidation: true }))).toBe('FORBIDDEN')
     expect(await readdir(outside)).toEqual(['secret.txt'])
     // A broken link would be followed by mkdir -p too.
     await symlink(path.join(outside, 'new'), path.join(allowed, 'dangling'))
     expect(
-      await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'dangling', path: path.join(allowed, 'dangling', 'x'), createIfNotExists: true })),
+      await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'dangling', path: path.join(allowed, 'dangling', 'x'), createIfNotExists: true })),
     ).toBe('FORBIDDEN')
     expect(await readdir(outside)).toEqual(['secret.txt'])
   })
 
   it('refuses folders outside the data folder and the configured roots, also on loopback', async () => {
-    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
-    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'outside', path: outside }))).toBe('FORBIDDEN')
+    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
+    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'outside', path: outside }))).toBe('FORBIDDEN')
     const error = await client.registerDatastore({ kind: 'filesystem', name: 'outside', path: outside }).catch((e: unknown) => e)
     expect((error as Error).message).toContain('WHARF_FILESYSTEM_ROOTS')
   })
@@ -88,10 +77,10 @@ describe('folder datastores cannot be led out of the allowed folders', () => {
     await rm(folder, { recursive: true })
     await symlink(outside, folder)
     const attempts = async (): Promise<void> => {
-      expect(await codeOf(client.downloadDatastoreFile('swapped', 'secret.txt'))).toBe('FORBIDDEN')
-      expect(await codeOf(client.uploadDatastoreFile('swapped', { path: 'planted.txt', body: 'x' }))).toBe('FORBIDDEN')
-      expect(await codeOf(client.datastoreAccess('swapped', 'write'))).toBe('FORBIDDEN')
-      const listed = await codeOf((async () => {
+      expect(await errorCodeOf(client.downloadDatastoreFile('swapped', 'secret.txt'))).toBe('FORBIDDEN')
+      expect(await errorCodeOf(client.uploadDatastoreFile('swapped', { path: 'planted.txt', body: 'x' }))).toBe('FORBIDDEN')
+      expect(await errorCodeOf(client.datastoreAccess('swapped', 'write'))).toBe('FORBIDDEN')
+      const listed = await errorCodeOf((async () => {
         for await (const file of client.listDatastoreFiles('swapped')) void file
       })())
       expect(listed).toBe('FORBIDDEN')
@@ -158,8 +147,8 @@ describe('a web page cannot drive a loopback server', () => {
 
   it('registers folders only under its data folder by default, even on loopback', async () => {
     const client = new WharfClient({ url: t.url })
-    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
-    expect(await codeOf(client.registerDatastore({ kind: 'filesystem', name: 'temp', path: tmpdir() }))).toBe('FORBIDDEN')
+    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
+    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'temp', path: tmpdir() }))).toBe('FORBIDDEN')
     const inside = await client.registerDatastore({ kind: 'filesystem', name: 'inside', path: path.join(t.dataDir, 'mine'), createIfNotExists: true })
     expect(inside.kind).toBe('filesystem')
   })

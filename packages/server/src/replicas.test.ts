@@ -2,9 +2,9 @@ import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
 import { API_PREFIX, type Artifact } from '@wharf/contract'
-import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
+import type { AzuriteInstance } from '@wharf/datastores/test-support'
 import { POSTGRES_SKIP_LINE, postgresTestUrl } from '@wharf/store/test-support'
-import { NGINX_SKIP_LINE, azuriteBlobStore, nginxBinary, startNginx, startReplicas, startTestServer, type LoadBalancer, type Replicas, type TestServer } from './test-support/index.js'
+import { NGINX_SKIP_LINE, nginxBinary, startAzuriteBlobServer, startNginx, startReplicas, type LoadBalancer, type Replicas, type TestServer } from './test-support/index.js'
 
 // Uploads of one new path racing, on one server and across replicas behind a load balancer. Sizes
 // alternate between one request to the storage and several staged blocks (Azure: over 4 MiB).
@@ -82,14 +82,13 @@ async function raceArtifact(options: { urls: readonly string[]; azurite: Azurite
 describe('concurrent first uploads of one artifact path on one server', () => {
   let azurite: AzuriteInstance
   let t: TestServer
+  let stop: (() => Promise<void>) | undefined
 
   beforeAll(async () => {
-    azurite = await startAzurite()
-    t = await startTestServer('sqlite', { config: { blobStore: azuriteBlobStore(azurite) } })
+    ;({ azurite, server: t, stop } = await startAzuriteBlobServer())
   })
   afterAll(async () => {
-    await t?.stop()
-    await azurite?.stop()
+    await stop?.()
   })
 
   it('answer 201 or FILE_EXISTS, never 500, and the record and the stored bytes are one upload (12 rounds of 3)', async () => {

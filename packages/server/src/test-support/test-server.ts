@@ -1,8 +1,8 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import type { Limits } from '@wharf/contract'
-import type { AzuriteInstance } from '@wharf/datastores/test-support'
+import { isWharfError, type ErrorCode, type Limits } from '@wharf/contract'
+import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import type { StoreKind } from '@wharf/store'
 import { createTestDatabase, postgresTestUrl } from '@wharf/store/test-support'
 import { loadServerConfig, type ServerConfigInput } from '../config.js'
@@ -22,6 +22,36 @@ export interface TestServer {
 /** The registration (`blobStore` config, WHARF_BLOBSTORE as JSON) that makes workspaceblobstore the container `artifacts` of this Azurite. */
 export function azuriteBlobStore(azurite: AzuriteInstance): Record<string, string> {
   return { kind: 'azure_blob', accountName: azurite.accountName, accountKey: azurite.accountKey, endpoint: azurite.endpoint, containerName: 'artifacts' }
+}
+
+/** The code a call failed with, or 'resolved'; anything that is not a WharfError is rethrown. */
+export async function errorCodeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
+  try {
+    await promise
+    return 'resolved'
+  } catch (error) {
+    if (isWharfError(error)) return error.code
+    throw error
+  }
+}
+
+/** A fresh Azurite and a SQLite test server whose workspaceblobstore is its container `artifacts`; `stop` ends both. */
+export async function startAzuriteBlobServer(): Promise<{ azurite: AzuriteInstance; server: TestServer; stop: () => Promise<void> }> {
+  const azurite = await startAzurite()
+  try {
+    const server = await startTestServer('sqlite', { config: { blobStore: azuriteBlobStore(azurite) } })
+    return {
+      azurite,
+      server,
+      stop: async () => {
+        await server.stop()
+        await azurite.stop()
+      },
+    }
+  } catch (error) {
+    await azurite.stop()
+    throw error
+  }
 }
 
 /** The store kinds to run server tests on: SQLite always, PostgreSQL when WHARF_TEST_DATABASE_URL is set. */
