@@ -1,6 +1,6 @@
 import { WharfError, printable, type Page } from '@wharf/contract'
 import type { FileInfo, PagedIterable, SkippedName } from './driver.js'
-import { toDatastoreKey } from './key.js'
+import { toDatastoreKey, type DatastoreKey } from './key.js'
 
 /** Fetches one page: the one after `pageToken` (the first when absent), with at most `pageSize` items. */
 export type FetchPage<T> = (pageToken?: string, pageSize?: number) => Promise<Page<T>>
@@ -131,9 +131,58 @@ function isSkipped(step: WalkStep): step is SkippedName {
 }
 
 /**
+ * One name of a folder a walk reads: a file or a folder to list (with what the driver keeps of it), or a
+ * name no key can have, left out. `order` is the UTF-8 bytes a key walk sorts by: the name, with a `/`
+ * after a folder's.
+ */
+export type FolderEntry<T extends object> = ({ name: string; kind: 'file' | 'folder'; order: Buffer } & T) | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
+
+/** Where a walk goes down into a folder: the key prefix of its entries and the key to resume after there. */
+export interface Subfolder {
+  keyPrefix: string
+  after: string | undefined
+}
+
+/**
+ * The walk of one folder's entries in key byte order, resuming after the key `after`: each file as `file`
+ * makes it (nothing when it is gone), each folder as `folder` walks it (folders wholly before `after` are
+ * passed by), and the names left out that come after `after` (a folder once, for all under it). The
+ * filesystem and Azure Files drivers list this way, one folder at a time.
+ */
+export async function* walkFolderEntries<T extends object>(
+  entries: Array<FolderEntry<T>>,
+  options: {
+    keyPrefix: string
+    after: string | undefined
+    file: (entry: FolderEntry<T> & { kind: 'file' }, key: DatastoreKey) => Promise<FileInfo | undefined> | FileInfo | undefined
+    folder: (entry: FolderEntry<T> & { kind: 'folder' }, subfolder: Subfolder) => AsyncGenerator<WalkStep>
+  },
+): AsyncGenerator<WalkStep> {
+  const { keyPrefix, after } = options
+  entries.sort((a, b) => Buffer.compare(a.order, b.order))
+  for (const entry of entries) {
+    if (entry.kind === 'skipped') {
+      if (!isPassed(Buffer.concat([Buffer.from(keyPrefix), entry.order]), after)) yield entry.skipped
+      continue
+    }
+    const key = keyPrefix + entry.name
+    if (entry.kind === 'file') {
+      if (after !== undefined && compareKeys(key, after) <= 0) continue
+      const info = await options.file(entry as FolderEntry<T> & { kind: 'file' }, key as DatastoreKey)
+      if (info) yield info
+      continue
+    }
+    const subfolder = `${key}/`
+    const resume = resumeInFolder(subfolder, after)
+    if (resume === 'skip') continue
+    yield* options.folder(entry as FolderEntry<T> & { kind: 'folder' }, { keyPrefix: subfolder, after: resume.after })
+  }
+}
+
+/**
  * Whether a walk resuming after the key `after` has passed the stored name at `position` (the UTF-8 bytes
  * of its path, with a `/` after a folder's) already: true when it sorts before or at `after`.
  */
-export function isPassed(position: Buffer, after: string | undefined): boolean {
+function isPassed(position: Buffer, after: string | undefined): boolean {
   return after !== undefined && Buffer.compare(position, Buffer.from(after)) <= 0
 }

@@ -6,6 +6,7 @@ import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '
 import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
+import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { listPageSize, paginate } from '../paging.js'
@@ -92,49 +93,19 @@ class AzureBlobDriver implements DatastoreDriver {
     const blockSize = size === undefined ? BLOCK_SIZE : Math.max(BLOCK_SIZE, Math.ceil(size / MAX_BLOCKS))
     if (signal) addAbortSignal(signal, hasher)
     const feed = feedBody(body, hasher)
-    const staging = new Set<Promise<void>>()
-    const blockIds: string[] = []
     const uploadId = randomBytes(12).toString('hex')
-    let failure: Error | undefined
-    // A failed block is recorded from its own promise, so read it through a call rather than a narrowed variable.
-    const throwIfFailed = (): void => {
-      if (failure !== undefined) throw failure
-    }
-    const stage = (data: Buffer): void => {
-      const id = Buffer.from(`${uploadId}-${String(blockIds.length).padStart(6, '0')}`).toString('base64')
-      blockIds.push(id)
-      const task = blob
-        .stageBlock(id, data, data.length, signalOption(signal))
-        .then(() => undefined)
-        .catch((error: unknown) => {
-          failure ??= error instanceof Error ? error : new Error(String(error))
-          hasher.destroy(failure)
-        })
-        .finally(() => staging.delete(task))
-      staging.add(task)
-    }
+    const blockId = (index: number): string => Buffer.from(`${uploadId}-${String(index).padStart(6, '0')}`).toString('base64')
+    const blocks = new BlockUpload(hasher, {
+      blockSize,
+      concurrency: this.#concurrency,
+      prepare: ({ index }) => {
+        if (index >= MAX_BLOCKS) throw tooBig(safe)
+      },
+      send: ({ data, index }) => blob.stageBlock(blockId(index), data, data.length, signalOption(signal)),
+    })
     try {
-      let pending: Buffer[] = []
-      let pendingBytes = 0
-      for await (const chunk of hasher as AsyncIterable<Buffer>) {
-        let rest = chunk
-        while (pendingBytes + rest.length >= blockSize) {
-          const take = blockSize - pendingBytes
-          pending.push(rest.subarray(0, take))
-          rest = rest.subarray(take)
-          if (blockIds.length >= MAX_BLOCKS) throw tooBig(safe)
-          stage(Buffer.concat(pending))
-          pending = []
-          pendingBytes = 0
-          while (staging.size >= this.#concurrency) await Promise.race(staging)
-        }
-        if (rest.length > 0) {
-          pending.push(rest)
-          pendingBytes += rest.length
-        }
-      }
-      await Promise.all(staging)
-      throwIfFailed()
+      const last = await blocks.sendFullBlocks()
+      await blocks.finish()
       signal?.throwIfAborted()
       const result = hasher.result()
       const blobHTTPHeaders = {
@@ -143,27 +114,26 @@ class AzureBlobDriver implements DatastoreDriver {
       }
       // If-None-Match: * makes the storage refuse the write when any blob is there, however close the race.
       const conditions = options.ifNotExists ? { conditions: { ifNoneMatch: '*' } } : {}
-      const last = Buffer.concat(pending)
-      if (blockIds.length === 0) {
+      if (blocks.count === 0) {
         // Small enough for one Put Blob, which is atomic and carries the headers.
         await blob.upload(last, last.length, { blobHTTPHeaders, ...conditions, ...signalOption(signal) })
       } else {
-        if (last.length > 0) stage(last)
-        await Promise.all(staging)
-        throwIfFailed()
+        await blocks.finish(last)
         signal?.throwIfAborted()
+        const blockIds = Array.from({ length: blocks.count }, (_, index) => blockId(index))
         await blob.commitBlockList(blockIds, { blobHTTPHeaders, ...conditions, ...signalOption(signal) })
       }
       return result
     } catch (error) {
       hasher.destroy()
-      await Promise.allSettled(staging)
+      await blocks.settle()
       // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
       if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted || isWharfError(error)) throw error
-      if (options.ifNotExists && (await this.#lostCreateRace(failure ?? error, { key: safe, signal }))) throw fileExists(safe, failure ?? error)
-      if (errorCodeOf(failure ?? error) === 'InvalidBlockList') throw writeConflict(safe, failure ?? error)
-      throw this.#translate(failure ?? error, { action: `write "${printable(safe)}"` })
+      const failure = blocks.failure ?? error
+      if (options.ifNotExists && (await this.#lostCreateRace(failure, { key: safe, signal }))) throw fileExists(safe, failure)
+      if (errorCodeOf(failure) === 'InvalidBlockList') throw writeConflict(safe, failure)
+      throw this.#translate(failure, { action: `write "${printable(safe)}"` })
     } finally {
       feed.release()
     }

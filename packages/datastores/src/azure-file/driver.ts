@@ -13,10 +13,11 @@ import {
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
 import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
-import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
+import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
+import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
-import { compareKeys, isPassed, listPageSize, paginateWalk, resumeInFolder, type WalkStep } from '../paging.js'
+import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the share. */
@@ -53,13 +54,8 @@ interface Where {
   auth: AzureAuth
 }
 
-/**
- * One listed name of a folder, with what the listing says of it, or one no key can have, left out.
- * `order` is the UTF-8 bytes a key walk sorts by: the name, with a `/` after a folder's.
- */
-type Entry =
-  | { name: string; kind: 'file' | 'folder'; size: number; modifiedAt: Date | undefined; order: Buffer }
-  | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
+/** One listed name of a folder, with what the listing says of it, or one no key can have, left out. */
+type Entry = FolderEntry<{ size: number; modifiedAt: Date | undefined }>
 
 interface Folder {
   /** The key prefix of the folder's entries (`a/b/`, or '' at the root). */
@@ -155,58 +151,27 @@ class AzureFileDriver implements DatastoreDriver {
     // The hasher's error is read where it is iterated; until then (while the temp file is being created) it must not go unhandled.
     hasher.on('error', () => undefined)
     const feed = feedBody(body, hasher)
-    const uploading = new Set<Promise<void>>()
     let temp: ShareFileClient | undefined
-    let failure: Error | undefined
-    // A failed range is recorded from its own promise, so read it through a call rather than a narrowed variable.
-    const throwIfFailed = (): void => {
-      if (failure !== undefined) throw failure
-    }
+    let ranges: BlockUpload | undefined
     try {
       const file = await this.#createTemp({ folder, size: size ?? 0, key: safe, signal })
       temp = file
       let length = size ?? 0
-      let offset = 0
-      const upload = async (data: Buffer): Promise<void> => {
-        const end = offset + data.length
-        if (end > MAX_FILE_SIZE) throw tooBig(safe)
-        if (end > length) {
-          // The size is unknown, so the file grows ahead of the ranges and is cut to size at the end.
-          length = Math.min(MAX_FILE_SIZE, end + Math.min(Math.max(length, RANGE_SIZE * this.#concurrency), MAX_GROWTH))
-          await file.resize(length, signalOption(signal))
-        }
-        const task = file
-          .uploadRange(data, offset, data.length, signalOption(signal))
-          .then(() => undefined)
-          .catch((error: unknown) => {
-            failure ??= error instanceof Error ? error : new Error(String(error))
-            hasher.destroy(failure)
-          })
-          .finally(() => uploading.delete(task))
-        uploading.add(task)
-        offset = end
-        while (uploading.size >= this.#concurrency) await Promise.race(uploading)
-      }
-      let pending: Buffer[] = []
-      let pendingBytes = 0
-      for await (const chunk of hasher as AsyncIterable<Buffer>) {
-        let rest = chunk
-        while (pendingBytes + rest.length >= RANGE_SIZE) {
-          const take = RANGE_SIZE - pendingBytes
-          pending.push(rest.subarray(0, take))
-          rest = rest.subarray(take)
-          await upload(Buffer.concat(pending))
-          pending = []
-          pendingBytes = 0
-        }
-        if (rest.length > 0) {
-          pending.push(rest)
-          pendingBytes += rest.length
-        }
-      }
-      if (pendingBytes > 0) await upload(Buffer.concat(pending))
-      await Promise.all(uploading)
-      throwIfFailed()
+      ranges = new BlockUpload(hasher, {
+        blockSize: RANGE_SIZE,
+        concurrency: this.#concurrency,
+        prepare: async ({ data, offset }) => {
+          const end = offset + data.length
+          if (end > MAX_FILE_SIZE) throw tooBig(safe)
+          if (end > length) {
+            // The size is unknown, so the file grows ahead of the ranges and is cut to size at the end.
+            length = Math.min(MAX_FILE_SIZE, end + Math.min(Math.max(length, RANGE_SIZE * this.#concurrency), MAX_GROWTH))
+            await file.resize(length, signalOption(signal))
+          }
+        },
+        send: ({ data, offset }) => file.uploadRange(data, offset, data.length, signalOption(signal)),
+      })
+      await ranges.finish(await ranges.sendFullBlocks())
       signal?.throwIfAborted()
       const result = hasher.result()
       if (length !== result.size) await file.resize(result.size, signalOption(signal))
@@ -220,13 +185,13 @@ class AzureFileDriver implements DatastoreDriver {
       return result
     } catch (error) {
       hasher.destroy()
-      await Promise.allSettled(uploading)
+      await ranges?.settle()
       // Without the caller's signal, which may be the reason for stopping. The put's own error is what the caller needs.
       await temp?.deleteIfExists().catch(() => undefined)
       // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
       if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted || isWharfError(error)) throw error
-      throw this.#translate(failure ?? error, { action: `write "${printable(safe)}"` })
+      throw this.#translate(ranges?.failure ?? error, { action: `write "${printable(safe)}"` })
     } finally {
       feed.release()
     }
@@ -424,28 +389,16 @@ class AzureFileDriver implements DatastoreDriver {
    * order the names no key can have (a folder once, for all under it).
    */
   async *#walk(folder: Folder): AsyncGenerator<WalkStep> {
-    const entries = await this.#read(folder)
-    for (const entry of entries) {
-      if (entry.kind === 'skipped') {
-        if (!isPassed(Buffer.concat([Buffer.from(folder.keyPrefix), entry.order]), folder.after)) yield entry.skipped
-        continue
-      }
-      const key = folder.keyPrefix + entry.name
-      if (entry.kind === 'file') {
-        if (folder.after !== undefined && compareKeys(key, folder.after) <= 0) continue
-        yield { key: key as DatastoreKey, size: entry.size, modifiedAt: (entry.modifiedAt ?? new Date()).toISOString() }
-        continue
-      }
-      const keyPrefix = `${key}/`
-      const resume = resumeInFolder(keyPrefix, folder.after)
-      if (resume === 'skip') continue
-      const { after } = resume
-      yield* this.#walk({ keyPrefix, namePrefix: '', after, signal: folder.signal })
-    }
+    yield* walkFolderEntries(await this.#read(folder), {
+      keyPrefix: folder.keyPrefix,
+      after: folder.after,
+      file: (entry, key) => ({ key, size: entry.size, modifiedAt: (entry.modifiedAt ?? new Date()).toISOString() }),
+      folder: (_entry, { keyPrefix, after }) => this.#walk({ keyPrefix, namePrefix: '', after, signal: folder.signal }),
+    })
   }
 
   /**
-   * The entries of one folder, sorted, those no key can have marked as left out; none when the folder does
+   * The entries of one folder, those no key can have marked as left out; none when the folder does
    * not exist (any more). Temp files of puts are not entries.
    */
   async #read(folder: Folder): Promise<Entry[]> {
@@ -481,7 +434,7 @@ class AzureFileDriver implements DatastoreDriver {
       }
       throw this.#translate(error, { action: `list "${printable(keyPrefix + namePrefix)}"` })
     }
-    return entries.sort((a, b) => Buffer.compare(a.order, b.order))
+    return entries
   }
 
   #rootMissing(cause: unknown): WharfError {

@@ -12,7 +12,7 @@ import { assertFolderWithin, isInside, makeFolderWithin } from './containment.js
 import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
-import { compareKeys, isPassed, listPageSize, paginateWalk, resumeInFolder, type WalkStep } from '../paging.js'
+import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
 import { checkRange, rangeWithin } from '../range.js'
 
 /** Options for {@link createFilesystemDriver}. */
@@ -52,7 +52,7 @@ interface Folder {
 }
 
 /** One name of a folder: a file or folder to list (`real` is where it is, links resolved), or one left out. */
-type Entry = { name: string; kind: 'file' | 'folder'; real: string; order: Buffer } | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
+type Entry = FolderEntry<{ real: string }>
 
 const MISSING = new Set(['ENOENT', 'ENOTDIR', 'ELOOP'])
 /** What link() fails with on a filesystem without hard links. */
@@ -467,33 +467,26 @@ class FilesystemDriver implements DatastoreDriver {
       const entry = await entryOf(dirent, { folder, root })
       if (entry) entries.push(entry)
     }
-    entries.sort((a, b) => Buffer.compare(a.order, b.order))
-    for (const entry of entries) {
-      if (entry.kind === 'skipped') {
-        if (!isPassed(Buffer.concat([Buffer.from(folder.keyPrefix), entry.order]), folder.after)) yield entry.skipped
-        continue
-      }
-      const key = folder.keyPrefix + entry.name
-      if (entry.kind === 'file') {
-        if (folder.after !== undefined && compareKeys(key, folder.after) <= 0) continue
-        // Gone or replaced by a folder since the folder was read: not a file any more.
+    const { ancestors, signal } = folder
+    const walkFolder = (sub: Folder): AsyncGenerator<WalkStep> => this.#walkFolder(sub, root)
+    yield* walkFolderEntries(entries, {
+      keyPrefix: folder.keyPrefix,
+      after: folder.after,
+      // Gone or replaced by a folder since the folder was read: not a file any more.
+      file: async (entry, key) => {
         const info = await statIfPresent(entry.real).catch(() => undefined)
-        if (info?.isFile()) yield fileInfo(key as DatastoreKey, info)
-        continue
-      }
-      const keyPrefix = `${key}/`
-      const resume = resumeInFolder(keyPrefix, folder.after)
-      if (resume === 'skip') continue
-      const { after } = resume
-      // A link back up the tree would make the walk endless.
-      if (folder.ancestors.has(entry.real)) {
-        const skipped = await skippedAt(path.join(folder.real, entry.name), { name: key, reason: LINK_UP })
-        if (skipped) yield skipped
-        continue
-      }
-      const ancestors = new Set(folder.ancestors).add(entry.real)
-      yield* this.#walkFolder({ real: entry.real, keyPrefix, namePrefix: '', after, ancestors, signal: folder.signal }, root)
-    }
+        return info?.isFile() ? fileInfo(key, info) : undefined
+      },
+      folder: async function* (entry, { keyPrefix, after }) {
+        // A link back up the tree would make the walk endless.
+        if (ancestors.has(entry.real)) {
+          const skipped = await skippedAt(path.join(folder.real, entry.name), { name: keyPrefix.slice(0, -1), reason: LINK_UP })
+          if (skipped) yield skipped
+          return
+        }
+        yield* walkFolder({ real: entry.real, keyPrefix, namePrefix: '', after, ancestors: new Set(ancestors).add(entry.real), signal })
+      },
+    })
   }
 
   async #receive(options: {
