@@ -15,7 +15,8 @@ import {
 import { WharfClient } from '@wharf/client'
 import { isWharfError, type Datastore, type WharfError } from '@wharf/contract'
 import { putBlobWithRawName, startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
-import { errorCodeOf, startAzuriteBlobServer, startTestServer, type TestServer } from './test-support/test-server.js'
+import { errorCodeOf, startTestServer, type TestServer } from './test-support/test-server.js'
+import { useAzuriteBlobServer } from './test-support/use-azurite-server.js'
 
 async function errorOf(promise: Promise<unknown>): Promise<WharfError> {
   const error = await promise.then(
@@ -387,24 +388,16 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 })
 
 describe('built-in datastores on real storage (server config)', () => {
-  let azurite: AzuriteInstance
-  let t: TestServer
-  let stop: (() => Promise<void>) | undefined
-
-  beforeAll(async () => {
-    ;({ azurite, server: t, stop } = await startAzuriteBlobServer())
-  })
-  afterAll(async () => {
-    await stop?.()
-  })
+  const running = useAzuriteBlobServer()
 
   it('makes workspaceblobstore an Azure container (created) that holds run artifacts', async () => {
-    const client = new WharfClient({ url: t.url })
+    const client = new WharfClient({ url: running.server.url })
     const blobStore: Datastore = await client.getDatastore('workspaceblobstore')
     expect(blobStore).toMatchObject({ kind: 'azure_blob', isDefault: true, hasSecret: true, settings: { containerName: 'artifacts' } })
     expect((await client.getDatastore('workspacefilestore')).kind).toBe('filesystem')
     const run = await client.createRun({ experiment: 'cloud' })
     await client.uploadArtifact(run.id, { path: 'outputs/model.txt', body: 'weights' })
+    const { azurite } = running
     const service = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey))
     const stored = await service.getContainerClient('artifacts').getBlobClient(`ExperimentRun/${run.id}/outputs/model.txt`).downloadToBuffer()
     expect(stored.toString()).toBe('weights')

@@ -4,7 +4,7 @@ import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-bl
 import { API_PREFIX, type Artifact } from '@wharf/contract'
 import type { AzuriteInstance } from '@wharf/datastores/test-support'
 import { POSTGRES_SKIP_LINE, postgresTestUrl } from '@wharf/store/test-support'
-import { NGINX_SKIP_LINE, nginxBinary, startAzuriteBlobServer, startNginx, startReplicas, type LoadBalancer, type Replicas, type TestServer } from './test-support/index.js'
+import { NGINX_SKIP_LINE, nginxBinary, startNginx, useAzuriteBlobServer, startReplicas, type LoadBalancer, type Replicas } from './test-support/index.js'
 
 // Uploads of one new path racing, on one server and across replicas behind a load balancer. Sizes
 // alternate between one request to the storage and several staged blocks (Azure: over 4 MiB).
@@ -80,20 +80,12 @@ async function raceArtifact(options: { urls: readonly string[]; azurite: Azurite
 }
 
 describe('concurrent first uploads of one artifact path on one server', () => {
-  let azurite: AzuriteInstance
-  let t: TestServer
-  let stop: (() => Promise<void>) | undefined
-
-  beforeAll(async () => {
-    ;({ azurite, server: t, stop } = await startAzuriteBlobServer())
-  })
-  afterAll(async () => {
-    await stop?.()
-  })
+  const running = useAzuriteBlobServer()
 
   it('answer 201 or FILE_EXISTS, never 500, and the record and the stored bytes are one upload (12 rounds of 3)', async () => {
-    const runId = await createRun(t.url)
-    for (let round = 0; round < 12; round++) await raceArtifact({ urls: [t.url, t.url, t.url], azurite, runId, round })
+    const { azurite, server } = running
+    const runId = await createRun(server.url)
+    for (let round = 0; round < 12; round++) await raceArtifact({ urls: [server.url, server.url, server.url], azurite, runId, round })
   })
 })
 

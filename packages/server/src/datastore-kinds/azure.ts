@@ -19,6 +19,8 @@ export interface AzureFlavour {
   containerField: 'containerName' | 'fileShareName'
   /** `container` or `share`, in messages. */
   containerWord: string
+  /** What the field holds, in messages: `the container name`. */
+  fieldWhat: string
 }
 
 /**
@@ -78,7 +80,7 @@ export function planAzure(request: AzureRequest, flavour: AzureFlavour): Planned
   }
   const field = flavour.containerField
   const given = 'containerName' in request ? request.containerName : request.fileShareName
-  const container = nonEmpty(given, field, `the ${flavour.kind === 'azure_blob' ? 'container' : 'file share'} name`)
+  const container = nonEmpty(given, field, flavour.fieldWhat)
   if (!/^(?=.{3,63}$)[a-z0-9]+(-[a-z0-9]+)*$/.test(container)) {
     throw new WharfError('INVALID_ARGUMENT', `"${printable(container)}" is not a valid ${flavour.containerWord} name: 3–63 lowercase letters, digits and single hyphens`, {
       details: { field },
