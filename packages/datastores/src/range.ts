@@ -31,3 +31,9 @@ export function rangeWithin(range: ByteRange, options: { size: number; key: stri
   }
   return { start: range.start, end: Math.min(range.end ?? size - 1, size - 1) }
 }
+
+/** What every driver's get checks before asking its storage: a well-formed range, and a caller still waiting. */
+export function checkGet(options: GetOptions): void {
+  if (options.range) checkRange(options.range)
+  options.signal?.throwIfAborted()
+}

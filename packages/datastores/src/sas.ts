@@ -44,28 +44,18 @@ export function mintContainerSas(options: MintSasOptions): MintedSas {
   // The token carries its end in whole seconds; report that, not a later instant it does not honour.
   const expiresOn = new Date(Math.floor((now.getTime() + (options.lifetimeMs ?? DEFAULT_LIFETIME_MS)) / 1000) * 1000)
   const permissions = options.operation === 'read' ? 'rl' : 'rcwl'
-  if (options.kind === 'azure_blob') {
-    const sasToken = generateBlobSASQueryParameters(
-      {
-        containerName: options.containerName,
-        permissions: ContainerSASPermissions.parse(permissions),
-        startsOn,
-        expiresOn,
-        protocol: options.allowHttp ? SASProtocol.HttpsAndHttp : SASProtocol.Https,
-      },
-      new StorageSharedKeyCredential(options.accountName, options.accountKey),
-    ).toString()
-    return { sasToken, expiresOn }
-  }
-  const sasToken = generateFileSASQueryParameters(
-    {
-      shareName: options.containerName,
-      permissions: ShareSASPermissions.parse(permissions),
-      startsOn,
-      expiresOn,
-      protocol: options.allowHttp ? FileSASProtocol.HttpsAndHttp : FileSASProtocol.Https,
-    },
-    new FileSharedKeyCredential(options.accountName, options.accountKey),
-  ).toString()
-  return { sasToken, expiresOn }
+  const { accountName, accountKey, containerName, allowHttp } = options
+  const span = { startsOn, expiresOn }
+  // Both SDKs sign alike; their permission and protocol types (and key credentials) are their own.
+  const sasToken =
+    options.kind === 'azure_blob'
+      ? generateBlobSASQueryParameters(
+          { ...span, containerName, permissions: ContainerSASPermissions.parse(permissions), protocol: allowHttp ? SASProtocol.HttpsAndHttp : SASProtocol.Https },
+          new StorageSharedKeyCredential(accountName, accountKey),
+        )
+      : generateFileSASQueryParameters(
+          { ...span, shareName: containerName, permissions: ShareSASPermissions.parse(permissions), protocol: allowHttp ? FileSASProtocol.HttpsAndHttp : FileSASProtocol.Https },
+          new FileSharedKeyCredential(accountName, accountKey),
+        )
+  return { sasToken: sasToken.toString(), expiresOn }
 }

@@ -10,7 +10,7 @@ import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { listPageSize, paginate } from '../paging.js'
-import { checkRange, rangeWithin } from '../range.js'
+import { checkGet, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the container. */
 export type AzureBlobCredential = { kind: 'key'; accountKey: string } | { kind: 'sas'; sasToken: string }
@@ -142,8 +142,7 @@ class AzureBlobDriver implements DatastoreDriver {
   async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
     const { signal, range } = options
     const safe = toDatastoreKey(key)
-    if (range) checkRange(range)
-    signal?.throwIfAborted()
+    checkGet(options)
     try {
       return await downloadStream(this.#container.getBlobClient(safe), { key: safe, range, signal })
     } catch (error) {

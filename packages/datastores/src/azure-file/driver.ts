@@ -18,7 +18,7 @@ import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
 import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
-import { checkRange, rangeWithin } from '../range.js'
+import { checkGet, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the share. */
 export type AzureFileCredential = { kind: 'key'; accountKey: string } | { kind: 'sas'; sasToken: string }
@@ -200,8 +200,7 @@ class AzureFileDriver implements DatastoreDriver {
   async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
     const { signal, range } = options
     const safe = storableKey(key)
-    if (range) checkRange(range)
-    signal?.throwIfAborted()
+    checkGet(options)
     const file = this.#file(safe)
     try {
       return await downloadStream(file, { key: safe, range, signal })

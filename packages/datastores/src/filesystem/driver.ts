@@ -13,7 +13,7 @@ import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions
 import { HashingStream, feedBody } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
 import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
-import { checkRange, rangeWithin } from '../range.js'
+import { checkGet, rangeWithin } from '../range.js'
 
 /** Options for {@link createFilesystemDriver}. */
 export interface FilesystemDriverOptions {
@@ -113,8 +113,7 @@ class FilesystemDriver implements DatastoreDriver {
   async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
     const { signal, range } = options
     const safe = toDatastoreKey(key)
-    if (range) checkRange(range)
-    signal?.throwIfAborted()
+    checkGet(options)
     const root = await this.#rootReal()
     const real = await this.#existing(root, safe)
     let handle: FileHandle

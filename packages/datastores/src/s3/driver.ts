@@ -16,7 +16,7 @@ import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable,
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { listPageSize, paginate } from '../paging.js'
-import { checkRange, rangeWithin } from '../range.js'
+import { checkGet, rangeWithin } from '../range.js'
 
 /** Options for {@link createS3Driver}. */
 export interface S3DriverOptions {
@@ -155,8 +155,7 @@ class S3Driver implements DatastoreDriver {
   async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
     const { signal, range } = options
     const safe = toDatastoreKey(key)
-    if (range) checkRange(range)
-    signal?.throwIfAborted()
+    checkGet(options)
     let response
     try {
       response = await this.#client.send(

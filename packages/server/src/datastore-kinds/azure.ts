@@ -1,6 +1,7 @@
 import { WharfError, printable, type DatastoreAccess, type RegisterDatastoreRequest } from '@wharf/contract'
+import type { DatastoreDriver } from '@wharf/datastores'
 import { mintContainerSas, type AzureBlobCredential, type SasOperation } from '@wharf/datastores/cloud'
-import { nonEmpty, quotableEndpoint, refuseCredentials, setting, noStoredCredentials, type KindContext, type PlannedDatastore, type Secret, type StoredDatastore } from './kind.js'
+import { nonEmpty, quotableEndpoint, refuseCredentials, setting, noStoredCredentials, type KindContext, type PlannedDatastore, type Secret, type StorageKind, type StoredDatastore } from './kind.js'
 
 // What the azure_blob and azure_file kinds share: an account, a container (or share) in it, a service
 // URL, and an account key or SAS token; with the key, the server signs SAS tokens for clients.
@@ -129,5 +130,21 @@ export function azureAccess(record: StoredDatastore, operation: SasOperation, op
     serviceUrl,
     sasToken: minted.sasToken,
     expiresOn: minted.expiresOn.toISOString(),
+  }
+}
+
+/** The module of one Azure kind, building its driver from the typed settings and the stored credential. */
+export function azureKind<K extends 'azure_blob' | 'azure_file'>(
+  flavour: AzureFlavour & { kind: K },
+  driver: (settings: AzureSettings, credential: AzureBlobCredential) => DatastoreDriver,
+): StorageKind<K, AzureSettings> {
+  return {
+    plan: (request) => planAzure(request, flavour),
+    settings: (record) => azureSettings(record, flavour),
+    createDriver(record, context) {
+      const secret = context.openSecret()
+      return driver(azureSettings(record, flavour), azureCredential(record, secret))
+    },
+    access: (record, operation, context) => azureAccess(record, operation, { context, flavour }),
   }
 }
