@@ -1,10 +1,10 @@
 export { Workspace, type ConnectOptions } from './workspace.js'
-export { Experiment, type StartLoggingOptions } from './experiment.js'
-export { Run, type SpooledRunSummary, type MetricValue, type LogOptions, type ImageSource, type RegisterModelOptions } from './run.js'
-export { Asset, type AssetDownloadOptions } from './asset.js'
-export { getLogger, getContextRun, type Logger, type Waitable } from './run-context.js'
-export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config.js'
-export { readEnvironment, type SdkEnvironment } from './environment.js'
+export { Experiment, type StartLoggingOptions } from './runs/experiment.js'
+export { Run, type SpooledRunSummary, type MetricValue, type LogOptions, type ImageSource, type RegisterModelOptions } from './runs/run.js'
+export { Asset, type AssetDownloadOptions } from './data/asset.js'
+export { getLogger, getContextRun, type Logger, type Waitable } from './context.js'
+export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config/config-file.js'
+export { readEnvironment, type SdkEnvironment } from './config/environment.js'
 export {
   MetricLogger,
   PendingLog,
@@ -14,8 +14,8 @@ export {
   type FlushOptions,
   type CloseOptions,
   type FlushAllResult,
-} from './metric-logger.js'
-export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult, type SpoolClientSource } from './spool.js'
+} from './logging/metric-logger.js'
+export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult, type SpoolClientSource } from './logging/spool.js'
 export type { RetryOptions } from './retry.js'
 export {
   Datastore,
@@ -28,6 +28,6 @@ export {
   type DownloadOptions,
   type DatastoreUploadResult,
   type DatastoreDownloadResult,
-} from './datastore.js'
-export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './progress.js'
-export { formatBytes } from './format-bytes.js'
+} from './data/datastore.js'
+export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './data/progress.js'
+export { formatBytes } from './data/format-bytes.js'

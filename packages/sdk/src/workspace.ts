@@ -1,9 +1,10 @@
+import type { WorkspaceConnection } from './config/connection.js'
 import { WharfClient } from '@wharf/client'
 import type { Workspace as WorkspaceInfo } from '@wharf/contract'
-import { Datastore } from './datastore.js'
-import { findWorkspaceConfig, type WorkspaceConfig } from './config.js'
-import { readEnvironment } from './environment.js'
-import { Experiment } from './experiment.js'
+import { Datastore } from './data/datastore.js'
+import { findWorkspaceConfig, type WorkspaceConfig } from './config/config-file.js'
+import { readEnvironment } from './config/environment.js'
+import { Experiment } from './runs/experiment.js'
 
 /** How to reach a workspace without a config file. */
 export interface ConnectOptions {
@@ -18,7 +19,7 @@ export interface ConnectOptions {
  * A workspace on a Wharf server: the handle everything else hangs off. Creating one does no I/O;
  * methods that talk to the server are async.
  */
-export class Workspace {
+export class Workspace implements WorkspaceConnection {
   readonly name: string
   readonly url: string
   readonly client: WharfClient

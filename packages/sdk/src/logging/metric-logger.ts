@@ -11,7 +11,7 @@ import {
   toRequestError,
   type RetryOptions,
   type RetryPolicy,
-} from './retry.js'
+} from '../retry.js'
 import {
   SpoolWriter,
   isValidWriterId,

@@ -5,8 +5,8 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
 import { Asset } from './asset.js'
-import { Workspace } from './workspace.js'
-import { runScript, startSdkTestServer } from './test-support/sdk-server.js'
+import { Workspace } from '../workspace.js'
+import { runScript, startSdkTestServer } from '../test-support/sdk-server.js'
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex')
 

@@ -7,8 +7,8 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import type { Run as RunInfo } from '@wharf/contract'
-import { describeSteps, readSeries, startServerProcess, type ServerProcess } from './test-support/logger-servers.js'
-import { runScript, runWharf, type ScriptResult } from './test-support/sdk-server.js'
+import { describeSteps, readSeries, startServerProcess, type ServerProcess } from '../test-support/logger-servers.js'
+import { runScript, runWharf, type ScriptResult } from '../test-support/sdk-server.js'
 
 // Scripts run the way users run training code (tsx, getLogger(), an interactive run), against a real
 // server process that is killed and started again on the same port and data folder.

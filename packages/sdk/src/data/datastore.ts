@@ -12,7 +12,7 @@ import type * as CloudDrivers from '@wharf/datastores/cloud'
 import type { DatastoreDriver, DownloadResult, DriverLease, TransferProgress, UploadItem, UploadResult } from '@wharf/datastores'
 import type * as ServerDriver from './server-driver.js'
 import { createProgressReporter, type ProgressReporter } from './progress.js'
-import type { Workspace } from './workspace.js'
+import type { WorkspaceConnection } from '../config/connection.js'
 
 /**
  * The storage drivers and the transfer engine, loaded on first use: the cloud SDKs behind them take
@@ -25,7 +25,7 @@ async function engine(): Promise<typeof Drivers & typeof CloudDrivers & typeof S
 
 /** What every registration takes. */
 export interface RegisterOptions {
-  workspace: Workspace
+  workspace: WorkspaceConnection
   datastoreName: string
   /** Replace an existing registration of this name (how keys are rotated). */
   overwrite?: boolean
@@ -108,7 +108,7 @@ export type DatastoreDownloadResult = DownloadResult
  * through the server.
  */
 export class Datastore {
-  readonly workspace: Workspace
+  readonly workspace: WorkspaceConnection
   readonly name: string
   readonly kind: DatastoreKind
   /** Non-secret settings: account, container, bucket, region, folder… */
@@ -117,7 +117,7 @@ export class Datastore {
   readonly hasSecret: boolean
   readonly isDefault: boolean
 
-  constructor(workspace: Workspace, info: DatastoreInfo) {
+  constructor(workspace: WorkspaceConnection, info: DatastoreInfo) {
     this.workspace = workspace
     this.name = info.name
     this.kind = info.kind
@@ -153,18 +153,18 @@ export class Datastore {
     return Datastore.#register(workspace, { kind: 'filesystem', name: datastoreName, ...rest }, signal)
   }
 
-  static async #register(workspace: Workspace, request: RegisterDatastoreRequest, signal: AbortSignal | undefined): Promise<Datastore> {
+  static async #register(workspace: WorkspaceConnection, request: RegisterDatastoreRequest, signal: AbortSignal | undefined): Promise<Datastore> {
     const info = await workspace.client.registerDatastore(request, signal ? { signal } : {})
     return new Datastore(workspace, info)
   }
 
   /** A registered datastore by name; DATASTORE_NOT_FOUND. */
-  static async get(workspace: Workspace, name: string, options: { signal?: AbortSignal } = {}): Promise<Datastore> {
+  static async get(workspace: WorkspaceConnection, name: string, options: { signal?: AbortSignal } = {}): Promise<Datastore> {
     return new Datastore(workspace, await workspace.client.getDatastore(name, options))
   }
 
   /** The workspace's default datastore. */
-  static async getDefault(workspace: Workspace, options: { signal?: AbortSignal } = {}): Promise<Datastore> {
+  static async getDefault(workspace: WorkspaceConnection, options: { signal?: AbortSignal } = {}): Promise<Datastore> {
     const details = await workspace.client.getWorkspace(options)
     return Datastore.get(workspace, details.defaultDatastore, options)
   }

@@ -4,9 +4,9 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
-import { findWorkspaceConfig } from './config.js'
-import { Workspace } from './workspace.js'
-import { startSdkTestServer } from './test-support/sdk-server.js'
+import { findWorkspaceConfig } from '../config/config-file.js'
+import { Workspace } from '../workspace.js'
+import { startSdkTestServer } from '../test-support/sdk-server.js'
 
 let t: Awaited<ReturnType<typeof startSdkTestServer>>
 let ws: Workspace

@@ -3,7 +3,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import { toDatastoreKey } from '@wharf/datastores'
 import { createServerDriver } from './server-driver.js'
-import { startSdkTestServer } from './test-support/sdk-server.js'
+import { startSdkTestServer } from '../test-support/sdk-server.js'
 
 // The driver the SDK uses when the bytes must go through the server, against a real server.
 describe('server driver', () => {

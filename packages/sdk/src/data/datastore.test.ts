@@ -9,9 +9,9 @@ import { isWharfError } from '@wharf/contract'
 import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
 import { Datastore } from './datastore.js'
 import { createProgressReporter } from './progress.js'
-import { startSdkTestServer } from './test-support/sdk-server.js'
-import { Workspace } from './workspace.js'
-import { sha256, treeOf } from './test-support/file-tree.js'
+import { startSdkTestServer } from '../test-support/sdk-server.js'
+import { Workspace } from '../workspace.js'
+import { sha256, treeOf } from '../test-support/file-tree.js'
 
 const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('base64')
 

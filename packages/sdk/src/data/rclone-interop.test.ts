@@ -5,9 +5,9 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { hasRclone, rcloneAzuriteEnv, runRclone, startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import { Datastore } from './datastore.js'
-import { startSdkTestServer } from './test-support/sdk-server.js'
-import { Workspace } from './workspace.js'
-import { treeOf } from './test-support/file-tree.js'
+import { startSdkTestServer } from '../test-support/sdk-server.js'
+import { Workspace } from '../workspace.js'
+import { treeOf } from '../test-support/file-tree.js'
 
 const available = hasRclone()
 if (!available) console.log('skipped: rclone is not installed (apt-get install -y rclone) so the rclone interop tests cannot run')

@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import type { WharfError } from '@wharf/contract'
 import { MetricLogger } from './metric-logger.js'
-import { describeSteps, readSeries, startServerProcess, type ServerProcess } from './test-support/logger-servers.js'
+import { describeSteps, readSeries, startServerProcess, type ServerProcess } from '../test-support/logger-servers.js'
 
 describe('MetricLogger when the server is killed mid-logging', () => {
   let dir: string

@@ -1,9 +1,9 @@
 import path from 'node:path'
 import { NAME_RULES, assertName, isWharfError, newRunId, type ListRunsQuery, type Run as RunInfo } from '@wharf/contract'
-import { isRetryable, resolveRetryPolicy, retryRequest } from './retry.js'
+import { isRetryable, resolveRetryPolicy, retryRequest } from '../retry.js'
 import { Run } from './run.js'
 import { spoolRunCreation } from './run-spool.js'
-import type { Workspace } from './workspace.js'
+import type { WorkspaceConnection } from '../config/connection.js'
 
 /** How to start an interactive run. */
 export interface StartLoggingOptions {
@@ -23,11 +23,11 @@ export interface StartLoggingOptions {
 
 /** An experiment: a named group of runs in a workspace, created on first use. */
 export class Experiment {
-  readonly workspace: Workspace
+  readonly workspace: WorkspaceConnection
   readonly name: string
 
   /** Throws INVALID_ARGUMENT for a name the server would refuse. No I/O. */
-  constructor(workspace: Workspace, name: string) {
+  constructor(workspace: WorkspaceConnection, name: string) {
     assertName(name, NAME_RULES.experiment)
     this.workspace = workspace
     this.name = name

@@ -6,7 +6,7 @@ import { WharfClient } from '@wharf/client'
 import { startTestServer, testStoreKinds, type TestServer } from '@wharf/server/test-support'
 import { MetricLogger } from './metric-logger.js'
 import { replaySpool } from './spool.js'
-import { readSeries } from './test-support/logger-servers.js'
+import { readSeries } from '../test-support/logger-servers.js'
 
 for (const { kind, enabled } of testStoreKinds()) {
   if (!enabled) {

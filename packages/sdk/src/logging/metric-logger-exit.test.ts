@@ -6,7 +6,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import type { RunningServer } from '@wharf/server'
 import { replaySpool } from './spool.js'
-import { describeSteps, readSeries, runTestScript, startLocalServer } from './test-support/logger-servers.js'
+import { describeSteps, readSeries, runTestScript, startLocalServer } from '../test-support/logger-servers.js'
 
 const POINTS = 5_000
 

@@ -8,7 +8,7 @@ import { WharfClient } from '@wharf/client'
 import type { RunningServer } from '@wharf/server'
 import { MetricLogger } from './metric-logger.js'
 import { encodeSpoolLine, lockSpoolFile, replaySpool, spoolFilePath, unlockSpoolFile, type SpoolRecord } from './spool.js'
-import { describeSteps, readSeries, startLocalServer } from './test-support/logger-servers.js'
+import { describeSteps, readSeries, startLocalServer } from '../test-support/logger-servers.js'
 
 const BATCH = 50
 

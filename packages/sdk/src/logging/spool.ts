@@ -15,8 +15,8 @@ import path from 'node:path'
 import type { WharfClient } from '@wharf/client'
 import { WharfError, isWharfError, printable, toJson, type IngestResult, type MetricSeriesIn } from '@wharf/contract'
 import { countSeriesPoints } from './column-batch.js'
-import { resolveRetryPolicy, retryRequest, type RetryOptions, type RetryPolicy } from './retry.js'
-import { createSpooledRun, finishSpooledRun, readSpooledRuns, spooledRunError } from './run-spool.js'
+import { resolveRetryPolicy, retryRequest, type RetryOptions, type RetryPolicy } from '../retry.js'
+import { createSpooledRun, finishSpooledRun, readSpooledRuns, spooledRunError } from '../runs/run-spool.js'
 
 const SPOOL_SUFFIX = '.jsonl'
 const WRITER_ID_PATTERN = /^[A-Za-z0-9_-]{1,128}$/

@@ -1,8 +1,8 @@
 import path from 'node:path'
 import { WharfError, assertMetricName, DEFAULT_LIMITS } from '@wharf/contract'
-import { readEnvironment } from './environment.js'
-import { flushAllLoggers } from './metric-logger.js'
-import { Run } from './run.js'
+import { readEnvironment } from './config/environment.js'
+import { flushAllLoggers } from './logging/metric-logger.js'
+import { Run } from './runs/run.js'
 import { Workspace } from './workspace.js'
 
 let current: Promise<Run> | undefined

@@ -12,11 +12,11 @@ import {
   type RunStatus,
 } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
-import { MetricLogger, type PendingLog } from './metric-logger.js'
-import { isRetryable, resolveRetryPolicy, retryRequest } from './retry.js'
+import { MetricLogger, type PendingLog } from '../logging/metric-logger.js'
+import { isRetryable, resolveRetryPolicy, retryRequest } from '../retry.js'
 import { spoolRunArtifact, spoolRunEnding, spoolRunFolder, spooledRunFolder } from './run-spool.js'
-import { TRANSFER_CONCURRENCY, downloadArtifactFile, forEachLimited, listFiles, uploadArtifactFile } from './transfer.js'
-import type { Workspace } from './workspace.js'
+import { TRANSFER_CONCURRENCY, downloadArtifactFile, forEachLimited, listFiles, uploadArtifactFile } from '../data/transfer.js'
+import type { WorkspaceConnection } from '../config/connection.js'
 
 /** A metric value as read back: numbers (NaN and ±Infinity included) or strings. */
 export type MetricValue = number | string
@@ -72,7 +72,7 @@ const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 
  * Obtained from `Experiment.startLogging`, `Run.get`, `Run.getContext` or `run.childRun`.
  */
 export class Run implements AsyncDisposable {
-  readonly workspace: Workspace
+  readonly workspace: WorkspaceConnection
   readonly id: string
   readonly experiment: string
   #info: RunInfo
@@ -84,7 +84,7 @@ export class Run implements AsyncDisposable {
   #spooled: SpooledRunSummary | undefined
 
   /** `offline`: the run exists only in the spool so far (see `Experiment.startLogging`'s `whenUnreachable`). */
-  constructor(workspace: Workspace, info: RunInfo, options: { outputs?: string | false; offline?: boolean } = {}) {
+  constructor(workspace: WorkspaceConnection, info: RunInfo, options: { outputs?: string | false; offline?: boolean } = {}) {
     this.workspace = workspace
     this.id = info.id
     this.experiment = info.experiment
@@ -94,7 +94,7 @@ export class Run implements AsyncDisposable {
   }
 
   /** An existing run of the workspace. RUN_NOT_FOUND if there is none with this id. */
-  static async get(workspace: Workspace, runId: string, options: { signal?: AbortSignal } = {}): Promise<Run> {
+  static async get(workspace: WorkspaceConnection, runId: string, options: { signal?: AbortSignal } = {}): Promise<Run> {
     return new Run(workspace, await workspace.client.getRun(runId, options))
   }
 
@@ -103,7 +103,7 @@ export class Run implements AsyncDisposable {
    * run started on first use and ended with the process. The same run on every call.
    */
   static async getContext(): Promise<Run> {
-    const { getContextRun } = await import('./run-context.js')
+    const { getContextRun } = await import('../context.js')
     return getContextRun()
   }
 

@@ -4,7 +4,7 @@ import type { PagedIterable } from '@wharf/client'
 import { WharfError, printable, type AssetFile, type AssetSummary, type AssetVersion } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
 import { TRANSFER_CONCURRENCY, downloadVerifiedFile, forEachLimited } from './transfer.js'
-import type { Workspace } from './workspace.js'
+import type { WorkspaceConnection } from '../config/connection.js'
 
 /** How many existing files an overwrite refusal names before it says "and N more". */
 const NAMED_CONFLICTS = 5
@@ -23,17 +23,17 @@ export interface AssetDownloadOptions {
  * A version never changes, so the handle is a snapshot. Obtained from `Asset.get`.
  */
 export class Asset {
-  readonly workspace: Workspace
+  readonly workspace: WorkspaceConnection
   readonly info: AssetVersion
 
-  constructor(workspace: Workspace, info: AssetVersion) {
+  constructor(workspace: WorkspaceConnection, info: AssetVersion) {
     this.workspace = workspace
     this.info = info
   }
 
   /** One version of the asset `name` (the latest by default). ASSET_NOT_FOUND. */
   static async get(
-    workspace: Workspace,
+    workspace: WorkspaceConnection,
     name: string,
     options: { version?: number | 'latest'; signal?: AbortSignal } = {},
   ): Promise<Asset> {
@@ -42,7 +42,7 @@ export class Asset {
   }
 
   /** The workspace's assets by name, each with its latest version; fetched a page at a time. */
-  static list(workspace: Workspace, options: { signal?: AbortSignal } = {}): PagedIterable<AssetSummary> {
+  static list(workspace: WorkspaceConnection, options: { signal?: AbortSignal } = {}): PagedIterable<AssetSummary> {
     return workspace.client.listAssets(options.signal ? { signal: options.signal } : {})
   }
 

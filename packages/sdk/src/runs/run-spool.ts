@@ -4,8 +4,8 @@ import path from 'node:path'
 import type { WharfClient } from '@wharf/client'
 import { WharfError, isTerminalStatus, isWharfError, printable, type RunError, type RunStatus } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
-import { retryRequest, type RetryPolicy } from './retry.js'
-import { listFiles, uploadArtifactFile } from './transfer.js'
+import { retryRequest, type RetryPolicy } from '../retry.js'
+import { listFiles, uploadArtifactFile } from '../data/transfer.js'
 
 /**
  * The parts of a run's life kept on disk while the server could not be reached, next to its metric
