@@ -1,9 +1,41 @@
+import { mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
 import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import { toDatastoreKey } from '@wharf/datastores'
+import { describeDatastoreContract } from '@wharf/datastores/test-support'
 import { createServerDriver } from './server-driver.js'
 import { startSdkTestServer } from '../test-support/sdk-server.js'
+
+// One server for the whole file; each contract case gets a fresh folder datastore registered on it.
+let contractServer: { server: Awaited<ReturnType<typeof startSdkTestServer>>; folders: string } | undefined
+let registered = 0
+
+afterAll(async () => {
+  await contractServer?.server.stop()
+  if (contractServer) await rm(contractServer.folders, { recursive: true, force: true })
+})
+
+describeDatastoreContract('server driver over a folder datastore', async () => {
+  if (!contractServer) {
+    const folders = await mkdtemp(path.join(tmpdir(), 'wharf-server-driver-'))
+    contractServer = { server: await startSdkTestServer({ filesystemRoots: [folders] }), folders }
+  }
+  const { server, folders } = contractServer
+  const client = new WharfClient({ url: server.url })
+  const name = `contract_${++registered}`
+  const folder = path.join(folders, name)
+  await client.registerDatastore({ kind: 'filesystem', name, path: folder, createIfNotExists: true })
+  return {
+    driver: createServerDriver(client, { name, kind: 'filesystem' }),
+    async cleanup() {
+      await client.unregisterDatastore(name)
+      await rm(folder, { recursive: true, force: true })
+    },
+  }
+})
 
 // The driver the SDK uses when the bytes must go through the server, against a real server.
 describe('server driver', () => {

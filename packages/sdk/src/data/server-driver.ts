@@ -4,6 +4,7 @@ import type { WharfClient } from '@wharf/client'
 import { WharfError, isWharfError } from '@wharf/contract'
 import {
   HashingStream,
+  checkGet,
   feedBody,
   paginate,
   toDatastoreKey,
@@ -55,7 +56,10 @@ class ServerDriver implements DatastoreDriver {
         ...(options.signal ? { signal: options.signal } : {}),
       })
     } catch (error) {
-      throw feed.bodyError ?? error
+      // The body's own failure, or the hasher's refusal of a body of another size than declared: the
+      // request broke off because of it, and the transport's error would only say the server went away.
+      const refused = isWharfError(hasher.errored) ? hasher.errored : undefined
+      throw feed.bodyError ?? refused ?? error
     } finally {
       feed.release()
     }
@@ -67,7 +71,10 @@ class ServerDriver implements DatastoreDriver {
   }
 
   async get(key: DatastoreKey, options: GetOptions = {}): Promise<Readable> {
-    const response = await this.#client.downloadDatastoreFile(this.#name, toDatastoreKey(key), {
+    const safe = toDatastoreKey(key)
+    // A range that is no range would be ignored by HTTP (the whole file sent): refuse it as every driver does.
+    checkGet(options)
+    const response = await this.#client.downloadDatastoreFile(this.#name, safe, {
       ...(options.range ? { range: options.range } : {}),
       ...(options.signal ? { signal: options.signal } : {}),
     })
