@@ -1,6 +1,8 @@
 import { Readable, addAbortSignal } from 'node:stream'
 import { WharfError, printable } from '@wharf/contract'
 import { plainCause } from './driver-errors.js'
+import type { FileInfo } from './driver.js'
+import type { DatastoreKey } from './key.js'
 import { rangeWithin, type ByteRange } from './range.js'
 
 // What the azure_blob and azure_file drivers share: both SDKs fail with a RestError and download alike.
@@ -95,6 +97,16 @@ export function errorCodeOf(error: unknown): string | undefined {
 /** `{ contentMd5 }` in base64 from the raw Content-MD5 an SDK reports, or nothing when there is none. */
 export function md5Of(raw: Uint8Array | undefined): { contentMd5?: string } {
   return raw && raw.length > 0 ? { contentMd5: Buffer.from(raw).toString('base64') } : {}
+}
+
+/** What a blob's or a share file's properties say of it, as the FileInfo of `key`. */
+export function infoOfProperties(key: DatastoreKey, properties: { contentLength?: number; lastModified?: Date; contentMD5?: Uint8Array }): FileInfo {
+  return {
+    key,
+    size: properties.contentLength ?? 0,
+    modifiedAt: (properties.lastModified ?? new Date()).toISOString(),
+    ...md5Of(properties.contentMD5),
+  }
 }
 
 /** A blob or share-file client: both download a byte range the same way. */

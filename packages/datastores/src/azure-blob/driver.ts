@@ -3,7 +3,7 @@ import type { Readable} from 'node:stream';
 import { addAbortSignal } from 'node:stream'
 import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
-import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
+import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
@@ -161,13 +161,7 @@ class AzureBlobDriver implements DatastoreDriver {
     const safe = toDatastoreKey(key)
     options.signal?.throwIfAborted()
     try {
-      const properties = await this.#container.getBlobClient(safe).getProperties(signalOption(options.signal))
-      return {
-        key: safe,
-        size: properties.contentLength ?? 0,
-        modifiedAt: (properties.lastModified ?? new Date()).toISOString(),
-        ...md5Of(properties.contentMD5),
-      }
+      return infoOfProperties(safe, await this.#container.getBlobClient(safe).getProperties(signalOption(options.signal)))
     } catch (error) {
       if (statusOf(error) === 404 && errorCodeOf(error) !== 'ContainerNotFound') return undefined
       throw this.#translate(error, { action: `read "${printable(safe)}"` })

@@ -11,7 +11,7 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
-import { azureAccessError, downloadStream, errorCodeOf, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
+import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
@@ -224,13 +224,7 @@ class AzureFileDriver implements DatastoreDriver {
     const safe = storableKey(key)
     options.signal?.throwIfAborted()
     try {
-      const properties = await this.#file(safe).getProperties(signalOption(options.signal))
-      return {
-        key: safe,
-        size: properties.contentLength ?? 0,
-        modifiedAt: (properties.lastModified ?? new Date()).toISOString(),
-        ...md5Of(properties.contentMD5),
-      }
+      return infoOfProperties(safe, await this.#file(safe).getProperties(signalOption(options.signal)))
     } catch (error) {
       if (isMissing(error)) return undefined
       throw this.#translate(error, { action: `read "${printable(safe)}"` })
