@@ -3,10 +3,16 @@ import { mkdtemp, rm } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
+import type { ContractDifferences } from './driver-contract.js'
 import { answers, freePort } from './ports.js'
 
 /** The account key every Azurite accepts for `devstoreaccount1` (public, documented by Microsoft). */
 export const AZURITE_ACCOUNT_KEY = 'Eby8vdM02xNOcqFlqUwJPLlmEtlCDXJ1OUzFT50uSRZ6IFsuFq2UVErCz4I6tq/K1SZFPTOtr/KBHBeksoGMGw=='
+
+/** How Azurite differs from Azure Storage in what the driver contract suite checks (printed when skipped). */
+export const AZURITE_DIFFERENCES: ContractDifferences = {
+  nonAsciiListOrder: 'Azurite lists non-ASCII names in UTF-16 order (😀 before U+FF21); Azure Storage lists in UTF-8 byte order',
+}
 
 /** A running Azurite blob service and how to reach and stop it. */
 export interface AzuriteInstance {

@@ -5,27 +5,34 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import { toDatastoreKey } from '@wharf/datastores'
-import { describeDatastoreContract } from '@wharf/datastores/test-support'
+import { AZURITE_DIFFERENCES, describeDatastoreContract, startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import { createServerDriver } from './server-driver.js'
 import { startSdkTestServer } from '../test-support/sdk-server.js'
 
-// One server for the whole file; each contract case gets a fresh folder datastore registered on it.
-let contractServer: { server: Awaited<ReturnType<typeof startSdkTestServer>>; folders: string } | undefined
+// One server (and one Azurite) for the whole file; each contract case registers a fresh datastore on it.
+let contractServer: Promise<{ server: Awaited<ReturnType<typeof startSdkTestServer>>; folders: string }> | undefined
+let azurite: Promise<AzuriteInstance> | undefined
 let registered = 0
 
 afterAll(async () => {
-  await contractServer?.server.stop()
-  if (contractServer) await rm(contractServer.folders, { recursive: true, force: true })
+  const started = await contractServer
+  await started?.server.stop()
+  if (started) await rm(started.folders, { recursive: true, force: true })
+  await (await azurite)?.stop()
 })
 
-describeDatastoreContract('server driver over a folder datastore', async () => {
-  if (!contractServer) {
+/** The file's server, started by the first case that needs it, and a fresh datastore name on it. */
+async function nextDatastore(): Promise<{ client: WharfClient; name: string; folders: string }> {
+  contractServer ??= (async () => {
     const folders = await mkdtemp(path.join(tmpdir(), 'wharf-server-driver-'))
-    contractServer = { server: await startSdkTestServer({ filesystemRoots: [folders] }), folders }
-  }
-  const { server, folders } = contractServer
-  const client = new WharfClient({ url: server.url })
-  const name = `contract_${++registered}`
+    return { server: await startSdkTestServer({ filesystemRoots: [folders] }), folders }
+  })()
+  const { server, folders } = await contractServer
+  return { client: new WharfClient({ url: server.url }), name: `contract_${++registered}`, folders }
+}
+
+describeDatastoreContract('server driver over a folder datastore', async () => {
+  const { client, name, folders } = await nextDatastore()
   const folder = path.join(folders, name)
   await client.registerDatastore({ kind: 'filesystem', name, path: folder, createIfNotExists: true })
   return {
@@ -36,6 +43,22 @@ describeDatastoreContract('server driver over a folder datastore', async () => {
     },
   }
 })
+
+describeDatastoreContract(
+  'server driver over an Azure Blob datastore (Azurite)',
+  async () => {
+    const { client, name } = await nextDatastore()
+    const { accountName, accountKey, endpoint } = await (azurite ??= startAzurite())
+    // A container of its own per case, which registering creates; Azurite's folder goes when it stops.
+    const containerName = name.replace(/_/g, '-')
+    await client.registerDatastore({ kind: 'azure_blob', name, accountName, accountKey, endpoint, containerName, createIfNotExists: true })
+    return {
+      driver: createServerDriver(client, { name, kind: 'azure_blob' }),
+      cleanup: () => client.unregisterDatastore(name),
+    }
+  },
+  AZURITE_DIFFERENCES,
+)
 
 // The driver the SDK uses when the bytes must go through the server, against a real server.
 describe('server driver', () => {
