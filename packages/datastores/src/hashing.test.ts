@@ -3,7 +3,7 @@ import { Readable, Writable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
 import { describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
-import { createHashingStream } from './hashing.js'
+import { createHashingStream, feedBody } from './hashing.js'
 
 function sink(): Writable & { received: Buffer[] } {
   const received: Buffer[] = []
@@ -81,5 +81,39 @@ describe('createHashingStream', () => {
 
   it('has no result before the stream ends', () => {
     expect(() => createHashingStream().result()).toThrow(/before the stream ended/)
+  })
+})
+
+describe('feedBody', () => {
+  const drain = async (hasher: Readable): Promise<unknown> => pipeline(hasher, sink()).catch((e: unknown) => e)
+
+  it("tells the caller's own failure: the body's error, else the hasher's refusal of the size", async () => {
+    const broken = new Error('the source went away')
+    const failing = createHashingStream()
+    const feed = feedBody(
+      Readable.from(
+        (async function* () {
+          yield Buffer.from('abc')
+          await new Promise((resolve) => setImmediate(resolve))
+          throw broken
+        })(),
+      ),
+      failing,
+    )
+    await drain(failing)
+    expect(feed.callerError()).toBe(broken)
+
+    const short = createHashingStream({ size: 10 })
+    const shortFeed = feedBody(Readable.from([Buffer.from('abc')]), short)
+    await drain(short)
+    expect(isWharfError(shortFeed.callerError(), 'INVALID_ARGUMENT')).toBe(true)
+  })
+
+  it('tells none when the put failed for another reason', async () => {
+    const hasher = createHashingStream()
+    const feed = feedBody(Readable.from([Buffer.from('abc')]), hasher)
+    hasher.destroy(new Error('the storage refused a block'))
+    await drain(hasher)
+    expect(feed.callerError()).toBeUndefined()
   })
 })

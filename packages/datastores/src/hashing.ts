@@ -1,6 +1,6 @@
 import { createHash, type Hash } from 'node:crypto'
 import { Transform, finished, type Readable, type TransformCallback } from 'node:stream'
-import { WharfError } from '@wharf/contract'
+import { WharfError, isWharfError } from '@wharf/contract'
 import type { PutResult } from './driver.js'
 
 /** Options for {@link createHashingStream}. */
@@ -76,6 +76,11 @@ function sizeMismatch(declared: number, received: string): WharfError {
 export interface BodyFeed {
   /** The body's own error, when it failed or closed early: report that error as it is. */
   readonly bodyError: Error | undefined
+  /**
+   * The failure that is the caller's own, to report as it is: the body's error, else the hasher's
+   * refusal of a body of another size than declared; undefined when the put failed for another reason.
+   */
+  callerError(): Error | undefined
   /** Stops feeding (call once the put is over, whatever its outcome). */
   release(): void
 }
@@ -98,6 +103,9 @@ export function feedBody(body: Readable, hasher: HashingStream): BodyFeed {
   return {
     get bodyError() {
       return bodyError
+    },
+    callerError() {
+      return bodyError ?? (isWharfError(hasher.errored) ? hasher.errored : undefined)
     },
     release() {
       settled = true

@@ -128,7 +128,8 @@ class AzureBlobDriver implements DatastoreDriver {
       hasher.destroy()
       await blocks.settle()
       // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
-      if (feed.bodyError !== undefined) throw feed.bodyError
+      const own = feed.callerError()
+      if (own !== undefined) throw own
       if (signal?.aborted || isWharfError(error)) throw error
       const failure = blocks.failure ?? error
       if (options.ifNotExists && (await this.#lostCreateRace(failure, { key: safe, signal }))) throw fileExists(safe, failure)

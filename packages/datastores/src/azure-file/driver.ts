@@ -189,7 +189,8 @@ class AzureFileDriver implements DatastoreDriver {
       // Without the caller's signal, which may be the reason for stopping. The put's own error is what the caller needs.
       await temp?.deleteIfExists().catch(() => undefined)
       // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
-      if (feed.bodyError !== undefined) throw feed.bodyError
+      const own = feed.callerError()
+      if (own !== undefined) throw own
       if (signal?.aborted || isWharfError(error)) throw error
       throw this.#translate(ranges?.failure ?? error, { action: `write "${printable(safe)}"` })
     } finally {

@@ -108,11 +108,9 @@ class S3Driver implements DatastoreDriver {
     const hasher = new HashingStream(options.size === undefined ? {} : { size: options.size })
     signal?.throwIfAborted()
     // As in the filesystem driver, the body is piped (not destroyed on failure: an HTTP request must stay
-    // open for the error response) and `finished` turns its error or early close into the hasher's.
-    let hashError: unknown
-    hasher.on('error', (error) => {
-      hashError ??= error
-    })
+    // open for the error response) and `finished` turns its error or early close into the hasher's. The
+    // hasher's error is read back through the feed (callerError); it must never go unhandled meanwhile.
+    hasher.on('error', () => undefined)
     const upload = new Upload({
       client: this.#client,
       params: {
@@ -139,8 +137,9 @@ class S3Driver implements DatastoreDriver {
       // The caller's own failures (its body, its abort) come back as they are.
       if (feed.bodyError !== undefined) throw feed.bodyError
       if (signal?.aborted) throw abortErrorOf(error, signal)
-      // A size mismatch is the hasher's error; a failed abort of the multipart upload must not hide it.
-      if (isWharfError(hashError)) throw hashError
+      // A size mismatch is the hasher's refusal; a failed abort of the multipart upload must not hide it.
+      const refused = feed.callerError()
+      if (refused !== undefined) throw refused
       if (isWharfError(error)) throw error
       // 412: an object is there; 409: another conditional write of the key is being committed right now.
       if (options.ifNotExists && (statusOf(error) === 412 || nameOf(error) === 'ConditionalRequestConflict')) throw fileExists(safe, error)

@@ -56,10 +56,9 @@ class ServerDriver implements DatastoreDriver {
         ...(options.signal ? { signal: options.signal } : {}),
       })
     } catch (error) {
-      // The body's own failure, or the hasher's refusal of a body of another size than declared: the
-      // request broke off because of it, and the transport's error would only say the server went away.
-      const refused = isWharfError(hasher.errored) ? hasher.errored : undefined
-      throw feed.bodyError ?? refused ?? error
+      // The request broke off because of the caller's own failure, which the transport's error would only
+      // report as the server going away.
+      throw feed.callerError() ?? error
     } finally {
       feed.release()
     }
