@@ -144,7 +144,7 @@ export interface Subfolder {
 }
 
 /**
- * The walk of one folder's entries in key byte order, resuming after the key `after`: each file as `file`
+ * The walk of one folder's entries (sorted here, in place) in key byte order, resuming after the key `after`: each file as `file`
  * makes it (nothing when it is gone), each folder as `folder` walks it (folders wholly before `after` are
  * passed by), and the names left out that come after `after` (a folder once, for all under it). The
  * filesystem and Azure Files drivers list this way, one folder at a time.
