@@ -177,7 +177,9 @@ export class WharfClient {
         { cause },
       )
     }
-    if (error.name === 'AbortError') return new WharfError('INVALID_ARGUMENT', 'the request was aborted by the caller', { cause })
+    if (error.name === 'AbortError') {
+      return new WharfError('ABORTED', `${route.method} ${route.path} was aborted by the caller before the server answered`, { cause })
+    }
     return new WharfError(
       'SERVER_UNREACHABLE',
       `cannot reach the Wharf server at ${this.url} (${describeCause(cause)}); start it with "npm start" or "wharf server", or point WHARF_TRACKING_URI at it`,
