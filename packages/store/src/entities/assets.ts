@@ -23,7 +23,7 @@ function compareCodePoints(a: string, b: string): number {
 
 /** The versions of one asset, to select from. */
 function versionsOf(db: Db, asset: WorkspaceItemRef) {
-  return db.selectFrom('asset_versions').where('workspace', '=', asset.workspace).where('name', '=', asset.name)
+  return db.selectFrom('asset_versions').where((eb) => eb.and({ workspace: asset.workspace, name: asset.name }))
 }
 
 async function assetExists(db: Db, asset: WorkspaceItemRef): Promise<boolean> {

@@ -12,8 +12,7 @@ export function findDatastoreRow(db: Db, datastore: WorkspaceItemRef): Promise<S
   return db
     .selectFrom('datastores')
     .selectAll()
-    .where('workspace', '=', datastore.workspace)
-    .where('name', '=', datastore.name)
+    .where((eb) => eb.and({ workspace: datastore.workspace, name: datastore.name }))
     .executeTakeFirst()
 }
 

@@ -13,8 +13,7 @@ function findExperimentRow(db: Db, experiment: WorkspaceItemRef): Promise<Select
   return db
     .selectFrom('experiments')
     .selectAll()
-    .where('workspace', '=', experiment.workspace)
-    .where('name', '=', experiment.name)
+    .where((eb) => eb.and({ workspace: experiment.workspace, name: experiment.name }))
     .executeTakeFirst()
 }
 
