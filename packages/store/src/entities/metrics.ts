@@ -1,4 +1,5 @@
 import { sql } from 'kysely'
+import { mapPage } from '@wharf/contract'
 import type { IngestResult, MetricBucket, MetricBuckets, MetricPoint, MetricSummary, Page, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { metricNotFound, runNotFound } from '../errors.js'
@@ -7,7 +8,7 @@ import { toMetricSummary } from '../metric-batch.js'
 import { decodeNumber, decodePoint, decodeValue } from '../metric-values.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
 import { toMetricState } from '../rows.js'
-import { guard, mapPage, requireRunId, toPage } from './shared.js'
+import { guard, requireRunId, toPage } from './shared.js'
 import type { Db } from './shared.js'
 
 /** The largest finite double: `abs(value) <= it` is a finiteness test both engines evaluate alike. */

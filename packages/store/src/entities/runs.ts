@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import type { Expression, SqlBool, Updateable } from 'kysely'
-import { assertWithinLimit, canTransition, isTerminalStatus, printable } from '@wharf/contract'
+import { assertWithinLimit, canTransition, isTerminalStatus, mapPage, printable } from '@wharf/contract'
 import type { Page, Run, RunOrderField, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { invalidTransition, propertyImmutable, runExists, runNotFound } from '../errors.js'
@@ -19,7 +19,7 @@ import type { RunRow } from '../rows.js'
 import type { RunsTable } from '../schema.js'
 import { ensureExperimentRow } from './experiments.js'
 import { lastValuesOf } from './metrics.js'
-import { guard, mapPage, requireRunId, requireWorkspace, toPage } from './shared.js'
+import { guard, requireRunId, requireWorkspace, toPage } from './shared.js'
 import type { Db } from './shared.js'
 
 const TIME_COLUMNS = {

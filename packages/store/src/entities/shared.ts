@@ -40,11 +40,3 @@ export function toPage<T>(rows: T[], pageSize: number, tokenAfter: (last: T) => 
   const last = items[items.length - 1]
   return last === undefined ? { items } : { items, nextPageToken: tokenAfter(last) }
 }
-
-/** A page of `rows` turned into items one by one, keeping its next page token. */
-export function mapPage<R, T>(page: Page<R>, toItem: (row: R) => T): Page<T> {
-  return {
-    items: page.items.map(toItem),
-    ...(page.nextPageToken === undefined ? {} : { nextPageToken: page.nextPageToken }),
-  }
-}
