@@ -225,8 +225,8 @@ export interface NewAssetVersion {
 
 /**
  * The metadata store: workspaces, experiments, runs, metrics, artifacts and datastores, behind one
- * interface implemented once on Kysely for SQLite and PostgreSQL. Methods named `get*` throw the
- * matching `*_NOT_FOUND` WharfError; `find*` return undefined. Every write that spans rows is one
+ * interface implemented once on Kysely for SQLite and PostgreSQL. A method with more than one input takes
+ * one options object. Methods named `get*` throw the matching `*_NOT_FOUND` WharfError; `find*` return undefined. Every write that spans rows is one
  * transaction. Safe to share between concurrent requests, and (on PostgreSQL) between server replicas.
  */
 export interface MetadataStore {
