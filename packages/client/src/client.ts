@@ -34,8 +34,9 @@ import {
   type Health,
   type RouteDef,
   type RouteName,
+  paginate,
+  type PagedIterable,
 } from '@wharf/contract'
-import { paginate, type PagedIterable } from './paging.js'
 
 /** How to reach a server. */
 export interface WharfClientOptions {
@@ -177,7 +178,9 @@ export class WharfClient {
         { cause },
       )
     }
-    if (error.name === 'AbortError') return new WharfError('INVALID_ARGUMENT', 'the request was aborted by the caller', { cause })
+    if (error.name === 'AbortError') {
+      return new WharfError('ABORTED', `${route.method} ${route.path} was aborted by the caller before the server answered`, { cause })
+    }
     return new WharfError(
       'SERVER_UNREACHABLE',
       `cannot reach the Wharf server at ${this.url} (${describeCause(cause)}); start it with "npm start" or "wharf server", or point WHARF_TRACKING_URI at it`,
@@ -252,13 +255,13 @@ export class WharfClient {
    */
   listDatastoreFiles(name: string, options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {}): PagedIterable<DatastoreFile, DatastoreFilePage> {
     return paginate(
-      (pageToken) =>
+      (pageToken, pageSize) =>
         this.call('listDatastoreFiles', {
           params: { datastore: name },
-          query: { prefix: options.prefix, pageSize: options.pageSize, pageToken },
+          query: { prefix: options.prefix, pageSize, pageToken },
           signal: options.signal,
         }),
-      options.pageToken,
+      { pageSize: options.pageSize, pageToken: options.pageToken },
     )
   }
 
@@ -303,8 +306,10 @@ export class WharfClient {
 
   /** All experiments, by name, fetched a page at a time. */
   listExperiments(options: CallOptions & { pageSize?: number } = {}): PagedIterable<Experiment> {
-    return paginate((pageToken) =>
-      this.call('listExperiments', { query: { pageSize: options.pageSize, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listExperiments', { query: { pageSize, pageToken }, signal: options.signal }),
+      { pageSize: options.pageSize },
     )
   }
 
@@ -330,8 +335,10 @@ export class WharfClient {
 
   /** Runs matching the query, newest first unless ordered otherwise, fetched a page at a time. */
   listRuns(query: Omit<ListRunsQuery, 'pageToken'> = {}, options: CallOptions = {}): PagedIterable<RunWithMetrics> {
-    return paginate((pageToken) =>
-      this.call('listRuns', { query: { ...query, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listRuns', { query: { ...query, pageSize, pageToken }, signal: options.signal }),
+      { pageSize: query.pageSize },
     )
   }
 
@@ -370,8 +377,10 @@ export class WharfClient {
 
   /** Raw points of one metric by step, fetched a page at a time. */
   getMetricSeries(runId: string, query: Omit<MetricSeriesQuery, 'pageToken'>, options: CallOptions = {}): PagedIterable<MetricPoint> {
-    return paginate((pageToken) =>
-      this.call('getMetricSeries', { params: { runId }, query: { ...query, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('getMetricSeries', { params: { runId }, query: { ...query, pageSize, pageToken }, signal: options.signal }),
+      { pageSize: query.pageSize },
     )
   }
 
@@ -384,12 +393,14 @@ export class WharfClient {
 
   /** Artifacts of a run, by path, optionally under a prefix, fetched a page at a time. */
   listArtifacts(runId: string, options: CallOptions & { prefix?: string; pageSize?: number } = {}): PagedIterable<Artifact> {
-    return paginate((pageToken) =>
-      this.call('listArtifacts', {
-        params: { runId },
-        query: { prefix: options.prefix, pageSize: options.pageSize, pageToken },
-        signal: options.signal,
-      }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listArtifacts', {
+          params: { runId },
+          query: { prefix: options.prefix, pageSize, pageToken },
+          signal: options.signal,
+        }),
+      { pageSize: options.pageSize },
     )
   }
 
@@ -420,19 +431,23 @@ export class WharfClient {
 
   /** Assets by name with their latest version, fetched a page at a time. */
   listAssets(options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetSummary> {
-    return paginate((pageToken) =>
-      this.call('listAssets', { query: { pageSize: options.pageSize, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listAssets', { query: { pageSize, pageToken }, signal: options.signal }),
+      { pageSize: options.pageSize },
     )
   }
 
   /** Versions of one asset, newest first (without their file lists). ASSET_NOT_FOUND. */
   listAssetVersions(name: string, options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetVersion> {
-    return paginate((pageToken) =>
-      this.call('listAssetVersions', {
-        params: { asset: name },
-        query: { pageSize: options.pageSize, pageToken },
-        signal: options.signal,
-      }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listAssetVersions', {
+          params: { asset: name },
+          query: { pageSize, pageToken },
+          signal: options.signal,
+        }),
+      { pageSize: options.pageSize },
     )
   }
 

@@ -8,6 +8,7 @@ export {
   type WharfErrorOptions,
 } from './errors.js'
 export { newRunId } from './run-id.js'
+export { mapPage, paginate, type FetchPage, type PagedIterable, type PageSettings } from './paging.js'
 export { DEFAULT_LIMITS, type Limits, type LimitName } from './limits.js'
 export {
   RUN_STATUSES,

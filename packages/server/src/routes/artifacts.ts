@@ -53,7 +53,9 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const query = readQuery(c, ListArtifactsQuerySchema)
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
     return c.json(
-      await store.listArtifacts(workspace, runId, {
+      await store.listArtifacts({
+        workspace,
+        runId,
         ...(prefix !== undefined ? { prefix } : {}),
         pageSize: pageSizeOf(query, limits),
         pageToken: query.pageToken,
@@ -65,7 +67,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const workspace = workspaceParam(c)
     const runId = runIdParam(c)
     const path = artifactPathParam(c, limits)
-    const run = await store.getRun(workspace, runId)
+    const run = await store.getRun({ workspace, runId })
     if (isTerminalStatus(run.status)) {
       throw new WharfError(
         'RUN_FINISHED',
@@ -86,7 +88,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     // goes to a key of its own. So no two uploads write one key (Azure would drop one's staged blocks),
     // the bytes a recorded artifact points at are never rewritten, and the record decides which upload
     // stays (decision 0016).
-    const previous = await store.findArtifact(workspace, runId, path)
+    const previous = await store.findArtifact({ workspace, runId, path })
     const plainKey = toDatastoreKey(artifactKey(runId, path))
     const isFirst = previous === undefined && (await driver.stat(plainKey)) === undefined
     const key = isFirst ? plainKey : toDatastoreKey(joinKey('ExperimentRun', runId, '.replaced', newRunId(), path))
@@ -118,10 +120,10 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     }
     let recorded: RecordedArtifact
     try {
-      recorded = await store.putArtifact(workspace, artifact)
+      recorded = await store.putArtifact({ workspace, artifact })
     } catch (error) {
       // Refused (the run finished meanwhile): remove the bytes unless a record points at them.
-      const current = await store.findArtifact(workspace, runId, path)
+      const current = await store.findArtifact({ workspace, runId, path })
       if (current?.key !== key) await driver.delete(key).catch(() => undefined)
       throw error
     }
@@ -139,9 +141,9 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const workspace = workspaceParam(c)
     const runId = runIdParam(c)
     const path = artifactPathParam(c, limits)
-    const artifact = await store.findArtifact(workspace, runId, path)
+    const artifact = await store.findArtifact({ workspace, runId, path })
     if (!artifact) {
-      await store.getRun(workspace, runId)
+      await store.getRun({ workspace, runId })
       throw new WharfError(
         'ARTIFACT_NOT_FOUND',
         `run "${runId}" has no artifact "${printable(path)}"; list them with GET .../runs/${runId}/artifacts`,

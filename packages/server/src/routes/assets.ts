@@ -61,7 +61,7 @@ async function artifactsAt(
   const found: Artifact[] = []
   let pageToken: string | undefined
   do {
-    const page = await deps.store.listArtifacts(workspace, runId, { prefix: artifactPath, pageSize: ARTIFACT_PAGE, pageToken })
+    const page = await deps.store.listArtifacts({ workspace, runId, prefix: artifactPath, pageSize: ARTIFACT_PAGE, pageToken })
     // The string prefix also matches siblings such as `model.pkl.bak` for `model.pkl`.
     found.push(...page.items.filter((a) => a.path === artifactPath || a.path.startsWith(`${artifactPath}/`)))
     pageToken = page.nextPageToken
@@ -135,7 +135,7 @@ export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertKeyValues('tag', tags, limits)
     assertWithinLimit(limits, 'artifactPathLength', { what: 'the artifact path length', actual: body.artifactPath.length })
     const artifactPath = toDatastoreKey(body.artifactPath)
-    const run = await store.getRun(workspace, body.runId)
+    const run = await store.getRun({ workspace, runId: body.runId })
 
     const artifacts = await artifactsAt(deps, { workspace, runId: run.id, artifactPath })
     if (artifacts.length === 0) {
@@ -180,7 +180,7 @@ export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.get(ROUTES.listAssets.path, async (c) => {
     const workspace = workspaceParam(c)
     const query = readQuery(c, PageQuerySchema)
-    return c.json(await store.listAssets(workspace, { pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }))
+    return c.json(await store.listAssets({ workspace, pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }))
   })
 
   app.get(ROUTES.listAssetVersions.path, async (c) => {
@@ -188,13 +188,13 @@ export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const name = assetParam(c)
     const query = readQuery(c, PageQuerySchema)
     return c.json(
-      await store.listAssetVersions(workspace, name, { pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }),
+      await store.listAssetVersions({ workspace, name, pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }),
     )
   })
 
   app.get(ROUTES.getAssetVersion.path, async (c) => {
     const workspace = workspaceParam(c)
-    return c.json(await store.getAssetVersion(workspace, assetParam(c), versionParam(c)))
+    return c.json(await store.getAssetVersion({ workspace, name: assetParam(c), version: versionParam(c) }))
   })
 
   app.get(ROUTES.downloadAssetFile.path, async (c) => {
@@ -202,7 +202,7 @@ export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const name = assetParam(c)
     const versionAsked = versionParam(c)
     const path = pathAfter(c, { mark: FILES_MARK, what: 'asset file path', limits })
-    const version = await store.getAssetVersion(workspace, name, versionAsked)
+    const version = await store.getAssetVersion({ workspace, name, version: versionAsked })
     const file = version.files.find((f) => f.path === path)
     if (!file) {
       throw new WharfError(

@@ -57,7 +57,7 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.post(ROUTES.registerDatastore.path, async (c) => {
     const workspace = await store.getWorkspace(workspaceParam(c))
     const request = await readJson(c, RegisterDatastoreSchema, jsonLimit)
-    const existing = await store.findDatastore(workspace.name, request.name)
+    const existing = await store.findDatastore({ workspace: workspace.name, name: request.name })
     if (existing && request.overwrite !== true) {
       throw new WharfError(
         'DATASTORE_EXISTS',
@@ -75,7 +75,7 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.delete(ROUTES.unregisterDatastore.path, async (c) => {
     const workspace = await store.getWorkspace(workspaceParam(c))
     const name = param(c, 'datastore')
-    await store.getDatastore(workspace.name, name)
+    await store.getDatastore({ workspace: workspace.name, name })
     if (name === BLOB_STORE) {
       throw new WharfError('FORBIDDEN', `"${BLOB_STORE}" holds the workspace's artifacts and cannot be unregistered`)
     }
@@ -88,7 +88,7 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         `"${name}" is the default datastore of workspace "${workspace.name}"; make another one the default first (wharf datastore set-default <name>)`,
       )
     }
-    await store.deleteDatastore(workspace.name, name)
+    await store.deleteDatastore({ workspace: workspace.name, name })
     deps.log.info('datastore unregistered', { workspace: workspace.name, name })
     return c.json({ name, unregistered: true as const })
   })
@@ -96,13 +96,13 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   app.put(ROUTES.setDefaultDatastore.path, async (c) => {
     const workspace = workspaceParam(c)
     const body = await readJson(c, SetDefaultDatastoreSchema, jsonLimit)
-    return c.json(await store.setDefaultDatastore(workspace, body.name))
+    return c.json(await store.setDefaultDatastore({ workspace, name: body.name }))
   })
 
   app.post(ROUTES.datastoreAccess.path, async (c) => {
     const workspace = workspaceParam(c)
     const body = await readJson(c, DatastoreAccessRequestSchema, jsonLimit)
-    const record = await store.getDatastore(workspace, param(c, 'datastore'))
+    const record = await store.getDatastore({ workspace, name: param(c, 'datastore') })
     return c.json(await accessFor(record, body.operation, deps.datastores))
   })
 

@@ -39,7 +39,7 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
   })
 
   app.get(ROUTES.listMetrics.path, async (c) =>
-    jsonKeepingSign(c, { items: await store.listMetrics(workspaceParam(c), runIdParam(c)) }),
+    jsonKeepingSign(c, { items: await store.listMetrics({ workspace: workspaceParam(c), runId: runIdParam(c) }) }),
   )
 
   app.get(ROUTES.getMetricSeries.path, async (c) => {
@@ -50,7 +50,10 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertRange(query.fromStep, query.toStep)
     return jsonKeepingSign(
       c,
-      await store.readMetricSeries(workspace, runId, query.name, {
+      await store.readMetricSeries({
+        workspace,
+        runId,
+        name: query.name,
         fromStep: query.fromStep,
         toStep: query.toStep,
         pageSize: pageSizeOf(query, limits),
@@ -69,7 +72,10 @@ export function mountMetricRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertWithinLimit(limits, 'buckets', { what: 'buckets', actual: buckets })
     return jsonKeepingSign(
       c,
-      await store.readMetricBuckets(workspace, runId, query.name, {
+      await store.readMetricBuckets({
+        workspace,
+        runId,
+        name: query.name,
         fromStep: query.fromStep,
         toStep: query.toStep,
         buckets,

@@ -128,7 +128,7 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       // A client-made id sent again (a retried request, or `wharf sync` of an offline run replayed
       // twice) gets the run it made, so creation can be repeated safely; any other clash is refused.
       if (body.runId === undefined || !isWharfError(error) || error.code !== 'RUN_EXISTS') throw error
-      const existing = await store.getRun(workspace, id)
+      const existing = await store.getRun({ workspace, runId: id })
       if (existing.experiment !== body.experiment || (existing.parentRunId ?? undefined) !== body.parentRunId) throw error
       return c.json(existing, 200)
     }
@@ -157,14 +157,14 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     )
   })
 
-  app.get(ROUTES.getRun.path, async (c) => c.json(await store.getRun(workspaceParam(c), runIdParam(c))))
+  app.get(ROUTES.getRun.path, async (c) => c.json(await store.getRun({ workspace: workspaceParam(c), runId: runIdParam(c) })))
 
   app.patch(ROUTES.updateRun.path, async (c) => {
     const workspace = workspaceParam(c)
     const runId = runIdParam(c)
     const body = await readJson(c, UpdateRunSchema, bodyLimit)
     assertRunText(limits, body)
-    return c.json(await store.updateRun(workspace, runId, body))
+    return c.json(await store.updateRun({ ...body, workspace, runId }))
   })
 
   app.post(ROUTES.setRunStatus.path, async (c) => {
@@ -177,7 +177,9 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       assertWithinLimit(limits, 'errorMessageLength', { what: 'error details length', actual: details.length })
     }
     return c.json(
-      await store.transitionRun(workspace, runId, {
+      await store.transitionRun({
+        workspace,
+        runId,
         status: body.status,
         ...(body.error !== undefined ? { error: body.error } : {}),
         at: body.at ?? new Date().toISOString(),
@@ -191,7 +193,7 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const body = await readJson(c, UpdateTagsSchema, bodyLimit)
     const set = body.set ?? {}
     assertKeyValues('tag', set, limits)
-    return c.json(await store.updateTags(workspace, runId, { set, remove: body.remove ?? [], maxTags: limits.tagsPerRun }))
+    return c.json(await store.updateTags({ workspace, runId, set, remove: body.remove ?? [], maxTags: limits.tagsPerRun }))
   })
 
   app.post(ROUTES.addProperties.path, async (c) => {
@@ -200,7 +202,7 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const body = await readJson(c, AddPropertiesSchema, bodyLimit)
     assertKeyValues('property', body.properties, limits)
     return c.json(
-      await store.addProperties(workspace, runId, { properties: body.properties, maxProperties: limits.propertiesPerRun }),
+      await store.addProperties({ workspace, runId, properties: body.properties, maxProperties: limits.propertiesPerRun }),
     )
   })
 }

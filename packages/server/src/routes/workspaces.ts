@@ -42,7 +42,7 @@ export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
 
   app.get(ROUTES.getDatastore.path, async (c) => {
     const workspace = await store.getWorkspace(workspaceParam(c))
-    const record = await store.getDatastore(workspace.name, param(c, 'datastore'))
+    const record = await store.getDatastore({ workspace: workspace.name, name: param(c, 'datastore') })
     return c.json(toDatastoreView(record, workspace))
   })
 
@@ -51,7 +51,7 @@ export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const query = readQuery(c, PageQuerySchema)
     await store.getWorkspace(workspace)
     return c.json(
-      await store.listExperiments(workspace, { pageSize: pageSizeOf(query, config.limits), pageToken: query.pageToken }),
+      await store.listExperiments({ workspace, pageSize: pageSizeOf(query, config.limits), pageToken: query.pageToken }),
     )
   })
 
@@ -60,10 +60,10 @@ export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     const body = await readJson(c, CreateExperimentSchema, limit)
     assertName(body.name, NAME_RULES.experiment)
     await store.getWorkspace(workspace)
-    return c.json(await store.ensureExperiment(workspace, body.name, new Date().toISOString()))
+    return c.json(await store.ensureExperiment({ workspace, name: body.name, createdAt: new Date().toISOString() }))
   })
 
   app.get(ROUTES.getExperiment.path, async (c) =>
-    c.json(await store.getExperiment(workspaceParam(c), param(c, 'experiment'))),
+    c.json(await store.getExperiment({ workspace: workspaceParam(c), name: param(c, 'experiment') })),
   )
 }
