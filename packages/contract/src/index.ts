@@ -46,7 +46,6 @@ export {
   AddPropertiesSchema,
   RUN_ORDER_FIELDS,
   ListRunsQuerySchema,
-  NON_FINITE_VALUES,
   MetricPointInSchema,
   MetricBatchSchema,
   MetricSeriesInSchema,
@@ -94,7 +93,6 @@ export {
   type AddPropertiesRequest,
   type RunOrderField,
   type ListRunsQuery,
-  type NonFiniteValue,
   type MetricPointIn,
   type MetricBatch,
   type MetricSeriesIn,
@@ -126,10 +124,16 @@ export { buildOpenApiDocument } from './openapi.js'
 export { toJson } from './json.js'
 export {
   assertMetricName,
+  checkMetricPoint,
+  NON_FINITE_VALUES,
   isNonFiniteValue,
   toWireNumber,
   fromWireNumber,
   parseMetricPoint,
   parseMetricBatch,
   type ParsedMetricBatch,
+  type MetricLimits,
+  type MetricPointFields,
+  type MetricPointPlace,
+  type NonFiniteValue,
 } from './metric-validation.js'
