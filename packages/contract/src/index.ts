@@ -57,6 +57,7 @@ export {
   MetricBucketsQuerySchema,
   MetricBucketSchema,
   MetricBucketsSchema,
+  LimitsSchema,
   ArtifactSchema,
   AssetFileSchema,
   AssetVersionSchema,

@@ -1,5 +1,5 @@
 import { z } from 'zod'
-import { DEFAULT_LIMITS } from './limits.js'
+import { DEFAULT_LIMITS, type LimitName } from './limits.js'
 import { NON_FINITE_VALUES, assertMetricName, checkMetricPoint, parseMetricBatch } from './metric-validation.js'
 import { RUN_STATUSES } from './run-status.js'
 
@@ -498,9 +498,16 @@ export const DatastoreAccessSchema = z.discriminatedUnion('mode', [
 ])
 export type DatastoreAccess = z.infer<typeof DatastoreAccessSchema>
 
+/** The limits a server enforces, as its health answer tells clients (one whole number each). */
+export const LimitsSchema = z.object(
+  Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, z.number().int().min(0)])) as Record<LimitName, z.ZodNumber>,
+)
+
 export const HealthSchema = z.object({
   status: z.literal('ok'),
   version: z.string(),
   store: z.enum(['sqlite', 'postgres']),
+  /** What this server refuses beyond: clients check points against these before sending them. */
+  limits: LimitsSchema,
 })
 export type Health = z.infer<typeof HealthSchema>

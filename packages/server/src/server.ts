@@ -8,6 +8,7 @@ import { createMetadataStore, type MetadataStore, type StoreConfig } from '@whar
 import { createApp } from './app.js'
 import { assertKeyOpensStoredSecrets, ensureDefaultWorkspace, warnLocalBuiltinsOnSharedStore } from './bootstrap.js'
 import type { ServerConfig } from './config.js'
+import type { AppDeps } from './deps.js'
 import { createDriverRegistry } from './driver-registry.js'
 import { createLog, type Log } from './log.js'
 import type { RegistrationContext } from './datastores.js'
@@ -33,8 +34,8 @@ export function storeConfigOf(config: ServerConfig): StoreConfig {
     : { kind: 'sqlite', path: path.join(config.dataDir, 'wharf.db') }
 }
 
-/** Opens the store, makes sure the default workspace exists, and listens. */
-export async function startServer(config: ServerConfig, options: { log?: Log } = {}): Promise<RunningServer> {
+/** Opens the store, makes sure the default workspace exists, and listens. `checkResponses`: see {@link AppDeps}. */
+export async function startServer(config: ServerConfig, options: { log?: Log; checkResponses?: boolean } = {}): Promise<RunningServer> {
   const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
   await mkdir(config.dataDir, { recursive: true })
   const box = createSecretBox(await loadSecretKey({ dataDir: config.dataDir, ...(config.secretKey !== undefined ? { envKey: config.secretKey } : {}) }))
@@ -51,7 +52,14 @@ export async function startServer(config: ServerConfig, options: { log?: Log } =
     await store.close()
     throw error
   }
-  const app = createApp({ store, config, log, datastores, drivers: createDriverRegistry(store, datastores) })
+  const app = createApp({
+    store,
+    config,
+    log,
+    datastores,
+    drivers: createDriverRegistry(store, datastores),
+    ...(options.checkResponses === true ? { checkResponses: true } : {}),
+  })
 
   let server: Server
   try {
