@@ -18,6 +18,7 @@ export async function startSdkTestServer(
   const config = loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), version: 'test', ...options })
   const server = await startServer(config, {
     log: createLog({ write: () => undefined }),
+    checkResponses: true,
   })
   return {
     server,
