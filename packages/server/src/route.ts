@@ -83,7 +83,9 @@ export interface BoundRequest<D extends RouteDef> {
  * A handler of one route: it answers the value of its response schema (sent as JSON with the route's
  * status, -0 kept), or a Response of its own (a file, or the route's other status).
  */
-export type RouteHandler<D extends RouteDef> = (request: BoundRequest<D>) => Promise<ResponseOf<D> | Response>
+export type RouteHandler<D extends RouteDef> = (
+  request: BoundRequest<D>,
+) => Promise<ResponseOf<D> | Response> | ResponseOf<D> | Response
 
 /** Binds a handler to one route of the table. */
 export type BindRoute = <D extends RouteDef>(def: D, handler: RouteHandler<D>) => void

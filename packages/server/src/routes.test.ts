@@ -64,7 +64,7 @@ describe('the route table binds the server', () => {
   it('refuses to bind a route that is not in the table', () => {
     const route = routeBinder(new Hono<AppEnv>(), { config, log })
     const copy: RouteDef = { ...ROUTES.health }
-    expect(() => route(copy, async () => new Response())).toThrow(/not a route of ROUTES/)
+    expect(() => route(copy, () => new Response())).toThrow(/not a route of ROUTES/)
   })
 
   describe('with checkResponses, an answer the contract refuses is a loud 500', () => {
@@ -77,7 +77,7 @@ describe('the route table binds the server', () => {
     it('names the route and the field for a body that breaks the response schema', async () => {
       const { bare, route } = bind(true)
       // A deliberately wrong answer: `version` must be a string.
-      route(ROUTES.health, async () => ({ status: 'ok', version: 7, store: 'sqlite', limits: config.limits }) as never)
+      route(ROUTES.health, () => ({ status: 'ok', version: 7, store: 'sqlite', limits: config.limits }) as never)
       const response = await bare.request(ROUTES.health.path)
       expect(response.status).toBe(500)
       expect(((await response.json()) as { error: { message: string } }).error.message).toMatch(/route health .*version/)
@@ -86,13 +86,13 @@ describe('the route table binds the server', () => {
 
     it('refuses a status the table does not give the route', async () => {
       const { bare, route } = bind(true)
-      route(ROUTES.listWorkspaces, async ({ c }) => c.json({ items: [] }, 202))
+      route(ROUTES.listWorkspaces, ({ c }) => c.json({ items: [] }, 202))
       expect((await bare.request(ROUTES.listWorkspaces.path)).status).toBe(500)
     })
 
     it('passes the same answers through when it is off', async () => {
       const { bare, route } = bind(false)
-      route(ROUTES.health, async () => ({ status: 'ok', version: 7 }) as never)
+      route(ROUTES.health, () => ({ status: 'ok', version: 7 }) as never)
       expect((await bare.request(ROUTES.health.path)).status).toBe(200)
     })
   })

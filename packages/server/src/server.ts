@@ -8,7 +8,6 @@ import { createMetadataStore, type MetadataStore, type StoreConfig } from '@whar
 import { createApp } from './app.js'
 import { assertKeyOpensStoredSecrets, ensureDefaultWorkspace, warnLocalBuiltinsOnSharedStore } from './bootstrap.js'
 import type { ServerConfig } from './config.js'
-import type { AppDeps } from './deps.js'
 import { createDriverRegistry } from './driver-registry.js'
 import { createLog, type Log } from './log.js'
 import type { RegistrationContext } from './datastores.js'
@@ -34,7 +33,7 @@ export function storeConfigOf(config: ServerConfig): StoreConfig {
     : { kind: 'sqlite', path: path.join(config.dataDir, 'wharf.db') }
 }
 
-/** Opens the store, makes sure the default workspace exists, and listens. `checkResponses`: see {@link AppDeps}. */
+/** Opens the store, makes sure the default workspace exists, and listens. `checkResponses`: see `AppDeps`. */
 export async function startServer(config: ServerConfig, options: { log?: Log; checkResponses?: boolean } = {}): Promise<RunningServer> {
   const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
   await mkdir(config.dataDir, { recursive: true })
