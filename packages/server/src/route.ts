@@ -158,7 +158,8 @@ async function checkResponse(response: Response, context: { name: RouteName; def
   if (!statuses.includes(response.status)) {
     throw contractBroken(`status ${response.status}, not ${statuses.join(' or ')}`, { name, log, details: { status: response.status } })
   }
-  const result = def.response.safeParse(JSON.parse(await response.clone().text()))
+  const sent: unknown = JSON.parse(await response.clone().text())
+  const result = def.response.safeParse(sent)
   if (!result.success) {
     const issue = result.error.issues[0]
     throw contractBroken(`${issue?.path.map(String).join('.') || 'the body'}: ${issue?.message ?? 'invalid'}`, {
@@ -167,5 +168,21 @@ async function checkResponse(response: Response, context: { name: RouteName; def
       details: result.error.issues.slice(0, 5),
     })
   }
+  // The schemas let unknown fields through (and drop them): an answer must not carry what the contract
+  // does not list, such as a secret of a datastore record.
+  const extra = unlistedField(sent, result.data)
+  if (extra !== undefined) throw contractBroken(`${extra}: a field the response schema does not list`, { name, log, details: { field: extra } })
   return response
+}
+
+/** The path of the first field of `sent` that the parsed `kept` lost, or undefined. */
+function unlistedField(sent: unknown, kept: unknown, at = ''): string | undefined {
+  if (typeof sent !== 'object' || sent === null || typeof kept !== 'object' || kept === null) return undefined
+  for (const key of Object.keys(sent)) {
+    const where = at === '' ? key : `${at}.${key}`
+    if (!Object.hasOwn(kept, key)) return where
+    const found = unlistedField((sent as Record<string, unknown>)[key], (kept as Record<string, unknown>)[key], where)
+    if (found !== undefined) return found
+  }
+  return undefined
 }

@@ -84,6 +84,14 @@ describe('the route table binds the server', () => {
       expect(logLines.some((line) => line.includes('response breaks the contract'))).toBe(true)
     })
 
+    it('refuses a field the response schema does not list, however deep', async () => {
+      const { bare, route } = bind(true)
+      route(ROUTES.health, () => ({ status: 'ok', version: 'test', store: 'sqlite', limits: { ...config.limits, secret: 'x' } }) as never)
+      const response = await bare.request(ROUTES.health.path)
+      expect(response.status).toBe(500)
+      expect(((await response.json()) as { error: { message: string } }).error.message).toContain('limits.secret')
+    })
+
     it('refuses a status the table does not give the route', async () => {
       const { bare, route } = bind(true)
       route(ROUTES.listWorkspaces, ({ c }) => c.json({ items: [] }, 202))
