@@ -1,6 +1,7 @@
 import type { Hono } from 'hono'
 import type { z } from 'zod'
 import {
+  API_PREFIX,
   NAME_RULES,
   ROUTES,
   WharfError,
@@ -96,7 +97,7 @@ export type BindRoute = <D extends RouteDef>(def: D, handler: RouteHandler<D>) =
  */
 export const UNBOUND_ROUTES: readonly { method: 'GET'; path: string; why: string }[] = [
   { method: 'GET', path: '/', why: 'the home page (the studio placeholder)' },
-  { method: 'GET', path: '/api/v1/openapi.json', why: 'the OpenAPI document generated from ROUTES' },
+  { method: 'GET', path: `${API_PREFIX}/openapi.json`, why: 'the OpenAPI document generated from ROUTES' },
 ]
 
 const NAMES = new Map<RouteDef, RouteName>(Object.entries(ROUTES).map(([name, def]) => [def as RouteDef, name as RouteName]))
