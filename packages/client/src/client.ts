@@ -32,6 +32,7 @@ import {
   type RegisterDatastoreRequest,
   type StoredFile,
   type Health,
+  type Limits,
   type RouteDef,
   type RouteName,
   paginate,
@@ -104,6 +105,7 @@ export class WharfClient {
   readonly #token: string | undefined
   readonly #timeoutMs: number
   readonly #fetch: typeof fetch
+  #serverLimits: Readonly<Limits> | undefined
 
   constructor(options: WharfClientOptions) {
     this.url = options.url.replace(/\/+$/, '')
@@ -202,9 +204,17 @@ export class WharfClient {
 
   // ------------------------------------------------------------------ meta and workspaces
 
-  /** Server health, version and store kind. */
-  health(options: CallOptions = {}): Promise<Health> {
-    return this.call('health', { signal: options.signal })
+  /** Server health, version, store kind and limits; the limits are kept as {@link serverLimits}. */
+  async health(options: CallOptions = {}): Promise<Health> {
+    const health = await this.call('health', { signal: options.signal })
+    // A server from before limits were told answers without them: the caller keeps its defaults.
+    if (health.limits !== undefined) this.#serverLimits = Object.freeze({ ...health.limits })
+    return health
+  }
+
+  /** The limits the server told in its last health answer; undefined before one. */
+  get serverLimits(): Readonly<Limits> | undefined {
+    return this.#serverLimits
   }
 
   async listWorkspaces(options: CallOptions = {}): Promise<Workspace[]> {

@@ -1,7 +1,5 @@
-import type { Hono } from 'hono'
 import mime from 'mime-types'
 import {
-  ListArtifactsQuerySchema,
   ROUTES,
   WharfError,
   assertWithinLimit,
@@ -14,10 +12,11 @@ import {
 import { joinKey, toDatastoreKey, toKeyPrefix, type PutResult } from '@wharf/datastores'
 import type { RecordedArtifact } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
-import { readQuery, requestBody, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { requestBody, type AppContext } from '../http.js'
+import type { BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
-import { newRunId, runIdParam } from './runs.js'
+import { newRunId } from './runs.js'
 
 const CONTENT_MARK = '/artifacts/content/'
 
@@ -43,29 +42,22 @@ function contentTypeFor(path: string, declared: string | undefined): string {
 }
 
 /** Artifacts: streamed upload, listing by prefix, streamed download with ranges. */
-export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function mountArtifactRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config, drivers } = deps
   const { limits } = config
 
-  app.get(ROUTES.listArtifacts.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
-    const query = readQuery(c, ListArtifactsQuerySchema)
+  route(ROUTES.listArtifacts, async ({ params: { workspace, runId }, query }) => {
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
-    return c.json(
-      await store.listArtifacts({
-        workspace,
-        runId,
-        ...(prefix !== undefined ? { prefix } : {}),
-        pageSize: pageSizeOf(query, limits),
-        pageToken: query.pageToken,
-      }),
-    )
+    return store.listArtifacts({
+      workspace,
+      runId,
+      ...(prefix !== undefined ? { prefix } : {}),
+      pageSize: pageSizeOf(query, limits),
+      pageToken: query.pageToken,
+    })
   })
 
-  app.put(ROUTES.uploadArtifact.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
+  route(ROUTES.uploadArtifact, async ({ c, params: { workspace, runId } }) => {
     const path = artifactPathParam(c, limits)
     const run = await store.getRun({ workspace, runId })
     if (isTerminalStatus(run.status)) {
@@ -134,12 +126,10 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       const old = await drivers.get(workspace, replaced.datastore)
       await old.delete(toDatastoreKey(replaced.key)).catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: replaced.key, error }))
     }
-    return c.json(recorded.artifact, 201)
+    return recorded.artifact
   })
 
-  app.get(ROUTES.downloadArtifact.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
+  route(ROUTES.downloadArtifact, async ({ c, params: { workspace, runId } }) => {
     const path = artifactPathParam(c, limits)
     const artifact = await store.findArtifact({ workspace, runId, path })
     if (!artifact) {
