@@ -32,10 +32,12 @@ import {
   type RegisterDatastoreRequest,
   type StoredFile,
   type Health,
+  type Limits,
   type RouteDef,
   type RouteName,
+  paginate,
+  type PagedIterable,
 } from '@wharf/contract'
-import { paginate, type PagedIterable } from './paging.js'
 
 /** How to reach a server. */
 export interface WharfClientOptions {
@@ -103,6 +105,7 @@ export class WharfClient {
   readonly #token: string | undefined
   readonly #timeoutMs: number
   readonly #fetch: typeof fetch
+  #serverLimits: Readonly<Limits> | undefined
 
   constructor(options: WharfClientOptions) {
     this.url = options.url.replace(/\/+$/, '')
@@ -177,7 +180,9 @@ export class WharfClient {
         { cause },
       )
     }
-    if (error.name === 'AbortError') return new WharfError('INVALID_ARGUMENT', 'the request was aborted by the caller', { cause })
+    if (error.name === 'AbortError') {
+      return new WharfError('ABORTED', `${route.method} ${route.path} was aborted by the caller before the server answered`, { cause })
+    }
     return new WharfError(
       'SERVER_UNREACHABLE',
       `cannot reach the Wharf server at ${this.url} (${describeCause(cause)}); start it with "npm start" or "wharf server", or point WHARF_TRACKING_URI at it`,
@@ -199,9 +204,17 @@ export class WharfClient {
 
   // ------------------------------------------------------------------ meta and workspaces
 
-  /** Server health, version and store kind. */
-  health(options: CallOptions = {}): Promise<Health> {
-    return this.call('health', { signal: options.signal })
+  /** Server health, version, store kind and limits; the limits are kept as {@link serverLimits}. */
+  async health(options: CallOptions = {}): Promise<Health> {
+    const health = await this.call('health', { signal: options.signal })
+    // A server from before limits were told answers without them: the caller keeps its defaults.
+    if (health.limits !== undefined) this.#serverLimits = Object.freeze({ ...health.limits })
+    return health
+  }
+
+  /** The limits the server told in its last health answer; undefined before one. */
+  get serverLimits(): Readonly<Limits> | undefined {
+    return this.#serverLimits
   }
 
   async listWorkspaces(options: CallOptions = {}): Promise<Workspace[]> {
@@ -252,13 +265,13 @@ export class WharfClient {
    */
   listDatastoreFiles(name: string, options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {}): PagedIterable<DatastoreFile, DatastoreFilePage> {
     return paginate(
-      (pageToken) =>
+      (pageToken, pageSize) =>
         this.call('listDatastoreFiles', {
           params: { datastore: name },
-          query: { prefix: options.prefix, pageSize: options.pageSize, pageToken },
+          query: { prefix: options.prefix, pageSize, pageToken },
           signal: options.signal,
         }),
-      options.pageToken,
+      { pageSize: options.pageSize, pageToken: options.pageToken },
     )
   }
 
@@ -303,8 +316,10 @@ export class WharfClient {
 
   /** All experiments, by name, fetched a page at a time. */
   listExperiments(options: CallOptions & { pageSize?: number } = {}): PagedIterable<Experiment> {
-    return paginate((pageToken) =>
-      this.call('listExperiments', { query: { pageSize: options.pageSize, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listExperiments', { query: { pageSize, pageToken }, signal: options.signal }),
+      { pageSize: options.pageSize },
     )
   }
 
@@ -330,8 +345,10 @@ export class WharfClient {
 
   /** Runs matching the query, newest first unless ordered otherwise, fetched a page at a time. */
   listRuns(query: Omit<ListRunsQuery, 'pageToken'> = {}, options: CallOptions = {}): PagedIterable<RunWithMetrics> {
-    return paginate((pageToken) =>
-      this.call('listRuns', { query: { ...query, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listRuns', { query: { ...query, pageSize, pageToken }, signal: options.signal }),
+      { pageSize: query.pageSize },
     )
   }
 
@@ -370,8 +387,10 @@ export class WharfClient {
 
   /** Raw points of one metric by step, fetched a page at a time. */
   getMetricSeries(runId: string, query: Omit<MetricSeriesQuery, 'pageToken'>, options: CallOptions = {}): PagedIterable<MetricPoint> {
-    return paginate((pageToken) =>
-      this.call('getMetricSeries', { params: { runId }, query: { ...query, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('getMetricSeries', { params: { runId }, query: { ...query, pageSize, pageToken }, signal: options.signal }),
+      { pageSize: query.pageSize },
     )
   }
 
@@ -384,12 +403,14 @@ export class WharfClient {
 
   /** Artifacts of a run, by path, optionally under a prefix, fetched a page at a time. */
   listArtifacts(runId: string, options: CallOptions & { prefix?: string; pageSize?: number } = {}): PagedIterable<Artifact> {
-    return paginate((pageToken) =>
-      this.call('listArtifacts', {
-        params: { runId },
-        query: { prefix: options.prefix, pageSize: options.pageSize, pageToken },
-        signal: options.signal,
-      }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listArtifacts', {
+          params: { runId },
+          query: { prefix: options.prefix, pageSize, pageToken },
+          signal: options.signal,
+        }),
+      { pageSize: options.pageSize },
     )
   }
 
@@ -420,19 +441,23 @@ export class WharfClient {
 
   /** Assets by name with their latest version, fetched a page at a time. */
   listAssets(options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetSummary> {
-    return paginate((pageToken) =>
-      this.call('listAssets', { query: { pageSize: options.pageSize, pageToken }, signal: options.signal }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listAssets', { query: { pageSize, pageToken }, signal: options.signal }),
+      { pageSize: options.pageSize },
     )
   }
 
   /** Versions of one asset, newest first (without their file lists). ASSET_NOT_FOUND. */
   listAssetVersions(name: string, options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetVersion> {
-    return paginate((pageToken) =>
-      this.call('listAssetVersions', {
-        params: { asset: name },
-        query: { pageSize: options.pageSize, pageToken },
-        signal: options.signal,
-      }),
+    return paginate(
+      (pageToken, pageSize) =>
+        this.call('listAssetVersions', {
+          params: { asset: name },
+          query: { pageSize, pageToken },
+          signal: options.signal,
+        }),
+      { pageSize: options.pageSize },
     )
   }
 

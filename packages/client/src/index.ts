@@ -1,2 +1,1 @@
 export { WharfClient, errorFromResponse, encodePath, type WharfClientOptions, type CallOptions, type UploadArtifactOptions } from './client.js'
-export { paginate, type PagedIterable } from './paging.js'

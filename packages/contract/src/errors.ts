@@ -33,6 +33,10 @@ export const ERROR_CODES = {
   PAYLOAD_TOO_LARGE: { status: 413, exit: 2 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: 2 },
   RANGE_NOT_SATISFIABLE: { status: 416, exit: 2 },
+  // The caller gave up (its AbortSignal fired): 499 is nginx's "client closed request", which no peer
+  // ever reads but which keeps a server log from counting the caller's choice as a 4xx/5xx fault; 130
+  // is the shell's exit code for SIGINT (128 + 2), what a user who pressed Ctrl-C expects to see.
+  ABORTED: { status: 499, exit: 130 },
   INTERNAL: { status: 500, exit: 1 },
   DATASTORE_UNAVAILABLE: { status: 503, exit: 6 },
   SERVER_UNREACHABLE: { status: 503, exit: 6 },

@@ -8,6 +8,7 @@ export {
   type WharfErrorOptions,
 } from './errors.js'
 export { newRunId } from './run-id.js'
+export { mapPage, paginate, type FetchPage, type PagedIterable, type PageSettings } from './paging.js'
 export { DEFAULT_LIMITS, type Limits, type LimitName } from './limits.js'
 export {
   RUN_STATUSES,
@@ -46,7 +47,6 @@ export {
   AddPropertiesSchema,
   RUN_ORDER_FIELDS,
   ListRunsQuerySchema,
-  NON_FINITE_VALUES,
   MetricPointInSchema,
   MetricBatchSchema,
   MetricSeriesInSchema,
@@ -58,6 +58,7 @@ export {
   MetricBucketsQuerySchema,
   MetricBucketSchema,
   MetricBucketsSchema,
+  LimitsSchema,
   ArtifactSchema,
   AssetFileSchema,
   AssetVersionSchema,
@@ -94,7 +95,6 @@ export {
   type AddPropertiesRequest,
   type RunOrderField,
   type ListRunsQuery,
-  type NonFiniteValue,
   type MetricPointIn,
   type MetricBatch,
   type MetricSeriesIn,
@@ -126,10 +126,16 @@ export { buildOpenApiDocument } from './openapi.js'
 export { toJson } from './json.js'
 export {
   assertMetricName,
+  checkMetricPoint,
+  NON_FINITE_VALUES,
   isNonFiniteValue,
   toWireNumber,
   fromWireNumber,
   parseMetricPoint,
   parseMetricBatch,
   type ParsedMetricBatch,
+  type MetricLimits,
+  type MetricPointFields,
+  type MetricPointPlace,
+  type NonFiniteValue,
 } from './metric-validation.js'

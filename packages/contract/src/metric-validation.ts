@@ -1,9 +1,10 @@
 import { WharfError } from './errors.js'
 import type { Limits } from './limits.js'
 import { assertWellFormedText, hasControlChars, printable } from './names.js'
-import { NON_FINITE_VALUES, type MetricPointIn, type NonFiniteValue } from './schemas.js'
+import type { MetricPointIn } from './schemas.js'
 
-type MetricLimits = Pick<Limits, 'metricNameLength' | 'metricTextLength' | 'pointsPerBatch'>
+/** The limits a metric point and a batch are checked against. */
+export type MetricLimits = Pick<Limits, 'metricNameLength' | 'metricTextLength' | 'pointsPerBatch'>
 
 const POINT_KEYS = new Set(['name', 'value', 'text', 'step', 'time'])
 const BATCH_KEYS = new Set(['writerId', 'sequence', 'points', 'series'])
@@ -34,6 +35,11 @@ export function assertMetricName(name: unknown, limits: Pick<Limits, 'metricName
   assertWellFormedText(name, `metric name "${printable(name)}"`, 'name')
 }
 
+/** Non-finite numbers travel as these strings in the `value` field, since JSON has no NaN or Infinity. */
+export const NON_FINITE_VALUES = ['NaN', 'Infinity', '-Infinity'] as const
+/** One of {@link NON_FINITE_VALUES}. */
+export type NonFiniteValue = (typeof NON_FINITE_VALUES)[number]
+
 /** True when `value` is one of the strings that stand for NaN or ±Infinity on the wire. */
 export function isNonFiniteValue(value: unknown): value is NonFiniteValue {
   return typeof value === 'string' && (NON_FINITE_VALUES as readonly string[]).includes(value)
@@ -49,6 +55,74 @@ export function toWireNumber(value: number): number | NonFiniteValue {
 /** Turns a wire number back into a JavaScript number. */
 export function fromWireNumber(value: number | NonFiniteValue): number {
   return typeof value === 'number' ? value : Number(value)
+}
+
+/**
+ * Where a point is, for messages and error details: a row of `points`, an entry of a series (its
+ * columns are `values`, `texts`, `steps`, `times`), or one call of a client's logger.
+ */
+export type MetricPointPlace = { row: number } | { series: number; entry: number } | { call: string }
+
+/** The fields of one point, whatever its form on the wire; absent ones are undefined. */
+export interface MetricPointFields {
+  name: string
+  value?: unknown
+  text?: unknown
+  step?: unknown
+  time?: unknown
+}
+
+type PointField = 'value' | 'text' | 'step' | 'time'
+
+function pointLabel(place: MetricPointPlace, field: PointField): string {
+  if ('row' in place) return `points[${place.row}].${field}`
+  if ('series' in place) return `series[${place.series}].${field}s[${place.entry}]`
+  return `metric "${printable(place.call)}": ${field}`
+}
+
+function pointInvalid(place: MetricPointPlace, field: PointField, message: string): WharfError {
+  const details =
+    'row' in place
+      ? { index: place.row, field }
+      : 'series' in place
+        ? { index: place.series, field: `${field}s` }
+        : { field }
+  return invalid(`${pointLabel(place, field)} ${message}`, details)
+}
+
+/**
+ * The one check of a metric point's fields, shared by the server's batch parser (rows and columns),
+ * the zod schemas of the contract and the SDK's logger: exactly one of `value` (a number or one of
+ * {@link NON_FINITE_VALUES}) and `text` (a string within `metricTextLength`, well-formed), `step` a
+ * whole number from 0 to 2^53-1, `time` finite epoch milliseconds. The name is checked once per
+ * series with {@link assertMetricName}, so not here. Throws INVALID_ARGUMENT or LIMIT_EXCEEDED.
+ */
+export function checkMetricPoint(point: MetricPointFields, options: { limits: MetricLimits; place: MetricPointPlace }): void {
+  const { limits, place } = options
+  const { value, text, step, time } = point
+  if ((value === undefined) === (text === undefined)) {
+    throw pointInvalid(place, 'value', `("${printable(point.name)}") needs exactly one of a value (a number) or a text (a string)`)
+  }
+  if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)) && !isNonFiniteValue(value)) {
+    throw pointInvalid(place, 'value', 'must be a number or one of "NaN", "Infinity", "-Infinity"; send strings as texts')
+  }
+  if (text !== undefined) {
+    if (typeof text !== 'string') throw pointInvalid(place, 'text', 'must be a string')
+    if (text.length > limits.metricTextLength) {
+      throw new WharfError(
+        'LIMIT_EXCEEDED',
+        `${pointLabel(place, 'text')} is ${text.length} characters; the limit is ${limits.metricTextLength} (server limit "metricTextLength")`,
+        { details: { limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
+      )
+    }
+    assertWellFormedText(text, pointLabel(place, 'text'), 'text')
+  }
+  if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
+    throw pointInvalid(place, 'step', `must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`)
+  }
+  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
+    throw pointInvalid(place, 'time', 'must be a finite number of epoch milliseconds')
+  }
 }
 
 /**
@@ -69,36 +143,7 @@ export function parseMetricPoint(input: unknown, limits: MetricLimits, index = 0
     }
   }
   assertMetricName(point.name, limits)
-  const { value, text, step, time } = point
-  if ((value === undefined) === (text === undefined)) {
-    throw invalid(`points[${index}] ("${printable(point.name)}") needs exactly one of "value" (a number) or "text" (a string)`, {
-      index,
-      field: 'value',
-    })
-  }
-  if (value !== undefined && typeof value !== 'number' && !isNonFiniteValue(value)) {
-    throw invalid(
-      `points[${index}].value must be a number or one of "NaN", "Infinity", "-Infinity"; send strings in "text"`,
-      { index, field: 'value' },
-    )
-  }
-  if (text !== undefined) {
-    if (typeof text !== 'string') throw invalid(`points[${index}].text must be a string`, { index, field: 'text' })
-    if (text.length > limits.metricTextLength) {
-      throw new WharfError(
-        'LIMIT_EXCEEDED',
-        `points[${index}].text is ${text.length} characters; the limit is ${limits.metricTextLength} (server limit "metricTextLength")`,
-        { details: { index, limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
-      )
-    }
-    assertWellFormedText(text, `points[${index}].text`, 'text')
-  }
-  if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
-    throw invalid(`points[${index}].step must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, { index, field: 'step' })
-  }
-  if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
-    throw invalid(`points[${index}].time must be a finite number of epoch milliseconds`, { index, field: 'time' })
-  }
+  checkMetricPoint(point as unknown as MetricPointFields, { limits, place: { row: index } })
   return point as MetricPointIn
 }
 
@@ -160,36 +205,14 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
   }
   if (out.length + count > limits.pointsPerBatch) throw tooManyPoints(out.length + count, limits.pointsPerBatch)
   for (let i = 0; i < count; i++) {
-    const value = values?.[i] ?? null
-    const text = texts?.[i] ?? null
+    const value = values?.[i] ?? undefined
+    const text = texts?.[i] ?? undefined
     const step = steps?.[i]
     const time = times?.[i]
-    if ((value === null) === (text === null)) {
-      throw invalid(`${where} ("${printable(name)}") entry ${i} needs exactly one of a value or a text`, { index, field: 'values' })
-    }
-    if (value !== null && typeof value !== 'number' && !isNonFiniteValue(value)) {
-      throw invalid(`${where}.values[${i}] must be a number or one of "NaN", "Infinity", "-Infinity"`, { index, field: 'values' })
-    }
-    if (text !== null) {
-      if (typeof text !== 'string') throw invalid(`${where}.texts[${i}] must be a string`, { index, field: 'texts' })
-      if (text.length > limits.metricTextLength) {
-        throw new WharfError(
-          'LIMIT_EXCEEDED',
-          `${where}.texts[${i}] is ${text.length} characters; the limit is ${limits.metricTextLength} (server limit "metricTextLength")`,
-          { details: { index, limit: 'metricTextLength', max: limits.metricTextLength, actual: text.length } },
-        )
-      }
-      assertWellFormedText(text, `${where}.texts[${i}]`, 'texts')
-    }
-    if (step !== undefined && (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0)) {
-      throw invalid(`${where}.steps[${i}] must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}`, { index, field: 'steps' })
-    }
-    if (time !== undefined && (typeof time !== 'number' || !Number.isFinite(time))) {
-      throw invalid(`${where}.times[${i}] must be a finite number of epoch milliseconds`, { index, field: 'times' })
-    }
-    const point: MetricPointIn = value !== null ? { name, value: value } : { name, text: text as string }
-    if (step !== undefined) point.step = step
-    if (time !== undefined) point.time = time
+    checkMetricPoint({ name, value, text, step, time }, { limits, place: { series: index, entry: i } })
+    const point = (value !== undefined ? { name, value } : { name, text }) as MetricPointIn
+    if (step !== undefined) point.step = step as number
+    if (time !== undefined) point.time = time as number
     out.push(point)
   }
 }

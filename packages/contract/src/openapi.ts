@@ -52,6 +52,9 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
               ? { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } }
               : { 'application/json': { schema: toSchema(route.response, 'output') } },
         },
+        ...(route.alsoStatus
+          ? { [String(route.alsoStatus.status)]: { description: `Success: ${route.alsoStatus.when}`, content: { 'application/json': { schema: toSchema(route.response as z.ZodType, 'output') } } } }
+          : {}),
         '4XX': errorResponse,
         '5XX': errorResponse,
       },

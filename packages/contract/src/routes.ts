@@ -37,6 +37,8 @@ import {
   WorkspaceSchema,
   pageSchema,
 } from './schemas.js'
+import type { Limits } from './limits.js'
+import { parseMetricBatch } from './metric-validation.js'
 
 /** The prefix of every API path. */
 export const API_PREFIX = '/api/v1'
@@ -47,7 +49,8 @@ export type HttpMethod = 'GET' | 'POST' | 'PUT' | 'PATCH' | 'DELETE' | 'HEAD'
 /**
  * One route of the HTTP API: method, path (with `:param` segments, and a trailing `*` for a path that
  * may contain slashes), and the schemas of its query, JSON body and response. `binary` marks a raw
- * byte body or response.
+ * byte body or response. The server reads a route's query and body with these schemas where it mounts
+ * the route, and its tests check every JSON answer against `response` and `status`.
  */
 export interface RouteDef {
   method: HttpMethod
@@ -55,8 +58,16 @@ export interface RouteDef {
   summary: string
   query?: z.ZodType
   body?: z.ZodType | 'binary'
+  /**
+   * A hand-written parser the server reads the JSON body with instead of `body` (the ingest hot path);
+   * it accepts and refuses what `body` does, with the server's limits in place of the defaults.
+   */
+  bodyParser?: (input: unknown, limits: Limits) => unknown
   response: z.ZodType | 'binary'
+  /** The status of a success, 200 unless given. */
   status?: number
+  /** Another success status, and when it is sent (a create repeated safely answers 200). */
+  alsoStatus?: { status: number; when: string }
 }
 
 const ws = `${API_PREFIX}/workspaces/:workspace`
@@ -64,7 +75,12 @@ const run = `${ws}/runs/:runId`
 
 /** Every route of the API, by name. The server mounts them, the client calls them, OpenAPI lists them. */
 export const ROUTES = {
-  health: { method: 'GET', path: `${API_PREFIX}/health`, summary: 'Server health and version', response: HealthSchema },
+  health: {
+    method: 'GET',
+    path: `${API_PREFIX}/health`,
+    summary: 'Server health, version, store kind and the limits it enforces',
+    response: HealthSchema,
+  },
   listWorkspaces: {
     method: 'GET',
     path: `${API_PREFIX}/workspaces`,
@@ -99,6 +115,7 @@ export const ROUTES = {
     body: RegisterDatastoreSchema,
     response: DatastoreSchema,
     status: 201,
+    alsoStatus: { status: 200, when: 'an existing registration was replaced (overwrite)' },
   },
   unregisterDatastore: {
     method: 'DELETE',
@@ -175,6 +192,7 @@ export const ROUTES = {
     body: CreateRunSchema,
     response: RunSchema,
     status: 201,
+    alsoStatus: { status: 200, when: 'the runId was sent again with the same experiment: the existing run' },
   },
   listRuns: {
     method: 'GET',
@@ -217,6 +235,7 @@ export const ROUTES = {
     path: `${run}/metrics`,
     summary: 'Store a batch of metric points in one transaction; idempotent per (writerId, sequence)',
     body: MetricBatchSchema,
+    bodyParser: parseMetricBatch,
     response: IngestResultSchema,
   },
   listMetrics: {

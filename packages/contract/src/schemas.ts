@@ -1,4 +1,6 @@
 import { z } from 'zod'
+import { DEFAULT_LIMITS, type LimitName } from './limits.js'
+import { NON_FINITE_VALUES, assertMetricName, checkMetricPoint, parseMetricBatch } from './metric-validation.js'
 import { RUN_STATUSES } from './run-status.js'
 
 // ---------------------------------------------------------------------------------------------------
@@ -153,25 +155,44 @@ export type ListRunsQuery = z.infer<typeof ListRunsQuerySchema>
 // ---------------------------------------------------------------------------------------------------
 // Metrics
 
-/** Non-finite numbers travel as these strings in the `value` field, since JSON has no NaN or Infinity. */
-export const NON_FINITE_VALUES = ['NaN', 'Infinity', '-Infinity'] as const
-export type NonFiniteValue = (typeof NON_FINITE_VALUES)[number]
 // A literal union rather than z.enum: enum types are emitted as object keys in .d.ts files, where the
 // key "-Infinity" turns into a computed [-Infinity] that TypeScript drops.
 const NonFiniteSchema = z.literal(NON_FINITE_VALUES)
+
+// A step or a sequence number: a whole number from 0 to 2^53-1, as the fast parser checks it.
+const StepSchema = z.number().int().min(0).max(Number.MAX_SAFE_INTEGER)
+
+/**
+ * Runs the one metric check of the contract (with the default limits) inside a zod schema, so the
+ * schema and the server's fast parser accept and refuse the same inputs; its error becomes the issue.
+ */
+function refineWith(ctx: z.RefinementCtx, check: () => unknown): void {
+  try {
+    check()
+  } catch (error) {
+    ctx.addIssue({ code: 'custom', message: (error as Error).message })
+  }
+}
 
 /**
  * One point of a metric on the wire. Exactly one of `value` (a number, or one of the non-finite
  * strings) and `text` (a string metric) is set. `step` defaults to the next step of that metric;
  * `time` (epoch milliseconds) to the time the server received it.
  */
-export const MetricPointInSchema = z.strictObject({
-  name: z.string(),
-  value: z.union([z.number(), NonFiniteSchema]).optional(),
-  text: z.string().optional(),
-  step: z.number().int().min(0).max(Number.MAX_SAFE_INTEGER).optional(),
-  time: z.number().finite().optional(),
-})
+export const MetricPointInSchema = z
+  .strictObject({
+    name: z.string(),
+    value: z.union([z.number(), NonFiniteSchema]).optional(),
+    text: z.string().optional(),
+    step: StepSchema.optional(),
+    time: z.number().optional(),
+  })
+  .superRefine((point, ctx) => {
+    refineWith(ctx, () => {
+      assertMetricName(point.name, DEFAULT_LIMITS)
+      checkMetricPoint(point, { limits: DEFAULT_LIMITS, place: { row: 0 } })
+    })
+  })
 export type MetricPointIn = z.infer<typeof MetricPointInSchema>
 
 /**
@@ -184,7 +205,7 @@ export const MetricSeriesInSchema = z.strictObject({
   name: z.string(),
   values: z.array(z.union([z.number(), NonFiniteSchema, z.null()])).optional(),
   texts: z.array(z.string().nullable()).optional(),
-  steps: z.array(z.number().int().min(0)).optional(),
+  steps: z.array(StepSchema).optional(),
   times: z.array(z.number()).optional(),
 })
 export type MetricSeriesIn = z.infer<typeof MetricSeriesInSchema>
@@ -194,12 +215,14 @@ export type MetricSeriesIn = z.infer<typeof MetricSeriesInSchema>
  * metric), or both (`points` first). `writerId` and `sequence` together make the batch idempotent: a
  * batch the server has already stored is acknowledged again and not stored twice.
  */
-export const MetricBatchSchema = z.strictObject({
-  writerId: z.string().min(1).max(128).optional(),
-  sequence: z.number().int().min(0).optional(),
-  points: z.array(MetricPointInSchema).optional(),
-  series: z.array(MetricSeriesInSchema).optional(),
-})
+export const MetricBatchSchema = z
+  .strictObject({
+    writerId: z.string().min(1).max(128).optional(),
+    sequence: StepSchema.optional(),
+    points: z.array(MetricPointInSchema).optional(),
+    series: z.array(MetricSeriesInSchema).optional(),
+  })
+  .superRefine((batch, ctx) => refineWith(ctx, () => parseMetricBatch(batch, DEFAULT_LIMITS)))
 export type MetricBatch = z.infer<typeof MetricBatchSchema>
 
 export const IngestResultSchema = z.object({
@@ -475,9 +498,16 @@ export const DatastoreAccessSchema = z.discriminatedUnion('mode', [
 ])
 export type DatastoreAccess = z.infer<typeof DatastoreAccessSchema>
 
+/** The limits a server enforces, as its health answer tells clients (one whole number each). */
+export const LimitsSchema = z.object(
+  Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, z.number().int().min(0)])) as Record<LimitName, z.ZodNumber>,
+)
+
 export const HealthSchema = z.object({
   status: z.literal('ok'),
   version: z.string(),
   store: z.enum(['sqlite', 'postgres']),
+  /** What this server refuses beyond: clients check points against these before sending them. */
+  limits: LimitsSchema,
 })
 export type Health = z.infer<typeof HealthSchema>

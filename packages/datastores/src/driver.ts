@@ -1,6 +1,8 @@
 import type { Readable } from 'node:stream'
-import type { DatastoreKind, Page } from '@wharf/contract'
+import type { DatastoreKind, PagedIterable } from '@wharf/contract'
 import type { DatastoreKey } from './key.js'
+
+export type { PagedIterable } from '@wharf/contract'
 
 /** What a driver knows of one stored file. */
 export interface FileInfo {
@@ -87,12 +89,6 @@ export interface SkippedName {
   modifiedAt: string
   /** Why it cannot be a key, e.g. `".." segments are not allowed; …`. */
   reason: string
-}
-
-/** An async iterable of items that can also be walked a page at a time. */
-export interface PagedIterable<T> extends AsyncIterable<T> {
-  /** Pages in order; `pageToken` (a `nextPageToken` from an earlier page) resumes after that page. */
-  byPage(options?: { pageSize?: number; pageToken?: string }): AsyncIterable<Page<T>>
 }
 
 /**

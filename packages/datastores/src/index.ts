@@ -14,7 +14,6 @@ export type {
   SkippedName,
 } from './driver.js'
 export { toDatastoreKey, toKeyPrefix, joinKey, keyProblemOf, type DatastoreKey } from './key.js'
-export { paginate, type FetchPage } from './paging.js'
 export { checkGet } from './range.js'
 export { createRenewingDriver, type DriverLease, type RenewingDriverOptions } from './renewing.js'
 export { HashingStream, createHashingStream, feedBody, type BodyFeed, type HashingStreamOptions } from './hashing.js'

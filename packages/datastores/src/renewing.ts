@@ -1,8 +1,7 @@
 import type { Readable } from 'node:stream'
-import type { DatastoreKind } from '@wharf/contract'
+import { paginate, type DatastoreKind } from '@wharf/contract'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from './driver.js'
 import type { DatastoreKey } from './key.js'
-import { paginate } from './paging.js'
 
 /** A driver whose credential works until `expiresOn` (a delegated SAS token, say). */
 export interface DriverLease {

@@ -3,7 +3,7 @@ import { readFile, readdir, stat } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
-import { ROUTES, isWharfError, newRunId, type ErrorCode } from '@wharf/contract'
+import { DEFAULT_LIMITS, isWharfError, newRunId, type ErrorCode, type WharfError } from '@wharf/contract'
 import { startTestServer, testStoreKinds, type TestServer } from './test-support/test-server.js'
 
 async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -43,17 +43,13 @@ for (const { kind, enabled } of testStoreKinds()) {
     })
 
     describe('meta and workspaces', () => {
-      it('answers health with the store kind', async () => {
-        expect(await client.health()).toEqual({ status: 'ok', version: 'test', store: kind })
-      })
-
-      it('serves an OpenAPI document listing every route', async () => {
-        const doc = (await (await fetch(`${t.url}/api/v1/openapi.json`)).json()) as { openapi: string; paths: Record<string, object> }
-        expect(doc.openapi).toBe('3.0.3')
-        for (const route of Object.values(ROUTES)) {
-          const key = route.path.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\*$/, '{path}')
-          expect(doc.paths[key], key).toHaveProperty(route.method.toLowerCase())
-        }
+      it('answers health with the store kind and the limits it enforces', async () => {
+        expect(await client.health()).toEqual({
+          status: 'ok',
+          version: 'test',
+          store: kind,
+          limits: { ...DEFAULT_LIMITS, tagsPerRun: 5, metricTextLength: 64 },
+        })
       })
 
       it('starts with the default workspace and its two datastores, blob store the default', async () => {
@@ -417,6 +413,37 @@ for (const { kind, enabled } of testStoreKinds()) {
     })
 
     describe('errors', () => {
+      it('reports a request its caller aborts mid-upload as ABORTED (499, exit 130), and serves on', async () => {
+        const run = await client.createRun({ experiment: 'abort', status: 'Running' })
+        let bodyStarted: () => void = () => undefined
+        const started = new Promise<void>((resolve) => (bodyStarted = resolve))
+        let pulls = 0
+        const stalled = new ReadableStream<Uint8Array>({
+          // The first chunk goes out; the next pull means fetch is sending the body, and it never gets more.
+          pull(controller) {
+            if (++pulls > 1) {
+              bodyStarted()
+              return new Promise<void>(() => undefined)
+            }
+            controller.enqueue(new TextEncoder().encode('first bytes '))
+            return undefined
+          },
+        })
+        const controller = new AbortController()
+        const upload = client.uploadArtifact(run.id, { path: 'outputs/stalled.txt', body: stalled, signal: controller.signal })
+        await started
+        controller.abort()
+        const error = await upload.then(
+          () => undefined,
+          (e: unknown) => e,
+        )
+        expect(isWharfError(error, 'ABORTED'), `expected ABORTED, got ${String(error)}`).toBe(true)
+        expect((error as WharfError).status).toBe(499)
+        expect((error as WharfError).exitCode).toBe(130)
+        expect((error as WharfError).message).toMatch(/aborted by the caller/)
+        expect((await client.health()).status).toBe('ok')
+      })
+
       it('answers unknown routes, ids and bad JSON with the error shape, never 500', async () => {
         const checks: [string, { method: string; body?: string; headers?: Record<string, string> }, number, ErrorCode][] = [
           [`${t.url}/api/v1/nothing`, { method: 'GET' }, 404, 'ROUTE_NOT_FOUND'],

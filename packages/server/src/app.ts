@@ -1,9 +1,10 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { Hono } from 'hono'
-import { WharfError, type ErrorBody } from '@wharf/contract'
+import { ErrorBodySchema, WharfError, type ErrorBody } from '@wharf/contract'
 import { browserGuard } from './browser-guard.js'
 import type { AppDeps } from './deps.js'
 import { isClientClosed, type AppEnv } from './http.js'
+import { routeBinder } from './route.js'
 import { mountArtifactRoutes } from './routes/artifacts.js'
 import { mountAssetRoutes } from './routes/assets.js'
 import { mountDatastoreRoutes } from './routes/datastores.js'
@@ -70,25 +71,34 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     })
   }
 
-  mountMetaRoutes(app, deps)
-  mountWorkspaceRoutes(app, deps)
-  mountDatastoreRoutes(app, deps)
-  mountRunRoutes(app, deps)
-  mountMetricRoutes(app, deps)
-  mountArtifactRoutes(app, deps)
-  mountAssetRoutes(app, deps)
+  // Every API route goes through the table: params, query and body are read with its schemas.
+  const route = routeBinder(app, deps)
+  mountMetaRoutes(app, route, deps)
+  mountWorkspaceRoutes(route, deps)
+  mountDatastoreRoutes(route, deps)
+  mountRunRoutes(route, deps)
+  mountMetricRoutes(route, deps)
+  mountArtifactRoutes(route, deps)
+  mountAssetRoutes(route, deps)
 
+  /** The one error answer; with `checkResponses` its body is checked against the contract too. */
+  const errorAnswer = (error: unknown): { status: number; body: ErrorBody } => {
+    const answer = toErrorResponse(error, deps)
+    if (deps.checkResponses !== true) return answer
+    const checked = ErrorBodySchema.safeParse(answer.body)
+    if (checked.success) return answer
+    return toErrorResponse(new Error(`an error answer breaks the contract's error body: ${checked.error.message}`), deps)
+  }
   app.notFound((c) => {
-    const { status, body } = toErrorResponse(
+    const { status, body } = errorAnswer(
       new WharfError('ROUTE_NOT_FOUND', `no such endpoint: ${c.req.method} ${c.req.path}; GET /api/v1/openapi.json lists them`),
-      deps,
     )
     return c.json(body, status as 404)
   })
   app.onError((error, c) => {
     // Not a failure of the server: one line, no stack, whatever the client's reason.
     if (isClientClosed(error)) deps.log.info('client closed the request before sending the whole body', { method: c.req.method, path: c.req.path })
-    const { status, body } = toErrorResponse(error, deps)
+    const { status, body } = errorAnswer(error)
     return c.json(body, status as 400)
   })
   return app

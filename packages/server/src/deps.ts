@@ -12,4 +12,9 @@ export interface AppDeps {
   drivers: DriverRegistry
   /** Seals and opens datastore secrets; the folder policy for filesystem registrations. */
   datastores: RegistrationContext
+  /**
+   * Check every answer of a bound route against its schema and status, and every error answer against
+   * the error body: a mismatch becomes a loud 500. Test servers turn it on; it costs a parse per answer.
+   */
+  checkResponses?: boolean
 }

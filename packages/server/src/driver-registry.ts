@@ -13,7 +13,7 @@ export function createDriverRegistry(store: MetadataStore, context: DriverContex
   const cache = new Map<string, { updatedAt: string; driver: DatastoreDriver }>()
   return {
     async get(workspace, datastore) {
-      const record = await store.getDatastore(workspace, datastore)
+      const record = await store.getDatastore({ workspace, name: datastore })
       const key = `${workspace}\u0000${datastore}`
       const hit = cache.get(key)
       if (hit && hit.updatedAt === record.updatedAt) return hit.driver

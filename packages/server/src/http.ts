@@ -4,7 +4,7 @@ import { Readable, Transform, finished } from 'node:stream'
 import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
-import { NAME_RULES, WharfError, assertName, findLoneSurrogate, isWharfError, printable, toJson } from '@wharf/contract'
+import { WharfError, findLoneSurrogate, isWharfError, printable, toJson } from '@wharf/contract'
 
 /** The Hono environment of the app: Node's request and response are reachable for streaming. */
 export type AppEnv = { Bindings: HttpBindings }
@@ -72,7 +72,7 @@ export function requestBody(c: AppContext, options: RequestBodyOptions = {}): Re
 }
 
 /** Reads the whole request body, refusing more than `limit` bytes with PAYLOAD_TOO_LARGE. */
-export async function readBodyBytes(c: AppContext, limit: number): Promise<Buffer> {
+async function readBodyBytes(c: AppContext, limit: number): Promise<Buffer> {
   const declaredHeader = c.req.header('content-length')
   const declared = declaredHeader === undefined ? undefined : Number(declaredHeader)
   if (declared !== undefined && declared > limit) throw tooLarge(declared, limit)
@@ -134,7 +134,10 @@ function tooLarge(size: number, limit: number): WharfError {
   )
 }
 
-/** Parses the JSON body, answering 415 for another content type and MALFORMED_REQUEST for bad JSON. */
+/**
+ * Parses the JSON body, answering 415 for another content type and MALFORMED_REQUEST for bad JSON: the
+ * one way a body is read as JSON (the route binder reads every JSON body with it).
+ */
 export async function readJsonBody(c: AppContext, limit: number): Promise<unknown> {
   const type = c.req.header('content-type') ?? ''
   if (!/^application\/json\b/i.test(type)) {
@@ -153,7 +156,7 @@ const SURROGATE_ESCAPE = /\\u[dD][89a-fA-F]/
  * Parses a JSON request body. MALFORMED_REQUEST when it is not UTF-8 or not JSON; INVALID_ARGUMENT,
  * naming the field, when a string holds a lone UTF-16 surrogate (stored, it would turn into U+FFFD).
  */
-export function parseJsonBytes(bytes: Buffer): unknown {
+function parseJsonBytes(bytes: Buffer): unknown {
   // Checked, not decoded leniently: toString would turn bad bytes into U+FFFD without a word.
   if (!isUtf8(bytes)) throw new WharfError('MALFORMED_REQUEST', 'the body is not valid UTF-8; send JSON text encoded as UTF-8')
   const text = bytes.toString('utf8')
@@ -180,11 +183,6 @@ export function jsonKeepingSign(c: AppContext, value: unknown, status: 200 | 201
   return c.body(toJson(value), status, { 'content-type': 'application/json' })
 }
 
-/** Parses and validates a JSON body with a contract schema. */
-export async function readJson<S extends z.ZodType>(c: AppContext, schema: S, limit: number): Promise<z.output<S>> {
-  return validate(schema, await readJsonBody(c, limit), 'body')
-}
-
 /** Validates the query string with a contract schema (repeated keys become arrays). */
 export function readQuery<S extends z.ZodType>(c: AppContext, schema: S): z.output<S> {
   const raw: Record<string, string | string[]> = {}
@@ -205,18 +203,4 @@ export function validate<S extends z.ZodType>(schema: S, value: unknown, where: 
       ? `unknown ${where} field(s) ${issue.keys.map((k) => `"${printable(k)}"`).join(', ')}`
       : `${where}${field ? ` field "${field}"` : ''}: ${issue?.message ?? 'invalid'}`
   throw new WharfError('INVALID_ARGUMENT', message, { details: { where, field, issues: result.error.issues.slice(0, 5) } })
-}
-
-/** The `:workspace` path parameter, validated. */
-export function workspaceParam(c: AppContext): string {
-  const name = c.req.param('workspace') ?? ''
-  assertName(name, NAME_RULES.workspace)
-  return name
-}
-
-/** A named path parameter, which the route guarantees is present. */
-export function param(c: AppContext, name: string): string {
-  const value = c.req.param(name)
-  if (value === undefined) throw new WharfError('INVALID_ARGUMENT', `missing path parameter "${name}"`)
-  return value
 }

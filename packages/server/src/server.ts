@@ -33,8 +33,8 @@ export function storeConfigOf(config: ServerConfig): StoreConfig {
     : { kind: 'sqlite', path: path.join(config.dataDir, 'wharf.db') }
 }
 
-/** Opens the store, makes sure the default workspace exists, and listens. */
-export async function startServer(config: ServerConfig, options: { log?: Log } = {}): Promise<RunningServer> {
+/** Opens the store, makes sure the default workspace exists, and listens. `checkResponses`: see `AppDeps`. */
+export async function startServer(config: ServerConfig, options: { log?: Log; checkResponses?: boolean } = {}): Promise<RunningServer> {
   const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
   await mkdir(config.dataDir, { recursive: true })
   const box = createSecretBox(await loadSecretKey({ dataDir: config.dataDir, ...(config.secretKey !== undefined ? { envKey: config.secretKey } : {}) }))
@@ -51,7 +51,14 @@ export async function startServer(config: ServerConfig, options: { log?: Log } =
     await store.close()
     throw error
   }
-  const app = createApp({ store, config, log, datastores, drivers: createDriverRegistry(store, datastores) })
+  const app = createApp({
+    store,
+    config,
+    log,
+    datastores,
+    drivers: createDriverRegistry(store, datastores),
+    ...(options.checkResponses === true ? { checkResponses: true } : {}),
+  })
 
   let server: Server
   try {

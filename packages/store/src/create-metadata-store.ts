@@ -2,7 +2,7 @@ import { WharfError, printable } from '@wharf/contract'
 import { createPostgresDialect } from './dialects/postgres.js'
 import { createSqliteDialect } from './dialects/sqlite.js'
 import type { StoreDialect } from './dialects/capabilities.js'
-import { KyselyMetadataStore } from './kysely-metadata-store.js'
+import { createKyselyMetadataStore } from './kysely-metadata-store.js'
 import type { MetadataStore, StoreConfig } from './metadata-store.js'
 
 function openDialect(config: StoreConfig): StoreDialect {
@@ -29,7 +29,7 @@ function openDialect(config: StoreConfig): StoreDialect {
  * Throws INTERNAL (with the driver error as `cause`) when the database cannot be opened or migrated.
  */
 export async function createMetadataStore(config: StoreConfig): Promise<MetadataStore> {
-  const store = new KyselyMetadataStore(openDialect(config))
+  const store = createKyselyMetadataStore(openDialect(config))
   try {
     await store.migrate()
   } catch (error) {

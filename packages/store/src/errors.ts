@@ -19,23 +19,38 @@ export function workspaceExists(name: string, cause: unknown): WharfError {
   })
 }
 
+/** A `*_NOT_FOUND` error for something named in a workspace, whose message ends with the way to find it. */
+function notFoundInWorkspace(
+  code: 'EXPERIMENT_NOT_FOUND' | 'RUN_NOT_FOUND' | 'DATASTORE_NOT_FOUND',
+  thing: { kind: string; detail: string; workspace: string; name: string; hint: string },
+): WharfError {
+  return new WharfError(
+    code,
+    `${thing.kind} "${printable(thing.name)}" not found in workspace "${printable(thing.workspace)}"; ${thing.hint}`,
+    { details: { workspace: thing.workspace, [thing.detail]: thing.name } },
+  )
+}
+
 /** EXPERIMENT_NOT_FOUND for `name` in `workspace`. */
 export function experimentNotFound(workspace: string, name: string): WharfError {
-  return new WharfError(
-    'EXPERIMENT_NOT_FOUND',
-    `experiment "${printable(name)}" not found in workspace "${printable(workspace)}"; ` +
-      'an experiment is created by its first run, and wharf history list shows the runs',
-    { details: { workspace, experiment: name } },
-  )
+  return notFoundInWorkspace('EXPERIMENT_NOT_FOUND', {
+    kind: 'experiment',
+    detail: 'experiment',
+    workspace,
+    name,
+    hint: 'an experiment is created by its first run, and wharf history list shows the runs',
+  })
 }
 
 /** RUN_NOT_FOUND for `runId` in `workspace`. */
 export function runNotFound(workspace: string, runId: string): WharfError {
-  return new WharfError(
-    'RUN_NOT_FOUND',
-    `run "${printable(runId)}" not found in workspace "${printable(workspace)}"; wharf history list shows the runs`,
-    { details: { workspace, runId } },
-  )
+  return notFoundInWorkspace('RUN_NOT_FOUND', {
+    kind: 'run',
+    detail: 'runId',
+    workspace,
+    name: runId,
+    hint: 'wharf history list shows the runs',
+  })
 }
 
 /** RUN_EXISTS for `runId`. */
@@ -90,12 +105,13 @@ export function metricNotFound(runId: string, name: string): WharfError {
 
 /** DATASTORE_NOT_FOUND for `name` in `workspace`. */
 export function datastoreNotFound(workspace: string, name: string): WharfError {
-  return new WharfError(
-    'DATASTORE_NOT_FOUND',
-    `datastore "${printable(name)}" not found in workspace "${printable(workspace)}"; ` +
-      'wharf datastore list shows the registered ones',
-    { details: { workspace, datastore: name } },
-  )
+  return notFoundInWorkspace('DATASTORE_NOT_FOUND', {
+    kind: 'datastore',
+    detail: 'datastore',
+    workspace,
+    name,
+    hint: 'wharf datastore list shows the registered ones',
+  })
 }
 
 /** DATASTORE_EXISTS for `name` in `workspace`. */

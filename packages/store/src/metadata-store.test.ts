@@ -11,7 +11,7 @@ import type {
   NewRun,
   StoreKind,
 } from './index.js'
-import { createTestStore, createTestStoreConfig, describeEachStore, runStoreWorker } from './test-support/index.js'
+import { createTestStore, createTestStoreConfig, describeEachStore, newRunInput, runStoreWorker } from './test-support/index.js'
 import type { TestStore } from './test-support/index.js'
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z')
@@ -70,23 +70,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
   }
 
   function runInput(workspace: string, overrides: Partial<NewRun> = {}): NewRun {
-    return {
-      workspace,
-      experiment: 'exp',
-      id: unique('run'),
-      displayName: 'a run',
-      description: '',
-      status: 'NotStarted',
-      createdAt: iso(counter),
-      startedAt: null,
-      tags: {},
-      properties: {},
-      parentRunId: null,
-      computeTarget: 'local',
-      scriptName: null,
-      command: null,
-      ...overrides,
-    }
+    return newRunInput({ workspace, id: unique('run'), createdAt: iso(counter), ...overrides })
   }
 
   async function newRun(workspace: string, overrides: Partial<NewRun> = {}) {
@@ -150,7 +134,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         datastores: [datastore(name, 'extra')],
       })
       expect(await codeOf(again)).toBe('WORKSPACE_EXISTS')
-      expect(await store.findDatastore(name, 'extra')).toBeUndefined()
+      expect(await store.findDatastore({ workspace: name, name: 'extra' })).toBeUndefined()
     })
 
     it('says WORKSPACE_NOT_FOUND, or undefined from find', async () => {
@@ -163,44 +147,44 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
 
     it('sets the default datastore to a registered one only', async () => {
       const name = await newWorkspace()
-      const updated = await store.setDefaultDatastore(name, 'workspaceartifactstore')
+      const updated = await store.setDefaultDatastore({ workspace: name, name: 'workspaceartifactstore' })
       expect(updated.defaultDatastore).toBe('workspaceartifactstore')
       expect((await store.getWorkspace(name)).defaultDatastore).toBe('workspaceartifactstore')
-      expect(await codeOf(store.setDefaultDatastore(name, 'missing'))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(store.setDefaultDatastore('nope-nope', 'workspaceblobstore'))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await codeOf(store.setDefaultDatastore({ workspace: name, name: 'missing' }))).toBe('DATASTORE_NOT_FOUND')
+      expect(await codeOf(store.setDefaultDatastore({ workspace: 'nope-nope', name: 'workspaceblobstore' }))).toBe('WORKSPACE_NOT_FOUND')
     })
   })
 
   describe('experiments', () => {
     it('ensures an experiment once, even when asked concurrently', async () => {
       const ws = await newWorkspace()
-      const all = await Promise.all(Array.from({ length: 8 }, () => store.ensureExperiment(ws, 'concurrent', iso(1))))
+      const all = await Promise.all(Array.from({ length: 8 }, () => store.ensureExperiment({ workspace: ws, name: 'concurrent', createdAt: iso(1) })))
       expect(new Set(all.map((e) => e.id)).size).toBe(1)
       expect(all[0]).toEqual({ id: all[0]!.id, workspace: ws, name: 'concurrent', createdAt: iso(1) })
-      expect(await store.getExperiment(ws, 'concurrent')).toEqual(all[0])
-      expect((await store.ensureExperiment(ws, 'concurrent', iso(9))).createdAt).toBe(iso(1))
+      expect(await store.getExperiment({ workspace: ws, name: 'concurrent' })).toEqual(all[0])
+      expect((await store.ensureExperiment({ workspace: ws, name: 'concurrent', createdAt: iso(9) })).createdAt).toBe(iso(1))
     })
 
     it('says EXPERIMENT_NOT_FOUND and WORKSPACE_NOT_FOUND', async () => {
       const ws = await newWorkspace()
-      expect(await codeOf(store.getExperiment(ws, 'missing'))).toBe('EXPERIMENT_NOT_FOUND')
-      expect(await codeOf(store.ensureExperiment('nope-nope', 'x', iso(0)))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await codeOf(store.getExperiment({ workspace: ws, name: 'missing' }))).toBe('EXPERIMENT_NOT_FOUND')
+      expect(await codeOf(store.ensureExperiment({ workspace: 'nope-nope', name: 'x', createdAt: iso(0) }))).toBe('WORKSPACE_NOT_FOUND')
     })
 
     it('lists experiments by name across pages', async () => {
       const ws = await newWorkspace()
       const names = ['b', 'a', 'e', 'c', 'g', 'd', 'f', 'B']
-      for (const name of names) await store.ensureExperiment(ws, name, iso(0))
+      for (const name of names) await store.ensureExperiment({ workspace: ws, name, createdAt: iso(0) })
       const seen: string[] = []
       let pageToken: string | undefined
       do {
-        const page = await store.listExperiments(ws, { pageSize: 3, pageToken })
+        const page = await store.listExperiments({ workspace: ws, pageSize: 3, pageToken })
         expect(page.items.length).toBeLessThanOrEqual(3)
         seen.push(...page.items.map((e) => e.name))
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
       expect(seen).toEqual(['B', 'a', 'b', 'c', 'd', 'e', 'f', 'g'])
-      expect(await codeOf(store.listExperiments(ws, { pageSize: 3, pageToken: 'garbage' }))).toBe('INVALID_ARGUMENT')
+      expect(await codeOf(store.listExperiments({ workspace: ws, pageSize: 3, pageToken: 'garbage' }))).toBe('INVALID_ARGUMENT')
     })
   })
 
@@ -237,8 +221,8 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         scriptName: 'train.ts',
         command: ['node', 'train.js', '--lr', '0.1'],
       })
-      expect(await store.getRun(ws, run.id)).toEqual(run)
-      expect((await store.getExperiment(ws, 'first-use')).name).toBe('first-use')
+      expect(await store.getRun({ workspace: ws, runId: run.id })).toEqual(run)
+      expect((await store.getExperiment({ workspace: ws, name: 'first-use' })).name).toBe('first-use')
     })
 
     it('refuses a taken id, an unknown parent and an unknown workspace', async () => {
@@ -253,37 +237,37 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const ws = await newWorkspace()
       const other = await newWorkspace()
       const run = await newRun(ws)
-      const error = await store.getRun(other, run.id).catch((e: unknown) => e)
+      const error = await store.getRun({ workspace: other, runId: run.id }).catch((e: unknown) => e)
       expect(isWharfError(error, 'RUN_NOT_FOUND')).toBe(true)
       expect((error as Error).message).toBe(
         `run "${run.id}" not found in workspace "${other}"; wharf history list shows the runs`,
       )
-      expect(await codeOf(store.getRun(ws, 'missing'))).toBe('RUN_NOT_FOUND')
-      expect(await codeOf(store.updateRun(ws, 'missing', { displayName: 'x' }))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.getRun({ workspace: ws, runId: 'missing' }))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.updateRun({ workspace: ws, runId: 'missing', displayName: 'x' }))).toBe('RUN_NOT_FOUND')
     })
 
     it('updates display name and description', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      expect((await store.updateRun(ws, run.id, { displayName: 'renamed' })).displayName).toBe('renamed')
-      const updated = await store.updateRun(ws, run.id, { description: 'now described' })
+      expect((await store.updateRun({ workspace: ws, runId: run.id, displayName: 'renamed' })).displayName).toBe('renamed')
+      const updated = await store.updateRun({ workspace: ws, runId: run.id, description: 'now described' })
       expect(updated).toMatchObject({ displayName: 'renamed', description: 'now described' })
-      expect(await store.getRun(ws, run.id)).toEqual(updated)
-      expect(await store.updateRun(ws, run.id, {})).toEqual(updated)
+      expect(await store.getRun({ workspace: ws, runId: run.id })).toEqual(updated)
+      expect(await store.updateRun({ workspace: ws, runId: run.id })).toEqual(updated)
     })
 
     it('moves a run along its lifecycle and sets its times', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      const queued = await store.transitionRun(ws, run.id, { status: 'Queued', at: iso(10) })
+      const queued = await store.transitionRun({ workspace: ws, runId: run.id, status: 'Queued', at: iso(10) })
       expect(queued).toMatchObject({ status: 'Queued', startedAt: null, endedAt: null })
-      const running = await store.transitionRun(ws, run.id, { status: 'Running', at: iso(11) })
+      const running = await store.transitionRun({ workspace: ws, runId: run.id, status: 'Running', at: iso(11) })
       expect(running).toMatchObject({ status: 'Running', startedAt: iso(11), endedAt: null })
       // Staying put is allowed and changes nothing.
-      expect(await store.transitionRun(ws, run.id, { status: 'Running', at: iso(99) })).toEqual(running)
-      const done = await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(12) })
+      expect(await store.transitionRun({ workspace: ws, runId: run.id, status: 'Running', at: iso(99) })).toEqual(running)
+      const done = await store.transitionRun({ workspace: ws, runId: run.id, status: 'Completed', at: iso(12) })
       expect(done).toMatchObject({ status: 'Completed', startedAt: iso(11), endedAt: iso(12) })
-      expect(await store.getRun(ws, run.id)).toEqual(done)
+      expect(await store.getRun({ workspace: ws, runId: run.id })).toEqual(done)
     })
 
     it('refuses illegal transitions with INVALID_STATUS_TRANSITION and changes nothing', async () => {
@@ -298,27 +282,29 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       ]
       for (const [path, to] of illegal) {
         const fresh = await newRun(ws)
-        for (const status of path) await store.transitionRun(ws, fresh.id, { status, at: iso(1) })
-        const before = await store.getRun(ws, fresh.id)
-        const error = await store.transitionRun(ws, fresh.id, { status: to, at: iso(2) }).catch((e: unknown) => e)
+        for (const status of path) await store.transitionRun({ workspace: ws, runId: fresh.id, status, at: iso(1) })
+        const before = await store.getRun({ workspace: ws, runId: fresh.id })
+        const error = await store.transitionRun({ workspace: ws, runId: fresh.id, status: to, at: iso(2) }).catch((e: unknown) => e)
         expect(isWharfError(error, 'INVALID_STATUS_TRANSITION'), `${before.status} -> ${to}`).toBe(true)
-        expect(await store.getRun(ws, fresh.id)).toEqual(before)
+        expect(await store.getRun({ workspace: ws, runId: fresh.id })).toEqual(before)
       }
-      expect(await codeOf(store.transitionRun(ws, 'missing', { status: 'Running', at: iso(1) }))).toBe('RUN_NOT_FOUND')
-      expect((await store.getRun(ws, run.id)).status).toBe('NotStarted')
+      expect(await codeOf(store.transitionRun({ workspace: ws, runId: 'missing', status: 'Running', at: iso(1) }))).toBe('RUN_NOT_FOUND')
+      expect((await store.getRun({ workspace: ws, runId: run.id })).status).toBe('NotStarted')
     })
 
     it('stores the error of a failed run', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(1) })
-      const failed = await store.transitionRun(ws, run.id, {
+      const failed = await store.transitionRun({
+        workspace: ws,
+        runId: run.id,
         status: 'Failed',
         at: iso(2),
         error: { message: 'exit code 1', code: 'EXIT', details: 'Traceback…' },
       })
       expect(failed).toMatchObject({ status: 'Failed', endedAt: iso(2) })
       expect(failed.error).toEqual({ message: 'exit code 1', code: 'EXIT', details: 'Traceback…' })
-      expect((await store.getRun(ws, run.id)).error).toEqual(failed.error)
+      expect((await store.getRun({ workspace: ws, runId: run.id })).error).toEqual(failed.error)
     })
 
     it('sets and removes tags, with odd keys, within the limit', async () => {
@@ -326,7 +312,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const run = await newRun(ws, { tags: { keep: '1', drop: '2' } })
       // Parsed, as a request body would be: a literal `__proto__` key would set the prototype instead.
       const tags = JSON.parse('{"a.b":"dots","q\\"x":"quote","__proto__":"proto","é ü":"unicode"}') as Record<string, string>
-      const updated = await store.updateTags(ws, run.id, {
+      const updated = await store.updateTags({
+        workspace: ws,
+        runId: run.id,
         set: tags,
         remove: ['drop', 'never-there'],
         maxTags: 5,
@@ -334,16 +322,16 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(Object.keys(updated.tags).sort()).toEqual(['__proto__', 'a.b', 'keep', 'q"x', 'é ü'].sort())
       expect(updated.tags['q"x']).toBe('quote')
       expect(Object.getOwnPropertyDescriptor(updated.tags, '__proto__')?.value).toBe('proto')
-      expect(await store.getRun(ws, run.id)).toEqual(updated)
+      expect(await store.getRun({ workspace: ws, runId: run.id })).toEqual(updated)
 
       const error = await store
-        .updateTags(ws, run.id, { set: { one: '1' }, remove: [], maxTags: 5 })
+        .updateTags({ workspace: ws, runId: run.id, set: { one: '1' }, remove: [], maxTags: 5 })
         .catch((e: unknown) => e)
       expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
       expect((error as { details: unknown }).details).toMatchObject({ limit: 'tagsPerRun', max: 5, actual: 6 })
-      expect(await store.getRun(ws, run.id)).toEqual(updated)
+      expect(await store.getRun({ workspace: ws, runId: run.id })).toEqual(updated)
       // Setting and removing in one call counts the result, not the request.
-      const swapped = await store.updateTags(ws, run.id, { set: { one: '1' }, remove: ['keep'], maxTags: 5 })
+      const swapped = await store.updateTags({ workspace: ws, runId: run.id, set: { one: '1' }, remove: ['keep'], maxTags: 5 })
       expect(swapped.tags.one).toBe('1')
       expect(swapped.tags.keep).toBeUndefined()
     })
@@ -351,17 +339,17 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('adds properties but never changes one', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { properties: { commit: 'abc' } })
-      const added = await store.addProperties(ws, run.id, { properties: { commit: 'abc', seed: '1' }, maxProperties: 3 })
+      const added = await store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'abc', seed: '1' }, maxProperties: 3 })
       expect(added.properties).toEqual({ commit: 'abc', seed: '1' })
-      expect(await codeOf(store.addProperties(ws, run.id, { properties: { commit: 'def' }, maxProperties: 3 }))).toBe(
+      expect(await codeOf(store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'def' }, maxProperties: 3 }))).toBe(
         'PROPERTY_IMMUTABLE',
       )
       const error = await store
-        .addProperties(ws, run.id, { properties: { a: '1', b: '2' }, maxProperties: 3 })
+        .addProperties({ workspace: ws, runId: run.id, properties: { a: '1', b: '2' }, maxProperties: 3 })
         .catch((e: unknown) => e)
       expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
       expect((error as { details: unknown }).details).toMatchObject({ limit: 'propertiesPerRun' })
-      expect((await store.getRun(ws, run.id)).properties).toEqual({ commit: 'abc', seed: '1' })
+      expect((await store.getRun({ workspace: ws, runId: run.id })).properties).toEqual({ commit: 'abc', seed: '1' })
     })
 
     it('keeps child runs and lists them by parent or as roots', async () => {
@@ -395,8 +383,8 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
           },
         })
         ids.push(run.id)
-        if (i % 5 === 0) await store.transitionRun(ws, run.id, { status: 'Running', at: iso(2000 - i) })
-        if (i % 10 === 0) await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(3000) })
+        if (i % 5 === 0) await store.transitionRun({ workspace: ws, runId: run.id, status: 'Running', at: iso(2000 - i) })
+        if (i % 10 === 0) await store.transitionRun({ workspace: ws, runId: run.id, status: 'Completed', at: iso(3000) })
       }
     })
 
@@ -531,7 +519,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'z', value: 0 }, { name: 'z', value: -0 }]))
       const series = await allSeries(ws, run.id, 'z')
       expect(series.map((p) => Object.is(p.value, -0))).toEqual([false, true])
-      const summary = (await store.listMetrics(ws, run.id)).find((m) => m.name === 'z')
+      const summary = (await store.listMetrics({ workspace: ws, runId: run.id })).find((m) => m.name === 'z')
       expect(Object.is(summary?.last, -0)).toBe(true)
     })
 
@@ -582,7 +570,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         [5, 5],
         [5, 6],
       ])
-      const [summary] = await store.listMetrics(ws, run.id)
+      const [summary] = await store.listMetrics({ workspace: ws, runId: run.id })
       expect(summary).toEqual({
         name: 'loss',
         kind: 'number',
@@ -595,11 +583,11 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       })
       // A later point at the same highest step becomes the last one.
       await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'loss', value: 'Infinity', step: 5, time: T0 + 9 }]))
-      const [after] = await store.listMetrics(ws, run.id)
+      const [after] = await store.listMetrics({ workspace: ws, runId: run.id })
       expect(after).toMatchObject({ count: 6, lastStep: 5, lastTime: T0 + 9, last: 'Infinity', min: -1, max: 'Infinity' })
       // The next default step is one past the highest step.
       await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'loss', value: 0 }]))
-      expect((await store.listMetrics(ws, run.id))[0]).toMatchObject({ lastStep: 6, last: 0, count: 7 })
+      expect((await store.listMetrics({ workspace: ws, runId: run.id }))[0]).toMatchObject({ lastStep: 6, last: 0, count: 7 })
     })
 
     it('summarises every metric of a run: kinds, min/max without NaN, times', async () => {
@@ -622,14 +610,14 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
           { receivedAt: T0 + 500 },
         ),
       )
-      const summaries = await store.listMetrics(ws, run.id)
+      const summaries = await store.listMetrics({ workspace: ws, runId: run.id })
       expect(summaries).toEqual([
         { name: 'm', kind: 'mixed', count: 2, lastStep: 1, lastTime: T0 + 500, last: 'four', min: 4, max: 4 },
         { name: 'n', kind: 'number', count: 4, lastStep: 3, lastTime: T0 + 500, last: 1, min: '-Infinity', max: 2 },
         { name: 'only-nan', kind: 'number', count: 1, lastStep: 0, lastTime: T0 + 500, last: 'NaN', min: null, max: null },
         { name: 't', kind: 'text', count: 2, lastStep: 1, lastTime: T0 + 500, last: 'world', min: null, max: null },
       ])
-      expect(await codeOf(store.listMetrics(ws, 'missing'))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.listMetrics({ workspace: ws, runId: 'missing' }))).toBe('RUN_NOT_FOUND')
     })
 
     it('stores a retried batch once and acknowledges the retry', async () => {
@@ -654,7 +642,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         duplicate: false,
       })
       expect((await allSeries(ws, run.id, 'x')).map((p) => p.step)).toEqual([0, 1, 2, 3, 4, 5])
-      expect((await store.listMetrics(ws, run.id)).find((m) => m.name === 'x')?.count).toBe(6)
+      expect((await store.listMetrics({ workspace: ws, runId: run.id })).find((m) => m.name === 'x')?.count).toBe(6)
     })
 
     it('stores a batch retried concurrently exactly once', async () => {
@@ -686,7 +674,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         expect(series.map((p) => p.step)).toEqual(Array.from({ length: 500 }, (_, i) => i))
         expect(new Set(series.map((p) => p.value)).size).toBe(500)
       }
-      const summaries = await store.listMetrics(ws, run.id)
+      const summaries = await store.listMetrics({ workspace: ws, runId: run.id })
       expect(summaries.map((s) => [s.name, s.count, s.lastStep])).toEqual([
         ['even', 500, 499],
         ['odd', 500, 499],
@@ -711,7 +699,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         .catch((e: unknown) => e)
       expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
       expect((error as { details: unknown }).details).toMatchObject({ limit: 'metricNamesPerRun', max: 2, actual: 3 })
-      expect((await store.listMetrics(ws, run.id)).map((m) => [m.name, m.count])).toEqual([['a', 1]])
+      expect((await store.listMetrics({ workspace: ws, runId: run.id })).map((m) => [m.name, m.count])).toEqual([['a', 1]])
       // The refused batch was not recorded, so it can be sent again once it fits.
       const ok = await store.ingestMetrics(
         batch({ ws, runId: run.id }, [{ name: 'a', value: 2 }, { name: 'b', value: 1 }], { maxMetricNames: 2, writerId: 'w', sequence: 1 }),
@@ -722,7 +710,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('accepts points for a finished run and an empty batch', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
-      await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(1) })
+      await store.transitionRun({ workspace: ws, runId: run.id, status: 'Completed', at: iso(1) })
       expect(await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'late', value: 1 }]))).toEqual({
         accepted: 1,
         duplicate: false,
@@ -739,7 +727,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const pages = []
       let pageToken: string | undefined
       do {
-        const page = await store.readMetricSeries(ws, run.id, 's', { pageSize: 7, fromStep: 10, toStep: 29, pageToken })
+        const page = await store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 7, fromStep: 10, toStep: 29, pageToken })
         pages.push(page.items)
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
@@ -747,9 +735,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(pages.length).toBe(4)
       expect(steps).toEqual([...Array.from({ length: 11 }, (_, i) => 10 + i), 20, 20, ...Array.from({ length: 9 }, (_, i) => 21 + i)])
       expect(pages.flat().filter((p) => p.step === 20).map((p) => p.value)).toEqual([20, 100, 101])
-      expect(await codeOf(store.readMetricSeries(ws, run.id, 'missing', { pageSize: 10 }))).toBe('METRIC_NOT_FOUND')
-      expect(await codeOf(store.readMetricSeries(ws, 'missing', 's', { pageSize: 10 }))).toBe('RUN_NOT_FOUND')
-      expect(await codeOf(store.readMetricSeries(ws, run.id, 's', { pageSize: 10, pageToken: 'e30' }))).toBe(
+      expect(await codeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 'missing', pageSize: 10 }))).toBe('METRIC_NOT_FOUND')
+      expect(await codeOf(store.readMetricSeries({ workspace: ws, runId: 'missing', name: 's', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 10, pageToken: 'e30' }))).toBe(
         'INVALID_ARGUMENT',
       )
     })
@@ -765,7 +753,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       points[251] = { name: 'loss', value: 'Infinity' }
       points.push({ name: 'loss', text: 'not a number' })
       await store.ingestMetrics(batch({ ws, runId: run.id }, points))
-      const result = await store.readMetricBuckets(ws, run.id, 'loss', { buckets: 10 })
+      const result = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'loss', buckets: 10 })
       expect(result).toMatchObject({ name: 'loss', fromStep: 0, toStep: 1000, bucketWidth: 101 })
       expect(result.buckets).toHaveLength(10)
       const [b0, , b2, , , b5] = result.buckets
@@ -775,7 +763,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(result.buckets[9]).toMatchObject({ fromStep: 909, toStep: 1000, count: 91, last: 9 })
       expect(result.buckets.reduce((n, b) => n + b.count, 0)).toBe(1000)
 
-      const zoomed = await store.readMetricBuckets(ws, run.id, 'loss', { fromStep: 248, toStep: 252, buckets: 5 })
+      const zoomed = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'loss', fromStep: 248, toStep: 252, buckets: 5 })
       expect(zoomed.bucketWidth).toBe(1)
       expect(zoomed.buckets.map((b) => [b.fromStep, b.first, b.last, b.min, b.max, b.nonFinite])).toEqual([
         [248, 8, 8, 8, 8, 0],
@@ -797,16 +785,16 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
           { name: 'g', value: 4, step: 99 },
         ]),
       )
-      const result = await store.readMetricBuckets(ws, run.id, 'g', { buckets: 10 })
+      const result = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'g', buckets: 10 })
       expect(result.bucketWidth).toBe(10)
       expect(result.buckets).toEqual([
         { fromStep: 0, toStep: 9, count: 2, min: 1, max: 2, first: 1, last: 2, nonFinite: 0 },
         { fromStep: 90, toStep: 99, count: 2, min: 3, max: 4, first: 3, last: 4, nonFinite: 0 },
       ])
-      const empty = await store.readMetricBuckets(ws, run.id, 'g', { fromStep: 10, toStep: 50, buckets: 4 })
+      const empty = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'g', fromStep: 10, toStep: 50, buckets: 4 })
       expect(empty).toEqual({ name: 'g', fromStep: 10, toStep: 50, bucketWidth: 11, buckets: [] })
-      expect(await codeOf(store.readMetricBuckets(ws, run.id, 'nope', { buckets: 4 }))).toBe('METRIC_NOT_FOUND')
-      expect(await codeOf(store.readMetricBuckets(ws, 'missing', 'g', { buckets: 4 }))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'nope', buckets: 4 }))).toBe('METRIC_NOT_FOUND')
+      expect(await codeOf(store.readMetricBuckets({ workspace: ws, runId: 'missing', name: 'g', buckets: 4 }))).toBe('RUN_NOT_FOUND')
     })
   })
 
@@ -829,34 +817,34 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
       const paths = ['outputs/model.bin', 'logs/std_log.txt', 'outputs/b/c.txt', 'outputs%x', 'outputs/a.txt', 'outputsy', 'Outputs/z']
-      for (const path of paths) await store.putArtifact(ws, artifact(run.id, path))
-      const replaced = await store.putArtifact(ws, artifact(run.id, 'outputs/a.txt', { size: 5_000_000_000, sha256: 'cd'.repeat(32) }))
+      for (const path of paths) await store.putArtifact({ workspace: ws, artifact: artifact(run.id, path) })
+      const replaced = await store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 5_000_000_000, sha256: 'cd'.repeat(32) }) })
       expect(replaced.artifact.size).toBe(5_000_000_000)
       expect(replaced.replaced).toEqual(artifact(run.id, 'outputs/a.txt'))
-      expect(await store.findArtifact(ws, run.id, 'outputs/a.txt')).toEqual(replaced.artifact)
-      expect(await store.findArtifact(ws, run.id, 'missing')).toBeUndefined()
-      expect(await store.findArtifact(await newWorkspace(), run.id, 'outputs/a.txt')).toBeUndefined()
+      expect(await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/a.txt' })).toEqual(replaced.artifact)
+      expect(await store.findArtifact({ workspace: ws, runId: run.id, path: 'missing' })).toBeUndefined()
+      expect(await store.findArtifact({ workspace: await newWorkspace(), runId: run.id, path: 'outputs/a.txt' })).toBeUndefined()
 
       const listed: string[] = []
       let pageToken: string | undefined
       do {
-        const page = await store.listArtifacts(ws, run.id, { prefix: 'outputs/', pageSize: 2, pageToken })
+        const page = await store.listArtifacts({ workspace: ws, runId: run.id, prefix: 'outputs/', pageSize: 2, pageToken })
         listed.push(...page.items.map((a) => a.path))
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
       expect(listed).toEqual(['outputs/a.txt', 'outputs/b/c.txt', 'outputs/model.bin'])
-      const all = await store.listArtifacts(ws, run.id, { pageSize: 100 })
+      const all = await store.listArtifacts({ workspace: ws, runId: run.id, pageSize: 100 })
       expect(all.items.map((a) => a.path)).toEqual([...paths].sort())
       expect(all.nextPageToken).toBeUndefined()
-      expect(await codeOf(store.listArtifacts(ws, 'missing', { pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+      expect(await codeOf(store.listArtifacts({ workspace: ws, runId: 'missing', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
     })
 
     it('reports each replaced record to exactly one of many puts of one path racing', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
       const keys = Array.from({ length: 12 }, (_, i) => `ExperimentRun/${run.id}/.uploads/${i}/outputs/m.bin`)
-      const results = await Promise.all(keys.map((key) => store.putArtifact(ws, artifact(run.id, 'outputs/m.bin', { key }))))
-      const final = await store.findArtifact(ws, run.id, 'outputs/m.bin')
+      const results = await Promise.all(keys.map((key) => store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/m.bin', { key }) })))
+      const final = await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/m.bin' })
       // Every put but the first replaced one record, each a different one, and the last one is what stays.
       expect(results.filter((r) => r.replaced === undefined)).toHaveLength(1)
       const replacedKeys = results.flatMap((r) => (r.replaced ? [r.replaced.key] : []))
@@ -866,12 +854,12 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('refuses artifacts for a finished run with RUN_FINISHED', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
-      await store.putArtifact(ws, artifact(run.id, 'outputs/a.txt'))
-      await store.transitionRun(ws, run.id, { status: 'Completed', at: iso(1) })
-      expect(await codeOf(store.putArtifact(ws, artifact(run.id, 'outputs/b.txt')))).toBe('RUN_FINISHED')
-      expect(await codeOf(store.putArtifact(ws, artifact(run.id, 'outputs/a.txt', { size: 1 })))).toBe('RUN_FINISHED')
-      expect((await store.findArtifact(ws, run.id, 'outputs/a.txt'))?.size).toBe(1234)
-      expect(await codeOf(store.putArtifact(ws, artifact('missing', 'x')))).toBe('RUN_NOT_FOUND')
+      await store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt') })
+      await store.transitionRun({ workspace: ws, runId: run.id, status: 'Completed', at: iso(1) })
+      expect(await codeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/b.txt') }))).toBe('RUN_FINISHED')
+      expect(await codeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 1 }) }))).toBe('RUN_FINISHED')
+      expect((await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/a.txt' }))?.size).toBe(1234)
+      expect(await codeOf(store.putArtifact({ workspace: ws, artifact: artifact('missing', 'x') }))).toBe('RUN_NOT_FOUND')
     })
   })
 
@@ -928,9 +916,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const elsewhere = await newWorkspace()
       expect((await store.createAssetVersion(assetInput(elsewhere, (await newRun(elsewhere)).id))).version).toBe(1)
 
-      expect(await store.getAssetVersion(ws, 'model', 1)).toEqual(first)
-      expect(await store.getAssetVersion(ws, 'model', 'latest')).toEqual(second)
-      expect(await store.getAssetVersion(ws, 'model', 2)).toEqual(second)
+      expect(await store.getAssetVersion({ workspace: ws, name: 'model', version: 1 })).toEqual(first)
+      expect(await store.getAssetVersion({ workspace: ws, name: 'model', version: 'latest' })).toEqual(second)
+      expect(await store.getAssetVersion({ workspace: ws, name: 'model', version: 2 })).toEqual(second)
     })
 
     it('says ASSET_NOT_FOUND naming the asset, and refuses unknown runs and workspaces', async () => {
@@ -938,20 +926,20 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const run = await newRun(ws)
       await store.createAssetVersion(assetInput(ws, run.id))
       for (const [name, version] of [['missing', 'latest'], ['missing', 1], ['model', 2]] as const) {
-        const error = await store.getAssetVersion(ws, name, version).catch((e: unknown) => e)
+        const error = await store.getAssetVersion({ workspace: ws, name, version }).catch((e: unknown) => e)
         expect(isWharfError(error, 'ASSET_NOT_FOUND')).toBe(true)
         expect((error as Error).message).toContain(`asset "${name}"`)
         expect((error as Error).message).toContain('wharf asset list')
       }
-      expect(await codeOf(store.listAssetVersions(ws, 'missing', { pageSize: 10 }))).toBe('ASSET_NOT_FOUND')
-      expect(await codeOf(store.getAssetVersion('nope-nope', 'model', 1))).toBe('WORKSPACE_NOT_FOUND')
-      expect(await codeOf(store.listAssets('nope-nope', { pageSize: 10 }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await codeOf(store.listAssetVersions({ workspace: ws, name: 'missing', pageSize: 10 }))).toBe('ASSET_NOT_FOUND')
+      expect(await codeOf(store.getAssetVersion({ workspace: 'nope-nope', name: 'model', version: 1 }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await codeOf(store.listAssets({ workspace: 'nope-nope', pageSize: 10 }))).toBe('WORKSPACE_NOT_FOUND')
       expect(await codeOf(store.createAssetVersion(assetInput(ws, 'missing')))).toBe('RUN_NOT_FOUND')
       expect(await codeOf(store.createAssetVersion(assetInput('nope-nope', run.id)))).toBe('WORKSPACE_NOT_FOUND')
       const elsewhere = await newWorkspace()
       expect(await codeOf(store.createAssetVersion(assetInput(elsewhere, run.id)))).toBe('RUN_NOT_FOUND')
       // A failed promote leaves no version behind.
-      expect((await store.getAssetVersion(ws, 'model', 'latest')).version).toBe(1)
+      expect((await store.getAssetVersion({ workspace: ws, name: 'model', version: 'latest' })).version).toBe(1)
     })
 
     it('lists assets by name and versions newest first, across pages', async () => {
@@ -963,7 +951,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const summaries: AssetSummary[] = []
       let pageToken: string | undefined
       do {
-        const page = await store.listAssets(ws, { pageSize: 2, pageToken })
+        const page = await store.listAssets({ workspace: ws, pageSize: 2, pageToken })
         expect(page.items.length).toBeLessThanOrEqual(2)
         summaries.push(...page.items)
         pageToken = page.nextPageToken
@@ -973,21 +961,21 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         ['b', 1, 1],
         ['c', 2, 2],
       ])
-      const latestA = await store.getAssetVersion(ws, 'a', 'latest')
+      const latestA = await store.getAssetVersion({ workspace: ws, name: 'a', version: 'latest' })
       expect(summaries[0]).toMatchObject({ description: latestA.description, updatedAt: latestA.createdAt })
-      expect((await store.listAssets(await newWorkspace(), { pageSize: 10 })).items).toEqual([])
+      expect((await store.listAssets({ workspace: await newWorkspace(), pageSize: 10 })).items).toEqual([])
 
       const versions: AssetVersion[] = []
       pageToken = undefined
       do {
-        const page = await store.listAssetVersions(ws, 'a', { pageSize: 2, pageToken })
+        const page = await store.listAssetVersions({ workspace: ws, name: 'a', pageSize: 2, pageToken })
         versions.push(...page.items)
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
       expect(versions.map((v) => v.version)).toEqual([3, 2, 1])
       expect(versions.every((v) => v.files.length === 0 && v.fileCount === 2)).toBe(true)
-      const token = (await store.listAssetVersions(ws, 'a', { pageSize: 1 })).nextPageToken ?? ''
-      expect(await codeOf(store.listAssetVersions(ws, 'c', { pageSize: 1, pageToken: token }))).toBe('INVALID_ARGUMENT')
+      const token = (await store.listAssetVersions({ workspace: ws, name: 'a', pageSize: 1 })).nextPageToken ?? ''
+      expect(await codeOf(store.listAssetVersions({ workspace: ws, name: 'c', pageSize: 1, pageToken: token }))).toBe('INVALID_ARGUMENT')
     })
 
     it('gives concurrent promotes of one name distinct, consecutive versions', async () => {
@@ -998,9 +986,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       )
       expect(created.map((v) => v.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1))
       for (const version of created) {
-        expect((await store.getAssetVersion(ws, 'model', version.version)).description).toBe(version.description)
+        expect((await store.getAssetVersion({ workspace: ws, name: 'model', version: version.version })).description).toBe(version.description)
       }
-      expect((await store.listAssets(ws, { pageSize: 10 })).items).toMatchObject([{ name: 'model', latestVersion: 12, versionCount: 12 }])
+      expect((await store.listAssets({ workspace: ws, pageSize: 10 })).items).toMatchObject([{ name: 'model', latestVersion: 12, versionCount: 12 }])
     })
 
     it('stores a version with many files in one go', async () => {
@@ -1009,7 +997,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const files = Array.from({ length: 1203 }, (_, i) => assetFile(`ckpt/shard-${String(i).padStart(5, '0')}.pt`))
       const created = await store.createAssetVersion(assetInput(ws, run.id, { files }))
       expect(created.fileCount).toBe(1203)
-      const read = await store.getAssetVersion(ws, 'model', created.version)
+      const read = await store.getAssetVersion({ workspace: ws, name: 'model', version: created.version })
       expect(read.files).toEqual(files)
     })
   })
@@ -1026,7 +1014,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         updatedAt: iso(1),
       })
       expect(await store.putDatastore(record, { overwrite: false })).toEqual(record)
-      expect(await store.getDatastore(ws, 'raw')).toEqual(record)
+      expect(await store.getDatastore({ workspace: ws, name: 'raw' })).toEqual(record)
       const error = await store.putDatastore(record, { overwrite: false }).catch((e: unknown) => e)
       expect(isWharfError(error, 'DATASTORE_EXISTS')).toBe(true)
       expect((error as Error).message).toContain(`datastore "raw" already exists in workspace "${ws}"`)
@@ -1036,7 +1024,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         { overwrite: true },
       )
       expect(replaced).toEqual({ ...record, settings: { account: 'other' }, secret: null, authType: 'none', updatedAt: iso(9) })
-      expect(await store.findDatastore(ws, 'raw')).toEqual(replaced)
+      expect(await store.findDatastore({ workspace: ws, name: 'raw' })).toEqual(replaced)
 
       const fresh = await store.putDatastore(datastore(ws, 'fresh'), { overwrite: true })
       expect(fresh.name).toBe('fresh')
@@ -1051,10 +1039,10 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(view).toMatchObject({ name: 'raw', hasSecret: false, isDefault: false })
       expect(JSON.stringify(toDatastoreView(record, await store.getWorkspace(ws)))).not.toContain('ciphertext')
 
-      await store.deleteDatastore(ws, 'raw')
-      expect(await store.findDatastore(ws, 'raw')).toBeUndefined()
-      expect(await codeOf(store.getDatastore(ws, 'raw'))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(store.deleteDatastore(ws, 'raw'))).toBe('DATASTORE_NOT_FOUND')
+      await store.deleteDatastore({ workspace: ws, name: 'raw' })
+      expect(await store.findDatastore({ workspace: ws, name: 'raw' })).toBeUndefined()
+      expect(await codeOf(store.getDatastore({ workspace: ws, name: 'raw' }))).toBe('DATASTORE_NOT_FOUND')
+      expect(await codeOf(store.deleteDatastore({ workspace: ws, name: 'raw' }))).toBe('DATASTORE_NOT_FOUND')
       expect(await codeOf(store.putDatastore(datastore('nope-nope', 'x'), { overwrite: false }))).toBe(
         'WORKSPACE_NOT_FOUND',
       )
@@ -1073,7 +1061,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         try {
           const steps = (await readAllSeries(store, { ws: 'shared', runId: 'shared-run', name: 'shared' })).map((p) => p.step)
           expect(steps).toEqual(Array.from({ length: 300 }, (_, i) => i))
-          expect((await store.listMetrics('shared', 'shared-run'))[0]).toMatchObject({ count: 300, lastStep: 299 })
+          expect((await store.listMetrics({ workspace: 'shared', runId: 'shared-run' }))[0]).toMatchObject({ count: 300, lastStep: 299 })
         } finally {
           await store.close()
         }
@@ -1102,7 +1090,10 @@ async function readAllSeries(store: MetadataStore, series: { ws: string; runId: 
   const points: MetricPoint[] = []
   let pageToken: string | undefined
   do {
-    const page = await store.readMetricSeries(series.ws, series.runId, series.name, {
+    const page = await store.readMetricSeries({
+      workspace: series.ws,
+      runId: series.runId,
+      name: series.name,
       pageSize: series.pageSize ?? 100,
       pageToken,
     })

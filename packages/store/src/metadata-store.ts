@@ -106,23 +106,85 @@ export interface IngestBatch {
   maxMetricNames: number
 }
 
-export interface ReadSeriesOptions {
-  fromStep?: number
-  toStep?: number
+/** A run of a workspace. */
+export interface RunRef {
+  workspace: string
+  runId: string
+}
+
+/** Something named within a workspace: an experiment, an asset or a datastore. */
+export interface WorkspaceItemRef {
+  workspace: string
+  name: string
+}
+
+/** One metric of a run, by name. */
+export interface MetricRef extends RunRef {
+  name: string
+}
+
+/** One artifact of a run, by path. */
+export interface ArtifactRef extends RunRef {
+  path: string
+}
+
+/** A page request of a listing. */
+export interface PageRequest {
   pageSize: number
   pageToken?: string
 }
 
-export interface ReadBucketsOptions {
+/** A page of a listing of one workspace (experiments, assets). */
+export interface WorkspacePageRequest extends PageRequest {
+  workspace: string
+}
+
+/** An experiment to find or create. */
+export interface NewExperiment extends WorkspaceItemRef {
+  createdAt: string
+}
+
+/** A new display name and/or description for a run. */
+export interface RunPatch extends RunRef {
+  displayName?: string
+  description?: string
+}
+
+/** Tags to set then remove on a run, and how many it may have in all. */
+export interface TagChange extends RunRef {
+  set: Record<string, string>
+  remove: string[]
+  maxTags: number
+}
+
+/** Properties to add to a run, and how many it may have in all. */
+export interface PropertyChange extends RunRef {
+  properties: Record<string, string>
+  maxProperties: number
+}
+
+/** A page of a metric's raw points, optionally within a step range. */
+export interface ReadSeriesOptions extends MetricRef, PageRequest {
+  fromStep?: number
+  toStep?: number
+}
+
+/** A metric downsampled into at most `buckets` step ranges, optionally within a step range. */
+export interface ReadBucketsOptions extends MetricRef {
   fromStep?: number
   toStep?: number
   buckets: number
 }
 
-export interface ListArtifactsOptions {
+/** A page of a run's artifacts, optionally under a string prefix of their paths. */
+export interface ListArtifactsOptions extends RunRef, PageRequest {
   prefix?: string
-  pageSize: number
-  pageToken?: string
+}
+
+/** An artifact to record for a run of `workspace`. */
+export interface PutArtifactOptions {
+  workspace: string
+  artifact: Artifact
 }
 
 /** What {@link MetadataStore.putArtifact} stored, and the record it replaced (undefined for a new path). */
@@ -131,12 +193,21 @@ export interface RecordedArtifact {
   replaced: Artifact | undefined
 }
 
-export interface RunTransition {
+/** A move of a run to `status`. */
+export interface RunTransition extends RunRef {
   status: RunStatus
   error?: RunError
   /** ISO time of the change; sets startedAt on entering Running and endedAt on entering a terminal status. */
   at: string
 }
+
+/** One version of an asset, or its highest with `'latest'`. */
+export interface AssetVersionRef extends WorkspaceItemRef {
+  version: number | 'latest'
+}
+
+/** A page of the versions of one asset. */
+export interface ListAssetVersionsOptions extends WorkspaceItemRef, PageRequest {}
 
 /** A new asset version; the store assigns the version number and sums the files. */
 export interface NewAssetVersion {
@@ -152,16 +223,10 @@ export interface NewAssetVersion {
   files: AssetFile[]
 }
 
-/** A page request of a listing. */
-export interface PageRequest {
-  pageSize: number
-  pageToken?: string
-}
-
 /**
  * The metadata store: workspaces, experiments, runs, metrics, artifacts and datastores, behind one
- * interface implemented once on Kysely for SQLite and PostgreSQL. Methods named `get*` throw the
- * matching `*_NOT_FOUND` WharfError; `find*` return undefined. Every write that spans rows is one
+ * interface implemented once on Kysely for SQLite and PostgreSQL. A method with more than one input takes
+ * one options object. Methods named `get*` throw the matching `*_NOT_FOUND` WharfError; `find*` return undefined. Every write that spans rows is one
  * transaction. Safe to share between concurrent requests, and (on PostgreSQL) between server replicas.
  */
 export interface MetadataStore {
@@ -179,14 +244,14 @@ export interface MetadataStore {
   getWorkspace(name: string): Promise<Workspace>
   listWorkspaces(): Promise<Workspace[]>
   /** Throws WORKSPACE_NOT_FOUND or DATASTORE_NOT_FOUND. */
-  setDefaultDatastore(workspace: string, datastore: string): Promise<Workspace>
+  setDefaultDatastore(datastore: WorkspaceItemRef): Promise<Workspace>
 
   /** Returns the experiment, creating it first if needed (idempotent under concurrency). */
-  ensureExperiment(workspace: string, name: string, createdAt: string): Promise<Experiment>
+  ensureExperiment(experiment: NewExperiment): Promise<Experiment>
   /** Throws EXPERIMENT_NOT_FOUND. */
-  getExperiment(workspace: string, name: string): Promise<Experiment>
+  getExperiment(experiment: WorkspaceItemRef): Promise<Experiment>
   /** Experiments ordered by name. */
-  listExperiments(workspace: string, page: { pageSize: number; pageToken?: string }): Promise<Page<Experiment>>
+  listExperiments(page: WorkspacePageRequest): Promise<Page<Experiment>>
 
   /**
    * Creates a run (and its experiment on first use). RUN_EXISTS if the id is taken; RUN_NOT_FOUND if
@@ -194,24 +259,16 @@ export interface MetadataStore {
    */
   createRun(input: NewRun): Promise<Run>
   /** Throws RUN_NOT_FOUND. */
-  getRun(workspace: string, runId: string): Promise<Run>
+  getRun(run: RunRef): Promise<Run>
   listRuns(options: ListRunsOptions): Promise<Page<RunWithMetrics>>
   /** Changes display name and/or description. */
-  updateRun(workspace: string, runId: string, patch: { displayName?: string; description?: string }): Promise<Run>
+  updateRun(patch: RunPatch): Promise<Run>
   /** Moves a run along its lifecycle (contract `canTransition`); INVALID_STATUS_TRANSITION otherwise. */
-  transitionRun(workspace: string, runId: string, change: RunTransition): Promise<Run>
+  transitionRun(change: RunTransition): Promise<Run>
   /** Sets then removes tags; LIMIT_EXCEEDED past `maxTags` tags in all. */
-  updateTags(
-    workspace: string,
-    runId: string,
-    change: { set: Record<string, string>; remove: string[]; maxTags: number },
-  ): Promise<Run>
+  updateTags(change: TagChange): Promise<Run>
   /** Adds properties; PROPERTY_IMMUTABLE if a key exists with another value; LIMIT_EXCEEDED past `maxProperties`. */
-  addProperties(
-    workspace: string,
-    runId: string,
-    change: { properties: Record<string, string>; maxProperties: number },
-  ): Promise<Run>
+  addProperties(change: PropertyChange): Promise<Run>
 
   /**
    * Stores a batch in one transaction and only then resolves. A batch whose (runId, writerId, sequence)
@@ -221,14 +278,14 @@ export interface MetadataStore {
    */
   ingestMetrics(batch: IngestBatch): Promise<IngestResult>
   /** Summaries of every metric of a run, by name. Throws RUN_NOT_FOUND. */
-  listMetrics(workspace: string, runId: string): Promise<MetricSummary[]>
+  listMetrics(run: RunRef): Promise<MetricSummary[]>
   /** Raw points by ascending step (ties in logging order), paged. RUN_NOT_FOUND, METRIC_NOT_FOUND. */
-  readMetricSeries(workspace: string, runId: string, name: string, options: ReadSeriesOptions): Promise<Page<MetricPoint>>
+  readMetricSeries(options: ReadSeriesOptions): Promise<Page<MetricPoint>>
   /**
    * Numeric points of one metric downsampled over [fromStep, toStep] (default: the whole series) into
    * at most `buckets` equal step ranges; empty ranges are left out. RUN_NOT_FOUND, METRIC_NOT_FOUND.
    */
-  readMetricBuckets(workspace: string, runId: string, name: string, options: ReadBucketsOptions): Promise<MetricBuckets>
+  readMetricBuckets(options: ReadBucketsOptions): Promise<MetricBuckets>
 
   /**
    * Records (or replaces) an artifact of a live run, and says which record it replaced, decided in the
@@ -236,10 +293,10 @@ export interface MetadataStore {
    * reported to exactly one of them (so its bytes can be removed). RUN_FINISHED when the run is in a
    * terminal status at commit time, so a finished run's artifacts never change.
    */
-  putArtifact(workspace: string, artifact: Artifact): Promise<RecordedArtifact>
-  findArtifact(workspace: string, runId: string, path: string): Promise<Artifact | undefined>
+  putArtifact(options: PutArtifactOptions): Promise<RecordedArtifact>
+  findArtifact(artifact: ArtifactRef): Promise<Artifact | undefined>
   /** Artifacts of a run by path, filtered by a string prefix of the path, paged. Throws RUN_NOT_FOUND. */
-  listArtifacts(workspace: string, runId: string, options: ListArtifactsOptions): Promise<Page<Artifact>>
+  listArtifacts(options: ListArtifactsOptions): Promise<Page<Artifact>>
 
   /**
    * Stores the next version of asset `name` (one past its highest, 1 for a new name) with its files, in
@@ -248,20 +305,20 @@ export interface MetadataStore {
    */
   createAssetVersion(input: NewAssetVersion): Promise<AssetVersion>
   /** One version with its files by path, or the highest with `'latest'`. ASSET_NOT_FOUND; WORKSPACE_NOT_FOUND. */
-  getAssetVersion(workspace: string, name: string, version: number | 'latest'): Promise<AssetVersion>
+  getAssetVersion(asset: AssetVersionRef): Promise<AssetVersion>
   /** Assets by name, each with its latest version, paged. WORKSPACE_NOT_FOUND. */
-  listAssets(workspace: string, page: PageRequest): Promise<Page<AssetSummary>>
+  listAssets(page: WorkspacePageRequest): Promise<Page<AssetSummary>>
   /** Versions of one asset newest first, without their files (`files` is empty), paged. ASSET_NOT_FOUND. */
-  listAssetVersions(workspace: string, name: string, page: PageRequest): Promise<Page<AssetVersion>>
+  listAssetVersions(options: ListAssetVersionsOptions): Promise<Page<AssetVersion>>
 
   /** DATASTORE_EXISTS unless `overwrite`; WORKSPACE_NOT_FOUND. */
   putDatastore(record: DatastoreRecord, options: { overwrite: boolean }): Promise<DatastoreRecord>
-  findDatastore(workspace: string, name: string): Promise<DatastoreRecord | undefined>
+  findDatastore(datastore: WorkspaceItemRef): Promise<DatastoreRecord | undefined>
   /** Throws DATASTORE_NOT_FOUND. */
-  getDatastore(workspace: string, name: string): Promise<DatastoreRecord>
+  getDatastore(datastore: WorkspaceItemRef): Promise<DatastoreRecord>
   listDatastores(workspace: string): Promise<DatastoreRecord[]>
   /** Removes the registration only. DATASTORE_NOT_FOUND. */
-  deleteDatastore(workspace: string, name: string): Promise<void>
+  deleteDatastore(datastore: WorkspaceItemRef): Promise<void>
 }
 
 /** The public read shape of a datastore record: never the secret. */

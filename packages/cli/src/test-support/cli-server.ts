@@ -19,6 +19,7 @@ export async function startCliTestServer(prefix: string): Promise<CliTestServer>
   // Tests register folders in their own temp folder, beside the server's data folder.
   const server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), filesystemRoots: [dir] }), {
     log: createLog({ write: () => undefined }),
+    checkResponses: true,
   })
   return {
     server,

@@ -2,14 +2,14 @@ import { randomBytes } from 'node:crypto'
 import type { Readable} from 'node:stream';
 import { addAbortSignal } from 'node:stream'
 import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
-import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
+import { DEFAULT_LIMITS, WharfError, isWharfError, paginate, printable, type Page } from '@wharf/contract'
 import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { listPageSize, paginate } from '../paging.js'
+import { listPageSize } from '../paging.js'
 import { checkGet, rangeWithin } from '../range.js'
 
 /** How the driver signs its requests: the storage account key, or a SAS token for the container. */

@@ -10,12 +10,12 @@ import {
   S3ServiceException,
 } from '@aws-sdk/client-s3'
 import { Upload } from '@aws-sdk/lib-storage'
-import { DEFAULT_LIMITS, WharfError, isWharfError, printable, type Page } from '@wharf/contract'
+import { DEFAULT_LIMITS, WharfError, isWharfError, paginate, printable, type Page } from '@wharf/contract'
 import { fileExists, fileNotFound } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
-import { listPageSize, paginate } from '../paging.js'
+import { listPageSize } from '../paging.js'
 import { checkGet, rangeWithin } from '../range.js'
 
 /** Options for {@link createS3Driver}. */

@@ -1,6 +1,6 @@
 import { lstat } from 'node:fs/promises'
 import path from 'node:path'
-import type { PagedIterable } from '@wharf/client'
+import type { PagedIterable } from '@wharf/contract'
 import { WharfError, printable, type AssetFile, type AssetSummary, type AssetVersion } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
 import { TRANSFER_CONCURRENCY, downloadVerifiedFile, forEachLimited } from './transfer.js'

@@ -1,12 +1,11 @@
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { WharfClient } from '@wharf/client'
-import { WharfError, isWharfError } from '@wharf/contract'
+import { WharfError, isWharfError, mapPage, paginate } from '@wharf/contract'
 import {
   HashingStream,
   checkGet,
   feedBody,
-  paginate,
   toDatastoreKey,
   type DatastoreDriver,
   type DatastoreKey,
@@ -112,7 +111,7 @@ class ServerDriver implements DatastoreDriver {
         })
         .byPage()) {
         for (const { path, size, modifiedAt, reason } of page.skipped ?? []) options.onSkipped?.({ name: path, size, modifiedAt, reason })
-        return { items: page.items.map(toInfo), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) }
+        return mapPage(page, toInfo)
       }
       return { items: [] }
     })

@@ -1,6 +1,16 @@
 import { randomUUID } from 'node:crypto'
 import type { WharfClient } from '@wharf/client'
-import { DEFAULT_LIMITS, WharfError, assertMetricName, assertWellFormedText, isWharfError, printable, type MetricSeriesIn } from '@wharf/contract'
+import {
+  DEFAULT_LIMITS,
+  WharfError,
+  assertMetricName,
+  checkMetricPoint,
+  isWharfError,
+  printable,
+  toWireNumber,
+  type MetricPointFields,
+  type MetricSeriesIn,
+} from '@wharf/contract'
 import { ColumnBatch } from './column-batch.js'
 import {
   backoffDelay,
@@ -429,36 +439,33 @@ export class MetricLogger {
       )
     }
     if (!this.#knownNames.has(name)) {
-      assertMetricName(name, DEFAULT_LIMITS)
+      assertMetricName(name, this.#limits)
       if (this.#knownNames.size < KNOWN_NAMES_CACHE) this.#knownNames.add(name)
     }
-    if (typeof value === 'number') return
-    if (typeof value !== 'string') {
+    if (typeof value !== 'number' && typeof value !== 'string') {
       throw invalid(`metric "${printable(name)}": a value must be a number or a string, got ${describe(value)}`, 'value')
     }
-    if (value.length > DEFAULT_LIMITS.metricTextLength) {
-      throw new WharfError(
-        'LIMIT_EXCEEDED',
-        `metric "${printable(name)}": a text value is ${value.length} characters; the limit is ${DEFAULT_LIMITS.metricTextLength} (server limit "metricTextLength")`,
-        { details: { limit: 'metricTextLength', max: DEFAULT_LIMITS.metricTextLength, actual: value.length } },
-      )
-    }
     // Refused here, not by the server: a refused batch would take the other points with it.
-    assertWellFormedText(value, `metric "${printable(name)}": the text value`, 'value')
+    this.#check(typeof value === 'number' ? { name, value: toWireNumber(value) } : { name, text: value })
+  }
+
+  /** The contract's one point check, against the server's limits once known (the defaults until then). */
+  #check(point: MetricPointFields): void {
+    checkMetricPoint(point, { limits: this.#limits, place: { call: point.name } })
+  }
+
+  get #limits(): Readonly<typeof DEFAULT_LIMITS> {
+    return this.#client.serverLimits ?? DEFAULT_LIMITS
   }
 
   #checkStep(name: string, step: unknown): void {
-    if (typeof step !== 'number' || !Number.isSafeInteger(step) || step < 0) {
-      throw invalid(`metric "${printable(name)}": step must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describe(step)}`, 'step')
-    }
+    this.#check({ name, value: 0, step })
   }
 
   #timeOf(name: string, time: unknown): number {
     if (time === undefined) return Date.now()
-    if (typeof time !== 'number' || !Number.isFinite(time)) {
-      throw invalid(`metric "${printable(name)}": time must be finite epoch milliseconds, got ${describe(time)}`, 'time')
-    }
-    return time
+    this.#check({ name, value: 0, time })
+    return time as number
   }
 
   // ---------------------------------------------------------------------------------- buffering

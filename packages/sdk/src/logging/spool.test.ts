@@ -84,6 +84,17 @@ describe('replaySpool against a real server', () => {
     expect(await readSeries(client, { runId, name: 'loss' })).toHaveLength(3 * BATCH)
   })
 
+  it('stops with ABORTED when its caller aborts, and keeps the file whole', async () => {
+    const spoolDir = path.join(dir, 'aborted')
+    const runId = await newRun()
+    const file = await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 2 })
+    const before = await readFile(file, 'utf8')
+    const error: unknown = await replaySpool({ client, spoolDir, signal: AbortSignal.abort() }).catch((e: unknown) => e)
+    expect(error).toMatchObject({ code: 'ABORTED', exitCode: 130 })
+    expect(await readFile(file, 'utf8')).toBe(before)
+    expect(await readSeries(client, { runId, name: 'loss' }).catch(() => [])).toHaveLength(0)
+  })
+
   it('keeps the file of a run that no longer exists and reports it', async () => {
     const spoolDir = path.join(dir, 'missing-run')
     const file = await writeSpool({ spoolDir, runId: 'no-such-run', writerId: 'w1', batches: 2 })

@@ -413,7 +413,7 @@ function clientPicker(source: SpoolClientSource): (record: { runId: string; work
 
 function abortError(): WharfError {
   return new WharfError(
-    'INVALID_ARGUMENT',
+    'ABORTED',
     'the spool replay was aborted by the caller; the batches not sent stay in their spool files',
   )
 }

@@ -51,14 +51,17 @@ export class Experiment {
     }
     const outputs = options.outputs ?? './outputs'
     try {
-      const info = await retryRequest(
-        () =>
-          this.workspace.client.createRun(
-            { experiment: this.name, runId, status: 'Running', ...fields },
-            options.signal ? { signal: options.signal } : {},
-          ),
-        { policy: resolveRetryPolicy(), serverUrl: this.workspace.url, holdProcess: true },
-      )
+      const call = options.signal ? { signal: options.signal } : {}
+      const [info] = await Promise.all([
+        retryRequest(() => this.workspace.client.createRun({ experiment: this.name, runId, status: 'Running', ...fields }, call), {
+          policy: resolveRetryPolicy(),
+          serverUrl: this.workspace.url,
+          holdProcess: true,
+        }),
+        // The server's limits, so the run's logger refuses at the call what this server would refuse;
+        // without them (an older server, a failed read) it checks against the defaults.
+        this.workspace.client.health(call).catch(() => undefined),
+      ])
       return new Run(this.workspace, info, { outputs })
     } catch (error) {
       if (options.whenUnreachable !== 'offline' || !isWharfError(error) || !isRetryable(error)) throw error

@@ -143,3 +143,22 @@ describe('runs through the SDK', () => {
     expect((await ws.client.getRun(id)).status).toBe('Completed')
   })
 })
+
+describe("the server's limits", () => {
+  it('are what a run refuses at the call once it has read them, and the defaults before', async () => {
+    const small = await startSdkTestServer({ limits: { metricTextLength: 8, metricNameLength: 12 } })
+    try {
+      const workspace = Workspace.connect({ url: small.url, spoolDir: path.join(work, 'spool-small') })
+      // A logger whose client never read the server's health checks against the defaults.
+      expect(workspace.client.serverLimits).toBeUndefined()
+      const run = await workspace.experiment('limits').startLogging({ outputs: false })
+      expect(workspace.client.serverLimits).toMatchObject({ metricTextLength: 8, metricNameLength: 12 })
+      expect(() => run.log('note', 'x'.repeat(9))).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }))
+      expect(() => run.log('a-name-of-13c', 1)).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }))
+      await run.log('note', 'x'.repeat(8))
+      await run.complete()
+    } finally {
+      await small.stop()
+    }
+  })
+})

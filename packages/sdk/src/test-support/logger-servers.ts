@@ -12,7 +12,7 @@ const REPO_ROOT = path.resolve(HERE, '../../../..')
 export function startLocalServer(options: { dataDir: string; port?: number }): Promise<RunningServer> {
   return startServer(
     loadServerConfig({ host: '127.0.0.1', port: options.port ?? 0, dataDir: options.dataDir, version: 'test' }),
-    { log: createLog({ write: () => undefined }) },
+    { log: createLog({ write: () => undefined }), checkResponses: true },
   )
 }
 

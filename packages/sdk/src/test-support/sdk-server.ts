@@ -5,19 +5,21 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { createRequire } from 'node:module'
 import { fileURLToPath, pathToFileURL } from 'node:url'
+import type { Limits } from '@wharf/contract'
 import { createLog, loadServerConfig, startServer, type RunningServer } from '@wharf/server'
 
 /**
  * A real server in this process on a free loopback port, with its own data folder; `filesystemRoots`
- * are the test's own folders it may register folder datastores in.
+ * are the test's own folders it may register folder datastores in; `limits` are the server's own.
  */
 export async function startSdkTestServer(
-  options: { filesystemRoots?: string[] } = {},
+  options: { filesystemRoots?: string[]; limits?: Partial<Limits> } = {},
 ): Promise<{ server: RunningServer; url: string; dir: string; stop(): Promise<void> }> {
   const dir = await mkdtemp(path.join(tmpdir(), 'wharf-sdk-test-'))
   const config = loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), version: 'test', ...options })
   const server = await startServer(config, {
     log: createLog({ write: () => undefined }),
+    checkResponses: true,
   })
   return {
     server,

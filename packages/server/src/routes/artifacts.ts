@@ -1,7 +1,5 @@
-import type { Hono } from 'hono'
 import mime from 'mime-types'
 import {
-  ListArtifactsQuerySchema,
   ROUTES,
   WharfError,
   assertWithinLimit,
@@ -14,10 +12,11 @@ import {
 import { joinKey, toDatastoreKey, toKeyPrefix, type PutResult } from '@wharf/datastores'
 import type { RecordedArtifact } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
-import { readQuery, requestBody, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { requestBody, type AppContext } from '../http.js'
+import type { BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
-import { newRunId, runIdParam } from './runs.js'
+import { newRunId } from './runs.js'
 
 const CONTENT_MARK = '/artifacts/content/'
 
@@ -43,29 +42,24 @@ function contentTypeFor(path: string, declared: string | undefined): string {
 }
 
 /** Artifacts: streamed upload, listing by prefix, streamed download with ranges. */
-export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function mountArtifactRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config, drivers } = deps
   const { limits } = config
 
-  app.get(ROUTES.listArtifacts.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
-    const query = readQuery(c, ListArtifactsQuerySchema)
+  route(ROUTES.listArtifacts, async ({ params: { workspace, runId }, query }) => {
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
-    return c.json(
-      await store.listArtifacts(workspace, runId, {
-        ...(prefix !== undefined ? { prefix } : {}),
-        pageSize: pageSizeOf(query, limits),
-        pageToken: query.pageToken,
-      }),
-    )
+    return store.listArtifacts({
+      workspace,
+      runId,
+      ...(prefix !== undefined ? { prefix } : {}),
+      pageSize: pageSizeOf(query, limits),
+      pageToken: query.pageToken,
+    })
   })
 
-  app.put(ROUTES.uploadArtifact.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
+  route(ROUTES.uploadArtifact, async ({ c, params: { workspace, runId } }) => {
     const path = artifactPathParam(c, limits)
-    const run = await store.getRun(workspace, runId)
+    const run = await store.getRun({ workspace, runId })
     if (isTerminalStatus(run.status)) {
       throw new WharfError(
         'RUN_FINISHED',
@@ -86,7 +80,7 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     // goes to a key of its own. So no two uploads write one key (Azure would drop one's staged blocks),
     // the bytes a recorded artifact points at are never rewritten, and the record decides which upload
     // stays (decision 0016).
-    const previous = await store.findArtifact(workspace, runId, path)
+    const previous = await store.findArtifact({ workspace, runId, path })
     const plainKey = toDatastoreKey(artifactKey(runId, path))
     const isFirst = previous === undefined && (await driver.stat(plainKey)) === undefined
     const key = isFirst ? plainKey : toDatastoreKey(joinKey('ExperimentRun', runId, '.replaced', newRunId(), path))
@@ -118,10 +112,10 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     }
     let recorded: RecordedArtifact
     try {
-      recorded = await store.putArtifact(workspace, artifact)
+      recorded = await store.putArtifact({ workspace, artifact })
     } catch (error) {
       // Refused (the run finished meanwhile): remove the bytes unless a record points at them.
-      const current = await store.findArtifact(workspace, runId, path)
+      const current = await store.findArtifact({ workspace, runId, path })
       if (current?.key !== key) await driver.delete(key).catch(() => undefined)
       throw error
     }
@@ -132,16 +126,14 @@ export function mountArtifactRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       const old = await drivers.get(workspace, replaced.datastore)
       await old.delete(toDatastoreKey(replaced.key)).catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: replaced.key, error }))
     }
-    return c.json(recorded.artifact, 201)
+    return recorded.artifact
   })
 
-  app.get(ROUTES.downloadArtifact.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
+  route(ROUTES.downloadArtifact, async ({ c, params: { workspace, runId } }) => {
     const path = artifactPathParam(c, limits)
-    const artifact = await store.findArtifact(workspace, runId, path)
+    const artifact = await store.findArtifact({ workspace, runId, path })
     if (!artifact) {
-      await store.getRun(workspace, runId)
+      await store.getRun({ workspace, runId })
       throw new WharfError(
         'ARTIFACT_NOT_FOUND',
         `run "${runId}" has no artifact "${printable(path)}"; list them with GET .../runs/${runId}/artifacts`,

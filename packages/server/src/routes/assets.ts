@@ -1,9 +1,6 @@
-import type { Hono } from 'hono'
 import { monotonicFactory } from 'ulid'
 import {
   NAME_RULES,
-  PageQuerySchema,
-  PromoteAssetSchema,
   ROUTES,
   WharfError,
   assertName,
@@ -12,17 +9,13 @@ import {
   printable,
   type Artifact,
   type AssetFile,
-  type NameRule,
 } from '@wharf/contract'
 import { joinKey, toDatastoreKey } from '@wharf/datastores'
 import type { AppDeps } from '../deps.js'
-import { param, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { ASSET_NAME_RULE, type BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
 import { assertKeyValues } from './runs.js'
-
-/** Asset names follow the experiment naming rule, but errors should call them asset names. */
-const ASSET_NAME_RULE: NameRule = { ...NAME_RULES.experiment, kind: 'asset name' }
 
 const FILES_MARK = '/files/'
 /** Artifacts read per store call while collecting what a promote takes. */
@@ -31,26 +24,6 @@ const ARTIFACT_PAGE = 1000
 const COPY_CONCURRENCY = 8
 
 const newUlid = monotonicFactory()
-
-/** The `:asset` path parameter, validated. */
-function assetParam(c: AppContext): string {
-  const name = param(c, 'asset')
-  assertName(name, ASSET_NAME_RULE)
-  return name
-}
-
-/** The `:version` path parameter: a positive integer or `latest`. */
-function versionParam(c: AppContext): number | 'latest' {
-  const raw = param(c, 'version')
-  if (raw === 'latest') return raw
-  const version = /^[1-9][0-9]{0,14}$/.test(raw) ? Number(raw) : NaN
-  if (!Number.isSafeInteger(version)) {
-    throw new WharfError('INVALID_ARGUMENT', `asset version "${printable(raw)}" is not valid: use a number from 1, or latest`, {
-      details: { field: 'version', value: printable(raw) },
-    })
-  }
-  return version
-}
 
 /** Every artifact of the run that is `artifactPath` itself or lies in the folder `artifactPath/`. */
 async function artifactsAt(
@@ -61,7 +34,7 @@ async function artifactsAt(
   const found: Artifact[] = []
   let pageToken: string | undefined
   do {
-    const page = await deps.store.listArtifacts(workspace, runId, { prefix: artifactPath, pageSize: ARTIFACT_PAGE, pageToken })
+    const page = await deps.store.listArtifacts({ workspace, runId, prefix: artifactPath, pageSize: ARTIFACT_PAGE, pageToken })
     // The string prefix also matches siblings such as `model.pkl.bak` for `model.pkl`.
     found.push(...page.items.filter((a) => a.path === artifactPath || a.path.startsWith(`${artifactPath}/`)))
     pageToken = page.nextPageToken
@@ -119,13 +92,11 @@ async function copyFiles(
 }
 
 /** Assets: promote a run's artifacts to a numbered version; list, read and download versions. */
-export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config, drivers } = deps
   const { limits } = config
 
-  app.post(ROUTES.promoteAsset.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const body = await readJson(c, PromoteAssetSchema, limits.jsonBodyBytes)
+  route(ROUTES.promoteAsset, async ({ params: { workspace }, body }) => {
     assertName(body.name, ASSET_NAME_RULE)
     assertName(body.runId, NAME_RULES.runId)
     const description = body.description ?? ''
@@ -135,7 +106,7 @@ export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     assertKeyValues('tag', tags, limits)
     assertWithinLimit(limits, 'artifactPathLength', { what: 'the artifact path length', actual: body.artifactPath.length })
     const artifactPath = toDatastoreKey(body.artifactPath)
-    const run = await store.getRun(workspace, body.runId)
+    const run = await store.getRun({ workspace, runId: body.runId })
 
     const artifacts = await artifactsAt(deps, { workspace, runId: run.id, artifactPath })
     if (artifacts.length === 0) {
@@ -174,35 +145,22 @@ export function mountAssetRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       createdAt: new Date().toISOString(),
       files: assetFiles,
     })
-    return c.json(version, 201)
+    return version
   })
 
-  app.get(ROUTES.listAssets.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const query = readQuery(c, PageQuerySchema)
-    return c.json(await store.listAssets(workspace, { pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }))
-  })
+  route(ROUTES.listAssets, async ({ params: { workspace }, query }) =>
+    store.listAssets({ workspace, pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }),
+  )
 
-  app.get(ROUTES.listAssetVersions.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const name = assetParam(c)
-    const query = readQuery(c, PageQuerySchema)
-    return c.json(
-      await store.listAssetVersions(workspace, name, { pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }),
-    )
-  })
+  route(ROUTES.listAssetVersions, async ({ params: { workspace, asset }, query }) =>
+    store.listAssetVersions({ workspace, name: asset, pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }),
+  )
 
-  app.get(ROUTES.getAssetVersion.path, async (c) => {
-    const workspace = workspaceParam(c)
-    return c.json(await store.getAssetVersion(workspace, assetParam(c), versionParam(c)))
-  })
+  route(ROUTES.getAssetVersion, async ({ params: { workspace, asset, version } }) => store.getAssetVersion({ workspace, name: asset, version }))
 
-  app.get(ROUTES.downloadAssetFile.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const name = assetParam(c)
-    const versionAsked = versionParam(c)
+  route(ROUTES.downloadAssetFile, async ({ c, params: { workspace, asset: name, version: versionAsked } }) => {
     const path = pathAfter(c, { mark: FILES_MARK, what: 'asset file path', limits })
-    const version = await store.getAssetVersion(workspace, name, versionAsked)
+    const version = await store.getAssetVersion({ workspace, name, version: versionAsked })
     const file = version.files.find((f) => f.path === path)
     if (!file) {
       throw new WharfError(

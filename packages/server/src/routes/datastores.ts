@@ -1,12 +1,6 @@
-import type { Hono } from 'hono'
 import mime from 'mime-types'
 import {
-  DatastoreAccessRequestSchema,
-  ListDatastoreFilesQuerySchema,
   ROUTES,
-  RegisterDatastoreSchema,
-  SetDefaultDatastoreSchema,
-  UploadDatastoreFileQuerySchema,
   WharfError,
   isWharfError,
   printable,
@@ -19,7 +13,8 @@ import { toDatastoreView } from '@wharf/store'
 import { BLOB_STORE } from '../bootstrap.js'
 import { accessFor, recordForRegistration } from '../datastores.js'
 import type { AppDeps } from '../deps.js'
-import { param, readJson, readQuery, requestBody, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { jsonKeepingSign, requestBody, type AppContext } from '../http.js'
+import type { BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
 
@@ -41,23 +36,15 @@ function noSuchFile(datastore: string, key: string): WharfError {
 }
 
 /** Registration, default, unregistration, delegated access and the file routes of datastores. */
-export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config, drivers } = deps
   const { limits } = config
-  const jsonLimit = limits.jsonBodyBytes
 
-  /** The driver of the datastore named in the URL, after checking the workspace and the name. */
-  const driverOf = async (c: AppContext) => {
-    const workspace = workspaceParam(c)
-    const name = param(c, 'datastore')
-    return { workspace, name, driver: await drivers.get(workspace, name) }
-  }
   const filePath = (c: AppContext) => pathAfter(c, { mark: CONTENT_MARK, what: 'file path', limits })
 
-  app.post(ROUTES.registerDatastore.path, async (c) => {
-    const workspace = await store.getWorkspace(workspaceParam(c))
-    const request = await readJson(c, RegisterDatastoreSchema, jsonLimit)
-    const existing = await store.findDatastore(workspace.name, request.name)
+  route(ROUTES.registerDatastore, async ({ c, params, body: request }) => {
+    const workspace = await store.getWorkspace(params.workspace)
+    const existing = await store.findDatastore({ workspace: workspace.name, name: request.name })
     if (existing && request.overwrite !== true) {
       throw new WharfError(
         'DATASTORE_EXISTS',
@@ -69,13 +56,14 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       overwrite: request.overwrite === true,
     })
     deps.log.info('datastore registered', { workspace: workspace.name, name: stored.name, kind: stored.kind, replaced: existing !== undefined })
-    return c.json(toDatastoreView(stored, workspace), existing ? 200 : 201)
+    const view = toDatastoreView(stored, workspace)
+    return existing ? jsonKeepingSign(c, view, 200) : view
   })
 
-  app.delete(ROUTES.unregisterDatastore.path, async (c) => {
-    const workspace = await store.getWorkspace(workspaceParam(c))
-    const name = param(c, 'datastore')
-    await store.getDatastore(workspace.name, name)
+  route(ROUTES.unregisterDatastore, async ({ params }) => {
+    const workspace = await store.getWorkspace(params.workspace)
+    const name = params.datastore
+    await store.getDatastore({ workspace: workspace.name, name })
     if (name === BLOB_STORE) {
       throw new WharfError('FORBIDDEN', `"${BLOB_STORE}" holds the workspace's artifacts and cannot be unregistered`)
     }
@@ -88,27 +76,19 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
         `"${name}" is the default datastore of workspace "${workspace.name}"; make another one the default first (wharf datastore set-default <name>)`,
       )
     }
-    await store.deleteDatastore(workspace.name, name)
+    await store.deleteDatastore({ workspace: workspace.name, name })
     deps.log.info('datastore unregistered', { workspace: workspace.name, name })
-    return c.json({ name, unregistered: true as const })
+    return { name, unregistered: true as const }
   })
 
-  app.put(ROUTES.setDefaultDatastore.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const body = await readJson(c, SetDefaultDatastoreSchema, jsonLimit)
-    return c.json(await store.setDefaultDatastore(workspace, body.name))
-  })
+  route(ROUTES.setDefaultDatastore, async ({ params, body }) => store.setDefaultDatastore({ workspace: params.workspace, name: body.name }))
 
-  app.post(ROUTES.datastoreAccess.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const body = await readJson(c, DatastoreAccessRequestSchema, jsonLimit)
-    const record = await store.getDatastore(workspace, param(c, 'datastore'))
-    return c.json(await accessFor(record, body.operation, deps.datastores))
-  })
+  route(ROUTES.datastoreAccess, async ({ params, body }) =>
+    accessFor(await store.getDatastore({ workspace: params.workspace, name: params.datastore }), body.operation, deps.datastores),
+  )
 
-  app.get(ROUTES.listDatastoreFiles.path, async (c) => {
-    const query = readQuery(c, ListDatastoreFilesQuerySchema)
-    const { driver } = await driverOf(c)
+  route(ROUTES.listDatastoreFiles, async ({ params, query }) => {
+    const driver = await drivers.get(params.workspace, params.datastore)
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
     const skipped: SkippedDatastoreFile[] = []
     const onSkipped = ({ name, size, modifiedAt, reason }: SkippedName): void => void skipped.push({ path: name, size, modifiedAt, reason })
@@ -120,7 +100,7 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       answer = { items: page.items.map(fileView), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) }
       break
     }
-    return c.json(skipped.length > 0 ? { ...answer, skipped } : answer)
+    return skipped.length > 0 ? { ...answer, skipped } : answer
   })
 
   /** Streams the request body to `key`; with `ifNotExists` the storage itself refuses a file that is there. */
@@ -140,11 +120,10 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     return { path: key, ...stored }
   }
 
-  app.put(ROUTES.uploadDatastoreFile.path, async (c) => {
-    const { driver, name } = await driverOf(c)
+  route(ROUTES.uploadDatastoreFile, async ({ c, params: { workspace, datastore: name }, query }) => {
+    const driver = await drivers.get(workspace, name)
     const key = filePath(c)
-    const query = readQuery(c, UploadDatastoreFileQuerySchema)
-    if (query.overwrite === 'true') return c.json(await storeUpload(c, { driver, key, ifNotExists: false }), 201)
+    if (query.overwrite === 'true') return storeUpload(c, { driver, key, ifNotExists: false })
     const exists = (cause?: unknown) =>
       new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
         details: { path: key },
@@ -154,14 +133,14 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     // race: writers on any replica (or beside Wharf) cannot both succeed (decision 0016).
     if (await driver.stat(key)) throw exists()
     try {
-      return c.json(await storeUpload(c, { driver, key, ifNotExists: true }), 201)
+      return await storeUpload(c, { driver, key, ifNotExists: true })
     } catch (error) {
       throw isWharfError(error, 'FILE_EXISTS') ? exists(error) : error
     }
   })
 
-  app.get(ROUTES.downloadDatastoreFile.path, async (c) => {
-    const { driver, name } = await driverOf(c)
+  route(ROUTES.downloadDatastoreFile, async ({ c, params: { workspace, datastore: name } }) => {
+    const driver = await drivers.get(workspace, name)
     const key = filePath(c)
     const info = await driver.stat(key)
     if (!info) throw noSuchFile(name, key)
@@ -176,12 +155,12 @@ export function mountDatastoreRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
     })
   })
 
-  app.delete(ROUTES.deleteDatastoreFile.path, async (c) => {
-    const { driver, name } = await driverOf(c)
+  route(ROUTES.deleteDatastoreFile, async ({ c, params: { workspace, datastore: name } }) => {
+    const driver = await drivers.get(workspace, name)
     const key = filePath(c)
     // The drivers' delete resolves for a missing key (so retries are safe); the caller is told instead.
     if (!(await driver.stat(key))) throw noSuchFile(name, key)
     await driver.delete(key)
-    return c.json({ path: key, deleted: true as const })
+    return { path: key, deleted: true as const }
   })
 }

@@ -1,14 +1,7 @@
-import type { Hono } from 'hono'
 import {
-  AddPropertiesSchema,
-  CreateRunSchema,
-  ListRunsQuerySchema,
   ROUTES,
   NAME_RULES,
   RUN_ORDER_FIELDS,
-  SetRunStatusSchema,
-  UpdateRunSchema,
-  UpdateTagsSchema,
   WharfError,
   assertMetricName,
   assertName,
@@ -23,19 +16,13 @@ import {
 } from '@wharf/contract'
 import type { RunOrder, TagFilter } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
-import { jsonKeepingSign, readJson, readQuery, workspaceParam, type AppContext, type AppEnv } from '../http.js'
+import { jsonKeepingSign } from '../http.js'
+import type { BindRoute } from '../route.js'
 import { readableRunName } from '../run-names.js'
 import { pageSizeOf } from './paging.js'
 
 /** A new run id (re-exported from the contract, which the SDK shares for runs logged offline). */
 export { newRunId }
-
-/** The `:runId` path parameter, validated. */
-export function runIdParam(c: AppContext): string {
-  const id = c.req.param('runId') ?? ''
-  assertName(id, NAME_RULES.runId)
-  return id
-}
 
 /** Checks tag or property keys (non-empty, printable) and the key and value length limits. */
 export function assertKeyValues(what: 'tag' | 'property', entries: Record<string, string>, limits: Limits): void {
@@ -83,14 +70,11 @@ function parseOrder(raw: string | undefined, limits: Limits): RunOrder {
 }
 
 /** Runs: create, read, list, lifecycle, name and description, tags, properties. */
-export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function mountRunRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config } = deps
   const { limits } = config
-  const bodyLimit = limits.jsonBodyBytes
 
-  app.post(ROUTES.createRun.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const body = await readJson(c, CreateRunSchema, bodyLimit)
+  route(ROUTES.createRun, async ({ c, params: { workspace }, body }) => {
     assertName(body.experiment, NAME_RULES.experiment)
     if (body.runId !== undefined) assertName(body.runId, NAME_RULES.runId)
     if (body.parentRunId !== undefined) assertName(body.parentRunId, NAME_RULES.runId)
@@ -123,84 +107,65 @@ export function mountRunRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
       command: body.command ?? null,
     })
     try {
-      return c.json(await created, 201)
+      return await created
     } catch (error) {
       // A client-made id sent again (a retried request, or `wharf sync` of an offline run replayed
       // twice) gets the run it made, so creation can be repeated safely; any other clash is refused.
       if (body.runId === undefined || !isWharfError(error) || error.code !== 'RUN_EXISTS') throw error
-      const existing = await store.getRun(workspace, id)
+      const existing = await store.getRun({ workspace, runId: id })
       if (existing.experiment !== body.experiment || (existing.parentRunId ?? undefined) !== body.parentRunId) throw error
-      return c.json(existing, 200)
+      return jsonKeepingSign(c, existing, 200)
     }
   })
 
-  app.get(ROUTES.listRuns.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const query = readQuery(c, ListRunsQuerySchema)
+  route(ROUTES.listRuns, async ({ params: { workspace }, query }) => {
     await store.getWorkspace(workspace)
     const statuses = query.status === undefined ? undefined : Array.isArray(query.status) ? query.status : [query.status]
-    return jsonKeepingSign(
-      c,
-      await store.listRuns({
-        workspace,
-        experiment: query.experiment,
-        statuses,
-        tags: parseTagFilters(query.tag),
-        parentRunId: query.parentRunId,
-        rootOnly: query.rootOnly === 'true',
-        orderBy: parseOrder(query.orderBy, limits),
-        order: query.order ?? 'desc',
-        pageSize: pageSizeOf(query, limits),
-        pageToken: query.pageToken,
-        includeMetrics: query.includeMetrics === 'true',
-      }),
-    )
+    return store.listRuns({
+      workspace,
+      experiment: query.experiment,
+      statuses,
+      tags: parseTagFilters(query.tag),
+      parentRunId: query.parentRunId,
+      rootOnly: query.rootOnly === 'true',
+      orderBy: parseOrder(query.orderBy, limits),
+      order: query.order ?? 'desc',
+      pageSize: pageSizeOf(query, limits),
+      pageToken: query.pageToken,
+      includeMetrics: query.includeMetrics === 'true',
+    })
   })
 
-  app.get(ROUTES.getRun.path, async (c) => c.json(await store.getRun(workspaceParam(c), runIdParam(c))))
+  route(ROUTES.getRun, async ({ params }) => store.getRun({ workspace: params.workspace, runId: params.runId }))
 
-  app.patch(ROUTES.updateRun.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
-    const body = await readJson(c, UpdateRunSchema, bodyLimit)
+  route(ROUTES.updateRun, async ({ params: { workspace, runId }, body }) => {
     assertRunText(limits, body)
-    return c.json(await store.updateRun(workspace, runId, body))
+    return store.updateRun({ workspace, runId, ...body })
   })
 
-  app.post(ROUTES.setRunStatus.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
-    const body = await readJson(c, SetRunStatusSchema, bodyLimit)
+  route(ROUTES.setRunStatus, async ({ params: { workspace, runId }, body }) => {
     if (body.error !== undefined) {
       const { message, details = '' } = body.error
       assertWithinLimit(limits, 'errorMessageLength', { what: 'error message length', actual: message.length })
       assertWithinLimit(limits, 'errorMessageLength', { what: 'error details length', actual: details.length })
     }
-    return c.json(
-      await store.transitionRun(workspace, runId, {
-        status: body.status,
-        ...(body.error !== undefined ? { error: body.error } : {}),
-        at: body.at ?? new Date().toISOString(),
-      }),
-    )
+    return store.transitionRun({
+      workspace,
+      runId,
+      status: body.status,
+      ...(body.error !== undefined ? { error: body.error } : {}),
+      at: body.at ?? new Date().toISOString(),
+    })
   })
 
-  app.patch(ROUTES.updateTags.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
-    const body = await readJson(c, UpdateTagsSchema, bodyLimit)
+  route(ROUTES.updateTags, async ({ params: { workspace, runId }, body }) => {
     const set = body.set ?? {}
     assertKeyValues('tag', set, limits)
-    return c.json(await store.updateTags(workspace, runId, { set, remove: body.remove ?? [], maxTags: limits.tagsPerRun }))
+    return store.updateTags({ workspace, runId, set, remove: body.remove ?? [], maxTags: limits.tagsPerRun })
   })
 
-  app.post(ROUTES.addProperties.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const runId = runIdParam(c)
-    const body = await readJson(c, AddPropertiesSchema, bodyLimit)
+  route(ROUTES.addProperties, async ({ params: { workspace, runId }, body }) => {
     assertKeyValues('property', body.properties, limits)
-    return c.json(
-      await store.addProperties(workspace, runId, { properties: body.properties, maxProperties: limits.propertiesPerRun }),
-    )
+    return store.addProperties({ workspace, runId, properties: body.properties, maxProperties: limits.propertiesPerRun })
   })
 }

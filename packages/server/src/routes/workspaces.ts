@@ -1,69 +1,49 @@
-import type { Hono } from 'hono'
-import {
-  ROUTES,
-  NAME_RULES,
-  assertName,
-  CreateExperimentSchema,
-  CreateWorkspaceSchema,
-  PageQuerySchema,
-} from '@wharf/contract'
+import { ROUTES, NAME_RULES, assertName } from '@wharf/contract'
 import { toDatastoreView } from '@wharf/store'
 import { createWorkspaceWithDefaults } from '../bootstrap.js'
 import type { AppDeps } from '../deps.js'
-import { param, readJson, readQuery, workspaceParam, type AppEnv } from '../http.js'
+import type { BindRoute } from '../route.js'
 import { pageSizeOf } from './paging.js'
 
 /** Workspaces, reading their datastores, and experiments. */
-export function mountWorkspaceRoutes(app: Hono<AppEnv>, deps: AppDeps): void {
+export function mountWorkspaceRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config } = deps
-  const limit = config.limits.jsonBodyBytes
 
-  app.get(ROUTES.listWorkspaces.path, async (c) => c.json({ items: await store.listWorkspaces() }))
+  route(ROUTES.listWorkspaces, async () => ({ items: await store.listWorkspaces() }))
 
-  app.post(ROUTES.createWorkspace.path, async (c) => {
-    const body = await readJson(c, CreateWorkspaceSchema, limit)
+  route(ROUTES.createWorkspace, async ({ body }) => {
     assertName(body.name, NAME_RULES.workspace)
-    const workspace = await createWorkspaceWithDefaults(store, {
+    return createWorkspaceWithDefaults(store, {
       name: body.name,
       dataDir: config.dataDir,
       configured: config.builtinStores,
       context: deps.datastores,
     })
-    return c.json(workspace, 201)
   })
 
-  app.get(ROUTES.getWorkspace.path, async (c) => c.json(await store.getWorkspace(workspaceParam(c))))
+  route(ROUTES.getWorkspace, async ({ params }) => store.getWorkspace(params.workspace))
 
-  app.get(ROUTES.listDatastores.path, async (c) => {
-    const workspace = await store.getWorkspace(workspaceParam(c))
+  route(ROUTES.listDatastores, async ({ params }) => {
+    const workspace = await store.getWorkspace(params.workspace)
     const records = await store.listDatastores(workspace.name)
-    return c.json({ items: records.map((r) => toDatastoreView(r, workspace)) })
+    return { items: records.map((r) => toDatastoreView(r, workspace)) }
   })
 
-  app.get(ROUTES.getDatastore.path, async (c) => {
-    const workspace = await store.getWorkspace(workspaceParam(c))
-    const record = await store.getDatastore(workspace.name, param(c, 'datastore'))
-    return c.json(toDatastoreView(record, workspace))
+  route(ROUTES.getDatastore, async ({ params }) => {
+    const workspace = await store.getWorkspace(params.workspace)
+    return toDatastoreView(await store.getDatastore({ workspace: workspace.name, name: params.datastore }), workspace)
   })
 
-  app.get(ROUTES.listExperiments.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const query = readQuery(c, PageQuerySchema)
+  route(ROUTES.listExperiments, async ({ params: { workspace }, query }) => {
     await store.getWorkspace(workspace)
-    return c.json(
-      await store.listExperiments(workspace, { pageSize: pageSizeOf(query, config.limits), pageToken: query.pageToken }),
-    )
+    return store.listExperiments({ workspace, pageSize: pageSizeOf(query, config.limits), pageToken: query.pageToken })
   })
 
-  app.post(ROUTES.createExperiment.path, async (c) => {
-    const workspace = workspaceParam(c)
-    const body = await readJson(c, CreateExperimentSchema, limit)
+  route(ROUTES.createExperiment, async ({ params: { workspace }, body }) => {
     assertName(body.name, NAME_RULES.experiment)
     await store.getWorkspace(workspace)
-    return c.json(await store.ensureExperiment(workspace, body.name, new Date().toISOString()))
+    return store.ensureExperiment({ workspace, name: body.name, createdAt: new Date().toISOString() })
   })
 
-  app.get(ROUTES.getExperiment.path, async (c) =>
-    c.json(await store.getExperiment(workspaceParam(c), param(c, 'experiment'))),
-  )
+  route(ROUTES.getExperiment, async ({ params }) => store.getExperiment({ workspace: params.workspace, name: params.experiment }))
 }

@@ -85,7 +85,8 @@ export async function startTestServer(
     redact: options.authToken ? [options.authToken] : [],
     write: (line) => logLines.push(line),
   })
-  const server = await startServer(config, { log })
+  // Every answer is checked against the contract: a route that answers what its schema refuses fails the test.
+  const server = await startServer(config, { log, checkResponses: true })
   return {
     server,
     url: server.url,

@@ -2,7 +2,7 @@ import { sql } from 'kysely'
 import type { Kysely, Transaction } from 'kysely'
 import { assertWithinLimit, printable } from '@wharf/contract'
 import type { IngestResult } from '@wharf/contract'
-import { runNotFound } from '../errors.js'
+import { requireRunId } from '../entities/shared.js'
 import type { IngestBatch } from '../metadata-store.js'
 import { applyBatch, batchMetricNames } from '../metric-batch.js'
 import type { MetricState, PointRow } from '../metric-batch.js'
@@ -152,13 +152,7 @@ async function saveSummaries(trx: Trx, states: Iterable<MetricState>): Promise<v
 export function createPostgresIngester(db: Kysely<StoreDatabase>): MetricIngester {
   return (batch) =>
     db.transaction().execute(async (trx) => {
-      const run = await trx
-        .selectFrom('runs')
-        .select('id')
-        .where('id', '=', batch.runId)
-        .where('workspace', '=', batch.workspace)
-        .executeTakeFirst()
-      if (run === undefined) throw runNotFound(batch.workspace, batch.runId)
+      await requireRunId(trx, batch)
       const duplicate = await claimBatch(trx, batch)
       if (duplicate !== undefined) return duplicate
       if (batch.points.length === 0) return { accepted: 0, duplicate: false }

@@ -12,6 +12,7 @@ import type { MetadataStore, StoreConfig, StoreKind } from '../metadata-store.js
 import type { StoreWorkerJob } from './store-worker.js'
 
 export type { StoreWorkerJob } from './store-worker.js'
+export { newRunInput } from './fixtures.js'
 
 const WORKER = fileURLToPath(new URL('./store-worker.ts', import.meta.url))
 

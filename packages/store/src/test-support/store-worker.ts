@@ -3,6 +3,7 @@
 import { isWharfError } from '@wharf/contract'
 import { createMetadataStore } from '../create-metadata-store.js'
 import type { StoreConfig } from '../metadata-store.js'
+import { newRunInput } from './fixtures.js'
 
 /** What one worker process does. */
 export interface StoreWorkerJob {
@@ -37,22 +38,17 @@ async function main(job: StoreWorkerJob): Promise<void> {
       'WORKSPACE_EXISTS',
     )
     await ignoreExisting(
-      store.createRun({
-        workspace: job.workspace,
-        experiment: 'workers',
-        id: job.runId,
-        displayName: job.runId,
-        description: '',
-        status: 'Running',
-        createdAt: at,
-        startedAt: at,
-        tags: {},
-        properties: {},
-        parentRunId: null,
-        computeTarget: 'local',
-        scriptName: null,
-        command: null,
-      }),
+      store.createRun(
+        newRunInput({
+          workspace: job.workspace,
+          experiment: 'workers',
+          id: job.runId,
+          displayName: job.runId,
+          status: 'Running',
+          createdAt: at,
+          startedAt: at,
+        }),
+      ),
       'RUN_EXISTS',
     )
     for (let b = 0; b < job.batches; b++) {

@@ -1,0 +1,171 @@
+import type { AssetSummary, AssetVersion, Page } from '@wharf/contract'
+import type { StoreDialect } from '../dialects/capabilities.js'
+import { assetNotFound, workspaceNotFound } from '../errors.js'
+import type {
+  AssetVersionRef,
+  ListAssetVersionsOptions,
+  NewAssetVersion,
+  WorkspaceItemRef,
+  WorkspacePageRequest,
+} from '../metadata-store.js'
+import { decodePageToken, encodePageToken } from '../page-token.js'
+import { stringifyStringMap, toAssetFile, toAssetVersion } from '../rows.js'
+import { guard, requireRunId, requireWorkspace, toPage } from './shared.js'
+import type { Db } from './shared.js'
+
+/** Rows per INSERT of asset files: 7 columns each stays far below every engine's bound-parameter cap. */
+const FILE_ROWS_PER_INSERT = 500
+
+/** Orders strings by code point (UTF-8 byte order), as the key columns compare on every engine. */
+function compareCodePoints(a: string, b: string): number {
+  return Buffer.compare(Buffer.from(a, 'utf8'), Buffer.from(b, 'utf8'))
+}
+
+/** The versions of one asset, to select from. */
+function versionsOf(db: Db, asset: WorkspaceItemRef) {
+  return db.selectFrom('asset_versions').where((eb) => eb.and({ workspace: asset.workspace, name: asset.name }))
+}
+
+async function assetExists(db: Db, asset: WorkspaceItemRef): Promise<boolean> {
+  return (await versionsOf(db, asset).select('id').limit(1).executeTakeFirst()) !== undefined
+}
+
+/**
+ * Stores the next version of asset `name` (one past its highest, 1 for a new name) with its files, in one
+ * transaction; versions stay consecutive under concurrency. WORKSPACE_NOT_FOUND; RUN_NOT_FOUND.
+ */
+export function createAssetVersion(ctx: StoreDialect, input: NewAssetVersion): Promise<AssetVersion> {
+  return guard('create an asset version', () =>
+    ctx.db.transaction().execute(async (trx) => {
+      // Locking the workspace row serialises promotes within a workspace, so max+1 cannot be read by
+      // two transactions at once (SQLite already holds its write lock from BEGIN IMMEDIATE). A NO KEY
+      // UPDATE lock does not block the key-share locks that inserting runs and metrics take.
+      const workspace = await trx
+        .selectFrom('workspaces')
+        .select('name')
+        .where('name', '=', input.workspace)
+        .$if(ctx.capabilities.rowLocks, (qb) => qb.forNoKeyUpdate())
+        .executeTakeFirst()
+      if (workspace === undefined) throw workspaceNotFound(input.workspace)
+      await requireRunId(trx, { workspace: input.workspace, runId: input.sourceRunId })
+      const highest = await versionsOf(trx, input)
+        .select((eb) => eb.fn.max('version').as('version'))
+        .executeTakeFirst()
+      const row = {
+        workspace: input.workspace,
+        name: input.name,
+        version: Number(highest?.version ?? 0) + 1,
+        description: input.description,
+        tags: stringifyStringMap(input.tags),
+        source_run_id: input.sourceRunId,
+        artifact_path: input.artifactPath,
+        copied: input.copied ? 1 : 0,
+        file_count: input.files.length,
+        size: input.files.reduce((sum, file) => sum + file.size, 0),
+        created_at: input.createdAt,
+      }
+      const { id } = await trx.insertInto('asset_versions').values(row).returning('id').executeTakeFirstOrThrow()
+      const files = [...input.files].sort((a, b) => compareCodePoints(a.path, b.path))
+      for (let at = 0; at < files.length; at += FILE_ROWS_PER_INSERT) {
+        await trx
+          .insertInto('asset_files')
+          .values(
+            files.slice(at, at + FILE_ROWS_PER_INSERT).map((file) => ({
+              asset_version_id: Number(id),
+              path: file.path,
+              size: file.size,
+              sha256: file.sha256,
+              content_type: file.contentType,
+              datastore: file.datastore,
+              key: file.key,
+            })),
+          )
+          .execute()
+      }
+      return toAssetVersion({ id: Number(id), ...row }, files)
+    }),
+  )
+}
+
+/** One version with its files by path, or the highest with `'latest'`; ASSET_NOT_FOUND, WORKSPACE_NOT_FOUND. */
+export function getAssetVersion(ctx: StoreDialect, asset: AssetVersionRef): Promise<AssetVersion> {
+  const { version } = asset
+  return guard('read an asset version', async () => {
+    const row = await versionsOf(ctx.db, asset)
+      .selectAll()
+      .$if(version !== 'latest', (qb) => qb.where('version', '=', version === 'latest' ? 0 : version))
+      .orderBy('version', 'desc')
+      .limit(1)
+      .executeTakeFirst()
+    if (row === undefined) {
+      await requireWorkspace(ctx.db, asset.workspace)
+      const exists = await assetExists(ctx.db, asset)
+      throw assetNotFound(asset.workspace, asset.name, exists ? version : undefined)
+    }
+    const files = await ctx.db
+      .selectFrom('asset_files')
+      .selectAll()
+      .where('asset_version_id', '=', Number(row.id))
+      .orderBy('path')
+      .execute()
+    return toAssetVersion(row, files.map(toAssetFile))
+  })
+}
+
+/** Assets by name, each with its latest version, paged; WORKSPACE_NOT_FOUND. */
+export function listAssets(ctx: StoreDialect, page: WorkspacePageRequest): Promise<Page<AssetSummary>> {
+  const { workspace } = page
+  return guard('list assets', async () => {
+    await requireWorkspace(ctx.db, workspace)
+    const after = page.pageToken === undefined ? undefined : decodePageToken(page.pageToken, 'assets', { name: 'string' })
+    const latest = ctx.db
+      .selectFrom('asset_versions')
+      .select((eb) => ['name', eb.fn.max('version').as('latest'), eb.fn.countAll<number>().as('count')])
+      .where('workspace', '=', workspace)
+      .$if(after !== undefined, (qb) => qb.where('name', '>', after?.name ?? ''))
+      .groupBy('name')
+      .as('latest')
+    const rows = await ctx.db
+      .selectFrom('asset_versions as v')
+      .innerJoin(latest, (join) => join.onRef('latest.name', '=', 'v.name').onRef('latest.latest', '=', 'v.version'))
+      .select(['v.name', 'v.version', 'v.description', 'v.created_at', 'latest.count'])
+      .where('v.workspace', '=', workspace)
+      .orderBy('v.name')
+      .limit(page.pageSize + 1)
+      .execute()
+    const summaries = rows.map(
+      (row): AssetSummary => ({
+        name: row.name,
+        latestVersion: Number(row.version),
+        versionCount: Number(row.count),
+        description: row.description,
+        updatedAt: row.created_at,
+      }),
+    )
+    return toPage(summaries, page.pageSize, (last) => encodePageToken('assets', { name: last.name }))
+  })
+}
+
+/** Versions of one asset newest first, without their files (`files` is empty), paged; ASSET_NOT_FOUND. */
+export function listAssetVersions(ctx: StoreDialect, options: ListAssetVersionsOptions): Promise<Page<AssetVersion>> {
+  return guard('list asset versions', async () => {
+    const scope = `asset-versions:${options.name}`
+    const after =
+      options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { version: 'number' })
+    const rows = await versionsOf(ctx.db, options)
+      .selectAll()
+      .$if(after !== undefined, (qb) => qb.where('version', '<', after?.version ?? 0))
+      .orderBy('version', 'desc')
+      .limit(options.pageSize + 1)
+      .execute()
+    if (rows.length === 0 && !(await assetExists(ctx.db, options))) {
+      await requireWorkspace(ctx.db, options.workspace)
+      throw assetNotFound(options.workspace, options.name)
+    }
+    return toPage(
+      rows.map((row) => toAssetVersion(row, [])),
+      options.pageSize,
+      (last) => encodePageToken(scope, { version: last.version }),
+    )
+  })
+}
