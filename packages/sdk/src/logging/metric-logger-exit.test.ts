@@ -5,7 +5,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import type { RunningServer } from '@wharf/server'
-import { replaySpool } from './spool.js'
+import { replaySpool } from './spool-replay.js'
 import { describeSteps, readSeries, runTestScript, startLocalServer } from '../test-support/logger-servers.js'
 
 const POINTS = 5_000

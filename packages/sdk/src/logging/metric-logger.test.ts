@@ -8,7 +8,7 @@ import { WharfClient } from '@wharf/client'
 import { isWharfError, type WharfError } from '@wharf/contract'
 import type { RunningServer } from '@wharf/server'
 import { MetricLogger, flushAllLoggers, type MetricLoggerOptions } from './metric-logger.js'
-import { replaySpool } from './spool.js'
+import { replaySpool } from './spool-replay.js'
 import { describeSteps, readSeries, startLocalServer } from '../test-support/logger-servers.js'
 
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 40 }

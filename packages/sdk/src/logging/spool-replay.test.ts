@@ -7,7 +7,9 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import type { RunningServer } from '@wharf/server'
 import { MetricLogger } from './metric-logger.js'
-import { encodeSpoolLine, lockSpoolFile, replaySpool, spoolFilePath, unlockSpoolFile, type SpoolRecord } from './spool.js'
+import { encodeSpoolLine, spoolFilePath, type SpoolRecord } from './spool-file.js'
+import { lockSpoolFile, unlockSpoolFile } from './spool-lock.js'
+import { replaySpool } from './spool-replay.js'
 import { describeSteps, readSeries, startLocalServer } from '../test-support/logger-servers.js'
 
 const BATCH = 50
