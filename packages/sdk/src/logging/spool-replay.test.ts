@@ -1,16 +1,14 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WharfClient } from '@wharf/client'
-import type { RunningServer } from '@wharf/server'
+import type { WharfClient } from '@wharf/client'
 import { MetricLogger } from './metric-logger.js'
 import { encodeSpoolLine, spoolFilePath, type SpoolRecord } from './spool-file.js'
 import { lockSpoolFile, unlockSpoolFile } from './spool-lock.js'
 import { replaySpool } from './spool-replay.js'
-import { describeSteps, readSeries, startLocalServer } from '../test-support/logger-servers.js'
+import { describeSteps, readSeries, startLoggerTestServer, type LoggerTestServer } from '../test-support/logger-servers.js'
 
 const BATCH = 50
 
@@ -24,19 +22,16 @@ function batch(options: { runId: string; writerId: string; sequence: number }): 
 }
 
 describe('replaySpool against a real server', () => {
+  let t: LoggerTestServer
   let dir: string
-  let server: RunningServer
   let client: WharfClient
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'wharf-spool-test-'))
-    server = await startLocalServer({ dataDir: path.join(dir, 'server') })
-    client = new WharfClient({ url: server.url })
+    t = await startLoggerTestServer()
+    dir = t.dir
+    client = t.client
   })
-  afterAll(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => t.stop())
 
   async function newRun(): Promise<string> {
     return (await client.createRun({ experiment: 'spool-tests', status: 'Running' })).id
