@@ -1,21 +1,7 @@
 import { describe, expect, it } from 'vitest'
 import { WharfError } from '@wharf/contract'
 import { DeliveryLedger, PendingLog, waitForSequence } from './ledger.js'
-
-type Outcome = 'pending' | 'resolved' | WharfError
-
-/** Follows a wait: its outcome so far, read after the promise callbacks have run. */
-function watch(promise: Promise<void>): () => Promise<Outcome> {
-  let outcome: Outcome = 'pending'
-  promise.then(
-    () => (outcome = 'resolved'),
-    (error: unknown) => (outcome = error as WharfError),
-  )
-  return async () => {
-    await new Promise((resolve) => setImmediate(resolve))
-    return outcome
-  }
-}
+import { watchSettlement } from '../test-support/settlement.js'
 
 /** The ref'd timers of this process: what keeps it from ending. */
 function refdTimers(): number {
@@ -27,8 +13,8 @@ const refused = new WharfError('RUN_NOT_FOUND', 'run "gone" not found')
 describe('DeliveryLedger', () => {
   it('resolves a wait once every batch up to its sequence is stored, and not before', async () => {
     const ledger = new DeliveryLedger()
-    const second = watch(ledger.wait(2))
-    const first = watch(ledger.wait(0))
+    const second = watchSettlement(ledger.wait(2))
+    const first = watchSettlement(ledger.wait(0))
     ledger.settleStored(0)
     expect(await first()).toBe('resolved')
     expect(await second()).toBe('pending')
@@ -44,9 +30,9 @@ describe('DeliveryLedger', () => {
 
   it('rejects the wait on a lost batch with its error, and every later one with an error naming it', async () => {
     const ledger = new DeliveryLedger()
-    const before = watch(ledger.wait(0))
-    const lost = watch(ledger.wait(1))
-    const after = watch(ledger.wait(3))
+    const before = watchSettlement(ledger.wait(0))
+    const lost = watchSettlement(ledger.wait(1))
+    const after = watchSettlement(ledger.wait(3))
     ledger.markLost(1, refused)
     expect(await lost()).toBe(refused)
     const later = await after()
@@ -66,8 +52,8 @@ describe('DeliveryLedger', () => {
     const ledger = new DeliveryLedger()
     ledger.settleStored(0)
     ledger.markSpooled(2)
-    const spooled = [watch(ledger.wait(1)), watch(ledger.wait(2))]
-    const notSpooled = watch(ledger.wait(3))
+    const spooled = [watchSettlement(ledger.wait(1)), watchSettlement(ledger.wait(2))]
+    const notSpooled = watchSettlement(ledger.wait(3))
     const unreachable = new WharfError('SERVER_UNREACHABLE', 'saved in the spool file')
     ledger.rejectSpooled(unreachable)
     for (const outcome of spooled) expect(await outcome()).toBe(unreachable)

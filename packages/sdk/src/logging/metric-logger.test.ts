@@ -11,6 +11,7 @@ import {
   startLoggerTestServer,
   startRestartableServer,
   type LoggerTestServer,
+  type RestartableServer,
 } from '../test-support/logger-servers.js'
 
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 40 }
@@ -29,6 +30,18 @@ describe('MetricLogger against a real server', () => {
 
   async function newRun(): Promise<string> {
     return (await client.createRun({ experiment: 'logger-tests', status: 'Running' })).id
+  }
+
+  /** A logger (fast retries) of a run on a server of its own, which stored point 0 and has just gone down. */
+  async function loggerOfStoppedServer(options: { name: string; logger: Partial<MetricLoggerOptions> }): Promise<{
+    logger: MetricLogger
+    server: RestartableServer
+  }> {
+    const server = await startRestartableServer({ dataDir: path.join(dir, options.name), experiment: options.name })
+    const logger = createLogger({ client: server.client, runId: server.runId, retry: FAST_RETRY, flushIntervalMs: 10, ...options.logger })
+    await logger.log('loss', 0)
+    await server.stop()
+    return { logger, server }
   }
 
   beforeAll(async () => {
@@ -193,12 +206,9 @@ describe('MetricLogger against a real server', () => {
   })
 
   it('keeps a wait pending through a server restart (by default) and resolves it once the point is stored', async () => {
-    const restartable = await startRestartableServer({ dataDir: path.join(dir, 'patient'), experiment: 'patient' })
-    const { client: local, runId } = restartable
     const errors: WharfError[] = []
-    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10 })
-    await logger.log('loss', 0)
-    await restartable.stop()
+    const { logger, server: restartable } = await loggerOfStoppedServer({ name: 'patient', logger: { onError: (error) => errors.push(error) } })
+    const { client: local, runId } = restartable
     let settled: 'resolved' | WharfError | undefined
     const waited = logger.log('loss', 1).wait().then(
       () => (settled = 'resolved'),
@@ -221,12 +231,12 @@ describe('MetricLogger against a real server', () => {
   })
 
   it('spools while the server is down, rejects waits naming the file after waitTimeoutMs, and replays once it is back', async () => {
-    const restartable = await startRestartableServer({ dataDir: path.join(dir, 'restarted'), experiment: 'down' })
-    const { client: local, runId } = restartable
     const errors: WharfError[] = []
-    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: (error) => errors.push(error), flushIntervalMs: 10, waitTimeoutMs: 300 })
-    await logger.log('loss', 0)
-    await restartable.stop()
+    const { logger, server: restartable } = await loggerOfStoppedServer({
+      name: 'restarted',
+      logger: { onError: (error) => errors.push(error), waitTimeoutMs: 300 },
+    })
+    const { client: local, runId } = restartable
 
     for (let i = 1; i < 1_000; i++) logger.log('loss', i)
     const failure = await logger.flush().then(
@@ -261,11 +271,8 @@ describe('MetricLogger against a real server', () => {
   })
 
   it('close({ waitForServer }) waits out a server restart instead of giving up when the retries run out', async () => {
-    const restartable = await startRestartableServer({ dataDir: path.join(dir, 'patient'), experiment: 'patient' })
+    const { logger, server: restartable } = await loggerOfStoppedServer({ name: 'patient', logger: { onError: () => undefined } })
     const { client: local, runId } = restartable
-    const logger = createLogger({ client: local, runId, retry: FAST_RETRY, onError: () => undefined, flushIntervalMs: 10 })
-    await logger.log('loss', 0)
-    await restartable.stop()
     for (let i = 1; i < 2_000; i++) logger.log('loss', i)
     // The server comes back well after FAST_RETRY has given up.
     const back = new Promise<void>((resolve) => setTimeout(resolve, 1_000)).then(() => restartable.start())

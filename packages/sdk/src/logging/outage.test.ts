@@ -2,6 +2,7 @@ import { describe, expect, it } from 'vitest'
 import { WharfError } from '@wharf/contract'
 import { DeliveryLedger } from './ledger.js'
 import { Outage } from './outage.js'
+import { watchSettlement } from '../test-support/settlement.js'
 
 const SPOOL_FILE = '/spool/run-1.writer-1.jsonl'
 const cause = new WharfError('SERVER_UNREACHABLE', 'cannot reach the Wharf server at http://127.0.0.1:9')
@@ -22,26 +23,13 @@ function setUp(options: { waitTimeoutMs: number }): { ledger: DeliveryLedger; ou
   return { ledger, outage, reports }
 }
 
-/** Whether a wait has settled yet, read after the promise callbacks have run. */
-function watch(promise: Promise<void>): () => Promise<'pending' | 'resolved' | WharfError> {
-  let outcome: 'pending' | 'resolved' | WharfError = 'pending'
-  promise.then(
-    () => (outcome = 'resolved'),
-    (error: unknown) => (outcome = error as WharfError),
-  )
-  return async () => {
-    await new Promise((resolve) => setImmediate(resolve))
-    return outcome
-  }
-}
-
 const sleep = (ms: number): Promise<void> => new Promise((resolve) => setTimeout(resolve, ms))
 
 describe('Outage', () => {
   it('says where the points are, and rejects the waits on spooled points only once waitTimeoutMs has passed', async () => {
     const { ledger, outage, reports } = setUp({ waitTimeoutMs: 100 })
-    const spooled = watch(ledger.wait(1))
-    const notSpooled = watch(ledger.wait(3))
+    const spooled = watchSettlement(ledger.wait(1))
+    const notSpooled = watchSettlement(ledger.wait(3))
     outage.park(cause)
     expect(outage.isParked).toBe(true)
     expect(reports).toHaveLength(1)
@@ -63,7 +51,7 @@ describe('Outage', () => {
 
   it('goes back to waiting for the server when it answers before the timeout', async () => {
     const { ledger, outage } = setUp({ waitTimeoutMs: 100 })
-    const spooled = watch(ledger.wait(1))
+    const spooled = watchSettlement(ledger.wait(1))
     outage.park(cause)
     outage.unpark()
     expect(outage.isParked).toBe(false)
@@ -76,12 +64,12 @@ describe('Outage', () => {
 
   it('gives up at once with waitTimeoutMs 0, and on a plain close() of a logger already waiting', async () => {
     const atOnce = setUp({ waitTimeoutMs: 0 })
-    const first = watch(atOnce.ledger.wait(0))
+    const first = watchSettlement(atOnce.ledger.wait(0))
     atOnce.outage.park(cause)
     expect(await first()).toMatchObject({ code: 'SERVER_UNREACHABLE', cause })
 
     const closing = setUp({ waitTimeoutMs: 60_000 })
-    const second = watch(closing.ledger.wait(0))
+    const second = watchSettlement(closing.ledger.wait(0))
     closing.outage.park(cause)
     expect(await second()).toBe('pending')
     closing.outage.giveUpAtOnce()
@@ -90,7 +78,7 @@ describe('Outage', () => {
 
   it('never rejects a wait once told to wait for the server (close with waitForServer)', async () => {
     const { ledger, outage, reports } = setUp({ waitTimeoutMs: 0 })
-    const spooled = watch(ledger.wait(1))
+    const spooled = watchSettlement(ledger.wait(1))
     outage.waitForServer()
     outage.park(cause)
     await sleep(50)
