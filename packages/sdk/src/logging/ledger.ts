@@ -84,11 +84,6 @@ export class DeliveryLedger {
     return this.#spooledThrough
   }
 
-  /** How many sequences are waited for. */
-  get waiting(): number {
-    return this.#waiters.size
-  }
-
   /** The settled wait on `sequence` when its fate is known already (stored, or lost), else undefined. */
   known(sequence: number): Promise<void> | undefined {
     const lost = this.lostError(sequence)
