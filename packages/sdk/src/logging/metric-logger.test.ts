@@ -57,7 +57,6 @@ describe('MetricLogger against a real server', () => {
   it('returns from log() at once and stores numbers, NaN, ±Infinity, strings and lists as logged', async () => {
     const runId = await newRun()
     const logger = createLogger({ runId })
-    const started = performance.now()
     logger.log('int', 7)
     logger.log('float', 3.141592)
     logger.log('nan', Number.NaN)
@@ -69,8 +68,7 @@ describe('MetricLogger against a real server', () => {
     logger.log('mixed', 3)
     logger.log('stepped', 0.5, { step: 10, time: 1_700_000_000_000 })
     logger.logList('chart', [1, 3, 5, 10, 6, 4])
-    // Nothing above waited for the server: a loopback round trip alone takes longer than this.
-    expect(performance.now() - started).toBeLessThan(50)
+    // log() is synchronous and nothing above waited for the server: every point is still buffered.
     expect(logger.bufferedPoints).toBe(16)
     await logger.flush()
     expect(logger.bufferedPoints).toBe(0)
