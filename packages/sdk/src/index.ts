@@ -15,7 +15,8 @@ export {
   type CloseOptions,
   type FlushAllResult,
 } from './logging/metric-logger.js'
-export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult, type SpoolClientSource } from './logging/spool.js'
+export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult } from './logging/spool-replay.js'
+export type { SpoolClientSource } from './logging/spool-send.js'
 export type { RetryOptions } from './retry.js'
 export {
   Datastore,

@@ -1,32 +1,22 @@
 import { existsSync } from 'node:fs'
-import { mkdtemp, readdir, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WharfClient } from '@wharf/client'
-import type { RunningServer } from '@wharf/server'
-import { replaySpool } from './spool.js'
-import { describeSteps, readSeries, runTestScript, startLocalServer } from '../test-support/logger-servers.js'
+import { replaySpool } from './spool-replay.js'
+import { describeSteps, readSeries, runTestScript, startLoggerTestServer, type LoggerTestServer } from '../test-support/logger-servers.js'
 
 const POINTS = 5_000
 
 describe('a script that logs and ends', () => {
-  let dir: string
-  let server: RunningServer
-  let client: WharfClient
+  let t: LoggerTestServer
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'wharf-logger-exit-'))
-    server = await startLocalServer({ dataDir: path.join(dir, 'server') })
-    client = new WharfClient({ url: server.url })
+    t = await startLoggerTestServer()
   })
-  afterAll(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => t.stop())
 
   async function runScript(options: { spoolDir: string; end: 'return' | 'exit' }): Promise<{ runId: string; stderr: string }> {
-    const result = await runTestScript({ script: 'log-points-script.ts', args: [server.url, options.spoolDir, String(POINTS), options.end] })
+    const result = await runTestScript({ script: 'log-points-script.ts', args: [t.url, options.spoolDir, String(POINTS), options.end] })
     expect(result.code, result.stderr).toBe(0)
     const runId = /^run (\S+)$/m.exec(result.stdout)?.[1]
     expect(runId, result.stdout).toBeDefined()
@@ -34,13 +24,13 @@ describe('a script that logs and ends', () => {
   }
 
   async function expectAllStored(runId: string): Promise<void> {
-    const points = await readSeries(client, { runId, name: 'loss' })
+    const points = await readSeries(t.client, { runId, name: 'loss' })
     expect(points.length, describeSteps(points, POINTS)).toBe(POINTS)
     expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
   }
 
   it('loses nothing when it just ends without calling flush', async () => {
-    const spoolDir = path.join(dir, 'return')
+    const spoolDir = path.join(t.dir, 'return')
     const { runId, stderr } = await runScript({ spoolDir, end: 'return' })
     expect(stderr).toBe('')
     await expectAllStored(runId)
@@ -48,14 +38,14 @@ describe('a script that logs and ends', () => {
   })
 
   it('loses nothing when it calls process.exit() right after logging, once the spool is replayed', async () => {
-    const spoolDir = path.join(dir, 'exit')
+    const spoolDir = path.join(t.dir, 'exit')
     const { runId, stderr } = await runScript({ spoolDir, end: 'exit' })
     // The script is told where its points went and how to send them.
     expect(stderr).toMatch(/metric points of run .* saved in .*\.jsonl, and `wharf sync` sends them/)
     const files = await readdir(spoolDir)
     expect(files.filter((name) => name.endsWith('.jsonl'))).toHaveLength(1)
     expect(files.filter((name) => name.endsWith('.lock'))).toEqual([])
-    const result = await replaySpool({ client, spoolDir })
+    const result = await replaySpool({ client: t.client, spoolDir })
     expect(result.failed).toEqual([])
     expect(result.points).toBe(POINTS)
     await expectAllStored(runId)

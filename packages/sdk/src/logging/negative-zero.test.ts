@@ -5,7 +5,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import { startTestServer, testStoreKinds, type TestServer } from '@wharf/server/test-support'
 import { MetricLogger } from './metric-logger.js'
-import { replaySpool } from './spool.js'
+import { replaySpool } from './spool-replay.js'
 import { readSeries } from '../test-support/logger-servers.js'
 
 for (const { kind, enabled } of testStoreKinds()) {

@@ -1,14 +1,13 @@
 import { spawn } from 'node:child_process'
 import { existsSync } from 'node:fs'
-import { appendFile, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
+import { appendFile, mkdir, readFile, rm, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { WharfClient } from '@wharf/client'
-import type { RunningServer } from '@wharf/server'
 import { MetricLogger } from './metric-logger.js'
-import { encodeSpoolLine, lockSpoolFile, replaySpool, spoolFilePath, unlockSpoolFile, type SpoolRecord } from './spool.js'
-import { describeSteps, readSeries, startLocalServer } from '../test-support/logger-servers.js'
+import { encodeSpoolLine, spoolFilePath, type SpoolRecord } from './spool-file.js'
+import { lockSpoolFile, unlockSpoolFile } from './spool-lock.js'
+import { replaySpool } from './spool-replay.js'
+import { describeSteps, readSeries, startLoggerTestServer, type LoggerTestServer } from '../test-support/logger-servers.js'
 
 const BATCH = 50
 
@@ -22,22 +21,15 @@ function batch(options: { runId: string; writerId: string; sequence: number }): 
 }
 
 describe('replaySpool against a real server', () => {
-  let dir: string
-  let server: RunningServer
-  let client: WharfClient
+  let t: LoggerTestServer
 
   beforeAll(async () => {
-    dir = await mkdtemp(path.join(tmpdir(), 'wharf-spool-test-'))
-    server = await startLocalServer({ dataDir: path.join(dir, 'server') })
-    client = new WharfClient({ url: server.url })
+    t = await startLoggerTestServer()
   })
-  afterAll(async () => {
-    await server.close()
-    await rm(dir, { recursive: true, force: true })
-  })
+  afterAll(() => t.stop())
 
   async function newRun(): Promise<string> {
-    return (await client.createRun({ experiment: 'spool-tests', status: 'Running' })).id
+    return (await t.client.createRun({ experiment: 'spool-tests', status: 'Running' })).id
   }
 
   async function writeSpool(options: { spoolDir: string; runId: string; writerId: string; batches: number }): Promise<string> {
@@ -49,57 +41,57 @@ describe('replaySpool against a real server', () => {
   }
 
   it('stores nothing twice when a replay follows a partial send, and deletes the file', async () => {
-    const spoolDir = path.join(dir, 'partial')
+    const spoolDir = path.join(t.dir, 'partial')
     const runId = await newRun()
     const file = await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 10 })
     // The first four batches reached the server before the writer died.
     for (let sequence = 0; sequence < 4; sequence++) {
       const { writerId, series } = batch({ runId, writerId: 'w1', sequence })
-      await client.logMetrics(runId, { writerId, sequence, series })
+      await t.client.logMetrics(runId, { writerId, sequence, series })
     }
-    const result = await replaySpool({ client, spoolDir })
+    const result = await replaySpool({ client: t.client, spoolDir })
     expect(result).toEqual({ files: 1, batches: 10, points: 10 * BATCH, failed: [], skipped: [], runs: { created: 0, artifacts: 0, ended: 0 } })
     expect(existsSync(file)).toBe(false)
-    const points = await readSeries(client, { runId, name: 'loss' })
+    const points = await readSeries(t.client, { runId, name: 'loss' })
     expect(points.length, describeSteps(points, 10 * BATCH)).toBe(10 * BATCH)
     expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
     // A second replay of the same lines (say, a copy restored from a backup) changes nothing.
     await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 10 })
-    expect((await replaySpool({ client, spoolDir })).batches).toBe(10)
-    expect(await readSeries(client, { runId, name: 'loss' })).toHaveLength(10 * BATCH)
+    expect((await replaySpool({ client: t.client, spoolDir })).batches).toBe(10)
+    expect(await readSeries(t.client, { runId, name: 'loss' })).toHaveLength(10 * BATCH)
   })
 
   it('skips a torn last line with a warning, and a copy of a line written twice', async () => {
-    const spoolDir = path.join(dir, 'torn')
+    const spoolDir = path.join(t.dir, 'torn')
     const runId = await newRun()
     const file = await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 3 })
     await appendFile(file, encodeSpoolLine(batch({ runId, writerId: 'w1', sequence: 1 })))
     await appendFile(file, encodeSpoolLine(batch({ runId, writerId: 'w1', sequence: 3 })).slice(0, 40))
     const warnings: string[] = []
-    const result = await replaySpool({ client, spoolDir, onWarning: (message) => warnings.push(message) })
+    const result = await replaySpool({ client: t.client, spoolDir, onWarning: (message) => warnings.push(message) })
     expect(result).toMatchObject({ files: 1, batches: 3, points: 3 * BATCH, failed: [] })
     expect(warnings).toHaveLength(1)
     expect(warnings[0]).toMatch(/cut off mid-write/)
     expect(existsSync(file)).toBe(false)
-    expect(await readSeries(client, { runId, name: 'loss' })).toHaveLength(3 * BATCH)
+    expect(await readSeries(t.client, { runId, name: 'loss' })).toHaveLength(3 * BATCH)
   })
 
   it('stops with ABORTED when its caller aborts, and keeps the file whole', async () => {
-    const spoolDir = path.join(dir, 'aborted')
+    const spoolDir = path.join(t.dir, 'aborted')
     const runId = await newRun()
     const file = await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 2 })
     const before = await readFile(file, 'utf8')
-    const error: unknown = await replaySpool({ client, spoolDir, signal: AbortSignal.abort() }).catch((e: unknown) => e)
+    const error: unknown = await replaySpool({ client: t.client, spoolDir, signal: AbortSignal.abort() }).catch((e: unknown) => e)
     expect(error).toMatchObject({ code: 'ABORTED', exitCode: 130 })
     expect(await readFile(file, 'utf8')).toBe(before)
-    expect(await readSeries(client, { runId, name: 'loss' }).catch(() => [])).toHaveLength(0)
+    expect(await readSeries(t.client, { runId, name: 'loss' }).catch(() => [])).toHaveLength(0)
   })
 
   it('keeps the file of a run that no longer exists and reports it', async () => {
-    const spoolDir = path.join(dir, 'missing-run')
+    const spoolDir = path.join(t.dir, 'missing-run')
     const file = await writeSpool({ spoolDir, runId: 'no-such-run', writerId: 'w1', batches: 2 })
     const before = await readFile(file, 'utf8')
-    const result = await replaySpool({ client, spoolDir })
+    const result = await replaySpool({ client: t.client, spoolDir })
     expect(result.batches).toBe(0)
     expect(result.failed).toHaveLength(1)
     expect(result.failed[0]).toMatchObject({ file, error: { code: 'RUN_NOT_FOUND' } })
@@ -107,12 +99,12 @@ describe('replaySpool against a real server', () => {
   })
 
   it('rewrites a file to the lines not yet stored when one is refused midway', async () => {
-    const spoolDir = path.join(dir, 'midway')
+    const spoolDir = path.join(t.dir, 'midway')
     const runId = await newRun()
     const file = await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 3 })
     const bad: SpoolRecord = { runId, workspace: 'default', writerId: 'w1', sequence: 3, series: [{ name: 'loss', values: [1], times: [1, 2] }] }
     await appendFile(file, encodeSpoolLine(bad) + encodeSpoolLine(batch({ runId, writerId: 'w1', sequence: 4 })))
-    const result = await replaySpool({ client, spoolDir })
+    const result = await replaySpool({ client: t.client, spoolDir })
     expect(result).toMatchObject({ files: 1, batches: 3, points: 3 * BATCH })
     expect(result.failed[0]?.error.code).toBe('INVALID_ARGUMENT')
     const left = (await readFile(file, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as SpoolRecord).sequence)
@@ -121,7 +113,7 @@ describe('replaySpool against a real server', () => {
   })
 
   it('leaves alone a file locked by a live process, and takes over one whose process is gone', async () => {
-    const spoolDir = path.join(dir, 'locked')
+    const spoolDir = path.join(t.dir, 'locked')
     const runId = await newRun()
     const busy = await writeSpool({ spoolDir, runId, writerId: 'busy', batches: 1 })
     const orphan = await writeSpool({ spoolDir, runId, writerId: 'orphan', batches: 1 })
@@ -131,7 +123,7 @@ describe('replaySpool against a real server', () => {
     try {
       await writeFile(`${busy}.lock`, `${sleeper.pid}\n`)
       await writeFile(`${orphan}.lock`, `${dead.pid}\n`)
-      const result = await replaySpool({ client, spoolDir, runId })
+      const result = await replaySpool({ client: t.client, spoolDir, runId })
       expect(result.skipped).toEqual([{ file: busy, reason: `in use by process ${sleeper.pid}` }])
       expect(result.batches).toBe(1)
       expect(existsSync(orphan)).toBe(false)
@@ -139,27 +131,27 @@ describe('replaySpool against a real server', () => {
       // In this process too: a file held here is not replayed under its holder.
       await rm(`${busy}.lock`)
       expect(lockSpoolFile(busy)).toEqual({ locked: true })
-      expect((await replaySpool({ client, spoolDir })).skipped).toEqual([{ file: busy, reason: 'in use in this process' }])
+      expect((await replaySpool({ client: t.client, spoolDir })).skipped).toEqual([{ file: busy, reason: 'in use in this process' }])
       unlockSpoolFile(busy)
-      expect((await replaySpool({ client, spoolDir })).batches).toBe(1)
+      expect((await replaySpool({ client: t.client, spoolDir })).batches).toBe(1)
     } finally {
       sleeper.kill('SIGKILL')
     }
   })
 
   it('is what a new logger of the run does first, so earlier points keep their steps', async () => {
-    const spoolDir = path.join(dir, 'startup')
+    const spoolDir = path.join(t.dir, 'startup')
     const runId = await newRun()
     await writeSpool({ spoolDir, runId, writerId: 'earlier', batches: 4 })
     const other = await writeSpool({ spoolDir, runId: 'another-run', writerId: 'earlier', batches: 1 })
-    const logger = new MetricLogger({ client, runId, spoolDir })
+    const logger = new MetricLogger({ client: t.client, runId, spoolDir })
     try {
       for (let i = 4 * BATCH; i < 5 * BATCH; i++) logger.log('loss', i)
       await logger.flush()
     } finally {
       await logger.close()
     }
-    const points = await readSeries(client, { runId, name: 'loss' })
+    const points = await readSeries(t.client, { runId, name: 'loss' })
     expect(points.length, describeSteps(points, 5 * BATCH)).toBe(5 * BATCH)
     expect(points.every((point, i) => point.step === i && point.value === i)).toBe(true)
     expect(existsSync(other)).toBe(true)
