@@ -3,15 +3,7 @@ import { isWharfError } from './errors.js'
 import { DEFAULT_LIMITS } from './limits.js'
 import { checkMetricPoint, fromWireNumber, parseMetricBatch, parseMetricPoint, toWireNumber } from './metric-validation.js'
 import { MetricBatchSchema, MetricPointInSchema } from './schemas.js'
-
-function codeOf(fn: () => unknown): string | undefined {
-  try {
-    fn()
-  } catch (error) {
-    return isWharfError(error) ? error.code : 'not a WharfError'
-  }
-  return undefined
-}
+import { thrownCodeOf } from './test-support/index.js'
 
 describe('parseMetricBatch', () => {
   it('accepts rows and columns, and keeps rows first then each series in order', () => {
@@ -56,7 +48,7 @@ describe('parseMetricBatch', () => {
       { writerId: 'w', points: [] },
       { sequence: 1, points: [] },
     ]
-    for (const input of bad) expect(codeOf(() => parseMetricBatch(input, DEFAULT_LIMITS)), JSON.stringify(input)).toBe('INVALID_ARGUMENT')
+    for (const input of bad) expect(thrownCodeOf(() => parseMetricBatch(input, DEFAULT_LIMITS)), JSON.stringify(input)).toBe('INVALID_ARGUMENT')
   })
 
   it('refuses lone UTF-16 surrogates in names and texts, and keeps well-formed pairs', () => {
@@ -66,18 +58,18 @@ describe('parseMetricBatch', () => {
       { series: [{ name: 'x\udc00', values: [1] }] },
       { series: [{ name: 'notes', texts: ['ok', 'half \ud83d'] }] },
     ]) {
-      expect(codeOf(() => parseMetricBatch(batch, DEFAULT_LIMITS)), JSON.stringify(batch)).toBe('INVALID_ARGUMENT')
+      expect(thrownCodeOf(() => parseMetricBatch(batch, DEFAULT_LIMITS)), JSON.stringify(batch)).toBe('INVALID_ARGUMENT')
     }
     expect(parseMetricBatch({ points: [{ name: 'rocket \ud83d\ude80', text: '\u{1F680}' }] }, DEFAULT_LIMITS).points).toHaveLength(1)
   })
 
   it('counts rows and columns together against pointsPerBatch, and names the limit', () => {
     const limits = { ...DEFAULT_LIMITS, pointsPerBatch: 3 }
-    expect(codeOf(() => parseMetricBatch({ points: [{ name: 'a', value: 1 }, { name: 'a', value: 1 }], series: [{ name: 'b', values: [1, 2] }] }, limits))).toBe(
+    expect(thrownCodeOf(() => parseMetricBatch({ points: [{ name: 'a', value: 1 }, { name: 'a', value: 1 }], series: [{ name: 'b', values: [1, 2] }] }, limits))).toBe(
       'LIMIT_EXCEEDED',
     )
-    expect(codeOf(() => parseMetricBatch({ series: [{ name: 'b', values: [1, 2, 3] }] }, limits))).toBeUndefined()
-    expect(codeOf(() => parseMetricBatch({ series: [{ name: 'b', texts: ['x'.repeat(5000)] }] }, DEFAULT_LIMITS))).toBe('LIMIT_EXCEEDED')
+    expect(thrownCodeOf(() => parseMetricBatch({ series: [{ name: 'b', values: [1, 2, 3] }] }, limits))).toBeUndefined()
+    expect(thrownCodeOf(() => parseMetricBatch({ series: [{ name: 'b', texts: ['x'.repeat(5000)] }] }, DEFAULT_LIMITS))).toBe('LIMIT_EXCEEDED')
   })
 
   it('round-trips non-finite numbers through their wire form', () => {
@@ -207,8 +199,8 @@ describe('one metric point check', () => {
 
   it('follows the limits it is given, and names the place of the point', () => {
     const limits = { ...DEFAULT_LIMITS, metricTextLength: 2 }
-    expect(codeOf(() => checkMetricPoint({ name: 'n', text: 'abc' }, { limits, place: { call: 'n' } }))).toBe('LIMIT_EXCEEDED')
-    expect(codeOf(() => checkMetricPoint({ name: 'n', text: 'ab' }, { limits, place: { call: 'n' } }))).toBeUndefined()
+    expect(thrownCodeOf(() => checkMetricPoint({ name: 'n', text: 'abc' }, { limits, place: { call: 'n' } }))).toBe('LIMIT_EXCEEDED')
+    expect(thrownCodeOf(() => checkMetricPoint({ name: 'n', text: 'ab' }, { limits, place: { call: 'n' } }))).toBeUndefined()
     expect(() => checkMetricPoint({ name: 'n', value: 1, step: -1 }, { limits, place: { series: 2, entry: 7 } })).toThrow('series[2].steps[7]')
     expect(() => checkMetricPoint({ name: 'n', value: 1, step: -1 }, { limits, place: { row: 4 } })).toThrow('points[4].step')
   })

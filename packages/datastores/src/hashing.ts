@@ -86,6 +86,17 @@ export interface BodyFeed {
 }
 
 /**
+ * Rethrows, as it is, what a failed put must answer with unchanged: the caller's own failure (its body,
+ * a body of another size than declared), its abort, or an error that is already a WharfError. Returns
+ * for anything else, which the driver translates into its own terms.
+ */
+export function rethrowCallerFailure(feed: BodyFeed, error: unknown, signal: AbortSignal | undefined): void {
+  const own = feed.callerError()
+  if (own !== undefined) throw own
+  if (signal?.aborted || isWharfError(error)) throw error
+}
+
+/**
  * Pipes `body` into `hasher` without ever destroying `body` (an HTTP request must stay open for the
  * error response). A body that errors or closes early destroys the hasher, so the put fails instead of
  * waiting forever; the listener stays on after `release`, so a late error of the body cannot crash the

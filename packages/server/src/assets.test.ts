@@ -1,20 +1,10 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
-import { isWharfError, type ErrorCode } from '@wharf/contract'
 import { startTestServer, testStoreKinds, type TestServer } from './test-support/test-server.js'
+import { rejectionOf } from '@wharf/contract/test-support'
 
 const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex')
-
-async function errorOf(promise: Promise<unknown>, code: ErrorCode): Promise<Error> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  expect(isWharfError(error), `expected ${code}, got ${String(error)}`).toBe(true)
-  expect((error as { code: string }).code).toBe(code)
-  return error as Error
-}
 
 for (const { kind, enabled } of testStoreKinds()) {
   if (!enabled) {
@@ -167,47 +157,47 @@ for (const { kind, enabled } of testStoreKinds()) {
 
     it('refuses bad promotes with the error that says what to do', async () => {
       const runId = await runWith({ 'outputs/model.pkl': 'm' }, { finished: true })
-      const nothing = await errorOf(
+      const nothing = await rejectionOf(
         client.promoteAsset({ name: 'empty', runId, artifactPath: 'outputs/missing' }),
         'ARTIFACT_NOT_FOUND',
       )
       expect(nothing.message).toContain(`run ${runId} has no artifact at outputs/missing`)
       expect(nothing.message).toContain(`wharf history info -r ${runId}`)
       // `outputs/model` is a string prefix of `outputs/model.pkl` but neither that file nor a folder.
-      await errorOf(client.promoteAsset({ name: 'empty', runId, artifactPath: 'outputs/model' }), 'ARTIFACT_NOT_FOUND')
-      await errorOf(client.promoteAsset({ name: 'x', runId: 'no-such-run', artifactPath: 'outputs/model.pkl' }), 'RUN_NOT_FOUND')
+      await rejectionOf(client.promoteAsset({ name: 'empty', runId, artifactPath: 'outputs/model' }), 'ARTIFACT_NOT_FOUND')
+      await rejectionOf(client.promoteAsset({ name: 'x', runId: 'no-such-run', artifactPath: 'outputs/model.pkl' }), 'RUN_NOT_FOUND')
       for (const name of ['', 'bad name', '../up', '-dash', 'a'.repeat(300)]) {
-        const error = await errorOf(client.promoteAsset({ name, runId, artifactPath: 'outputs/model.pkl' }), 'INVALID_ARGUMENT')
+        const error = await rejectionOf(client.promoteAsset({ name, runId, artifactPath: 'outputs/model.pkl' }), 'INVALID_ARGUMENT')
         expect(error.message).toContain('asset name')
       }
       for (const artifactPath of ['../x', '/etc/passwd', 'outputs/../../x', '']) {
-        await errorOf(client.promoteAsset({ name: 'x', runId, artifactPath }), 'UNSAFE_PATH')
+        await rejectionOf(client.promoteAsset({ name: 'x', runId, artifactPath }), 'UNSAFE_PATH')
       }
-      await errorOf(
+      await rejectionOf(
         client.promoteAsset({ name: 'x', runId, artifactPath: 'outputs/model.pkl', tags: { a: '1', b: '2', c: '3', d: '4' } }),
         'LIMIT_EXCEEDED',
       )
-      await errorOf(client.promoteAsset({ name: 'x', runId, artifactPath: 'outputs/model.pkl', tags: { '': 'v' } }), 'INVALID_ARGUMENT')
+      await rejectionOf(client.promoteAsset({ name: 'x', runId, artifactPath: 'outputs/model.pkl', tags: { '': 'v' } }), 'INVALID_ARGUMENT')
       const extra = await fetch(`${api}/assets`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },
         body: JSON.stringify({ name: 'x', runId, artifactPath: 'outputs/model.pkl', colour: 'red' }),
       })
       expect(extra.status).toBe(400)
-      await errorOf(client.getAssetVersion('empty', 'latest'), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.getAssetVersion('empty', 'latest'), 'ASSET_NOT_FOUND')
       expect((await client.listAssets().toArray()).map((a) => a.name)).not.toContain('x')
     })
 
     it('says ASSET_NOT_FOUND for unknown assets and versions, and refuses unsafe file paths', async () => {
       const runId = await runWith({ 'outputs/m.bin': 'm' }, { finished: true })
       await client.promoteAsset({ name: 'known', runId, artifactPath: 'outputs/m.bin' })
-      const unknown = await errorOf(client.getAssetVersion('unknown', 'latest'), 'ASSET_NOT_FOUND')
+      const unknown = await rejectionOf(client.getAssetVersion('unknown', 'latest'), 'ASSET_NOT_FOUND')
       expect(unknown.message).toContain('asset "unknown"')
       expect(unknown.message).toContain('wharf asset list')
-      await errorOf(client.getAssetVersion('known', 7), 'ASSET_NOT_FOUND')
-      await errorOf(client.listAssetVersions('unknown').toArray(), 'ASSET_NOT_FOUND')
-      await errorOf(client.downloadAssetFile({ name: 'known', version: 7, path: 'm.bin' }), 'ASSET_NOT_FOUND')
-      await errorOf(client.downloadAssetFile({ name: 'known', version: 1, path: 'other.bin' }), 'FILE_NOT_FOUND')
+      await rejectionOf(client.getAssetVersion('known', 7), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.listAssetVersions('unknown').toArray(), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.downloadAssetFile({ name: 'known', version: 7, path: 'm.bin' }), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.downloadAssetFile({ name: 'known', version: 1, path: 'other.bin' }), 'FILE_NOT_FOUND')
       for (const [url, status, code] of [
         [`${api}/assets/known/versions/abc`, 400, 'INVALID_ARGUMENT'],
         [`${api}/assets/known/versions/0`, 400, 'INVALID_ARGUMENT'],

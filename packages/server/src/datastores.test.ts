@@ -13,19 +13,11 @@ import {
   generateAccountSASQueryParameters,
 } from '@azure/storage-blob'
 import { WharfClient } from '@wharf/client'
-import { isWharfError, type Datastore, type WharfError } from '@wharf/contract'
+import { isWharfError, type Datastore } from '@wharf/contract'
 import { putBlobWithRawName, startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
-import { errorCodeOf, startTestServer, type TestServer } from './test-support/test-server.js'
+import { errorCodeOf, rejectionOf } from '@wharf/contract/test-support'
+import { startTestServer, type TestServer } from './test-support/test-server.js'
 import { useAzuriteBlobServer } from './test-support/use-azurite-server.js'
-
-async function errorOf(promise: Promise<unknown>): Promise<WharfError> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!isWharfError(error)) throw new Error(`expected a WharfError, got ${String(error)}`)
-  return error
-}
 
 const fresh = (): string => `c${randomBytes(6).toString('hex')}`
 
@@ -116,14 +108,14 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 
     it('says the account refused the key (or the SAS token), and names where it is set; never "could not reach"', async () => {
       const wrongKey = Buffer.from(randomBytes(64)).toString('base64')
-      const byKey = await errorOf(client.registerDatastore(blob('refusedkey', { accountKey: wrongKey })))
+      const byKey = await rejectionOf(client.registerDatastore(blob('refusedkey', { accountKey: wrongKey })))
       expect(byKey.code).toBe('FORBIDDEN')
       expect(byKey.message).toContain(`the storage account "${azurite.accountName}" refused the account key`)
       expect(byKey.message).toContain('check --account-key / AZURE_STORAGE_KEY')
       expect(byKey.message).not.toMatch(/reach/)
       expect(byKey.message).not.toContain(wrongKey)
       const wrongSas = sasToken.replace(/sig=[^&]+/, `sig=${encodeURIComponent(Buffer.from(randomBytes(32)).toString('base64'))}`)
-      const bySas = await errorOf(client.registerDatastore(blob('refusedsas', { accountKey: undefined, sasToken: wrongSas, createIfNotExists: false })))
+      const bySas = await rejectionOf(client.registerDatastore(blob('refusedsas', { accountKey: undefined, sasToken: wrongSas, createIfNotExists: false })))
       expect(bySas.code).toBe('FORBIDDEN')
       expect(bySas.message).toContain(`the storage account "${azurite.accountName}" refused the SAS token`)
       expect(bySas.message).toContain('--sas-token / AZURE_STORAGE_SAS_TOKEN')
@@ -138,7 +130,7 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
         })
       })
       const endpoint = `http://127.0.0.1:${closed}/${azurite.accountName}`
-      const unreachable = await errorOf(client.registerDatastore(blob('unreachable', { endpoint })))
+      const unreachable = await rejectionOf(client.registerDatastore(blob('unreachable', { endpoint })))
       expect(unreachable.code).toBe('DATASTORE_UNAVAILABLE')
       expect(unreachable.message).toContain(`could not reach the Azure Blob container`)
       expect(unreachable.message).toContain(`at ${endpoint}`)

@@ -7,7 +7,8 @@ import { WharfClient } from '@wharf/client'
 import { loadServerConfig } from './config.js'
 import { createLog } from './log.js'
 import { startServer, type RunningServer } from './server.js'
-import { errorCodeOf, startTestServer, type TestServer } from './test-support/test-server.js'
+import { errorCodeOf } from '@wharf/contract/test-support'
+import { startTestServer, type TestServer } from './test-support/test-server.js'
 
 /** A GET with exactly the headers given (fetch will not send a Host of our choosing), as a browser or a script could. */
 function rawGet(url: string, headers: Record<string, string>): Promise<{ status: number; body: string }> {

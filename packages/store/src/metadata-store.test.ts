@@ -13,21 +13,12 @@ import type {
 } from './index.js'
 import { createTestStore, createTestStoreConfig, describeEachStore, newRunInput, runStoreWorker } from './test-support/index.js'
 import type { TestStore } from './test-support/index.js'
+import { rejectionCodeOf } from '@wharf/contract/test-support'
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z')
 const iso = (offsetSeconds: number) => new Date(T0 + offsetSeconds * 1000).toISOString()
 
 /** Resolves to the WharfError code `promise` rejects with (fails the test if it resolves). */
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  try {
-    await promise
-  } catch (error) {
-    if (isWharfError(error)) return error.code
-    throw error
-  }
-  throw new Error('expected the call to fail')
-}
-
 function datastore(workspace: string, name: string, overrides: Partial<DatastoreRecord> = {}): DatastoreRecord {
   return {
     workspace,
@@ -133,7 +124,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         createdAt: iso(5),
         datastores: [datastore(name, 'extra')],
       })
-      expect(await codeOf(again)).toBe('WORKSPACE_EXISTS')
+      expect(await rejectionCodeOf(again)).toBe('WORKSPACE_EXISTS')
       expect(await store.findDatastore({ workspace: name, name: 'extra' })).toBeUndefined()
     })
 
@@ -150,8 +141,8 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const updated = await store.setDefaultDatastore({ workspace: name, name: 'workspaceartifactstore' })
       expect(updated.defaultDatastore).toBe('workspaceartifactstore')
       expect((await store.getWorkspace(name)).defaultDatastore).toBe('workspaceartifactstore')
-      expect(await codeOf(store.setDefaultDatastore({ workspace: name, name: 'missing' }))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(store.setDefaultDatastore({ workspace: 'nope-nope', name: 'workspaceblobstore' }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.setDefaultDatastore({ workspace: name, name: 'missing' }))).toBe('DATASTORE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.setDefaultDatastore({ workspace: 'nope-nope', name: 'workspaceblobstore' }))).toBe('WORKSPACE_NOT_FOUND')
     })
   })
 
@@ -167,8 +158,8 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
 
     it('says EXPERIMENT_NOT_FOUND and WORKSPACE_NOT_FOUND', async () => {
       const ws = await newWorkspace()
-      expect(await codeOf(store.getExperiment({ workspace: ws, name: 'missing' }))).toBe('EXPERIMENT_NOT_FOUND')
-      expect(await codeOf(store.ensureExperiment({ workspace: 'nope-nope', name: 'x', createdAt: iso(0) }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.getExperiment({ workspace: ws, name: 'missing' }))).toBe('EXPERIMENT_NOT_FOUND')
+      expect(await rejectionCodeOf(store.ensureExperiment({ workspace: 'nope-nope', name: 'x', createdAt: iso(0) }))).toBe('WORKSPACE_NOT_FOUND')
     })
 
     it('lists experiments by name across pages', async () => {
@@ -184,7 +175,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
       expect(seen).toEqual(['B', 'a', 'b', 'c', 'd', 'e', 'f', 'g'])
-      expect(await codeOf(store.listExperiments({ workspace: ws, pageSize: 3, pageToken: 'garbage' }))).toBe('INVALID_ARGUMENT')
+      expect(await rejectionCodeOf(store.listExperiments({ workspace: ws, pageSize: 3, pageToken: 'garbage' }))).toBe('INVALID_ARGUMENT')
     })
   })
 
@@ -228,9 +219,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('refuses a taken id, an unknown parent and an unknown workspace', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      expect(await codeOf(store.createRun(runInput(ws, { id: run.id })))).toBe('RUN_EXISTS')
-      expect(await codeOf(store.createRun(runInput(ws, { parentRunId: 'no-such-run' })))).toBe('RUN_NOT_FOUND')
-      expect(await codeOf(store.createRun(runInput('nope-nope')))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.createRun(runInput(ws, { id: run.id })))).toBe('RUN_EXISTS')
+      expect(await rejectionCodeOf(store.createRun(runInput(ws, { parentRunId: 'no-such-run' })))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.createRun(runInput('nope-nope')))).toBe('WORKSPACE_NOT_FOUND')
     })
 
     it('says RUN_NOT_FOUND for a missing run and for a run of another workspace', async () => {
@@ -242,8 +233,8 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect((error as Error).message).toBe(
         `run "${run.id}" not found in workspace "${other}"; wharf history list shows the runs`,
       )
-      expect(await codeOf(store.getRun({ workspace: ws, runId: 'missing' }))).toBe('RUN_NOT_FOUND')
-      expect(await codeOf(store.updateRun({ workspace: ws, runId: 'missing', displayName: 'x' }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.getRun({ workspace: ws, runId: 'missing' }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.updateRun({ workspace: ws, runId: 'missing', displayName: 'x' }))).toBe('RUN_NOT_FOUND')
     })
 
     it('updates display name and description', async () => {
@@ -288,7 +279,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         expect(isWharfError(error, 'INVALID_STATUS_TRANSITION'), `${before.status} -> ${to}`).toBe(true)
         expect(await store.getRun({ workspace: ws, runId: fresh.id })).toEqual(before)
       }
-      expect(await codeOf(store.transitionRun({ workspace: ws, runId: 'missing', status: 'Running', at: iso(1) }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.transitionRun({ workspace: ws, runId: 'missing', status: 'Running', at: iso(1) }))).toBe('RUN_NOT_FOUND')
       expect((await store.getRun({ workspace: ws, runId: run.id })).status).toBe('NotStarted')
     })
 
@@ -341,7 +332,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const run = await newRun(ws, { properties: { commit: 'abc' } })
       const added = await store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'abc', seed: '1' }, maxProperties: 3 })
       expect(added.properties).toEqual({ commit: 'abc', seed: '1' })
-      expect(await codeOf(store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'def' }, maxProperties: 3 }))).toBe(
+      expect(await rejectionCodeOf(store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'def' }, maxProperties: 3 }))).toBe(
         'PROPERTY_IMMUTABLE',
       )
       const error = await store
@@ -488,9 +479,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const page = await store.listRuns({ workspace: ws, pageSize: 2, ...byTime })
       const token = page.nextPageToken!
       expect(
-        await codeOf(store.listRuns({ workspace: ws, pageSize: 2, ...byTime, order: 'desc', pageToken: token })),
+        await rejectionCodeOf(store.listRuns({ workspace: ws, pageSize: 2, ...byTime, order: 'desc', pageToken: token })),
       ).toBe('INVALID_ARGUMENT')
-      expect(await codeOf(store.listRuns({ workspace: 'nope-nope', pageSize: 2, ...byTime }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listRuns({ workspace: 'nope-nope', pageSize: 2, ...byTime }))).toBe('WORKSPACE_NOT_FOUND')
     })
   })
 
@@ -617,7 +608,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         { name: 'only-nan', kind: 'number', count: 1, lastStep: 0, lastTime: T0 + 500, last: 'NaN', min: null, max: null },
         { name: 't', kind: 'text', count: 2, lastStep: 1, lastTime: T0 + 500, last: 'world', min: null, max: null },
       ])
-      expect(await codeOf(store.listMetrics({ workspace: ws, runId: 'missing' }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listMetrics({ workspace: ws, runId: 'missing' }))).toBe('RUN_NOT_FOUND')
     })
 
     it('stores a retried batch once and acknowledges the retry', async () => {
@@ -684,9 +675,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('refuses batches for unknown runs and past the metric name limit, storing nothing', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      expect(await codeOf(store.ingestMetrics(batch({ ws, runId: 'missing' }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.ingestMetrics(batch({ ws, runId: 'missing' }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
       const other = await newWorkspace()
-      expect(await codeOf(store.ingestMetrics(batch({ ws: other, runId: run.id }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.ingestMetrics(batch({ ws: other, runId: run.id }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
       await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'a', value: 1 }], { maxMetricNames: 2 }))
       const error = await store
         .ingestMetrics(
@@ -735,9 +726,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(pages.length).toBe(4)
       expect(steps).toEqual([...Array.from({ length: 11 }, (_, i) => 10 + i), 20, 20, ...Array.from({ length: 9 }, (_, i) => 21 + i)])
       expect(pages.flat().filter((p) => p.step === 20).map((p) => p.value)).toEqual([20, 100, 101])
-      expect(await codeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 'missing', pageSize: 10 }))).toBe('METRIC_NOT_FOUND')
-      expect(await codeOf(store.readMetricSeries({ workspace: ws, runId: 'missing', name: 's', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
-      expect(await codeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 10, pageToken: 'e30' }))).toBe(
+      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 'missing', pageSize: 10 }))).toBe('METRIC_NOT_FOUND')
+      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: 'missing', name: 's', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 10, pageToken: 'e30' }))).toBe(
         'INVALID_ARGUMENT',
       )
     })
@@ -793,8 +784,8 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       ])
       const empty = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'g', fromStep: 10, toStep: 50, buckets: 4 })
       expect(empty).toEqual({ name: 'g', fromStep: 10, toStep: 50, bucketWidth: 11, buckets: [] })
-      expect(await codeOf(store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'nope', buckets: 4 }))).toBe('METRIC_NOT_FOUND')
-      expect(await codeOf(store.readMetricBuckets({ workspace: ws, runId: 'missing', name: 'g', buckets: 4 }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'nope', buckets: 4 }))).toBe('METRIC_NOT_FOUND')
+      expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: 'missing', name: 'g', buckets: 4 }))).toBe('RUN_NOT_FOUND')
     })
   })
 
@@ -836,7 +827,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const all = await store.listArtifacts({ workspace: ws, runId: run.id, pageSize: 100 })
       expect(all.items.map((a) => a.path)).toEqual([...paths].sort())
       expect(all.nextPageToken).toBeUndefined()
-      expect(await codeOf(store.listArtifacts({ workspace: ws, runId: 'missing', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listArtifacts({ workspace: ws, runId: 'missing', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
     })
 
     it('reports each replaced record to exactly one of many puts of one path racing', async () => {
@@ -856,10 +847,10 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
       await store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt') })
       await store.transitionRun({ workspace: ws, runId: run.id, status: 'Completed', at: iso(1) })
-      expect(await codeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/b.txt') }))).toBe('RUN_FINISHED')
-      expect(await codeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 1 }) }))).toBe('RUN_FINISHED')
+      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/b.txt') }))).toBe('RUN_FINISHED')
+      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 1 }) }))).toBe('RUN_FINISHED')
       expect((await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/a.txt' }))?.size).toBe(1234)
-      expect(await codeOf(store.putArtifact({ workspace: ws, artifact: artifact('missing', 'x') }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact('missing', 'x') }))).toBe('RUN_NOT_FOUND')
     })
   })
 
@@ -931,13 +922,13 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         expect((error as Error).message).toContain(`asset "${name}"`)
         expect((error as Error).message).toContain('wharf asset list')
       }
-      expect(await codeOf(store.listAssetVersions({ workspace: ws, name: 'missing', pageSize: 10 }))).toBe('ASSET_NOT_FOUND')
-      expect(await codeOf(store.getAssetVersion({ workspace: 'nope-nope', name: 'model', version: 1 }))).toBe('WORKSPACE_NOT_FOUND')
-      expect(await codeOf(store.listAssets({ workspace: 'nope-nope', pageSize: 10 }))).toBe('WORKSPACE_NOT_FOUND')
-      expect(await codeOf(store.createAssetVersion(assetInput(ws, 'missing')))).toBe('RUN_NOT_FOUND')
-      expect(await codeOf(store.createAssetVersion(assetInput('nope-nope', run.id)))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listAssetVersions({ workspace: ws, name: 'missing', pageSize: 10 }))).toBe('ASSET_NOT_FOUND')
+      expect(await rejectionCodeOf(store.getAssetVersion({ workspace: 'nope-nope', name: 'model', version: 1 }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listAssets({ workspace: 'nope-nope', pageSize: 10 }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.createAssetVersion(assetInput(ws, 'missing')))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.createAssetVersion(assetInput('nope-nope', run.id)))).toBe('WORKSPACE_NOT_FOUND')
       const elsewhere = await newWorkspace()
-      expect(await codeOf(store.createAssetVersion(assetInput(elsewhere, run.id)))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.createAssetVersion(assetInput(elsewhere, run.id)))).toBe('RUN_NOT_FOUND')
       // A failed promote leaves no version behind.
       expect((await store.getAssetVersion({ workspace: ws, name: 'model', version: 'latest' })).version).toBe(1)
     })
@@ -975,7 +966,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(versions.map((v) => v.version)).toEqual([3, 2, 1])
       expect(versions.every((v) => v.files.length === 0 && v.fileCount === 2)).toBe(true)
       const token = (await store.listAssetVersions({ workspace: ws, name: 'a', pageSize: 1 })).nextPageToken ?? ''
-      expect(await codeOf(store.listAssetVersions({ workspace: ws, name: 'c', pageSize: 1, pageToken: token }))).toBe('INVALID_ARGUMENT')
+      expect(await rejectionCodeOf(store.listAssetVersions({ workspace: ws, name: 'c', pageSize: 1, pageToken: token }))).toBe('INVALID_ARGUMENT')
     })
 
     it('gives concurrent promotes of one name distinct, consecutive versions', async () => {
@@ -1041,9 +1032,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
 
       await store.deleteDatastore({ workspace: ws, name: 'raw' })
       expect(await store.findDatastore({ workspace: ws, name: 'raw' })).toBeUndefined()
-      expect(await codeOf(store.getDatastore({ workspace: ws, name: 'raw' }))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(store.deleteDatastore({ workspace: ws, name: 'raw' }))).toBe('DATASTORE_NOT_FOUND')
-      expect(await codeOf(store.putDatastore(datastore('nope-nope', 'x'), { overwrite: false }))).toBe(
+      expect(await rejectionCodeOf(store.getDatastore({ workspace: ws, name: 'raw' }))).toBe('DATASTORE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.deleteDatastore({ workspace: ws, name: 'raw' }))).toBe('DATASTORE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.putDatastore(datastore('nope-nope', 'x'), { overwrite: false }))).toBe(
         'WORKSPACE_NOT_FOUND',
       )
     })

@@ -7,7 +7,7 @@ import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, md5Of,
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
-import { HashingStream, feedBody } from '../hashing.js'
+import { HashingStream, feedBody, rethrowCallerFailure } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
 import { listPageSize } from '../paging.js'
 import { checkGet, rangeWithin } from '../range.js'
@@ -127,10 +127,7 @@ class AzureBlobDriver implements DatastoreDriver {
     } catch (error) {
       hasher.destroy()
       await blocks.settle()
-      // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
-      const own = feed.callerError()
-      if (own !== undefined) throw own
-      if (signal?.aborted || isWharfError(error)) throw error
+      rethrowCallerFailure(feed, error, signal)
       const failure = blocks.failure ?? error
       if (options.ifNotExists && (await this.#lostCreateRace(failure, { key: safe, signal }))) throw fileExists(safe, failure)
       if (errorCodeOf(failure) === 'InvalidBlockList') throw writeConflict(safe, failure)

@@ -15,7 +15,7 @@ import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, signal
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
-import { HashingStream, feedBody } from '../hashing.js'
+import { HashingStream, feedBody, rethrowCallerFailure } from '../hashing.js'
 import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
 import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
 import { checkGet, rangeWithin } from '../range.js'
@@ -188,10 +188,7 @@ class AzureFileDriver implements DatastoreDriver {
       await ranges?.settle()
       // Without the caller's signal, which may be the reason for stopping. The put's own error is what the caller needs.
       await temp?.deleteIfExists().catch(() => undefined)
-      // The caller's own failures (its body, its abort, a size mismatch) come back as they are.
-      const own = feed.callerError()
-      if (own !== undefined) throw own
-      if (signal?.aborted || isWharfError(error)) throw error
+      rethrowCallerFailure(feed, error, signal)
       throw this.#translate(ranges?.failure ?? error, { action: `write "${printable(safe)}"` })
     } finally {
       feed.release()

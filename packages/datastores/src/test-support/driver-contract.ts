@@ -7,6 +7,7 @@ import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { DATASTORE_KINDS, isWharfError, type ErrorCode, type Page } from '@wharf/contract'
 import type { DatastoreDriver, FileInfo, ListOptions, PutResult } from '../driver.js'
 import { toDatastoreKey, type DatastoreKey } from '../key.js'
+import { rejectionCodeOf } from '@wharf/contract/test-support'
 
 /** What a contract run needs: a driver over fresh, empty storage, and a way to remove that storage. */
 export interface ContractSetup {
@@ -95,14 +96,7 @@ export function failingBody(first: Buffer, error: Error): Readable {
 
 /** The code of the WharfError `action` rejects with (fails the test if it resolves or throws another error). */
 export async function codeOf(action: () => Promise<unknown>): Promise<ErrorCode> {
-  let outcome: unknown
-  try {
-    await action()
-  } catch (error) {
-    outcome = error
-  }
-  if (!isWharfError(outcome)) throw new Error(`expected a WharfError, got ${String(outcome)}`, { cause: outcome })
-  return outcome.code
+  return rejectionCodeOf(Promise.resolve().then(action))
 }
 
 const key = (raw: string): DatastoreKey => toDatastoreKey(raw)

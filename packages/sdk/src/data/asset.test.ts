@@ -3,7 +3,7 @@ import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promis
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { isWharfError } from '@wharf/contract'
+import { rejectionOf } from '@wharf/contract/test-support'
 import { Asset } from './asset.js'
 import { Workspace } from '../workspace.js'
 import { runScript, startSdkTestServer } from '../test-support/sdk-server.js'
@@ -23,15 +23,6 @@ afterAll(async () => {
   await t?.stop()
   await rm(work, { recursive: true, force: true })
 })
-
-async function codeOf(promise: Promise<unknown>): Promise<{ code: string; message: string }> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!isWharfError(error)) throw new Error(`expected a WharfError, got ${String(error)}`)
-  return { code: error.code, message: error.message }
-}
 
 describe('run.registerModel', () => {
   it('uploads the outputs of a live run first, accepts a path relative to outputs/, and leaves complete() working', async () => {
@@ -80,13 +71,13 @@ describe('run.registerModel', () => {
     const run = await ws.experiment('register').startLogging({ outputs: false })
     await writeFile(path.join(work, 'real.pkl'), 'r')
     await run.uploadFile('outputs/real.pkl', path.join(work, 'real.pkl'))
-    const missing = await codeOf(run.registerModel({ modelName: 'nope', modelPath: 'model.pkl' }))
+    const missing = await rejectionOf(run.registerModel({ modelName: 'nope', modelPath: 'model.pkl' }))
     expect(missing.code).toBe('ARTIFACT_NOT_FOUND')
     expect(missing.message).toContain('"model.pkl" or "outputs/model.pkl"')
     expect(missing.message).toContain(`wharf history info -r ${run.id}`)
     // `outputs/real` is only a string prefix of `outputs/real.pkl`.
-    expect((await codeOf(run.registerModel({ modelName: 'real' }))).code).toBe('ARTIFACT_NOT_FOUND')
-    expect((await codeOf(run.registerModel({ modelName: 'bad name', modelPath: 'real.pkl' }))).code).toBe('INVALID_ARGUMENT')
+    expect((await rejectionOf(run.registerModel({ modelName: 'real' }))).code).toBe('ARTIFACT_NOT_FOUND')
+    expect((await rejectionOf(run.registerModel({ modelName: 'bad name', modelPath: 'real.pkl' }))).code).toBe('INVALID_ARGUMENT')
     expect((await run.registerModel({ modelName: 'real', modelPath: 'real.pkl' })).artifactPath).toBe('outputs/real.pkl')
     await run.complete()
   })
@@ -145,7 +136,7 @@ describe('Asset', () => {
     expect(await readFile(path.join(target, 'ckpt', 'sub', 'b.pt'), 'utf8')).toBe('b')
 
     await writeFile(path.join(target, 'ckpt', 'sub', 'b.pt'), 'local edit')
-    const refused = await codeOf(first.download({ targetDir: target }))
+    const refused = await rejectionOf(first.download({ targetDir: target }))
     expect(refused.code).toBe('FILE_EXISTS')
     expect(refused.message).toContain(path.join(target, 'ckpt', 'sub', 'b.pt'))
     expect(refused.message).toContain('overwrite: true')
@@ -158,11 +149,11 @@ describe('Asset', () => {
     const asset = await Asset.get(ws, 'ckpt', { version: 1 })
     const tampered = new Asset(ws, { ...asset.info, files: asset.files.map((f) => ({ ...f, sha256: '0'.repeat(64) })) })
     const target = path.join(work, 'damaged')
-    const error = await codeOf(tampered.download({ targetDir: target }))
+    const error = await rejectionOf(tampered.download({ targetDir: target }))
     expect(error.message).toContain('arrived damaged')
     const left = await readdir(target, { recursive: true }).catch(() => [])
     expect(left.filter((f) => String(f).endsWith('.pt') || String(f).includes('wharf-partial'))).toEqual([])
-    expect((await codeOf(Asset.get(ws, 'no-such-asset'))).code).toBe('ASSET_NOT_FOUND')
-    expect((await codeOf(Asset.get(ws, 'ckpt', { version: 99 }))).code).toBe('ASSET_NOT_FOUND')
+    expect((await rejectionOf(Asset.get(ws, 'no-such-asset'))).code).toBe('ASSET_NOT_FOUND')
+    expect((await rejectionOf(Asset.get(ws, 'ckpt', { version: 99 }))).code).toBe('ASSET_NOT_FOUND')
   })
 })

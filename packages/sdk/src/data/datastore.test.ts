@@ -5,13 +5,13 @@ import path from 'node:path'
 import { Writable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { BlobServiceClient, StorageSharedKeyCredential } from '@azure/storage-blob'
-import { isWharfError } from '@wharf/contract'
 import { startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
 import { Datastore } from './datastore.js'
 import { createProgressReporter } from './progress.js'
 import { startSdkTestServer } from '../test-support/sdk-server.js'
 import { Workspace } from '../workspace.js'
 import { sha256, treeOf } from '../test-support/file-tree.js'
+import { rejectionCodeOf } from '@wharf/contract/test-support'
 
 const md5 = (bytes: Buffer | string) => createHash('md5').update(bytes).digest('base64')
 
@@ -31,15 +31,6 @@ afterAll(async () => {
   await Promise.all([azurite?.stop(), s3?.stop()])
   if (work) await rm(work, { recursive: true, force: true })
 })
-
-async function codeOf(promise: Promise<unknown>): Promise<string> {
-  const error = await promise.then(
-    () => undefined,
-    (e: unknown) => e,
-  )
-  if (!isWharfError(error)) throw new Error(`expected a WharfError, got ${String(error)}`)
-  return error.code
-}
 
 /** A folder tree with a few files, returned as relative path → content. */
 async function makeTree(root: string, files: Record<string, string | Buffer>): Promise<void> {
@@ -76,10 +67,10 @@ describe('Datastore registration and lookup', () => {
     await (await Datastore.get(ws, 'workspaceblobstore')).setAsDefault()
     expect((await ws.getDefaultDatastore()).isDefault).toBe(true)
 
-    expect(await codeOf((await Datastore.get(ws, 'workspaceblobstore')).unregister())).toBe('FORBIDDEN')
-    expect(await codeOf(Datastore.get(ws, 'nope'))).toBe('DATASTORE_NOT_FOUND')
+    expect(await rejectionCodeOf((await Datastore.get(ws, 'workspaceblobstore')).unregister())).toBe('FORBIDDEN')
+    expect(await rejectionCodeOf(Datastore.get(ws, 'nope'))).toBe('DATASTORE_NOT_FOUND')
     expect(
-      await codeOf(
+      await rejectionCodeOf(
         Datastore.registerAzureBlobContainer({
           workspace: ws,
           datastoreName: 'sdk_images',
@@ -115,7 +106,7 @@ describe('Datastore registration of the other kinds', () => {
     await makeTree(folder, { 'keep.txt': 'still here' })
     const ds = await Datastore.registerFilesystem({ workspace: ws, datastoreName: 'sdk_kept', path: folder })
     await ds.unregister()
-    expect(await codeOf(Datastore.get(ws, 'sdk_kept'))).toBe('DATASTORE_NOT_FOUND')
+    expect(await rejectionCodeOf(Datastore.get(ws, 'sdk_kept'))).toBe('DATASTORE_NOT_FOUND')
     expect(await readFile(path.join(folder, 'keep.txt'), 'utf8')).toBe('still here')
   })
 })
@@ -164,7 +155,7 @@ describe('upload and download straight to Azure (server-signed SAS)', () => {
     const files = [path.join(src(), 'sub', 'b.csv'), path.join(src(), 'sub', 'deep', 'c.bin')]
     const result = await ds.uploadFiles({ files, relativeRoot: path.join(src(), 'sub'), targetPath: 'picked', showProgress: false })
     expect(result.uploaded.sort()).toEqual(['picked/b.csv', 'picked/deep/c.bin'])
-    expect(await codeOf(ds.uploadFiles({ files, relativeRoot: path.join(src(), 'sub', 'deep'), showProgress: false }))).toBe('INVALID_ARGUMENT')
+    expect(await rejectionCodeOf(ds.uploadFiles({ files, relativeRoot: path.join(src(), 'sub', 'deep'), showProgress: false }))).toBe('INVALID_ARGUMENT')
   })
 
   it('downloads a prefix keeping full paths (returns the count), or stripped, and leaves identical files alone', async () => {

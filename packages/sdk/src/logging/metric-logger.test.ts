@@ -3,7 +3,7 @@ import { readFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, describe, expect, it } from 'vitest'
 import type { WharfClient } from '@wharf/client'
-import { isWharfError, type WharfError } from '@wharf/contract'
+import { type WharfError } from '@wharf/contract'
 import { MetricLogger, type MetricLoggerOptions } from './metric-logger.js'
 import {
   describeSteps,
@@ -13,6 +13,7 @@ import {
   type LoggerTestServer,
   type RestartableServer,
 } from '../test-support/logger-servers.js'
+import { thrownCodeOf } from '@wharf/contract/test-support'
 
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 40 }
 
@@ -88,28 +89,20 @@ describe('MetricLogger against a real server', () => {
 
   it('throws INVALID_ARGUMENT at the call for a bad name, value, step or time, and after close()', async () => {
     const logger = createLogger({ runId: await newRun() })
-    const codeOf = (call: () => unknown): string | undefined => {
-      try {
-        call()
-      } catch (error) {
-        return isWharfError(error) ? error.code : 'not a WharfError'
-      }
-      return undefined
-    }
-    expect(codeOf(() => logger.log('', 1))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('bad\nname', 1))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('x'.repeat(300), 1))).toBe('LIMIT_EXCEEDED')
-    expect(codeOf(() => logger.log('flag', true as unknown as number))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('obj', {} as unknown as number))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('', 1))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('bad\nname', 1))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('x'.repeat(300), 1))).toBe('LIMIT_EXCEEDED')
+    expect(thrownCodeOf(() => logger.log('flag', true as unknown as number))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('obj', {} as unknown as number))).toBe('INVALID_ARGUMENT')
     // A lone surrogate has no UTF-8 form: refused at the call, not with the rest of its batch by the server.
-    expect(codeOf(() => logger.log('loss\ud800', 1))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('note', 'half \udc00'))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('loss', 1, { step: -1 }))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('loss', 1, { step: 1.5 }))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('loss', 1, { step: 2 ** 53 }))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('loss', 1, { time: Number.NaN }))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.logList('chart', [1, null as unknown as number, 3]))).toBe('INVALID_ARGUMENT')
-    expect(codeOf(() => logger.log('loss', Number.NaN))).toBeUndefined()
+    expect(thrownCodeOf(() => logger.log('loss\ud800', 1))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('note', 'half \udc00'))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('loss', 1, { step: -1 }))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('loss', 1, { step: 1.5 }))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('loss', 1, { step: 2 ** 53 }))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('loss', 1, { time: Number.NaN }))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.logList('chart', [1, null as unknown as number, 3]))).toBe('INVALID_ARGUMENT')
+    expect(thrownCodeOf(() => logger.log('loss', Number.NaN))).toBeUndefined()
     // A rejected list buffers nothing: only the NaN above is waiting.
     expect(logger.bufferedPoints).toBe(1)
     await logger.close()

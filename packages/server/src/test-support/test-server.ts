@@ -1,7 +1,7 @@
 import { mkdtemp, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
-import { isWharfError, type ErrorCode, type Limits } from '@wharf/contract'
+import type { Limits } from '@wharf/contract'
 import { startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
 import type { StoreKind } from '@wharf/store'
 import { createTestDatabase, postgresTestUrl } from '@wharf/store/test-support'
@@ -22,17 +22,6 @@ export interface TestServer {
 /** The registration (`blobStore` config, WHARF_BLOBSTORE as JSON) that makes workspaceblobstore the container `artifacts` of this Azurite. */
 export function azuriteBlobStore(azurite: AzuriteInstance): Record<string, string> {
   return { kind: 'azure_blob', accountName: azurite.accountName, accountKey: azurite.accountKey, endpoint: azurite.endpoint, containerName: 'artifacts' }
-}
-
-/** The code a call failed with, or 'resolved'; anything that is not a WharfError is rethrown. */
-export async function errorCodeOf(promise: Promise<unknown>): Promise<ErrorCode | 'resolved'> {
-  try {
-    await promise
-    return 'resolved'
-  } catch (error) {
-    if (isWharfError(error)) return error.code
-    throw error
-  }
 }
 
 /** A fresh Azurite and a SQLite test server whose workspaceblobstore is its container `artifacts`; `stop` ends both. */
