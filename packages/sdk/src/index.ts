@@ -30,5 +30,6 @@ export {
   type DatastoreUploadResult,
   type DatastoreDownloadResult,
 } from './data/datastore.js'
+export { downloadVerified, requireAllPlaced, serverFile, type DownloadSource, type VerifiedDownloadOptions } from './data/download.js'
 export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './data/progress.js'
 export { formatBytes } from './data/format-bytes.js'

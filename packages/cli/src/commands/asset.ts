@@ -83,13 +83,10 @@ export function registerAssetCommands(program: Command): void {
       const version = await client.getAssetVersion(name, wanted)
       const outcomes = await downloadAll(
         version.files.map((file) => ({
-          label: `file "${file.path}" of asset ${version.name}:${version.version}`,
-          relativePath: file.path,
-          size: file.size,
-          sha256: file.sha256,
-          open: () => client.downloadAssetFile({ name: version.name, version: version.version, path: file.path }),
+          ...file,
+          fetch: (call) => client.downloadAssetFile({ name: version.name, version: version.version, path: file.path }, call),
         })),
-        { root: flags.dir, overwrite: flags.overwrite === true, progress: process.stderr.isTTY === true },
+        { dir: flags.dir, overwrite: flags.overwrite === true },
       )
       const directory = path.resolve(flags.dir)
       printResult(

@@ -13,7 +13,7 @@ import { isOutputFormat } from '../output/format.js'
 import { renderPairs, renderTable, type Cell, type TableSpec } from '../output/table.js'
 import { paint, statusStyle, type Terminal } from '../output/terminal.js'
 import { formatTime, formatValue, sparkline } from '../output/values.js'
-import { downloadAll, downloadOne } from '../transfer/download.js'
+import { downloadAll, downloadOneTo } from '../transfer/download.js'
 import { assetVersionView } from './asset.js'
 import { artifactsUnder, lastValues, normalizePrefix, runJson, type RunJson } from './run-view.js'
 
@@ -32,6 +32,7 @@ interface InfoFlags extends CommonFlags {
   run: string
   artifact?: string
   outFile?: string
+  overwrite?: boolean
 }
 
 interface DownloadFlags extends CommonFlags {
@@ -267,16 +268,16 @@ async function writeArtifact(client: WharfClient, flags: InfoFlags & { artifact:
       details: { runId: flags.run, path: wanted },
     })
   }
-  const item = { label: `artifact "${found.path}"`, relativePath: found.path, size: found.size, sha256: found.sha256, open: () => client.downloadArtifact(flags.run, found.path) }
+  const label = `artifact "${found.path}"`
   const destination = artifactDestination(flags)
   if (destination !== undefined) {
     const target = path.resolve(destination)
-    await downloadOne(item, { target })
+    await downloadOneTo(target, { ...found, fetch: (call) => client.downloadArtifact(flags.run, found.path, call) }, { overwrite: flags.overwrite === true })
     process.stderr.write(`wrote ${found.path} to ${target} (${formatBytes(found.size)}, sha256 verified)\n`)
     return
   }
-  const response = await item.open()
-  if (!response.body) throw new WharfError('INTERNAL', `the server sent no body for ${item.label}`)
+  const response = await client.downloadArtifact(flags.run, found.path)
+  if (!response.body) throw new WharfError('INTERNAL', `the server sent no body for ${label}`)
   const hash = createHash('sha256')
   let received = 0
   let checked = !process.stdout.isTTY || TEXT_TYPES.test(found.contentType)
@@ -298,7 +299,7 @@ async function writeArtifact(client: WharfClient, flags: InfoFlags & { artifact:
   }
   const sha256 = hash.digest('hex')
   if (received !== found.size || sha256 !== found.sha256) {
-    throw new WharfError('INTERNAL', `${item.label} arrived damaged (sha256 ${sha256}, expected ${found.sha256}); the output above is incomplete, run the command again`)
+    throw new WharfError('INTERNAL', `${label} arrived damaged (sha256 ${sha256}, expected ${found.sha256}); the output above is incomplete, run the command again`)
   }
 }
 
@@ -309,14 +310,8 @@ async function downloadRun(flags: DownloadFlags): Promise<void> {
   await client.getRun(flags.run) // RUN_NOT_FOUND names the run before anything else
   const artifacts = await artifactsUnder(client, { runId: flags.run, prefix: flags.artifact })
   const outcomes = await downloadAll(
-    artifacts.map((a) => ({
-      label: `artifact "${a.path}"`,
-      relativePath: a.path,
-      size: a.size,
-      sha256: a.sha256,
-      open: () => client.downloadArtifact(flags.run, a.path),
-    })),
-    { root: flags.dir, overwrite: flags.overwrite === true, progress: process.stderr.isTTY === true },
+    artifacts.map((a) => ({ path: a.path, size: a.size, sha256: a.sha256, fetch: (call) => client.downloadArtifact(flags.run, a.path, call) })),
+    { dir: flags.dir, overwrite: flags.overwrite === true },
   )
   const directory = path.resolve(flags.dir)
   const json = { runId: flags.run, directory, files: outcomes }
@@ -476,7 +471,8 @@ export function registerHistoryCommands(program: Command): void {
     .argument('[runid]', RUN_ARG_HELP)
     .option('-r, --run <runid>', RUN_HELP)
     .option('-a, --artifact <path>', 'write this artifact to stdout (or to -f FILE); binary is never written to a terminal')
-    .option('-f, --out-file <file>', 'with -a: save the artifact to this file (sha256 verified)')
+    .option('-f, --out-file <file>', 'with -a: save the artifact to this file (sha256 verified; an identical file is left alone)')
+    .option('--overwrite', 'with -f: replace a file that exists with different content')
     .addHelpText(
       'after',
       '\nWith -a, -o takes a file name, as in az ml history (-o model.bin); a format name there is refused, use -f.\n' +

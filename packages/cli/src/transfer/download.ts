@@ -1,20 +1,12 @@
-import { createHash } from 'node:crypto'
-import { createWriteStream } from 'node:fs'
-import { mkdir, open, rename, rm, stat } from 'node:fs/promises'
 import path from 'node:path'
-import { Readable, Transform } from 'node:stream'
-import { pipeline } from 'node:stream/promises'
-import type { ReadableStream as WebReadableStream } from 'node:stream/web'
-import { WharfError } from '@wharf/contract'
-import { createProgress } from './progress.js'
+import { downloadVerified, requireAllPlaced, serverFile } from '@wharf/sdk'
 
-/** One file to fetch: what it is called in messages, where it goes, what it must hash to, how to open it. */
-export interface DownloadItem {
-  label: string
-  relativePath: string
+/** One file the server keeps with its sha256 (an artifact, an asset's file), and how to fetch it (or a range of it). */
+export interface ServerFileItem {
+  path: string
   size: number
   sha256: string
-  open: () => Promise<Response>
+  fetch: Parameters<typeof serverFile>[0]['fetch']
 }
 
 /** What happened to one file. */
@@ -27,114 +19,33 @@ export interface DownloadOutcome {
   result: 'downloaded' | 'unchanged'
 }
 
-const CONCURRENCY = 8
-
-async function sha256OfFile(file: string): Promise<string | undefined> {
-  const handle = await open(file, 'r').catch(() => undefined)
-  if (!handle) return undefined
-  try {
-    const hash = createHash('sha256')
-    for await (const chunk of handle.createReadStream() as AsyncIterable<Buffer>) hash.update(chunk)
-    return hash.digest('hex')
-  } finally {
-    await handle.close().catch(() => undefined)
-  }
-}
-
-/** Resolves `relative` under `root`, refusing paths that would land outside it. */
-export function safeTarget(root: string, relative: string): string {
-  const target = path.resolve(root, relative)
-  if (target !== root && !target.startsWith(root + path.sep)) {
-    throw new WharfError('UNSAFE_PATH', `"${relative}" would be written outside ${root}; refusing it`)
-  }
-  return target
-}
-
 /**
- * Streams one response body to `target` through a temp file, hashing on the way; the target appears
- * only when every byte arrived and the sha256 matches.
+ * Downloads `items` under `dir`, keeping their paths, through the SDK's one verified download, with its
+ * progress bar when stderr is a terminal. Identical files are left alone; different ones are replaced
+ * only with `overwrite`, else the command fails with FILE_EXISTS naming them (the rest are in place).
  */
-export async function downloadOne(item: DownloadItem, options: { target: string; onBytes?: (count: number) => void }): Promise<void> {
-  await mkdir(path.dirname(options.target), { recursive: true })
-  const temp = `${options.target}.wharf-partial-${process.pid}`
-  const response = await item.open()
-  if (!response.body) throw new WharfError('INTERNAL', `the server sent no body for ${item.label}`)
-  const hash = createHash('sha256')
-  let received = 0
-  const meter = new Transform({
-    transform(chunk: Buffer, _encoding, done) {
-      hash.update(chunk)
-      received += chunk.length
-      options.onBytes?.(chunk.length)
-      done(null, chunk)
-    },
-  })
-  try {
-    await pipeline(Readable.fromWeb(response.body as WebReadableStream<Uint8Array>), meter, createWriteStream(temp))
-    const sha256 = hash.digest('hex')
-    if (received !== item.size || sha256 !== item.sha256) {
-      throw new WharfError(
-        'INTERNAL',
-        `${item.label} arrived damaged (${received} bytes, sha256 ${sha256}; expected ${item.size} bytes, ${item.sha256}); download it again`,
-      )
-    }
-    await rename(temp, options.target)
-  } catch (error) {
-    await rm(temp, { force: true })
-    throw error
-  }
+export async function downloadAll(items: readonly ServerFileItem[], options: { dir: string; overwrite: boolean }): Promise<DownloadOutcome[]> {
+  const root = path.resolve(options.dir)
+  const localPathOf = (key: string): string => path.join(root, ...key.split('/'))
+  const unchanged = new Set(await download(items, { root, overwrite: options.overwrite, localPathOf }))
+  return items.map((item) => ({ path: item.path, file: localPathOf(item.path), size: item.size, sha256: item.sha256, result: unchanged.has(item.path) ? 'unchanged' : 'downloaded' }))
 }
 
-/**
- * Downloads `items` under `root`, eight at a time, with a progress bar on a terminal. Files already
- * there with the same sha256 are left alone; different ones are replaced only with `overwrite`, and
- * that is checked for every file before anything is fetched, so a refusal leaves the folder untouched.
- */
-export async function downloadAll(items: readonly DownloadItem[], options: { root: string; overwrite: boolean; progress: boolean }): Promise<DownloadOutcome[]> {
-  const root = path.resolve(options.root)
-  const plans = await Promise.all(
-    items.map(async (item) => {
-      const target = safeTarget(root, item.relativePath)
-      const existing = await stat(target).catch(() => undefined)
-      if (!existing) return { item, target, result: 'downloaded' as const }
-      if (!existing.isFile()) {
-        throw new WharfError('FILE_EXISTS', `${target} exists and is not a file; move it away or download into another folder with -d`)
-      }
-      if (existing.size === item.size && (await sha256OfFile(target)) === item.sha256) return { item, target, result: 'unchanged' as const }
-      if (!options.overwrite) {
-        throw new WharfError('FILE_EXISTS', `${target} exists with different content; pass --overwrite to replace it, or download into another folder with -d`, {
-          details: { file: target },
-        })
-      }
-      return { item, target, result: 'downloaded' as const }
-    }),
+/** Downloads one file to `target` (any file name) by the same rule; resolves once it is there. */
+export async function downloadOneTo(target: string, item: ServerFileItem, options: { overwrite: boolean }): Promise<void> {
+  const name = path.basename(target)
+  await download([{ ...item, relative: name }], { root: path.dirname(target), overwrite: options.overwrite, localPathOf: () => target })
+}
+
+/** The SDK's verified download of `items` under `root`; resolves with the keys found unchanged. */
+async function download(
+  items: readonly (ServerFileItem & { relative?: string })[],
+  options: { root: string; overwrite: boolean; localPathOf: (key: string) => string },
+): Promise<string[]> {
+  const result = await downloadVerified(
+    { files: items.map((item) => serverFile({ key: item.path, size: item.size, sha256: item.sha256, fetch: item.fetch, ...(item.relative !== undefined ? { relative: item.relative } : {}) })) },
+    { targetDir: options.root, overwrite: options.overwrite, ...(process.stderr.isTTY === true ? { progress: { title: 'Downloading', summary: false } } : {}) },
   )
-  const todo = plans.filter((plan) => plan.result === 'downloaded')
-  const progress = createProgress({
-    title: 'Downloading',
-    totalBytes: todo.reduce((sum, plan) => sum + plan.item.size, 0),
-    totalFiles: todo.length,
-    enabled: options.progress && todo.length > 0,
-  })
-  let next = 0
-  const errors: unknown[] = []
-  const worker = async (): Promise<void> => {
-    while (next < todo.length) {
-      const plan = todo[next++]
-      if (!plan) break
-      try {
-        await downloadOne(plan.item, { target: plan.target, onBytes: (count) => progress.addBytes(count) })
-        progress.fileDone()
-      } catch (error) {
-        errors.push(error)
-      }
-    }
-  }
-  try {
-    await Promise.all(Array.from({ length: Math.min(CONCURRENCY, todo.length) }, worker))
-  } finally {
-    progress.stop()
-  }
-  if (errors.length > 0) throw errors[0]
-  return plans.map(({ item, target, result }) => ({ path: item.relativePath, file: target, size: item.size, sha256: item.sha256, result }))
+  requireAllPlaced(result, { overwriteHint: 'pass --overwrite to replace them', localPathOf: options.localPathOf })
+  return result.unchanged
 }

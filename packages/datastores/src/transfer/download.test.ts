@@ -3,10 +3,12 @@ import { mkdir, readFile, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterEach, beforeEach, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
+import { toDatastoreKey } from '../key.js'
 import type { DatastoreDriver } from '../driver.js'
 import { createFilesystemDriver } from '../filesystem/driver.js'
 import { codeOf } from '../test-support/driver-contract.js'
-import { downloadFiles } from './download.js'
+import { downloadFiles, downloadRemoteFiles, type RemoteFile } from './download.js'
+import { planPieces } from './fetch-to-file.js'
 import type { TransferProgress } from './progress.js'
 import { filesBelow, recordingDriver, sha256OfFile, tempFolder, writeFiles, writeGenerated } from './test-support/fixtures.js'
 
@@ -131,6 +133,57 @@ describe('downloadFiles (filesystem datastore)', () => {
     expect(ranges.every((r) => r?.end === Math.min((r?.start ?? 0) + piece, size) - 1)).toBe(true)
     expect(reports.at(-1)).toEqual({ filesTotal: 1, filesDone: 1, bytesTotal: size, bytesDone: size, skipped: 0, failed: 0 })
     expect(await filesBelow(target)).toEqual(['big/model.bin'])
+  })
+
+  it('downloads a given list by the same rule, checking sha256 as ranges stream, and keeps nothing of a damaged file', async () => {
+    const size = 3 * 1024 * 1024 + 777
+    await writeGenerated(path.join(root, 'run', 'weights.bin'), { size, seed: 5 })
+    await writeFiles(root, { 'run/log.txt': 'epoch 1\n' })
+    const { driver: recording, recorded } = recordingDriver(driver)
+    const fileOf = async (key: string, sha256: string, relative?: string): Promise<RemoteFile> => ({
+      key,
+      size: (await readFile(path.join(root, key))).length,
+      digest: { algorithm: 'sha256', value: sha256 },
+      open: (get) => recording.get(toDatastoreKey(key), get),
+      ...(relative === undefined ? {} : { relative }),
+    })
+    const weights = await fileOf('run/weights.bin', await sha256OfFile(path.join(root, 'run', 'weights.bin')))
+    const files = [weights, await fileOf('run/log.txt', await sha256OfFile(path.join(root, 'run', 'log.txt')), 'notes/log.txt'), { ...weights, key: '../escape.txt' }]
+    const pieces = { from: 1024 * 1024, size: 512 * 1024, atOnce: 4 }
+    const first = await downloadRemoteFiles(files, { targetDir: target, pieces })
+    expect(first.downloaded).toEqual(['run/weights.bin', 'run/log.txt'])
+    expect(first.failed.map((f) => [f.key, f.code])).toEqual([['../escape.txt', 'UNSAFE_PATH']])
+    expect(await sha256OfFile(path.join(target, 'run', 'weights.bin'))).toBe(weights.digest?.value)
+    expect(await local('notes/log.txt')).toBe('epoch 1\n')
+    expect(recorded.gets.filter((g) => g.range !== undefined)).toHaveLength(planPieces(size, pieces, { staggered: true }).length)
+
+    // Identical files are left alone; a different one is skipped unless overwrite.
+    await writeFile(path.join(target, 'notes', 'log.txt'), 'edited\n')
+    const again = await downloadRemoteFiles(files.slice(0, 2), { targetDir: target, pieces })
+    expect([again.unchanged, again.skipped]).toEqual([['run/weights.bin'], ['run/log.txt']])
+    expect(await local('notes/log.txt')).toBe('edited\n')
+    const forced = await downloadRemoteFiles(files.slice(0, 2), { targetDir: target, pieces, overwrite: true })
+    expect([forced.unchanged, forced.overwritten]).toEqual([['run/weights.bin'], ['run/log.txt']])
+    expect(await local('notes/log.txt')).toBe('epoch 1\n')
+
+    const damaged = await downloadRemoteFiles([{ ...weights, digest: { algorithm: 'sha256', value: '0'.repeat(64) } }], { targetDir: path.join(base, 'damaged'), pieces })
+    expect(damaged.failed[0]?.message).toMatch(/arrived damaged: the content does not match its stored sha256/)
+    expect(await filesBelow(path.join(base, 'damaged'))).toEqual([])
+  })
+
+  it('plans ranges that cover the file once, the first ones growing when a digest is computed in order', () => {
+    const pieces = { from: 1, size: 16 * 1024 * 1024, atOnce: 8 }
+    const size = 200 * 1024 * 1024 + 3
+    for (const staggered of [false, true]) {
+      const plan = planPieces(size, pieces, { staggered })
+      expect(plan[0]?.start).toBe(0)
+      expect(plan.at(-1)?.end).toBe(size)
+      expect(plan.every((piece, i) => i === 0 || piece.start === plan[i - 1]?.end)).toBe(true)
+      const lengths = plan.map((piece) => piece.end - piece.start)
+      expect(lengths.slice(8, -1).every((length) => length === pieces.size)).toBe(true)
+      const first = lengths.slice(0, 8)
+      expect(first.every((length, i) => (staggered ? i === 0 || length > (first[i - 1] ?? 0) : length === pieces.size))).toBe(true)
+    }
   })
 
   it('fails a file that changed size after the listing, leaving no partial local file, and downloads the rest', async () => {

@@ -3,18 +3,18 @@ import type { Stats } from 'node:fs'
 import { lstat, mkdir, open, realpath, rename, stat, unlink, type FileHandle } from 'node:fs/promises'
 import path from 'node:path'
 import { WharfError, isWharfError, printable } from '@wharf/contract'
-import type { DatastoreDriver, FileInfo, SkippedName } from '../driver.js'
+import type { DatastoreDriver, FileInfo, GetFileOptions, SkippedName } from '../driver.js'
 import { RESERVED_SEGMENT_PREFIX } from '../key.js'
 import { failureOf, localErrorOf, remoteErrorOf, systemCodeOf, type TransferFailure } from './failure.js'
-import { DEFAULT_PIECES, fetchToFile, type PieceOptions } from './fetch-to-file.js'
+import { DEFAULT_PIECES, fetchToFile, type OpenRemote, type PieceOptions } from './fetch-to-file.js'
 import { downloadPrefixOf, localPathOf } from './local-path.js'
-import { md5OfFile, remoteMd5 } from './md5.js'
+import { digestOfFile, digestOfStream, type DigestAlgorithm, type ExpectedDigest } from './md5.js'
 import { DEFAULT_CONCURRENCY, positiveWhole, type TransferOptions } from './options.js'
 import { Outcomes } from './outcomes.js'
 import { runPool, withAbortReason } from './pool.js'
 import { ProgressTracker, type FileEnd } from './progress.js'
 
-/** Options for {@link downloadFiles}. */
+/** Options for {@link downloadFiles} and {@link downloadRemoteFiles}. */
 export interface DownloadOptions extends TransferOptions {
   /** The local folder to download into; created when missing. */
   targetDir: string
@@ -25,9 +25,9 @@ export interface DownloadOptions extends TransferOptions {
   /** How large files are split into byte ranges; the defaults were measured against Azurite. */
   pieces?: PieceOptions
   /**
-   * Check every downloaded file against the MD5 the storage keeps (Azure's Content-MD5) before it is put
-   * in place; default true. Off saves hashing each byte (about a third of the time of a large file on a
-   * 2-core machine); sizes are still checked and unchanged files are still recognised by their MD5.
+   * Check every downloaded file against the digest the storage keeps (Azure's Content-MD5, an artifact's
+   * sha256) while it streams, before it is put in place; default true. Off saves hashing each byte; sizes
+   * are still checked and unchanged files are still recognised by their digest.
    */
   verify?: boolean
 }
@@ -38,7 +38,7 @@ export interface DownloadResult {
   downloaded: string[]
   /** Written over a local file with other content (overwrite on). */
   overwritten: string[]
-  /** A local file with the same size and MD5 was already there. */
+  /** A local file with the same size and digest was already there. */
   unchanged: string[]
   /** Not written: a local file with other content is there and overwrite is off. */
   skipped: string[]
@@ -47,11 +47,29 @@ export interface DownloadResult {
   bytes: number
 }
 
+/**
+ * One file to download, from a datastore listing or from a list the caller has (a run's artifacts, an
+ * asset's files): its name, size and digest, and how to read its bytes.
+ */
+export interface RemoteFile {
+  /** How results and messages name it: a datastore key or an artifact path, which must be a normalised key. */
+  key: string
+  size: number
+  /** The digest the bytes must have: checked as they stream, and what tells that a local file is identical. */
+  digest?: ExpectedDigest | undefined
+  /** Reads the bytes, or a byte range of them (ranges let a large file come in parallel pieces). */
+  open: OpenRemote
+  /** Where it goes below the target folder, `/`-separated, instead of where its key puts it. */
+  relative?: string
+  /** Copies the whole file to a local path by the storage's own means; used when there is no digest to check. */
+  copyTo?: (targetPath: string, options: GetFileOptions) => Promise<{ size: number }>
+}
+
 type Outcome = 'downloaded' | 'overwritten' | 'unchanged' | 'skipped'
 
 interface Planned {
   index: number
-  info: FileInfo
+  file: RemoteFile
   localPath: string
 }
 
@@ -68,11 +86,62 @@ interface Planned {
  * after removing its temp files.
  */
 export async function downloadFiles(driver: DatastoreDriver, options: DownloadOptions): Promise<DownloadResult> {
-  return withAbortReason(options.signal, () => downloadNow(driver, options))
+  return withAbortReason(options.signal, async () => {
+    const start = await startDownload(options)
+    const listed: FileInfo[] = []
+    const unusable: SkippedName[] = []
+    const onSkipped = (skipped: SkippedName): void => void unusable.push(skipped)
+    const { signal } = options
+    for await (const info of driver.list({ prefix: start.prefix, onSkipped, ...(signal ? { signal } : {}) })) listed.push(info)
+    return downloadAll(listed.map((info) => remoteFileOf(driver, info)), { ...start, unusable })
+  })
 }
 
-async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): Promise<DownloadResult> {
-  const { signal, overwrite = false, stripPrefix = false, verify = true } = options
+/**
+ * Downloads the given files, those whose key starts with `prefix`, exactly as {@link downloadFiles}
+ * downloads a listing: one overwrite rule, the same checks, the same engine. This is how a run's
+ * artifacts and an asset's files (sha256) come down.
+ */
+export async function downloadRemoteFiles(files: readonly RemoteFile[], options: DownloadOptions): Promise<DownloadResult> {
+  return withAbortReason(options.signal, async () => {
+    const start = await startDownload(options)
+    return downloadAll(
+      files.filter((file) => file.key.startsWith(start.prefix)),
+      { ...start, unusable: [] },
+    )
+  })
+}
+
+/** A listed datastore file as a file to download: its Content-MD5 (when kept) is its digest. */
+function remoteFileOf(driver: DatastoreDriver, info: FileInfo): RemoteFile {
+  return {
+    key: info.key,
+    size: info.size,
+    digest: info.contentMd5 === undefined ? undefined : { algorithm: 'md5', value: info.contentMd5 },
+    open: (get) => driver.get(info.key, get),
+    ...(driver.getFile === undefined ? {} : { copyTo: (target: string, get: GetFileOptions) => driver.getFile!(info.key, target, get) }),
+  }
+}
+
+interface Started {
+  options: DownloadOptions
+  settings: Settings
+  prefix: string
+  targetDir: string
+  realTarget: string
+}
+
+interface Settings {
+  overwrite: boolean
+  verify: boolean
+  stripPrefix: boolean
+  concurrency: number
+  pieces: Required<PieceOptions>
+}
+
+/** Checks the options and prepares the target folder; throws when the download cannot start. */
+async function startDownload(options: DownloadOptions): Promise<Started> {
+  const { overwrite = false, stripPrefix = false, verify = true } = options
   if (typeof options.targetDir !== 'string' || options.targetDir === '') {
     throw new WharfError('INVALID_ARGUMENT', 'a download needs the local folder to write into (option "targetDir")')
   }
@@ -83,45 +152,45 @@ async function downloadNow(driver: DatastoreDriver, options: DownloadOptions): P
     atOnce: positiveWhole(options.pieces?.atOnce, { name: 'pieces.atOnce', fallback: DEFAULT_PIECES.atOnce }),
   }
   const prefix = downloadPrefixOf(options.prefix)
-  signal?.throwIfAborted()
+  options.signal?.throwIfAborted()
   const targetDir = path.resolve(options.targetDir)
   const realTarget = await prepareTarget(targetDir)
+  return { options, settings: { overwrite, verify, stripPrefix, concurrency, pieces }, prefix, targetDir, realTarget }
+}
 
-  const listed: FileInfo[] = []
-  const unusable: SkippedName[] = []
-  const onSkipped = (skipped: SkippedName): void => void unusable.push(skipped)
-  for await (const info of driver.list({ prefix, onSkipped, ...(signal ? { signal } : {}) })) listed.push(info)
-
+async function downloadAll(files: readonly RemoteFile[], start: Started & { unusable: readonly SkippedName[] }): Promise<DownloadResult> {
+  const { options, settings, prefix, targetDir, realTarget, unusable } = start
+  const { signal } = options
   const failures: (TransferFailure & { index: number })[] = []
   const fail = (index: number, where: { key: string; localPath: string }, error: unknown): void => {
     failures.push({ index, ...failureOf(error, where) })
   }
-  const planned = plan(listed, { targetDir, prefix, stripPrefix, fail })
+  const planned = plan(files, { targetDir, prefix, stripPrefix: settings.stripPrefix, fail })
   // Names no local path can have are failures of their own, after the listed files: never dropped unseen.
-  for (const [i, skipped] of unusable.entries()) fail(listed.length + i, { key: skipped.name, localPath: targetDir }, notLocal(skipped))
+  for (const [i, skipped] of unusable.entries()) fail(files.length + i, { key: skipped.name, localPath: targetDir }, notLocal(skipped))
 
   const tracker = new ProgressTracker(options.onProgress)
-  tracker.start({ filesTotal: listed.length + unusable.length, bytesTotal: listed.reduce((sum, info) => sum + info.size, 0) })
-  for (const failure of failures) tracker.fileDone('failed', listed[failure.index]?.size ?? 0)
+  tracker.start({ filesTotal: files.length + unusable.length, bytesTotal: files.reduce((sum, file) => sum + file.size, 0) })
+  for (const failure of failures) tracker.fileDone('failed', files[failure.index]?.size ?? 0)
 
   const outcomes = new Outcomes<Outcome>()
   let bytes = 0
   const folders = new Folders(realTarget)
-  const context: DownloadContext = { driver, overwrite, verify, tracker, signal, folders, pieces }
+  const context: DownloadContext = { ...settings, tracker, signal, folders }
   try {
-    await runPool(planned, { concurrency, signal, isStopped: () => tracker.callbackError() !== undefined }, async (entry) => {
+    await runPool(planned, { concurrency: settings.concurrency, signal, isStopped: () => tracker.callbackError() !== undefined }, async (entry) => {
       let end: FileEnd = 'failed'
       const counted = { bytes: 0 }
       try {
         const outcome = await downloadOne(context, { entry, counted })
-        outcomes.add(outcome, { index: entry.index, key: entry.info.key })
-        if (outcome === 'downloaded' || outcome === 'overwritten') bytes += entry.info.size
+        outcomes.add(outcome, { index: entry.index, key: entry.file.key })
+        if (outcome === 'downloaded' || outcome === 'overwritten') bytes += entry.file.size
         end = outcome === 'downloaded' || outcome === 'overwritten' ? 'sent' : outcome
       } catch (error) {
         if (signal?.aborted) throw error
-        fail(entry.index, { key: entry.info.key, localPath: entry.localPath }, error)
+        fail(entry.index, { key: entry.file.key, localPath: entry.localPath }, error)
       } finally {
-        if (!signal?.aborted) tracker.fileDone(end, entry.info.size - counted.bytes)
+        if (!signal?.aborted) tracker.fileDone(end, entry.file.size - counted.bytes)
       }
     })
   } catch (error) {
@@ -166,18 +235,18 @@ async function prepareTarget(targetDir: string): Promise<string> {
   throw new WharfError('INVALID_ARGUMENT', `the download folder "${printable(targetDir, 400)}" is a file (or inside one); give a folder`)
 }
 
-/** Local paths for the listed files; those that cannot have one are failed through `fail`. */
+/** Local paths for the files; those that cannot have one are failed through `fail`. */
 function plan(
-  listed: readonly FileInfo[],
+  files: readonly RemoteFile[],
   options: { targetDir: string; prefix: string; stripPrefix: boolean; fail: (index: number, where: { key: string; localPath: string }, error: unknown) => void },
 ): Planned[] {
   const { targetDir, fail } = options
   const placed: (Planned & { relative: string })[] = []
-  for (const [index, info] of listed.entries()) {
+  for (const [index, file] of files.entries()) {
     try {
-      placed.push({ index, info, ...localPathOf(info.key, options) })
+      placed.push({ index, file, ...localPathOf(file.key, { ...options, relative: file.relative }) })
     } catch (error) {
-      fail(index, { key: info.key, localPath: targetDir }, error)
+      fail(index, { key: file.key, localPath: targetDir }, error)
     }
   }
   // A local folder cannot hold a file and a folder of one name, nor two files of one name.
@@ -188,44 +257,46 @@ function plan(
   const taken = new Map<string, string>()
   const planned: Planned[] = []
   for (const entry of placed) {
-    const where = { key: entry.info.key, localPath: entry.localPath }
+    const { key } = entry.file
+    const where = { key, localPath: entry.localPath }
     const other = taken.get(entry.relative)
     if (folders.has(entry.relative)) {
-      fail(entry.index, where, clash(`"${printable(entry.info.key)}" would be written to "${printable(entry.localPath, 400)}", which the download also needs as a folder for other keys; download it with another prefix`))
+      fail(entry.index, where, clash(`"${printable(key)}" would be written to "${printable(entry.localPath, 400)}", which the download also needs as a folder for other keys; download it with another prefix`))
     } else if (other !== undefined) {
-      fail(entry.index, where, clash(`"${printable(entry.info.key)}" and "${printable(other)}" would both be written to "${printable(entry.localPath, 400)}"; download them without stripPrefix`))
+      fail(entry.index, where, clash(`"${printable(key)}" and "${printable(other)}" would both be written to "${printable(entry.localPath, 400)}"; download them without stripPrefix`))
     } else {
-      taken.set(entry.relative, entry.info.key)
-      planned.push({ index: entry.index, info: entry.info, localPath: entry.localPath })
+      taken.set(entry.relative, key)
+      planned.push({ index: entry.index, file: entry.file, localPath: entry.localPath })
     }
   }
   return planned
 }
 
-interface DownloadContext {
-  driver: DatastoreDriver
-  overwrite: boolean
-  verify: boolean
+interface DownloadContext extends Settings {
   tracker: ProgressTracker
   signal: AbortSignal | undefined
   folders: Folders
-  pieces: Required<PieceOptions>
 }
 
-async function downloadOne(context: DownloadContext, file: { entry: Planned; counted: { bytes: number } }): Promise<Outcome> {
-  const { driver, signal } = context
-  const { info, localPath } = file.entry
+/**
+ * The one overwrite rule: no local file → downloaded; one with the same size and digest → unchanged (not
+ * fetched); one with other content → replaced with `overwrite` (overwritten), else left alone (skipped).
+ */
+async function downloadOne(context: DownloadContext, task: { entry: Planned; counted: { bytes: number } }): Promise<Outcome> {
+  const { signal } = context
+  const { file, localPath } = task.entry
+  const algorithm: DigestAlgorithm = file.digest?.algorithm ?? 'md5'
   const folder = await context.folders.ensure(path.dirname(localPath))
-  const existing = await localSizeOf(localPath, info.key)
+  const existing = await localSizeOf(localPath, file.key)
   let state: 'new' | 'same' | 'differs' | 'same-size' = 'new'
-  let localMd5: string | undefined
+  let localDigest: string | undefined
   if (existing !== undefined) {
     state = 'differs'
-    if (existing === info.size) {
-      localMd5 = await md5OfLocal(localPath, signal)
-      if (info.contentMd5 !== undefined) state = localMd5 === info.contentMd5 ? 'same' : 'differs'
-      else if (!context.overwrite) state = localMd5 === (await remoteMd5Of(driver, info, signal)) ? 'same' : 'differs'
-      // With overwrite and no stored MD5, the download itself tells: one read of the remote either way.
+    if (existing === file.size) {
+      localDigest = await digestOfLocal(localPath, { algorithm, signal })
+      if (file.digest !== undefined) state = localDigest === file.digest.value ? 'same' : 'differs'
+      else if (!context.overwrite) state = localDigest === (await remoteDigestOf(file, { algorithm, signal })) ? 'same' : 'differs'
+      // With overwrite and no stored digest, the download itself tells: one read of the remote either way.
       else state = 'same-size'
     }
   }
@@ -233,12 +304,12 @@ async function downloadOne(context: DownloadContext, file: { entry: Planned; cou
   if (state === 'differs' && !context.overwrite) return 'skipped'
 
   const temp = path.join(folder, `${RESERVED_SEGMENT_PREFIX}${randomBytes(9).toString('hex')}`)
-  const checkMd5 = context.verify && info.contentMd5 !== undefined
-  // The driver's own copy, when it has one and there is no MD5 to check on the way.
-  if (driver.getFile !== undefined && !checkMd5 && state !== 'same-size') {
-    await copyIntoPlace({ getFile: driver.getFile.bind(driver), info, temp, localPath, signal })
-    file.counted.bytes += info.size
-    context.tracker.addBytes(info.size)
+  const check = context.verify ? file.digest : undefined
+  // The storage's own copy, when it has one and there is no digest to check on the way.
+  if (file.copyTo !== undefined && check === undefined && state !== 'same-size') {
+    await copyIntoPlace({ copyTo: file.copyTo, file, temp, localPath, signal })
+    task.counted.bytes += file.size
+    context.tracker.addBytes(file.size)
     return state === 'new' ? 'downloaded' : 'overwritten'
   }
   let handle: FileHandle | undefined
@@ -249,25 +320,25 @@ async function downloadOne(context: DownloadContext, file: { entry: Planned; cou
     } catch (error) {
       throw localErrorOf(error, { localPath, action: 'write' })
     }
-    const md5 = await fetchToFile({
-      driver,
-      key: info.key,
-      size: info.size,
+    const digest = await fetchToFile({
+      open: file.open,
+      key: file.key,
+      size: file.size,
       handle,
       tempPath: temp,
       localPath,
-      md5: checkMd5 || state === 'same-size',
+      digest: check !== undefined || state === 'same-size' ? algorithm : undefined,
       pieces: context.pieces,
       signal,
       onBytes: (count) => {
-        file.counted.bytes += count
+        task.counted.bytes += count
         context.tracker.addBytes(count)
       },
     })
-    if (checkMd5 && md5 !== info.contentMd5) throw corrupted(info)
+    if (check !== undefined && digest !== check.value) throw corrupted(file.key, check, digest)
     await handle.close()
     handle = undefined
-    if (state === 'same-size' && md5 === localMd5) return 'unchanged'
+    if (state === 'same-size' && digest === localDigest) return 'unchanged'
     try {
       await rename(temp, localPath)
     } catch (error) {
@@ -282,25 +353,25 @@ async function downloadOne(context: DownloadContext, file: { entry: Planned; cou
   }
 }
 
-/** Copies the stored file to `temp` through the driver, checks its size against the listing, and renames it into place. */
+/** Copies the stored file to `temp` by the storage's own means, checks its size, and renames it into place. */
 async function copyIntoPlace(options: {
-  getFile: NonNullable<DatastoreDriver['getFile']>
-  info: FileInfo
+  copyTo: NonNullable<RemoteFile['copyTo']>
+  file: RemoteFile
   temp: string
   localPath: string
   signal: AbortSignal | undefined
 }): Promise<void> {
-  const { info, temp, localPath, signal } = options
+  const { file, temp, localPath, signal } = options
   let placed = false
   try {
     let size: number
     try {
-      size = (await options.getFile(info.key, temp, signal ? { signal } : {})).size
+      size = (await options.copyTo(temp, signal ? { signal } : {})).size
     } catch (error) {
       if (signal?.aborted || isWharfError(error)) throw error
       throw localErrorOf(error, { localPath, action: 'write' }) // the driver hands back the target's failures untranslated
     }
-    if (size !== info.size) throw changedSize(info, size)
+    if (size !== file.size) throw changedSize(file, size)
     signal?.throwIfAborted()
     try {
       await rename(temp, localPath)
@@ -328,23 +399,30 @@ async function localSizeOf(localPath: string, key: string): Promise<number | und
   throw clash(`"${printable(key)}" cannot be written to "${printable(localPath, 400)}": a ${info.isDirectory() ? 'folder' : 'non-file'} is there; move it or download into another folder`)
 }
 
-async function md5OfLocal(localPath: string, signal: AbortSignal | undefined): Promise<string> {
+async function digestOfLocal(localPath: string, options: { algorithm: DigestAlgorithm; signal: AbortSignal | undefined }): Promise<string> {
   let handle: FileHandle | undefined
   try {
     handle = await open(localPath, 'r')
-    return await md5OfFile(handle, { signal })
+    return await digestOfFile(handle, options)
   } catch (error) {
-    throw signal?.aborted ? error : localErrorOf(error, { localPath, action: 'read' })
+    throw options.signal?.aborted ? error : localErrorOf(error, { localPath, action: 'read' })
   } finally {
     await handle?.close().catch(() => undefined)
   }
 }
 
-async function remoteMd5Of(driver: DatastoreDriver, info: FileInfo, signal: AbortSignal | undefined): Promise<string> {
+/** The digest of the stored bytes, read whole (for a storage that keeps none). */
+async function remoteDigestOf(file: RemoteFile, options: { algorithm: DigestAlgorithm; signal: AbortSignal | undefined }): Promise<string> {
+  const { signal } = options
   try {
-    return await remoteMd5(driver, info, signal)
+    const body = await file.open(signal ? { signal } : {})
+    try {
+      return await digestOfStream(body, options.algorithm)
+    } finally {
+      body.destroy()
+    }
   } catch (error) {
-    throw signal?.aborted ? error : remoteErrorOf(error, { key: info.key, action: 'read' })
+    throw signal?.aborted ? error : remoteErrorOf(error, { key: file.key, action: 'read' })
   }
 }
 
@@ -407,18 +485,20 @@ function clash(message: string): WharfError {
   return new WharfError('INVALID_ARGUMENT', message)
 }
 
-function changedSize(info: FileInfo, seen: number): WharfError {
+function changedSize(file: RemoteFile, seen: number): WharfError {
   return new WharfError(
     'DATASTORE_UNAVAILABLE',
-    `"${printable(info.key)}" changed while it was downloaded: the listing said ${info.size} bytes, the storage had ${seen}; nothing was kept, run the download again`,
-    { details: { key: printable(info.key, 1024), size: info.size } },
+    `"${printable(file.key)}" changed while it was downloaded: the listing said ${file.size} bytes, the storage had ${seen}; nothing was kept, run the download again`,
+    { details: { key: printable(file.key, 1024), size: file.size } },
   )
 }
 
-function corrupted(info: FileInfo): WharfError {
+function corrupted(key: string, expected: ExpectedDigest, seen: string | undefined): WharfError {
+  const name = expected.algorithm === 'md5' ? 'MD5' : 'sha256'
   return new WharfError(
     'DATASTORE_UNAVAILABLE',
-    `the content of "${printable(info.key)}" does not match its stored MD5 (it changed while it was downloaded, or the stored copy is damaged); nothing was kept, run the download again`,
-    { details: { key: printable(info.key, 1024) } },
+    `"${printable(key)}" arrived damaged: the content does not match its stored ${name} (${name} ${seen ?? 'unknown'}, expected ${expected.value}; ` +
+      'it changed while it was downloaded, or the stored copy is damaged); nothing was kept, run the download again',
+    { details: { key: printable(key, 1024) } },
   )
 }

@@ -36,10 +36,14 @@ export function localRelativeOf(key: string, options: { prefix: string; stripPre
 }
 
 /**
- * The local path of a listed key below `targetDir`. Throws UNSAFE_PATH when the key is not a valid,
- * normalised key (a storage behind a proxy might send anything) or its path would leave `targetDir`.
+ * The local path of a listed key below `targetDir` (at `relative` when given, else as {@link localRelativeOf}
+ * places it). Throws UNSAFE_PATH when the key is not a valid, normalised key (a storage behind a proxy
+ * might send anything) or its path would leave `targetDir`.
  */
-export function localPathOf(key: string, options: { targetDir: string; prefix: string; stripPrefix: boolean }): { relative: string; localPath: string } {
+export function localPathOf(
+  key: string,
+  options: { targetDir: string; prefix: string; stripPrefix: boolean; relative?: string | undefined },
+): { relative: string; localPath: string } {
   let valid: string | undefined
   try {
     valid = toDatastoreKey(key)
@@ -47,15 +51,15 @@ export function localPathOf(key: string, options: { targetDir: string; prefix: s
     valid = undefined
   }
   if (valid !== key) {
-    throw new WharfError('UNSAFE_PATH', `the datastore listed "${printable(key)}", which is not a safe, normalised key; it was not downloaded`, {
+    throw new WharfError('UNSAFE_PATH', `the storage listed "${printable(key)}", which is not a safe, normalised key; it was not downloaded`, {
       details: { key: printable(key, 1024) },
     })
   }
-  const relative = localRelativeOf(key, options)
+  const relative = options.relative ?? localRelativeOf(key, options)
   const localPath = path.join(options.targetDir, ...relative.split('/'))
   const inside = path.relative(options.targetDir, localPath)
   if (relative === '' || inside === '' || inside === '..' || inside.startsWith(`..${path.sep}`) || path.isAbsolute(inside)) {
-    throw new WharfError('UNSAFE_PATH', `the datastore key "${printable(key)}" would be written outside the target folder; it was not downloaded`, {
+    throw new WharfError('UNSAFE_PATH', `"${printable(key)}" would be written outside the target folder; it was not downloaded`, {
       details: { key: printable(key, 1024) },
     })
   }

@@ -96,7 +96,9 @@ for (const backend of backends) {
       const down = await downloadFiles(recording, { targetDir: out, prefix: './run/1/', stripPrefix: true, pieces })
       expect(down.failed).toEqual([])
       expect(down.downloaded).toEqual([...items.map((i) => i.key)].sort((a, b) => Buffer.compare(Buffer.from(a), Buffer.from(b))))
-      expect(recorded.gets.filter((g) => g.key === 'run/1/set/big.bin' && g.range !== undefined)).toHaveLength(5)
+      // 9 MiB in 2 MiB ranges: 5, or 6 when the storage keeps an MD5 (checked in order, so the first ranges grow).
+      const hashed = (await driver.stat(toDatastoreKey('run/1/set/big.bin')))?.contentMd5 !== undefined
+      expect(recorded.gets.filter((g) => g.key === 'run/1/set/big.bin' && g.range !== undefined)).toHaveLength(hashed ? 6 : 5)
       expect(await filesBelow(out)).toEqual(files.map((f) => f.relativePath).sort())
       for (const file of files) {
         expect(await sha256OfFile(path.join(out, ...file.relativePath.split('/'))), file.relativePath).toBe(await sha256OfFile(file.localPath))

@@ -135,6 +135,8 @@ describe('Asset', () => {
     expect(sha256(await readFile(path.join(target, 'ckpt', 'a.pt')))).toBe(sha256(big))
     expect(await readFile(path.join(target, 'ckpt', 'sub', 'b.pt'), 'utf8')).toBe('b')
 
+    // The one rule: identical files are left alone, a different one is refused unless overwrite.
+    expect(await first.download({ targetDir: target })).toEqual(written)
     await writeFile(path.join(target, 'ckpt', 'sub', 'b.pt'), 'local edit')
     const refused = await rejectionOf(first.download({ targetDir: target }))
     expect(refused.code).toBe('FILE_EXISTS')

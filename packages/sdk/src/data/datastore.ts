@@ -11,6 +11,7 @@ import type * as Drivers from '@wharf/datastores'
 import type * as CloudDrivers from '@wharf/datastores/cloud'
 import type { DatastoreDriver, DownloadResult, DriverLease, TransferProgress, UploadItem, UploadResult } from '@wharf/datastores'
 import type * as ServerDriver from './server-driver.js'
+import { downloadVerified } from './download.js'
 import { createProgressReporter, type ProgressReporter } from './progress.js'
 import type { WorkspaceConnection } from '../config/connection.js'
 
@@ -229,18 +230,20 @@ export class Datastore {
 
   /** Like {@link download}, returning what happened to every file: written, unchanged, skipped, failed. */
   async downloadFiles(options: DownloadOptions): Promise<DatastoreDownloadResult> {
-    const { downloadFiles } = await engine()
     const driver = await this.#driverFor('read', options.signal)
-    const reporter = this.#reporter(options, 'Downloading', 'downloaded')
-    const result = await downloadFiles(driver, {
-      targetDir: path.resolve(options.targetPath),
-      ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
-      ...(options.stripPrefix !== undefined ? { stripPrefix: options.stripPrefix } : {}),
-      ...(options.verify !== undefined ? { verify: options.verify } : {}),
-      ...common(options, reporter),
-    })
-    reporter?.finish({ ...result, transferred: result.downloaded })
-    return result
+    const { onProgress, ...rest } = common(options, undefined)
+    return downloadVerified(
+      { driver },
+      {
+        targetDir: path.resolve(options.targetPath),
+        ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
+        ...(options.stripPrefix !== undefined ? { stripPrefix: options.stripPrefix } : {}),
+        ...(options.verify !== undefined ? { verify: options.verify } : {}),
+        ...(options.showProgress === false ? {} : { progress: { title: `Downloading ${this.name}` } }),
+        ...(onProgress ? { onProgress } : {}),
+        ...rest,
+      },
+    )
   }
 
   async #upload(items: UploadItem[], options: TransferOptions): Promise<DatastoreUploadResult> {

@@ -1,4 +1,4 @@
-import { mkdir, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import {
@@ -11,11 +11,12 @@ import {
   type Run as RunInfo,
   type RunStatus,
 } from '@wharf/contract'
-import { toDatastoreKey } from '@wharf/datastores'
+import { localRelativeOf, runPool, toDatastoreKey } from '@wharf/datastores'
 import { MetricLogger, type PendingLog } from '../logging/metric-logger.js'
 import { isRetryable, resolveRetryPolicy, retryRequest } from '../retry.js'
 import { spoolRunArtifact, spoolRunEnding, spoolRunFolder, spooledRunFolder } from './run-spool.js'
-import { TRANSFER_CONCURRENCY, downloadArtifactFile, forEachLimited, listFiles, uploadArtifactFile } from '../data/transfer.js'
+import { downloadVerified, localPathUnder, placedPaths, requireAllPlaced, serverFile } from '../data/download.js'
+import { TRANSFER_CONCURRENCY, listFiles, uploadArtifactFile } from '../data/transfer.js'
 import type { WorkspaceConnection } from '../config/connection.js'
 
 /** A metric value as read back: numbers (NaN and ±Infinity included) or strings. */
@@ -274,11 +275,8 @@ export class Run implements AsyncDisposable {
     }
     const out: Artifact[] = new Array<Artifact>(options.names.length)
     const indexes = options.names.map((_, i) => i)
-    await forEachLimited(indexes, {
-      limit: TRANSFER_CONCURRENCY,
-      work: async (i) => {
-        out[i] = await this.uploadFile(options.names[i] as string, options.paths[i] as string, options)
-      },
+    await runPool(indexes, { concurrency: TRANSFER_CONCURRENCY, signal: options.signal }, async (i) => {
+      out[i] = await this.uploadFile(options.names[i] as string, options.paths[i] as string, options)
     })
     return out
   }
@@ -299,39 +297,49 @@ export class Run implements AsyncDisposable {
     return (await this.workspace.client.listArtifacts(this.id, options).toArray()).map((a) => a.path)
   }
 
-  /** Downloads one artifact to `outputFilePath` (default: its file name in the current folder), verified by sha256. */
-  async downloadFile(name: string, options: { outputFilePath?: string; signal?: AbortSignal } = {}): Promise<string> {
+  /**
+   * Downloads one artifact to `outputFilePath` (default: its file name in the current folder), verified
+   * by sha256. An identical file there is left alone; FILE_EXISTS for one with other content unless `overwrite`.
+   */
+  async downloadFile(name: string, options: { outputFilePath?: string; overwrite?: boolean; signal?: AbortSignal } = {}): Promise<string> {
     const artifacts = await this.workspace.client.listArtifacts(this.id, { prefix: name }).toArray()
     const artifact = artifacts.find((a) => a.path === name)
     if (!artifact) {
       throw new WharfError('ARTIFACT_NOT_FOUND', `run "${this.id}" has no artifact "${name}"; run.getFileNames() lists them`)
     }
     const target = path.resolve(options.outputFilePath ?? path.basename(name))
-    await downloadArtifactFile(this.workspace.client, { runId: this.id, artifact, target, ...(options.signal ? { signal: options.signal } : {}) })
+    await this.#download([artifact], { root: path.dirname(target), relativeOf: () => path.basename(target), ...options })
     return target
   }
 
   /**
    * Downloads the artifacts under `prefix` (all by default) into `outputDirectory`, keeping their
-   * paths (or the part after the prefix with `appendPrefix: false`). Returns the files written.
+   * paths (or the part after the prefix's folders with `appendPrefix: false`), verified by sha256.
+   * Identical files there are left alone; FILE_EXISTS for ones with other content unless `overwrite`.
+   * Returns the files in place, sorted.
    */
   async downloadFiles(
-    options: { prefix?: string; outputDirectory?: string; appendPrefix?: boolean; signal?: AbortSignal } = {},
+    options: { prefix?: string; outputDirectory?: string; appendPrefix?: boolean; overwrite?: boolean; signal?: AbortSignal } = {},
   ): Promise<string[]> {
     const artifacts = await this.workspace.client.listArtifacts(this.id, options.prefix ? { prefix: options.prefix } : {}).toArray()
-    const root = path.resolve(options.outputDirectory ?? '.')
-    await mkdir(root, { recursive: true })
-    const written: string[] = []
-    await forEachLimited(artifacts, {
-      limit: TRANSFER_CONCURRENCY,
-      work: async (artifact) => {
-        const rel = options.appendPrefix === false && options.prefix ? artifact.path.slice(options.prefix.length).replace(/^\/+/, '') : artifact.path
-        const target = path.join(root, rel)
-        await downloadArtifactFile(this.workspace.client, { runId: this.id, artifact, target, ...(options.signal ? { signal: options.signal } : {}) })
-        written.push(target)
-      },
-    })
-    return written.sort()
+    const prefix = options.prefix ?? ''
+    const stripPrefix = options.appendPrefix === false
+    return this.#download(artifacts, { root: path.resolve(options.outputDirectory ?? '.'), relativeOf: (key) => localRelativeOf(key, { prefix, stripPrefix }), ...options })
+  }
+
+  async #download(
+    artifacts: readonly Artifact[],
+    options: { root: string; relativeOf: (key: string) => string; overwrite?: boolean; signal?: AbortSignal },
+  ): Promise<string[]> {
+    const { root, relativeOf, signal } = options
+    const relative = new Map(artifacts.map((a) => [a.path, relativeOf(a.path)]))
+    const files = artifacts.map((a) =>
+      serverFile({ key: a.path, relative: relative.get(a.path), size: a.size, sha256: a.sha256, fetch: (call) => this.workspace.client.downloadArtifact(this.id, a.path, call) }),
+    )
+    const result = await downloadVerified({ files }, { targetDir: root, ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}), ...(signal ? { signal } : {}) })
+    const localPathOf = (key: string): string => localPathUnder(root, relative.get(key) ?? key)
+    requireAllPlaced(result, { overwriteHint: 'pass overwrite: true to replace them', localPathOf })
+    return placedPaths(result, localPathOf)
   }
 
   // ------------------------------------------------------------------ models

@@ -10,7 +10,7 @@ import {
   type Artifact,
   type AssetFile,
 } from '@wharf/contract'
-import { joinKey, toDatastoreKey } from '@wharf/datastores'
+import { joinKey, runPool, toDatastoreKey } from '@wharf/datastores'
 import type { AppDeps } from '../deps.js'
 import { ASSET_NAME_RULE, type BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
@@ -42,20 +42,6 @@ async function artifactsAt(
   return found
 }
 
-/** Runs `work` on every item, at most `limit` at once; rejects with the first failure after all settle. */
-async function eachLimited<T>(items: readonly T[], options: { limit: number; work: (item: T) => Promise<void> }): Promise<void> {
-  let next = 0
-  const errors: unknown[] = []
-  const worker = async (): Promise<void> => {
-    while (next < items.length) {
-      const item = items[next++] as T
-      await options.work(item).catch((error: unknown) => errors.push(error))
-    }
-  }
-  await Promise.all(Array.from({ length: Math.min(options.limit, items.length) }, worker))
-  if (errors.length > 0) throw errors[0]
-}
-
 /**
  * Copies the files of a live run into the workspace's artifact datastore under `Assets/<name>/<copy id>/`,
  * streaming each one; the asset then points at bytes nothing else writes. A failed copy removes what it
@@ -73,16 +59,14 @@ async function copyFiles(
   const folder = joinKey('Assets', name, newUlid().toLowerCase())
   const copied: AssetFile[] = []
   try {
-    await eachLimited(files, {
-      limit: COPY_CONCURRENCY,
-      work: async ({ path, artifact }) => {
-        const source = await deps.drivers.get(workspace, artifact.datastore)
-        const key = joinKey(folder, path)
-        const body = await source.get(toDatastoreKey(artifact.key))
-        // Digest and size come from the copy itself: the run may have replaced the artifact meanwhile.
-        const stored = await target.put(key, body, { contentType: artifact.contentType })
-        copied.push({ path, size: stored.size, sha256: stored.sha256, contentType: artifact.contentType, datastore: ws.artifactDatastore, key })
-      },
+    // The first failure stops new copies; once the running ones settle, everything copied is removed.
+    await runPool(files, { concurrency: COPY_CONCURRENCY }, async ({ path, artifact }) => {
+      const source = await deps.drivers.get(workspace, artifact.datastore)
+      const key = joinKey(folder, path)
+      const body = await source.get(toDatastoreKey(artifact.key))
+      // Digest and size come from the copy itself: the run may have replaced the artifact meanwhile.
+      const stored = await target.put(key, body, { contentType: artifact.contentType })
+      copied.push({ path, size: stored.size, sha256: stored.sha256, contentType: artifact.contentType, datastore: ws.artifactDatastore, key })
     })
   } catch (error) {
     await Promise.allSettled(copied.map((file) => target.delete(toDatastoreKey(file.key))))

@@ -1,5 +1,6 @@
 import { Worker } from 'node:worker_threads'
 import { WharfError } from '@wharf/contract'
+import { DIGEST_ENCODING, type DigestAlgorithm } from './md5.js'
 
 // Plain JavaScript, run with `eval`, so the worker needs no file of its own next to the compiled code.
 const WORKER_SOURCE = `
@@ -7,7 +8,7 @@ const { parentPort, workerData } = require('node:worker_threads')
 const { openSync, readSync, closeSync } = require('node:fs')
 const { createHash } = require('node:crypto')
 const fd = openSync(workerData.path, 'r')
-const hash = createHash('md5')
+const hash = createHash(workerData.algorithm)
 const buffer = Buffer.allocUnsafe(1024 * 1024)
 let hashed = 0
 parentPort.on('message', (message) => {
@@ -19,18 +20,18 @@ parentPort.on('message', (message) => {
   }
   if (message.digest) {
     closeSync(fd)
-    parentPort.postMessage({ digest: hash.digest('base64'), hashed })
+    parentPort.postMessage({ digest: hash.digest(workerData.encoding), hashed })
   }
 })
 `
 
 /**
- * The MD5 of a file whose byte ranges are written out of order, computed by a worker thread that reads
- * the written bytes back (from the page cache) in order, so hashing never holds up the main thread's
- * network reads and writes. Call {@link written} after each write, {@link digest} once all are done, and
- * {@link close} in any case.
+ * The digest (MD5 or sha256) of a file whose byte ranges are written out of order, computed by a worker
+ * thread that reads the written bytes back (from the page cache) in order as soon as they are contiguous,
+ * so hashing runs while the bytes stream and never holds up the main thread's network reads and writes.
+ * Call {@link written} after each write, {@link digest} once all are done, and {@link close} in any case.
  */
-export class Md5Worker {
+export class DigestWorker {
   readonly #worker: Worker
   readonly #result: Promise<{ digest: string; hashed: number }>
   /** Bytes `[0, contiguous)` are written and handed to the worker. */
@@ -38,12 +39,12 @@ export class Md5Worker {
   /** Written spans past the contiguous part: start → end (exclusive). */
   readonly #spans = new Map<number, number>()
 
-  constructor(path: string) {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path } })
+  constructor(path: string, algorithm: DigestAlgorithm) {
+    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, algorithm, encoding: DIGEST_ENCODING[algorithm] } })
     this.#result = new Promise((resolve, reject) => {
       this.#worker.once('message', resolve)
       this.#worker.once('error', reject)
-      this.#worker.once('exit', (code) => reject(new WharfError('INTERNAL', `the MD5 worker stopped (exit code ${code}) before it gave the digest`)))
+      this.#worker.once('exit', (code) => reject(new WharfError('INTERNAL', `the hashing worker stopped (exit code ${code}) before it gave the digest`)))
     })
     // The outcome is read by digest(); a failure before then must not count as unhandled.
     this.#result.catch(() => undefined)
@@ -60,14 +61,14 @@ export class Md5Worker {
     if (this.#contiguous > before) this.#worker.postMessage({ upTo: this.#contiguous })
   }
 
-  /** The base64 MD5 of bytes `[0, size)`; INTERNAL if some were never written. */
+  /** The digest of bytes `[0, size)`; INTERNAL if some were never written. */
   async digest(size: number): Promise<string> {
     if (this.#contiguous !== size || this.#spans.size > 0) {
       throw new WharfError('INTERNAL', `the download wrote ${this.#contiguous} of ${size} bytes in order; a piece was not written in full`)
     }
     this.#worker.postMessage({ upTo: size, digest: true })
     const { digest, hashed } = await this.#result
-    if (hashed !== size) throw new WharfError('INTERNAL', `the MD5 worker hashed ${hashed} of ${size} bytes`)
+    if (hashed !== size) throw new WharfError('INTERNAL', `the hashing worker hashed ${hashed} of ${size} bytes`)
     return digest
   }
 
