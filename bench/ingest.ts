@@ -20,7 +20,9 @@ function pointsOf(writer: number, batch: number): { name: string; value: number;
 }
 
 /** The same points in the compact columnar form the SDK sends: one entry per metric name. */
-function seriesOf(points: { name: string; value: number; time: number }[]): { name: string; values: number[]; times: number[] }[] {
+function seriesOf(
+  points: { name: string; value: number; time: number }[],
+): { name: string; values: number[]; times: number[] }[] {
   const byName = new Map<string, { name: string; values: number[]; times: number[] }>()
   for (const p of points) {
     let series = byName.get(p.name)

@@ -23,7 +23,12 @@ export const logCostBench: Bench = {
       const push: number[] = []
       for (let r = 0; r < ROUNDS; r++) {
         const run = await client.createRun({ experiment: 'bench-log-cost', status: 'Running' })
-        const logger = new MetricLogger({ client, runId: run.id, spoolDir: path.join(tmp.dir, 'spool'), maxBufferedPoints: CALLS * 2 })
+        const logger = new MetricLogger({
+          client,
+          runId: run.id,
+          spoolDir: path.join(tmp.dir, 'spool'),
+          maxBufferedPoints: CALLS * 2,
+        })
         let started = performance.now()
         for (let i = 0; i < CALLS; i++) logger.log(NAMES[i & 3]!, i * 0.001)
         log.push(((performance.now() - started) * 1e6) / CALLS)
@@ -34,7 +39,15 @@ export const logCostBench: Bench = {
         push.push(((performance.now() - started) * 1e6) / CALLS)
         if (sink.length !== CALLS) throw new Error('unreachable')
       }
-      return [compared({ bench: 'sdk.log.cost', unit: 'ns/call', value: median(log), baseline: { name: 'array.push.point', value: median(push) }, extra: { calls: CALLS } })]
+      return [
+        compared({
+          bench: 'sdk.log.cost',
+          unit: 'ns/call',
+          value: median(log),
+          baseline: { name: 'array.push.point', value: median(push) },
+          extra: { calls: CALLS },
+        }),
+      ]
     } finally {
       await server.stop()
       await tmp.remove()
@@ -61,7 +74,8 @@ export const sdkIngestBench: Bench = {
               Array.from({ length: WRITERS }, () => client.createRun({ experiment: 'bench-sdk', status: 'Running' })),
             )
             const loggers = runs.map(
-              (run) => new MetricLogger({ client, runId: run.id, spoolDir: path.join(tmp.dir, 'spool'), maxBufferedPoints: points }),
+              (run) =>
+                new MetricLogger({ client, runId: run.id, spoolDir: path.join(tmp.dir, 'spool'), maxBufferedPoints: points }),
             )
             const perWriter = Math.floor(points / WRITERS)
             const started = performance.now()

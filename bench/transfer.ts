@@ -28,7 +28,9 @@ async function makeSources(root: string): Promise<{ small: string; big: string }
     const dir = path.join(small, `d${String(i / 100).padStart(3, '0')}`)
     await mkdir(dir, { recursive: true })
     await Promise.all(
-      Array.from({ length: Math.min(100, SMALL_FILES - i) }, (_, j) => writeFile(path.join(dir, `f${String(i + j).padStart(5, '0')}.bin`), randomBytes(SMALL_BYTES))),
+      Array.from({ length: Math.min(100, SMALL_FILES - i) }, (_, j) =>
+        writeFile(path.join(dir, `f${String(i + j).padStart(5, '0')}.bin`), randomBytes(SMALL_BYTES)),
+      ),
     )
   }
   const big = path.join(root, 'big')
@@ -51,7 +53,9 @@ function run(command: string, args: string[]): Promise<void> {
     let stderr = ''
     child.stderr.on('data', (c: Buffer) => (stderr += c.toString()))
     child.once('error', reject)
-    child.once('close', (code) => (code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`))))
+    child.once('close', (code) =>
+      code === 0 ? resolve() : reject(new Error(`${command} ${args.join(' ')} exited ${code}: ${stderr}`)),
+    )
   })
 }
 
@@ -61,7 +65,8 @@ async function rclone(args: string[], env: Record<string, string>): Promise<void
 }
 
 function failIfIncomplete(what: string, result: { failed: readonly unknown[]; skipped: readonly string[] }): void {
-  if (result.failed.length > 0 || result.skipped.length > 0) throw new Error(`${what}: ${result.failed.length} failed, ${result.skipped.length} skipped`)
+  if (result.failed.length > 0 || result.skipped.length > 0)
+    throw new Error(`${what}: ${result.failed.length} failed, ${result.skipped.length} skipped`)
 }
 
 interface Timings {
@@ -99,13 +104,27 @@ async function wharfRound(server: ServerProcess, setup: RoundSetup, into: Timing
       overwrite: true,
     })
     const down = path.join(work, 'wharf-down')
-    into.smallUp.push(await seconds(async () => failIfIncomplete('upload', await ds.upload({ srcDir: sources.small, targetPath: 'small', showProgress: false }))))
-    into.smallDown.push(await seconds(async () => failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'small/', showProgress: false }))))
-    into.bigUp.push(await seconds(async () => failIfIncomplete('upload', await ds.upload({ srcDir: sources.big, targetPath: 'big', showProgress: false }))))
+    into.smallUp.push(
+      await seconds(async () =>
+        failIfIncomplete('upload', await ds.upload({ srcDir: sources.small, targetPath: 'small', showProgress: false })),
+      ),
+    )
+    into.smallDown.push(
+      await seconds(async () =>
+        failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'small/', showProgress: false })),
+      ),
+    )
+    into.bigUp.push(
+      await seconds(async () =>
+        failIfIncomplete('upload', await ds.upload({ srcDir: sources.big, targetPath: 'big', showProgress: false })),
+      ),
+    )
     // Both ways of downloading the big file, in alternating order so neither always goes first.
     const bigDown = async (verify: boolean): Promise<void> => {
       await rm(path.join(down, 'big'), { recursive: true, force: true })
-      const timing = await seconds(async () => failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'big/', showProgress: false, verify })))
+      const timing = await seconds(async () =>
+        failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'big/', showProgress: false, verify })),
+      )
       ;(verify ? into.bigDown : into.bigDownUnverified).push(timing)
     }
     for (const verify of round % 2 === 0 ? [true, false] : [false, true]) await bigDown(verify)
@@ -134,17 +153,45 @@ async function rcloneRound(setup: RoundSetup & { flags: string[] }, into: Timing
   }
 }
 
-function results(names: { ours: string; peer: string }, timings: { ours: Timings; peer: Timings }, extra: Record<string, unknown> = {}): BenchResult[] {
+function results(
+  names: { ours: string; peer: string },
+  timings: { ours: Timings; peer: Timings },
+  extra: Record<string, unknown> = {},
+): BenchResult[] {
   const { ours, peer } = timings
   const name = names.ours
   const peerName = names.peer
   const filesPerSecond = (list: number[]) => SMALL_FILES / median(list)
   const mibPerSecond = (list: number[]) => BIG_MIB / median(list)
   return [
-    compared({ bench: `${name}.small.up`, unit: 'files/s', value: filesPerSecond(ours.smallUp), baseline: { name: `${peerName}.small.up`, value: filesPerSecond(peer.smallUp) }, extra: { files: SMALL_FILES, target: '≥ 2', ...extra } }),
-    compared({ bench: `${name}.small.down`, unit: 'files/s', value: filesPerSecond(ours.smallDown), baseline: { name: `${peerName}.small.down`, value: filesPerSecond(peer.smallDown) }, extra: { files: SMALL_FILES, target: '≥ 1, MD5 checked', ...extra } }),
-    compared({ bench: `${name}.big.up`, unit: 'MiB/s', value: mibPerSecond(ours.bigUp), baseline: { name: `${peerName}.big.up`, value: mibPerSecond(peer.bigUp) }, extra: { mib: BIG_MIB, target: '≥ 1', ...extra } }),
-    compared({ bench: `${name}.big.down`, unit: 'MiB/s', value: mibPerSecond(ours.bigDown), baseline: { name: `${peerName}.big.down`, value: mibPerSecond(peer.bigDown) }, extra: { mib: BIG_MIB, target: '≥ 1, MD5 checked', ...extra } }),
+    compared({
+      bench: `${name}.small.up`,
+      unit: 'files/s',
+      value: filesPerSecond(ours.smallUp),
+      baseline: { name: `${peerName}.small.up`, value: filesPerSecond(peer.smallUp) },
+      extra: { files: SMALL_FILES, target: '≥ 2', ...extra },
+    }),
+    compared({
+      bench: `${name}.small.down`,
+      unit: 'files/s',
+      value: filesPerSecond(ours.smallDown),
+      baseline: { name: `${peerName}.small.down`, value: filesPerSecond(peer.smallDown) },
+      extra: { files: SMALL_FILES, target: '≥ 1, MD5 checked', ...extra },
+    }),
+    compared({
+      bench: `${name}.big.up`,
+      unit: 'MiB/s',
+      value: mibPerSecond(ours.bigUp),
+      baseline: { name: `${peerName}.big.up`, value: mibPerSecond(peer.bigUp) },
+      extra: { mib: BIG_MIB, target: '≥ 1', ...extra },
+    }),
+    compared({
+      bench: `${name}.big.down`,
+      unit: 'MiB/s',
+      value: mibPerSecond(ours.bigDown),
+      baseline: { name: `${peerName}.big.down`, value: mibPerSecond(peer.bigDown) },
+      extra: { mib: BIG_MIB, target: '≥ 1, MD5 checked', ...extra },
+    }),
     ...(ours.bigDownUnverified.length === 0
       ? []
       : [
@@ -153,7 +200,12 @@ function results(names: { ours: string; peer: string }, timings: { ours: Timings
             unit: 'MiB/s',
             value: mibPerSecond(ours.bigDownUnverified),
             baseline: { name: `${peerName}.big.down`, value: mibPerSecond(peer.bigDown) },
-            extra: { mib: BIG_MIB, ...extra, unverified: 'verify: false, like for like: rclone 1.60 checks no MD5 on this download (its log: "Src hash empty - aborting Dst hash check")' },
+            extra: {
+              mib: BIG_MIB,
+              ...extra,
+              unverified:
+                'verify: false, like for like: rclone 1.60 checks no MD5 on this download (its log: "Src hash empty - aborting Dst hash check")',
+            },
           }),
         ]),
   ]
@@ -187,7 +239,13 @@ export const azureTransferBench: Bench = {
         // For the record: rclone told to use as many connections as the SDK does.
         const tuned = emptyTimings()
         await rcloneRound({ work: tmp.dir, sources, round: ROUNDS, flags: ['--transfers', '32', '--checkers', '32'] }, tuned)
-        out.push(...results({ ours: 'transfer.azure.sdk', peer: 'rclone.transfers32' }, { ours, peer: tuned }, { note: 'rclone --transfers 32 --checkers 32, one round' }))
+        out.push(
+          ...results(
+            { ours: 'transfer.azure.sdk', peer: 'rclone.transfers32' },
+            { ours, peer: tuned },
+            { note: 'rclone --transfers 32 --checkers 32, one round' },
+          ),
+        )
       }
       return out
     } finally {
@@ -212,12 +270,34 @@ export const filesystemTransferBench: Bench = {
       const peer = emptyTimings()
       for (let r = 0; r < ROUNDS; r++) {
         const folder = path.join(tmp.dir, `ds${r}`)
-        const ds = await Datastore.registerFilesystem({ workspace: ws, datastoreName: 'benchfs', path: folder, createIfNotExists: true, overwrite: true })
+        const ds = await Datastore.registerFilesystem({
+          workspace: ws,
+          datastoreName: 'benchfs',
+          path: folder,
+          createIfNotExists: true,
+          overwrite: true,
+        })
         const down = path.join(tmp.dir, 'down')
-        ours.smallUp.push(await seconds(async () => failIfIncomplete('upload', await ds.upload({ srcDir: sources.small, targetPath: 'small', showProgress: false }))))
-        ours.smallDown.push(await seconds(async () => failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'small/', showProgress: false }))))
-        ours.bigUp.push(await seconds(async () => failIfIncomplete('upload', await ds.upload({ srcDir: sources.big, targetPath: 'big', showProgress: false }))))
-        ours.bigDown.push(await seconds(async () => failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'big/', showProgress: false }))))
+        ours.smallUp.push(
+          await seconds(async () =>
+            failIfIncomplete('upload', await ds.upload({ srcDir: sources.small, targetPath: 'small', showProgress: false })),
+          ),
+        )
+        ours.smallDown.push(
+          await seconds(async () =>
+            failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'small/', showProgress: false })),
+          ),
+        )
+        ours.bigUp.push(
+          await seconds(async () =>
+            failIfIncomplete('upload', await ds.upload({ srcDir: sources.big, targetPath: 'big', showProgress: false })),
+          ),
+        )
+        ours.bigDown.push(
+          await seconds(async () =>
+            failIfIncomplete('download', await ds.downloadFiles({ targetPath: down, prefix: 'big/', showProgress: false })),
+          ),
+        )
         await rm(down, { recursive: true, force: true })
         await rm(folder, { recursive: true, force: true })
 

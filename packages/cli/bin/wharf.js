@@ -10,6 +10,8 @@ const built = new URL('../dist/bin.js', import.meta.url)
 if (existsSync(built)) {
   await import(built.href)
 } else {
-  process.stderr.write('wharf: error: the wharf command is not built yet; run "npm run build" in the Wharf clone, then try again\n')
+  process.stderr.write(
+    'wharf: error: the wharf command is not built yet; run "npm run build" in the Wharf clone, then try again\n',
+  )
   process.exitCode = 1
 }

@@ -20,7 +20,11 @@ const MODEL_V2 = new Uint8Array(Array.from({ length: 1000 }, (_, i) => (i * 13) 
 async function seedRun(model: Uint8Array): Promise<Run> {
   const run = await client.createRun({ experiment: 'cli-assets', status: 'Running' })
   await client.uploadArtifact(run.id, { path: 'outputs/model/weights.bin', body: model })
-  await client.uploadArtifact(run.id, { path: 'outputs/model/meta/config.json', body: '{"layers": 3}\n', contentType: 'application/json' })
+  await client.uploadArtifact(run.id, {
+    path: 'outputs/model/meta/config.json',
+    body: '{"layers": 3}\n',
+    contentType: 'application/json',
+  })
   await client.uploadArtifact(run.id, { path: 'outputs/other.txt', body: 'not part of the model\n' })
   return client.setRunStatus(run.id, 'Completed')
 }
@@ -31,8 +35,14 @@ beforeAll(async () => {
   first = await seedRun(MODEL_V1)
   second = await seedRun(MODEL_V2)
   // Version 1 and 2 through the CLI (the -ap short flag of az ml history promote), one through the client.
-  for (const [run, description] of [[first, 'first'], [second, 'second']] as const) {
-    const result = await runWharf(['history', 'promote', '-r', run.id, '-ap', 'outputs/model', '-n', 'mnist-model', '--description', description], { env })
+  for (const [run, description] of [
+    [first, 'first'],
+    [second, 'second'],
+  ] as const) {
+    const result = await runWharf(
+      ['history', 'promote', '-r', run.id, '-ap', 'outputs/model', '-n', 'mnist-model', '--description', description],
+      { env },
+    )
     if (result.code !== 0) throw new Error(`promote failed: ${result.stderr}`)
   }
   await client.promoteAsset({ name: 'tokenizer', runId: first.id, artifactPath: 'outputs/other.txt' })
@@ -62,7 +72,13 @@ describe('wharf asset list', () => {
 describe('wharf asset show', () => {
   it('shows the latest version, or the one asked for, with every file, size and sha256', async () => {
     const latest = json<AssetVersion>((await wharf(['asset', 'show', 'mnist-model'])).stdout)
-    expect(latest).toMatchObject({ name: 'mnist-model', version: 2, sourceRunId: second.id, artifactPath: 'outputs/model', fileCount: 2 })
+    expect(latest).toMatchObject({
+      name: 'mnist-model',
+      version: 2,
+      sourceRunId: second.id,
+      artifactPath: 'outputs/model',
+      fileCount: 2,
+    })
     const one = await wharf(['asset', 'show', 'mnist-model:1'])
     expect(one.code, one.stderr).toBe(0)
     const v1 = json<AssetVersion>(one.stdout)
@@ -90,7 +106,7 @@ describe('wharf asset show', () => {
 })
 
 describe('wharf asset download', () => {
-  it('downloads a version\'s files, each matching its recorded sha256', async () => {
+  it("downloads a version's files, each matching its recorded sha256", async () => {
     const target = path.join(dir, 'model-v1')
     const result = await wharf(['asset', 'download', 'mnist-model:1', '-d', target])
     expect(result.code, result.stderr).toBe(0)

@@ -17,7 +17,10 @@ afterAll(async () => {
 
 describe('the wharf bin', () => {
   it('is a file in the sources, so npm can link it at install time, before any build', async () => {
-    const manifest = JSON.parse(await readFile(path.join(PACKAGE, 'package.json'), 'utf8')) as { bin: Record<string, string>; files: string[] }
+    const manifest = JSON.parse(await readFile(path.join(PACKAGE, 'package.json'), 'utf8')) as {
+      bin: Record<string, string>
+      files: string[]
+    }
     const target = manifest.bin.wharf ?? ''
     expect(target).not.toMatch(/^(\.\/)?dist\//)
     expect((await readFile(path.join(PACKAGE, target), 'utf8')).startsWith('#!/usr/bin/env node\n')).toBe(true)
@@ -31,7 +34,9 @@ describe('the wharf bin', () => {
     await copyFile(path.join(PACKAGE, manifest.bin.wharf ?? ''), shim)
     const unbuilt = spawnSync(process.execPath, [shim, '--version'], { encoding: 'utf8' })
     expect(unbuilt.status).toBe(1)
-    expect(unbuilt.stderr).toBe('wharf: error: the wharf command is not built yet; run "npm run build" in the Wharf clone, then try again\n')
+    expect(unbuilt.stderr).toBe(
+      'wharf: error: the wharf command is not built yet; run "npm run build" in the Wharf clone, then try again\n',
+    )
     await mkdir(path.join(dir, 'dist'), { recursive: true })
     await writeFile(path.join(dir, 'dist', 'bin.js'), "process.stdout.write('built ' + process.argv.slice(2).join(' '))\n")
     const built = spawnSync(process.execPath, [shim, '--version'], { encoding: 'utf8' })

@@ -39,7 +39,10 @@ export function parseTagPairs(pairs: readonly string[] | undefined): Record<stri
   for (const pair of pairs ?? []) {
     const eq = pair.indexOf('=')
     const key = (eq < 0 ? pair : pair.slice(0, eq)).trim()
-    if (key === '') throw new WharfError('INVALID_ARGUMENT', `--tag "${pair}" has no key; write --tag key=value`, { details: { flag: '--tag' } })
+    if (key === '')
+      throw new WharfError('INVALID_ARGUMENT', `--tag "${pair}" has no key; write --tag key=value`, {
+        details: { flag: '--tag' },
+      })
     tags[key] = eq < 0 ? '' : pair.slice(eq + 1)
   }
   return tags
@@ -63,7 +66,10 @@ export function parseAssetRef(ref: string): { name: string; version: number | 'l
   if (raw === 'latest') return { name, version: 'latest' }
   const version = Number(raw)
   if (name === '' || !Number.isInteger(version) || version < 1) {
-    throw new WharfError('INVALID_ARGUMENT', `"${ref}" is not an asset reference; write <name> or <name>:<version> (a version is 1, 2, …, or latest)`)
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `"${ref}" is not an asset reference; write <name> or <name>:<version> (a version is 1, 2, …, or latest)`,
+    )
   }
   return { name, version }
 }

@@ -26,22 +26,65 @@ afterAll(async () => {
 describe('wharf datastore register, list, show, set-default, unregister', () => {
   it('registers an Azure container with the key from the environment and never prints it', async () => {
     const result = await wharf(
-      ['datastore', 'register', 'azure-blob', 'cli_blob', '--account-name', azurite.accountName, '--container-name', 'cli-container', '--endpoint', azurite.endpoint, '--create-if-not-exists', '-o', 'json'],
+      [
+        'datastore',
+        'register',
+        'azure-blob',
+        'cli_blob',
+        '--account-name',
+        azurite.accountName,
+        '--container-name',
+        'cli-container',
+        '--endpoint',
+        azurite.endpoint,
+        '--create-if-not-exists',
+        '-o',
+        'json',
+      ],
       { AZURE_STORAGE_KEY: azurite.accountKey },
     )
     expect(result.code, result.stderr).toBe(0)
-    expect(json<Datastore>(result.stdout)).toMatchObject({ name: 'cli_blob', kind: 'azure_blob', authType: 'account_key', hasSecret: true })
+    expect(json<Datastore>(result.stdout)).toMatchObject({
+      name: 'cli_blob',
+      kind: 'azure_blob',
+      authType: 'account_key',
+      hasSecret: true,
+    })
     expect(result.stdout + result.stderr).not.toContain(azurite.accountKey)
 
     const again = await wharf(
-      ['datastore', 'register', 'azure-blob', 'cli_blob', '--account-name', azurite.accountName, '--container-name', 'cli-container', '--endpoint', azurite.endpoint],
+      [
+        'datastore',
+        'register',
+        'azure-blob',
+        'cli_blob',
+        '--account-name',
+        azurite.accountName,
+        '--container-name',
+        'cli-container',
+        '--endpoint',
+        azurite.endpoint,
+      ],
       { AZURE_STORAGE_KEY: azurite.accountKey },
     )
     expect(again.code).toBe(5)
-    expect(again.stderr).toBe('wharf: error: datastore "cli_blob" is already registered; add --overwrite to replace it (this is how keys are rotated) [DATASTORE_EXISTS]\n')
+    expect(again.stderr).toBe(
+      'wharf: error: datastore "cli_blob" is already registered; add --overwrite to replace it (this is how keys are rotated) [DATASTORE_EXISTS]\n',
+    )
 
     const wrong = await wharf(
-      ['datastore', 'register', 'azure-blob', 'cli_wrong', '--account-name', azurite.accountName, '--container-name', 'cli-container', '--endpoint', azurite.endpoint],
+      [
+        'datastore',
+        'register',
+        'azure-blob',
+        'cli_wrong',
+        '--account-name',
+        azurite.accountName,
+        '--container-name',
+        'cli-container',
+        '--endpoint',
+        azurite.endpoint,
+      ],
       { AZURE_STORAGE_KEY: Buffer.from(randomBytes(64)).toString('base64') },
     )
     expect(wrong.code).toBe(4)
@@ -100,7 +143,19 @@ describe('wharf datastore upload, ls, download', () => {
     await writeFile(path.join(src, 'a.txt'), 'alpha')
     await writeFile(path.join(src, 'sub', 'b.bin'), randomBytes(200_000))
     const reg = await wharf(
-      ['datastore', 'register', 'azure-blob', 'cli_data', '--account-name', azurite.accountName, '--container-name', 'cli-data', '--endpoint', azurite.endpoint, '--create-if-not-exists'],
+      [
+        'datastore',
+        'register',
+        'azure-blob',
+        'cli_data',
+        '--account-name',
+        azurite.accountName,
+        '--container-name',
+        'cli-data',
+        '--endpoint',
+        azurite.endpoint,
+        '--create-if-not-exists',
+      ],
       { AZURE_STORAGE_KEY: azurite.accountKey },
     )
     expect(reg.code, reg.stderr).toBe(0)
@@ -126,7 +181,18 @@ describe('wharf datastore upload, ls, download', () => {
 
   it('downloads a prefix, stripped or not, byte for byte', async () => {
     const target = path.join(t.dir, 'down')
-    const down = await wharf(['datastore', 'download', 'cli_data', '-d', target, '--prefix', 'train/', '--strip-prefix', '-o', 'json'])
+    const down = await wharf([
+      'datastore',
+      'download',
+      'cli_data',
+      '-d',
+      target,
+      '--prefix',
+      'train/',
+      '--strip-prefix',
+      '-o',
+      'json',
+    ])
     expect(down.code, down.stderr).toBe(0)
     expect(json<{ downloaded: string[] }>(down.stdout).downloaded.sort()).toEqual(['train/a.txt', 'train/sub/b.bin'])
     expect(sha256(await readFile(path.join(target, 'sub', 'b.bin')))).toBe(sha256(await readFile(path.join(src, 'sub', 'b.bin'))))
@@ -138,13 +204,26 @@ describe('wharf datastore upload, ls, download', () => {
 
   it('reports stored names that cannot be local paths: ls marks them, download fails each by name and writes nothing for them', async () => {
     const reg = await wharf(
-      ['datastore', 'register', 'azure-blob', 'cli_odd', '--account-name', azurite.accountName, '--container-name', 'cli-odd', '--endpoint', azurite.endpoint, '--create-if-not-exists'],
+      [
+        'datastore',
+        'register',
+        'azure-blob',
+        'cli_odd',
+        '--account-name',
+        azurite.accountName,
+        '--container-name',
+        'cli-odd',
+        '--endpoint',
+        azurite.endpoint,
+        '--create-if-not-exists',
+      ],
       { AZURE_STORAGE_KEY: azurite.accountKey },
     )
     expect(reg.code, reg.stderr).toBe(0)
     // Names another tool can write into a container, none of which can be a path below a local folder.
     const odd = ['odd/../escape.txt', 'odd/./dot.txt', 'odd/folder/', 'odd//double.txt', `odd/${'n'.repeat(300)}.txt`]
-    for (const blobName of [...odd, 'odd/fine.txt']) await putBlobWithRawName(azurite, { containerName: 'cli-odd', blobName, body: blobName })
+    for (const blobName of [...odd, 'odd/fine.txt'])
+      await putBlobWithRawName(azurite, { containerName: 'cli-odd', blobName, body: blobName })
 
     const ls = await wharf(['datastore', 'ls', 'cli_odd', '-o', 'json'])
     expect(ls.code, ls.stderr).toBe(0)
@@ -166,12 +245,18 @@ describe('wharf datastore upload, ls, download', () => {
     expect(result.failed.map((f) => f.key).sort()).toEqual([...odd].sort())
     for (const failure of result.failed) {
       expect(failure.code).toBe('UNSAFE_PATH')
-      expect(failure.message).toMatch(/^the datastore holds ".+", which was not downloaded: .+\. To download it, rename or replace it in the storage$/)
+      expect(failure.message).toMatch(
+        /^the datastore holds ".+", which was not downloaded: .+\. To download it, rename or replace it in the storage$/,
+      )
     }
     const written = await readdir(path.join(t.dir, 'odd-down'), { recursive: true, withFileTypes: true })
-    expect(written.filter((e) => e.isFile()).map((e) => path.relative(t.dir, path.join(e.parentPath, e.name)))).toEqual([path.join('odd-down', 'inside', 'odd', 'fine.txt')])
+    expect(written.filter((e) => e.isFile()).map((e) => path.relative(t.dir, path.join(e.parentPath, e.name)))).toEqual([
+      path.join('odd-down', 'inside', 'odd', 'fine.txt'),
+    ])
     const printed = await wharf(['datastore', 'download', 'cli_odd', '-d', target, '-o', 'table'])
-    expect(printed.stdout).toContain('failed: odd/../escape.txt: the datastore holds "odd/../escape.txt", which was not downloaded: ".." segments are not allowed')
+    expect(printed.stdout).toContain(
+      'failed: odd/../escape.txt: the datastore holds "odd/../escape.txt", which was not downloaded: ".." segments are not allowed',
+    )
   })
 
   it('reports the names in a folder datastore that cannot be paths: ls marks each file, and a folder once for all under it', async () => {
@@ -190,14 +275,29 @@ describe('wharf datastore upload, ls, download', () => {
     expect(ls.code, ls.stderr).toBe(0)
     const listed = json<(DatastoreFile & { unusable?: string })[]>(ls.stdout)
     expect(listed.filter((f) => f.unusable === undefined).map((f) => f.path)).toEqual(['fine.txt'])
-    expect(listed.filter((f) => f.unusable !== undefined).map(({ path: name, size, unusable }) => ({ name, size, unusable }))).toEqual([
+    expect(
+      listed.filter((f) => f.unusable !== undefined).map(({ path: name, size, unusable }) => ({ name, size, unusable })),
+    ).toEqual([
       { name: 'back\\slash.txt', size: 4, unusable: 'it contains "\\", a folder separator on Windows' },
-      { name: 'caf\ufffd.txt', size: 5, unusable: "it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt'" },
-      { name: 'win\\dir', size: 0, unusable: 'a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed' },
+      {
+        name: 'caf\ufffd.txt',
+        size: 5,
+        unusable: "it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt'",
+      },
+      {
+        name: 'win\\dir',
+        size: 0,
+        unusable:
+          'a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed',
+      },
     ])
     const table = await wharf(['datastore', 'ls', 'cli_odd_folder', '-o', 'table'])
-    expect(table.stdout).toContain('win\\\\dir (not downloadable: a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed)')
-    expect(table.stdout).toContain("caf\ufffd.txt (not downloadable: it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt')")
+    expect(table.stdout).toContain(
+      'win\\\\dir (not downloadable: a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed)',
+    )
+    expect(table.stdout).toContain(
+      "caf\ufffd.txt (not downloadable: it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt')",
+    )
 
     const down = await wharf(['datastore', 'download', 'cli_odd_folder', '-d', path.join(t.dir, 'odd-folder-down'), '-o', 'json'])
     expect(down.code).toBe(2) // UNSAFE_PATH
@@ -215,15 +315,40 @@ describe('wharf datastore upload, ls, download', () => {
     const failed = json<{ failed: { key: string; message: string }[] }>(checked.stdout).failed
     expect(failed.map((f) => f.key)).toEqual(['train/sub/b.bin'])
     expect(failed[0]?.message).toMatch(/does not match its stored MD5/)
-    const trusted = await wharf(['datastore', 'download', 'cli_data', '-d', target, '--prefix', 'train/sub', '--no-verify', '-o', 'json'])
+    const trusted = await wharf([
+      'datastore',
+      'download',
+      'cli_data',
+      '-d',
+      target,
+      '--prefix',
+      'train/sub',
+      '--no-verify',
+      '-o',
+      'json',
+    ])
     expect(trusted.code, trusted.stderr).toBe(0)
     expect(json<{ downloaded: string[] }>(trusted.stdout).downloaded).toEqual(['train/sub/b.bin'])
-    expect(sha256(await readFile(path.join(target, 'train', 'sub', 'b.bin')))).toBe(sha256(await readFile(path.join(src, 'sub', 'b.bin'))))
+    expect(sha256(await readFile(path.join(target, 'train', 'sub', 'b.bin')))).toBe(
+      sha256(await readFile(path.join(src, 'sub', 'b.bin'))),
+    )
   })
 
   it('exits non-zero naming the files it could not upload, after uploading the rest', async () => {
     // A folder given among files cannot be uploaded as one; the file beside it still goes.
-    const result = await wharf(['datastore', 'upload', 'cli_data', path.join(src, 'a.txt'), path.join(src, 'sub'), '--relative-root', src, '-t', 'mixed', '-o', 'table'])
+    const result = await wharf([
+      'datastore',
+      'upload',
+      'cli_data',
+      path.join(src, 'a.txt'),
+      path.join(src, 'sub'),
+      '--relative-root',
+      src,
+      '-t',
+      'mixed',
+      '-o',
+      'table',
+    ])
     expect(result.stdout).toMatch(/^1 uploaded, 1 failed/)
     expect(result.stdout).toContain('failed: mixed/sub')
     expect(result.stderr).toContain('1 file could not be uploaded')
@@ -236,11 +361,12 @@ describe('wharf datastore upload, ls, download', () => {
     const missing = path.join(src, 'not-there.txt')
     const result = await wharf(['datastore', 'upload', 'cli_data', path.join(src, 'a.txt'), missing, '-t', 'typo', '-o', 'json'])
     expect(result.code).toBe(3)
-    expect(result.stderr.trim()).toBe(`wharf: error: nothing was uploaded: "${missing}" does not exist; check the path [FILE_NOT_FOUND]`)
+    expect(result.stderr.trim()).toBe(
+      `wharf: error: nothing was uploaded: "${missing}" does not exist; check the path [FILE_NOT_FOUND]`,
+    )
     const listed = await wharf(['datastore', 'ls', 'cli_data', 'typo', '-o', 'json'])
     expect(json<DatastoreFile[]>(listed.stdout)).toEqual([])
   })
-
 
   it('draws a progress bar on a terminal', async () => {
     const result = await runWharfOnTerminal(['datastore', 'upload', 'cli_data', src, '-t', 'tty', '--overwrite'], { env })

@@ -21,7 +21,9 @@ export function reportError(error: unknown, options: { verbose: boolean; write?:
     return error.exitCode
   }
   const err = error as Error
-  write(`wharf: internal error: ${err.message ?? String(error)}${options.verbose ? '' : ' (run again with --verbose for details)'}\n`)
+  write(
+    `wharf: internal error: ${err.message ?? String(error)}${options.verbose ? '' : ' (run again with --verbose for details)'}\n`,
+  )
   if (options.verbose && err.stack) write(`${err.stack}\n`)
   return 1
 }

@@ -20,10 +20,24 @@ const WEIGHTS = new Uint8Array([0, 1, 2, 3, 255, 0, 7, 128, 200])
 const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex')
 
 async function seedRun(options: { lr: string; losses: number[]; accuracy: number[]; fail?: boolean }): Promise<Run> {
-  const run = await client.createRun({ experiment: 'cli-mnist', status: 'Running', scriptName: 'train.py', tags: { lr: options.lr, team: 'vision' } })
-  await client.logMetrics(run.id, { series: [{ name: 'loss', values: options.losses }, { name: 'accuracy', values: options.accuracy }] })
+  const run = await client.createRun({
+    experiment: 'cli-mnist',
+    status: 'Running',
+    scriptName: 'train.py',
+    tags: { lr: options.lr, team: 'vision' },
+  })
+  await client.logMetrics(run.id, {
+    series: [
+      { name: 'loss', values: options.losses },
+      { name: 'accuracy', values: options.accuracy },
+    ],
+  })
   await client.uploadArtifact(run.id, { path: 'outputs/model/weights.bin', body: WEIGHTS })
-  await client.uploadArtifact(run.id, { path: 'outputs/model/config.json', body: `{"lr": ${options.lr}}\n`, contentType: 'application/json' })
+  await client.uploadArtifact(run.id, {
+    path: 'outputs/model/config.json',
+    body: `{"lr": ${options.lr}}\n`,
+    contentType: 'application/json',
+  })
   await client.uploadArtifact(run.id, { path: 'outputs/log.txt', body: 'epoch 1\nepoch 2\n', contentType: 'text/plain' })
   return options.fail
     ? client.setRunStatus(run.id, 'Failed', { error: { message: 'CUDA out of memory', code: 'UserError' } })
@@ -58,12 +72,18 @@ interface DownloadOut {
 }
 
 describe('wharf history list', () => {
-  it('prints JSON when piped: newest first, with each metric\'s last value and the run\'s fields in camelCase', async () => {
+  it("prints JSON when piped: newest first, with each metric's last value and the run's fields in camelCase", async () => {
     const result = await wharf(['history', 'list'])
     expect(result.code, result.stderr).toBe(0)
     const runs = json<RunOut[]>(result.stdout)
     expect(runs.map((r) => r.runId)).toEqual([failed.id, second.id, first.id])
-    expect(runs[2]).toMatchObject({ experiment: 'cli-mnist', status: 'Completed', scriptName: 'train.py', target: 'local', tags: { lr: '0.1' } })
+    expect(runs[2]).toMatchObject({
+      experiment: 'cli-mnist',
+      status: 'Completed',
+      scriptName: 'train.py',
+      target: 'local',
+      tags: { lr: '0.1' },
+    })
     expect(runs[2]!.metrics).toEqual({ loss: 1 / 20, accuracy: 0.8 })
     expect(runs[2]!.duration).toMatch(/^\d+:\d\d:\d\d\.\d{3}$/)
     expect(runs[0]!.error).toEqual({ message: 'CUDA out of memory', code: 'UserError' })
@@ -73,7 +93,16 @@ describe('wharf history list', () => {
     const result = await wharf(['history', 'list', '-o', 'table'])
     expect(result.code, result.stderr).toBe(0)
     const [header, rule, ...rows] = result.stdout.trimEnd().split('\n')
-    expect(header!.split(/\s{2,}/)).toEqual(['accuracy', 'loss', 'Duration', 'Run id', 'Name', 'Script', 'Start time (UTC)', 'Status'])
+    expect(header!.split(/\s{2,}/)).toEqual([
+      'accuracy',
+      'loss',
+      'Duration',
+      'Run id',
+      'Name',
+      'Script',
+      'Start time (UTC)',
+      'Status',
+    ])
     expect(rule).toMatch(/^[- ]+$/)
     expect(rows).toHaveLength(3)
     expect(rows[0]).toContain(failed.id)
@@ -99,11 +128,15 @@ describe('wharf history list', () => {
   it('prints TSV with a header row and a column per metric and tag', async () => {
     const result = await wharf(['history', 'list', '-o', 'tsv'])
     expect(result.code, result.stderr).toBe(0)
-    const [header, ...rows] = result.stdout.trimEnd().split('\n').map((line) => line.split('\t'))
+    const [header, ...rows] = result.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split('\t'))
     expect(rows).toHaveLength(3)
     const column = (name: string): number => header!.indexOf(name)
     expect(header!.slice(0, 4)).toEqual(['runId', 'experiment', 'displayName', 'status'])
-    for (const name of ['metrics.accuracy', 'metrics.loss', 'tags.lr', 'tags.team', 'error.message']) expect(column(name), name).toBeGreaterThan(0)
+    for (const name of ['metrics.accuracy', 'metrics.loss', 'tags.lr', 'tags.team', 'error.message'])
+      expect(column(name), name).toBeGreaterThan(0)
     expect(header).not.toContain('metrics')
     expect(rows[2]![column('runId')]).toBe(first.id)
     expect(rows[2]![column('metrics.loss')]).toBe('0.05')
@@ -131,7 +164,9 @@ describe('wharf history list', () => {
   it('refuses an unknown status or output format with exit code 2 and the valid choices', async () => {
     const status = await wharf(['history', 'list', '--status', 'Done'])
     expect(status.code).toBe(2)
-    expect(status.stderr).toMatch(/^wharf: error: --status "Done" is not a run status; use one of .*Completed.* \[INVALID_ARGUMENT\]\n$/)
+    expect(status.stderr).toMatch(
+      /^wharf: error: --status "Done" is not a run status; use one of .*Completed.* \[INVALID_ARGUMENT\]\n$/,
+    )
     const format = await wharf(['history', 'list', '-o', 'yaml'])
     expect(format.code).toBe(2)
     expect(format.stderr).toContain('-o table, -o json or -o tsv')
@@ -142,7 +177,14 @@ describe('--query (JMESPath)', () => {
   it('filters and projects the JSON form before formatting, as the Azure CLI does', async () => {
     const completed = await wharf(['history', 'list', '--query', "[?status=='Completed'].runId"])
     expect(json(completed.stdout)).toEqual([second.id, first.id])
-    const best = await wharf(['history', 'list', '--query', 'max_by([?metrics.accuracy != null], &metrics.accuracy).runId', '-o', 'tsv'])
+    const best = await wharf([
+      'history',
+      'list',
+      '--query',
+      'max_by([?metrics.accuracy != null], &metrics.accuracy).runId',
+      '-o',
+      'tsv',
+    ])
     expect(best.stdout).toBe(`${second.id}\n`)
     const table = await wharf(['history', 'list', '--query', '[].{id: runId, status: status}', '-o', 'table'])
     expect(table.stdout.split('\n')[0]!.split(/\s+/)).toEqual(['id', 'status'])
@@ -163,8 +205,17 @@ describe('wharf history last / info', () => {
     const result = await wharf(['history', 'last'])
     expect(result.code, result.stderr).toBe(0)
     const run = json<RunOut>(result.stdout)
-    expect(run).toMatchObject({ runId: failed.id, status: 'Failed', error: { message: 'CUDA out of memory' }, metrics: { loss: 2, accuracy: 0.1 } })
-    expect(run.artifacts.map((a) => a.path)).toEqual(['outputs/log.txt', 'outputs/model/config.json', 'outputs/model/weights.bin'])
+    expect(run).toMatchObject({
+      runId: failed.id,
+      status: 'Failed',
+      error: { message: 'CUDA out of memory' },
+      metrics: { loss: 2, accuracy: 0.1 },
+    })
+    expect(run.artifacts.map((a) => a.path)).toEqual([
+      'outputs/log.txt',
+      'outputs/model/config.json',
+      'outputs/model/weights.bin',
+    ])
     const mnist = await wharf(['history', 'last', '--experiment', 'nothing-here'])
     expect(mnist.code).toBe(3)
     expect(mnist.stderr).toContain('wharf experiment list')
@@ -194,7 +245,10 @@ describe('wharf history last / info', () => {
     const bad = await wharf(['history', 'info', '-r', failed.id, '-o', 'table'])
     expect(bad.stdout).toMatch(/Error\s+UserError: CUDA out of memory/)
     const tsv = await wharf(['history', 'info', '-r', first.id, '-o', 'tsv'])
-    const [names, values] = tsv.stdout.trimEnd().split('\n').map((line) => line.split('\t'))
+    const [names, values] = tsv.stdout
+      .trimEnd()
+      .split('\n')
+      .map((line) => line.split('\t'))
     expect(values![names!.indexOf('runId')]).toBe(first.id)
     expect(values![names!.indexOf('metrics.accuracy')]).toBe('0.8')
   })
@@ -202,7 +256,9 @@ describe('wharf history last / info', () => {
   it('an unknown run is exit code 3 with one line on stderr saying how to find runs; --verbose adds details', async () => {
     const result = await wharf(['history', 'info', '-r', 'no-such-run'])
     expect(result.code).toBe(3)
-    expect(result.stderr).toBe('wharf: error: run "no-such-run" not found in workspace "default"; wharf history list shows the runs [RUN_NOT_FOUND]\n')
+    expect(result.stderr).toBe(
+      'wharf: error: run "no-such-run" not found in workspace "default"; wharf history list shows the runs [RUN_NOT_FOUND]\n',
+    )
     const verbose = await wharf(['history', 'info', '-r', 'no-such-run', '--verbose'])
     expect(verbose.code).toBe(3)
     expect(verbose.stderr).toContain('details: {')
@@ -258,7 +314,9 @@ describe('wharf history info -a (one artifact)', () => {
   it('an unknown artifact is exit code 3 naming the command that lists them', async () => {
     const result = await wharf(['history', 'info', '-r', first.id, '-a', 'outputs/nope.txt'])
     expect(result.code).toBe(3)
-    expect(result.stderr).toContain(`has no artifact "outputs/nope.txt"; wharf history info -r ${first.id} lists its artifacts [ARTIFACT_NOT_FOUND]`)
+    expect(result.stderr).toContain(
+      `has no artifact "outputs/nope.txt"; wharf history info -r ${first.id} lists its artifacts [ARTIFACT_NOT_FOUND]`,
+    )
   })
 })
 
@@ -308,7 +366,18 @@ describe('wharf history download', () => {
 
   it('--artifact takes one artifact or a folder prefix; a prefix matching nothing is exit code 3', async () => {
     const target = path.join(dir, 'download-prefix')
-    const result = await wharf(['history', 'download', '-r', second.id, '-d', target, '--artifact', 'outputs/model/', '--query', 'files[].path'])
+    const result = await wharf([
+      'history',
+      'download',
+      '-r',
+      second.id,
+      '-d',
+      target,
+      '--artifact',
+      'outputs/model/',
+      '--query',
+      'files[].path',
+    ])
     expect(result.code, result.stderr).toBe(0)
     expect(json(result.stdout)).toEqual(['outputs/model/config.json', 'outputs/model/weights.bin'])
     const bad = await wharf(['history', 'download', '-r', second.id, '-d', target, '--artifact', 'outputs/mod'])
@@ -346,11 +415,29 @@ describe('wharf history promote', () => {
     const v1 = await wharf(['history', 'promote', '-r', first.id, '-ap', 'outputs/model', '-n', 'history-model'])
     expect(v1.code, v1.stderr).toBe(0)
     const one = json<{ files: { sha256: string }[] }>(v1.stdout)
-    expect(one).toMatchObject({ name: 'history-model', version: 1, sourceRunId: first.id, artifactPath: 'outputs/model', fileCount: 2 })
+    expect(one).toMatchObject({
+      name: 'history-model',
+      version: 1,
+      sourceRunId: first.id,
+      artifactPath: 'outputs/model',
+      fileCount: 2,
+    })
     expect(one.files.map((f) => f.sha256)).toContain(sha256(WEIGHTS))
     const v2 = await wharf([
-      'history', 'promote', '--run', second.id, '--artifact-path', 'outputs/model', '--name', 'history-model',
-      '--description', 'better accuracy', '--tag', 'stage=candidate', '-o', 'table',
+      'history',
+      'promote',
+      '--run',
+      second.id,
+      '--artifact-path',
+      'outputs/model',
+      '--name',
+      'history-model',
+      '--description',
+      'better accuracy',
+      '--tag',
+      'stage=candidate',
+      '-o',
+      'table',
     ])
     expect(v2.code, v2.stderr).toBe(0)
     expect(v2.stdout).toMatch(/Asset\s+history-model:2/)
@@ -383,7 +470,12 @@ describe('wharf experiment list / workspace show', () => {
   it('shows the workspace with its server and datastores', async () => {
     const result = await wharf(['workspace', 'show'])
     expect(result.code, result.stderr).toBe(0)
-    expect(json(result.stdout)).toMatchObject({ name: 'default', url: server.url, defaultDatastore: 'workspaceblobstore', store: 'sqlite' })
+    expect(json(result.stdout)).toMatchObject({
+      name: 'default',
+      url: server.url,
+      defaultDatastore: 'workspaceblobstore',
+      store: 'sqlite',
+    })
     const table = await wharf(['workspace', 'show', '-o', 'table'])
     expect(table.stdout).toMatch(/Workspace\s+default/)
     expect(table.stdout).toMatch(/workspacefilestore\s+filesystem/)
@@ -394,9 +486,20 @@ describe('wharf experiment list / workspace show', () => {
 
 describe('help and version', () => {
   const commands = [
-    ['history'], ['history', 'list'], ['history', 'last'], ['history', 'info'], ['history', 'download'], ['history', 'compare'],
-    ['history', 'promote'], ['asset'], ['asset', 'list'], ['asset', 'show'], ['asset', 'download'], ['experiment'],
-    ['experiment', 'list'], ['workspace', 'show'],
+    ['history'],
+    ['history', 'list'],
+    ['history', 'last'],
+    ['history', 'info'],
+    ['history', 'download'],
+    ['history', 'compare'],
+    ['history', 'promote'],
+    ['asset'],
+    ['asset', 'list'],
+    ['asset', 'show'],
+    ['asset', 'download'],
+    ['experiment'],
+    ['experiment', 'list'],
+    ['workspace', 'show'],
   ]
   it('every command has --help with an example', async () => {
     const results = await Promise.all(commands.map((command) => wharf([...command, '--help'])))
@@ -425,7 +528,17 @@ describe('a run named as an argument or with -r', () => {
     const down = await wharf(['history', 'download', second.id, '-d', target, '--query', 'runId'])
     expect(down.code, down.stderr).toBe(0)
     expect(json(down.stdout)).toBe(second.id)
-    const promoted = await wharf(['history', 'promote', second.id, '-ap', 'outputs/model', '-n', 'positional-model', '--query', 'name'])
+    const promoted = await wharf([
+      'history',
+      'promote',
+      second.id,
+      '-ap',
+      'outputs/model',
+      '-n',
+      'positional-model',
+      '--query',
+      'name',
+    ])
     expect(promoted.code, promoted.stderr).toBe(0)
     expect(json(promoted.stdout)).toBe('positional-model')
   })
@@ -433,7 +546,9 @@ describe('a run named as an argument or with -r', () => {
   it('refuses no run, or two different ones, with exit code 2 and the command to write', async () => {
     const none = await wharf(['history', 'info'])
     expect(none.code).toBe(2)
-    expect(none.stderr).toBe('wharf: error: which run? write wharf history info <runid> (or -r <runid>); wharf history list shows the run ids [INVALID_ARGUMENT]\n')
+    expect(none.stderr).toBe(
+      'wharf: error: which run? write wharf history info <runid> (or -r <runid>); wharf history list shows the run ids [INVALID_ARGUMENT]\n',
+    )
     const two = await wharf(['history', 'info', first.id, '-r', second.id])
     expect(two.code).toBe(2)
     expect(two.stderr).toContain(`two runs given, "${first.id}" and -r "${second.id}"`)
@@ -444,7 +559,12 @@ describe('a run named as an argument or with -r', () => {
     for (const command of ['info', 'download', 'compare', 'promote']) {
       const help = await wharf(['history', command, '--help'])
       expect(help.code).toBe(0)
-      const ids = [...help.stdout.matchAll(/^ {2}wharf history \w+ (.*)$/gm)].flatMap((m) => m[1]!.split(/\s+/)).filter((word, i, words) => !word.startsWith('-') && (i === 0 || words[i - 1] === '-r' || command === 'compare') && !word.includes('/'))
+      const ids = [...help.stdout.matchAll(/^ {2}wharf history \w+ (.*)$/gm)]
+        .flatMap((m) => m[1]!.split(/\s+/))
+        .filter(
+          (word, i, words) =>
+            !word.startsWith('-') && (i === 0 || words[i - 1] === '-r' || command === 'compare') && !word.includes('/'),
+        )
       for (const id of ids) expect(id, `wharf history ${command} --help`).toMatch(/^[0-9a-hjkmnp-tv-z]{26}$/)
       examples += ids.length
     }
@@ -458,7 +578,8 @@ describe('readable run names', () => {
     for (const run of [first, second, failed]) expect(run.displayName).toMatch(/^[a-z]+-[a-z]+-\d{1,3}$/)
     const list = await wharf(['history', 'list', '-o', 'table'])
     const rows = list.stdout.trimEnd().split('\n').slice(2)
-    for (const run of [failed, second, first]) expect(rows.find((row) => row.includes(run.id))).toContain(`${run.id}  ${run.displayName}  `)
+    for (const run of [failed, second, first])
+      expect(rows.find((row) => row.includes(run.id))).toContain(`${run.id}  ${run.displayName}  `)
     const info = await wharf(['history', 'info', first.id, '-o', 'table'])
     expect(info.stdout).toMatch(new RegExp(`^Name\\s+${first.displayName}$`, 'm'))
     const last = await wharf(['history', 'last', '--query', 'displayName'])

@@ -26,9 +26,13 @@ export function createProgram(): Command {
     const { token } = root.opts<{ token?: string }>()
     if (token === undefined) return
     if (action.name() === 'server') {
-      throw new WharfError('INVALID_ARGUMENT', '--token is the token a client sends; the server takes the one it requires with --auth-token (or WHARF_AUTH_TOKEN)', {
-        details: { flag: '--token' },
-      })
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        '--token is the token a client sends; the server takes the one it requires with --auth-token (or WHARF_AUTH_TOKEN)',
+        {
+          details: { flag: '--token' },
+        },
+      )
     }
     action.setOptionValue('token', token)
   })

@@ -58,7 +58,9 @@ describe('wharf server', () => {
     expect(blob.stderr).toContain('containerName')
     expect(blob.stderr).not.toContain('TOPSECRETVALUE123')
     expect(blob.stderr.trim().split('\n')).toHaveLength(1)
-    const key = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'z')], { env: { WHARF_SECRET_KEY: 'c2hvcnQ=' } })
+    const key = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'z')], {
+      env: { WHARF_SECRET_KEY: 'c2hvcnQ=' },
+    })
     expect(key.code).toBe(2)
     expect(key.stderr).toContain('openssl rand -base64 32')
   })
@@ -99,7 +101,9 @@ describe('wharf server', () => {
     expect(missing.stderr).toContain('WHARF_AUTH_TOKEN_FILE')
     const short = path.join(dir, 'short-token')
     await writeFile(short, 'tiny-secret\n')
-    const tooShort = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 't2')], { env: { WHARF_AUTH_TOKEN_FILE: short } })
+    const tooShort = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 't2')], {
+      env: { WHARF_AUTH_TOKEN_FILE: short },
+    })
     expect(tooShort.code).toBe(2)
     expect(tooShort.stderr).toContain('at least 16')
     expect(tooShort.stderr).not.toContain('tiny-secret')

@@ -13,10 +13,19 @@ let bare: Record<string, string>
 
 beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'wharf-cli-token-'))
-  server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), authToken: TOKEN }), {
-    log: createLog({ write: () => undefined }),
-  })
-  bare = { WHARF_TRACKING_URI: '', WHARF_WORKSPACE: '', WHARF_AUTH_TOKEN: '', WHARF_RUN_TOKEN: '', WHARF_HOME: path.join(dir, 'home') }
+  server = await startServer(
+    loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), authToken: TOKEN }),
+    {
+      log: createLog({ write: () => undefined }),
+    },
+  )
+  bare = {
+    WHARF_TRACKING_URI: '',
+    WHARF_WORKSPACE: '',
+    WHARF_AUTH_TOKEN: '',
+    WHARF_RUN_TOKEN: '',
+    WHARF_HOME: path.join(dir, 'home'),
+  }
 })
 afterAll(async () => {
   await server?.close()
@@ -44,10 +53,14 @@ describe('a server that requires a token', () => {
   })
 
   it('takes WHARF_AUTH_TOKEN, and --token wins over it', async () => {
-    const fromEnv = await runWharf(['experiment', 'list', '--url', server.url, '-o', 'json'], { env: { ...bare, WHARF_AUTH_TOKEN: TOKEN } })
+    const fromEnv = await runWharf(['experiment', 'list', '--url', server.url, '-o', 'json'], {
+      env: { ...bare, WHARF_AUTH_TOKEN: TOKEN },
+    })
     expect(fromEnv.code).toBe(0)
     const wrong = 'not-the-token-0123456789'
-    const overridden = await runWharf(['experiment', 'list', '--url', server.url, '--token', wrong], { env: { ...bare, WHARF_AUTH_TOKEN: TOKEN } })
+    const overridden = await runWharf(['experiment', 'list', '--url', server.url, '--token', wrong], {
+      env: { ...bare, WHARF_AUTH_TOKEN: TOKEN },
+    })
     expect(overridden.code).toBe(4)
     expect(overridden.stderr + overridden.stdout).not.toContain(wrong)
   })
@@ -69,21 +82,27 @@ describe('a server that requires a token', () => {
     const file = path.join(project, '.wharf', 'config.json')
     await mkdir(path.dirname(file), { recursive: true })
     await writeFile(file, JSON.stringify({ url: server.url }), { mode: 0o644 })
-    const init = await runWharf(['workspace', 'init', '--url', server.url, '--dir', project, '--force', '--token', TOKEN], { env: bare })
+    const init = await runWharf(['workspace', 'init', '--url', server.url, '--dir', project, '--force', '--token', TOKEN], {
+      env: bare,
+    })
     expect(init.code).toBe(0)
     expect((await stat(file)).mode & 0o777).toBe(0o600)
   })
 
   it('workspace init checks with WHARF_AUTH_TOKEN and takes the URL from WHARF_TRACKING_URI, writing neither token nor 0600', async () => {
     const project = path.join(dir, 'from-env')
-    const init = await runWharf(['workspace', 'init', '--dir', project], { env: { ...bare, WHARF_TRACKING_URI: server.url, WHARF_AUTH_TOKEN: TOKEN } })
+    const init = await runWharf(['workspace', 'init', '--dir', project], {
+      env: { ...bare, WHARF_TRACKING_URI: server.url, WHARF_AUTH_TOKEN: TOKEN },
+    })
     expect({ code: init.code, stderr: init.stderr }).toEqual({ code: 0, stderr: '' })
     const file = path.join(project, '.wharf', 'config.json')
     expect(JSON.parse(await readFile(file, 'utf8'))).toEqual({ url: server.url, workspace: 'default' })
   })
 
   it('wharf server refuses --token and points to --auth-token', async () => {
-    const result = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'unused'), '--token', TOKEN], { env: bare })
+    const result = await runWharf(['server', '--port', '0', '--data-dir', path.join(dir, 'unused'), '--token', TOKEN], {
+      env: bare,
+    })
     expect(result.code).toBe(2)
     expect(result.stderr).toContain('--auth-token')
     expect(result.stderr).not.toContain(TOKEN)

@@ -32,7 +32,10 @@ describe('wharf workspace init', () => {
     const again = await runWharf(['workspace', 'init', '--url', server.url, '--dir', project], { env })
     expect(again.code).toBe(5)
     expect(again.stderr).toContain('--force')
-    const token = await runWharf(['workspace', 'init', '--url', server.url, '--dir', project, '--force', '--token', 'secret-token-123456', '--no-check'], { env })
+    const token = await runWharf(
+      ['workspace', 'init', '--url', server.url, '--dir', project, '--force', '--token', 'secret-token-123456', '--no-check'],
+      { env },
+    )
     expect(token.code).toBe(0)
     expect(token.stdout).not.toContain('secret-token-123456')
     expect((await stat(file)).mode & 0o777).toBe(0o600)

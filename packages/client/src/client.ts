@@ -144,7 +144,10 @@ export class WharfClient {
   }
 
   /** Sends a request and returns the raw Response when it succeeded (2xx); throws a WharfError otherwise. */
-  async send(route: RouteDef, spec: RequestSpec & { rawBody?: NonNullable<RequestInit['body']>; headers?: Record<string, string>; timeout?: boolean }): Promise<Response> {
+  async send(
+    route: RouteDef,
+    spec: RequestSpec & { rawBody?: NonNullable<RequestInit['body']>; headers?: Record<string, string>; timeout?: boolean },
+  ): Promise<Response> {
     const url = this.#url(route, spec)
     const signals: AbortSignal[] = []
     if (spec.signal) signals.push(spec.signal)
@@ -181,7 +184,9 @@ export class WharfClient {
       )
     }
     if (error.name === 'AbortError') {
-      return new WharfError('ABORTED', `${route.method} ${route.path} was aborted by the caller before the server answered`, { cause })
+      return new WharfError('ABORTED', `${route.method} ${route.path} was aborted by the caller before the server answered`, {
+        cause,
+      })
     }
     return new WharfError(
       'SERVER_UNREACHABLE',
@@ -263,7 +268,10 @@ export class WharfClient {
    * Files of a datastore in path order, optionally under a string prefix, a page at a time. Stored names that cannot be paths (`a/../b`,
    * `folder/`) are not items; each page lists those of its stretch in `skipped`, with the reason.
    */
-  listDatastoreFiles(name: string, options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {}): PagedIterable<DatastoreFile, DatastoreFilePage> {
+  listDatastoreFiles(
+    name: string,
+    options: CallOptions & { prefix?: string; pageSize?: number; pageToken?: string } = {},
+  ): PagedIterable<DatastoreFile, DatastoreFilePage> {
     return paginate(
       (pageToken, pageSize) =>
         this.call('listDatastoreFiles', {
@@ -278,7 +286,13 @@ export class WharfClient {
   /** Uploads one file (a stream is sent as it is read); FILE_EXISTS unless `overwrite`. */
   async uploadDatastoreFile(
     name: string,
-    options: CallOptions & { path: string; body: UploadArtifactOptions['body']; size?: number; contentType?: string; overwrite?: boolean },
+    options: CallOptions & {
+      path: string
+      body: UploadArtifactOptions['body']
+      size?: number
+      contentType?: string
+      overwrite?: boolean
+    },
   ): Promise<StoredFile> {
     const headers: Record<string, string> = { 'content-type': options.contentType ?? 'application/octet-stream' }
     if (options.size !== undefined) headers['content-length'] = String(options.size)
@@ -295,7 +309,11 @@ export class WharfClient {
   }
 
   /** Opens a datastore file for download: the response's body streams the bytes (or the asked range). */
-  downloadDatastoreFile(name: string, path: string, options: CallOptions & { range?: { start: number; end?: number } } = {}): Promise<Response> {
+  downloadDatastoreFile(
+    name: string,
+    path: string,
+    options: CallOptions & { range?: { start: number; end?: number } } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = {}
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`
     return this.send(ROUTES.downloadDatastoreFile, {
@@ -317,8 +335,7 @@ export class WharfClient {
   /** All experiments, by name, fetched a page at a time. */
   listExperiments(options: CallOptions & { pageSize?: number } = {}): PagedIterable<Experiment> {
     return paginate(
-      (pageToken, pageSize) =>
-        this.call('listExperiments', { query: { pageSize, pageToken }, signal: options.signal }),
+      (pageToken, pageSize) => this.call('listExperiments', { query: { pageSize, pageToken }, signal: options.signal }),
       { pageSize: options.pageSize },
     )
   }
@@ -346,8 +363,7 @@ export class WharfClient {
   /** Runs matching the query, newest first unless ordered otherwise, fetched a page at a time. */
   listRuns(query: Omit<ListRunsQuery, 'pageToken'> = {}, options: CallOptions = {}): PagedIterable<RunWithMetrics> {
     return paginate(
-      (pageToken, pageSize) =>
-        this.call('listRuns', { query: { ...query, pageSize, pageToken }, signal: options.signal }),
+      (pageToken, pageSize) => this.call('listRuns', { query: { ...query, pageSize, pageToken }, signal: options.signal }),
       { pageSize: query.pageSize },
     )
   }
@@ -360,12 +376,20 @@ export class WharfClient {
   setRunStatus(runId: string, status: RunStatus, options: CallOptions & { error?: RunError; at?: string } = {}): Promise<Run> {
     return this.call('setRunStatus', {
       params: { runId },
-      body: { status, ...(options.error ? { error: options.error } : {}), ...(options.at !== undefined ? { at: options.at } : {}) },
+      body: {
+        status,
+        ...(options.error ? { error: options.error } : {}),
+        ...(options.at !== undefined ? { at: options.at } : {}),
+      },
       signal: options.signal,
     })
   }
 
-  updateTags(runId: string, change: { set?: Record<string, string>; remove?: string[] }, options: CallOptions = {}): Promise<Run> {
+  updateTags(
+    runId: string,
+    change: { set?: Record<string, string>; remove?: string[] },
+    options: CallOptions = {},
+  ): Promise<Run> {
     return this.call('updateTags', { params: { runId }, body: change, signal: options.signal })
   }
 
@@ -386,7 +410,11 @@ export class WharfClient {
   }
 
   /** Raw points of one metric by step, fetched a page at a time. */
-  getMetricSeries(runId: string, query: Omit<MetricSeriesQuery, 'pageToken'>, options: CallOptions = {}): PagedIterable<MetricPoint> {
+  getMetricSeries(
+    runId: string,
+    query: Omit<MetricSeriesQuery, 'pageToken'>,
+    options: CallOptions = {},
+  ): PagedIterable<MetricPoint> {
     return paginate(
       (pageToken, pageSize) =>
         this.call('getMetricSeries', { params: { runId }, query: { ...query, pageSize, pageToken }, signal: options.signal }),
@@ -442,8 +470,7 @@ export class WharfClient {
   /** Assets by name with their latest version, fetched a page at a time. */
   listAssets(options: CallOptions & { pageSize?: number } = {}): PagedIterable<AssetSummary> {
     return paginate(
-      (pageToken, pageSize) =>
-        this.call('listAssets', { query: { pageSize, pageToken }, signal: options.signal }),
+      (pageToken, pageSize) => this.call('listAssets', { query: { pageSize, pageToken }, signal: options.signal }),
       { pageSize: options.pageSize },
     )
   }
@@ -483,7 +510,11 @@ export class WharfClient {
   }
 
   /** Opens an artifact for download: the response's body streams the bytes (or the asked range). */
-  async downloadArtifact(runId: string, path: string, options: CallOptions & { range?: { start: number; end?: number } } = {}): Promise<Response> {
+  async downloadArtifact(
+    runId: string,
+    path: string,
+    options: CallOptions & { range?: { start: number; end?: number } } = {},
+  ): Promise<Response> {
     const headers: Record<string, string> = {}
     if (options.range) headers.range = `bytes=${options.range.start}-${options.range.end ?? ''}`
     return this.send(ROUTES.downloadArtifact, {

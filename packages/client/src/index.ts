@@ -1,1 +1,8 @@
-export { WharfClient, errorFromResponse, encodePath, type WharfClientOptions, type CallOptions, type UploadArtifactOptions } from './client.js'
+export {
+  WharfClient,
+  errorFromResponse,
+  encodePath,
+  type WharfClientOptions,
+  type CallOptions,
+  type UploadArtifactOptions,
+} from './client.js'

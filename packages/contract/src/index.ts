@@ -10,13 +10,7 @@ export {
 export { newRunId } from './run-id.js'
 export { mapPage, paginate, type FetchPage, type PagedIterable, type PageSettings } from './paging.js'
 export { DEFAULT_LIMITS, type Limits, type LimitName } from './limits.js'
-export {
-  RUN_STATUSES,
-  TERMINAL_STATUSES,
-  isTerminalStatus,
-  canTransition,
-  type RunStatus,
-} from './run-status.js'
+export { RUN_STATUSES, TERMINAL_STATUSES, isTerminalStatus, canTransition, type RunStatus } from './run-status.js'
 export {
   NAME_RULES,
   type NameRule,

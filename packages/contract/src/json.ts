@@ -21,7 +21,8 @@ function holdsNegativeZero(value: unknown): boolean {
     return false
   }
   // JSON.stringify writes what toJSON returns (a Date's string): nothing of it can be -0 but a number.
-  if (typeof (value as { toJSON?: unknown }).toJSON === 'function') return holdsNegativeZero((value as { toJSON: () => unknown }).toJSON())
+  if (typeof (value as { toJSON?: unknown }).toJSON === 'function')
+    return holdsNegativeZero((value as { toJSON: () => unknown }).toJSON())
   for (const key in value) {
     if (Object.hasOwn(value, key) && holdsNegativeZero((value as Record<string, unknown>)[key])) return true
   }

@@ -48,7 +48,11 @@ describe('parseMetricBatch', () => {
       { writerId: 'w', points: [] },
       { sequence: 1, points: [] },
     ]
-    for (const input of bad) expect(thrownCodeOf(() => parseMetricBatch(input, DEFAULT_LIMITS)), JSON.stringify(input)).toBe('INVALID_ARGUMENT')
+    for (const input of bad)
+      expect(
+        thrownCodeOf(() => parseMetricBatch(input, DEFAULT_LIMITS)),
+        JSON.stringify(input),
+      ).toBe('INVALID_ARGUMENT')
   })
 
   it('refuses lone UTF-16 surrogates in names and texts, and keeps well-formed pairs', () => {
@@ -58,18 +62,36 @@ describe('parseMetricBatch', () => {
       { series: [{ name: 'x\udc00', values: [1] }] },
       { series: [{ name: 'notes', texts: ['ok', 'half \ud83d'] }] },
     ]) {
-      expect(thrownCodeOf(() => parseMetricBatch(batch, DEFAULT_LIMITS)), JSON.stringify(batch)).toBe('INVALID_ARGUMENT')
+      expect(
+        thrownCodeOf(() => parseMetricBatch(batch, DEFAULT_LIMITS)),
+        JSON.stringify(batch),
+      ).toBe('INVALID_ARGUMENT')
     }
-    expect(parseMetricBatch({ points: [{ name: 'rocket \ud83d\ude80', text: '\u{1F680}' }] }, DEFAULT_LIMITS).points).toHaveLength(1)
+    expect(
+      parseMetricBatch({ points: [{ name: 'rocket \ud83d\ude80', text: '\u{1F680}' }] }, DEFAULT_LIMITS).points,
+    ).toHaveLength(1)
   })
 
   it('counts rows and columns together against pointsPerBatch, and names the limit', () => {
     const limits = { ...DEFAULT_LIMITS, pointsPerBatch: 3 }
-    expect(thrownCodeOf(() => parseMetricBatch({ points: [{ name: 'a', value: 1 }, { name: 'a', value: 1 }], series: [{ name: 'b', values: [1, 2] }] }, limits))).toBe(
+    expect(
+      thrownCodeOf(() =>
+        parseMetricBatch(
+          {
+            points: [
+              { name: 'a', value: 1 },
+              { name: 'a', value: 1 },
+            ],
+            series: [{ name: 'b', values: [1, 2] }],
+          },
+          limits,
+        ),
+      ),
+    ).toBe('LIMIT_EXCEEDED')
+    expect(thrownCodeOf(() => parseMetricBatch({ series: [{ name: 'b', values: [1, 2, 3] }] }, limits))).toBeUndefined()
+    expect(thrownCodeOf(() => parseMetricBatch({ series: [{ name: 'b', texts: ['x'.repeat(5000)] }] }, DEFAULT_LIMITS))).toBe(
       'LIMIT_EXCEEDED',
     )
-    expect(thrownCodeOf(() => parseMetricBatch({ series: [{ name: 'b', values: [1, 2, 3] }] }, limits))).toBeUndefined()
-    expect(thrownCodeOf(() => parseMetricBatch({ series: [{ name: 'b', texts: ['x'.repeat(5000)] }] }, DEFAULT_LIMITS))).toBe('LIMIT_EXCEEDED')
   })
 
   it('round-trips non-finite numbers through their wire form', () => {
@@ -151,10 +173,29 @@ const BATCH_CASES: [string, unknown, boolean][] = [
   ['an extra batch field', { points: [], run: 'x' }, false],
   ['points not an array', { points: {} }, false],
   ['series not an array', { series: {} }, false],
-  ['points at the batch limit', { points: Array.from({ length: DEFAULT_LIMITS.pointsPerBatch }, () => ({ name: 'a', value: 1 })) }, true],
-  ['points over the batch limit', { points: Array.from({ length: DEFAULT_LIMITS.pointsPerBatch + 1 }, () => ({ name: 'a', value: 1 })) }, false],
-  ['rows and columns over the batch limit together', { points: [{ name: 'a', value: 1 }], series: [{ name: 'b', values: Array.from({ length: DEFAULT_LIMITS.pointsPerBatch }, () => 1) }] }, false],
-  ['a series', { series: [{ name: 'b', values: [1, 'NaN', null], texts: [null, null, 'x'], steps: [5, 6, 7], times: [1, 2, 3] }] }, true],
+  [
+    'points at the batch limit',
+    { points: Array.from({ length: DEFAULT_LIMITS.pointsPerBatch }, () => ({ name: 'a', value: 1 })) },
+    true,
+  ],
+  [
+    'points over the batch limit',
+    { points: Array.from({ length: DEFAULT_LIMITS.pointsPerBatch + 1 }, () => ({ name: 'a', value: 1 })) },
+    false,
+  ],
+  [
+    'rows and columns over the batch limit together',
+    {
+      points: [{ name: 'a', value: 1 }],
+      series: [{ name: 'b', values: Array.from({ length: DEFAULT_LIMITS.pointsPerBatch }, () => 1) }],
+    },
+    false,
+  ],
+  [
+    'a series',
+    { series: [{ name: 'b', values: [1, 'NaN', null], texts: [null, null, 'x'], steps: [5, 6, 7], times: [1, 2, 3] }] },
+    true,
+  ],
   ['series -0', { series: [{ name: 'b', values: [-0], steps: [-0] }] }, true],
   ['series step at the limit', { series: [{ name: 'b', values: [1], steps: [MAX] }] }, true],
   ['series step over the limit', { series: [{ name: 'b', values: [1], steps: [MAX + 1] }] }, false],
@@ -199,9 +240,13 @@ describe('one metric point check', () => {
 
   it('follows the limits it is given, and names the place of the point', () => {
     const limits = { ...DEFAULT_LIMITS, metricTextLength: 2 }
-    expect(thrownCodeOf(() => checkMetricPoint({ name: 'n', text: 'abc' }, { limits, place: { call: 'n' } }))).toBe('LIMIT_EXCEEDED')
+    expect(thrownCodeOf(() => checkMetricPoint({ name: 'n', text: 'abc' }, { limits, place: { call: 'n' } }))).toBe(
+      'LIMIT_EXCEEDED',
+    )
     expect(thrownCodeOf(() => checkMetricPoint({ name: 'n', text: 'ab' }, { limits, place: { call: 'n' } }))).toBeUndefined()
-    expect(() => checkMetricPoint({ name: 'n', value: 1, step: -1 }, { limits, place: { series: 2, entry: 7 } })).toThrow('series[2].steps[7]')
+    expect(() => checkMetricPoint({ name: 'n', value: 1, step: -1 }, { limits, place: { series: 2, entry: 7 } })).toThrow(
+      'series[2].steps[7]',
+    )
     expect(() => checkMetricPoint({ name: 'n', value: 1, step: -1 }, { limits, place: { row: 4 } })).toThrow('points[4].step')
   })
 })

@@ -82,11 +82,7 @@ function pointLabel(place: MetricPointPlace, field: PointField): string {
 
 function pointInvalid(place: MetricPointPlace, field: PointField, message: string): WharfError {
   const details =
-    'row' in place
-      ? { index: place.row, field }
-      : 'series' in place
-        ? { index: place.series, field: `${field}s` }
-        : { field }
+    'row' in place ? { index: place.row, field } : 'series' in place ? { index: place.series, field: `${field}s` } : { field }
   return invalid(`${pointLabel(place, field)} ${message}`, details)
 }
 
@@ -101,7 +97,11 @@ export function checkMetricPoint(point: MetricPointFields, options: { limits: Me
   const { limits, place } = options
   const { value, text, step, time } = point
   if ((value === undefined) === (text === undefined)) {
-    throw pointInvalid(place, 'value', `("${printable(point.name)}") needs exactly one of a value (a number) or a text (a string)`)
+    throw pointInvalid(
+      place,
+      'value',
+      `("${printable(point.name)}") needs exactly one of a value (a number) or a text (a string)`,
+    )
   }
   if (value !== undefined && (typeof value !== 'number' || !Number.isFinite(value)) && !isNonFiniteValue(value)) {
     throw pointInvalid(place, 'value', 'must be a number or one of "NaN", "Infinity", "-Infinity"; send strings as texts')
@@ -195,7 +195,12 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
   if (values === undefined && texts === undefined) {
     throw invalid(`${where} ("${printable(name)}") needs "values" (numbers) or "texts" (strings)`, { index, field: 'values' })
   }
-  for (const [key, column] of [['values', values], ['texts', texts], ['steps', steps], ['times', times]] as const) {
+  for (const [key, column] of [
+    ['values', values],
+    ['texts', texts],
+    ['steps', steps],
+    ['times', times],
+  ] as const) {
     if (column !== undefined && column.length !== count) {
       throw invalid(`${where}.${key} has ${column.length} entries but the series has ${count}; columns must be the same length`, {
         index,

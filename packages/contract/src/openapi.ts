@@ -53,7 +53,12 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
               : { 'application/json': { schema: toSchema(route.response, 'output') } },
         },
         ...(route.alsoStatus
-          ? { [String(route.alsoStatus.status)]: { description: `Success: ${route.alsoStatus.when}`, content: { 'application/json': { schema: toSchema(route.response as z.ZodType, 'output') } } } }
+          ? {
+              [String(route.alsoStatus.status)]: {
+                description: `Success: ${route.alsoStatus.when}`,
+                content: { 'application/json': { schema: toSchema(route.response as z.ZodType, 'output') } },
+              },
+            }
           : {}),
         '4XX': errorResponse,
         '5XX': errorResponse,

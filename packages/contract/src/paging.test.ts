@@ -4,7 +4,10 @@ import { mapPage, paginate } from './paging.js'
 import type { Page } from './schemas.js'
 
 /** A page source over 0..count-1 whose token is the index of the next item. */
-function numbers(count: number, defaultSize = 3): { calls: { token?: string; size?: number }[]; fetch: (token?: string, size?: number) => Promise<Page<number>> } {
+function numbers(
+  count: number,
+  defaultSize = 3,
+): { calls: { token?: string; size?: number }[]; fetch: (token?: string, size?: number) => Promise<Page<number>> } {
   const calls: { token?: string; size?: number }[] = []
   return {
     calls,
@@ -40,11 +43,7 @@ describe('paginate', () => {
   it('walks pages with the asked page size, the last without a token', async () => {
     const source = numbers(5)
     const pages = await collect(paginate(source.fetch).byPage({ pageSize: 2 }))
-    expect(pages).toEqual([
-      { items: [0, 1], nextPageToken: '2' },
-      { items: [2, 3], nextPageToken: '4' },
-      { items: [4] },
-    ])
+    expect(pages).toEqual([{ items: [0, 1], nextPageToken: '2' }, { items: [2, 3], nextPageToken: '4' }, { items: [4] }])
     expect(source.calls.map((c) => c.size)).toEqual([2, 2, 2])
   })
 

@@ -26,7 +26,10 @@ export type FetchPage<P> = (pageToken?: string, pageSize?: number) => Promise<P>
  * for a page size that is not a whole number ≥ 1, and INTERNAL if the fetcher hands back the token it was
  * given (the walk would never end).
  */
-export function paginate<T, P extends Page<T> = Page<T>>(fetchPage: FetchPage<P>, defaults: PageSettings = {}): PagedIterable<T, P> {
+export function paginate<T, P extends Page<T> = Page<T>>(
+  fetchPage: FetchPage<P>,
+  defaults: PageSettings = {},
+): PagedIterable<T, P> {
   async function* byPage(settings: PageSettings = {}): AsyncGenerator<P> {
     const { pageSize, pageToken } = { ...defaults, ...settings }
     if (pageSize !== undefined && !(Number.isSafeInteger(pageSize) && pageSize > 0)) {

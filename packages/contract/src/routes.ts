@@ -188,7 +188,8 @@ export const ROUTES = {
   createRun: {
     method: 'POST',
     path: `${ws}/runs`,
-    summary: 'Create a run; its experiment is created on first use. A runId sent again with the same experiment returns that run (200), so creation can be retried',
+    summary:
+      'Create a run; its experiment is created on first use. A runId sent again with the same experiment returns that run (200), so creation can be retried',
     body: CreateRunSchema,
     response: RunSchema,
     status: 201,

@@ -21,10 +21,7 @@ export function isTerminalStatus(status: RunStatus): boolean {
   return (TERMINAL_STATUSES as readonly RunStatus[]).includes(status)
 }
 
-const ORDER: Record<RunStatus, number> = Object.fromEntries(RUN_STATUSES.map((s, i) => [s, i])) as Record<
-  RunStatus,
-  number
->
+const ORDER: Record<RunStatus, number> = Object.fromEntries(RUN_STATUSES.map((s, i) => [s, i])) as Record<RunStatus, number>
 
 /**
  * Whether a run may move from `from` to `to`. Forward moves may skip stages (an interactive run goes

@@ -451,7 +451,9 @@ export const SkippedDatastoreFileSchema = DatastoreFileSchema.omit({ contentMd5:
 export type SkippedDatastoreFile = z.infer<typeof SkippedDatastoreFileSchema>
 
 /** A page of datastore files; `skipped` lists the stored names in its stretch of the listing that are no paths. */
-export const DatastoreFilePageSchema = pageSchema(DatastoreFileSchema).extend({ skipped: z.array(SkippedDatastoreFileSchema).optional() })
+export const DatastoreFilePageSchema = pageSchema(DatastoreFileSchema).extend({
+  skipped: z.array(SkippedDatastoreFileSchema).optional(),
+})
 export type DatastoreFilePage = z.infer<typeof DatastoreFilePageSchema>
 
 export const ListDatastoreFilesQuerySchema = PageQuerySchema.extend({
@@ -500,7 +502,10 @@ export type DatastoreAccess = z.infer<typeof DatastoreAccessSchema>
 
 /** The limits a server enforces, as its health answer tells clients (one whole number each). */
 export const LimitsSchema = z.object(
-  Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, z.number().int().min(0)])) as Record<LimitName, z.ZodNumber>,
+  Object.fromEntries(Object.keys(DEFAULT_LIMITS).map((name) => [name, z.number().int().min(0)])) as Record<
+    LimitName,
+    z.ZodNumber
+  >,
 )
 
 export const HealthSchema = z.object({

@@ -51,22 +51,34 @@ export function azureAccessError(error: unknown, options: { action: string; targ
         ? 'check --account-key / AZURE_STORAGE_KEY (wharf datastore register --overwrite replaces a registered key)'
         : 'check that it is current, is for this account and allows this operation (--sas-token / AZURE_STORAGE_SAS_TOKEN)'
     const credential = target.auth === 'key' ? 'account key' : 'SAS token'
-    return new WharfError('FORBIDDEN', `could not ${action}: the storage account "${accountName}" refused the ${credential} (${code ?? status}) for ${what}; ${fix}`, {
-      details,
-      cause: plainCause(error),
-    })
+    return new WharfError(
+      'FORBIDDEN',
+      `could not ${action}: the storage account "${accountName}" refused the ${credential} (${code ?? status}) for ${what}; ${fix}`,
+      {
+        details,
+        cause: plainCause(error),
+      },
+    )
   }
   if (status === undefined && code !== undefined && NETWORK_CODES.has(code)) {
-    return new WharfError('DATASTORE_UNAVAILABLE', `could not reach ${what} of the storage account "${accountName}" at ${endpoint} to ${action} (${code}); check the account name, the endpoint and the network`, {
-      details,
-      cause: plainCause(error),
-    })
+    return new WharfError(
+      'DATASTORE_UNAVAILABLE',
+      `could not reach ${what} of the storage account "${accountName}" at ${endpoint} to ${action} (${code}); check the account name, the endpoint and the network`,
+      {
+        details,
+        cause: plainCause(error),
+      },
+    )
   }
   if (status !== undefined && status >= 500) {
-    return new WharfError('DATASTORE_UNAVAILABLE', `could not ${action}: ${what} of the storage account "${accountName}" at ${endpoint} is unavailable (${code ?? status}); try again later`, {
-      details,
-      cause: plainCause(error),
-    })
+    return new WharfError(
+      'DATASTORE_UNAVAILABLE',
+      `could not ${action}: ${what} of the storage account "${accountName}" at ${endpoint} is unavailable (${code ?? status}); try again later`,
+      {
+        details,
+        cause: plainCause(error),
+      },
+    )
   }
   return undefined
 }
@@ -88,7 +100,8 @@ export function errorCodeOf(error: unknown): string | undefined {
     details?: { errorCode?: unknown }
     code?: unknown
   }
-  const fromHeader = error instanceof Error && error.name === 'RestError' ? response?.headers?.get?.('x-ms-error-code') : undefined
+  const fromHeader =
+    error instanceof Error && error.name === 'RestError' ? response?.headers?.get?.('x-ms-error-code') : undefined
   if (fromHeader) return fromHeader
   if (typeof details?.errorCode === 'string') return details.errorCode
   return typeof code === 'string' ? code : undefined
@@ -100,7 +113,10 @@ export function md5Of(raw: Uint8Array | undefined): { contentMd5?: string } {
 }
 
 /** What a blob's or a share file's properties say of it, as the FileInfo of `key`. */
-export function infoOfProperties(key: DatastoreKey, properties: { contentLength?: number; lastModified?: Date; contentMD5?: Uint8Array }): FileInfo {
+export function infoOfProperties(
+  key: DatastoreKey,
+  properties: { contentLength?: number; lastModified?: Date; contentMD5?: Uint8Array },
+): FileInfo {
   return {
     key,
     size: properties.contentLength ?? 0,
@@ -123,7 +139,10 @@ interface Downloadable {
  * SDKs send no Range header for a range from byte 0 without an end, and Azurite answers a start at the
  * end with an empty 206, so the size in the answer is checked here.
  */
-export async function downloadStream(client: Downloadable, options: { key: string; range: ByteRange | undefined; signal: AbortSignal | undefined }): Promise<Readable> {
+export async function downloadStream(
+  client: Downloadable,
+  options: { key: string; range: ByteRange | undefined; signal: AbortSignal | undefined },
+): Promise<Readable> {
   const { key, range, signal } = options
   const offset = range?.start ?? 0
   const count = range?.end === undefined ? undefined : range.end - range.start + 1

@@ -19,16 +19,24 @@ export function plainCause(error: unknown): unknown {
 
 /** FILE_NOT_FOUND for a key the datastore does not hold, the same words for every kind of storage. */
 export function fileNotFound(key: string, cause?: unknown): WharfError {
-  return new WharfError('FILE_NOT_FOUND', `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`, {
-    details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
-  })
+  return new WharfError(
+    'FILE_NOT_FOUND',
+    `the datastore has no file "${printable(key)}"; list the datastore to see the keys it holds`,
+    {
+      details: { key: printable(key, 1024) },
+      ...(cause === undefined ? {} : { cause: plainCause(cause) }),
+    },
+  )
 }
 
 /** FILE_EXISTS for a put with `ifNotExists` that found a file at its key, the same words for every kind of storage. */
 export function fileExists(key: string, cause?: unknown): WharfError {
-  return new WharfError('FILE_EXISTS', `the datastore already has a file "${printable(key)}"; store it with overwrite to replace it`, {
-    details: { key: printable(key, 1024) },
-    ...(cause === undefined ? {} : { cause: plainCause(cause) }),
-  })
+  return new WharfError(
+    'FILE_EXISTS',
+    `the datastore already has a file "${printable(key)}"; store it with overwrite to replace it`,
+    {
+      details: { key: printable(key, 1024) },
+      ...(cause === undefined ? {} : { cause: plainCause(cause) }),
+    },
+  )
 }

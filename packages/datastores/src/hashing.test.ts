@@ -57,9 +57,11 @@ describe('createHashingStream', () => {
   it('fails a body longer than declared as soon as it is too long', async () => {
     const hasher = createHashingStream({ size: 4 })
     const out = sink()
-    const error: unknown = await pipeline(Readable.from([Buffer.from('abc'), Buffer.from('def'), Buffer.from('ghi')]), hasher, out).catch(
-      (e: unknown) => e,
-    )
+    const error: unknown = await pipeline(
+      Readable.from([Buffer.from('abc'), Buffer.from('def'), Buffer.from('ghi')]),
+      hasher,
+      out,
+    ).catch((e: unknown) => e)
     expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
     expect((error as Error).message).toMatch(/more than 4 bytes but its declared size is 4/)
     expect(Buffer.concat(out.received).length).toBeLessThanOrEqual(4)

@@ -20,7 +20,13 @@ export { HashingStream, createHashingStream, feedBody, type BodyFeed, type Hashi
 export { createFilesystemDriver, type FilesystemDriverOptions } from './filesystem/driver.js'
 export { assertFolderWithin, isInside, realPathAhead } from './filesystem/containment.js'
 export { uploadFiles, type UploadOptions, type UploadResult } from './transfer/upload.js'
-export { downloadFiles, downloadRemoteFiles, type DownloadOptions, type DownloadResult, type RemoteFile } from './transfer/download.js'
+export {
+  downloadFiles,
+  downloadRemoteFiles,
+  type DownloadOptions,
+  type DownloadResult,
+  type RemoteFile,
+} from './transfer/download.js'
 export type { DigestAlgorithm, ExpectedDigest } from './transfer/md5.js'
 export type { OpenRemote } from './transfer/fetch-to-file.js'
 export { localRelativeOf } from './transfer/local-path.js'

@@ -55,7 +55,11 @@ function normalise(raw: string, what: 'key' | 'prefix'): string {
   if (LONE_SURROGATE.test(raw)) throw unsafe(raw, what, 'it is not well-formed Unicode (a lone surrogate)')
   let text = raw.replaceAll('\\', '/')
   if (text.startsWith('/')) {
-    throw unsafe(raw, what, `it is an absolute path; give a path relative to the datastore, such as "${printable(text.replace(/^\/+/, ''))}"`)
+    throw unsafe(
+      raw,
+      what,
+      `it is an absolute path; give a path relative to the datastore, such as "${printable(text.replace(/^\/+/, ''))}"`,
+    )
   }
   text = text.replace(/\/{2,}/g, '/')
   while (text.startsWith('./')) text = text.slice(2)
@@ -73,7 +77,11 @@ function checkSegments(raw: string, segments: readonly string[], what: 'key' | '
     }
     const bytes = Buffer.byteLength(segment, 'utf8')
     if (bytes > MAX_KEY_SEGMENT_BYTES) {
-      throw unsafe(raw, what, `the segment "${printable(segment, 40)}" is ${bytes} bytes of UTF-8; the limit is ${MAX_KEY_SEGMENT_BYTES}`)
+      throw unsafe(
+        raw,
+        what,
+        `the segment "${printable(segment, 40)}" is ${bytes} bytes of UTF-8; the limit is ${MAX_KEY_SEGMENT_BYTES}`,
+      )
     }
   }
 }

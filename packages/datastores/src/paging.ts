@@ -30,9 +30,13 @@ function checkToken(token: string): string {
   try {
     return toDatastoreKey(token)
   } catch (cause) {
-    throw new WharfError('INVALID_ARGUMENT', `the page token "${printable(token)}" was not made by this listing; start again without one`, {
-      cause,
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the page token "${printable(token)}" was not made by this listing; start again without one`,
+      {
+        cause,
+      },
+    )
   }
 }
 
@@ -103,7 +107,8 @@ function isSkipped(step: WalkStep): step is SkippedName {
  * name no key can have, left out. `order` is the UTF-8 bytes a key walk sorts by: the name, with a `/`
  * after a folder's.
  */
-export type FolderEntry<T extends object> = ({ name: string; kind: 'file' | 'folder'; order: Buffer } & T) | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
+export type FolderEntry<T extends object> =
+  ({ name: string; kind: 'file' | 'folder'; order: Buffer } & T) | { kind: 'skipped'; skipped: SkippedName; order: Buffer }
 
 /** Where a walk goes down into a folder: the key prefix of its entries and the key to resume after there. */
 export interface Subfolder {

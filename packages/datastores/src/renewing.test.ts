@@ -18,7 +18,12 @@ describe('renewing driver over expiring SAS tokens (Azurite)', () => {
 
   beforeAll(async () => {
     azurite = await startAzurite()
-    const owner = createAzureBlobDriver({ accountName: azurite.accountName, containerName, credential: { kind: 'key', accountKey: azurite.accountKey }, endpoint: azurite.endpoint })
+    const owner = createAzureBlobDriver({
+      accountName: azurite.accountName,
+      containerName,
+      credential: { kind: 'key', accountKey: azurite.accountKey },
+      endpoint: azurite.endpoint,
+    })
     await owner.validate({ create: true })
   })
 
@@ -36,7 +41,12 @@ describe('renewing driver over expiring SAS tokens (Azurite)', () => {
       lifetimeMs: LIFETIME_MS,
       allowHttp: true,
     })
-    const driver = createAzureBlobDriver({ accountName: azurite.accountName, containerName, credential: { kind: 'sas', sasToken }, endpoint: azurite.endpoint })
+    const driver = createAzureBlobDriver({
+      accountName: azurite.accountName,
+      containerName,
+      credential: { kind: 'sas', sasToken },
+      endpoint: azurite.endpoint,
+    })
     return { driver, expiresOn }
   }
 

@@ -1,4 +1,9 @@
-import { ContainerSASPermissions, SASProtocol, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob'
+import {
+  ContainerSASPermissions,
+  SASProtocol,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob'
 import {
   SASProtocol as FileSASProtocol,
   ShareSASPermissions,
@@ -50,11 +55,21 @@ export function mintContainerSas(options: MintSasOptions): MintedSas {
   const sasToken =
     options.kind === 'azure_blob'
       ? generateBlobSASQueryParameters(
-          { ...span, containerName, permissions: ContainerSASPermissions.parse(permissions), protocol: allowHttp ? SASProtocol.HttpsAndHttp : SASProtocol.Https },
+          {
+            ...span,
+            containerName,
+            permissions: ContainerSASPermissions.parse(permissions),
+            protocol: allowHttp ? SASProtocol.HttpsAndHttp : SASProtocol.Https,
+          },
           new StorageSharedKeyCredential(accountName, accountKey),
         )
       : generateFileSASQueryParameters(
-          { ...span, shareName: containerName, permissions: ShareSASPermissions.parse(permissions), protocol: allowHttp ? FileSASProtocol.HttpsAndHttp : FileSASProtocol.Https },
+          {
+            ...span,
+            shareName: containerName,
+            permissions: ShareSASPermissions.parse(permissions),
+            protocol: allowHttp ? FileSASProtocol.HttpsAndHttp : FileSASProtocol.Https,
+          },
           new FileSharedKeyCredential(accountName, accountKey),
         )
   return { sasToken: sasToken.toString(), expiresOn }

@@ -34,7 +34,8 @@ async function startContextRun(): Promise<Run> {
   }
   const workspace = await Workspace.fromConfig()
   const script = process.argv[1] ? path.basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'interactive'
-  const experimentName = env.experiment ?? (script.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'interactive')
+  const experimentName =
+    env.experiment ?? (script.replace(/[^A-Za-z0-9_.-]+/g, '-').replace(/^[^A-Za-z0-9]+/, '') || 'interactive')
   // A script run while the server is down still records its run: in the spool, for `wharf sync`.
   const run = await workspace.experiment(experimentName).startLogging({ outputs: './outputs', whenUnreachable: 'offline' })
   interactive = true
@@ -72,9 +73,14 @@ function installInteractiveHooks(run: Run): void {
 /** Ends the run within the exit budget and says, once, what could not reach the server. */
 async function endRun(run: Run, end: () => Promise<unknown>): Promise<void> {
   try {
-    const ended = await withTimeout(end().then(() => true), EXIT_BUDGET_MS)
+    const ended = await withTimeout(
+      end().then(() => true),
+      EXIT_BUDGET_MS,
+    )
     if (ended === undefined) {
-      process.stderr.write(`wharf: run ${run.id} did not end within ${EXIT_BUDGET_MS / 1000} s; metrics not yet sent stay in the spool for \`npx wharf sync\`\n`)
+      process.stderr.write(
+        `wharf: run ${run.id} did not end within ${EXIT_BUDGET_MS / 1000} s; metrics not yet sent stay in the spool for \`npx wharf sync\`\n`,
+      )
     }
   } catch (error) {
     if (run.spooled === undefined) process.stderr.write(`wharf: could not complete run ${run.id}: ${(error as Error).message}\n`)

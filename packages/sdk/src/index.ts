@@ -1,6 +1,13 @@
 export { Workspace, type ConnectOptions } from './workspace.js'
 export { Experiment, type StartLoggingOptions } from './runs/experiment.js'
-export { Run, type SpooledRunSummary, type MetricValue, type LogOptions, type ImageSource, type RegisterModelOptions } from './runs/run.js'
+export {
+  Run,
+  type SpooledRunSummary,
+  type MetricValue,
+  type LogOptions,
+  type ImageSource,
+  type RegisterModelOptions,
+} from './runs/run.js'
 export { Asset, type AssetDownloadOptions } from './data/asset.js'
 export { getLogger, getContextRun, type Logger, type Waitable } from './context.js'
 export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config/config-file.js'
@@ -30,6 +37,12 @@ export {
   type DatastoreUploadResult,
   type DatastoreDownloadResult,
 } from './data/datastore.js'
-export { downloadVerified, requireAllPlaced, serverFile, type DownloadSource, type VerifiedDownloadOptions } from './data/download.js'
+export {
+  downloadVerified,
+  requireAllPlaced,
+  serverFile,
+  type DownloadSource,
+  type VerifiedDownloadOptions,
+} from './data/download.js'
 export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './data/progress.js'
 export { formatBytes } from './data/format-bytes.js'

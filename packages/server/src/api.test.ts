@@ -26,7 +26,9 @@ async function raw(
 
 for (const { kind, enabled } of testStoreKinds()) {
   if (!enabled) {
-    console.log(`skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the ${kind} API tests)`)
+    console.log(
+      `skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the ${kind} API tests)`,
+    )
   }
   describe.skipIf(!enabled)(`${kind}: HTTP API`, () => {
     let t: TestServer
@@ -54,7 +56,11 @@ for (const { kind, enabled } of testStoreKinds()) {
 
       it('starts with the default workspace and its two datastores, blob store the default', async () => {
         const ws = await client.getWorkspace()
-        expect(ws).toMatchObject({ name: 'default', defaultDatastore: 'workspaceblobstore', artifactDatastore: 'workspaceblobstore' })
+        expect(ws).toMatchObject({
+          name: 'default',
+          defaultDatastore: 'workspaceblobstore',
+          artifactDatastore: 'workspaceblobstore',
+        })
         const stores = await client.listDatastores()
         expect(stores.map((s) => [s.name, s.kind, s.isDefault]).sort()).toEqual([
           ['workspaceblobstore', 'filesystem', true],
@@ -122,10 +128,7 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect((await client.addProperties(run.id, { q: 'y', p: 'x' })).properties).toEqual({ p: 'x', q: 'y' })
         await expectCode(client.addProperties(run.id, { p: 'changed' }), 'PROPERTY_IMMUTABLE')
         expect((await client.getRun(run.id)).properties).toEqual({ p: 'x', q: 'y' })
-        await expectCode(
-          client.updateTags(run.id, { set: { c: '1', d: '1', e: '1', f: '1', g: '1' } }),
-          'LIMIT_EXCEEDED',
-        )
+        await expectCode(client.updateTags(run.id, { set: { c: '1', d: '1', e: '1', f: '1', g: '1' } }), 'LIMIT_EXCEEDED')
       })
 
       it('names the limit an oversize value breaks', async () => {
@@ -251,7 +254,14 @@ for (const { kind, enabled } of testStoreKinds()) {
 
       it('stores a retried batch once', async () => {
         const run = await client.createRun({ experiment: 'metrics', status: 'Running' })
-        const batch = { writerId: 'w1', sequence: 0, points: [{ name: 'x', value: 1 }, { name: 'x', value: 2 }] }
+        const batch = {
+          writerId: 'w1',
+          sequence: 0,
+          points: [
+            { name: 'x', value: 1 },
+            { name: 'x', value: 2 },
+          ],
+        }
         expect(await client.logMetrics(run.id, batch)).toEqual({ accepted: 2, duplicate: false })
         expect(await client.logMetrics(run.id, batch)).toEqual({ accepted: 2, duplicate: true })
         await client.logMetrics(run.id, { ...batch, sequence: 1 })
@@ -449,10 +459,30 @@ for (const { kind, enabled } of testStoreKinds()) {
           [`${t.url}/api/v1/nothing`, { method: 'GET' }, 404, 'ROUTE_NOT_FOUND'],
           [`${api}/runs/unknown-run`, { method: 'GET' }, 404, 'RUN_NOT_FOUND'],
           [`${api}/runs/bad%20id`, { method: 'GET' }, 400, 'INVALID_ARGUMENT'],
-          [`${api}/runs`, { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } }, 400, 'MALFORMED_REQUEST'],
-          [`${api}/runs`, { method: 'POST', body: '{"experiment": 5}', headers: { 'content-type': 'application/json' } }, 400, 'INVALID_ARGUMENT'],
-          [`${api}/runs`, { method: 'POST', body: '{"experiment": "x", "colour": 1}', headers: { 'content-type': 'application/json' } }, 400, 'INVALID_ARGUMENT'],
-          [`${api}/runs`, { method: 'POST', body: 'experiment=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } }, 415, 'UNSUPPORTED_MEDIA_TYPE'],
+          [
+            `${api}/runs`,
+            { method: 'POST', body: '{', headers: { 'content-type': 'application/json' } },
+            400,
+            'MALFORMED_REQUEST',
+          ],
+          [
+            `${api}/runs`,
+            { method: 'POST', body: '{"experiment": 5}', headers: { 'content-type': 'application/json' } },
+            400,
+            'INVALID_ARGUMENT',
+          ],
+          [
+            `${api}/runs`,
+            { method: 'POST', body: '{"experiment": "x", "colour": 1}', headers: { 'content-type': 'application/json' } },
+            400,
+            'INVALID_ARGUMENT',
+          ],
+          [
+            `${api}/runs`,
+            { method: 'POST', body: 'experiment=x', headers: { 'content-type': 'application/x-www-form-urlencoded' } },
+            415,
+            'UNSUPPORTED_MEDIA_TYPE',
+          ],
           [`${api}/runs?pageSize=0`, { method: 'GET' }, 400, 'INVALID_ARGUMENT'],
           [`${api}/runs?pageSize=100000`, { method: 'GET' }, 400, 'LIMIT_EXCEEDED'],
           [`${api}/runs?status=Done`, { method: 'GET' }, 400, 'INVALID_ARGUMENT'],

@@ -97,7 +97,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   })
   app.onError((error, c) => {
     // Not a failure of the server: one line, no stack, whatever the client's reason.
-    if (isClientClosed(error)) deps.log.info('client closed the request before sending the whole body', { method: c.req.method, path: c.req.path })
+    if (isClientClosed(error))
+      deps.log.info('client closed the request before sending the whole body', { method: c.req.method, path: c.req.path })
     const { status, body } = errorAnswer(error)
     return c.json(body, status as 400)
   })

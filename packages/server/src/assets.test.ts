@@ -8,7 +8,9 @@ const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).di
 
 for (const { kind, enabled } of testStoreKinds()) {
   if (!enabled) {
-    console.log(`skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the ${kind} asset API tests)`)
+    console.log(
+      `skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the ${kind} asset API tests)`,
+    )
   }
   describe.skipIf(!enabled)(`${kind}: assets API`, () => {
     let t: TestServer
@@ -91,14 +93,19 @@ for (const { kind, enabled } of testStoreKinds()) {
 
       const bytes = await download({ name: 'churn-model', version: 2, path: 'model.pkl' })
       expect(sha256(bytes)).toBe(first.files[0]?.sha256)
-      const part = await client.downloadAssetFile({ name: 'churn-model', version: 1, path: 'model.pkl' }, { range: { start: 100, end: 199 } })
+      const part = await client.downloadAssetFile(
+        { name: 'churn-model', version: 1, path: 'model.pkl' },
+        { range: { start: 100, end: 199 } },
+      )
       expect(part.status).toBe(206)
       expect(part.headers.get('content-range')).toBe(`bytes 100-199/${model.length}`)
       expect(Buffer.from(await part.arrayBuffer()).equals(model.subarray(100, 200))).toBe(true)
       const latest = await fetch(`${api}/assets/churn-model/versions/latest/files/model.pkl`, { headers: { range: 'bytes=-10' } })
       expect(latest.headers.get('x-wharf-sha256')).toBe(sha256(model))
       expect(Buffer.from(await latest.arrayBuffer()).equals(model.subarray(model.length - 10))).toBe(true)
-      const beyond = await fetch(`${api}/assets/churn-model/versions/1/files/model.pkl`, { headers: { range: `bytes=${model.length}-` } })
+      const beyond = await fetch(`${api}/assets/churn-model/versions/1/files/model.pkl`, {
+        headers: { range: `bytes=${model.length}-` },
+      })
       expect(beyond.status).toBe(416)
     })
 
@@ -145,7 +152,9 @@ for (const { kind, enabled } of testStoreKinds()) {
     it('gives concurrent promotes distinct consecutive versions, each with its own copy', async () => {
       const runId = await runWith({ 'outputs/w.bin': randomBytes(50_000) }, { finished: false })
       const created = await Promise.all(
-        Array.from({ length: 6 }, (_, i) => client.promoteAsset({ name: 'racy', runId, artifactPath: 'outputs/w.bin', description: `p${i}` })),
+        Array.from({ length: 6 }, (_, i) =>
+          client.promoteAsset({ name: 'racy', runId, artifactPath: 'outputs/w.bin', description: `p${i}` }),
+        ),
       )
       expect(created.map((v) => v.version).sort()).toEqual([1, 2, 3, 4, 5, 6])
       expect(new Set(created.map((v) => v.files[0]?.key)).size).toBe(6)
@@ -165,9 +174,15 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(nothing.message).toContain(`wharf history info -r ${runId}`)
       // `outputs/model` is a string prefix of `outputs/model.pkl` but neither that file nor a folder.
       await rejectionOf(client.promoteAsset({ name: 'empty', runId, artifactPath: 'outputs/model' }), 'ARTIFACT_NOT_FOUND')
-      await rejectionOf(client.promoteAsset({ name: 'x', runId: 'no-such-run', artifactPath: 'outputs/model.pkl' }), 'RUN_NOT_FOUND')
+      await rejectionOf(
+        client.promoteAsset({ name: 'x', runId: 'no-such-run', artifactPath: 'outputs/model.pkl' }),
+        'RUN_NOT_FOUND',
+      )
       for (const name of ['', 'bad name', '../up', '-dash', 'a'.repeat(300)]) {
-        const error = await rejectionOf(client.promoteAsset({ name, runId, artifactPath: 'outputs/model.pkl' }), 'INVALID_ARGUMENT')
+        const error = await rejectionOf(
+          client.promoteAsset({ name, runId, artifactPath: 'outputs/model.pkl' }),
+          'INVALID_ARGUMENT',
+        )
         expect(error.message).toContain('asset name')
       }
       for (const artifactPath of ['../x', '/etc/passwd', 'outputs/../../x', '']) {
@@ -177,7 +192,10 @@ for (const { kind, enabled } of testStoreKinds()) {
         client.promoteAsset({ name: 'x', runId, artifactPath: 'outputs/model.pkl', tags: { a: '1', b: '2', c: '3', d: '4' } }),
         'LIMIT_EXCEEDED',
       )
-      await rejectionOf(client.promoteAsset({ name: 'x', runId, artifactPath: 'outputs/model.pkl', tags: { '': 'v' } }), 'INVALID_ARGUMENT')
+      await rejectionOf(
+        client.promoteAsset({ name: 'x', runId, artifactPath: 'outputs/model.pkl', tags: { '': 'v' } }),
+        'INVALID_ARGUMENT',
+      )
       const extra = await fetch(`${api}/assets`, {
         method: 'POST',
         headers: { 'content-type': 'application/json' },

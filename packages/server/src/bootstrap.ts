@@ -86,7 +86,10 @@ export async function ensureDefaultWorkspace(store: MetadataStore, builtins: Bui
  * a replica or restart with another key would otherwise start and answer 500 on every datastore request.
  * Opens one sealed secret; passes when none is stored yet. `keySource` names the key, never its value.
  */
-export async function assertKeyOpensStoredSecrets(store: MetadataStore, options: { box: SecretBox; keySource: string }): Promise<void> {
+export async function assertKeyOpensStoredSecrets(
+  store: MetadataStore,
+  options: { box: SecretBox; keySource: string },
+): Promise<void> {
   for (const workspace of await store.listWorkspaces()) {
     const sealed = (await store.listDatastores(workspace.name)).find((record) => record.secret !== null)
     if (sealed?.secret == null) continue

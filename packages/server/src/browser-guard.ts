@@ -37,9 +37,13 @@ export function browserGuard(options: { allowedHosts: readonly string[] | undefi
       }
     }
     if (c.req.header('sec-fetch-site') === 'cross-site') {
-      throw new WharfError('FORBIDDEN', 'requests from web pages of other sites are refused; open the page from this server, or call the API from a program', {
-        details: { header: 'Sec-Fetch-Site' },
-      })
+      throw new WharfError(
+        'FORBIDDEN',
+        'requests from web pages of other sites are refused; open the page from this server, or call the API from a program',
+        {
+          details: { header: 'Sec-Fetch-Site' },
+        },
+      )
     }
     const origin = c.req.header('origin')
     if (origin !== undefined && !sameOrigin(origin, host)) {

@@ -9,10 +9,10 @@ import { DEFAULT_LIMITS, RegisterDatastoreSchema, WharfError, type Limits, type 
  * against Node 20.20's fetch, which refuses each with "bad port".
  */
 const FETCH_BAD_PORTS: ReadonlySet<number> = new Set([
-  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113, 115,
-  117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556, 563, 587,
-  601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667, 6668, 6669, 6679,
-  6697, 10080,
+  1, 7, 9, 11, 13, 15, 17, 19, 20, 21, 22, 23, 25, 37, 42, 43, 53, 69, 77, 79, 87, 95, 101, 102, 103, 104, 109, 110, 111, 113,
+  115, 117, 119, 123, 135, 137, 139, 143, 161, 179, 389, 427, 465, 512, 513, 514, 515, 526, 530, 531, 532, 540, 548, 554, 556,
+  563, 587, 601, 636, 989, 990, 993, 995, 1719, 1720, 1723, 2049, 3659, 4045, 4190, 5060, 5061, 6000, 6566, 6665, 6666, 6667,
+  6668, 6669, 6679, 6697, 10080,
 ])
 
 const LimitsSchema = z
@@ -27,7 +27,8 @@ const ServerConfigSchema = z.object({
     .min(0)
     .max(65535)
     .refine((port) => !FETCH_BAD_PORTS.has(port), {
-      message: "is one of the ports web clients refuse to connect to (Node's fetch says \"bad port\"), so no Wharf client could reach the server; pick another, e.g. 5050",
+      message:
+        'is one of the ports web clients refuse to connect to (Node\'s fetch says "bad port"), so no Wharf client could reach the server; pick another, e.g. 5050',
     })
     .default(5050),
   dataDir: z.string().min(1),
@@ -82,9 +83,13 @@ function builtinStore(value: unknown, name: string, field: string): RegisterData
     try {
       raw = JSON.parse(value) as unknown
     } catch {
-      throw new WharfError('INVALID_ARGUMENT', `server setting "${field}" is not JSON: give a registration like {"kind":"azure_blob","accountName":…,"containerName":…,"accountKey":…}`, {
-        details: { field },
-      })
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `server setting "${field}" is not JSON: give a registration like {"kind":"azure_blob","accountName":…,"containerName":…,"accountKey":…}`,
+        {
+          details: { field },
+        },
+      )
     }
   }
   const parsed = RegisterDatastoreSchema.safeParse({ ...(raw as object), name })
@@ -92,7 +97,9 @@ function builtinStore(value: unknown, name: string, field: string): RegisterData
     const issue = parsed.error.issues[0]
     const where = issue?.path.join('.') || field
     // Never echo the value: it holds a key.
-    throw new WharfError('INVALID_ARGUMENT', `server setting "${field}": "${where}" ${issue?.message ?? 'is invalid'}`, { details: { field } })
+    throw new WharfError('INVALID_ARGUMENT', `server setting "${field}": "${where}" ${issue?.message ?? 'is invalid'}`, {
+      details: { field },
+    })
   }
   return parsed.data
 }
@@ -106,7 +113,6 @@ const LOOPBACK = /^(127\.\d+\.\d+\.\d+|localhost|::1|\[::1\])$/
 export function isLoopbackHost(host: string): boolean {
   return LOOPBACK.test(host)
 }
-
 
 const WILDCARD = /^(0\.0\.0\.0|::|\[::\])$/
 
@@ -130,15 +136,23 @@ function readAuthTokenFile(file: string): string {
     token = readFileSync(file, 'utf8').trim()
   } catch (cause) {
     const code = (cause as NodeJS.ErrnoException).code ?? 'error'
-    throw new WharfError('INVALID_ARGUMENT', `cannot read the auth token file "${file}" (${code}); check WHARF_AUTH_TOKEN_FILE (or --auth-token-file)`, {
-      cause,
-      details: { field: 'authTokenFile' },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `cannot read the auth token file "${file}" (${code}); check WHARF_AUTH_TOKEN_FILE (or --auth-token-file)`,
+      {
+        cause,
+        details: { field: 'authTokenFile' },
+      },
+    )
   }
   if (token.length < 16) {
-    throw new WharfError('INVALID_ARGUMENT', `the auth token in "${file}" is ${token.length} characters; it must be at least 16 (make one with: openssl rand -hex 24 > ${file})`, {
-      details: { field: 'authTokenFile' },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the auth token in "${file}" is ${token.length} characters; it must be at least 16 (make one with: openssl rand -hex 24 > ${file})`,
+      {
+        details: { field: 'authTokenFile' },
+      },
+    )
   }
   return token
 }
@@ -158,9 +172,13 @@ export function loadServerConfig(input: ServerConfigInput): ServerConfig {
   }
   const raw = parsed.data
   if (raw.authToken !== undefined && raw.authTokenFile !== undefined) {
-    throw new WharfError('INVALID_ARGUMENT', 'give the auth token either directly or as a file (WHARF_AUTH_TOKEN_FILE / --auth-token-file), not both', {
-      details: { field: 'authTokenFile' },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      'give the auth token either directly or as a file (WHARF_AUTH_TOKEN_FILE / --auth-token-file), not both',
+      {
+        details: { field: 'authTokenFile' },
+      },
+    )
   }
   const authToken = raw.authTokenFile !== undefined ? readAuthTokenFile(raw.authTokenFile) : raw.authToken
   if (raw.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(raw.databaseUrl)) {
@@ -194,7 +212,9 @@ export function loadServerConfig(input: ServerConfigInput): ServerConfig {
     // (DNS rebinding) or anyone with the token could otherwise read any file the server's user can.
     filesystemRoots: [path.resolve(raw.dataDir), ...(raw.filesystemRoots ?? [])].map((root) => {
       if (!path.isAbsolute(root)) {
-        throw new WharfError('INVALID_ARGUMENT', `server setting "filesystemRoots": "${root}" is not an absolute path`, { details: { field: 'filesystemRoots' } })
+        throw new WharfError('INVALID_ARGUMENT', `server setting "filesystemRoots": "${root}" is not an absolute path`, {
+          details: { field: 'filesystemRoots' },
+        })
       }
       return path.resolve(root)
     }),

@@ -14,7 +14,13 @@ import {
 } from '@azure/storage-blob'
 import { WharfClient } from '@wharf/client'
 import { isWharfError, type Datastore } from '@wharf/contract'
-import { putBlobWithRawName, startAzurite, startS3rver, type AzuriteInstance, type S3rverInstance } from '@wharf/datastores/test-support'
+import {
+  putBlobWithRawName,
+  startAzurite,
+  startS3rver,
+  type AzuriteInstance,
+  type S3rverInstance,
+} from '@wharf/datastores/test-support'
 import { errorCodeOf, rejectionOf } from '@wharf/contract/test-support'
 import { startTestServer, type TestServer } from './test-support/test-server.js'
 import { useAzuriteBlobServer } from './test-support/use-azurite-server.js'
@@ -76,7 +82,13 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
   describe('registration', () => {
     it('registers an Azure container, creating it, and never shows the key', async () => {
       const view = await client.registerDatastore(blob('images'))
-      expect(view).toMatchObject({ name: 'images', kind: 'azure_blob', authType: 'account_key', hasSecret: true, isDefault: false })
+      expect(view).toMatchObject({
+        name: 'images',
+        kind: 'azure_blob',
+        authType: 'account_key',
+        hasSecret: true,
+        isDefault: false,
+      })
       expect(view.settings).toMatchObject({ accountName: 'devstoreaccount1', serviceUrl: azurite.endpoint })
       expect(JSON.stringify(view)).not.toContain(azurite.accountKey)
       const names = (await client.listDatastores()).map((d) => d.name)
@@ -97,7 +109,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
     it('validates: a wrong key is FORBIDDEN, a missing container UNAVAILABLE, and nothing is registered', async () => {
       const wrongKey = Buffer.from(randomBytes(64)).toString('base64')
       expect(await errorCodeOf(client.registerDatastore(blob('wrongkey', { accountKey: wrongKey })))).toBe('FORBIDDEN')
-      expect(await errorCodeOf(client.registerDatastore(blob('nocontainer', { createIfNotExists: false })))).toBe('DATASTORE_UNAVAILABLE')
+      expect(await errorCodeOf(client.registerDatastore(blob('nocontainer', { createIfNotExists: false })))).toBe(
+        'DATASTORE_UNAVAILABLE',
+      )
       const names = (await client.listDatastores()).map((d) => d.name)
       expect(names).not.toContain('wrongkey')
       expect(names).not.toContain('nocontainer')
@@ -115,7 +129,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(byKey.message).not.toMatch(/reach/)
       expect(byKey.message).not.toContain(wrongKey)
       const wrongSas = sasToken.replace(/sig=[^&]+/, `sig=${encodeURIComponent(Buffer.from(randomBytes(32)).toString('base64'))}`)
-      const bySas = await rejectionOf(client.registerDatastore(blob('refusedsas', { accountKey: undefined, sasToken: wrongSas, createIfNotExists: false })))
+      const bySas = await rejectionOf(
+        client.registerDatastore(blob('refusedsas', { accountKey: undefined, sasToken: wrongSas, createIfNotExists: false })),
+      )
       expect(bySas.code).toBe('FORBIDDEN')
       expect(bySas.message).toContain(`the storage account "${azurite.accountName}" refused the SAS token`)
       expect(bySas.message).toContain('--sas-token / AZURE_STORAGE_SAS_TOKEN')
@@ -166,7 +182,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 
     it('registers a folder, creating it when asked, and refuses a missing one otherwise', async () => {
       const folder = path.join(scratch, 'folder-ds')
-      expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'missing', path: folder }))).toBe('DATASTORE_UNAVAILABLE')
+      expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'missing', path: folder }))).toBe(
+        'DATASTORE_UNAVAILABLE',
+      )
       const view = await client.registerDatastore({ kind: 'filesystem', name: 'local', path: folder, createIfNotExists: true })
       expect(view).toMatchObject({ kind: 'filesystem', authType: 'none', hasSecret: false, settings: { path: folder } })
       expect((await stat(folder)).isDirectory()).toBe(true)
@@ -184,10 +202,19 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(view).toMatchObject({
         kind: 'azure_file',
         authType: 'account_key',
-        settings: { accountName: 'wharfaccount', fileShareName: 'notebooks', serviceUrl: 'https://wharfaccount.file.core.windows.net' },
+        settings: {
+          accountName: 'wharfaccount',
+          fileShareName: 'notebooks',
+          serviceUrl: 'https://wharfaccount.file.core.windows.net',
+        },
       })
       const access = await client.datastoreAccess('share', 'read')
-      expect(access).toMatchObject({ mode: 'azure_sas', kind: 'azure_file', containerName: 'notebooks', serviceUrl: 'https://wharfaccount.file.core.windows.net' })
+      expect(access).toMatchObject({
+        mode: 'azure_sas',
+        kind: 'azure_file',
+        containerName: 'notebooks',
+        serviceUrl: 'https://wharfaccount.file.core.windows.net',
+      })
       if (access.mode !== 'azure_sas') return
       const params = new URLSearchParams(access.sasToken)
       expect(params.get('sp')).toBe('rl')
@@ -196,7 +223,14 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       // Validation does reach the service when asked: an unreachable endpoint is UNAVAILABLE, not a hang.
       expect(
         await errorCodeOf(
-          client.registerDatastore({ kind: 'azure_file', name: 'unreachable', accountName: 'wharfaccount', fileShareName: 'notebooks', accountKey: azurite.accountKey, endpoint: 'http://127.0.0.1:9/wharfaccount' }),
+          client.registerDatastore({
+            kind: 'azure_file',
+            name: 'unreachable',
+            accountName: 'wharfaccount',
+            fileShareName: 'notebooks',
+            accountKey: azurite.accountKey,
+            endpoint: 'http://127.0.0.1:9/wharfaccount',
+          }),
         ),
       ).toBe('DATASTORE_UNAVAILABLE')
     })
@@ -212,7 +246,12 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
         secretAccessKey: s3Secret,
         createIfNotExists: true,
       })
-      expect(view).toMatchObject({ kind: 's3', authType: 'access_key', hasSecret: true, settings: { bucket: 'wharf-bucket', accessKeyId: 'S3RVER' } })
+      expect(view).toMatchObject({
+        kind: 's3',
+        authType: 'access_key',
+        hasSecret: true,
+        settings: { bucket: 'wharf-bucket', accessKeyId: 'S3RVER' },
+      })
     })
   })
 
@@ -222,7 +261,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(put).toMatchObject({ path: 'train/a.csv', size: 8 })
       await client.uploadDatastoreFile('bucket', { path: 'train/b.csv', body: 'b' })
       await client.uploadDatastoreFile('bucket', { path: 'test/c.csv', body: 'c' })
-      expect(await errorCodeOf(client.uploadDatastoreFile('bucket', { path: 'train/a.csv', body: 'changed' }))).toBe('FILE_EXISTS')
+      expect(await errorCodeOf(client.uploadDatastoreFile('bucket', { path: 'train/a.csv', body: 'changed' }))).toBe(
+        'FILE_EXISTS',
+      )
       await client.uploadDatastoreFile('bucket', { path: 'train/a.csv', body: 'replaced', overwrite: true })
       const listed = await client.listDatastoreFiles('bucket', { prefix: 'train/' }).toArray()
       expect(listed.map((f) => [f.path, f.size])).toEqual([
@@ -252,11 +293,13 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
           expect(body.error.message).toContain(`wharf datastore ls ${store}`)
         }
         expect(await errorCodeOf(client.deleteDatastoreFile(store, 'del/never-was.txt'))).toBe('FILE_NOT_FOUND')
-        expect((await client.listDatastoreFiles(store, { prefix: 'del/' }).toArray()).map((f) => f.path)).toEqual(['del/keep.txt'])
+        expect((await client.listDatastoreFiles(store, { prefix: 'del/' }).toArray()).map((f) => f.path)).toEqual([
+          'del/keep.txt',
+        ])
       }
     })
 
-    it('lists stored names that cannot be paths in the page\'s skipped, with the reason, never as files (Azure)', async () => {
+    it("lists stored names that cannot be paths in the page's skipped, with the reason, never as files (Azure)", async () => {
       const request = blob('oddnames')
       await client.registerDatastore(request)
       for (const blobName of ['odd/folder/', 'odd/../up.txt', 'odd/fine.txt']) {
@@ -278,7 +321,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
     it('lets exactly one of several concurrent uploads without overwrite create a new file', async () => {
       await client.registerDatastore(blob('racing'))
       const bodies = ['first', 'second', 'third', 'fourth']
-      const outcomes = await Promise.allSettled(bodies.map((body) => client.uploadDatastoreFile('racing', { path: 'race/new.txt', body })))
+      const outcomes = await Promise.allSettled(
+        bodies.map((body) => client.uploadDatastoreFile('racing', { path: 'race/new.txt', body })),
+      )
       const created = outcomes.filter((o) => o.status === 'fulfilled')
       expect(created).toHaveLength(1)
       for (const outcome of outcomes) {
@@ -312,7 +357,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
 
       const write = await client.datastoreAccess('direct', 'write')
       if (write.mode !== 'azure_sas') throw new Error('expected a SAS')
-      const writeContainer = new BlobServiceClient(`${write.serviceUrl}?${write.sasToken}`).getContainerClient(write.containerName)
+      const writeContainer = new BlobServiceClient(`${write.serviceUrl}?${write.sasToken}`).getContainerClient(
+        write.containerName,
+      )
       await writeContainer.getBlockBlobClient('new.txt').upload('yes', 3)
       await expect(writeContainer.getBlobClient('seed.txt').delete()).rejects.toMatchObject({ statusCode: 403 })
       // A SAS for one container opens no other.
@@ -345,7 +392,10 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       expect(await errorCodeOf(client.getDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
       expect(await errorCodeOf(client.unregisterDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
       expect(await errorCodeOf(client.setDefaultDatastore('direct'))).toBe('DATASTORE_NOT_FOUND')
-      const service = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey))
+      const service = new BlobServiceClient(
+        azurite.endpoint,
+        new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
+      )
       const names: string[] = []
       for await (const item of service.getContainerClient(container).listBlobsFlat()) names.push(item.name)
       expect(names.sort()).toEqual(['new.txt', 'seed.txt'])
@@ -358,7 +408,14 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       responses.push(JSON.stringify(await client.listDatastores()))
       for (const name of ['images', 'rotating', 'bucket', 'later', 'share']) {
         responses.push(JSON.stringify(await client.getDatastore(name)))
-        responses.push(JSON.stringify(await client.listDatastoreFiles(name).toArray().catch((e: unknown) => String(e))))
+        responses.push(
+          JSON.stringify(
+            await client
+              .listDatastoreFiles(name)
+              .toArray()
+              .catch((e: unknown) => String(e)),
+          ),
+        )
       }
       const sasSignature = new URLSearchParams(sasToken).get('sig') ?? ''
       expect(sasSignature.length).toBeGreaterThan(10)
@@ -368,7 +425,9 @@ describe('datastores over HTTP (SQLite, Azurite, s3rver)', () => {
       const haystacks: [string, string][] = [
         ...responses.map((r, i): [string, string] => [`response ${i}`, r]),
         ['server log', t.logLines.join('\n')],
-        ...(await Promise.all(dbFiles.map(async (f): Promise<[string, string]> => [f, (await readFile(path.join(t.dataDir, f))).toString('latin1')]))),
+        ...(await Promise.all(
+          dbFiles.map(async (f): Promise<[string, string]> => [f, (await readFile(path.join(t.dataDir, f))).toString('latin1')]),
+        )),
       ]
       expect(responses.length).toBeGreaterThan(20)
       expect(t.logLines.some((line) => line.includes('datastore registered'))).toBe(true)
@@ -385,13 +444,24 @@ describe('built-in datastores on real storage (server config)', () => {
   it('makes workspaceblobstore an Azure container (created) that holds run artifacts', async () => {
     const client = new WharfClient({ url: running.server.url })
     const blobStore: Datastore = await client.getDatastore('workspaceblobstore')
-    expect(blobStore).toMatchObject({ kind: 'azure_blob', isDefault: true, hasSecret: true, settings: { containerName: 'artifacts' } })
+    expect(blobStore).toMatchObject({
+      kind: 'azure_blob',
+      isDefault: true,
+      hasSecret: true,
+      settings: { containerName: 'artifacts' },
+    })
     expect((await client.getDatastore('workspacefilestore')).kind).toBe('filesystem')
     const run = await client.createRun({ experiment: 'cloud' })
     await client.uploadArtifact(run.id, { path: 'outputs/model.txt', body: 'weights' })
     const { azurite } = running
-    const service = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey))
-    const stored = await service.getContainerClient('artifacts').getBlobClient(`ExperimentRun/${run.id}/outputs/model.txt`).downloadToBuffer()
+    const service = new BlobServiceClient(
+      azurite.endpoint,
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
+    )
+    const stored = await service
+      .getContainerClient('artifacts')
+      .getBlobClient(`ExperimentRun/${run.id}/outputs/model.txt`)
+      .downloadToBuffer()
     expect(stored.toString()).toBe('weights')
   })
 
@@ -399,7 +469,10 @@ describe('built-in datastores on real storage (server config)', () => {
     const { loadServerConfig } = await import('./config.js')
     let message = ''
     try {
-      loadServerConfig({ dataDir: '/tmp/x', blobStore: JSON.stringify({ kind: 'azure_blob', accountName: 'acct', accountKey: 'TOPSECRETKEY' }) })
+      loadServerConfig({
+        dataDir: '/tmp/x',
+        blobStore: JSON.stringify({ kind: 'azure_blob', accountName: 'acct', accountKey: 'TOPSECRETKEY' }),
+      })
     } catch (error) {
       message = String(error)
     }

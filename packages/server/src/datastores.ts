@@ -2,7 +2,13 @@ import { NAME_RULES, assertName, type DatastoreAccess, type RegisterDatastoreReq
 import type { DatastoreDriver } from '@wharf/datastores'
 import type { SasOperation } from '@wharf/datastores/cloud'
 import type { DatastoreRecord } from '@wharf/store'
-import { STORAGE_KINDS, type DatastorePolicy, type KindContext, type PlannedDatastore, type Secret } from './datastore-kinds/index.js'
+import {
+  STORAGE_KINDS,
+  type DatastorePolicy,
+  type KindContext,
+  type PlannedDatastore,
+  type Secret,
+} from './datastore-kinds/index.js'
 import type { Log } from './log.js'
 import type { SecretBox } from './secret-box.js'
 
@@ -13,7 +19,10 @@ export type { DatastorePolicy, PlannedDatastore } from './datastore-kinds/index.
 export async function planDatastore(request: RegisterDatastoreRequest, policy: DatastorePolicy): Promise<PlannedDatastore> {
   assertName(request.name, NAME_RULES.datastore)
   // Each kind's plan takes its own request: the table is keyed by the request's kind.
-  const plan = STORAGE_KINDS[request.kind].plan as (request: RegisterDatastoreRequest, policy: DatastorePolicy) => PlannedDatastore | Promise<PlannedDatastore>
+  const plan = STORAGE_KINDS[request.kind].plan as (
+    request: RegisterDatastoreRequest,
+    policy: DatastorePolicy,
+  ) => PlannedDatastore | Promise<PlannedDatastore>
   return plan(request, policy)
 }
 
@@ -45,7 +54,11 @@ export function createDriver(record: DatastoreRecord, context: DriverContext): D
  * key (Azure, key auth), the folder itself (filesystem; the client checks device and inode to know it
  * sees the same one), or the server's file routes.
  */
-export async function accessFor(record: DatastoreRecord, operation: SasOperation, context: DriverContext): Promise<DatastoreAccess> {
+export async function accessFor(
+  record: DatastoreRecord,
+  operation: SasOperation,
+  context: DriverContext,
+): Promise<DatastoreAccess> {
   return STORAGE_KINDS[record.kind].access(record, operation, kindContext(record, context))
 }
 

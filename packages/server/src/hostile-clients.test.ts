@@ -30,7 +30,13 @@ describe('folder datastores cannot be led out of the allowed folders', () => {
   let server: RunningServer
   let client: WharfClient
   const start = async (): Promise<void> => {
-    const config = loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'data'), filesystemRoots: [allowed], version: 'test' })
+    const config = loadServerConfig({
+      host: '127.0.0.1',
+      port: 0,
+      dataDir: path.join(dir, 'data'),
+      filesystemRoots: [allowed],
+      version: 'test',
+    })
     server = await startServer(config, { log: createLog({ write: () => undefined }) })
     client = new WharfClient({ url: server.url })
   }
@@ -52,13 +58,28 @@ describe('folder datastores cannot be led out of the allowed folders', () => {
   it('refuses <root>/link/deeper with create-if-not-exists when the link points outside, and creates nothing there', async () => {
     await symlink(outside, path.join(allowed, 'link'))
     const folder = path.join(allowed, 'link', 'deeper')
-    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, createIfNotExists: true }))).toBe('FORBIDDEN')
-    expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, skipValidation: true }))).toBe('FORBIDDEN')
+    expect(
+      await errorCodeOf(
+        client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, createIfNotExists: true }),
+      ),
+    ).toBe('FORBIDDEN')
+    expect(
+      await errorCodeOf(
+        client.registerDatastore({ kind: 'filesystem', name: 'through_link', path: folder, skipValidation: true }),
+      ),
+    ).toBe('FORBIDDEN')
     expect(await readdir(outside)).toEqual(['secret.txt'])
     // A broken link would be followed by mkdir -p too.
     await symlink(path.join(outside, 'new'), path.join(allowed, 'dangling'))
     expect(
-      await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'dangling', path: path.join(allowed, 'dangling', 'x'), createIfNotExists: true })),
+      await errorCodeOf(
+        client.registerDatastore({
+          kind: 'filesystem',
+          name: 'dangling',
+          path: path.join(allowed, 'dangling', 'x'),
+          createIfNotExists: true,
+        }),
+      ),
     ).toBe('FORBIDDEN')
     expect(await readdir(outside)).toEqual(['secret.txt'])
   })
@@ -81,9 +102,11 @@ describe('folder datastores cannot be led out of the allowed folders', () => {
       expect(await errorCodeOf(client.downloadDatastoreFile('swapped', 'secret.txt'))).toBe('FORBIDDEN')
       expect(await errorCodeOf(client.uploadDatastoreFile('swapped', { path: 'planted.txt', body: 'x' }))).toBe('FORBIDDEN')
       expect(await errorCodeOf(client.datastoreAccess('swapped', 'write'))).toBe('FORBIDDEN')
-      const listed = await errorCodeOf((async () => {
-        for await (const file of client.listDatastoreFiles('swapped')) void file
-      })())
+      const listed = await errorCodeOf(
+        (async () => {
+          for await (const file of client.listDatastoreFiles('swapped')) void file
+        })(),
+      )
       expect(listed).toBe('FORBIDDEN')
       expect(await readdir(outside)).toEqual(['secret.txt'])
     }
@@ -112,7 +135,13 @@ describe('a web page cannot drive a loopback server', () => {
   })
 
   it('refuses any other Host (DNS rebinding) with FORBIDDEN and says how to allow it', async () => {
-    for (const host of ['evil.example', `evil.example:${new URL(t.url).port}`, '10.0.0.1', 'localhost.evil.example', '127.0.0.1.evil.example']) {
+    for (const host of [
+      'evil.example',
+      `evil.example:${new URL(t.url).port}`,
+      '10.0.0.1',
+      'localhost.evil.example',
+      '127.0.0.1.evil.example',
+    ]) {
       const response = await rawGet(`${t.url}/api/v1/workspaces`, { host })
       expect(response.status, host).toBe(403)
       const error = (JSON.parse(response.body) as { error: { code: string; message: string } }).error
@@ -121,13 +150,17 @@ describe('a web page cannot drive a loopback server', () => {
     }
     // The attack itself: registering "/" as a folder through a rebound name.
     const register = await new Promise<number>((resolve, reject) => {
-      const req = httpRequest(`${t.url}/api/v1/workspaces/default/datastores`, {
-        method: 'POST',
-        headers: { host: 'rebind.evil.example', 'content-type': 'application/json' },
-      }, (res) => {
-        res.resume()
-        resolve(res.statusCode ?? 0)
-      })
+      const req = httpRequest(
+        `${t.url}/api/v1/workspaces/default/datastores`,
+        {
+          method: 'POST',
+          headers: { host: 'rebind.evil.example', 'content-type': 'application/json' },
+        },
+        (res) => {
+          res.resume()
+          resolve(res.statusCode ?? 0)
+        },
+      )
       req.once('error', reject)
       req.end(JSON.stringify({ kind: 'filesystem', name: 'root', path: '/' }))
     })
@@ -150,7 +183,12 @@ describe('a web page cannot drive a loopback server', () => {
     const client = new WharfClient({ url: t.url })
     expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'everything', path: '/' }))).toBe('FORBIDDEN')
     expect(await errorCodeOf(client.registerDatastore({ kind: 'filesystem', name: 'temp', path: tmpdir() }))).toBe('FORBIDDEN')
-    const inside = await client.registerDatastore({ kind: 'filesystem', name: 'inside', path: path.join(t.dataDir, 'mine'), createIfNotExists: true })
+    const inside = await client.registerDatastore({
+      kind: 'filesystem',
+      name: 'inside',
+      path: path.join(t.dataDir, 'mine'),
+      createIfNotExists: true,
+    })
     expect(inside.kind).toBe('filesystem')
   })
 
@@ -176,8 +214,22 @@ describe('credentials in an endpoint URL', () => {
 
   it('are refused with 400 and never repeated', async () => {
     const password = 'S3cr3t-Passw0rd-in-url'
-    const s3 = { kind: 's3', name: 'creds', bucket: 'bucket-a', accessKeyId: 'AKID', secretAccessKey: 'x'.repeat(20), skipValidation: true }
-    const azure = { kind: 'azure_blob', name: 'creds', accountName: 'acct', containerName: 'box', accountKey: 'a2V5', skipValidation: true }
+    const s3 = {
+      kind: 's3',
+      name: 'creds',
+      bucket: 'bucket-a',
+      accessKeyId: 'AKID',
+      secretAccessKey: 'x'.repeat(20),
+      skipValidation: true,
+    }
+    const azure = {
+      kind: 'azure_blob',
+      name: 'creds',
+      accountName: 'acct',
+      containerName: 'box',
+      accountKey: 'a2V5',
+      skipValidation: true,
+    }
     const bodies = [
       { ...s3, endpoint: `http://AKID:${password}@127.0.0.1:9000` },
       { ...s3, endpoint: `https://AKID:${password}@s3.example.com/extra/path` },
@@ -215,7 +267,11 @@ describe('text that has no UTF-8 form', () => {
   })
 
   /** Sends JSON text as written: `\ud800` stays an escape, as any JSON encoder writes a lone surrogate. */
-  const send = async (method: string, url: string, body: string | Uint8Array): Promise<{ status: number; code: string; message: string }> => {
+  const send = async (
+    method: string,
+    url: string,
+    body: string | Uint8Array,
+  ): Promise<{ status: number; code: string; message: string }> => {
     const response = await fetch(url, { method, headers: { 'content-type': 'application/json' }, body })
     const json = (await response.json()) as { error?: { code: string; message: string } }
     return { status: response.status, code: json.error?.code ?? 'ok', message: json.error?.message ?? '' }
@@ -269,7 +325,9 @@ describe('which host names a server answers', () => {
     expect(loadServerConfig({ dataDir: '/tmp/x', allowedHosts: ['Wharf.LAN'] }).allowedHosts).toEqual(['wharf.lan'])
     expect(loadServerConfig({ dataDir: '/tmp/x', host: '10.1.2.3', authToken: token }).allowedHosts).toEqual(['10.1.2.3'])
     expect(loadServerConfig({ dataDir: '/tmp/x', host: '0.0.0.0', authToken: token }).allowedHosts).toBeUndefined()
-    expect(loadServerConfig({ dataDir: '/tmp/x', host: '0.0.0.0', authToken: token, allowedHosts: ['wharf.lan'] }).allowedHosts).toEqual(['wharf.lan'])
+    expect(
+      loadServerConfig({ dataDir: '/tmp/x', host: '0.0.0.0', authToken: token, allowedHosts: ['wharf.lan'] }).allowedHosts,
+    ).toEqual(['wharf.lan'])
     expect(loadServerConfig({ dataDir: '/tmp/x', allowedHosts: ['*'] }).allowedHosts).toBeUndefined()
   })
 })

@@ -100,7 +100,11 @@ function readIncoming(incoming: IncomingMessage, options: { limit: number; decla
     }
     const onData = (chunk: Buffer): void => {
       if (total + chunk.length > (declared ?? limit)) {
-        fail(declared !== undefined ? new WharfError('MALFORMED_REQUEST', 'the body is longer than its Content-Length') : tooLarge(total + chunk.length, limit))
+        fail(
+          declared !== undefined
+            ? new WharfError('MALFORMED_REQUEST', 'the body is longer than its Content-Length')
+            : tooLarge(total + chunk.length, limit),
+        )
         return
       }
       if (whole) chunk.copy(whole, total)

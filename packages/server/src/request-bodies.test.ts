@@ -78,12 +78,17 @@ describe('request bodies that never arrive whole (real server process)', () => {
       for (const bad of BAD_BODIES) {
         await sendBroken(server.port, { ...route, framing: bad.framing, body: bad.body })
         sent++
-        expect(server.isRunning(), `${route.method} ${route.path} with ${bad.name} ended the server:\n${server.stderr()}`).toBe(true)
+        expect(server.isRunning(), `${route.method} ${route.path} with ${bad.name} ended the server:\n${server.stderr()}`).toBe(
+          true,
+        )
         expect(await client.health(), `${route.method} ${route.path} with ${bad.name}`).toMatchObject({ status: 'ok' })
       }
     }
     // Every request has been handled (and its temp file removed) once each has its line in the log.
-    await waitFor(() => (server.stderr().match(CLOSED_LINE) ?? []).length >= sent, `${sent} "client closed" lines:\n${server.stderr()}`)
+    await waitFor(
+      () => (server.stderr().match(CLOSED_LINE) ?? []).length >= sent,
+      `${sent} "client closed" lines:\n${server.stderr()}`,
+    )
 
     expect(server.isRunning()).toBe(true)
     const artifacts = []
@@ -102,7 +107,6 @@ describe('request bodies that never arrive whole (real server process)', () => {
     for await (const r of client.listRuns()) runs.push(r.id)
     expect(runs).toEqual([runId])
   })
-
 })
 
 describe('a client that goes away (real server process)', () => {
@@ -128,7 +132,10 @@ describe('a client that goes away (real server process)', () => {
     for (const upload of uploads) {
       await sendBroken(server.port, { method: 'PUT', path: upload, framing: 'Content-Length: 1048576', body: 'x'.repeat(70_000) })
     }
-    await waitFor(() => !server.isRunning() || (server.stderr().match(/client closed the request|ERROR/g) ?? []).length >= uploads.length, 'a log line per upload')
+    await waitFor(
+      () => !server.isRunning() || (server.stderr().match(/client closed the request|ERROR/g) ?? []).length >= uploads.length,
+      'a log line per upload',
+    )
     const log = server.stderr()
     expect(server.isRunning(), log).toBe(true)
     expect(log).not.toMatch(/ERROR/)

@@ -62,7 +62,9 @@ const PATH_PARAMS = {
 } as const satisfies Record<PathParamName, (raw: string) => unknown>
 
 /** The path parameters of a route, read and checked. A `*` tail is read by its handler (`pathAfter`). */
-export type RouteParams<D extends RouteDef> = { readonly [K in ParamNames<D['path']> & PathParamName]: ReturnType<(typeof PATH_PARAMS)[K]> }
+export type RouteParams<D extends RouteDef> = {
+  readonly [K in ParamNames<D['path']> & PathParamName]: ReturnType<(typeof PATH_PARAMS)[K]>
+}
 type QueryOf<D> = D extends { query: infer Q extends z.ZodType } ? z.output<Q> : undefined
 type BodyOf<D> = D extends { bodyParser: (...args: never[]) => infer T }
   ? T
@@ -147,7 +149,10 @@ function contractBroken(what: string, options: { name: RouteName; log: AppDeps['
 }
 
 /** Checks an answer against its route's status and response schema; INTERNAL (a 500) for a mismatch. */
-async function checkResponse(response: Response, context: { name: RouteName; def: RouteDef; log: AppDeps['log'] }): Promise<Response> {
+async function checkResponse(
+  response: Response,
+  context: { name: RouteName; def: RouteDef; log: AppDeps['log'] },
+): Promise<Response> {
   const { name, def, log } = context
   if (def.response === 'binary') {
     if (response.status !== 200 && response.status !== 206) {
@@ -157,7 +162,11 @@ async function checkResponse(response: Response, context: { name: RouteName; def
   }
   const statuses = [def.status ?? 200, ...(def.alsoStatus ? [def.alsoStatus.status] : [])]
   if (!statuses.includes(response.status)) {
-    throw contractBroken(`status ${response.status}, not ${statuses.join(' or ')}`, { name, log, details: { status: response.status } })
+    throw contractBroken(`status ${response.status}, not ${statuses.join(' or ')}`, {
+      name,
+      log,
+      details: { status: response.status },
+    })
   }
   const sent: unknown = JSON.parse(await response.clone().text())
   const result = def.response.safeParse(sent)
@@ -172,7 +181,8 @@ async function checkResponse(response: Response, context: { name: RouteName; def
   // The schemas let unknown fields through (and drop them): an answer must not carry what the contract
   // does not list, such as a secret of a datastore record.
   const extra = unlistedField(sent, result.data)
-  if (extra !== undefined) throw contractBroken(`${extra}: a field the response schema does not list`, { name, log, details: { field: extra } })
+  if (extra !== undefined)
+    throw contractBroken(`${extra}: a field the response schema does not list`, { name, log, details: { field: extra } })
   return response
 }
 

@@ -36,7 +36,8 @@ describe('the route table binds the server', () => {
   })
 
   /** Method and path of every handler the app mounted (middleware is mounted for ALL methods). */
-  const mounted = (): string[] => [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => key(r.method, r.path)))].sort()
+  const mounted = (): string[] =>
+    [...new Set(app.routes.filter((r) => r.method !== 'ALL').map((r) => key(r.method, r.path)))].sort()
 
   it('mounts every route of ROUTES, and nothing else but the pages listed as outside the table', () => {
     const table = (Object.values(ROUTES) as RouteDef[]).map((r) => key(r.method, r.path))
@@ -86,7 +87,10 @@ describe('the route table binds the server', () => {
 
     it('refuses a field the response schema does not list, however deep', async () => {
       const { bare, route } = bind(true)
-      route(ROUTES.health, () => ({ status: 'ok', version: 'test', store: 'sqlite', limits: { ...config.limits, secret: 'x' } }) as never)
+      route(
+        ROUTES.health,
+        () => ({ status: 'ok', version: 'test', store: 'sqlite', limits: { ...config.limits, secret: 'x' } }) as never,
+      )
       const response = await bare.request(ROUTES.health.path)
       expect(response.status).toBe(500)
       expect(((await response.json()) as { error: { message: string } }).error.message).toContain('limits.secret')

@@ -47,4 +47,5 @@ for (const { kind, enabled } of testStoreKinds()) {
     })
   })
 }
-if (!testStoreKinds().every((k) => k.enabled)) console.log('skipped: readable run names on PostgreSQL: WHARF_TEST_DATABASE_URL is not set')
+if (!testStoreKinds().every((k) => k.enabled))
+  console.log('skipped: readable run names on PostgreSQL: WHARF_TEST_DATABASE_URL is not set')

@@ -21,7 +21,8 @@ export interface SecretBox {
 
 /** A box over a 32-byte key. */
 export function createSecretBox(key: Buffer): SecretBox {
-  if (key.length !== KEY_BYTES) throw new WharfError('INVALID_ARGUMENT', `a secret key must be ${KEY_BYTES} bytes, got ${key.length}`)
+  if (key.length !== KEY_BYTES)
+    throw new WharfError('INVALID_ARGUMENT', `a secret key must be ${KEY_BYTES} bytes, got ${key.length}`)
   return {
     seal(plaintext) {
       const iv = randomBytes(IV_BYTES)
@@ -41,7 +42,7 @@ export function createSecretBox(key: Buffer): SecretBox {
       } catch (cause) {
         throw new WharfError(
           'INTERNAL',
-          'a stored secret cannot be decrypted with this server\'s key (WHARF_SECRET_KEY or secret.key in the data folder changed?); register the datastore again with overwrite',
+          "a stored secret cannot be decrypted with this server's key (WHARF_SECRET_KEY or secret.key in the data folder changed?); register the datastore again with overwrite",
           { cause },
         )
       }
@@ -60,7 +61,10 @@ export async function loadSecretKey(options: { dataDir: string; envKey?: string 
   if (options.envKey !== undefined) {
     const key = Buffer.from(options.envKey, 'base64')
     if (key.length !== KEY_BYTES) {
-      throw new WharfError('INVALID_ARGUMENT', `WHARF_SECRET_KEY must be ${KEY_BYTES} bytes in base64 (make one with: openssl rand -base64 32)`)
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `WHARF_SECRET_KEY must be ${KEY_BYTES} bytes in base64 (make one with: openssl rand -base64 32)`,
+      )
     }
     return key
   }
@@ -85,9 +89,13 @@ export async function loadSecretKey(options: { dataDir: string; envKey?: string 
   }
   const mode = (await stat(file)).mode & 0o777
   if ((mode & 0o077) !== 0) {
-    throw new WharfError('INVALID_ARGUMENT', `${file} can be read by other users (mode ${mode.toString(8)}); run: chmod 600 ${file}`)
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `${file} can be read by other users (mode ${mode.toString(8)}); run: chmod 600 ${file}`,
+    )
   }
   const key = Buffer.from((await readFile(file, 'utf8')).trim(), 'base64')
-  if (key.length !== KEY_BYTES) throw new WharfError('INVALID_ARGUMENT', `${file} does not hold a ${KEY_BYTES}-byte key in base64`)
+  if (key.length !== KEY_BYTES)
+    throw new WharfError('INVALID_ARGUMENT', `${file} does not hold a ${KEY_BYTES}-byte key in base64`)
   return key
 }

@@ -34,16 +34,22 @@ export function storeConfigOf(config: ServerConfig): StoreConfig {
 }
 
 /** Opens the store, makes sure the default workspace exists, and listens. `checkResponses`: see `AppDeps`. */
-export async function startServer(config: ServerConfig, options: { log?: Log; checkResponses?: boolean } = {}): Promise<RunningServer> {
+export async function startServer(
+  config: ServerConfig,
+  options: { log?: Log; checkResponses?: boolean } = {},
+): Promise<RunningServer> {
   const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
   await mkdir(config.dataDir, { recursive: true })
-  const box = createSecretBox(await loadSecretKey({ dataDir: config.dataDir, ...(config.secretKey !== undefined ? { envKey: config.secretKey } : {}) }))
+  const box = createSecretBox(
+    await loadSecretKey({ dataDir: config.dataDir, ...(config.secretKey !== undefined ? { envKey: config.secretKey } : {}) }),
+  )
   const datastores: RegistrationContext = { box, log, policy: { filesystemRoots: config.filesystemRoots } }
   const store = await createMetadataStore(storeConfigOf(config))
   try {
     await assertKeyOpensStoredSecrets(store, {
       box,
-      keySource: config.secretKey !== undefined ? 'WHARF_SECRET_KEY' : `the key file ${path.join(config.dataDir, SECRET_KEY_FILE)}`,
+      keySource:
+        config.secretKey !== undefined ? 'WHARF_SECRET_KEY' : `the key file ${path.join(config.dataDir, SECRET_KEY_FILE)}`,
     })
     await ensureDefaultWorkspace(store, { dataDir: config.dataDir, configured: config.builtinStores, context: datastores })
     await warnLocalBuiltinsOnSharedStore(store, log)

@@ -93,14 +93,23 @@ describe('a server started with another secret key', () => {
     it('refuses a replica whose key differs from the one that sealed the stored credentials', async () => {
       const shared = key()
       await startAndRegister({ port: 0, dataDir: path.join(dir, 'replica-a'), databaseUrl: database.url, secretKey: shared })
-      const error = await startError({ port: 0, dataDir: path.join(dir, 'replica-b'), databaseUrl: database.url, secretKey: key() })
+      const error = await startError({
+        port: 0,
+        dataDir: path.join(dir, 'replica-b'),
+        databaseUrl: database.url,
+        secretKey: key(),
+      })
       expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
       expect((error as Error).message).toContain('WHARF_SECRET_KEY')
-      expect(await startError({ port: 0, dataDir: path.join(dir, 'replica-c'), databaseUrl: database.url, secretKey: shared })).toBe('started')
+      expect(
+        await startError({ port: 0, dataDir: path.join(dir, 'replica-c'), databaseUrl: database.url, secretKey: shared }),
+      ).toBe('started')
     })
   })
   if (postgresTestUrl() === undefined) {
-    console.log('skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the replica key check)')
+    console.log(
+      'skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the replica key check)',
+    )
   }
 })
 
@@ -110,7 +119,9 @@ describe('local default datastores with shared metadata', () => {
     await sqlite.stop()
     expect(sqlite.logLines.filter((line) => line.includes('WARN'))).toEqual([])
     if (postgresTestUrl() === undefined) {
-      console.log('skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the PostgreSQL half)')
+      console.log(
+        'skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the PostgreSQL half)',
+      )
       return
     }
     const postgres = await startTestServer('postgres')

@@ -148,7 +148,10 @@ export function toStoreError(operation: string, error: unknown): WharfError {
 
 /** ASSET_NOT_FOUND for `name` (or one version of it) in `workspace`. */
 export function assetNotFound(workspace: string, name: string, version?: number | 'latest'): WharfError {
-  const what = version === undefined || version === 'latest' ? `asset "${printable(name)}"` : `version ${version} of asset "${printable(name)}"`
+  const what =
+    version === undefined || version === 'latest'
+      ? `asset "${printable(name)}"`
+      : `version ${version} of asset "${printable(name)}"`
   return new WharfError(
     'ASSET_NOT_FOUND',
     `${what} not found in workspace "${printable(workspace)}"; wharf asset list shows the assets` +

@@ -52,7 +52,10 @@ type BoundTo<Ctx, F> = {
   [K in keyof F]: F[K] extends (ctx: Ctx, ...input: infer A) => infer R ? (...input: A) => R : never
 }
 
-function bindAll<Ctx, F extends Record<string, (ctx: Ctx, ...input: never[]) => unknown>>(ctx: Ctx, functions: F): BoundTo<Ctx, F> {
+function bindAll<Ctx, F extends Record<string, (ctx: Ctx, ...input: never[]) => unknown>>(
+  ctx: Ctx,
+  functions: F,
+): BoundTo<Ctx, F> {
   const bound = Object.entries(functions).map(([name, fn]) => [name, (...input: never[]) => fn(ctx, ...input)])
   return Object.fromEntries(bound) as BoundTo<Ctx, F>
 }

@@ -2,15 +2,7 @@ import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
 import type { Artifact, AssetFile, AssetSummary, AssetVersion, MetricPoint, MetricPointIn, Run, RunStatus } from '@wharf/contract'
 import { createMetadataStore, toDatastoreView } from './index.js'
-import type {
-  DatastoreRecord,
-  IngestBatch,
-  ListRunsOptions,
-  MetadataStore,
-  NewAssetVersion,
-  NewRun,
-  StoreKind,
-} from './index.js'
+import type { DatastoreRecord, IngestBatch, ListRunsOptions, MetadataStore, NewAssetVersion, NewRun, StoreKind } from './index.js'
 import { createTestStore, createTestStoreConfig, describeEachStore, newRunInput, runStoreWorker } from './test-support/index.js'
 import type { TestStore } from './test-support/index.js'
 import { rejectionCodeOf } from '@wharf/contract/test-support'
@@ -142,14 +134,18 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(updated.defaultDatastore).toBe('workspaceartifactstore')
       expect((await store.getWorkspace(name)).defaultDatastore).toBe('workspaceartifactstore')
       expect(await rejectionCodeOf(store.setDefaultDatastore({ workspace: name, name: 'missing' }))).toBe('DATASTORE_NOT_FOUND')
-      expect(await rejectionCodeOf(store.setDefaultDatastore({ workspace: 'nope-nope', name: 'workspaceblobstore' }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.setDefaultDatastore({ workspace: 'nope-nope', name: 'workspaceblobstore' }))).toBe(
+        'WORKSPACE_NOT_FOUND',
+      )
     })
   })
 
   describe('experiments', () => {
     it('ensures an experiment once, even when asked concurrently', async () => {
       const ws = await newWorkspace()
-      const all = await Promise.all(Array.from({ length: 8 }, () => store.ensureExperiment({ workspace: ws, name: 'concurrent', createdAt: iso(1) })))
+      const all = await Promise.all(
+        Array.from({ length: 8 }, () => store.ensureExperiment({ workspace: ws, name: 'concurrent', createdAt: iso(1) })),
+      )
       expect(new Set(all.map((e) => e.id)).size).toBe(1)
       expect(all[0]).toEqual({ id: all[0]!.id, workspace: ws, name: 'concurrent', createdAt: iso(1) })
       expect(await store.getExperiment({ workspace: ws, name: 'concurrent' })).toEqual(all[0])
@@ -159,7 +155,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('says EXPERIMENT_NOT_FOUND and WORKSPACE_NOT_FOUND', async () => {
       const ws = await newWorkspace()
       expect(await rejectionCodeOf(store.getExperiment({ workspace: ws, name: 'missing' }))).toBe('EXPERIMENT_NOT_FOUND')
-      expect(await rejectionCodeOf(store.ensureExperiment({ workspace: 'nope-nope', name: 'x', createdAt: iso(0) }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.ensureExperiment({ workspace: 'nope-nope', name: 'x', createdAt: iso(0) }))).toBe(
+        'WORKSPACE_NOT_FOUND',
+      )
     })
 
     it('lists experiments by name across pages', async () => {
@@ -175,7 +173,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
       expect(seen).toEqual(['B', 'a', 'b', 'c', 'd', 'e', 'f', 'g'])
-      expect(await rejectionCodeOf(store.listExperiments({ workspace: ws, pageSize: 3, pageToken: 'garbage' }))).toBe('INVALID_ARGUMENT')
+      expect(await rejectionCodeOf(store.listExperiments({ workspace: ws, pageSize: 3, pageToken: 'garbage' }))).toBe(
+        'INVALID_ARGUMENT',
+      )
     })
   })
 
@@ -275,11 +275,15 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         const fresh = await newRun(ws)
         for (const status of path) await store.transitionRun({ workspace: ws, runId: fresh.id, status, at: iso(1) })
         const before = await store.getRun({ workspace: ws, runId: fresh.id })
-        const error = await store.transitionRun({ workspace: ws, runId: fresh.id, status: to, at: iso(2) }).catch((e: unknown) => e)
+        const error = await store
+          .transitionRun({ workspace: ws, runId: fresh.id, status: to, at: iso(2) })
+          .catch((e: unknown) => e)
         expect(isWharfError(error, 'INVALID_STATUS_TRANSITION'), `${before.status} -> ${to}`).toBe(true)
         expect(await store.getRun({ workspace: ws, runId: fresh.id })).toEqual(before)
       }
-      expect(await rejectionCodeOf(store.transitionRun({ workspace: ws, runId: 'missing', status: 'Running', at: iso(1) }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.transitionRun({ workspace: ws, runId: 'missing', status: 'Running', at: iso(1) }))).toBe(
+        'RUN_NOT_FOUND',
+      )
       expect((await store.getRun({ workspace: ws, runId: run.id })).status).toBe('NotStarted')
     })
 
@@ -330,11 +334,18 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('adds properties but never changes one', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { properties: { commit: 'abc' } })
-      const added = await store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'abc', seed: '1' }, maxProperties: 3 })
+      const added = await store.addProperties({
+        workspace: ws,
+        runId: run.id,
+        properties: { commit: 'abc', seed: '1' },
+        maxProperties: 3,
+      })
       expect(added.properties).toEqual({ commit: 'abc', seed: '1' })
-      expect(await rejectionCodeOf(store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'def' }, maxProperties: 3 }))).toBe(
-        'PROPERTY_IMMUTABLE',
-      )
+      expect(
+        await rejectionCodeOf(
+          store.addProperties({ workspace: ws, runId: run.id, properties: { commit: 'def' }, maxProperties: 3 }),
+        ),
+      ).toBe('PROPERTY_IMMUTABLE')
       const error = await store
         .addProperties({ workspace: ws, runId: run.id, properties: { a: '1', b: '2' }, maxProperties: 3 })
         .catch((e: unknown) => e)
@@ -428,17 +439,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const mws = await newWorkspace()
       const runs: Run[] = []
       // Numbers, non-finite strings, text ('text'), or no point at all.
-      const values: Array<number | string | undefined> = [
-        0.5,
-        undefined,
-        -2,
-        'Infinity',
-        10,
-        'NaN',
-        'text',
-        '-Infinity',
-        3,
-      ]
+      const values: Array<number | string | undefined> = [0.5, undefined, -2, 'Infinity', 10, 'NaN', 'text', '-Infinity', 3]
       for (const [i, value] of values.entries()) {
         const run = await newRun(mws, { createdAt: iso(i) })
         runs.push(run)
@@ -447,7 +448,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
           typeof value === 'string' && !['NaN', 'Infinity', '-Infinity'].includes(value)
             ? { name: 'acc', text: value }
             : { name: 'acc', value: value as MetricPointIn['value'] }
-        await store.ingestMetrics(batch({ ws: mws, runId: run.id }, [{ name: 'acc', value: 999 }, point, { name: 'loss', value: i }]))
+        await store.ingestMetrics(
+          batch({ ws: mws, runId: run.id }, [{ name: 'acc', value: 999 }, point, { name: 'loss', value: i }]),
+        )
       }
       const expectOrder = async (order: 'asc' | 'desc', expected: number[]) => {
         const { runs: listed } = await allRuns({
@@ -481,7 +484,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(
         await rejectionCodeOf(store.listRuns({ workspace: ws, pageSize: 2, ...byTime, order: 'desc', pageToken: token })),
       ).toBe('INVALID_ARGUMENT')
-      expect(await rejectionCodeOf(store.listRuns({ workspace: 'nope-nope', pageSize: 2, ...byTime }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listRuns({ workspace: 'nope-nope', pageSize: 2, ...byTime }))).toBe(
+        'WORKSPACE_NOT_FOUND',
+      )
     })
   })
 
@@ -507,7 +512,12 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('keeps the sign of zero in points and in the summary', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'z', value: 0 }, { name: 'z', value: -0 }]))
+      await store.ingestMetrics(
+        batch({ ws, runId: run.id }, [
+          { name: 'z', value: 0 },
+          { name: 'z', value: -0 },
+        ]),
+      )
       const series = await allSeries(ws, run.id, 'z')
       expect(series.map((p) => Object.is(p.value, -0))).toEqual([false, true])
       const summary = (await store.listMetrics({ workspace: ws, runId: run.id })).find((m) => m.name === 'z')
@@ -528,7 +538,12 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
           { name: 'a', value: 6 },
         ]),
       )
-      await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'a', value: 7 }, { name: 'b', value: 2 }]))
+      await store.ingestMetrics(
+        batch({ ws, runId: run.id }, [
+          { name: 'a', value: 7 },
+          { name: 'b', value: 2 },
+        ]),
+      )
       expect((await allSeries(ws, run.id, 'a')).map((p) => [p.step, p.value])).toEqual([
         [0, 1],
         [1, 2],
@@ -641,7 +656,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const run = await newRun(ws)
       const points: MetricPointIn[] = Array.from({ length: 20 }, (_, i) => ({ name: 'r', value: i }))
       const results = await Promise.all(
-        Array.from({ length: 8 }, () => store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w', sequence: 7 }))),
+        Array.from({ length: 8 }, () =>
+          store.ingestMetrics(batch({ ws, runId: run.id }, points, { writerId: 'w', sequence: 7 })),
+        ),
       )
       expect(results.filter((r) => !r.duplicate)).toHaveLength(1)
       expect(results.every((r) => r.accepted === 20)).toBe(true)
@@ -675,17 +692,29 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('refuses batches for unknown runs and past the metric name limit, storing nothing', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      expect(await rejectionCodeOf(store.ingestMetrics(batch({ ws, runId: 'missing' }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.ingestMetrics(batch({ ws, runId: 'missing' }, [{ name: 'a', value: 1 }])))).toBe(
+        'RUN_NOT_FOUND',
+      )
       const other = await newWorkspace()
-      expect(await rejectionCodeOf(store.ingestMetrics(batch({ ws: other, runId: run.id }, [{ name: 'a', value: 1 }])))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.ingestMetrics(batch({ ws: other, runId: run.id }, [{ name: 'a', value: 1 }])))).toBe(
+        'RUN_NOT_FOUND',
+      )
       await store.ingestMetrics(batch({ ws, runId: run.id }, [{ name: 'a', value: 1 }], { maxMetricNames: 2 }))
       const error = await store
         .ingestMetrics(
-          batch({ ws, runId: run.id }, [{ name: 'a', value: 2 }, { name: 'b', value: 1 }, { name: 'c', value: 1 }], {
-            maxMetricNames: 2,
-            writerId: 'w',
-            sequence: 1,
-          }),
+          batch(
+            { ws, runId: run.id },
+            [
+              { name: 'a', value: 2 },
+              { name: 'b', value: 1 },
+              { name: 'c', value: 1 },
+            ],
+            {
+              maxMetricNames: 2,
+              writerId: 'w',
+              sequence: 1,
+            },
+          ),
         )
         .catch((e: unknown) => e)
       expect(isWharfError(error, 'LIMIT_EXCEEDED')).toBe(true)
@@ -693,7 +722,14 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect((await store.listMetrics({ workspace: ws, runId: run.id })).map((m) => [m.name, m.count])).toEqual([['a', 1]])
       // The refused batch was not recorded, so it can be sent again once it fits.
       const ok = await store.ingestMetrics(
-        batch({ ws, runId: run.id }, [{ name: 'a', value: 2 }, { name: 'b', value: 1 }], { maxMetricNames: 2, writerId: 'w', sequence: 1 }),
+        batch(
+          { ws, runId: run.id },
+          [
+            { name: 'a', value: 2 },
+            { name: 'b', value: 1 },
+          ],
+          { maxMetricNames: 2, writerId: 'w', sequence: 1 },
+        ),
       )
       expect(ok).toEqual({ accepted: 2, duplicate: false })
     })
@@ -718,19 +754,43 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const pages = []
       let pageToken: string | undefined
       do {
-        const page = await store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 7, fromStep: 10, toStep: 29, pageToken })
+        const page = await store.readMetricSeries({
+          workspace: ws,
+          runId: run.id,
+          name: 's',
+          pageSize: 7,
+          fromStep: 10,
+          toStep: 29,
+          pageToken,
+        })
         pages.push(page.items)
         pageToken = page.nextPageToken
       } while (pageToken !== undefined)
       const steps = pages.flat().map((p) => p.step)
       expect(pages.length).toBe(4)
-      expect(steps).toEqual([...Array.from({ length: 11 }, (_, i) => 10 + i), 20, 20, ...Array.from({ length: 9 }, (_, i) => 21 + i)])
-      expect(pages.flat().filter((p) => p.step === 20).map((p) => p.value)).toEqual([20, 100, 101])
-      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 'missing', pageSize: 10 }))).toBe('METRIC_NOT_FOUND')
-      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: 'missing', name: 's', pageSize: 10 }))).toBe('RUN_NOT_FOUND')
-      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 10, pageToken: 'e30' }))).toBe(
-        'INVALID_ARGUMENT',
+      expect(steps).toEqual([
+        ...Array.from({ length: 11 }, (_, i) => 10 + i),
+        20,
+        20,
+        ...Array.from({ length: 9 }, (_, i) => 21 + i),
+      ])
+      expect(
+        pages
+          .flat()
+          .filter((p) => p.step === 20)
+          .map((p) => p.value),
+      ).toEqual([20, 100, 101])
+      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: run.id, name: 'missing', pageSize: 10 }))).toBe(
+        'METRIC_NOT_FOUND',
       )
+      expect(await rejectionCodeOf(store.readMetricSeries({ workspace: ws, runId: 'missing', name: 's', pageSize: 10 }))).toBe(
+        'RUN_NOT_FOUND',
+      )
+      expect(
+        await rejectionCodeOf(
+          store.readMetricSeries({ workspace: ws, runId: run.id, name: 's', pageSize: 10, pageToken: 'e30' }),
+        ),
+      ).toBe('INVALID_ARGUMENT')
     })
 
     it('downsamples into buckets that keep spikes, first and last values', async () => {
@@ -754,7 +814,14 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(result.buckets[9]).toMatchObject({ fromStep: 909, toStep: 1000, count: 91, last: 9 })
       expect(result.buckets.reduce((n, b) => n + b.count, 0)).toBe(1000)
 
-      const zoomed = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'loss', fromStep: 248, toStep: 252, buckets: 5 })
+      const zoomed = await store.readMetricBuckets({
+        workspace: ws,
+        runId: run.id,
+        name: 'loss',
+        fromStep: 248,
+        toStep: 252,
+        buckets: 5,
+      })
       expect(zoomed.bucketWidth).toBe(1)
       expect(zoomed.buckets.map((b) => [b.fromStep, b.first, b.last, b.min, b.max, b.nonFinite])).toEqual([
         [248, 8, 8, 8, 8, 0],
@@ -782,10 +849,21 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         { fromStep: 0, toStep: 9, count: 2, min: 1, max: 2, first: 1, last: 2, nonFinite: 0 },
         { fromStep: 90, toStep: 99, count: 2, min: 3, max: 4, first: 3, last: 4, nonFinite: 0 },
       ])
-      const empty = await store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'g', fromStep: 10, toStep: 50, buckets: 4 })
+      const empty = await store.readMetricBuckets({
+        workspace: ws,
+        runId: run.id,
+        name: 'g',
+        fromStep: 10,
+        toStep: 50,
+        buckets: 4,
+      })
       expect(empty).toEqual({ name: 'g', fromStep: 10, toStep: 50, bucketWidth: 11, buckets: [] })
-      expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'nope', buckets: 4 }))).toBe('METRIC_NOT_FOUND')
-      expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: 'missing', name: 'g', buckets: 4 }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'nope', buckets: 4 }))).toBe(
+        'METRIC_NOT_FOUND',
+      )
+      expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: 'missing', name: 'g', buckets: 4 }))).toBe(
+        'RUN_NOT_FOUND',
+      )
     })
   })
 
@@ -807,9 +885,20 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('records, replaces, finds and lists artifacts by prefix across pages', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
-      const paths = ['outputs/model.bin', 'logs/std_log.txt', 'outputs/b/c.txt', 'outputs%x', 'outputs/a.txt', 'outputsy', 'Outputs/z']
+      const paths = [
+        'outputs/model.bin',
+        'logs/std_log.txt',
+        'outputs/b/c.txt',
+        'outputs%x',
+        'outputs/a.txt',
+        'outputsy',
+        'Outputs/z',
+      ]
       for (const path of paths) await store.putArtifact({ workspace: ws, artifact: artifact(run.id, path) })
-      const replaced = await store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 5_000_000_000, sha256: 'cd'.repeat(32) }) })
+      const replaced = await store.putArtifact({
+        workspace: ws,
+        artifact: artifact(run.id, 'outputs/a.txt', { size: 5_000_000_000, sha256: 'cd'.repeat(32) }),
+      })
       expect(replaced.artifact.size).toBe(5_000_000_000)
       expect(replaced.replaced).toEqual(artifact(run.id, 'outputs/a.txt'))
       expect(await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/a.txt' })).toEqual(replaced.artifact)
@@ -834,7 +923,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const ws = await newWorkspace()
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
       const keys = Array.from({ length: 12 }, (_, i) => `ExperimentRun/${run.id}/.uploads/${i}/outputs/m.bin`)
-      const results = await Promise.all(keys.map((key) => store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/m.bin', { key }) })))
+      const results = await Promise.all(
+        keys.map((key) => store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/m.bin', { key }) })),
+      )
       const final = await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/m.bin' })
       // Every put but the first replaced one record, each a different one, and the last one is what stays.
       expect(results.filter((r) => r.replaced === undefined)).toHaveLength(1)
@@ -847,10 +938,16 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const run = await newRun(ws, { status: 'Running', startedAt: iso(0) })
       await store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt') })
       await store.transitionRun({ workspace: ws, runId: run.id, status: 'Completed', at: iso(1) })
-      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/b.txt') }))).toBe('RUN_FINISHED')
-      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 1 }) }))).toBe('RUN_FINISHED')
+      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/b.txt') }))).toBe(
+        'RUN_FINISHED',
+      )
+      expect(
+        await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact(run.id, 'outputs/a.txt', { size: 1 }) })),
+      ).toBe('RUN_FINISHED')
       expect((await store.findArtifact({ workspace: ws, runId: run.id, path: 'outputs/a.txt' }))?.size).toBe(1234)
-      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact('missing', 'x') }))).toBe('RUN_NOT_FOUND')
+      expect(await rejectionCodeOf(store.putArtifact({ workspace: ws, artifact: artifact('missing', 'x') }))).toBe(
+        'RUN_NOT_FOUND',
+      )
     })
   })
 
@@ -885,7 +982,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('numbers versions per name, keeps files by path, and reads back one or the latest', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
-      const first = await store.createAssetVersion(assetInput(ws, run.id, { description: 'first', tags: { stage: 'dev', 'a.b': '' } }))
+      const first = await store.createAssetVersion(
+        assetInput(ws, run.id, { description: 'first', tags: { stage: 'dev', 'a.b': '' } }),
+      )
       expect(first).toMatchObject({
         workspace: ws,
         name: 'model',
@@ -900,7 +999,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         createdAt: iso(10),
       })
       expect(first.files.map((f) => f.path)).toEqual(['model/a.bin', 'model/b.bin'])
-      const second = await store.createAssetVersion(assetInput(ws, run.id, { copied: true, createdAt: iso(11), files: [assetFile('x')] }))
+      const second = await store.createAssetVersion(
+        assetInput(ws, run.id, { copied: true, createdAt: iso(11), files: [assetFile('x')] }),
+      )
       expect(second).toMatchObject({ version: 2, copied: true, fileCount: 1, size: 10 })
       const other = await store.createAssetVersion(assetInput(ws, run.id, { name: 'other' }))
       expect(other.version).toBe(1)
@@ -916,14 +1017,22 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
       await store.createAssetVersion(assetInput(ws, run.id))
-      for (const [name, version] of [['missing', 'latest'], ['missing', 1], ['model', 2]] as const) {
+      for (const [name, version] of [
+        ['missing', 'latest'],
+        ['missing', 1],
+        ['model', 2],
+      ] as const) {
         const error = await store.getAssetVersion({ workspace: ws, name, version }).catch((e: unknown) => e)
         expect(isWharfError(error, 'ASSET_NOT_FOUND')).toBe(true)
         expect((error as Error).message).toContain(`asset "${name}"`)
         expect((error as Error).message).toContain('wharf asset list')
       }
-      expect(await rejectionCodeOf(store.listAssetVersions({ workspace: ws, name: 'missing', pageSize: 10 }))).toBe('ASSET_NOT_FOUND')
-      expect(await rejectionCodeOf(store.getAssetVersion({ workspace: 'nope-nope', name: 'model', version: 1 }))).toBe('WORKSPACE_NOT_FOUND')
+      expect(await rejectionCodeOf(store.listAssetVersions({ workspace: ws, name: 'missing', pageSize: 10 }))).toBe(
+        'ASSET_NOT_FOUND',
+      )
+      expect(await rejectionCodeOf(store.getAssetVersion({ workspace: 'nope-nope', name: 'model', version: 1 }))).toBe(
+        'WORKSPACE_NOT_FOUND',
+      )
       expect(await rejectionCodeOf(store.listAssets({ workspace: 'nope-nope', pageSize: 10 }))).toBe('WORKSPACE_NOT_FOUND')
       expect(await rejectionCodeOf(store.createAssetVersion(assetInput(ws, 'missing')))).toBe('RUN_NOT_FOUND')
       expect(await rejectionCodeOf(store.createAssetVersion(assetInput('nope-nope', run.id)))).toBe('WORKSPACE_NOT_FOUND')
@@ -937,7 +1046,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
       for (const name of ['c', 'a', 'b', 'a', 'c', 'a']) {
-        await store.createAssetVersion(assetInput(ws, run.id, { name, description: `${name} at ${counter}`, createdAt: iso(++counter) }))
+        await store.createAssetVersion(
+          assetInput(ws, run.id, { name, description: `${name} at ${counter}`, createdAt: iso(++counter) }),
+        )
       }
       const summaries: AssetSummary[] = []
       let pageToken: string | undefined
@@ -966,7 +1077,9 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(versions.map((v) => v.version)).toEqual([3, 2, 1])
       expect(versions.every((v) => v.files.length === 0 && v.fileCount === 2)).toBe(true)
       const token = (await store.listAssetVersions({ workspace: ws, name: 'a', pageSize: 1 })).nextPageToken ?? ''
-      expect(await rejectionCodeOf(store.listAssetVersions({ workspace: ws, name: 'c', pageSize: 1, pageToken: token }))).toBe('INVALID_ARGUMENT')
+      expect(await rejectionCodeOf(store.listAssetVersions({ workspace: ws, name: 'c', pageSize: 1, pageToken: token }))).toBe(
+        'INVALID_ARGUMENT',
+      )
     })
 
     it('gives concurrent promotes of one name distinct, consecutive versions', async () => {
@@ -977,9 +1090,13 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       )
       expect(created.map((v) => v.version).sort((a, b) => a - b)).toEqual(Array.from({ length: 12 }, (_, i) => i + 1))
       for (const version of created) {
-        expect((await store.getAssetVersion({ workspace: ws, name: 'model', version: version.version })).description).toBe(version.description)
+        expect((await store.getAssetVersion({ workspace: ws, name: 'model', version: version.version })).description).toBe(
+          version.description,
+        )
       }
-      expect((await store.listAssets({ workspace: ws, pageSize: 10 })).items).toMatchObject([{ name: 'model', latestVersion: 12, versionCount: 12 }])
+      expect((await store.listAssets({ workspace: ws, pageSize: 10 })).items).toMatchObject([
+        { name: 'model', latestVersion: 12, versionCount: 12 },
+      ])
     })
 
     it('stores a version with many files in one go', async () => {
@@ -1044,7 +1161,14 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
     it('migrates concurrently and shares metric steps between processes', async () => {
       const database = await createTestStoreConfig(kind, { poolSize: 2 })
       try {
-        const job = { config: database.config, workspace: 'shared', runId: 'shared-run', metric: 'shared', batches: 10, pointsPerBatch: 10 }
+        const job = {
+          config: database.config,
+          workspace: 'shared',
+          runId: 'shared-run',
+          metric: 'shared',
+          batches: 10,
+          pointsPerBatch: 10,
+        }
         const results = await Promise.all([1, 2, 3].map(() => runStoreWorker(job)))
         for (const result of results) expect(result.stderr).toBe('')
         expect(results.map((r) => r.code)).toEqual([0, 0, 0])
@@ -1052,7 +1176,10 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         try {
           const steps = (await readAllSeries(store, { ws: 'shared', runId: 'shared-run', name: 'shared' })).map((p) => p.step)
           expect(steps).toEqual(Array.from({ length: 300 }, (_, i) => i))
-          expect((await store.listMetrics({ workspace: 'shared', runId: 'shared-run' }))[0]).toMatchObject({ count: 300, lastStep: 299 })
+          expect((await store.listMetrics({ workspace: 'shared', runId: 'shared-run' }))[0]).toMatchObject({
+            count: 300,
+            lastStep: 299,
+          })
         } finally {
           await store.close()
         }

@@ -30,7 +30,10 @@ export function assetVersionView(version: AssetVersion): ResultView {
         version.files.length === 0
           ? ''
           : `\n${paint('Files', { style: 'bold', color: terminal.color })}\n` +
-            renderTable({ headers: ['Path', 'Size', 'sha256'], rows: version.files.map((f) => [f.path, formatBytes(f.size), f.sha256]) }, terminal)
+            renderTable(
+              { headers: ['Path', 'Size', 'sha256'], rows: version.files.map((f) => [f.path, formatBytes(f.size), f.sha256]) },
+              terminal,
+            )
       return renderPairs(pairs, terminal) + files
     },
   }
@@ -41,7 +44,10 @@ export function registerAssetCommands(program: Command): void {
   const asset = program
     .command('asset')
     .description('versioned assets (models, datasets…) promoted from run artifacts with wharf history promote')
-    .addHelpText('after', '\nExamples:\n  wharf asset list\n  wharf asset show mnist-model:2\n  wharf asset download mnist-model -d ./model')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf asset list\n  wharf asset show mnist-model:2\n  wharf asset download mnist-model -d ./model',
+    )
 
   withOutputOptions(withConnectionOptions(asset.command('list')))
     .description('assets by name, with their latest version')
@@ -54,7 +60,13 @@ export function registerAssetCommands(program: Command): void {
           json: assets,
           table: {
             headers: ['Name', 'Latest', 'Versions', 'Updated (UTC)', 'Description'],
-            rows: assets.map((a) => [a.name, String(a.latestVersion), String(a.versionCount), formatTime(a.updatedAt), a.description]),
+            rows: assets.map((a) => [
+              a.name,
+              String(a.latestVersion),
+              String(a.versionCount),
+              formatTime(a.updatedAt),
+              a.description,
+            ]),
           },
         },
         flags,
@@ -62,9 +74,14 @@ export function registerAssetCommands(program: Command): void {
     })
 
   withOutputOptions(withConnectionOptions(asset.command('show')))
-    .description('one version of an asset (the latest unless name:version): where it came from and its files with size and sha256')
+    .description(
+      'one version of an asset (the latest unless name:version): where it came from and its files with size and sha256',
+    )
     .argument('<name[:version]>', 'asset name, optionally with :version (1, 2, … or latest)')
-    .addHelpText('after', '\nExamples:\n  wharf asset show mnist-model\n  wharf asset show mnist-model:1 -o json --query "files[].sha256"')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf asset show mnist-model\n  wharf asset show mnist-model:1 -o json --query "files[].sha256"',
+    )
     .action(async (ref: string, flags: CommonFlags) => {
       const { name, version } = parseAssetRef(ref)
       const { client } = await connect(flags)
@@ -76,7 +93,10 @@ export function registerAssetCommands(program: Command): void {
     .argument('<name[:version]>', 'asset name, optionally with :version (the latest otherwise)')
     .requiredOption('-d, --dir <dir>', 'folder to download into')
     .option('--overwrite', 'replace files that exist with different content (identical ones are always left alone)')
-    .addHelpText('after', '\nExamples:\n  wharf asset download mnist-model -d ./model\n  wharf asset download mnist-model:1 -d ./model-v1 --overwrite')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf asset download mnist-model -d ./model\n  wharf asset download mnist-model:1 -d ./model-v1 --overwrite',
+    )
     .action(async (ref: string, flags: CommonFlags & { dir: string; overwrite?: boolean }) => {
       const { name, version: wanted } = parseAssetRef(ref)
       const { client } = await connect(flags)
@@ -93,7 +113,10 @@ export function registerAssetCommands(program: Command): void {
         {
           json: { name: version.name, version: version.version, directory, files: outcomes },
           table: (terminal) =>
-            renderTable({ headers: ['Path', 'Size', 'Result'], rows: outcomes.map((o) => [o.path, formatBytes(o.size), o.result]) }, terminal) +
+            renderTable(
+              { headers: ['Path', 'Size', 'Result'], rows: outcomes.map((o) => [o.path, formatBytes(o.size), o.result]) },
+              terminal,
+            ) +
             `asset ${version.name}:${version.version} is in ${directory} (${outcomes.length} file${outcomes.length === 1 ? '' : 's'}, sha256 verified)\n`,
         },
         flags,

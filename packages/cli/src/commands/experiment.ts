@@ -5,7 +5,10 @@ import { formatTime } from '../output/values.js'
 
 /** `wharf experiment list`: the experiments of the workspace. */
 export function registerExperimentCommands(program: Command): void {
-  const experiment = program.command('experiment').description('experiments: named groups of runs').addHelpText('after', '\nExample:\n  wharf experiment list')
+  const experiment = program
+    .command('experiment')
+    .description('experiments: named groups of runs')
+    .addHelpText('after', '\nExample:\n  wharf experiment list')
   withOutputOptions(withConnectionOptions(experiment.command('list')))
     .description('the experiments of the workspace, by name')
     .addHelpText('after', '\nExamples:\n  wharf experiment list\n  wharf experiment list -o tsv --query "[].name"')
@@ -15,7 +18,10 @@ export function registerExperimentCommands(program: Command): void {
       printResult(
         {
           json: experiments,
-          table: { headers: ['Name', 'Id', 'Created (UTC)'], rows: experiments.map((e) => [e.name, String(e.id), formatTime(e.createdAt)]) },
+          table: {
+            headers: ['Name', 'Id', 'Created (UTC)'],
+            rows: experiments.map((e) => [e.name, String(e.id), formatTime(e.createdAt)]),
+          },
         },
         flags,
       )

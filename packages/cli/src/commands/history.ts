@@ -5,9 +5,25 @@ import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import { createHash } from 'node:crypto'
 import type { Command } from 'commander'
 import type { WharfClient } from '@wharf/client'
-import { RUN_STATUSES, WharfError, type Artifact, type MetricSummary, type Run, type RunStatus, type RunWithMetrics } from '@wharf/contract'
+import {
+  RUN_STATUSES,
+  WharfError,
+  type Artifact,
+  type MetricSummary,
+  type Run,
+  type RunStatus,
+  type RunWithMetrics,
+} from '@wharf/contract'
 import { formatBytes } from '@wharf/sdk'
-import { collect, parseCount, parseTagPairs, printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
+import {
+  collect,
+  parseCount,
+  parseTagPairs,
+  printResult,
+  withConnectionOptions,
+  withOutputOptions,
+  type OutputFlags,
+} from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import { isOutputFormat } from '../output/format.js'
 import { renderPairs, renderTable, type Cell, type TableSpec } from '../output/table.js'
@@ -63,12 +79,19 @@ function statusCell(status: string): Cell {
 
 function parseStatuses(raw: readonly string[] | undefined): RunStatus[] | undefined {
   if (!raw || raw.length === 0) return undefined
-  const statuses = raw.flatMap((s) => s.split(',')).map((s) => s.trim()).filter(Boolean)
+  const statuses = raw
+    .flatMap((s) => s.split(','))
+    .map((s) => s.trim())
+    .filter(Boolean)
   for (const status of statuses) {
     if (!(RUN_STATUSES as readonly string[]).includes(status)) {
-      throw new WharfError('INVALID_ARGUMENT', `--status "${status}" is not a run status; use one of ${RUN_STATUSES.join(', ')}`, {
-        details: { flag: '--status' },
-      })
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `--status "${status}" is not a run status; use one of ${RUN_STATUSES.join(', ')}`,
+        {
+          details: { flag: '--status' },
+        },
+      )
     }
   }
   return statuses as RunStatus[]
@@ -148,7 +171,15 @@ async function metricDetails(client: WharfClient, runId: string): Promise<Metric
   const summaries = await client.listMetrics(runId)
   return Promise.all(
     summaries.map(async (summary): Promise<MetricJson> => {
-      const base: MetricJson = { name: summary.name, kind: summary.kind, count: summary.count, lastStep: summary.lastStep, last: summary.last, min: summary.min, max: summary.max }
+      const base: MetricJson = {
+        name: summary.name,
+        kind: summary.kind,
+        count: summary.count,
+        lastStep: summary.lastStep,
+        last: summary.last,
+        min: summary.min,
+        max: summary.max,
+      }
       if (summary.count <= 1) return base
       if (summary.count <= COMPACT_SERIES) {
         const points = await client.getMetricSeries(runId, { name: summary.name }).toArray()
@@ -199,7 +230,8 @@ function renderRunDetail(run: RunDetailJson, terminal: Terminal): string {
   ]
   if (run.parentRunId) pairs.push(['Parent run', run.parentRunId])
   if (run.description) pairs.push(['Description', run.description])
-  if (run.error) pairs.push(['Error', { text: `${run.error.code ? `${run.error.code}: ` : ''}${run.error.message}`, style: 'red' }])
+  if (run.error)
+    pairs.push(['Error', { text: `${run.error.code ? `${run.error.code}: ` : ''}${run.error.message}`, style: 'red' }])
   let out = renderPairs(pairs, terminal)
   if (run.error?.details) out += section('Error details', terminal) + run.error.details.trimEnd() + '\n'
   const tags = Object.entries(run.tags)
@@ -213,7 +245,14 @@ function renderRunDetail(run: RunDetailJson, terminal: Terminal): string {
       : renderTable(
           {
             headers: ['Name', 'Last', 'Min', 'Max', 'Points', 'Series'],
-            rows: run.metricDetails.map((m) => [m.name, formatValue(m.last), formatValue(m.min), formatValue(m.max), String(m.count), trendText(m)]),
+            rows: run.metricDetails.map((m) => [
+              m.name,
+              formatValue(m.last),
+              formatValue(m.min),
+              formatValue(m.max),
+              String(m.count),
+              trendText(m),
+            ]),
           },
           terminal,
         )
@@ -222,7 +261,10 @@ function renderRunDetail(run: RunDetailJson, terminal: Terminal): string {
     run.artifacts.length === 0
       ? '(none)\n'
       : renderTable(
-          { headers: ['Path', 'Size', 'Type', 'sha256'], rows: run.artifacts.map((a) => [a.path, formatBytes(a.size), a.contentType, a.sha256.slice(0, 12)]) },
+          {
+            headers: ['Path', 'Size', 'Type', 'sha256'],
+            rows: run.artifacts.map((a) => [a.path, formatBytes(a.size), a.contentType, a.sha256.slice(0, 12)]),
+          },
           terminal,
         )
   return out
@@ -264,15 +306,23 @@ async function writeArtifact(client: WharfClient, flags: InfoFlags & { artifact:
   const wanted = normalizePrefix(flags.artifact)
   const found = (await client.listArtifacts(flags.run, { prefix: wanted }).toArray()).find((a) => a.path === wanted)
   if (!found) {
-    throw new WharfError('ARTIFACT_NOT_FOUND', `run "${flags.run}" has no artifact "${wanted}"; wharf history info -r ${flags.run} lists its artifacts`, {
-      details: { runId: flags.run, path: wanted },
-    })
+    throw new WharfError(
+      'ARTIFACT_NOT_FOUND',
+      `run "${flags.run}" has no artifact "${wanted}"; wharf history info -r ${flags.run} lists its artifacts`,
+      {
+        details: { runId: flags.run, path: wanted },
+      },
+    )
   }
   const label = `artifact "${found.path}"`
   const destination = artifactDestination(flags)
   if (destination !== undefined) {
     const target = path.resolve(destination)
-    await downloadOneTo(target, { ...found, fetch: (call) => client.downloadArtifact(flags.run, found.path, call) }, { overwrite: flags.overwrite === true })
+    await downloadOneTo(
+      target,
+      { ...found, fetch: (call) => client.downloadArtifact(flags.run, found.path, call) },
+      { overwrite: flags.overwrite === true },
+    )
     process.stderr.write(`wrote ${found.path} to ${target} (${formatBytes(found.size)}, sha256 verified)\n`)
     return
   }
@@ -299,7 +349,10 @@ async function writeArtifact(client: WharfClient, flags: InfoFlags & { artifact:
   }
   const sha256 = hash.digest('hex')
   if (received !== found.size || sha256 !== found.sha256) {
-    throw new WharfError('INTERNAL', `${label} arrived damaged (sha256 ${sha256}, expected ${found.sha256}); the output above is incomplete, run the command again`)
+    throw new WharfError(
+      'INTERNAL',
+      `${label} arrived damaged (sha256 ${sha256}, expected ${found.sha256}); the output above is incomplete, run the command again`,
+    )
   }
 }
 
@@ -310,7 +363,12 @@ async function downloadRun(flags: DownloadFlags): Promise<void> {
   await client.getRun(flags.run) // RUN_NOT_FOUND names the run before anything else
   const artifacts = await artifactsUnder(client, { runId: flags.run, prefix: flags.artifact })
   const outcomes = await downloadAll(
-    artifacts.map((a) => ({ path: a.path, size: a.size, sha256: a.sha256, fetch: (call) => client.downloadArtifact(flags.run, a.path, call) })),
+    artifacts.map((a) => ({
+      path: a.path,
+      size: a.size,
+      sha256: a.sha256,
+      fetch: (call) => client.downloadArtifact(flags.run, a.path, call),
+    })),
     { dir: flags.dir, overwrite: flags.overwrite === true },
   )
   const directory = path.resolve(flags.dir)
@@ -328,7 +386,10 @@ async function downloadRun(flags: DownloadFlags): Promise<void> {
               `${outcomes.length > fetched.length ? `; ${outcomes.length - fetched.length} already there` : ''}\n`
         return outcomes.length === 0
           ? summary
-          : renderTable({ headers: ['Path', 'Size', 'Result'], rows: outcomes.map((o) => [o.path, formatBytes(o.size), o.result]) }, terminal) + summary
+          : renderTable(
+              { headers: ['Path', 'Size', 'Result'], rows: outcomes.map((o) => [o.path, formatBytes(o.size), o.result]) },
+              terminal,
+            ) + summary
       },
     },
     flags,
@@ -356,13 +417,35 @@ async function compareRuns(runIds: string[], flags: CommonFlags): Promise<void> 
     const metricNames = [...new Set(runs.flatMap((r) => Object.keys(r.metrics)))].sort()
     const tagKeys = [...new Set(runs.flatMap((r) => Object.keys(r.tags)))].sort()
     const rows = [
-      row('Experiment', runs.map((r) => r.experiment)),
+      row(
+        'Experiment',
+        runs.map((r) => r.experiment),
+      ),
       ['Status', ...runs.map((r) => statusCell(r.status))],
-      row('Script', runs.map((r) => r.scriptName ?? '')),
-      row('Started', runs.map((r) => formatTime(r.startedAt))),
-      row('Duration', runs.map((r) => r.duration ?? '')),
-      ...tagKeys.map((key) => row(`tag ${key}`, runs.map((r) => r.tags[key] ?? ''))),
-      ...metricNames.map((name) => row(name, runs.map((r) => formatValue(r.metrics[name])))),
+      row(
+        'Script',
+        runs.map((r) => r.scriptName ?? ''),
+      ),
+      row(
+        'Started',
+        runs.map((r) => formatTime(r.startedAt)),
+      ),
+      row(
+        'Duration',
+        runs.map((r) => r.duration ?? ''),
+      ),
+      ...tagKeys.map((key) =>
+        row(
+          `tag ${key}`,
+          runs.map((r) => r.tags[key] ?? ''),
+        ),
+      ),
+      ...metricNames.map((name) =>
+        row(
+          name,
+          runs.map((r) => formatValue(r.metrics[name])),
+        ),
+      ),
     ]
     return renderTable({ headers: ['', ...runs.map((r) => r.runId)], rows }, terminal)
   }
@@ -378,16 +461,18 @@ async function promote(flags: PromoteFlags): Promise<void> {
   const artifactPath = normalizePrefix(flags.artifactPath)
   const matching = await artifactsUnder(client, { runId: flags.run, prefix: artifactPath }).catch((error: unknown) => {
     if (error instanceof WharfError && error.code === 'ARTIFACT_NOT_FOUND') {
-      throw new WharfError(
-        'ARTIFACT_NOT_FOUND',
-        `nothing to promote: ${error.message}`,
-        { details: error.details ?? {}, cause: error },
-      )
+      throw new WharfError('ARTIFACT_NOT_FOUND', `nothing to promote: ${error.message}`, {
+        details: error.details ?? {},
+        cause: error,
+      })
     }
     throw error
   })
   if (matching.length === 0) {
-    throw new WharfError('ARTIFACT_NOT_FOUND', `nothing to promote: run "${flags.run}" has no artifacts; upload some with run.uploadFile or write them to ./outputs`)
+    throw new WharfError(
+      'ARTIFACT_NOT_FOUND',
+      `nothing to promote: run "${flags.run}" has no artifacts; upload some with run.uploadFile or write them to ./outputs`,
+    )
   }
   const version = await client.promoteAsset({
     name: flags.name,
@@ -410,15 +495,23 @@ const RUN_ARG_HELP = 'run id, as an argument or with -r'
  */
 function chosenRun(positional: string | undefined, options: { flag: string | undefined; command: string }): string {
   if (positional !== undefined && options.flag !== undefined && positional !== options.flag) {
-    throw new WharfError('INVALID_ARGUMENT', `two runs given, "${positional}" and -r "${options.flag}"; name one: wharf history ${options.command} <runid>`, {
-      details: { flag: '--run' },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `two runs given, "${positional}" and -r "${options.flag}"; name one: wharf history ${options.command} <runid>`,
+      {
+        details: { flag: '--run' },
+      },
+    )
   }
   const run = positional ?? options.flag
   if (run === undefined) {
-    throw new WharfError('INVALID_ARGUMENT', `which run? write wharf history ${options.command} <runid> (or -r <runid>); wharf history list shows the run ids`, {
-      details: { flag: '--run' },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `which run? write wharf history ${options.command} <runid> (or -r <runid>); wharf history list shows the run ids`,
+      {
+        details: { flag: '--run' },
+      },
+    )
   }
   return run
 }
@@ -431,7 +524,7 @@ export function registerHistoryCommands(program: Command): void {
     .addHelpText('after', '\nExamples:\n  wharf history list --top 10\n  wharf history last\n  wharf history info <runid>')
 
   withOutputOptions(withConnectionOptions(history.command('list')))
-    .description('runs, newest first: metric columns (each run\'s last value), then duration, run id, script, start time, status')
+    .description("runs, newest first: metric columns (each run's last value), then duration, run id, script, start time, status")
     .option('--experiment <name>', 'only runs of this experiment')
     .option('--status <status>', `only runs in this status (repeatable, or comma-separated): ${RUN_STATUSES.join(', ')}`, collect)
     .option('--tag <key[=value]>', 'only runs with this tag, or this tag and value (repeatable: all must match)', collect)
@@ -451,7 +544,10 @@ export function registerHistoryCommands(program: Command): void {
     .action(async (flags: CommonFlags & { experiment?: string }) => {
       const { client, name } = await connect(flags)
       let latest: Run | undefined
-      for await (const run of client.listRuns({ pageSize: 1, ...(flags.experiment !== undefined ? { experiment: flags.experiment } : {}) })) {
+      for await (const run of client.listRuns({
+        pageSize: 1,
+        ...(flags.experiment !== undefined ? { experiment: flags.experiment } : {}),
+      })) {
         latest = run
         break
       }
@@ -467,7 +563,9 @@ export function registerHistoryCommands(program: Command): void {
     })
 
   withOutputOptions(withConnectionOptions(history.command('info')))
-    .description('one run: status, times, tags, properties, metrics (series as sparklines), artifacts, the error if it failed; with -a, one artifact\'s bytes')
+    .description(
+      "one run: status, times, tags, properties, metrics (series as sparklines), artifacts, the error if it failed; with -a, one artifact's bytes",
+    )
     .argument('[runid]', RUN_ARG_HELP)
     .option('-r, --run <runid>', RUN_HELP)
     .option('-a, --artifact <path>', 'write this artifact to stdout (or to -f FILE); binary is never written to a terminal')
@@ -484,23 +582,32 @@ export function registerHistoryCommands(program: Command): void {
       const { client } = await connect(flags)
       const run = await client.getRun(flags.run)
       if (flags.artifact !== undefined) {
-        if (flags.query !== undefined) throw new WharfError('INVALID_ARGUMENT', '--query does not apply to -a (the artifact is written as it is)')
+        if (flags.query !== undefined)
+          throw new WharfError('INVALID_ARGUMENT', '--query does not apply to -a (the artifact is written as it is)')
         await writeArtifact(client, { ...flags, artifact: flags.artifact })
         return
       }
-      if (flags.outFile !== undefined) throw new WharfError('INVALID_ARGUMENT', '-f/--out-file goes with -a <artifact>; without -a use -o json > FILE')
+      if (flags.outFile !== undefined)
+        throw new WharfError('INVALID_ARGUMENT', '-f/--out-file goes with -a <artifact>; without -a use -o json > FILE')
       await showRun(client, { run, flags })
     })
 
   withOutputOptions(withConnectionOptions(history.command('download')))
-    .description("download a run's artifacts (all, or those under --artifact) into a folder, keeping their paths; sha256 verified, with a progress bar on a terminal")
+    .description(
+      "download a run's artifacts (all, or those under --artifact) into a folder, keeping their paths; sha256 verified, with a progress bar on a terminal",
+    )
     .argument('[runid]', RUN_ARG_HELP)
     .option('-r, --run <runid>', RUN_HELP)
     .option('-d, --dir <dir>', 'folder to download into', '.')
     .option('--artifact <prefix>', 'only this artifact, or the artifacts under this folder (e.g. outputs/model)')
     .option('--overwrite', 'replace files that exist with different content (identical ones are always left alone)')
-    .addHelpText('after', '\nExamples:\n  wharf history download 01jqzk4h7m3d9x6b2c8v5n0wre -d ./mnist-run\n  wharf history download -r 01jqzk4h7m3d9x6b2c8v5n0wre --artifact outputs/model --overwrite')
-    .action((runId: string | undefined, flags: Parsed<DownloadFlags>) => downloadRun({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'download' }) }))
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf history download 01jqzk4h7m3d9x6b2c8v5n0wre -d ./mnist-run\n  wharf history download -r 01jqzk4h7m3d9x6b2c8v5n0wre --artifact outputs/model --overwrite',
+    )
+    .action((runId: string | undefined, flags: Parsed<DownloadFlags>) =>
+      downloadRun({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'download' }) }),
+    )
 
   withOutputOptions(withConnectionOptions(history.command('compare')))
     .description('two runs or more side by side: status, script, times, tags and last metric values (differences highlighted)')
@@ -509,7 +616,9 @@ export function registerHistoryCommands(program: Command): void {
     .action((runIds: string[], flags: CommonFlags) => compareRuns(runIds, flags))
 
   withOutputOptions(withConnectionOptions(history.command('promote')))
-    .description("make a run's artifact (or folder of artifacts) a version of a named asset: version 1, or the next one if the name exists")
+    .description(
+      "make a run's artifact (or folder of artifacts) a version of a named asset: version 1, or the next one if the name exists",
+    )
     .argument('[runid]', RUN_ARG_HELP)
     .option('-r, --run <runid>', RUN_HELP)
     // Commander takes one-letter short flags only; runCli rewrites az's `-ap` to `--artifact-path`.
@@ -517,7 +626,11 @@ export function registerHistoryCommands(program: Command): void {
     .requiredOption('-n, --name <name>', 'asset name')
     .option('--description <text>', 'description of this version')
     .option('--tag <key=value>', 'tag of this version (repeatable)', collect)
-    .addHelpText('after', '\nExample:\n  wharf history promote -r 01jqzk4h7m3d9x6b2c8v5n0wre -ap outputs/model -n mnist-model --tag stage=candidate')
-    .action((runId: string | undefined, flags: Parsed<PromoteFlags>) => promote({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'promote' }) }))
+    .addHelpText(
+      'after',
+      '\nExample:\n  wharf history promote -r 01jqzk4h7m3d9x6b2c8v5n0wre -ap outputs/model -n mnist-model --tag stage=candidate',
+    )
+    .action((runId: string | undefined, flags: Parsed<PromoteFlags>) =>
+      promote({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'promote' }) }),
+    )
 }
-

@@ -73,7 +73,10 @@ export function isUnder(artifactPath: string, prefix: string): boolean {
  * The run's artifacts that are `prefix` or under `prefix/`; ARTIFACT_NOT_FOUND (naming the command
  * that lists them) when a prefix is given and nothing matches. RUN_NOT_FOUND for an unknown run.
  */
-export async function artifactsUnder(client: WharfClient, options: { runId: string; prefix: string | undefined }): Promise<Artifact[]> {
+export async function artifactsUnder(
+  client: WharfClient,
+  options: { runId: string; prefix: string | undefined },
+): Promise<Artifact[]> {
   const prefix = options.prefix === undefined ? '' : normalizePrefix(options.prefix)
   const listed = await client.listArtifacts(options.runId, prefix ? { prefix } : {}).toArray()
   const matching = listed.filter((a) => isUnder(a.path, prefix))

@@ -25,7 +25,10 @@ function parsePort(raw: string): number {
 /** The token or token file, a flag winning over the environment as a pair (so a flag never meets the other's env). */
 function authTokenSettings(flags: ServerFlags): { authToken?: string; authTokenFile?: string } {
   if (flags.authToken !== undefined || flags.authTokenFile !== undefined) {
-    return { ...(flags.authToken !== undefined ? { authToken: flags.authToken } : {}), ...(flags.authTokenFile !== undefined ? { authTokenFile: flags.authTokenFile } : {}) }
+    return {
+      ...(flags.authToken !== undefined ? { authToken: flags.authToken } : {}),
+      ...(flags.authTokenFile !== undefined ? { authTokenFile: flags.authTokenFile } : {}),
+    }
   }
   const token = process.env.WHARF_AUTH_TOKEN
   const file = process.env.WHARF_AUTH_TOKEN_FILE
@@ -39,11 +42,24 @@ export function registerServerCommand(program: Command): void {
     .description('start the Wharf server (embedded SQLite and local folders unless told otherwise)')
     .option('--host <host>', 'address to listen on (env WHARF_HOST)', process.env.WHARF_HOST ?? '127.0.0.1')
     .option('--port <port>', 'port to listen on; 0 picks a free one (env WHARF_PORT)', process.env.WHARF_PORT ?? '5050')
-    .option('--data-dir <dir>', 'folder for the database and the default datastores (env WHARF_HOME)', process.env.WHARF_HOME ?? '.wharf')
+    .option(
+      '--data-dir <dir>',
+      'folder for the database and the default datastores (env WHARF_HOME)',
+      process.env.WHARF_HOME ?? '.wharf',
+    )
     .option('--database-url <url>', 'keep metadata in PostgreSQL: postgres://user@host:5432/db (env WHARF_DATABASE_URL)')
-    .option('--auth-token <token>', 'require this bearer token on every request (env WHARF_AUTH_TOKEN; other users see it in ps: prefer --auth-token-file)')
-    .option('--auth-token-file <file>', 'require the bearer token held in this file, read once at start (env WHARF_AUTH_TOKEN_FILE)')
-    .option('--allowed-hosts <names>', 'comma-separated host names the server answers besides localhost, 127.0.0.1 and [::1]; * for any (env WHARF_ALLOWED_HOSTS)')
+    .option(
+      '--auth-token <token>',
+      'require this bearer token on every request (env WHARF_AUTH_TOKEN; other users see it in ps: prefer --auth-token-file)',
+    )
+    .option(
+      '--auth-token-file <file>',
+      'require the bearer token held in this file, read once at start (env WHARF_AUTH_TOKEN_FILE)',
+    )
+    .option(
+      '--allowed-hosts <names>',
+      'comma-separated host names the server answers besides localhost, 127.0.0.1 and [::1]; * for any (env WHARF_ALLOWED_HOSTS)',
+    )
     .option('--log-requests', 'log every request to stderr')
     .addHelpText(
       'after',
@@ -64,20 +80,25 @@ export function registerServerCommand(program: Command): void {
         dataDir: path.resolve(flags.dataDir ?? '.wharf'),
         databaseUrl: flags.databaseUrl ?? process.env.WHARF_DATABASE_URL,
         ...authTokenSettings(flags),
-        ...((flags.allowedHosts ?? process.env.WHARF_ALLOWED_HOSTS) ? { allowedHosts: (flags.allowedHosts ?? process.env.WHARF_ALLOWED_HOSTS ?? '').split(',').filter((h) => h.trim() !== '') } : {}),
+        ...((flags.allowedHosts ?? process.env.WHARF_ALLOWED_HOSTS)
+          ? {
+              allowedHosts: (flags.allowedHosts ?? process.env.WHARF_ALLOWED_HOSTS ?? '')
+                .split(',')
+                .filter((h) => h.trim() !== ''),
+            }
+          : {}),
         logRequests: flags.logRequests === true,
         version: VERSION,
         ...(process.env.WHARF_SECRET_KEY ? { secretKey: process.env.WHARF_SECRET_KEY } : {}),
-        ...(process.env.WHARF_FILESYSTEM_ROOTS ? { filesystemRoots: process.env.WHARF_FILESYSTEM_ROOTS.split(path.delimiter).filter((p) => p !== '') } : {}),
+        ...(process.env.WHARF_FILESYSTEM_ROOTS
+          ? { filesystemRoots: process.env.WHARF_FILESYSTEM_ROOTS.split(path.delimiter).filter((p) => p !== '') }
+          : {}),
         ...(process.env.WHARF_BLOBSTORE ? { blobStore: process.env.WHARF_BLOBSTORE } : {}),
         ...(process.env.WHARF_FILESTORE ? { fileStore: process.env.WHARF_FILESTORE } : {}),
       })
       const log = createLog({ redact: config.authToken ? [config.authToken] : [] })
       const server = await startServer(config, { log })
-      const where =
-        server.store.kind === 'sqlite'
-          ? `SQLite at ${path.join(config.dataDir, 'wharf.db')}`
-          : 'PostgreSQL'
+      const where = server.store.kind === 'sqlite' ? `SQLite at ${path.join(config.dataDir, 'wharf.db')}` : 'PostgreSQL'
       process.stdout.write(
         `Wharf ${VERSION} is running at ${server.url}\n` +
           `  studio:   ${server.url}/\n` +

@@ -14,7 +14,9 @@ interface SyncFlags extends ConnectionFlags {
 export function registerSyncCommand(program: Command): void {
   program
     .command('sync')
-    .description('send runs, metrics, files and final statuses spooled while the server was unreachable (each is stored once, however often you sync)')
+    .description(
+      'send runs, metrics, files and final statuses spooled while the server was unreachable (each is stored once, however often you sync)',
+    )
     .option('--url <url>', 'server URL (default: WHARF_TRACKING_URI or .wharf/config.json)')
     .option('--workspace <name>', 'workspace (default: WHARF_WORKSPACE or .wharf/config.json)')
     .option('--spool-dir <dir>', 'spool folder (default: $WHARF_HOME/spool or ~/.wharf/spool)')
@@ -27,7 +29,9 @@ export function registerSyncCommand(program: Command): void {
       )
       const { created, artifacts, ended } = result.runs
       if (created + artifacts + ended > 0) {
-        process.stdout.write(`created ${created} run${created === 1 ? '' : 's'}, uploaded ${artifacts} file${artifacts === 1 ? '' : 's'}, ended ${ended} run${ended === 1 ? '' : 's'}\n`)
+        process.stdout.write(
+          `created ${created} run${created === 1 ? '' : 's'}, uploaded ${artifacts} file${artifacts === 1 ? '' : 's'}, ended ${ended} run${ended === 1 ? '' : 's'}\n`,
+        )
       }
       for (const skipped of result.skipped) {
         process.stderr.write(`wharf: skipped ${skipped.file}: ${skipped.reason}\n`)
@@ -36,7 +40,10 @@ export function registerSyncCommand(program: Command): void {
         process.stderr.write(`wharf: ${failure.file}: ${failure.error.message} (kept for the next sync)\n`)
       }
       if (result.failed.length > 0) {
-        throw new WharfError('SERVER_UNREACHABLE', `${result.failed.length} spool file(s) could not be sent; they are kept, run wharf sync again`)
+        throw new WharfError(
+          'SERVER_UNREACHABLE',
+          `${result.failed.length} spool file(s) could not be sent; they are kept, run wharf sync again`,
+        )
       }
     })
 }

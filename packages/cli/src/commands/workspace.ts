@@ -26,13 +26,18 @@ export function registerWorkspaceCommands(program: Command): void {
   const workspace = program.command('workspace').description('workspace settings')
   workspace
     .command('init')
-    .description('write .wharf/config.json so the SDK and the CLI find your server and workspace; with --token the token is kept there too, in a file only you can read')
+    .description(
+      'write .wharf/config.json so the SDK and the CLI find your server and workspace; with --token the token is kept there too, in a file only you can read',
+    )
     .option('--url <url>', `server URL (default: WHARF_TRACKING_URI, else ${DEFAULT_URL})`)
     .option('--workspace <name>', 'workspace name', 'default')
     .option('--dir <dir>', 'folder to write .wharf/config.json in', '.')
     .option('--force', 'replace an existing config')
     .option('--no-check', 'do not check that the server answers and has the workspace')
-    .addHelpText('after', '\nExamples:\n  wharf workspace init\n  wharf workspace init --url https://wharf.example.com --workspace team-a --token "$TOKEN"')
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf workspace init\n  wharf workspace init --url https://wharf.example.com --workspace team-a --token "$TOKEN"',
+    )
     .action(async (flags: InitFlags) => {
       const env = readEnvironment()
       const url = (flags.url ?? env.trackingUri ?? DEFAULT_URL).replace(/\/+$/, '')
@@ -54,9 +59,14 @@ export function registerWorkspaceCommands(program: Command): void {
       // Written to a new file created 0600 and renamed over the old one: a token is never readable by
       // others, not even for a moment when --force replaces a 0644 file.
       const temp = `${file}.${process.pid}.tmp`
-      await writeFile(temp, JSON.stringify(config, null, 2) + '\n', { mode: flags.token !== undefined ? 0o600 : 0o644, flag: 'wx' })
+      await writeFile(temp, JSON.stringify(config, null, 2) + '\n', {
+        mode: flags.token !== undefined ? 0o600 : 0o644,
+        flag: 'wx',
+      })
       await rename(temp, file)
-      process.stdout.write(`wrote ${file} (server ${config.url}, workspace ${config.workspace}${flags.token !== undefined ? ', token; readable only by you' : ''})\n`)
+      process.stdout.write(
+        `wrote ${file} (server ${config.url}, workspace ${config.workspace}${flags.token !== undefined ? ', token; readable only by you' : ''})\n`,
+      )
     })
 
   withOutputOptions(withConnectionOptions(workspace.command('show')))
@@ -90,7 +100,13 @@ export function registerWorkspaceCommands(program: Command): void {
               terminal,
             ) +
             `\n${paint('Datastores', { style: 'bold', color: terminal.color })}\n` +
-            renderTable({ headers: ['Name', 'Kind', 'Auth', 'Default'], rows: json.datastores.map((d) => [d.name, d.kind, d.authType, d.isDefault ? 'yes' : '']) }, terminal),
+            renderTable(
+              {
+                headers: ['Name', 'Kind', 'Auth', 'Default'],
+                rows: json.datastores.map((d) => [d.name, d.kind, d.authType, d.isDefault ? 'yes' : '']),
+              },
+              terminal,
+            ),
         },
         flags,
       )

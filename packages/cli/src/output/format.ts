@@ -32,9 +32,13 @@ export function applyQuery(data: JSONValue, expression: string): JSONValue {
   try {
     return search(data, expression)
   } catch (cause) {
-    throw new WharfError('INVALID_ARGUMENT', `--query "${expression}" is not a JMESPath expression this data accepts: ${(cause as Error).message}; see https://jmespath.site`, {
-      cause,
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `--query "${expression}" is not a JMESPath expression this data accepts: ${(cause as Error).message}; see https://jmespath.site`,
+      {
+        cause,
+      },
+    )
   }
 }
 
@@ -98,7 +102,10 @@ export function renderTsv(value: JSONValue): string {
   if (items.length === 0) return ''
   if (items.every(isObject)) {
     const columns = leafPaths(items)
-    const lines = [columns.map((keys) => keys.join('.')).join('\t'), ...items.map((row) => columns.map((keys) => cellAt(row, keys)).join('\t'))]
+    const lines = [
+      columns.map((keys) => keys.join('.')).join('\t'),
+      ...items.map((row) => columns.map((keys) => cellAt(row, keys)).join('\t')),
+    ]
     return lines.join('\n') + '\n'
   }
   return items.map((item) => (Array.isArray(item) ? item.map(tsvCell).join('\t') : tsvCell(item))).join('\n') + '\n'
@@ -111,15 +118,15 @@ export function renderGenericTable(value: JSONValue, terminal: Terminal): string
     if (value.every((item) => item !== null && typeof item === 'object' && !Array.isArray(item))) {
       const objects = value as Record<string, JSONValue>[]
       const headers = [...new Set(objects.flatMap((item) => Object.keys(item)))]
-      return renderTable(
-        { headers, rows: objects.map((item) => headers.map((key) => scalarText(item[key] ?? null))) },
-        terminal,
-      )
+      return renderTable({ headers, rows: objects.map((item) => headers.map((key) => scalarText(item[key] ?? null))) }, terminal)
     }
     return renderTable({ headers: ['Result'], rows: value.map((item) => [scalarText(item)]) }, terminal)
   }
   if (value !== null && typeof value === 'object') {
-    return renderPairs(Object.entries(value).map(([key, v]) => [key, scalarText(v)]), terminal)
+    return renderPairs(
+      Object.entries(value).map(([key, v]) => [key, scalarText(v)]),
+      terminal,
+    )
   }
   return value === null ? '' : scalarText(value) + '\n'
 }
@@ -133,7 +140,10 @@ export interface ResultView {
 }
 
 /** Prints a result in the chosen format, after the query; the table form is used only without --query. */
-export function formatResult(view: ResultView, options: { format: OutputFormat; query: string | undefined; terminal: Terminal }): string {
+export function formatResult(
+  view: ResultView,
+  options: { format: OutputFormat; query: string | undefined; terminal: Terminal },
+): string {
   const json = toJson(view.json)
   const data = options.query === undefined ? json : applyQuery(json, options.query)
   switch (options.format) {

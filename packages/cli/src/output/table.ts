@@ -68,12 +68,18 @@ function fitWidths(natural: number[], options: { maxWidth: number | undefined; k
  * The columns shown at `maxWidth`, in display order: the least important ones are left out until the
  * rest fit with long cells cut to {@link COMFORT_WIDTH} (columns in `keep` whole); at least one stays.
  */
-function chooseColumns(natural: readonly number[], options: { maxWidth: number | undefined; priority: readonly number[]; keep: readonly number[] }): number[] {
+function chooseColumns(
+  natural: readonly number[],
+  options: { maxWidth: number | undefined; priority: readonly number[]; keep: readonly number[] },
+): number[] {
   const all = natural.map((_, i) => i)
   if (options.maxWidth === undefined) return all
   const ranked = [...new Set([...options.priority.filter((i) => i >= 0 && i < natural.length), ...all])]
   const need = (columns: readonly number[]): number =>
-    columns.reduce((sum, i) => sum + (options.keep.includes(i) ? (natural[i] ?? 0) : Math.min(natural[i] ?? 0, COMFORT_WIDTH)), 0) +
+    columns.reduce(
+      (sum, i) => sum + (options.keep.includes(i) ? (natural[i] ?? 0) : Math.min(natural[i] ?? 0, COMFORT_WIDTH)),
+      0,
+    ) +
     GAP.length * Math.max(0, columns.length - 1)
   while (ranked.length > 1 && need(ranked) > options.maxWidth) ranked.pop()
   return all.filter((i) => ranked.includes(i))
@@ -85,7 +91,9 @@ function chooseColumns(natural: readonly number[], options: { maxWidth: number |
  */
 export function renderTable(spec: TableSpec, options: { width: number | undefined; color: boolean }): string {
   const allRows = spec.rows.map((row) => spec.headers.map((_, i) => toCell(row[i])))
-  const allNatural = spec.headers.map((header, i) => Math.max(widthOf(header), ...allRows.map((row) => widthOf(row[i]?.text ?? ''))))
+  const allNatural = spec.headers.map((header, i) =>
+    Math.max(widthOf(header), ...allRows.map((row) => widthOf(row[i]?.text ?? ''))),
+  )
   const shown = chooseColumns(allNatural, { maxWidth: options.width, priority: spec.priority ?? [], keep: spec.keep ?? [] })
   const headers = shown.map((i) => spec.headers[i] ?? '')
   const rows = allRows.map((row) => shown.map((i) => row[i] ?? { text: '' }))
@@ -108,7 +116,12 @@ export function renderTable(spec: TableSpec, options: { width: number | undefine
   const note =
     hidden.length === 0
       ? []
-      : [paint(truncate(`(hidden at this width: ${hidden.join(', ')}; -o json has all)`, options.width ?? Number.POSITIVE_INFINITY), { style: 'dim', color: options.color })]
+      : [
+          paint(
+            truncate(`(hidden at this width: ${hidden.join(', ')}; -o json has all)`, options.width ?? Number.POSITIVE_INFINITY),
+            { style: 'dim', color: options.color },
+          ),
+        ]
   return [header, rule, ...rows.map(line), ...note].join('\n') + '\n'
 }
 
@@ -120,7 +133,8 @@ export function renderPairs(pairs: [string, string | Cell][], options: { width: 
     pairs
       .map(([key, value]) => {
         const cell = toCell(value)
-        const room = options.width === undefined ? Number.POSITIVE_INFINITY : Math.max(MIN_WIDTH, options.width - keyWidth - GAP.length)
+        const room =
+          options.width === undefined ? Number.POSITIVE_INFINITY : Math.max(MIN_WIDTH, options.width - keyWidth - GAP.length)
         const text = truncate(cell.text, room)
         const label = paint(key.padEnd(keyWidth), { style: 'dim', color: options.color })
         return `${label}${GAP}${cell.style ? paint(text, { style: cell.style, color: options.color }) : text}`.trimEnd()

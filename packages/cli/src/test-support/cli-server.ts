@@ -17,10 +17,13 @@ export interface CliTestServer {
 export async function startCliTestServer(prefix: string): Promise<CliTestServer> {
   const dir = await mkdtemp(path.join(tmpdir(), `wharf-cli-${prefix}-`))
   // Tests register folders in their own temp folder, beside the server's data folder.
-  const server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), filesystemRoots: [dir] }), {
-    log: createLog({ write: () => undefined }),
-    checkResponses: true,
-  })
+  const server = await startServer(
+    loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), filesystemRoots: [dir] }),
+    {
+      log: createLog({ write: () => undefined }),
+      checkResponses: true,
+    },
+  )
   return {
     server,
     dir,

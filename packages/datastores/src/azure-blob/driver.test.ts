@@ -1,7 +1,13 @@
 import { randomBytes } from 'node:crypto'
 import { inspect } from 'node:util'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters, type ContainerClient } from '@azure/storage-blob'
+import {
+  BlobServiceClient,
+  ContainerSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+  type ContainerClient,
+} from '@azure/storage-blob'
 import { isWharfError } from '@wharf/contract'
 import { toDatastoreKey } from '../key.js'
 import { AZURITE_DIFFERENCES, startAzurite, type AzuriteInstance } from '../test-support/azurite.js'
@@ -23,21 +29,25 @@ function serviceOf(instance: AzuriteInstance): BlobServiceClient {
 }
 
 // Each test gets a container that does not exist yet: the suite's validate({ create: true }) makes it.
-describeDatastoreContract('azure_blob (Azurite)', async () => {
-  const instance = await emulator()
-  const containerName = freshName()
-  return {
-    driver: createAzureBlobDriver({
-      accountName: instance.accountName,
-      containerName,
-      credential: { kind: 'key', accountKey: instance.accountKey },
-      endpoint: instance.endpoint,
-    }),
-    cleanup: async () => {
-      await serviceOf(instance).getContainerClient(containerName).deleteIfExists()
-    },
-  }
-}, AZURITE_DIFFERENCES)
+describeDatastoreContract(
+  'azure_blob (Azurite)',
+  async () => {
+    const instance = await emulator()
+    const containerName = freshName()
+    return {
+      driver: createAzureBlobDriver({
+        accountName: instance.accountName,
+        containerName,
+        credential: { kind: 'key', accountKey: instance.accountKey },
+        endpoint: instance.endpoint,
+      }),
+      cleanup: async () => {
+        await serviceOf(instance).getContainerClient(containerName).deleteIfExists()
+      },
+    }
+  },
+  AZURITE_DIFFERENCES,
+)
 
 describe('azure_blob driver', () => {
   let instance: AzuriteInstance
@@ -59,13 +69,20 @@ describe('azure_blob driver', () => {
   })
 
   const withKey = (accountKey: string): ReturnType<typeof createAzureBlobDriver> =>
-    createAzureBlobDriver({ accountName: instance.accountName, containerName, credential: { kind: 'key', accountKey }, endpoint: instance.endpoint })
+    createAzureBlobDriver({
+      accountName: instance.accountName,
+      containerName,
+      credential: { kind: 'key', accountKey },
+      endpoint: instance.endpoint,
+    })
 
   it('sets Content-MD5 (and the content type) on what it uploads, small and block-staged alike', async () => {
     const driver = withKey(instance.accountKey)
     const small = await driver.put(key('small.txt'), bodyOf('hello'), { contentType: 'text/plain' })
     const big = Buffer.alloc(9 * 1024 * 1024 + 7, 5)
-    const large = await driver.put(key('large.bin'), bodyOf(big.subarray(0, 1000), big.subarray(1000)), { contentType: 'application/x-test' })
+    const large = await driver.put(key('large.bin'), bodyOf(big.subarray(0, 1000), big.subarray(1000)), {
+      contentType: 'application/x-test',
+    })
     for (const [name, stored, type] of [
       ['small.txt', small, 'text/plain'],
       ['large.bin', large, 'application/x-test'],
@@ -85,7 +102,11 @@ describe('azure_blob driver', () => {
   it('refuses a wrong account key with FORBIDDEN naming account and container, and the key appears nowhere', async () => {
     const wrongKey = randomBytes(64).toString('base64')
     const driver = withKey(wrongKey)
-    for (const action of [() => driver.validate(), () => driver.validate({ create: true }), () => driver.put(key('x'), bodyOf('x'))]) {
+    for (const action of [
+      () => driver.validate(),
+      () => driver.validate({ create: true }),
+      () => driver.put(key('x'), bodyOf('x')),
+    ]) {
       const error: unknown = await action().catch((e: unknown) => e)
       expect(isWharfError(error, 'FORBIDDEN')).toBe(true)
       if (!isWharfError(error)) return
@@ -93,7 +114,12 @@ describe('azure_blob driver', () => {
       expect(error.message).toContain(containerName)
       expect(error.message).toContain(`the storage account "${instance.accountName}" refused the account key`)
       expect(error.message).toContain('check --account-key / AZURE_STORAGE_KEY')
-      const seen = [error.message, JSON.stringify(error.details), (error.cause as Error | undefined)?.message ?? '', inspect(error, { depth: 6 })]
+      const seen = [
+        error.message,
+        JSON.stringify(error.details),
+        (error.cause as Error | undefined)?.message ?? '',
+        inspect(error, { depth: 6 }),
+      ]
       for (const text of seen) expect(text).not.toContain(wrongKey)
     }
   })
@@ -105,7 +131,12 @@ describe('azure_blob driver', () => {
         { containerName, permissions: ContainerSASPermissions.parse(permissions), expiresOn: new Date(Date.now() + 3600_000) },
         credential,
       ).toString()
-    const driver = createAzureBlobDriver({ accountName: instance.accountName, containerName, credential: { kind: 'sas', sasToken: sasFor('racwdl') }, endpoint: instance.endpoint })
+    const driver = createAzureBlobDriver({
+      accountName: instance.accountName,
+      containerName,
+      credential: { kind: 'sas', sasToken: sasFor('racwdl') },
+      endpoint: instance.endpoint,
+    })
     await driver.validate()
     await driver.put(key('via/sas.txt'), bodyOf('signed'))
     expect((await readAll(await driver.get(key('via/sas.txt')))).toString()).toBe('signed')
@@ -114,7 +145,12 @@ describe('azure_blob driver', () => {
     expect(await driver.stat(key('via/sas.txt'))).toBeUndefined()
 
     const readOnlySas = sasFor('rl')
-    const readOnly = createAzureBlobDriver({ accountName: instance.accountName, containerName, credential: { kind: 'sas', sasToken: `?${readOnlySas}` }, endpoint: instance.endpoint })
+    const readOnly = createAzureBlobDriver({
+      accountName: instance.accountName,
+      containerName,
+      credential: { kind: 'sas', sasToken: `?${readOnlySas}` },
+      endpoint: instance.endpoint,
+    })
     await readOnly.validate()
     const error: unknown = await readOnly.put(key('no.txt'), bodyOf('x')).catch((e: unknown) => e)
     expect(isWharfError(error, 'FORBIDDEN')).toBe(true)

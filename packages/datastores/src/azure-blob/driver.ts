@@ -1,11 +1,29 @@
 import { randomBytes } from 'node:crypto'
-import type { Readable} from 'node:stream';
+import type { Readable } from 'node:stream'
 import { addAbortSignal } from 'node:stream'
 import { BlobServiceClient, StorageSharedKeyCredential, type BlobItem, type ContainerClient } from '@azure/storage-blob'
 import { DEFAULT_LIMITS, WharfError, isWharfError, paginate, printable, type Page } from '@wharf/contract'
-import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, md5Of, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
+import {
+  azureAccessError,
+  downloadStream,
+  errorCodeOf,
+  infoOfProperties,
+  md5Of,
+  signalOption,
+  statusOf,
+  type AzureAuth,
+} from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
-import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult, SkippedName } from '../driver.js'
+import type {
+  DatastoreDriver,
+  FileInfo,
+  GetOptions,
+  ListOptions,
+  PagedIterable,
+  PutOptions,
+  PutResult,
+  SkippedName,
+} from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody, rethrowCallerFailure } from '../hashing.js'
 import { keyProblemOf, toDatastoreKey, toKeyPrefix, type DatastoreKey } from '../key.js'
@@ -55,14 +73,19 @@ export function createAzureBlobDriver(options: AzureBlobDriverOptions): Datastor
   const endpoint = (options.endpoint ?? `https://${accountName}.blob.core.windows.net`).replace(/\/+$/, '')
   let service: BlobServiceClient
   if (credential.kind === 'key') {
-    if (!credential.accountKey) throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore with key auth needs the account key')
+    if (!credential.accountKey)
+      throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore with key auth needs the account key')
     service = new BlobServiceClient(endpoint, new StorageSharedKeyCredential(accountName, credential.accountKey))
   } else {
     const sas = credential.sasToken.replace(/^\?/, '')
     if (!sas) throw new WharfError('INVALID_ARGUMENT', 'an azure_blob datastore with SAS auth needs the SAS token')
     service = new BlobServiceClient(`${endpoint}?${sas}`)
   }
-  return new AzureBlobDriver({ container: service.getContainerClient(containerName), where: { accountName, containerName, endpoint, auth: credential.kind }, concurrency })
+  return new AzureBlobDriver({
+    container: service.getContainerClient(containerName),
+    where: { accountName, containerName, endpoint, auth: credential.kind },
+    concurrency,
+  })
 }
 
 interface Where {
@@ -186,9 +209,10 @@ class AzureBlobDriver implements DatastoreDriver {
       // Azure may answer with a short page and a marker; keep asking until the page is full or the listing ends.
       do {
         signal?.throwIfAborted()
-        const pages = this.#container
-          .listBlobsFlat({ ...(prefix === '' ? {} : { prefix }), ...signalOption(signal) })
-          .byPage({ maxPageSize: Math.min(pageSize - items.length, 5000), ...(marker === undefined ? {} : { continuationToken: marker }) })
+        const pages = this.#container.listBlobsFlat({ ...(prefix === '' ? {} : { prefix }), ...signalOption(signal) }).byPage({
+          maxPageSize: Math.min(pageSize - items.length, 5000),
+          ...(marker === undefined ? {} : { continuationToken: marker }),
+        })
         let step: Awaited<ReturnType<typeof pages.next>>
         try {
           step = await pages.next()
@@ -241,7 +265,13 @@ class AzureBlobDriver implements DatastoreDriver {
   #translate(error: unknown, options: { action: string }): unknown {
     if (isWharfError(error)) return error
     const { accountName, containerName, endpoint, auth } = this.#where
-    const target = { what: `the Azure Blob container "${containerName}"`, accountName, endpoint, auth, details: { accountName, containerName, endpoint } }
+    const target = {
+      what: `the Azure Blob container "${containerName}"`,
+      accountName,
+      endpoint,
+      auth,
+      details: { accountName, containerName, endpoint },
+    }
     const known = azureAccessError(error, { action: options.action, target })
     if (known) return known
     const status = statusOf(error)
@@ -257,11 +287,6 @@ class AzureBlobDriver implements DatastoreDriver {
   }
 }
 
-
-
-
-
-
 /** The info of a listed blob, or what was skipped for a name no key can have (a folder marker, `a/../b`). */
 function fileInfoOf(item: BlobItem): FileInfo | SkippedName {
   const size = item.properties.contentLength ?? 0
@@ -270,7 +295,6 @@ function fileInfoOf(item: BlobItem): FileInfo | SkippedName {
   if (reason !== undefined) return { name: item.name, size, modifiedAt, reason }
   return { key: item.name as DatastoreKey, size, modifiedAt, ...md5Of(item.properties.contentMD5) }
 }
-
 
 /**
  * Another put of the same blob committed its block list while this one staged its blocks: Azure

@@ -79,7 +79,9 @@ describe.skipIf(shareUrl === undefined || shareUrl === '')('azure_file (real sha
       })
     },
     // The contract has no separate knob for case; this case is skipped, and the reason printed, for that.
-    shareUrl ? { nonAsciiListOrder: 'Azure Files names are case-insensitive, so the keys "a" and "A" of that case are one file' } : {},
+    shareUrl
+      ? { nonAsciiListOrder: 'Azure Files names are case-insensitive, so the keys "a" and "A" of that case are one file' }
+      : {},
   )
 
   describe('on the share', () => {
@@ -99,7 +101,9 @@ describe.skipIf(shareUrl === undefined || shareUrl === '')('azure_file (real sha
     it('sets Content-MD5 and the content type, in one range and in several, and leaves no temp file', async () => {
       const small = await driver.put(key('one/small.txt'), bodyOf('hello'), { contentType: 'text/plain' })
       const big = Buffer.alloc(9 * 1024 * 1024 + 7, 5)
-      const large = await driver.put(key('one/large.bin'), bodyOf(big.subarray(0, 1000), big.subarray(1000)), { contentType: 'application/x-test' })
+      const large = await driver.put(key('one/large.bin'), bodyOf(big.subarray(0, 1000), big.subarray(1000)), {
+        contentType: 'application/x-test',
+      })
       const folder = share().client.getDirectoryClient(`${rootDirectory}/one`)
       for (const [name, stored, type] of [
         ['small.txt', small, 'text/plain'],
@@ -130,7 +134,11 @@ describe.skipIf(shareUrl === undefined || shareUrl === '')('azure_file (real sha
 })
 
 describe('azure_file driver options', () => {
-  const valid: AzureFileDriverOptions = { accountName: 'wharftest', shareName: 'data', credential: { kind: 'key', accountKey: FAKE_ACCOUNT_KEY } }
+  const valid: AzureFileDriverOptions = {
+    accountName: 'wharftest',
+    shareName: 'data',
+    credential: { kind: 'key', accountKey: FAKE_ACCOUNT_KEY },
+  }
 
   it('refuses unusable options with INVALID_ARGUMENT naming the option', () => {
     const cases: [Partial<AzureFileDriverOptions> | Record<string, unknown>, RegExp][] = [
@@ -176,7 +184,9 @@ describe('azure_file driver options', () => {
 
   it('takes a SAS token with or without its leading "?", a root folder, and the default endpoint', () => {
     expect(createAzureFileDriver({ ...valid, credential: { kind: 'sas', sasToken: `?${FAKE_SAS}` } }).kind).toBe('azure_file')
-    expect(createAzureFileDriver({ ...valid, credential: { kind: 'sas', sasToken: FAKE_SAS }, rootDirectory: '/team\\raw/' }).kind).toBe('azure_file')
+    expect(
+      createAzureFileDriver({ ...valid, credential: { kind: 'sas', sasToken: FAKE_SAS }, rootDirectory: '/team\\raw/' }).kind,
+    ).toBe('azure_file')
   })
 })
 
@@ -246,7 +256,9 @@ describe('azure_file driver without a reachable share', () => {
         const error = await errorOf(call)
         expect(isWharfError(error, 'DATASTORE_UNAVAILABLE'), `${name}: ${String(error)}`).toBe(true)
         if (!isWharfError(error)) continue
-        expect(error.message, name).toMatch(/could not reach the Azure Files share "unreachable" of the storage account "wharftest" at http:\/\/127\.0\.0\.1:\d+\/wharftest to .* \(ECONNREFUSED\)/)
+        expect(error.message, name).toMatch(
+          /could not reach the Azure Files share "unreachable" of the storage account "wharftest" at http:\/\/127\.0\.0\.1:\d+\/wharftest to .* \(ECONNREFUSED\)/,
+        )
         expect((error.cause as { code?: string } | undefined)?.code, name).toBe('ECONNREFUSED')
         expectNoSecrets(error)
       }
@@ -266,7 +278,9 @@ interface Answer {
 /** A List Directories and Files answer, in the service's XML, naming files (with their sizes) and folders. */
 function listingXml(entries: { files: [string, number][]; folders: string[] }): string {
   const time = '<Last-Modified>Mon, 02 Nov 2026 10:00:00 GMT</Last-Modified>'
-  const files = entries.files.map(([name, size]) => `<File><Name>${name}</Name><Properties><Content-Length>${size}</Content-Length>${time}</Properties></File>`)
+  const files = entries.files.map(
+    ([name, size]) => `<File><Name>${name}</Name><Properties><Content-Length>${size}</Content-Length>${time}</Properties></File>`,
+  )
   const folders = entries.folders.map((name) => `<Directory><Name>${name}</Name><Properties>${time}</Properties></Directory>`)
   return `<?xml version="1.0" encoding="utf-8"?><EnumerationResults ServiceEndpoint="http://127.0.0.1/wharftest/" ShareName="data" DirectoryPath=""><Entries>${[...files, ...folders].join('')}</Entries><NextMarker /></EnumerationResults>`
 }
@@ -275,7 +289,12 @@ function listingXml(entries: { files: [string, number][]; folders: string[] }): 
  * A loopback HTTP server standing in for Azure Files where only its answers matter (errors and listings
  * the service gives, in its wire format), recording each request it gets.
  */
-async function startStandIn(): Promise<{ url: string; requests: string[]; answer: (decide: (request: IncomingMessage) => Answer) => void; stop(): Promise<void> }> {
+async function startStandIn(): Promise<{
+  url: string
+  requests: string[]
+  answer: (decide: (request: IncomingMessage) => Answer) => void
+  stop(): Promise<void>
+}> {
   const requests: string[] = []
   let decide: (request: IncomingMessage) => Answer = () => ({ status: 500, code: 'InternalError' })
   const server: Server = createServer((request: IncomingMessage, response: ServerResponse) => {
@@ -342,7 +361,10 @@ describe('azure_file driver against the service’s error answers (a loopback st
       for (const [name, call] of Object.entries(callsOf(driverWith(credential)))) {
         const error = await errorOf(call)
         expect(isWharfError(error, 'FORBIDDEN'), `${name}: ${String(error)}`).toBe(true)
-        const refused = credential.kind === 'key' ? 'account key (AuthenticationFailed) for the Azure Files share "data"; check --account-key' : 'SAS token (AuthenticationFailed) for the Azure Files share "data"'
+        const refused =
+          credential.kind === 'key'
+            ? 'account key (AuthenticationFailed) for the Azure Files share "data"; check --account-key'
+            : 'SAS token (AuthenticationFailed) for the Azure Files share "data"'
         expect((error as Error).message, name).toContain(`the storage account "wharftest" refused the ${refused}`)
         expectNoSecrets(error)
       }
@@ -364,7 +386,9 @@ describe('azure_file driver against the service’s error answers (a loopback st
     for (const [name, call] of Object.entries(calls)) {
       const error = await errorOf(call)
       expect(isWharfError(error, 'DATASTORE_UNAVAILABLE'), `${name}: ${String(error)}`).toBe(true)
-      expect((error as Error).message, name).toMatch(/share "data" of the storage account "wharftest" does not exist; .*createIfNotExists/)
+      expect((error as Error).message, name).toMatch(
+        /share "data" of the storage account "wharftest" does not exist; .*createIfNotExists/,
+      )
       expectNoSecrets(error)
     }
     expect(created).toBe(0)
@@ -430,7 +454,17 @@ describe('azure_file driver against the service’s error answers (a loopback st
       if (url.searchParams.get('comp') !== 'list') return { status: 500, code: 'InternalError' }
       const folder = decodeURIComponent(url.pathname).replace(/\/$/, '')
       if (folder === '/wharftest/data') {
-        return { status: 200, body: listingXml({ files: [['a.txt', 3], [`${long}.txt`, 5], ['.wharf-tmp-0123456789abcdef01234567', 9]], folders: ['sub', long] }) }
+        return {
+          status: 200,
+          body: listingXml({
+            files: [
+              ['a.txt', 3],
+              [`${long}.txt`, 5],
+              ['.wharf-tmp-0123456789abcdef01234567', 9],
+            ],
+            folders: ['sub', long],
+          }),
+        }
       }
       if (folder === '/wharftest/data/sub') return { status: 200, body: listingXml({ files: [['b.txt', 4]], folders: [] }) }
       return { status: 404, code: 'ResourceNotFound' }
@@ -441,9 +475,17 @@ describe('azure_file driver against the service’s error answers (a loopback st
     const segment = `the segment "${'é'.repeat(40)}…" is 400 bytes of UTF-8; the limit is 255`
     expect(skipped).toEqual([
       { name: `${long}.txt`, size: 5, modifiedAt: '2026-11-02T10:00:00.000Z', reason: segment.replace('400', '404') },
-      { name: long, size: 0, modifiedAt: '2026-11-02T10:00:00.000Z', reason: `a folder whose name cannot be a path (${segment}); the files under it are not listed` },
+      {
+        name: long,
+        size: 0,
+        modifiedAt: '2026-11-02T10:00:00.000Z',
+        reason: `a folder whose name cannot be a path (${segment}); the files under it are not listed`,
+      },
     ])
-    expect(standIn.requests.map((line) => decodeURIComponent(line.split('?')[0] ?? '').replace(/\/$/, ''))).toEqual(['GET /wharftest/data', 'GET /wharftest/data/sub'])
+    expect(standIn.requests.map((line) => decodeURIComponent(line.split('?')[0] ?? '').replace(/\/$/, ''))).toEqual([
+      'GET /wharftest/data',
+      'GET /wharftest/data/sub',
+    ])
   })
 
   it('a put that fails after creating its temp file deletes the temp file', async () => {
@@ -455,7 +497,9 @@ describe('azure_file driver against the service’s error answers (a loopback st
     })
     const driver = driverWith({ kind: 'key', accountKey: FAKE_ACCOUNT_KEY })
     expect(await codeOf(() => driver.put(key('x/y.bin'), bodyOf('payload')))).toBe('DATASTORE_UNAVAILABLE')
-    const created = standIn.requests.find((line) => line.startsWith('PUT /wharftest/data/x/.wharf-tmp-') && !line.includes('comp='))
+    const created = standIn.requests.find(
+      (line) => line.startsWith('PUT /wharftest/data/x/.wharf-tmp-') && !line.includes('comp='),
+    )
     expect(created).toBeDefined()
     const temp = created?.split(' ')[1]?.split('?')[0] ?? ''
     expect(standIn.requests.map((line) => line.split('?')[0])).toContain(`DELETE ${temp}`)

@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto'
-import type { Readable} from 'node:stream';
+import type { Readable } from 'node:stream'
 import { addAbortSignal } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
 import {
@@ -11,12 +11,27 @@ import {
   type ShareFileClient,
 } from '@azure/storage-file-share'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
-import { azureAccessError, downloadStream, errorCodeOf, infoOfProperties, signalOption, statusOf, type AzureAuth } from '../azure-common.js'
+import {
+  azureAccessError,
+  downloadStream,
+  errorCodeOf,
+  infoOfProperties,
+  signalOption,
+  statusOf,
+  type AzureAuth,
+} from '../azure-common.js'
 import { fileExists, fileNotFound, plainCause } from '../driver-errors.js'
 import type { DatastoreDriver, FileInfo, GetOptions, ListOptions, PagedIterable, PutOptions, PutResult } from '../driver.js'
 import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody, rethrowCallerFailure } from '../hashing.js'
-import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
+import {
+  RESERVED_SEGMENT_PREFIX,
+  keyProblemOf,
+  toDatastoreKey,
+  toKeyPrefix,
+  unusableFolderReason,
+  type DatastoreKey,
+} from '../key.js'
 import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
 import { checkGet, rangeWithin } from '../range.js'
 
@@ -102,14 +117,18 @@ export function createAzureFileDriver(options: AzureFileDriverOptions): Datastor
   const clientOptions: ShareClientOptions = { retryOptions: { maxTries }, allowTrailingDot: true, allowSourceTrailingDot: true }
   let service: ShareServiceClient
   if (credential?.kind === 'key') {
-    if (!credential.accountKey) throw new WharfError('INVALID_ARGUMENT', 'an azure_file datastore with key auth needs the account key')
+    if (!credential.accountKey)
+      throw new WharfError('INVALID_ARGUMENT', 'an azure_file datastore with key auth needs the account key')
     service = new ShareServiceClient(endpoint, new StorageSharedKeyCredential(accountName, credential.accountKey), clientOptions)
   } else if (credential?.kind === 'sas') {
     const sas = (credential.sasToken ?? '').replace(/^\?/, '')
     if (!sas) throw new WharfError('INVALID_ARGUMENT', 'an azure_file datastore with SAS auth needs the SAS token')
     service = new ShareServiceClient(`${endpoint}?${sas}`, undefined, clientOptions)
   } else {
-    throw new WharfError('INVALID_ARGUMENT', 'an azure_file datastore needs a credential: { kind: "key", accountKey } or { kind: "sas", sasToken }')
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      'an azure_file datastore needs a credential: { kind: "key", accountKey } or { kind: "sas", sasToken }',
+    )
   }
   let share: ShareClient
   try {
@@ -121,7 +140,11 @@ export function createAzureFileDriver(options: AzureFileDriverOptions): Datastor
       { cause },
     )
   }
-  return new AzureFileDriver({ share, where: { accountName, shareName, endpoint, rootDirectory, auth: credential.kind }, concurrency })
+  return new AzureFileDriver({
+    share,
+    where: { accountName, shareName, endpoint, rootDirectory, auth: credential.kind },
+    concurrency,
+  })
 }
 
 class AzureFileDriver implements DatastoreDriver {
@@ -177,7 +200,10 @@ class AzureFileDriver implements DatastoreDriver {
       if (length !== result.size) await file.resize(result.size, signalOption(signal))
       // Set after the last resize, which clears the content headers.
       await file.setHttpHeaders(
-        { fileContentMD5: Buffer.from(result.md5, 'base64'), ...(options.contentType === undefined ? {} : { fileContentType: options.contentType }) },
+        {
+          fileContentMD5: Buffer.from(result.md5, 'base64'),
+          ...(options.contentType === undefined ? {} : { fileContentType: options.contentType }),
+        },
         signalOption(signal),
       )
       await this.#replace(file, { path: [...folder, name].join('/'), key: safe, signal, replace: options.ifNotExists !== true })
@@ -278,7 +304,8 @@ class AzureFileDriver implements DatastoreDriver {
       if (errorCodeOf(error) === 'ShareNotFound') missing = 'share'
       else if (this.#root.length > 0 && isMissing(error)) missing = 'root'
       else throw this.#translate(error, { action: 'check the share' })
-      if (!options.create) throw missing === 'share' ? this.#translate(error, { action: 'check the share' }) : this.#rootMissing(error)
+      if (!options.create)
+        throw missing === 'share' ? this.#translate(error, { action: 'check the share' }) : this.#rootMissing(error)
     }
     if (missing === 'share') {
       try {
@@ -305,7 +332,12 @@ class AzureFileDriver implements DatastoreDriver {
   }
 
   /** Creates a new, empty temp file of `size` bytes in `folder`, creating the folders it needs first. */
-  async #createTemp(options: { folder: readonly string[]; size: number; key: string; signal: AbortSignal | undefined }): Promise<ShareFileClient> {
+  async #createTemp(options: {
+    folder: readonly string[]
+    size: number
+    key: string
+    signal: AbortSignal | undefined
+  }): Promise<ShareFileClient> {
     const { folder, size, key, signal } = options
     // A concurrent delete may prune a folder between creating it and creating the temp file in it.
     for (let attempt = 1; ; attempt++) {
@@ -358,7 +390,10 @@ class AzureFileDriver implements DatastoreDriver {
    * best Azure Files offers, one server-side check-and-rename, which keeps a concurrent writer from being
    * overwritten (decision 0016).
    */
-  async #replace(temp: ShareFileClient, options: { path: string; key: string; signal: AbortSignal | undefined; replace: boolean }): Promise<void> {
+  async #replace(
+    temp: ShareFileClient,
+    options: { path: string; key: string; signal: AbortSignal | undefined; replace: boolean },
+  ): Promise<void> {
     const { path, key, signal } = options
     for (let attempt = 1; ; attempt++) {
       try {
@@ -368,7 +403,11 @@ class AzureFileDriver implements DatastoreDriver {
         const status = statusOf(error)
         if (status !== 409 && status !== 400) throw error
         if (await exists(this.#share.getDirectoryClient(path).getProperties(signalOption(signal)))) throw isAFolder(key, error)
-        if (!options.replace && (await exists(this.#share.rootDirectoryClient.getFileClient(path).getProperties(signalOption(signal))))) throw fileExists(key, error)
+        if (
+          !options.replace &&
+          (await exists(this.#share.rootDirectoryClient.getFileClient(path).getProperties(signalOption(signal))))
+        )
+          throw fileExists(key, error)
         if (status === 400 || attempt >= 3) throw error
         await sleep(100 * attempt, undefined, signal ? { signal } : {})
       }
@@ -410,12 +449,23 @@ class AzureFileDriver implements DatastoreDriver {
           // Uploads in progress (or left by a crash) are the driver's own, never the user's files.
           if (!item.name.startsWith(namePrefix) || item.name.startsWith(RESERVED_SEGMENT_PREFIX)) continue
           const modifiedAt = item.properties.lastModified ?? item.properties.lastWriteTime
-          entries.push(entryOf({ name: item.name, kind: 'file', size: item.properties.contentLength, modifiedAt, order: Buffer.from(item.name), keyPrefix }))
+          entries.push(
+            entryOf({
+              name: item.name,
+              kind: 'file',
+              size: item.properties.contentLength,
+              modifiedAt,
+              order: Buffer.from(item.name),
+              keyPrefix,
+            }),
+          )
         }
         for (const item of page.segment.directoryItems) {
           if (!item.name.startsWith(namePrefix)) continue
           const modifiedAt = item.properties?.lastModified ?? item.properties?.lastWriteTime
-          entries.push(entryOf({ name: item.name, kind: 'folder', size: 0, modifiedAt, order: Buffer.from(`${item.name}/`), keyPrefix }))
+          entries.push(
+            entryOf({ name: item.name, kind: 'folder', size: 0, modifiedAt, order: Buffer.from(`${item.name}/`), keyPrefix }),
+          )
         }
       }
     } catch (error) {
@@ -455,10 +505,14 @@ class AzureFileDriver implements DatastoreDriver {
       )
     }
     if (code !== undefined && UNAVAILABLE_CODES.has(code)) {
-      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${what} cannot be used now (${code}); check the share in the Azure portal`, {
-        details,
-        cause: plainCause(error),
-      })
+      return new WharfError(
+        'DATASTORE_UNAVAILABLE',
+        `could not ${options.action}: ${what} cannot be used now (${code}); check the share in the Azure portal`,
+        {
+          details,
+          cause: plainCause(error),
+        },
+      )
     }
     return plainCause(error)
   }
@@ -467,7 +521,10 @@ class AzureFileDriver implements DatastoreDriver {
 function wholeNumberOption(value: number | undefined, options: { name: string; fallback: number }): number {
   const number = value ?? options.fallback
   if (!(Number.isSafeInteger(number) && number > 0)) {
-    throw new WharfError('INVALID_ARGUMENT', `the option "${options.name}" of an azure_file datastore is ${String(value)}; give a whole number ≥ 1`)
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the option "${options.name}" of an azure_file datastore is ${String(value)}; give a whole number ≥ 1`,
+    )
   }
   return number
 }
@@ -480,9 +537,13 @@ function endpointOf(raw: string | undefined, accountName: string): string {
     url = new URL(text)
   } catch (cause) {
     const which = raw === undefined ? `the account name "${printable(accountName)}" does not make one` : 'it is not a URL'
-    throw new WharfError('INVALID_ARGUMENT', `the azure_file endpoint is not usable: ${which}; give a URL such as https://<account>.file.core.windows.net`, {
-      cause,
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the azure_file endpoint is not usable: ${which}; give a URL such as https://<account>.file.core.windows.net`,
+      {
+        cause,
+      },
+    )
   }
   if (url.protocol !== 'https:' && url.protocol !== 'http:') {
     throw new WharfError('INVALID_ARGUMENT', `the azure_file endpoint must be an http(s) URL, not ${url.protocol}`)
@@ -501,9 +562,13 @@ function rootDirectoryOf(raw: string | undefined): string {
   try {
     return storableKey(String(raw).replace(/^\/+/, ''))
   } catch (cause) {
-    throw new WharfError('INVALID_ARGUMENT', `the option "rootDirectory" of an azure_file datastore is not a usable folder: ${(cause as Error).message}`, {
-      cause,
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the option "rootDirectory" of an azure_file datastore is not a usable folder: ${(cause as Error).message}`,
+      {
+        cause,
+      },
+    )
   }
 }
 
@@ -524,13 +589,15 @@ function checkStorable(text: string, what: 'key' | 'prefix'): void {
   )
 }
 
-
-
-
-
-
 /** A listed name as an entry of its folder, or left out with the reason when no key can have it. */
-function entryOf(listed: { name: string; kind: 'file' | 'folder'; size: number; modifiedAt: Date | undefined; order: Buffer; keyPrefix: string }): Entry {
+function entryOf(listed: {
+  name: string
+  kind: 'file' | 'folder'
+  size: number
+  modifiedAt: Date | undefined
+  order: Buffer
+  keyPrefix: string
+}): Entry {
   const { keyPrefix, ...entry } = listed
   const problem = keyProblemOf(keyPrefix + entry.name)
   if (problem === undefined) return entry
@@ -556,14 +623,14 @@ function isMissing(error: unknown): boolean {
   return (statusOf(error) === 404 && code !== 'ShareNotFound') || code === 'ResourceTypeMismatch'
 }
 
-
-
-
-
 function tooBig(key: string): WharfError {
-  return new WharfError('INVALID_ARGUMENT', `cannot store "${printable(key)}": an Azure Files file holds at most ${MAX_FILE_SIZE} bytes (4 TiB)`, {
-    details: { key: printable(key, 1024) },
-  })
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `cannot store "${printable(key)}": an Azure Files file holds at most ${MAX_FILE_SIZE} bytes (4 TiB)`,
+    {
+      details: { key: printable(key, 1024) },
+    },
+  )
 }
 
 function isAFolder(key: string, cause: unknown): WharfError {

@@ -23,7 +23,13 @@ export async function realPathAhead(folder: string): Promise<string> {
       const parent = path.dirname(current)
       if (code !== 'ENOENT' || parent === current) throw error
       // A link to nowhere: `mkdir -p` would create its target, wherever that is.
-      if (await lstat(current).then(() => true, () => false)) throw brokenLink(current, error)
+      if (
+        await lstat(current).then(
+          () => true,
+          () => false,
+        )
+      )
+        throw brokenLink(current, error)
       missing.push(path.basename(current))
       current = parent
     }

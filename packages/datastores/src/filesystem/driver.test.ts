@@ -36,7 +36,10 @@ describeDatastoreContract('filesystem', async () => {
 })
 
 /** The keys of a whole listing, and the names it left out. */
-async function listingOf(driver: DatastoreDriver, options: ListOptions = {}): Promise<{ keys: string[]; skipped: SkippedName[] }> {
+async function listingOf(
+  driver: DatastoreDriver,
+  options: ListOptions = {},
+): Promise<{ keys: string[]; skipped: SkippedName[] }> {
   const skipped: SkippedName[] = []
   const keys = await keysOf(driver, { ...options, onSkipped: (name) => void skipped.push(name) })
   return { keys, skipped }
@@ -270,7 +273,11 @@ describe('filesystem driver', () => {
       expect(skipped.map(({ name, size, reason }) => ({ name, size, reason }))).toEqual([
         { name: 'ctl\u0001', size: 1, reason: 'it contains a control character (such as NUL or a newline)' },
         { name: 'sub/back\\slash.txt', size: 4, reason: 'it contains "\\", a folder separator on Windows' },
-        { name: "sub/caf\ufffd's.txt", size: 5, reason: "it is not valid UTF-8; in a shell its path in the datastore folder is $'sub/caf\\xe9\\'s.txt'" },
+        {
+          name: "sub/caf\ufffd's.txt",
+          size: 5,
+          reason: "it is not valid UTF-8; in a shell its path in the datastore folder is $'sub/caf\\xe9\\'s.txt'",
+        },
       ])
       for (const name of skipped) expect(Date.parse(name.modifiedAt), name.name).toBeGreaterThan(Date.now() - 60_000)
       // A listing under a prefix tells only of the names under it.
@@ -291,17 +298,20 @@ describe('filesystem driver', () => {
         {
           name: 'C:',
           size: 0,
-          reason: 'a folder whose name cannot be a path (it starts with a drive letter; give a path relative to the datastore); the files under it are not listed',
+          reason:
+            'a folder whose name cannot be a path (it starts with a drive letter; give a path relative to the datastore); the files under it are not listed',
         },
         {
           name: 'bad\\dir',
           size: 0,
-          reason: 'a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed',
+          reason:
+            'a folder whose name cannot be a path (it contains "\\", a folder separator on Windows); the files under it are not listed',
         },
         {
           name: 'raw\ufffd',
           size: 0,
-          reason: "a folder whose name cannot be a path (it is not valid UTF-8; in a shell its path in the datastore folder is $'raw\\xff'); the files under it are not listed",
+          reason:
+            "a folder whose name cannot be a path (it is not valid UTF-8; in a shell its path in the datastore folder is $'raw\\xff'); the files under it are not listed",
         },
       ])
     })
@@ -317,7 +327,8 @@ describe('filesystem driver', () => {
       expect(skipped.map(({ name, reason }) => ({ name, reason }))).toEqual([
         {
           name: 'sub/.wharf-tmp-mine',
-          reason: 'a folder whose name cannot be a path (names starting with ".wharf-tmp-" are reserved for uploads in progress); the files under it are not listed',
+          reason:
+            'a folder whose name cannot be a path (names starting with ".wharf-tmp-" are reserved for uploads in progress); the files under it are not listed',
         },
       ])
     })
@@ -329,7 +340,9 @@ describe('filesystem driver', () => {
         await driver.put(key('z.txt'), bodyOf('z'))
         const { keys, skipped } = await listingOf(driver)
         expect(keys).toEqual(['z.txt'])
-        expect(skipped.map(({ name, reason }) => ({ name, reason }))).toEqual([{ name: 'app.sock', reason: 'a socket, not a file' }])
+        expect(skipped.map(({ name, reason }) => ({ name, reason }))).toEqual([
+          { name: 'app.sock', reason: 'a socket, not a file' },
+        ])
       } finally {
         await new Promise<void>((resolve) => socket.close(() => resolve()))
       }
@@ -337,14 +350,21 @@ describe('filesystem driver', () => {
 
     it('tells of each name once when listed page by page, whether the walk is kept or started afresh after a token', async () => {
       for (const k of ['a1', 'b/b1', 'b/b2', 'c1', 'd/d1', 'e1']) await driver.put(key(k), bodyOf(k))
-      for (const odd of ['a\\x', 'b/b1\\x', 'b/b3\\x', 'c\\x', 'e2\\x']) await writeFile(path.join(root, ...odd.split('/')), 'odd')
+      for (const odd of ['a\\x', 'b/b1\\x', 'b/b3\\x', 'c\\x', 'e2\\x'])
+        await writeFile(path.join(root, ...odd.split('/')), 'odd')
       await mkdir(path.join(root, 'd\\dir'))
       await writeFile(path.join(root, 'd\\dir', 'hidden.txt'), 'h')
       const everything = ['a\\x', 'b/b1\\x', 'b/b3\\x', 'c\\x', 'd\\dir', 'e2\\x']
       for (const pageSize of [1, 2, 4]) {
         const kept = await pagesOf(driver, pageSize)
-        expect(kept.flatMap((page) => page.items), `pageSize ${pageSize}`).toEqual(['a1', 'b/b1', 'b/b2', 'c1', 'd/d1', 'e1'])
-        expect(kept.flatMap((page) => page.skipped), `pageSize ${pageSize}`).toEqual(everything)
+        expect(
+          kept.flatMap((page) => page.items),
+          `pageSize ${pageSize}`,
+        ).toEqual(['a1', 'b/b1', 'b/b2', 'c1', 'd/d1', 'e1'])
+        expect(
+          kept.flatMap((page) => page.skipped),
+          `pageSize ${pageSize}`,
+        ).toEqual(everything)
         // Each page asked for on its own, as the server does: a fresh listing resumed after the last token.
         const fresh: { items: string[]; skipped: string[] }[] = []
         let token: string | undefined
@@ -353,11 +373,18 @@ describe('filesystem driver', () => {
           fresh.push({ items: page?.items ?? [], skipped: page?.skipped ?? [] })
           token = page?.nextPageToken
         } while (token !== undefined)
-        expect(fresh.map(({ items, skipped }) => ({ items, skipped })), `pageSize ${pageSize}`).toEqual(kept.map(({ items, skipped }) => ({ items, skipped })))
+        expect(
+          fresh.map(({ items, skipped }) => ({ items, skipped })),
+          `pageSize ${pageSize}`,
+        ).toEqual(kept.map(({ items, skipped }) => ({ items, skipped })))
       }
       // Pages of two are [a1, b/b1] [b/b2, c1] [d/d1, e1]: a name goes with the page whose stretch of keys it
       // falls in (after the last key of the page before, up to its own last key), the last page's reaching to the end.
-      expect((await pagesOf(driver, 2)).map((page) => page.skipped)).toEqual([['a\\x'], ['b/b1\\x', 'b/b3\\x'], ['c\\x', 'd\\dir', 'e2\\x']])
+      expect((await pagesOf(driver, 2)).map((page) => page.skipped)).toEqual([
+        ['a\\x'],
+        ['b/b1\\x', 'b/b3\\x'],
+        ['c\\x', 'd\\dir', 'e2\\x'],
+      ])
     })
   })
 
@@ -375,7 +402,8 @@ describe('filesystem driver', () => {
       expect(first?.items.map((i) => i.key)).toEqual(['1', '2'])
       await driver.delete(key('2'))
       const rest = []
-      for await (const page of driver.list().byPage({ pageSize: 10, pageToken: first?.nextPageToken ?? '' })) rest.push(...page.items)
+      for await (const page of driver.list().byPage({ pageSize: 10, pageToken: first?.nextPageToken ?? '' }))
+        rest.push(...page.items)
       expect(rest.map((i) => i.key)).toEqual(['5', 'f/3', 'f/4'])
     })
 

@@ -1,7 +1,21 @@
 import { randomBytes } from 'node:crypto'
 import { constants, type Dirent, type Stats } from 'node:fs'
 import { execFile } from 'node:child_process'
-import { access, copyFile, link, lstat, mkdir, open, readdir, realpath, rename, rmdir, stat, unlink, type FileHandle } from 'node:fs/promises'
+import {
+  access,
+  copyFile,
+  link,
+  lstat,
+  mkdir,
+  open,
+  readdir,
+  realpath,
+  rename,
+  rmdir,
+  stat,
+  unlink,
+  type FileHandle,
+} from 'node:fs/promises'
 import path from 'node:path'
 import { addAbortSignal, type Readable } from 'node:stream'
 import { pipeline } from 'node:stream/promises'
@@ -9,9 +23,28 @@ import { TextDecoder } from 'node:util'
 import { DEFAULT_LIMITS, WharfError, isWharfError, printable } from '@wharf/contract'
 import { fileExists, fileNotFound } from '../driver-errors.js'
 import { assertFolderWithin, isInside, makeFolderWithin } from './containment.js'
-import type { DatastoreDriver, FileInfo, GetFileOptions, GetOptions, ListOptions, PagedIterable, PutFileOptions, PutFileResult, PutOptions, PutResult, SkippedName } from '../driver.js'
+import type {
+  DatastoreDriver,
+  FileInfo,
+  GetFileOptions,
+  GetOptions,
+  ListOptions,
+  PagedIterable,
+  PutFileOptions,
+  PutFileResult,
+  PutOptions,
+  PutResult,
+  SkippedName,
+} from '../driver.js'
 import { HashingStream, feedBody } from '../hashing.js'
-import { RESERVED_SEGMENT_PREFIX, keyProblemOf, toDatastoreKey, toKeyPrefix, unusableFolderReason, type DatastoreKey } from '../key.js'
+import {
+  RESERVED_SEGMENT_PREFIX,
+  keyProblemOf,
+  toDatastoreKey,
+  toKeyPrefix,
+  unusableFolderReason,
+  type DatastoreKey,
+} from '../key.js'
 import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
 import { checkGet, rangeWithin } from '../range.js'
 
@@ -180,7 +213,13 @@ class FilesystemDriver implements DatastoreDriver {
     const root = await this.#rootReal()
     const files = keys.map((key) => path.join(root, ...toDatastoreKey(key).split('/')))
     const folders = [...new Set(files.map((file) => path.dirname(file)))]
-    if (keys.length >= SYNCFS_FROM && process.platform === 'linux' && (await onOneDevice(folders)) && (await syncFilesystem(folders[0] ?? root))) return
+    if (
+      keys.length >= SYNCFS_FROM &&
+      process.platform === 'linux' &&
+      (await onOneDevice(folders)) &&
+      (await syncFilesystem(folders[0] ?? root))
+    )
+      return
     let next = 0
     const work = [...files, ...folders]
     const worker = async (): Promise<void> => {
@@ -219,7 +258,8 @@ class FilesystemDriver implements DatastoreDriver {
         if (hasCode(readable, MISSING)) throw fileNotFound(safe, readable)
         throw this.#translate(readable, { action: `read "${printable(safe)}"` })
       }
-      if (hasCode(error, new Set(['EISDIR'])) && !(await statIfPresent(real).catch(() => undefined))?.isFile()) throw fileNotFound(safe, error)
+      if (hasCode(error, new Set(['EISDIR'])) && !(await statIfPresent(real).catch(() => undefined))?.isFile())
+        throw fileNotFound(safe, error)
       throw error
     }
     const info = await stat(targetPath)
@@ -339,7 +379,11 @@ class FilesystemDriver implements DatastoreDriver {
   }
 
   /** Creates the folders of a key (never through a link that leaves the root) and opens a new temp file there. */
-  async #openTemp(root: string, segments: readonly string[], key: string): Promise<{ folder: string; temp: string; handle: FileHandle }> {
+  async #openTemp(
+    root: string,
+    segments: readonly string[],
+    key: string,
+  ): Promise<{ folder: string; temp: string; handle: FileHandle }> {
     // A concurrent delete may prune the folder between creating it and opening the temp file in it.
     for (let attempt = 1; ; attempt++) {
       const folder = await this.#ensureFolder(root, segments, key)
@@ -354,7 +398,12 @@ class FilesystemDriver implements DatastoreDriver {
   }
 
   /** Creates the folders of a key like {@link #openTemp} and copies `localPath` to a new temp file there. */
-  async #copyToTemp(options: { root: string; segments: readonly string[]; key: string; localPath: string }): Promise<{ folder: string; temp: string }> {
+  async #copyToTemp(options: {
+    root: string
+    segments: readonly string[]
+    key: string
+    localPath: string
+  }): Promise<{ folder: string; temp: string }> {
     const { root, segments, key, localPath } = options
     for (let attempt = 1; ; attempt++) {
       const folder = await this.#ensureFolder(root, segments, key)
@@ -419,7 +468,10 @@ class FilesystemDriver implements DatastoreDriver {
         )
       }
     }
-    return new WharfError('INVALID_ARGUMENT', `cannot store "${printable(key)}": a part of its path is a file in this filesystem datastore`)
+    return new WharfError(
+      'INVALID_ARGUMENT',
+      `cannot store "${printable(key)}": a part of its path is a file in this filesystem datastore`,
+    )
   }
 
   /**
@@ -427,7 +479,12 @@ class FilesystemDriver implements DatastoreDriver {
    * order what it leaves out: names no key can have (a folder once, for all under it) and links it does
    * not follow. Temp files of puts are left out silently.
    */
-  async *#walk(options: { root: string; prefix: string; after: string | undefined; signal: AbortSignal | undefined }): AsyncGenerator<WalkStep> {
+  async *#walk(options: {
+    root: string
+    prefix: string
+    after: string | undefined
+    signal: AbortSignal | undefined
+  }): AsyncGenerator<WalkStep> {
     const { root, prefix, after, signal } = options
     const cut = prefix.lastIndexOf('/')
     const keyPrefix = prefix.slice(0, cut + 1)
@@ -440,7 +497,10 @@ class FilesystemDriver implements DatastoreDriver {
       const real = await this.#existing(root, relative)
       if (real === undefined || ancestors.has(real)) {
         // A link on the way that is not followed hides all the prefix asks for; a folder that is not there hides nothing.
-        const skipped = after === undefined ? await unfollowedLink({ here: path.join(start, segments[i - 1] ?? ''), relative, root, ancestors }) : undefined
+        const skipped =
+          after === undefined
+            ? await unfollowedLink({ here: path.join(start, segments[i - 1] ?? ''), relative, root, ancestors })
+            : undefined
         if (skipped) yield skipped
         return
       }
@@ -483,7 +543,14 @@ class FilesystemDriver implements DatastoreDriver {
           if (skipped) yield skipped
           return
         }
-        yield* walkFolder({ real: entry.real, keyPrefix, namePrefix: '', after, ancestors: new Set(ancestors).add(entry.real), signal })
+        yield* walkFolder({
+          real: entry.real,
+          keyPrefix,
+          namePrefix: '',
+          after,
+          ancestors: new Set(ancestors).add(entry.real),
+          signal,
+        })
       },
     })
   }
@@ -516,9 +583,13 @@ class FilesystemDriver implements DatastoreDriver {
     if (options.signal?.aborted) return error
     if (!isSystemError(error)) return error
     if (error.code === 'ENAMETOOLONG') {
-      return new WharfError('INVALID_ARGUMENT', `cannot ${options.action}: the path is too long for this filesystem; use a shorter key`, {
-        cause: error,
-      })
+      return new WharfError(
+        'INVALID_ARGUMENT',
+        `cannot ${options.action}: the path is too long for this filesystem; use a shorter key`,
+        {
+          cause: error,
+        },
+      )
     }
     return this.#unavailable(`failed to ${options.action} (${error.code})`, error)
   }
@@ -546,7 +617,10 @@ async function entryOf(dirent: Dirent<Buffer>, options: { folder: Folder; root: 
     const bytes = Buffer.concat([Buffer.from(folder.keyPrefix), raw])
     const problem = `it is not valid UTF-8; in a shell its path in the datastore folder is ${shellQuoted(bytes)}`
     const reason = isFolderName ? unusableFolderReason(problem) : problem
-    const skipped = await skippedAt(Buffer.concat([Buffer.from(folder.real + path.sep), raw]), { name: LOSSY_UTF8.decode(bytes), reason })
+    const skipped = await skippedAt(Buffer.concat([Buffer.from(folder.real + path.sep), raw]), {
+      name: LOSSY_UTF8.decode(bytes),
+      reason,
+    })
     return skipped && { kind: 'skipped', skipped, order }
   }
   // Uploads in progress (or left by a crash) are the driver's own, never the user's files.
@@ -584,14 +658,19 @@ async function follow(here: string, root: string): Promise<{ real: string; info:
   try {
     real = await realpath(here)
   } catch (error) {
-    const why = hasCode(error, new Set(['ENOENT', 'ENOTDIR'])) ? 'leads to nothing that exists' : `cannot be followed (${isSystemError(error) ? error.code : String(error)})`
+    const why = hasCode(error, new Set(['ENOENT', 'ENOTDIR']))
+      ? 'leads to nothing that exists'
+      : `cannot be followed (${isSystemError(error) ? error.code : String(error)})`
     return { reason: `a symbolic link that ${why}, not followed` }
   }
-  if (!isInside(real, root)) return { reason: 'a symbolic link that leads outside the datastore folder, not followed (Wharf never reads outside it)' }
+  if (!isInside(real, root))
+    return { reason: 'a symbolic link that leads outside the datastore folder, not followed (Wharf never reads outside it)' }
   try {
     return { real, info: await stat(real) }
   } catch (error) {
-    return { reason: `a symbolic link whose target cannot be read (${isSystemError(error) ? error.code : String(error)}), not followed` }
+    return {
+      reason: `a symbolic link whose target cannot be read (${isSystemError(error) ? error.code : String(error)}), not followed`,
+    }
   }
 }
 
@@ -599,7 +678,12 @@ async function follow(here: string, root: string): Promise<{ real: string; info:
  * The link on the way down to a listing prefix that the walk does not follow, as a name left out; undefined
  * when `here` is no link (a folder that is not there).
  */
-async function unfollowedLink(options: { here: string; relative: string; root: string; ancestors: ReadonlySet<string> }): Promise<SkippedName | undefined> {
+async function unfollowedLink(options: {
+  here: string
+  relative: string
+  root: string
+  ancestors: ReadonlySet<string>
+}): Promise<SkippedName | undefined> {
   const { here, relative, root, ancestors } = options
   const info = await lstat(here).catch(() => undefined)
   if (!info?.isSymbolicLink()) return undefined
@@ -723,12 +807,17 @@ function syncFilesystem(folder: string): Promise<boolean> {
     execFile('sync', ['-f', folder], { timeout: 10 * 60_000 }, (error, _stdout, stderr) => {
       if (error === null) return resolve(true)
       // Did not start, or this `sync` knows no -f: use the portable way instead.
-      if (typeof error.code !== 'number' || /invalid option|illegal option|unrecognized option|usage/i.test(stderr)) return resolve(false)
+      if (typeof error.code !== 'number' || /invalid option|illegal option|unrecognized option|usage/i.test(stderr))
+        return resolve(false)
       reject(
-        new WharfError('DATASTORE_UNAVAILABLE', `the filesystem datastore folder "${folder}" could not be made durable: sync -f failed [${stderr.trim() || error.message}]`, {
-          details: { folder },
-          cause: error,
-        }),
+        new WharfError(
+          'DATASTORE_UNAVAILABLE',
+          `the filesystem datastore folder "${folder}" could not be made durable: sync -f failed [${stderr.trim() || error.message}]`,
+          {
+            details: { folder },
+            cause: error,
+          },
+        ),
       )
     })
   })

@@ -134,7 +134,9 @@ describe('s3 driver (s3rver)', () => {
 
   it('validate without create names a missing bucket and the endpoint', async () => {
     const missing = uniqueBucket()
-    const error: unknown = await driverFor(missing).validate().catch((e: unknown) => e)
+    const error: unknown = await driverFor(missing)
+      .validate()
+      .catch((e: unknown) => e)
     expect(isWharfError(error, 'DATASTORE_UNAVAILABLE')).toBe(true)
     expect((error as Error).message).toContain(missing)
     expect((error as Error).message).toContain(server.endpoint)

@@ -40,9 +40,25 @@ export interface S3DriverOptions {
 const MIN_PART_SIZE = 5 * 1024 * 1024
 const DEFAULT_PART_SIZE = 8 * 1024 * 1024
 const DEFAULT_CONCURRENCY = 4
-const REFUSED = new Set(['AccessDenied', 'InvalidAccessKeyId', 'SignatureDoesNotMatch', 'Forbidden', 'InvalidToken', 'ExpiredToken'])
+const REFUSED = new Set([
+  'AccessDenied',
+  'InvalidAccessKeyId',
+  'SignatureDoesNotMatch',
+  'Forbidden',
+  'InvalidToken',
+  'ExpiredToken',
+])
 const NOT_FOUND = new Set(['NoSuchKey', 'NotFound'])
-const UNREACHABLE = new Set(['ECONNREFUSED', 'ECONNRESET', 'ENOTFOUND', 'EAI_AGAIN', 'ETIMEDOUT', 'EHOSTUNREACH', 'ENETUNREACH', 'EPIPE'])
+const UNREACHABLE = new Set([
+  'ECONNREFUSED',
+  'ECONNRESET',
+  'ENOTFOUND',
+  'EAI_AGAIN',
+  'ETIMEDOUT',
+  'EHOSTUNREACH',
+  'ENETUNREACH',
+  'EPIPE',
+])
 
 /**
  * A datastore in an S3 bucket (AWS or an S3-compatible server). Puts stream through a multipart
@@ -55,14 +71,23 @@ export function createS3Driver(options: S3DriverOptions): DatastoreDriver {
     throw new WharfError('INVALID_ARGUMENT', 'an s3 datastore needs the name of its bucket (option "bucket")')
   }
   if (typeof credentials?.accessKeyId !== 'string' || typeof credentials.secretAccessKey !== 'string') {
-    throw new WharfError('INVALID_ARGUMENT', 'an s3 datastore needs an access key id and a secret access key (option "credentials")')
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      'an s3 datastore needs an access key id and a secret access key (option "credentials")',
+    )
   }
   if ((options as { prefix?: unknown }).prefix !== undefined) {
-    throw new WharfError('INVALID_ARGUMENT', 'an s3 datastore is a whole bucket; a key prefix (option "prefix") is not supported yet')
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      'an s3 datastore is a whole bucket; a key prefix (option "prefix") is not supported yet',
+    )
   }
   const partSize = options.partSize ?? DEFAULT_PART_SIZE
   if (!Number.isSafeInteger(partSize) || partSize < MIN_PART_SIZE) {
-    throw new WharfError('INVALID_ARGUMENT', `the part size ${String(partSize)} is not a whole number of bytes ≥ ${MIN_PART_SIZE} (5 MiB, the S3 minimum)`)
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the part size ${String(partSize)} is not a whole number of bytes ≥ ${MIN_PART_SIZE} (5 MiB, the S3 minimum)`,
+    )
   }
   const concurrency = options.concurrency ?? DEFAULT_CONCURRENCY
   if (!Number.isSafeInteger(concurrency) || concurrency < 1) {
@@ -142,7 +167,8 @@ class S3Driver implements DatastoreDriver {
       if (refused !== undefined) throw refused
       if (isWharfError(error)) throw error
       // 412: an object is there; 409: another conditional write of the key is being committed right now.
-      if (options.ifNotExists && (statusOf(error) === 412 || nameOf(error) === 'ConditionalRequestConflict')) throw fileExists(safe, error)
+      if (options.ifNotExists && (statusOf(error) === 412 || nameOf(error) === 'ConditionalRequestConflict'))
+        throw fileExists(safe, error)
       throw this.#translate(error, { action: `write "${printable(safe)}"` })
     } finally {
       signal?.removeEventListener('abort', onAbort)
@@ -172,9 +198,13 @@ class S3Driver implements DatastoreDriver {
         const info = await this.stat(safe, signal ? { signal } : {})
         if (info === undefined) throw fileNotFound(safe, error)
         rangeWithin(range, { size: info.size, key: safe })
-        throw new WharfError('RANGE_NOT_SATISFIABLE', `the range starting at byte ${range.start} is past the end of "${printable(safe)}"`, {
-          cause: error,
-        })
+        throw new WharfError(
+          'RANGE_NOT_SATISFIABLE',
+          `the range starting at byte ${range.start} is past the end of "${printable(safe)}"`,
+          {
+            cause: error,
+          },
+        )
       }
       throw this.#translate(error, { action: `read "${printable(safe)}"`, signal })
     }
@@ -199,7 +229,10 @@ class S3Driver implements DatastoreDriver {
     const { signal } = options
     signal?.throwIfAborted()
     try {
-      const head = await this.#client.send(new HeadObjectCommand({ Bucket: this.#bucket, Key: safe }), signal ? { abortSignal: signal } : {})
+      const head = await this.#client.send(
+        new HeadObjectCommand({ Bucket: this.#bucket, Key: safe }),
+        signal ? { abortSignal: signal } : {},
+      )
       return {
         key: safe,
         size: head.ContentLength ?? 0,
@@ -279,7 +312,8 @@ class S3Driver implements DatastoreDriver {
       await this.#client.send(new HeadBucketCommand({ Bucket: this.#bucket }), send)
       return
     } catch (error) {
-      if (!(isNotFound(error) || nameOf(error) === 'NoSuchBucket')) throw this.#translate(error, { action: 'check the bucket', signal })
+      if (!(isNotFound(error) || nameOf(error) === 'NoSuchBucket'))
+        throw this.#translate(error, { action: 'check the bucket', signal })
       if (!options.create) {
         throw new WharfError(
           'DATASTORE_UNAVAILABLE',
@@ -293,10 +327,14 @@ class S3Driver implements DatastoreDriver {
     } catch (error) {
       if (nameOf(error) === 'BucketAlreadyOwnedByYou') return
       if (nameOf(error) === 'BucketAlreadyExists') {
-        throw new WharfError('FORBIDDEN', `the s3 bucket name "${this.#bucket}" at ${this.#endpoint} is taken by another account; choose another name`, {
-          details: this.#details(),
-          cause: error,
-        })
+        throw new WharfError(
+          'FORBIDDEN',
+          `the s3 bucket name "${this.#bucket}" at ${this.#endpoint} is taken by another account; choose another name`,
+          {
+            details: this.#details(),
+            cause: error,
+          },
+        )
       }
       throw this.#translate(error, { action: 'create the bucket', signal })
     }
@@ -307,7 +345,12 @@ class S3Driver implements DatastoreDriver {
    * a start at the end of an empty object with an empty 206, and s3rver ignores a range start or end of 0
    * and sends more than was asked for.
    */
-  #exactRange(options: { body: Readable; range: { start: number; end?: number }; key: string; served: Served | undefined }): Readable {
+  #exactRange(options: {
+    body: Readable
+    range: { start: number; end?: number }
+    key: string
+    served: Served | undefined
+  }): Readable {
     const { body, range, key, served } = options
     if (served === undefined) return body
     const wanted = rangeWithin(range, { size: served.size, key })
@@ -339,10 +382,14 @@ class S3Driver implements DatastoreDriver {
       )
     }
     if (name === 'NoSuchBucket') {
-      return new WharfError('DATASTORE_UNAVAILABLE', `could not ${options.action}: ${where} does not exist; create it, or validate the datastore with create`, {
-        details: this.#details(),
-        cause: error,
-      })
+      return new WharfError(
+        'DATASTORE_UNAVAILABLE',
+        `could not ${options.action}: ${where} does not exist; create it, or validate the datastore with create`,
+        {
+          details: this.#details(),
+          cause: error,
+        },
+      )
     }
     const code = codeOf(error)
     if ((status !== undefined && status >= 500) || (code !== undefined && UNREACHABLE.has(code)) || name === 'TimeoutError') {

@@ -33,7 +33,18 @@ export async function startAzurite(): Promise<AzuriteInstance> {
   const bin = path.join(path.dirname(require.resolve('azurite/package.json')), 'dist', 'src', 'blob', 'main.js')
   const location = await mkdtemp(path.join(tmpdir(), 'wharf-azurite-'))
   const port = await freePort()
-  const args = ['--blobHost', '127.0.0.1', '--blobPort', String(port), '--location', location, '--silent', '--skipApiVersionCheck', '--loose', '--disableTelemetry']
+  const args = [
+    '--blobHost',
+    '127.0.0.1',
+    '--blobPort',
+    String(port),
+    '--location',
+    location,
+    '--silent',
+    '--skipApiVersionCheck',
+    '--loose',
+    '--disableTelemetry',
+  ]
   const child = spawn(process.execPath, [bin, ...args], { stdio: ['ignore', 'ignore', 'pipe'] })
   let stderr = ''
   child.stderr.on('data', (chunk: Buffer) => {
@@ -59,31 +70,53 @@ export async function startAzurite(): Promise<AzuriteInstance> {
     }
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
-  return { endpoint: `http://127.0.0.1:${port}/devstoreaccount1`, accountName: 'devstoreaccount1', accountKey: AZURITE_ACCOUNT_KEY, stop }
+  return {
+    endpoint: `http://127.0.0.1:${port}/devstoreaccount1`,
+    accountName: 'devstoreaccount1',
+    accountKey: AZURITE_ACCOUNT_KEY,
+    stop,
+  }
 }
 
 /**
  * Replaces the Content-MD5 Azurite keeps for a blob, without touching its content: how a test makes a
  * stored checksum disagree with the bytes, as damage would. (Azurite checks an MD5 sent with the content.)
  */
-export async function setStoredMd5(instance: AzuriteInstance, options: { containerName: string; blobName: string; md5: Buffer }): Promise<void> {
+export async function setStoredMd5(
+  instance: AzuriteInstance,
+  options: { containerName: string; blobName: string; md5: Buffer },
+): Promise<void> {
   const { BlobServiceClient, StorageSharedKeyCredential } = await import('@azure/storage-blob')
-  const service = new BlobServiceClient(instance.endpoint, new StorageSharedKeyCredential(instance.accountName, instance.accountKey))
+  const service = new BlobServiceClient(
+    instance.endpoint,
+    new StorageSharedKeyCredential(instance.accountName, instance.accountKey),
+  )
   const blob = service.getContainerClient(options.containerName).getBlobClient(options.blobName)
   const { contentType } = await blob.getProperties()
-  await blob.setHTTPHeaders({ blobContentMD5: options.md5, ...(contentType === undefined ? {} : { blobContentType: contentType }) })
+  await blob.setHTTPHeaders({
+    blobContentMD5: options.md5,
+    ...(contentType === undefined ? {} : { blobContentType: contentType }),
+  })
 }
 
 /**
  * Stores a blob under `blobName` exactly as given, the way another tool could: through a plain HTTP PUT
  * with a container SAS, because the SDK (and any WHATWG URL) would resolve `..` and `.` segments first.
  */
-export async function putBlobWithRawName(instance: AzuriteInstance, options: { containerName: string; blobName: string; body: string }): Promise<void> {
-  const { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } = await import('@azure/storage-blob')
+export async function putBlobWithRawName(
+  instance: AzuriteInstance,
+  options: { containerName: string; blobName: string; body: string },
+): Promise<void> {
+  const { ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } =
+    await import('@azure/storage-blob')
   const { request } = await import('node:http')
   const credential = new StorageSharedKeyCredential(instance.accountName, instance.accountKey)
   const sas = generateBlobSASQueryParameters(
-    { containerName: options.containerName, permissions: ContainerSASPermissions.parse('cw'), expiresOn: new Date(Date.now() + 600_000) },
+    {
+      containerName: options.containerName,
+      permissions: ContainerSASPermissions.parse('cw'),
+      expiresOn: new Date(Date.now() + 600_000),
+    },
     credential,
   ).toString()
   const url = new URL(instance.endpoint)

@@ -140,7 +140,9 @@ export function describeDatastoreContract(
     console.log(`skipped: ${name}: "lists in byte order of the UTF-8 key": ${differences.nonAsciiListOrder}`)
   }
   if (differences.concurrentPutsInterleave) {
-    console.log(`skipped: ${name}: "puts to one key at the same time leave exactly one whole version": ${differences.concurrentPutsInterleave}`)
+    console.log(
+      `skipped: ${name}: "puts to one key at the same time leave exactly one whole version": ${differences.concurrentPutsInterleave}`,
+    )
   }
   if (differences.conditionalPutIgnored) {
     for (const title of CONDITIONAL_CASES) console.log(`skipped: ${name}: "${title}": ${differences.conditionalPutIgnored}`)
@@ -291,8 +293,12 @@ export function describeDatastoreContract(
 
       it('a body that errors midway fails the put and leaves the old content', async () => {
         await driver.put(key('keep.bin'), bodyOf('old'))
-        await expect(driver.put(key('keep.bin'), failingBody(Buffer.alloc(70_000, 2), new Error('client went away')))).rejects.toThrow()
-        await expect(driver.put(key('fresh.bin'), failingBody(Buffer.alloc(10, 2), new Error('client went away')))).rejects.toThrow()
+        await expect(
+          driver.put(key('keep.bin'), failingBody(Buffer.alloc(70_000, 2), new Error('client went away'))),
+        ).rejects.toThrow()
+        await expect(
+          driver.put(key('fresh.bin'), failingBody(Buffer.alloc(10, 2), new Error('client went away'))),
+        ).rejects.toThrow()
         expect(await text(driver, 'keep.bin')).toBe('old')
         expect(await keysOf(driver)).toEqual(['keep.bin'])
       })
@@ -423,14 +429,17 @@ export function describeDatastoreContract(
         expect(await keysOf(driver, { prefix: '' })).toEqual(['a/b.txt', 'a/b/c', 'a/b/d/e', 'a/bc', 'a/c', 'ab', 'b'])
       })
 
-      it.skipIf(differences.nonAsciiListOrder !== undefined)('lists in byte order of the UTF-8 key, folders included (`b-x` < `b.txt` < `b/c` < `b0`)', async () => {
-        const keys = ['x/b/c', 'x/b0', 'x/b.txt', 'x/b-x', 'B/z', 'a', 'A', 'a b', 'é', '\uFF21', '😀', 'z/😀/1', 'z/\uFF21/1']
-        for (const k of keys) await driver.put(key(k), bodyOf(k))
-        const listed = await keysOf(driver)
-        expect(listed).toEqual(byteOrder(keys))
-        expect(listed.indexOf('x/b-x')).toBeLessThan(listed.indexOf('x/b/c'))
-        expect(listed.indexOf('\uFF21')).toBeLessThan(listed.indexOf('😀'))
-      })
+      it.skipIf(differences.nonAsciiListOrder !== undefined)(
+        'lists in byte order of the UTF-8 key, folders included (`b-x` < `b.txt` < `b/c` < `b0`)',
+        async () => {
+          const keys = ['x/b/c', 'x/b0', 'x/b.txt', 'x/b-x', 'B/z', 'a', 'A', 'a b', 'é', '\uFF21', '😀', 'z/😀/1', 'z/\uFF21/1']
+          for (const k of keys) await driver.put(key(k), bodyOf(k))
+          const listed = await keysOf(driver)
+          expect(listed).toEqual(byteOrder(keys))
+          expect(listed.indexOf('x/b-x')).toBeLessThan(listed.indexOf('x/b/c'))
+          expect(listed.indexOf('\uFF21')).toBeLessThan(listed.indexOf('😀'))
+        },
+      )
 
       it('pages: pageSize 2 over 5 files gives pages of 2, 2 and 1, nothing missing or twice', async () => {
         const keys = ['p/1', 'p/2', 'p/sub/3', 'p/sub/4', 'p/5']
@@ -451,7 +460,9 @@ export function describeDatastoreContract(
         expect(pages.map((p) => p.items.map((i) => i.key))).toEqual([['r/0', 'r/1', 'r/2'], ['r/3', 'r/4', 'r/5'], ['r/6']])
         const token = pages[0]?.nextPageToken
         expect(token).toBeDefined()
-        const resumed = await collectPages(driver.list({ prefix: 'r/' }).byPage({ pageSize: 2, ...(token ? { pageToken: token } : {}) }))
+        const resumed = await collectPages(
+          driver.list({ prefix: 'r/' }).byPage({ pageSize: 2, ...(token ? { pageToken: token } : {}) }),
+        )
         expect(resumed.flatMap((p) => p.items.map((i) => i.key))).toEqual(['r/3', 'r/4', 'r/5', 'r/6'])
       })
 
@@ -496,7 +507,9 @@ export function describeDatastoreContract(
 
     it('runs puts to different keys at the same time', async () => {
       const keys = Array.from({ length: 16 }, (_, i) => `many/${i % 4}/file-${i}.bin`)
-      const results = await Promise.all(keys.map((k, i) => driver.put(key(k), Readable.from(generatedChunks(100_000 + i, i + 1)))))
+      const results = await Promise.all(
+        keys.map((k, i) => driver.put(key(k), Readable.from(generatedChunks(100_000 + i, i + 1)))),
+      )
       for (const [i, k] of keys.entries()) {
         const expected = await digestOf(generatedChunks(100_000 + i, i + 1))
         expect(results[i]).toEqual(expected)
@@ -505,28 +518,40 @@ export function describeDatastoreContract(
       expect(await keysOf(driver, { prefix: 'many/' })).toEqual(byteOrder(keys))
     })
 
-    it.skipIf(differences.concurrentPutsInterleave !== undefined)('puts to one key at the same time leave exactly one whole version', async () => {
-      const versions = Array.from({ length: 6 }, (_, i) => i + 100)
-      const results = await Promise.all(versions.map((seed) => driver.put(key('race.bin'), Readable.from(generatedChunks(300_000, seed)))))
-      const stored = await digestOf(await driver.get(key('race.bin')))
-      expect(results.map((r) => r.sha256)).toContain(stored.sha256)
-      expect(await keysOf(driver)).toEqual(['race.bin'])
-    })
+    it.skipIf(differences.concurrentPutsInterleave !== undefined)(
+      'puts to one key at the same time leave exactly one whole version',
+      async () => {
+        const versions = Array.from({ length: 6 }, (_, i) => i + 100)
+        const results = await Promise.all(
+          versions.map((seed) => driver.put(key('race.bin'), Readable.from(generatedChunks(300_000, seed)))),
+        )
+        const stored = await digestOf(await driver.get(key('race.bin')))
+        expect(results.map((r) => r.sha256)).toContain(stored.sha256)
+        expect(await keysOf(driver)).toEqual(['race.bin'])
+      },
+    )
 
-    it.skipIf(differences.concurrentPutsInterleave !== undefined)('puts of several blocks to one key at the same time each succeed or fail with WRITE_CONFLICT, leaving one whole version', async () => {
-      const size = 9 * 1024 * 1024
-      const seeds = [1, 2, 3, 4]
-      const outcomes = await Promise.allSettled(seeds.map((seed) => driver.put(key('big-race.bin'), Readable.from(generatedChunks(size, seed)))))
-      const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
-      const lost = outcomes.flatMap((o): unknown[] => (o.status === 'rejected' ? [o.reason] : []))
-      expect(won.length).toBeGreaterThan(0)
-      for (const reason of lost) expect(isWharfError(reason, 'WRITE_CONFLICT'), String(reason)).toBe(true)
-      expect(won.map((r) => r.sha256)).toContain((await digestOf(await driver.get(key('big-race.bin')))).sha256)
-      expect(await keysOf(driver)).toEqual(['big-race.bin'])
-    })
+    it.skipIf(differences.concurrentPutsInterleave !== undefined)(
+      'puts of several blocks to one key at the same time each succeed or fail with WRITE_CONFLICT, leaving one whole version',
+      async () => {
+        const size = 9 * 1024 * 1024
+        const seeds = [1, 2, 3, 4]
+        const outcomes = await Promise.allSettled(
+          seeds.map((seed) => driver.put(key('big-race.bin'), Readable.from(generatedChunks(size, seed)))),
+        )
+        const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
+        const lost = outcomes.flatMap((o): unknown[] => (o.status === 'rejected' ? [o.reason] : []))
+        expect(won.length).toBeGreaterThan(0)
+        for (const reason of lost) expect(isWharfError(reason, 'WRITE_CONFLICT'), String(reason)).toBe(true)
+        expect(won.map((r) => r.sha256)).toContain((await digestOf(await driver.get(key('big-race.bin')))).sha256)
+        expect(await keysOf(driver)).toEqual(['big-race.bin'])
+      },
+    )
 
     it.skipIf(differences.conditionalPutIgnored !== undefined)(CONDITIONAL_CASES[0], async () => {
-      expect(await driver.put(key('once/a.txt'), bodyOf('first'), { ifNotExists: true })).toEqual(await digestOf([Buffer.from('first')]))
+      expect(await driver.put(key('once/a.txt'), bodyOf('first'), { ifNotExists: true })).toEqual(
+        await digestOf([Buffer.from('first')]),
+      )
       expect(await codeOf(() => driver.put(key('once/a.txt'), bodyOf('second'), { ifNotExists: true }))).toBe('FILE_EXISTS')
       expect(await text(driver, 'once/a.txt')).toBe('first')
       const putFile = driver.putFile?.bind(driver)
@@ -549,7 +574,9 @@ export function describeDatastoreContract(
       for (const size of [300_000, 9 * 1024 * 1024]) {
         const seeds = [1, 2, 3, 4].map((i) => i + size)
         const target = key(`race-${size}.bin`)
-        const outcomes = await Promise.allSettled(seeds.map((seed) => driver.put(target, Readable.from(generatedChunks(size, seed)), { ifNotExists: true })))
+        const outcomes = await Promise.allSettled(
+          seeds.map((seed) => driver.put(target, Readable.from(generatedChunks(size, seed)), { ifNotExists: true })),
+        )
         const won = outcomes.flatMap((o) => (o.status === 'fulfilled' ? [o.value] : []))
         const lost = outcomes.flatMap((o): unknown[] => (o.status === 'rejected' ? [o.reason] : []))
         expect(won, `size ${size}`).toHaveLength(1)

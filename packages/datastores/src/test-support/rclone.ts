@@ -22,7 +22,10 @@ export function rcloneAzuriteEnv(azurite: AzuriteInstance): Record<string, strin
 }
 
 /** Runs rclone with the given environment added; resolves with its exit code and output. */
-export function runRclone(args: string[], env: Record<string, string>): Promise<{ code: number; stdout: string; stderr: string }> {
+export function runRclone(
+  args: string[],
+  env: Record<string, string>,
+): Promise<{ code: number; stdout: string; stderr: string }> {
   return new Promise((resolve) => {
     execFile('rclone', args, { env: { ...process.env, ...env }, maxBuffer: 64 * 1024 * 1024 }, (error, stdout, stderr) => {
       const code = error ? (typeof error.code === 'number' ? error.code : 1) : 0

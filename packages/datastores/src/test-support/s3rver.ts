@@ -37,7 +37,13 @@ const require = createRequire(import.meta.url)
 export async function startS3rver(options: { anySecret?: boolean } = {}): Promise<S3rverInstance> {
   const S3rver = require('s3rver') as S3rverConstructor
   const directory = await mkdtemp(path.join(tmpdir(), 'wharf-s3rver-'))
-  const server = new S3rver({ port: 0, address: '127.0.0.1', silent: true, directory, allowMismatchedSignatures: options.anySecret === true })
+  const server = new S3rver({
+    port: 0,
+    address: '127.0.0.1',
+    silent: true,
+    directory,
+    allowMismatchedSignatures: options.anySecret === true,
+  })
   let address: AddressInfo
   try {
     address = await server.run()

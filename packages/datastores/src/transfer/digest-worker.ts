@@ -40,11 +40,16 @@ export class DigestWorker {
   readonly #spans = new Map<number, number>()
 
   constructor(path: string, algorithm: DigestAlgorithm) {
-    this.#worker = new Worker(WORKER_SOURCE, { eval: true, workerData: { path, algorithm, encoding: DIGEST_ENCODING[algorithm] } })
+    this.#worker = new Worker(WORKER_SOURCE, {
+      eval: true,
+      workerData: { path, algorithm, encoding: DIGEST_ENCODING[algorithm] },
+    })
     this.#result = new Promise((resolve, reject) => {
       this.#worker.once('message', resolve)
       this.#worker.once('error', reject)
-      this.#worker.once('exit', (code) => reject(new WharfError('INTERNAL', `the hashing worker stopped (exit code ${code}) before it gave the digest`)))
+      this.#worker.once('exit', (code) =>
+        reject(new WharfError('INTERNAL', `the hashing worker stopped (exit code ${code}) before it gave the digest`)),
+      )
     })
     // The outcome is read by digest(); a failure before then must not count as unhandled.
     this.#result.catch(() => undefined)
@@ -64,7 +69,10 @@ export class DigestWorker {
   /** The digest of bytes `[0, size)`; INTERNAL if some were never written. */
   async digest(size: number): Promise<string> {
     if (this.#contiguous !== size || this.#spans.size > 0) {
-      throw new WharfError('INTERNAL', `the download wrote ${this.#contiguous} of ${size} bytes in order; a piece was not written in full`)
+      throw new WharfError(
+        'INTERNAL',
+        `the download wrote ${this.#contiguous} of ${size} bytes in order; a piece was not written in full`,
+      )
     }
     this.#worker.postMessage({ upTo: size, digest: true })
     const { digest, hashed } = await this.#result

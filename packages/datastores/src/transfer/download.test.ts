@@ -33,10 +33,16 @@ describe('downloadFiles (filesystem datastore)', () => {
     await removeAll()
   })
 
-  const local = async (relative: string): Promise<string> => (await readFile(path.join(target, ...relative.split('/')))).toString()
+  const local = async (relative: string): Promise<string> =>
+    (await readFile(path.join(target, ...relative.split('/')))).toString()
 
   it('classifies files as downloaded, unchanged, skipped and (with overwrite) overwritten', async () => {
-    await writeFiles(root, { 'd/new.txt': 'new file', 'd/same.txt': 'same', 'd/same-size.txt': 'remote', 'd/other-size.txt': 'remote version' })
+    await writeFiles(root, {
+      'd/new.txt': 'new file',
+      'd/same.txt': 'same',
+      'd/same-size.txt': 'remote',
+      'd/other-size.txt': 'remote version',
+    })
     await writeFiles(target, { 'd/same.txt': 'same', 'd/same-size.txt': 'LOCAL!', 'd/other-size.txt': 'local' })
     const first = await downloadFiles(driver, { targetDir: target })
     expect(first).toEqual({
@@ -124,7 +130,9 @@ describe('downloadFiles (filesystem datastore)', () => {
     const result = await downloadFiles(recording, { targetDir: target, onProgress: (p) => reports.push(p) })
     expect(result.downloaded).toEqual(['big/model.bin'])
     expect(result.bytes).toBe(size)
-    expect(await sha256OfFile(path.join(target, 'big', 'model.bin'))).toBe(await sha256OfFile(path.join(root, 'big', 'model.bin')))
+    expect(await sha256OfFile(path.join(target, 'big', 'model.bin'))).toBe(
+      await sha256OfFile(path.join(root, 'big', 'model.bin')),
+    )
     const ranges = recorded.gets.map((g) => g.range)
     // The default pieces: 16 MiB each.
     const piece = 16 * 1024 * 1024
@@ -148,7 +156,11 @@ describe('downloadFiles (filesystem datastore)', () => {
       ...(relative === undefined ? {} : { relative }),
     })
     const weights = await fileOf('run/weights.bin', await sha256OfFile(path.join(root, 'run', 'weights.bin')))
-    const files = [weights, await fileOf('run/log.txt', await sha256OfFile(path.join(root, 'run', 'log.txt')), 'notes/log.txt'), { ...weights, key: '../escape.txt' }]
+    const files = [
+      weights,
+      await fileOf('run/log.txt', await sha256OfFile(path.join(root, 'run', 'log.txt')), 'notes/log.txt'),
+      { ...weights, key: '../escape.txt' },
+    ]
     const pieces = { from: 1024 * 1024, size: 512 * 1024, atOnce: 4 }
     const first = await downloadRemoteFiles(files, { targetDir: target, pieces })
     expect(first.downloaded).toEqual(['run/weights.bin', 'run/log.txt'])
@@ -166,7 +178,10 @@ describe('downloadFiles (filesystem datastore)', () => {
     expect([forced.unchanged, forced.overwritten]).toEqual([['run/weights.bin'], ['run/log.txt']])
     expect(await local('notes/log.txt')).toBe('epoch 1\n')
 
-    const damaged = await downloadRemoteFiles([{ ...weights, digest: { algorithm: 'sha256', value: '0'.repeat(64) } }], { targetDir: path.join(base, 'damaged'), pieces })
+    const damaged = await downloadRemoteFiles([{ ...weights, digest: { algorithm: 'sha256', value: '0'.repeat(64) } }], {
+      targetDir: path.join(base, 'damaged'),
+      pieces,
+    })
     expect(damaged.failed[0]?.message).toMatch(/arrived damaged: the content does not match its stored sha256/)
     expect(await filesBelow(path.join(base, 'damaged'))).toEqual([])
   })
@@ -182,7 +197,9 @@ describe('downloadFiles (filesystem datastore)', () => {
       const lengths = plan.map((piece) => piece.end - piece.start)
       expect(lengths.slice(8, -1).every((length) => length === pieces.size)).toBe(true)
       const first = lengths.slice(0, 8)
-      expect(first.every((length, i) => (staggered ? i === 0 || length > (first[i - 1] ?? 0) : length === pieces.size))).toBe(true)
+      expect(first.every((length, i) => (staggered ? i === 0 || length > (first[i - 1] ?? 0) : length === pieces.size))).toBe(
+        true,
+      )
     }
   })
 
@@ -219,7 +236,9 @@ describe('downloadFiles (filesystem datastore)', () => {
         if (options.range && options.range.start > 0) controller.abort(new Error('stopped by the test'))
       },
     })
-    const error = await downloadFiles(recording, { targetDir: target, concurrency: 1, signal: controller.signal }).catch((e: unknown) => e)
+    const error = await downloadFiles(recording, { targetDir: target, concurrency: 1, signal: controller.signal }).catch(
+      (e: unknown) => e,
+    )
     expect((error as Error).message).toBe('stopped by the test')
     const left = await filesBelow(target)
     expect(left.filter((name) => name.includes('.wharf-tmp-'))).toEqual([])
@@ -243,7 +262,9 @@ describe('downloadFiles (filesystem datastore)', () => {
     expect(await codeOf(() => downloadFiles(driver, { targetDir: '' }))).toBe('INVALID_ARGUMENT')
     expect(await codeOf(() => downloadFiles(driver, { targetDir: target, concurrency: 1.5 }))).toBe('INVALID_ARGUMENT')
     expect(await codeOf(() => downloadFiles(driver, { targetDir: target, pieces: { size: 0 } }))).toBe('INVALID_ARGUMENT')
-    const error = await downloadFiles(createFilesystemDriver({ root: path.join(base, 'missing') }), { targetDir: target }).catch((e: unknown) => e)
+    const error = await downloadFiles(createFilesystemDriver({ root: path.join(base, 'missing') }), { targetDir: target }).catch(
+      (e: unknown) => e,
+    )
     expect(isWharfError(error, 'DATASTORE_UNAVAILABLE')).toBe(true)
   })
 })

@@ -93,7 +93,10 @@ export async function downloadFiles(driver: DatastoreDriver, options: DownloadOp
     const onSkipped = (skipped: SkippedName): void => void unusable.push(skipped)
     const { signal } = options
     for await (const info of driver.list({ prefix: start.prefix, onSkipped, ...(signal ? { signal } : {}) })) listed.push(info)
-    return downloadAll(listed.map((info) => remoteFileOf(driver, info)), { ...start, unusable })
+    return downloadAll(
+      listed.map((info) => remoteFileOf(driver, info)),
+      { ...start, unusable },
+    )
   })
 }
 
@@ -119,7 +122,9 @@ function remoteFileOf(driver: DatastoreDriver, info: FileInfo): RemoteFile {
     size: info.size,
     digest: info.contentMd5 === undefined ? undefined : { algorithm: 'md5', value: info.contentMd5 },
     open: (get) => driver.get(info.key, get),
-    ...(driver.getFile === undefined ? {} : { copyTo: (target: string, get: GetFileOptions) => driver.getFile!(info.key, target, get) }),
+    ...(driver.getFile === undefined
+      ? {}
+      : { copyTo: (target: string, get: GetFileOptions) => driver.getFile!(info.key, target, get) }),
   }
 }
 
@@ -158,7 +163,10 @@ async function startDownload(options: DownloadOptions): Promise<Started> {
   return { options, settings: { overwrite, verify, stripPrefix, concurrency, pieces }, prefix, targetDir, realTarget }
 }
 
-async function downloadAll(files: readonly RemoteFile[], start: Started & { unusable: readonly SkippedName[] }): Promise<DownloadResult> {
+async function downloadAll(
+  files: readonly RemoteFile[],
+  start: Started & { unusable: readonly SkippedName[] },
+): Promise<DownloadResult> {
   const { options, settings, prefix, targetDir, realTarget, unusable } = start
   const { signal } = options
   const failures: (TransferFailure & { index: number })[] = []
@@ -167,7 +175,8 @@ async function downloadAll(files: readonly RemoteFile[], start: Started & { unus
   }
   const planned = plan(files, { targetDir, prefix, stripPrefix: settings.stripPrefix, fail })
   // Names no local path can have are failures of their own, after the listed files: never dropped unseen.
-  for (const [i, skipped] of unusable.entries()) fail(files.length + i, { key: skipped.name, localPath: targetDir }, notLocal(skipped))
+  for (const [i, skipped] of unusable.entries())
+    fail(files.length + i, { key: skipped.name, localPath: targetDir }, notLocal(skipped))
 
   const tracker = new ProgressTracker(options.onProgress)
   tracker.start({ filesTotal: files.length + unusable.length, bytesTotal: files.reduce((sum, file) => sum + file.size, 0) })
@@ -178,21 +187,25 @@ async function downloadAll(files: readonly RemoteFile[], start: Started & { unus
   const folders = new Folders(realTarget)
   const context: DownloadContext = { ...settings, tracker, signal, folders }
   try {
-    await runPool(planned, { concurrency: settings.concurrency, signal, isStopped: () => tracker.callbackError() !== undefined }, async (entry) => {
-      let end: FileEnd = 'failed'
-      const counted = { bytes: 0 }
-      try {
-        const outcome = await downloadOne(context, { entry, counted })
-        outcomes.add(outcome, { index: entry.index, key: entry.file.key })
-        if (outcome === 'downloaded' || outcome === 'overwritten') bytes += entry.file.size
-        end = outcome === 'downloaded' || outcome === 'overwritten' ? 'sent' : outcome
-      } catch (error) {
-        if (signal?.aborted) throw error
-        fail(entry.index, { key: entry.file.key, localPath: entry.localPath }, error)
-      } finally {
-        if (!signal?.aborted) tracker.fileDone(end, entry.file.size - counted.bytes)
-      }
-    })
+    await runPool(
+      planned,
+      { concurrency: settings.concurrency, signal, isStopped: () => tracker.callbackError() !== undefined },
+      async (entry) => {
+        let end: FileEnd = 'failed'
+        const counted = { bytes: 0 }
+        try {
+          const outcome = await downloadOne(context, { entry, counted })
+          outcomes.add(outcome, { index: entry.index, key: entry.file.key })
+          if (outcome === 'downloaded' || outcome === 'overwritten') bytes += entry.file.size
+          end = outcome === 'downloaded' || outcome === 'overwritten' ? 'sent' : outcome
+        } catch (error) {
+          if (signal?.aborted) throw error
+          fail(entry.index, { key: entry.file.key, localPath: entry.localPath }, error)
+        } finally {
+          if (!signal?.aborted) tracker.fileDone(end, entry.file.size - counted.bytes)
+        }
+      },
+    )
   } catch (error) {
     tracker.stop()
     throw error
@@ -226,19 +239,34 @@ async function prepareTarget(targetDir: string): Promise<string> {
   } catch (error) {
     const code = systemCodeOf(error)
     if (code !== 'EEXIST' && code !== 'ENOTDIR') {
-      const reason = code === 'EACCES' || code === 'EPERM' ? 'cannot be created or read (permission denied); choose another folder' : `cannot be created [${code ?? String(error)}]`
-      throw new WharfError(code === 'EACCES' || code === 'EPERM' ? 'FORBIDDEN' : 'INTERNAL', `the download folder "${printable(targetDir, 400)}" ${reason}`, {
-        cause: error,
-      })
+      const reason =
+        code === 'EACCES' || code === 'EPERM'
+          ? 'cannot be created or read (permission denied); choose another folder'
+          : `cannot be created [${code ?? String(error)}]`
+      throw new WharfError(
+        code === 'EACCES' || code === 'EPERM' ? 'FORBIDDEN' : 'INTERNAL',
+        `the download folder "${printable(targetDir, 400)}" ${reason}`,
+        {
+          cause: error,
+        },
+      )
     }
   }
-  throw new WharfError('INVALID_ARGUMENT', `the download folder "${printable(targetDir, 400)}" is a file (or inside one); give a folder`)
+  throw new WharfError(
+    'INVALID_ARGUMENT',
+    `the download folder "${printable(targetDir, 400)}" is a file (or inside one); give a folder`,
+  )
 }
 
 /** Local paths for the files; those that cannot have one are failed through `fail`. */
 function plan(
   files: readonly RemoteFile[],
-  options: { targetDir: string; prefix: string; stripPrefix: boolean; fail: (index: number, where: { key: string; localPath: string }, error: unknown) => void },
+  options: {
+    targetDir: string
+    prefix: string
+    stripPrefix: boolean
+    fail: (index: number, where: { key: string; localPath: string }, error: unknown) => void
+  },
 ): Planned[] {
   const { targetDir, fail } = options
   const placed: (Planned & { relative: string })[] = []
@@ -261,9 +289,21 @@ function plan(
     const where = { key, localPath: entry.localPath }
     const other = taken.get(entry.relative)
     if (folders.has(entry.relative)) {
-      fail(entry.index, where, clash(`"${printable(key)}" would be written to "${printable(entry.localPath, 400)}", which the download also needs as a folder for other keys; download it with another prefix`))
+      fail(
+        entry.index,
+        where,
+        clash(
+          `"${printable(key)}" would be written to "${printable(entry.localPath, 400)}", which the download also needs as a folder for other keys; download it with another prefix`,
+        ),
+      )
     } else if (other !== undefined) {
-      fail(entry.index, where, clash(`"${printable(key)}" and "${printable(other)}" would both be written to "${printable(entry.localPath, 400)}"; download them without stripPrefix`))
+      fail(
+        entry.index,
+        where,
+        clash(
+          `"${printable(key)}" and "${printable(other)}" would both be written to "${printable(entry.localPath, 400)}"; download them without stripPrefix`,
+        ),
+      )
     } else {
       taken.set(entry.relative, key)
       planned.push({ index: entry.index, file: entry.file, localPath: entry.localPath })
@@ -295,7 +335,8 @@ async function downloadOne(context: DownloadContext, task: { entry: Planned; cou
     if (existing === file.size) {
       localDigest = await digestOfLocal(localPath, { algorithm, signal })
       if (file.digest !== undefined) state = localDigest === file.digest.value ? 'same' : 'differs'
-      else if (!context.overwrite) state = localDigest === (await remoteDigestOf(file, { algorithm, signal })) ? 'same' : 'differs'
+      else if (!context.overwrite)
+        state = localDigest === (await remoteDigestOf(file, { algorithm, signal })) ? 'same' : 'differs'
       // With overwrite and no stored digest, the download itself tells: one read of the remote either way.
       else state = 'same-size'
     }
@@ -396,10 +437,15 @@ async function localSizeOf(localPath: string, key: string): Promise<number | und
     throw localErrorOf(error, { localPath, action: 'write' })
   }
   if (info.isFile()) return info.size
-  throw clash(`"${printable(key)}" cannot be written to "${printable(localPath, 400)}": a ${info.isDirectory() ? 'folder' : 'non-file'} is there; move it or download into another folder`)
+  throw clash(
+    `"${printable(key)}" cannot be written to "${printable(localPath, 400)}": a ${info.isDirectory() ? 'folder' : 'non-file'} is there; move it or download into another folder`,
+  )
 }
 
-async function digestOfLocal(localPath: string, options: { algorithm: DigestAlgorithm; signal: AbortSignal | undefined }): Promise<string> {
+async function digestOfLocal(
+  localPath: string,
+  options: { algorithm: DigestAlgorithm; signal: AbortSignal | undefined },
+): Promise<string> {
   let handle: FileHandle | undefined
   try {
     handle = await open(localPath, 'r')
@@ -412,7 +458,10 @@ async function digestOfLocal(localPath: string, options: { algorithm: DigestAlgo
 }
 
 /** The digest of the stored bytes, read whole (for a storage that keeps none). */
-async function remoteDigestOf(file: RemoteFile, options: { algorithm: DigestAlgorithm; signal: AbortSignal | undefined }): Promise<string> {
+async function remoteDigestOf(
+  file: RemoteFile,
+  options: { algorithm: DigestAlgorithm; signal: AbortSignal | undefined },
+): Promise<string> {
   const { signal } = options
   try {
     const body = await file.open(signal ? { signal } : {})
@@ -458,17 +507,27 @@ class Folders {
         break
       } catch (error) {
         const parent = path.dirname(existing)
-        if (systemCodeOf(error) !== 'ENOENT' || parent === existing) throw localErrorOf(error, { localPath: folder, action: 'write' })
+        if (systemCodeOf(error) !== 'ENOENT' || parent === existing)
+          throw localErrorOf(error, { localPath: folder, action: 'write' })
         existing = parent
       }
     }
-    if (real !== this.#realTarget && !real.startsWith(this.#realTarget.endsWith(path.sep) ? this.#realTarget : this.#realTarget + path.sep)) {
-      throw new WharfError('UNSAFE_PATH', `the local folder "${printable(existing, 400)}" leads outside the download folder (a symbolic link); nothing was written through it`, {
-        details: { folder: printable(existing, 1024) },
-      })
+    if (
+      real !== this.#realTarget &&
+      !real.startsWith(this.#realTarget.endsWith(path.sep) ? this.#realTarget : this.#realTarget + path.sep)
+    ) {
+      throw new WharfError(
+        'UNSAFE_PATH',
+        `the local folder "${printable(existing, 400)}" leads outside the download folder (a symbolic link); nothing was written through it`,
+        {
+          details: { folder: printable(existing, 1024) },
+        },
+      )
     }
     if (!(await stat(real).catch(() => undefined))?.isDirectory()) {
-      throw clash(`the local path "${printable(existing, 400)}" is a file, so it cannot be a folder for the files downloaded below it; move it or download into another folder`)
+      throw clash(
+        `the local path "${printable(existing, 400)}" is a file, so it cannot be a folder for the files downloaded below it; move it or download into another folder`,
+      )
     }
     if (existing !== folder) {
       try {

@@ -19,7 +19,9 @@ export type LocalAction = 'read' | 'write'
 export function failureOf(error: unknown, where: { key: string; localPath: string }): TransferFailure {
   const known = isWharfError(error)
     ? error
-    : new WharfError('INTERNAL', `transferring "${printable(where.key)}" failed unexpectedly [${reasonOf(error)}]`, { cause: error })
+    : new WharfError('INTERNAL', `transferring "${printable(where.key)}" failed unexpectedly [${reasonOf(error)}]`, {
+        cause: error,
+      })
   return { key: where.key, localPath: where.localPath, code: known.code, message: withoutQueries(known.message) }
 }
 
@@ -30,10 +32,14 @@ export function failureOf(error: unknown, where: { key: string; localPath: strin
 export function remoteErrorOf(error: unknown, where: { key: string; action: 'read' | 'write' }): WharfError {
   if (isWharfError(error)) return error
   const verb = where.action === 'read' ? 'reading' : 'writing'
-  return new WharfError('DATASTORE_UNAVAILABLE', `${verb} "${printable(where.key)}" in the datastore broke off [${withoutQueries(reasonOf(error))}]; run the transfer again`, {
-    details: { key: printable(where.key, 1024) },
-    cause: error,
-  })
+  return new WharfError(
+    'DATASTORE_UNAVAILABLE',
+    `${verb} "${printable(where.key)}" in the datastore broke off [${withoutQueries(reasonOf(error))}]; run the transfer again`,
+    {
+      details: { key: printable(where.key, 1024) },
+      cause: error,
+    },
+  )
 }
 
 /** A WharfError for an error of the local file system (or, failing that, an INTERNAL one). */
@@ -45,28 +51,56 @@ export function localErrorOf(error: unknown, where: { localPath: string; action:
   switch (code ?? '') {
     case 'ENOENT':
       return reading
-        ? new WharfError('FILE_NOT_FOUND', `${file} does not exist (was it moved or deleted after it was listed?); check the path`, { cause: error })
-        : new WharfError('FILE_NOT_FOUND', `a folder on the way to ${file} disappeared while it was written; run the download again`, { cause: error })
+        ? new WharfError(
+            'FILE_NOT_FOUND',
+            `${file} does not exist (was it moved or deleted after it was listed?); check the path`,
+            { cause: error },
+          )
+        : new WharfError(
+            'FILE_NOT_FOUND',
+            `a folder on the way to ${file} disappeared while it was written; run the download again`,
+            { cause: error },
+          )
     case 'EACCES':
     case 'EPERM':
-      return new WharfError('FORBIDDEN', `${file} cannot be ${reading ? 'read' : 'written'} (${code}: permission denied); change its permissions or skip it`, {
+      return new WharfError(
+        'FORBIDDEN',
+        `${file} cannot be ${reading ? 'read' : 'written'} (${code}: permission denied); change its permissions or skip it`,
+        {
+          cause: error,
+        },
+      )
+    case 'EISDIR':
+      return new WharfError('INVALID_ARGUMENT', `${file} is a folder, not a file; give the files inside it instead`, {
         cause: error,
       })
-    case 'EISDIR':
-      return new WharfError('INVALID_ARGUMENT', `${file} is a folder, not a file; give the files inside it instead`, { cause: error })
     case 'ENOTDIR':
     case 'EEXIST':
     case 'ENOTEMPTY':
-      return new WharfError('INVALID_ARGUMENT', `${file} cannot be written: a file and a folder of the same name are in the way of each other (${code}); move one of them`, {
-        cause: error,
-      })
+      return new WharfError(
+        'INVALID_ARGUMENT',
+        `${file} cannot be written: a file and a folder of the same name are in the way of each other (${code}); move one of them`,
+        {
+          cause: error,
+        },
+      )
     case 'ENOSPC':
     case 'EDQUOT':
-      return new WharfError('INTERNAL', `${file} cannot be written: the local disk is full (${code}); free some space and run again`, { cause: error })
+      return new WharfError(
+        'INTERNAL',
+        `${file} cannot be written: the local disk is full (${code}); free some space and run again`,
+        { cause: error },
+      )
     case 'ENAMETOOLONG':
-      return new WharfError('INVALID_ARGUMENT', `${file} cannot be ${reading ? 'read' : 'written'}: its path is too long for this file system`, { cause: error })
+      return new WharfError(
+        'INVALID_ARGUMENT',
+        `${file} cannot be ${reading ? 'read' : 'written'}: its path is too long for this file system`,
+        { cause: error },
+      )
     default:
-      return new WharfError('INTERNAL', `${file} could not be ${reading ? 'read' : 'written'} [${reasonOf(error)}]`, { cause: error })
+      return new WharfError('INTERNAL', `${file} could not be ${reading ? 'read' : 'written'} [${reasonOf(error)}]`, {
+        cause: error,
+      })
   }
 }
 

@@ -26,7 +26,11 @@ export interface PieceOptions {
  * Piece settings measured against Azurite (see measure.ts): 16 MiB ranges, 8 at a time, from 32 MiB. A
  * 1 GiB file went from about 130 MiB/s (8 MiB × 4) to 200–330 MiB/s.
  */
-export const DEFAULT_PIECES: Readonly<Required<PieceOptions>> = Object.freeze({ from: 32 * 1024 * 1024, size: 16 * 1024 * 1024, atOnce: 8 })
+export const DEFAULT_PIECES: Readonly<Required<PieceOptions>> = Object.freeze({
+  from: 32 * 1024 * 1024,
+  size: 16 * 1024 * 1024,
+  atOnce: 8,
+})
 
 /** Bytes collected from a response before one positional write. */
 const WRITE_SIZE = 256 * 1024
@@ -71,7 +75,10 @@ export async function fetchToFile(options: FetchToFileOptions): Promise<string |
   const { size, pieces } = options
   if (size < pieces.from) {
     const hasher = options.digest ? new LiveDigest(options.digest) : undefined
-    await fetchPiece({ ...options, onWritten: (at, chunks) => hasher?.written(at, chunks) }, { start: 0, end: size, ranged: false })
+    await fetchPiece(
+      { ...options, onWritten: (at, chunks) => hasher?.written(at, chunks) },
+      { start: 0, end: size, ranged: false },
+    )
     return hasher?.digest(size)
   }
   const plan = planPieces(size, pieces, { staggered: options.digest !== undefined })
@@ -108,10 +115,12 @@ const PIECE_ALIGN = 256 * 1024
  */
 export function planPieces(size: number, pieces: Readonly<Required<PieceOptions>>, options: { staggered: boolean }): Piece[] {
   const plan: Piece[] = []
-  for (let start = 0; start < size; ) {
+  for (let start = 0; start < size;) {
     const wave = plan.length
     const length =
-      options.staggered && wave < pieces.atOnce ? Math.max(PIECE_ALIGN, Math.ceil((pieces.size * (wave + 1)) / pieces.atOnce / PIECE_ALIGN) * PIECE_ALIGN) : pieces.size
+      options.staggered && wave < pieces.atOnce
+        ? Math.max(PIECE_ALIGN, Math.ceil((pieces.size * (wave + 1)) / pieces.atOnce / PIECE_ALIGN) * PIECE_ALIGN)
+        : pieces.size
     const end = Math.min(start + length, size)
     plan.push({ start, end, ranged: true })
     start = end
@@ -119,7 +128,10 @@ export function planPieces(size: number, pieces: Readonly<Required<PieceOptions>
   return plan
 }
 
-async function fetchPiece(options: FetchToFileOptions & { onWritten: (at: number, chunks: Uint8Array[], length: number) => void }, piece: Piece): Promise<void> {
+async function fetchPiece(
+  options: FetchToFileOptions & { onWritten: (at: number, chunks: Uint8Array[], length: number) => void },
+  piece: Piece,
+): Promise<void> {
   const { key, handle, signal, size, localPath } = options
   const get = signal ? { signal } : {}
   let body
@@ -173,7 +185,7 @@ async function writeAllAt(handle: FileHandle, chunks: Uint8Array[], at: { length
   if (bytesWritten === length) return
   // A short write (rare for a regular file): write the rest from where it stopped.
   const rest = Buffer.concat(chunks, length).subarray(bytesWritten)
-  for (let written = 0; written < rest.length; ) {
+  for (let written = 0; written < rest.length;) {
     const result = await handle.write(rest, written, rest.length - written, position + bytesWritten + written)
     written += result.bytesWritten
   }
@@ -183,7 +195,10 @@ function changed(options: { key: string; size: number; seen: string; cause?: unk
   return new WharfError(
     'DATASTORE_UNAVAILABLE',
     `"${printable(options.key)}" changed while it was downloaded: the listing said ${options.size} bytes, the storage sent ${options.seen}; nothing was kept, run the download again`,
-    { details: { key: printable(options.key, 1024), size: options.size }, ...(options.cause === undefined ? {} : { cause: options.cause }) },
+    {
+      details: { key: printable(options.key, 1024), size: options.size },
+      ...(options.cause === undefined ? {} : { cause: options.cause }),
+    },
   )
 }
 
@@ -199,7 +214,8 @@ class LiveDigest {
   }
 
   written(at: number, chunks: Uint8Array[]): void {
-    if (at !== this.#hashed) throw new WharfError('INTERNAL', `a download wrote byte ${at} while ${this.#hashed} bytes were hashed`)
+    if (at !== this.#hashed)
+      throw new WharfError('INTERNAL', `a download wrote byte ${at} while ${this.#hashed} bytes were hashed`)
     for (const chunk of chunks) {
       this.#hash.update(chunk)
       this.#hashed += chunk.length

@@ -24,8 +24,16 @@ describe('listLocalFiles', () => {
     await writeFiles(dir, { 'b.txt': 'bb', 'a/z.txt': 'z', 'a/b/c.bin': 'ccc', 'Z.txt': '', 'é.txt': 'e', 'a-b.txt': '1' })
     await mkdir(path.join(dir, 'empty', 'deeper'), { recursive: true })
     const files = await listLocalFiles(dir)
-    expect(files.map((f) => f.relativePath)).toEqual(['Z.txt', 'a/b/c.bin', 'a/z.txt', 'a-b.txt', 'b.txt', 'é.txt'].sort((x, y) => Buffer.compare(Buffer.from(x), Buffer.from(y))))
-    expect(files.find((f) => f.relativePath === 'a/b/c.bin')).toEqual({ localPath: path.join(dir, 'a', 'b', 'c.bin'), relativePath: 'a/b/c.bin', size: 3 })
+    expect(files.map((f) => f.relativePath)).toEqual(
+      ['Z.txt', 'a/b/c.bin', 'a/z.txt', 'a-b.txt', 'b.txt', 'é.txt'].sort((x, y) =>
+        Buffer.compare(Buffer.from(x), Buffer.from(y)),
+      ),
+    )
+    expect(files.find((f) => f.relativePath === 'a/b/c.bin')).toEqual({
+      localPath: path.join(dir, 'a', 'b', 'c.bin'),
+      relativePath: 'a/b/c.bin',
+      size: 3,
+    })
   })
 
   it('follows links to files and folders, cuts a link loop, and leaves out temp files of interrupted downloads', async () => {
@@ -62,14 +70,22 @@ describe('planUploadKeys', () => {
 
   it('makes key = targetPath + the path below relativeRoot (Azure ML upload_files)', () => {
     const files = [path.join(root, 'to', 'file.txt'), path.join(root, 'to', 'deep', 'f.bin')]
-    expect(planUploadKeys(files, { relativeRoot: root, targetPath: 'up/load' }).map((i) => i.key)).toEqual(['up/load/to/file.txt', 'up/load/to/deep/f.bin'])
+    expect(planUploadKeys(files, { relativeRoot: root, targetPath: 'up/load' }).map((i) => i.key)).toEqual([
+      'up/load/to/file.txt',
+      'up/load/to/deep/f.bin',
+    ])
     for (const targetPath of ['./up/load/', '/up/load', 'up\\load', '//up//load//']) {
-      expect(planUploadKeys(files, { relativeRoot: root, targetPath }).map((i) => i.key), targetPath).toEqual(['up/load/to/file.txt', 'up/load/to/deep/f.bin'])
+      expect(
+        planUploadKeys(files, { relativeRoot: root, targetPath }).map((i) => i.key),
+        targetPath,
+      ).toEqual(['up/load/to/file.txt', 'up/load/to/deep/f.bin'])
     }
     for (const targetPath of ['', '.', './', '/']) {
       expect(planUploadKeys(files, { relativeRoot: `${root}${path.sep}`, targetPath })[0]?.key, targetPath).toBe('to/file.txt')
     }
-    expect(planUploadKeys(['rel/x.txt'], { relativeRoot: 'rel' })).toEqual([{ localPath: path.resolve('rel/x.txt'), key: 'x.txt' }])
+    expect(planUploadKeys(['rel/x.txt'], { relativeRoot: 'rel' })).toEqual([
+      { localPath: path.resolve('rel/x.txt'), key: 'x.txt' },
+    ])
   })
 
   it('refuses a relative root that does not hold every file, naming the first file outside it', () => {
@@ -86,13 +102,17 @@ describe('planUploadKeys', () => {
     expect((error as Error).message).toContain(outside)
     expect((error as Error).message).not.toContain(later)
     // A string prefix is not enough: the root must be a folder that holds the file.
-    expect(() => planUploadKeys([path.join(root, 'tofu.txt')], { relativeRoot: path.join(root, 'to') })).toThrow(/not inside the relative root/)
+    expect(() => planUploadKeys([path.join(root, 'tofu.txt')], { relativeRoot: path.join(root, 'to') })).toThrow(
+      /not inside the relative root/,
+    )
     expect(() => planUploadKeys([inside], { relativeRoot: inside })).toThrow(/not inside the relative root/)
   })
 
   it('refuses an unsafe target path with UNSAFE_PATH and non-paths with INVALID_ARGUMENT', () => {
     for (const targetPath of ['../up', 'a/../../b', 'C:/x']) {
-      expect(() => planUploadKeys([path.join(root, 'x')], { targetPath }), targetPath).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }))
+      expect(() => planUploadKeys([path.join(root, 'x')], { targetPath }), targetPath).toThrow(
+        expect.objectContaining({ code: 'UNSAFE_PATH' }),
+      )
     }
     expect(() => planUploadKeys([''])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
     expect(() => planUploadKeys('x.txt' as unknown as string[])).toThrow(expect.objectContaining({ code: 'INVALID_ARGUMENT' }))
@@ -103,10 +123,12 @@ describe('download paths', () => {
   const targetDir = path.resolve('/downloads/here')
 
   it('normalises a prefix: ./ and leading / dropped, .. refused', () => {
-    for (const raw of ['data/x', './data/x', '/data/x', './/data//x', 'data\\x']) expect(downloadPrefixOf(raw), raw).toBe('data/x')
+    for (const raw of ['data/x', './data/x', '/data/x', './/data//x', 'data\\x'])
+      expect(downloadPrefixOf(raw), raw).toBe('data/x')
     for (const raw of [undefined, '', '.', './', '/']) expect(downloadPrefixOf(raw), String(raw)).toBe('')
     expect(downloadPrefixOf('./data/')).toBe('data/')
-    for (const raw of ['../x', 'a/../../b', 'C:/x']) expect(() => downloadPrefixOf(raw), raw).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }))
+    for (const raw of ['../x', 'a/../../b', 'C:/x'])
+      expect(() => downloadPrefixOf(raw), raw).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }))
   })
 
   it('keeps the whole key, or strips the prefix’s folders with stripPrefix', () => {
@@ -117,12 +139,16 @@ describe('download paths', () => {
     expect(strip('a/bc.txt', 'a/b')).toBe('bc.txt')
     expect(strip('a/b', 'a/b')).toBe('b')
     expect(strip('x/y', '')).toBe('x/y')
-    expect(localPathOf('a/b/c.txt', { targetDir, prefix: 'a/', stripPrefix: true }).localPath).toBe(path.join(targetDir, 'b', 'c.txt'))
+    expect(localPathOf('a/b/c.txt', { targetDir, prefix: 'a/', stripPrefix: true }).localPath).toBe(
+      path.join(targetDir, 'b', 'c.txt'),
+    )
   })
 
   it('refuses keys that would leave the target folder or are not normalised keys, with UNSAFE_PATH', () => {
     for (const key of ['../evil.txt', 'a/../../evil.txt', '/etc/passwd', 'a//b', './a', 'a/', 'C:/x', 'a\\..\\..\\b', '..', '']) {
-      expect(() => localPathOf(key, { targetDir, prefix: '', stripPrefix: false }), key).toThrow(expect.objectContaining({ code: 'UNSAFE_PATH' }))
+      expect(() => localPathOf(key, { targetDir, prefix: '', stripPrefix: false }), key).toThrow(
+        expect.objectContaining({ code: 'UNSAFE_PATH' }),
+      )
     }
     // `..x` is an ordinary name, not a way up.
     expect(localPathOf('..x/y', { targetDir, prefix: '', stripPrefix: false }).localPath).toBe(path.join(targetDir, '..x', 'y'))

@@ -38,9 +38,13 @@ export async function listLocalFiles(srcDir: string, options: { signal?: AbortSi
     throw folderError(error, root)
   }
   if (!info.isDirectory()) {
-    throw new WharfError('INVALID_ARGUMENT', `"${printable(root, 400)}" is a file, not a folder; give the folder that holds the files to upload`, {
-      details: { path: printable(root, 1024) },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `"${printable(root, 400)}" is a file, not a folder; give the folder that holds the files to upload`,
+      {
+        details: { path: printable(root, 1024) },
+      },
+    )
   }
   const files: LocalFile[] = []
   await walk({ folder: root, real, relative: '', ancestors: new Set([real]), files, signal })
@@ -86,7 +90,13 @@ type Found = { kind: 'file'; file: LocalFile } | { kind: 'folder'; walk: Walk } 
 async function entryOf(entry: Dirent, at: Walk): Promise<Found> {
   const localPath = path.join(at.folder, entry.name)
   const relativePath = at.relative === '' ? entry.name : `${at.relative}/${entry.name}`
-  const folderWalk = (real: string): Walk => ({ ...at, folder: localPath, real, relative: relativePath, ancestors: new Set(at.ancestors).add(real) })
+  const folderWalk = (real: string): Walk => ({
+    ...at,
+    folder: localPath,
+    real,
+    relative: relativePath,
+    ancestors: new Set(at.ancestors).add(real),
+  })
   if (entry.isDirectory()) return { kind: 'folder', walk: folderWalk(path.join(at.real, entry.name)) }
   if (!entry.isFile() && !entry.isSymbolicLink()) return undefined // sockets, pipes, devices: not files to upload
   let info: Stats
@@ -107,10 +117,15 @@ function folderError(error: unknown, folder: string): WharfError {
   const code = systemCodeOf(error)
   const named = `the folder "${printable(folder, 400)}"`
   const details = { path: printable(folder, 1024) }
-  if (code === 'ENOENT') return new WharfError('FILE_NOT_FOUND', `${named} does not exist; check the path`, { details, cause: error })
-  if (code === 'ENOTDIR') return new WharfError('INVALID_ARGUMENT', `${named} is not a folder; check the path`, { details, cause: error })
+  if (code === 'ENOENT')
+    return new WharfError('FILE_NOT_FOUND', `${named} does not exist; check the path`, { details, cause: error })
+  if (code === 'ENOTDIR')
+    return new WharfError('INVALID_ARGUMENT', `${named} is not a folder; check the path`, { details, cause: error })
   if (code === 'EACCES' || code === 'EPERM') {
-    return new WharfError('FORBIDDEN', `${named} cannot be read (${code}: permission denied); give read access to it`, { details, cause: error })
+    return new WharfError('FORBIDDEN', `${named} cannot be read (${code}: permission denied); give read access to it`, {
+      details,
+      cause: error,
+    })
   }
   const reason = error instanceof Error ? error.message : String(error)
   return new WharfError('INTERNAL', `${named} could not be read [${code ?? 'error'}: ${reason}]`, { details, cause: error })

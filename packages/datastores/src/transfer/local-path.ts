@@ -51,9 +51,13 @@ export function localPathOf(
     valid = undefined
   }
   if (valid !== key) {
-    throw new WharfError('UNSAFE_PATH', `the storage listed "${printable(key)}", which is not a safe, normalised key; it was not downloaded`, {
-      details: { key: printable(key, 1024) },
-    })
+    throw new WharfError(
+      'UNSAFE_PATH',
+      `the storage listed "${printable(key)}", which is not a safe, normalised key; it was not downloaded`,
+      {
+        details: { key: printable(key, 1024) },
+      },
+    )
   }
   const relative = options.relative ?? localRelativeOf(key, options)
   const localPath = path.join(options.targetDir, ...relative.split('/'))

@@ -18,10 +18,13 @@ export const DIGEST_ENCODING = { md5: 'base64', sha256: 'hex' } as const satisfi
 const READ_SIZE = 256 * 1024
 
 /** The digest of an open file, read from its start in small blocks, in its algorithm's usual form. */
-export async function digestOfFile(handle: FileHandle, options: { algorithm: DigestAlgorithm; signal?: AbortSignal | undefined }): Promise<string> {
+export async function digestOfFile(
+  handle: FileHandle,
+  options: { algorithm: DigestAlgorithm; signal?: AbortSignal | undefined },
+): Promise<string> {
   const hash = createHash(options.algorithm)
   const buffer = Buffer.allocUnsafe(READ_SIZE)
-  for (let position = 0; ; ) {
+  for (let position = 0; ;) {
     options.signal?.throwIfAborted()
     const { bytesRead } = await handle.read(buffer, 0, buffer.length, position)
     if (bytesRead === 0) return hash.digest(DIGEST_ENCODING[options.algorithm])

@@ -64,7 +64,9 @@ try {
   await finished(out)
 
   const service = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey))
-  console.log(`azurite ${azurite.endpoint}; concurrency ${concurrency}; pieces ${pieces.size / MiB} MiB × ${pieces.atOnce}; block concurrency ${values['block-concurrency']}`)
+  console.log(
+    `azurite ${azurite.endpoint}; concurrency ${concurrency}; pieces ${pieces.size / MiB} MiB × ${pieces.atOnce}; block concurrency ${values['block-concurrency']}`,
+  )
   for (const [name, folder] of [
     [`${smallCount} × 4 KiB`, small],
     [`1 × ${bigBytes / MiB} MiB`, big],
@@ -78,7 +80,10 @@ try {
       endpoint: azurite.endpoint,
       concurrency: Number(values['block-concurrency']),
     })
-    const items = planUploadKeys((await listLocalFiles(folder)).map((f) => f.localPath), { relativeRoot: folder })
+    const items = planUploadKeys(
+      (await listLocalFiles(folder)).map((f) => f.localPath),
+      { relativeRoot: folder },
+    )
     let cpu = process.cpuUsage()
     const rate = (started: number, files: number, bytes: number): string => {
       const seconds = (performance.now() - started) / 1000
@@ -94,7 +99,9 @@ try {
     started = performance.now()
     cpu = process.cpuUsage()
     const again = await uploadFiles(driver, items, { concurrency })
-    console.log(`${name} re-upload:   ${rate(started, again.unchanged.length, 0)} all unchanged: ${again.unchanged.length === items.length}`)
+    console.log(
+      `${name} re-upload:   ${rate(started, again.unchanged.length, 0)} all unchanged: ${again.unchanged.length === items.length}`,
+    )
     const target = path.join(work, `down-${containerName}`)
     started = performance.now()
     cpu = process.cpuUsage()
@@ -103,7 +110,9 @@ try {
     started = performance.now()
     cpu = process.cpuUsage()
     const downAgain = await downloadFiles(driver, { targetDir: target, concurrency, pieces })
-    console.log(`${name} re-download: ${rate(started, downAgain.unchanged.length, 0)} all unchanged: ${downAgain.unchanged.length === items.length}`)
+    console.log(
+      `${name} re-download: ${rate(started, downAgain.unchanged.length, 0)} all unchanged: ${downAgain.unchanged.length === items.length}`,
+    )
     await service.getContainerClient(containerName).delete()
   }
 } finally {

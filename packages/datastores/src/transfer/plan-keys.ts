@@ -37,7 +37,10 @@ export function planUploadKeys(files: readonly string[], options: PlanUploadKeys
   }
   if (files.length === 0) return []
   const resolved = files.map((file) => path.resolve(file))
-  const root = options.relativeRoot === undefined || options.relativeRoot === '' ? commonFolder(resolved) : path.resolve(options.relativeRoot)
+  const root =
+    options.relativeRoot === undefined || options.relativeRoot === ''
+      ? commonFolder(resolved)
+      : path.resolve(options.relativeRoot)
   const target = targetPrefixOf(options.targetPath ?? '')
   return resolved.map((localPath) => {
     const relative = path.relative(root, localPath)

@@ -17,7 +17,11 @@ const STAT_AT_MOST = 8
  * (`keys × 20 + 10,000` entries), it stops listing and stats each key when it is reached instead.
  * A failure to list rejects.
  */
-export async function learnRemote(driver: DatastoreDriver, keys: readonly DatastoreKey[], options: { signal?: AbortSignal | undefined } = {}): Promise<RemoteIndex> {
+export async function learnRemote(
+  driver: DatastoreDriver,
+  keys: readonly DatastoreKey[],
+  options: { signal?: AbortSignal | undefined } = {},
+): Promise<RemoteIndex> {
   const { signal } = options
   const statOne = (key: DatastoreKey): Promise<FileInfo | undefined> => driver.stat(key, signal ? { signal } : {})
   if (keys.length <= STAT_AT_MOST) {

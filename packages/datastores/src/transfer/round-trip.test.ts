@@ -2,7 +2,12 @@ import { randomBytes } from 'node:crypto'
 import { mkdir, readFile, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from 'vitest'
-import { BlobServiceClient, ContainerSASPermissions, StorageSharedKeyCredential, generateBlobSASQueryParameters } from '@azure/storage-blob'
+import {
+  BlobServiceClient,
+  ContainerSASPermissions,
+  StorageSharedKeyCredential,
+  generateBlobSASQueryParameters,
+} from '@azure/storage-blob'
 import { createAzureBlobDriver } from '../azure-blob/driver.js'
 import type { DatastoreDriver } from '../driver.js'
 import { toDatastoreKey } from '../key.js'
@@ -42,7 +47,12 @@ const backends: { name: string; make(): Promise<DatastoreDriver> }[] = [
         { containerName, permissions: ContainerSASPermissions.parse('rcwl'), expiresOn: new Date(Date.now() + 3600_000) },
         new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
       ).toString()
-      return createAzureBlobDriver({ accountName: azurite.accountName, containerName, credential: { kind: 'sas', sasToken }, endpoint: azurite.endpoint })
+      return createAzureBlobDriver({
+        accountName: azurite.accountName,
+        containerName,
+        credential: { kind: 'sas', sasToken },
+        endpoint: azurite.endpoint,
+      })
     },
   },
   {
@@ -77,7 +87,9 @@ for (const backend of backends) {
 
     it('uploads a folder and downloads it byte-identical (a large file by ranges), then finds everything unchanged', async () => {
       const src = path.join(dir, 'src')
-      const small = Object.fromEntries(Array.from({ length: 40 }, (_, i) => [`set/${i % 4}/file-${i}.bin`, randomBytes(100 + i * 37)]))
+      const small = Object.fromEntries(
+        Array.from({ length: 40 }, (_, i) => [`set/${i % 4}/file-${i}.bin`, randomBytes(100 + i * 37)]),
+      )
       await writeFiles(src, { ...small, 'set/empty.txt': '', 'set/ünï cödé.txt': 'text' })
       // Smaller pieces than the defaults keep this quick while still sending ranges out of order (download.test.ts has 40 MiB).
       const pieces = { from: 4 * 1024 * 1024, size: 2 * 1024 * 1024, atOnce: 3 }
@@ -101,7 +113,9 @@ for (const backend of backends) {
       expect(recorded.gets.filter((g) => g.key === 'run/1/set/big.bin' && g.range !== undefined)).toHaveLength(hashed ? 6 : 5)
       expect(await filesBelow(out)).toEqual(files.map((f) => f.relativePath).sort())
       for (const file of files) {
-        expect(await sha256OfFile(path.join(out, ...file.relativePath.split('/'))), file.relativePath).toBe(await sha256OfFile(file.localPath))
+        expect(await sha256OfFile(path.join(out, ...file.relativePath.split('/'))), file.relativePath).toBe(
+          await sha256OfFile(file.localPath),
+        )
       }
 
       const upAgain = await uploadFiles(driver, items)
@@ -113,7 +127,10 @@ for (const backend of backends) {
 
     it('skips changed targets both ways unless overwrite is on, and resumes a half-done upload', async () => {
       const src = path.join(dir, 'src')
-      await writeFiles(src, Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `version 1 of ${i}`])))
+      await writeFiles(
+        src,
+        Object.fromEntries(Array.from({ length: 12 }, (_, i) => [`f${String(i).padStart(2, '0')}.txt`, `version 1 of ${i}`])),
+      )
       const items = planUploadKeys((await listLocalFiles(src)).map((f) => f.localPath))
       const half = await uploadFiles(driver, items.slice(0, 6))
       expect(half.uploaded).toHaveLength(6)
@@ -182,7 +199,11 @@ describe('transfer edge cases only Azure storage can have', () => {
     const big = Buffer.alloc(3 * 1024 * 1024 + 5, 7)
     await container.getBlockBlobClient('big.bin').upload(big, big.length)
     await setStoredMd5(azurite, { containerName, blobName: 'big.bin', md5: wrongMd5 })
-    const unverified = await downloadFiles(driver, { targetDir: dir, verify: false, pieces: { from: 1024 * 1024, size: 1024 * 1024 } })
+    const unverified = await downloadFiles(driver, {
+      targetDir: dir,
+      verify: false,
+      pieces: { from: 1024 * 1024, size: 1024 * 1024 },
+    })
     expect(unverified.downloaded).toEqual(['bad.txt', 'big.bin'])
     expect(unverified.unchanged).toEqual(['good.txt'])
     expect(await readFile(path.join(dir, 'bad.txt'), 'utf8')).toBe('content')
@@ -202,10 +223,18 @@ describe('transfer edge cases only Azure storage can have', () => {
       { containerName, permissions: ContainerSASPermissions.parse('rl'), expiresOn: new Date(Date.now() + 3600_000) },
       new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
     ).toString()
-    const readOnly = createAzureBlobDriver({ accountName: azurite.accountName, containerName, credential: { kind: 'sas', sasToken }, endpoint: azurite.endpoint })
+    const readOnly = createAzureBlobDriver({
+      accountName: azurite.accountName,
+      containerName,
+      credential: { kind: 'sas', sasToken },
+      endpoint: azurite.endpoint,
+    })
     await mkdir(path.join(dir, 'src'))
     const [file] = await writeFiles(path.join(dir, 'src'), { 'x.txt': 'x', 'y.txt': 'y' })
-    const result = await uploadFiles(readOnly, [{ localPath: file!, key: 'x.txt' }, { localPath: path.join(dir, 'src', 'y.txt'), key: 'y.txt' }])
+    const result = await uploadFiles(readOnly, [
+      { localPath: file!, key: 'x.txt' },
+      { localPath: path.join(dir, 'src', 'y.txt'), key: 'y.txt' },
+    ])
     expect(result.failed.map((f) => f.code)).toEqual(['FORBIDDEN', 'FORBIDDEN'])
     const signature = new URLSearchParams(sasToken).get('sig') ?? ''
     expect(signature).not.toBe('')

@@ -34,11 +34,16 @@ describe('uploadFiles (filesystem datastore)', () => {
   })
 
   const stored = async (key: string): Promise<string> => (await readAll(await driver.get(toDatastoreKey(key)))).toString()
-  const itemsOf = async (): Promise<UploadItem[]> => (await listLocalFiles(local)).map((f) => ({ localPath: f.localPath, key: `up/${f.relativePath}` }))
+  const itemsOf = async (): Promise<UploadItem[]> =>
+    (await listLocalFiles(local)).map((f) => ({ localPath: f.localPath, key: `up/${f.relativePath}` }))
 
   it('takes sizes the caller already knows, and never stores a file whose size changed since as if whole', async () => {
     await writeFiles(local, { 'a.txt': 'aaaa', 'b.txt': 'bbbb' })
-    const known = (await listLocalFiles(local)).map((f) => ({ localPath: f.localPath, key: `up/${f.relativePath}`, size: f.size }))
+    const known = (await listLocalFiles(local)).map((f) => ({
+      localPath: f.localPath,
+      key: `up/${f.relativePath}`,
+      size: f.size,
+    }))
     await writeFiles(local, { 'b.txt': 'grown since the listing' })
     // The driver's own local-file copy checks the known size: the file fails and nothing is stored.
     const copied = await uploadFiles(driver, known, { overwrite: true })
@@ -102,12 +107,20 @@ describe('uploadFiles (filesystem datastore)', () => {
     for (const [round, target] of [driver, recordingDriver(driver).driver, driver, recordingDriver(driver).driver].entries()) {
       const key = `race/${round}.bin`
       const results = await Promise.all(
-        [local, other].map((folder) => uploadFiles(target, [{ localPath: path.join(folder, 'x.bin'), key }], { overwrite: false })),
+        [local, other].map((folder) =>
+          uploadFiles(target, [{ localPath: path.join(folder, 'x.bin'), key }], { overwrite: false }),
+        ),
       )
-      expect(results.map((r) => r.uploaded.length + r.skipped.length), `round ${round}`).toEqual([1, 1])
+      expect(
+        results.map((r) => r.uploaded.length + r.skipped.length),
+        `round ${round}`,
+      ).toEqual([1, 1])
       const winner = results.findIndex((r) => r.uploaded.length === 1)
       expect(winner, `round ${round}: ${JSON.stringify(results.map((r) => r.uploaded))}`).toBeGreaterThanOrEqual(0)
-      expect(results.filter((r) => r.uploaded.length === 1), `round ${round}`).toHaveLength(1)
+      expect(
+        results.filter((r) => r.uploaded.length === 1),
+        `round ${round}`,
+      ).toHaveLength(1)
       expect((await stored(key)).slice(0, 1)).toBe(winner === 0 ? 'a' : 'b')
     }
   })
@@ -115,7 +128,10 @@ describe('uploadFiles (filesystem datastore)', () => {
   it('resumes: after half was uploaded, a second run sends only the rest', async () => {
     const names = Array.from({ length: 20 }, (_, i) => `part-${String(i).padStart(2, '0')}.bin`)
     await writeFiles(local, Object.fromEntries(names.map((n, i) => [n, Buffer.alloc(1000 + i, i)])))
-    const items = planUploadKeys((await listLocalFiles(local)).map((f) => f.localPath), { targetPath: 'set' })
+    const items = planUploadKeys(
+      (await listLocalFiles(local)).map((f) => f.localPath),
+      { targetPath: 'set' },
+    )
     const half = await uploadFiles(driver, items.slice(0, 10))
     expect(half.uploaded).toHaveLength(10)
     const { driver: recording, recorded } = recordingDriver(driver)
@@ -134,7 +150,9 @@ describe('uploadFiles (filesystem datastore)', () => {
         if (!controller.signal.aborted) controller.abort(new Error('stopped by the test'))
       },
     })
-    const error = await uploadFiles(recording, await itemsOf(), { concurrency: 2, signal: controller.signal }).catch((e: unknown) => e)
+    const error = await uploadFiles(recording, await itemsOf(), { concurrency: 2, signal: controller.signal }).catch(
+      (e: unknown) => e,
+    )
     expect((error as Error).message).toBe('stopped by the test')
     const kept = await keysOf(driver)
     expect(kept.length).toBeGreaterThan(0)
@@ -189,7 +207,10 @@ describe('uploadFiles (filesystem datastore)', () => {
     await writeFiles(local, { 'a.txt': 'a', 'b.txt': 'b' })
     const a = path.join(local, 'a.txt')
     const b = path.join(local, 'b.txt')
-    const error = await uploadFiles(driver, [{ localPath: a, key: 'x/y' }, { localPath: b, key: 'x//y' }]).catch((e: unknown) => e)
+    const error = await uploadFiles(driver, [
+      { localPath: a, key: 'x/y' },
+      { localPath: b, key: 'x//y' },
+    ]).catch((e: unknown) => e)
     expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
     expect((error as Error).message).toContain(a)
     expect((error as Error).message).toContain(b)
@@ -199,11 +220,20 @@ describe('uploadFiles (filesystem datastore)', () => {
     const many = Array.from({ length: 12 }, (_, i) => ({ localPath: a, key: `k${i}` }))
     expect(await codeOf(() => uploadFiles(missing, many))).toBe('DATASTORE_UNAVAILABLE')
     expect(await codeOf(() => uploadFiles(missing, many.slice(0, 2)))).toBe('DATASTORE_UNAVAILABLE')
-    expect(await codeOf(() => uploadFiles(driver, [{ localPath: a, key: 'a' }], { signal: AbortSignal.abort() })).catch(() => 'aborted')).toBe('aborted')
+    expect(
+      await codeOf(() => uploadFiles(driver, [{ localPath: a, key: 'a' }], { signal: AbortSignal.abort() })).catch(
+        () => 'aborted',
+      ),
+    ).toBe('aborted')
   })
 
   it('reports progress while bytes flow and ends with the final numbers', async () => {
-    await writeFiles(local, { 'big.bin': Buffer.alloc(3 * 1024 * 1024, 7), 'small.txt': 'small', 'same.txt': 'same', 'other.txt': 'local' })
+    await writeFiles(local, {
+      'big.bin': Buffer.alloc(3 * 1024 * 1024, 7),
+      'small.txt': 'small',
+      'same.txt': 'same',
+      'other.txt': 'local',
+    })
     await writeFiles(root, { 'up/same.txt': 'same', 'up/other.txt': 'remote version' })
     const items = [...(await itemsOf()), { localPath: path.join(local, 'gone.txt'), key: 'up/gone.txt' }]
     const reports: TransferProgress[] = []

@@ -55,7 +55,11 @@ type Outcome = 'uploaded' | 'overwritten' | 'unchanged' | 'skipped'
  * with `syncKeys` too, the files are made durable in one step before this resolves (it rejects with
  * DATASTORE_UNAVAILABLE when the storage cannot confirm that), files found unchanged included.
  */
-export async function uploadFiles(driver: DatastoreDriver, items: readonly UploadItem[], options: UploadOptions = {}): Promise<UploadResult> {
+export async function uploadFiles(
+  driver: DatastoreDriver,
+  items: readonly UploadItem[],
+  options: UploadOptions = {},
+): Promise<UploadResult> {
   return withAbortReason(options.signal, () => uploadNow(driver, items, options))
 }
 
@@ -110,7 +114,11 @@ async function uploadNow(driver: DatastoreDriver, items: readonly UploadItem[], 
     return size === undefined ? [] : [{ ...entry, size }]
   })
 
-  const remote = await learnRemote(driver, planned.map((entry) => entry.key), { signal })
+  const remote = await learnRemote(
+    driver,
+    planned.map((entry) => entry.key),
+    { signal },
+  )
   const tracker = new ProgressTracker(options.onProgress)
   tracker.start({ filesTotal: items.length, bytesTotal: planned.reduce((sum, entry) => sum + entry.size, 0) })
   for (let i = 0; i < failures.length; i++) tracker.fileDone('failed', 0)
@@ -119,7 +127,14 @@ async function uploadNow(driver: DatastoreDriver, items: readonly UploadItem[], 
   let bytes = 0
   // Keys whose durability the driver left to one batched step at the end (see DatastoreDriver.syncKeys).
   const toSync: DatastoreKey[] = []
-  const context: UploadContext = { driver, remote, overwrite, tracker, signal, deferSync: driver.putFile !== undefined && driver.syncKeys !== undefined }
+  const context: UploadContext = {
+    driver,
+    remote,
+    overwrite,
+    tracker,
+    signal,
+    deferSync: driver.putFile !== undefined && driver.syncKeys !== undefined,
+  }
   try {
     await runPool(planned, { concurrency, signal, isStopped: () => tracker.callbackError() !== undefined }, async (entry) => {
       let end: FileEnd = 'failed'
@@ -167,7 +182,10 @@ interface UploadContext {
 }
 
 /** How one file ended, and how many bytes were sent for it. */
-async function uploadOne(context: UploadContext, file: { entry: Planned; counted: { bytes: number } }): Promise<{ outcome: Outcome; sent: number }> {
+async function uploadOne(
+  context: UploadContext,
+  file: { entry: Planned; counted: { bytes: number } },
+): Promise<{ outcome: Outcome; sent: number }> {
   const { driver, remote, signal } = context
   const { key, item } = file.entry
   const localPath = item.localPath
@@ -191,7 +209,8 @@ async function uploadOne(context: UploadContext, file: { entry: Planned; counted
         throw localErrorOf(error, { localPath, action: 'read' })
       }
     }
-    const state = stored === undefined || handle === undefined ? 'new' : await compare({ driver, handle, stored, size, localPath, signal })
+    const state =
+      stored === undefined || handle === undefined ? 'new' : await compare({ driver, handle, stored, size, localPath, signal })
     if (state === 'same') return { outcome: 'unchanged', sent: 0 }
     if (state === 'differs' && !context.overwrite) return { outcome: 'skipped', sent: 0 }
     // Without overwrite a new key is written only if it is still free when the bytes land: another
@@ -241,7 +260,14 @@ async function compare(options: {
 }
 
 async function send(
-  options: UploadContext & { handle: FileHandle; key: DatastoreKey; localPath: string; size: number; counted: { bytes: number }; ifNotExists: boolean },
+  options: UploadContext & {
+    handle: FileHandle
+    key: DatastoreKey
+    localPath: string
+    size: number
+    counted: { bytes: number }
+    ifNotExists: boolean
+  },
 ): Promise<void> {
   const { handle, key, localPath, size, signal, tracker, counted } = options
   const source = handle.createReadStream({ start: 0, autoClose: false, highWaterMark: READ_SIZE })
@@ -270,16 +296,34 @@ async function send(
 
 /** Stores the file through the driver's own copy of local files; errors named as {@link send} names them. */
 async function sendFile(
-  options: UploadContext & { putFile: NonNullable<DatastoreDriver['putFile']>; key: DatastoreKey; localPath: string; size: number; ifNotExists: boolean },
+  options: UploadContext & {
+    putFile: NonNullable<DatastoreDriver['putFile']>
+    key: DatastoreKey
+    localPath: string
+    size: number
+    ifNotExists: boolean
+  },
 ): Promise<void> {
   const { key, localPath, size, signal } = options
   try {
-    await options.putFile(key, localPath, { size, deferSync: options.deferSync, ifNotExists: options.ifNotExists, ...(signal ? { signal } : {}) })
+    await options.putFile(key, localPath, {
+      size,
+      deferSync: options.deferSync,
+      ifNotExists: options.ifNotExists,
+      ...(signal ? { signal } : {}),
+    })
   } catch (error) {
     if (signal?.aborted) throw error
     // The driver hands back a failure to read the local file as the system error it is.
     if (!isWharfError(error)) throw localErrorOf(error, { localPath, action: 'read' })
-    if (isWharfError(error, 'INVALID_ARGUMENT') && (await stat(localPath).then((info) => info.size, () => undefined)) !== size) throw changedLocally(localPath)
+    if (
+      isWharfError(error, 'INVALID_ARGUMENT') &&
+      (await stat(localPath).then(
+        (info) => info.size,
+        () => undefined,
+      )) !== size
+    )
+      throw changedLocally(localPath)
     throw remoteErrorOf(error, { key, action: 'write' })
   }
 }
@@ -296,19 +340,30 @@ function checkItems(items: readonly UploadItem[]): void {
   for (const item of items as unknown[]) {
     const { localPath, key } = (item ?? {}) as Partial<UploadItem>
     if (typeof localPath !== 'string' || localPath === '' || typeof key !== 'string') {
-      throw new WharfError('INVALID_ARGUMENT', 'each file to upload needs a non-empty "localPath" and a "key"; planUploadKeys makes them from local paths')
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        'each file to upload needs a non-empty "localPath" and a "key"; planUploadKeys makes them from local paths',
+      )
     }
   }
 }
 
 function notAFile(localPath: string): WharfError {
-  return new WharfError('INVALID_ARGUMENT', `the local path "${printable(localPath, 400)}" is not a file (a folder?); give the files inside it instead`, {
-    details: { localPath: printable(localPath, 1024) },
-  })
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `the local path "${printable(localPath, 400)}" is not a file (a folder?); give the files inside it instead`,
+    {
+      details: { localPath: printable(localPath, 1024) },
+    },
+  )
 }
 
 function changedLocally(localPath: string): WharfError {
-  return new WharfError('INVALID_ARGUMENT', `the local file "${printable(localPath, 400)}" changed size while it was uploaded; nothing was stored, run the upload again once it is written`, {
-    details: { localPath: printable(localPath, 1024) },
-  })
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `the local file "${printable(localPath, 400)}" changed size while it was uploaded; nothing was stored, run the upload again once it is written`,
+    {
+      details: { localPath: printable(localPath, 1024) },
+    },
+  )
 }

@@ -32,7 +32,11 @@ async function readConfigFile(file: string): Promise<ConfigFile | undefined> {
   try {
     parsed = JSON.parse(text)
   } catch (cause) {
-    throw new WharfError('INVALID_ARGUMENT', `${file} is not valid JSON (${(cause as Error).message}); fix it or run "wharf workspace init" again`, { cause })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `${file} is not valid JSON (${(cause as Error).message}); fix it or run "wharf workspace init" again`,
+      { cause },
+    )
   }
   if (typeof parsed !== 'object' || parsed === null) return undefined
   const config = parsed as ConfigFile
@@ -63,7 +67,10 @@ export async function findWorkspaceConfig(
   if (options.file) {
     const config = await readConfigFile(path.resolve(options.file))
     if (!config) {
-      throw new WharfError('CONFIG_NOT_FOUND', `${options.file} is missing or has no "url"; write one with "wharf workspace init"`)
+      throw new WharfError(
+        'CONFIG_NOT_FOUND',
+        `${options.file} is missing or has no "url"; write one with "wharf workspace init"`,
+      )
     }
     found = { file: path.resolve(options.file), config }
   } else {

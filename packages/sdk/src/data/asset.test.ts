@@ -35,7 +35,12 @@ describe('run.registerModel', () => {
     const run = await ws.experiment('register').startLogging({ outputs })
     run.log('accuracy', 0.91)
 
-    const first = await run.registerModel({ modelName: 'sdk-model', modelPath: 'model.pkl', description: 'from a live run', tags: { fw: 'none' } })
+    const first = await run.registerModel({
+      modelName: 'sdk-model',
+      modelPath: 'model.pkl',
+      description: 'from a live run',
+      tags: { fw: 'none' },
+    })
     expect(first).toMatchObject({
       name: 'sdk-model',
       version: 1,

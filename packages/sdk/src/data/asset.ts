@@ -31,7 +31,11 @@ export class Asset {
     name: string,
     options: { version?: number | 'latest'; signal?: AbortSignal } = {},
   ): Promise<Asset> {
-    const info = await workspace.client.getAssetVersion(name, options.version ?? 'latest', options.signal ? { signal: options.signal } : {})
+    const info = await workspace.client.getAssetVersion(
+      name,
+      options.version ?? 'latest',
+      options.signal ? { signal: options.signal } : {},
+    )
     return new Asset(workspace, info)
   }
 
@@ -62,9 +66,21 @@ export class Asset {
     const root = path.resolve(options.targetDir)
     const asset = { name: this.name, version: this.version }
     const files = this.files.map((file) =>
-      serverFile({ key: file.path, size: file.size, sha256: file.sha256, fetch: (call) => this.workspace.client.downloadAssetFile({ ...asset, path: file.path }, call) }),
+      serverFile({
+        key: file.path,
+        size: file.size,
+        sha256: file.sha256,
+        fetch: (call) => this.workspace.client.downloadAssetFile({ ...asset, path: file.path }, call),
+      }),
     )
-    const result = await downloadVerified({ files }, { targetDir: root, ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}), ...(options.signal ? { signal: options.signal } : {}) })
+    const result = await downloadVerified(
+      { files },
+      {
+        targetDir: root,
+        ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
+        ...(options.signal ? { signal: options.signal } : {}),
+      },
+    )
     const localPathOf = (key: string): string => localPathUnder(root, key)
     requireAllPlaced(result, { overwriteHint: `pass overwrite: true to replace them with ${this.#label()}`, localPathOf })
     return placedPaths(result, localPathOf)

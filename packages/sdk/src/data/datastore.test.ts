@@ -40,7 +40,6 @@ async function makeTree(root: string, files: Record<string, string | Buffer>): P
   }
 }
 
-
 const container = () => `c${randomBytes(6).toString('hex')}`
 
 describe('Datastore registration and lookup', () => {
@@ -97,7 +96,12 @@ describe('Datastore registration of the other kinds', () => {
       endpoint: 'core.windows.net',
       skipValidation: true,
     })
-    expect(share).toMatchObject({ kind: 'azure_file', authType: 'sas', hasSecret: true, settings: { fileShareName: 'notebooks' } })
+    expect(share).toMatchObject({
+      kind: 'azure_file',
+      authType: 'sas',
+      hasSecret: true,
+      settings: { fileShareName: 'notebooks' },
+    })
     expect(JSON.stringify(await Datastore.get(ws, 'sdk_share'))).not.toContain('abc%2Fdef')
   })
 
@@ -134,7 +138,10 @@ describe('upload and download straight to Azure (server-signed SAS)', () => {
     const result = await ds.upload({ srcDir: src(), targetPath: 'train', showProgress: false })
     expect(result.uploaded.sort()).toEqual(['train/a.txt', 'train/sub/b.csv', 'train/sub/deep/c.bin'])
     expect(result.failed).toEqual([])
-    const service = new BlobServiceClient(azurite.endpoint, new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey))
+    const service = new BlobServiceClient(
+      azurite.endpoint,
+      new StorageSharedKeyCredential(azurite.accountName, azurite.accountKey),
+    )
     const props = await service.getContainerClient(containerName).getBlobClient('train/a.txt').getProperties()
     expect(Buffer.from(props.contentMD5 ?? new Uint8Array()).toString('base64')).toBe(md5('alpha'))
   })
@@ -153,9 +160,16 @@ describe('upload and download straight to Azure (server-signed SAS)', () => {
 
   it('uploads chosen files relative to a root, and refuses a root that is not common to them', async () => {
     const files = [path.join(src(), 'sub', 'b.csv'), path.join(src(), 'sub', 'deep', 'c.bin')]
-    const result = await ds.uploadFiles({ files, relativeRoot: path.join(src(), 'sub'), targetPath: 'picked', showProgress: false })
+    const result = await ds.uploadFiles({
+      files,
+      relativeRoot: path.join(src(), 'sub'),
+      targetPath: 'picked',
+      showProgress: false,
+    })
     expect(result.uploaded.sort()).toEqual(['picked/b.csv', 'picked/deep/c.bin'])
-    expect(await rejectionCodeOf(ds.uploadFiles({ files, relativeRoot: path.join(src(), 'sub', 'deep'), showProgress: false }))).toBe('INVALID_ARGUMENT')
+    expect(
+      await rejectionCodeOf(ds.uploadFiles({ files, relativeRoot: path.join(src(), 'sub', 'deep'), showProgress: false })),
+    ).toBe('INVALID_ARGUMENT')
   })
 
   it('downloads a prefix keeping full paths (returns the count), or stripped, and leaves identical files alone', async () => {
@@ -210,7 +224,12 @@ describe('upload and download through the server (S3) and straight to a shared f
 
   it('writes straight into a filesystem datastore this machine shares with the server', async () => {
     const folder = path.join(work, 'shared-folder')
-    const ds = await Datastore.registerFilesystem({ workspace: ws, datastoreName: 'sdk_folder', path: folder, createIfNotExists: true })
+    const ds = await Datastore.registerFilesystem({
+      workspace: ws,
+      datastoreName: 'sdk_folder',
+      path: folder,
+      createIfNotExists: true,
+    })
     const src = path.join(work, 'fs-src')
     await makeTree(src, { 'x/y.txt': 'why' })
     const result = await ds.upload({ srcDir: src, targetPath: 'in', showProgress: false })

@@ -20,7 +20,11 @@ import type { WorkspaceConnection } from '../config/connection.js'
  * about a second to load, which a script that only logs metrics should never pay.
  */
 async function engine(): Promise<typeof Drivers & typeof CloudDrivers & typeof ServerDriver> {
-  const [drivers, cloud, server] = await Promise.all([import('@wharf/datastores'), import('@wharf/datastores/cloud'), import('./server-driver.js')])
+  const [drivers, cloud, server] = await Promise.all([
+    import('@wharf/datastores'),
+    import('@wharf/datastores/cloud'),
+    import('./server-driver.js'),
+  ])
   return { ...drivers, ...cloud, ...server }
 }
 
@@ -154,7 +158,11 @@ export class Datastore {
     return Datastore.#register(workspace, { kind: 'filesystem', name: datastoreName, ...rest }, signal)
   }
 
-  static async #register(workspace: WorkspaceConnection, request: RegisterDatastoreRequest, signal: AbortSignal | undefined): Promise<Datastore> {
+  static async #register(
+    workspace: WorkspaceConnection,
+    request: RegisterDatastoreRequest,
+    signal: AbortSignal | undefined,
+  ): Promise<Datastore> {
     const info = await workspace.client.registerDatastore(request, signal ? { signal } : {})
     return new Datastore(workspace, info)
   }
@@ -197,10 +205,16 @@ export class Datastore {
     const files = await listLocalFiles(path.resolve(options.srcDir))
     const keys = planUploadKeys(
       files.map((file) => file.localPath),
-      { relativeRoot: path.resolve(options.srcDir), ...(options.targetPath !== undefined ? { targetPath: options.targetPath } : {}) },
+      {
+        relativeRoot: path.resolve(options.srcDir),
+        ...(options.targetPath !== undefined ? { targetPath: options.targetPath } : {}),
+      },
     )
     // The walk already knows each size: the engine need not stat every file again.
-    return this.#upload(keys.map((item, i) => ({ ...item, size: files[i]?.size })), options)
+    return this.#upload(
+      keys.map((item, i) => ({ ...item, size: files[i]?.size })),
+      options,
+    )
   }
 
   /**
@@ -264,13 +278,18 @@ export class Datastore {
    * renewed from the server before it runs out, so a transfer may last longer than one token.
    */
   async #driverFor(operation: 'read' | 'write', signal: AbortSignal | undefined): Promise<DatastoreDriver> {
-    const { createAzureBlobDriver, createAzureFileDriver, createFilesystemDriver, createRenewingDriver, createServerDriver } = await engine()
+    const { createAzureBlobDriver, createAzureFileDriver, createFilesystemDriver, createRenewingDriver, createServerDriver } =
+      await engine()
     const client = this.workspace.client
     const access = await client.datastoreAccess(this.name, operation, signal ? { signal } : {})
     switch (access.mode) {
       case 'azure_sas': {
         const leaseOf = (grant: typeof access): DriverLease => {
-          const common = { accountName: grant.accountName, endpoint: grant.serviceUrl, credential: { kind: 'sas' as const, sasToken: grant.sasToken } }
+          const common = {
+            accountName: grant.accountName,
+            endpoint: grant.serviceUrl,
+            credential: { kind: 'sas' as const, sasToken: grant.sasToken },
+          }
           const driver =
             grant.kind === 'azure_blob'
               ? createAzureBlobDriver({ ...common, containerName: grant.containerName })
@@ -283,7 +302,10 @@ export class Datastore {
           renew: async () => {
             const next = await client.datastoreAccess(this.name, operation)
             if (next.mode !== 'azure_sas') {
-              throw new WharfError('DATASTORE_UNAVAILABLE', `the datastore "${this.name}" changed during the transfer (it is now reached as ${next.mode}); run the transfer again`)
+              throw new WharfError(
+                'DATASTORE_UNAVAILABLE',
+                `the datastore "${this.name}" changed during the transfer (it is now reached as ${next.mode}); run the transfer again`,
+              )
             }
             return leaseOf(next)
           },

@@ -49,7 +49,11 @@ describe('downloadVerified over the server', () => {
     expect(ranges.length).toBeGreaterThan(2)
     expect(ranges.every((range) => range !== undefined)).toBe(true)
     const local = path.join(target, 'outputs', 'big.bin')
-    expect(createHash('sha256').update(await readFile(local)).digest('hex')).toBe(createHash('sha256').update(big).digest('hex'))
+    expect(
+      createHash('sha256')
+        .update(await readFile(local))
+        .digest('hex'),
+    ).toBe(createHash('sha256').update(big).digest('hex'))
     expect(reports.at(-1)).toMatchObject({ filesDone: 1, bytesDone: big.length, bytesTotal: big.length })
 
     const localPathOf = (key: string): string => path.join(target, ...key.split('/'))
@@ -62,7 +66,10 @@ describe('downloadVerified over the server', () => {
     )
     expect(await readFile(local, 'utf8')).toBe('edited')
 
-    const damaged = await downloadVerified({ files: [{ ...file, digest: { algorithm: 'sha256', value: '0'.repeat(64) } }] }, { targetDir: path.join(work, 'damaged') })
+    const damaged = await downloadVerified(
+      { files: [{ ...file, digest: { algorithm: 'sha256', value: '0'.repeat(64) } }] },
+      { targetDir: path.join(work, 'damaged') },
+    )
     expect(() => requireAllPlaced(damaged, { overwriteHint: '', localPathOf })).toThrow(/arrived damaged/)
     const left = await readdir(path.join(work, 'damaged'), { recursive: true, withFileTypes: true })
     expect(left.filter((entry) => !entry.isDirectory()).map((entry) => entry.name)).toEqual([])

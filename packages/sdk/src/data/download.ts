@@ -46,8 +46,12 @@ export interface VerifiedDownloadOptions {
  * rejects only when the download cannot start, or with the signal's reason.
  */
 export async function downloadVerified(source: DownloadSource, options: VerifiedDownloadOptions): Promise<DownloadResult> {
-  const reporter = options.progress ? createProgressReporter({ title: options.progress.title, verb: 'downloaded', summary: options.progress.summary ?? true }) : undefined
-  const listeners = [options.onProgress, reporter ? (p: TransferProgress) => reporter.onProgress(p) : undefined].filter((f) => f !== undefined)
+  const reporter = options.progress
+    ? createProgressReporter({ title: options.progress.title, verb: 'downloaded', summary: options.progress.summary ?? true })
+    : undefined
+  const listeners = [options.onProgress, reporter ? (p: TransferProgress) => reporter.onProgress(p) : undefined].filter(
+    (f) => f !== undefined,
+  )
   const engine = {
     targetDir: options.targetDir,
     ...(options.prefix !== undefined ? { prefix: options.prefix } : {}),
@@ -75,7 +79,13 @@ export function serverFile(file: {
     const response = await file.fetch(get)
     return response.body ? Readable.fromWeb(response.body as WebReadableStream<Uint8Array>) : Readable.from([])
   }
-  return { key: file.key, size: file.size, digest: { algorithm: 'sha256', value: file.sha256 }, open, ...(file.relative !== undefined ? { relative: file.relative } : {}) }
+  return {
+    key: file.key,
+    size: file.size,
+    digest: { algorithm: 'sha256', value: file.sha256 },
+    open,
+    ...(file.relative !== undefined ? { relative: file.relative } : {}),
+  }
 }
 
 /** How many refused or failed files a message names before it says "and N more". */
@@ -86,11 +96,16 @@ const NAMED = 5
  * or FILE_EXISTS naming the local files left alone because they differ, with `overwriteHint` (the
  * caller's way to replace them). `localPathOf` turns a key into the local path the message names.
  */
-export function requireAllPlaced(result: DownloadResult, options: { overwriteHint: string; localPathOf: (key: string) => string }): void {
+export function requireAllPlaced(
+  result: DownloadResult,
+  options: { overwriteHint: string; localPathOf: (key: string) => string },
+): void {
   const [first] = result.failed
   if (first !== undefined) {
     const more = result.failed.length > 1 ? ` (and ${result.failed.length - 1} more file(s) failed)` : ''
-    throw new WharfError(first.code, `${first.message}${more}`, { details: { failed: result.failed.map((f) => ({ key: printable(f.key, 1024), code: f.code })) } })
+    throw new WharfError(first.code, `${first.message}${more}`, {
+      details: { failed: result.failed.map((f) => ({ key: printable(f.key, 1024), code: f.code })) },
+    })
   }
   if (result.skipped.length === 0) return
   const existing = result.skipped.map(options.localPathOf)

@@ -36,7 +36,10 @@ const OVERWRITE_HINT = 'pass overwrite: true to replace them'
  * silent. `verb` is "uploaded" or "downloaded"; `overwriteHint` says how to replace skipped files in
  * the caller's terms (default: the SDK option).
  */
-export function summaryLines(summary: TransferSummary, options: { verb: string; seconds?: number; overwriteHint?: string }): string[] {
+export function summaryLines(
+  summary: TransferSummary,
+  options: { verb: string; seconds?: number; overwriteHint?: string },
+): string[] {
   const parts = [`${summary.transferred.length} ${options.verb}`]
   if (summary.overwritten.length > 0) parts.push(`${summary.overwritten.length} overwritten`)
   if (summary.unchanged.length > 0) parts.push(`${summary.unchanged.length} unchanged`)
@@ -48,7 +51,8 @@ export function summaryLines(summary: TransferSummary, options: { verb: string; 
   if (summary.skipped.length > 0) {
     lines.push(`skipped (already there and different; ${options.overwriteHint ?? OVERWRITE_HINT}): ${names(summary.skipped)}`)
   }
-  for (const failure of summary.failed.slice(0, NAMES_SHOWN)) lines.push(`failed: ${failure.key}: ${failure.message} [${failure.code}]`)
+  for (const failure of summary.failed.slice(0, NAMES_SHOWN))
+    lines.push(`failed: ${failure.key}: ${failure.message} [${failure.code}]`)
   if (summary.failed.length > NAMES_SHOWN) lines.push(`failed: … ${summary.failed.length - NAMES_SHOWN} more`)
   return lines
 }

@@ -12,7 +12,6 @@ import { treeOf } from '../test-support/file-tree.js'
 const available = hasRclone()
 if (!available) console.log('skipped: rclone is not installed (apt-get install -y rclone) so the rclone interop tests cannot run')
 
-
 describe.skipIf(!available)('interop with rclone on Azurite', () => {
   let t: Awaited<ReturnType<typeof startSdkTestServer>>
   let azurite: AzuriteInstance

@@ -5,7 +5,12 @@ import { Readable } from 'node:stream'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
 import { toDatastoreKey } from '@wharf/datastores'
-import { AZURITE_DIFFERENCES, describeDatastoreContract, startAzurite, type AzuriteInstance } from '@wharf/datastores/test-support'
+import {
+  AZURITE_DIFFERENCES,
+  describeDatastoreContract,
+  startAzurite,
+  type AzuriteInstance,
+} from '@wharf/datastores/test-support'
 import { createServerDriver } from './server-driver.js'
 import { startSdkTestServer } from '../test-support/sdk-server.js'
 
@@ -51,7 +56,15 @@ describeDatastoreContract(
     const { accountName, accountKey, endpoint } = await (azurite ??= startAzurite())
     // A container of its own per case, which registering creates; Azurite's folder goes when it stops.
     const containerName = name.replace(/_/g, '-')
-    await client.registerDatastore({ kind: 'azure_blob', name, accountName, accountKey, endpoint, containerName, createIfNotExists: true })
+    await client.registerDatastore({
+      kind: 'azure_blob',
+      name,
+      accountName,
+      accountKey,
+      endpoint,
+      containerName,
+      createIfNotExists: true,
+    })
     return {
       driver: createServerDriver(client, { name, kind: 'azure_blob' }),
       cleanup: () => client.unregisterDatastore(name),

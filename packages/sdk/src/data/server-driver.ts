@@ -22,7 +22,10 @@ import {
  * touch the storage itself (S3, a SAS-only Azure registration, a folder on another machine). The
  * server streams the bytes; nothing is buffered whole on either side.
  */
-export function createServerDriver(client: WharfClient, datastore: { name: string; kind: DatastoreDriver['kind'] }): DatastoreDriver {
+export function createServerDriver(
+  client: WharfClient,
+  datastore: { name: string; kind: DatastoreDriver['kind'] },
+): DatastoreDriver {
   return new ServerDriver(client, datastore)
 }
 
@@ -63,7 +66,10 @@ class ServerDriver implements DatastoreDriver {
     }
     const sent = hasher.result()
     if (sent.size !== stored.size || sent.sha256 !== stored.sha256) {
-      throw new WharfError('DATASTORE_UNAVAILABLE', `the server stored ${stored.size} bytes of "${safe}" but ${sent.size} were sent; upload it again`)
+      throw new WharfError(
+        'DATASTORE_UNAVAILABLE',
+        `the server stored ${stored.size} bytes of "${safe}" but ${sent.size} were sent; upload it again`,
+      )
     }
     return sent
   }
@@ -83,7 +89,9 @@ class ServerDriver implements DatastoreDriver {
   async stat(key: DatastoreKey, options: { signal?: AbortSignal } = {}): Promise<FileInfo | undefined> {
     const safe = toDatastoreKey(key)
     // The key itself sorts first among the keys it prefixes, so one item answers.
-    for await (const page of this.#client.listDatastoreFiles(this.#name, { prefix: safe, pageSize: 1, ...(options.signal ? { signal: options.signal } : {}) }).byPage()) {
+    for await (const page of this.#client
+      .listDatastoreFiles(this.#name, { prefix: safe, pageSize: 1, ...(options.signal ? { signal: options.signal } : {}) })
+      .byPage()) {
       const first = page.items[0]
       return first?.path === safe ? toInfo(first) : undefined
     }
@@ -110,7 +118,8 @@ class ServerDriver implements DatastoreDriver {
           ...(options.signal ? { signal: options.signal } : {}),
         })
         .byPage()) {
-        for (const { path, size, modifiedAt, reason } of page.skipped ?? []) options.onSkipped?.({ name: path, size, modifiedAt, reason })
+        for (const { path, size, modifiedAt, reason } of page.skipped ?? [])
+          options.onSkipped?.({ name: path, size, modifiedAt, reason })
         return mapPage(page, toInfo)
       }
       return { items: [] }

@@ -42,16 +42,25 @@ describe('the exit hooks of MetricLoggers', () => {
     const runId = await newRun()
     const errors: WharfError[] = []
     const spoolDir = path.join(t.dir, 'at-exit')
-    const logger = createLogger({ runId, spoolDir, flushIntervalMs: 60_000, maxBatchPoints: 100, onError: (error) => errors.push(error) })
+    const logger = createLogger({
+      runId,
+      spoolDir,
+      flushIntervalMs: 60_000,
+      maxBatchPoints: 100,
+      onError: (error) => errors.push(error),
+    })
     registry.add(logger)
     // Stored, so the logger's start (a replay of earlier spool files, which would take this one over
     // once released) is over.
     await logger.log('loss', 0)
     for (let i = 1; i < 251; i++) logger.log('loss', i)
-    const waited = logger.log('loss', 251).wait().then(
-      () => 'resolved',
-      (error: unknown) => error as WharfError,
-    )
+    const waited = logger
+      .log('loss', 251)
+      .wait()
+      .then(
+        () => 'resolved',
+        (error: unknown) => error as WharfError,
+      )
     expect(registry.exiting).toBe(false)
     events.emit('exit')
     expect(registry.exiting).toBe(true)
@@ -63,7 +72,9 @@ describe('the exit hooks of MetricLoggers', () => {
     const failure = await waited
     expect(failure).toMatchObject({ code: 'SERVER_UNREACHABLE' })
     expect((failure as WharfError).message).toContain(logger.spoolFile)
-    expect(errors.map((error) => error.message)).toEqual([expect.stringMatching(/^251 metric points of run .*: the process exited before they were sent/)])
+    expect(errors.map((error) => error.message)).toEqual([
+      expect.stringMatching(/^251 metric points of run .*: the process exited before they were sent/),
+    ])
     const replay = await replaySpool({ client: t.client, spoolDir })
     expect(replay).toMatchObject({ failed: [], points: 251 })
     const points = await readSeries(t.client, { runId, name: 'loss' })
@@ -79,7 +90,9 @@ describe('the exit hooks of MetricLoggers', () => {
     registry.add(logger)
     for (let i = 0; i < 100; i++) logger.log('loss', i)
     events.emit('beforeExit')
-    await expect.poll(async () => (await readSeries(t.client, { runId, name: 'loss' })).length, { timeout: 10_000, interval: 50 }).toBe(100)
+    await expect
+      .poll(async () => (await readSeries(t.client, { runId, name: 'loss' })).length, { timeout: 10_000, interval: 50 })
+      .toBe(100)
     await expect.poll(() => logger.bufferedPoints).toBe(0)
     expect(existsSync(logger.spoolFile)).toBe(false)
   })
@@ -95,7 +108,9 @@ describe('the exit hooks of MetricLoggers', () => {
     expect(await flushAllLoggers()).toEqual({ loggers: 1, failed: [] })
     await second.close()
     expect(await flushAllLoggers()).toEqual({ loggers: 0, failed: [] })
-    expect((await readSeries(t.client, { runId, name: 'loss' })).map((point) => point.value).sort((a, b) => Number(a) - Number(b))).toEqual([1, 2])
+    expect(
+      (await readSeries(t.client, { runId, name: 'loss' })).map((point) => point.value).sort((a, b) => Number(a) - Number(b)),
+    ).toEqual([1, 2])
   })
 
   it('flushAllLoggers gives up on a server that hangs after timeoutMs and spools every unsent point', async () => {
@@ -108,7 +123,12 @@ describe('the exit hooks of MetricLoggers', () => {
     const { port } = hung.address() as AddressInfo
     const runId = await newRun()
     const spoolDir = path.join(t.dir, 'hung')
-    const logger = createLogger({ client: new WharfClient({ url: `http://127.0.0.1:${port}` }), runId, spoolDir, maxBatchPoints: 100 })
+    const logger = createLogger({
+      client: new WharfClient({ url: `http://127.0.0.1:${port}` }),
+      runId,
+      spoolDir,
+      maxBatchPoints: 100,
+    })
     try {
       for (let i = 0; i < 1_050; i++) logger.log('loss', i)
       const started = performance.now()

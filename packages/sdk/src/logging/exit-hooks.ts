@@ -95,7 +95,9 @@ export class LoggerRegistry {
       ),
     )
     // Nobody reads the result of the flush at the end of a process: the loggers tell their onError instead.
-    const reason = options.atExit ? `the server did not take them within ${options.timeoutMs ?? 0} ms of the end of the process` : undefined
+    const reason = options.atExit
+      ? `the server did not take them within ${options.timeoutMs ?? 0} ms of the end of the process`
+      : undefined
     for (const logger of loggers) logger[spoolPointsInMemory](reason)
     return { loggers: loggers.length, failed }
   }

@@ -60,7 +60,16 @@ describe('MetricLogger when the server is killed mid-logging', () => {
       await logUntil(4_000)
       server = await startServerProcess({ dataDir, port })
       await logUntil(6_000)
-      await expect.poll(() => logger.flush().then(() => true, () => false), { timeout: 60_000, interval: 100 }).toBe(true)
+      await expect
+        .poll(
+          () =>
+            logger.flush().then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 60_000, interval: 100 },
+        )
+        .toBe(true)
     } finally {
       await logger.close({ timeoutMs: 5_000 }).catch(() => undefined)
     }

@@ -3,7 +3,13 @@ import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { replaySpool } from './spool-replay.js'
-import { describeSteps, readSeries, runTestScript, startLoggerTestServer, type LoggerTestServer } from '../test-support/logger-servers.js'
+import {
+  describeSteps,
+  readSeries,
+  runTestScript,
+  startLoggerTestServer,
+  type LoggerTestServer,
+} from '../test-support/logger-servers.js'
 
 const POINTS = 5_000
 
@@ -16,7 +22,10 @@ describe('a script that logs and ends', () => {
   afterAll(() => t.stop())
 
   async function runScript(options: { spoolDir: string; end: 'return' | 'exit' }): Promise<{ runId: string; stderr: string }> {
-    const result = await runTestScript({ script: 'log-points-script.ts', args: [t.url, options.spoolDir, String(POINTS), options.end] })
+    const result = await runTestScript({
+      script: 'log-points-script.ts',
+      args: [t.url, options.spoolDir, String(POINTS), options.end],
+    })
     expect(result.code, result.stderr).toBe(0)
     const runId = /^run (\S+)$/m.exec(result.stdout)?.[1]
     expect(runId, result.stdout).toBeDefined()

@@ -39,7 +39,13 @@ describe('MetricLogger against a real server', () => {
     server: RestartableServer
   }> {
     const server = await startRestartableServer({ dataDir: path.join(dir, options.name), experiment: options.name })
-    const logger = createLogger({ client: server.client, runId: server.runId, retry: FAST_RETRY, flushIntervalMs: 10, ...options.logger })
+    const logger = createLogger({
+      client: server.client,
+      runId: server.runId,
+      retry: FAST_RETRY,
+      flushIntervalMs: 10,
+      ...options.logger,
+    })
     await logger.log('loss', 0)
     await server.stop()
     return { logger, server }
@@ -198,13 +204,19 @@ describe('MetricLogger against a real server', () => {
 
   it('keeps a wait pending through a server restart (by default) and resolves it once the point is stored', async () => {
     const errors: WharfError[] = []
-    const { logger, server: restartable } = await loggerOfStoppedServer({ name: 'patient', logger: { onError: (error) => errors.push(error) } })
+    const { logger, server: restartable } = await loggerOfStoppedServer({
+      name: 'patient',
+      logger: { onError: (error) => errors.push(error) },
+    })
     const { client: local, runId } = restartable
     let settled: 'resolved' | WharfError | undefined
-    const waited = logger.log('loss', 1).wait().then(
-      () => (settled = 'resolved'),
-      (error: unknown) => (settled = error as WharfError),
-    )
+    const waited = logger
+      .log('loss', 1)
+      .wait()
+      .then(
+        () => (settled = 'resolved'),
+        (error: unknown) => (settled = error as WharfError),
+      )
     // Down long enough for the retries to run out and the batch to go to the spool file.
     await expect.poll(() => existsSync(logger.spoolFile), { timeout: 10_000, interval: 50 }).toBe(true)
     await new Promise((resolve) => setTimeout(resolve, 1_500))
@@ -238,7 +250,10 @@ describe('MetricLogger against a real server', () => {
     expect(failure?.message).toContain(logger.spoolFile)
     expect(failure?.message).toContain('wharf sync')
     expect(errors.some((error) => error.message.includes(logger.spoolFile))).toBe(true)
-    const spooled = (await readFile(logger.spoolFile, 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { runId: string; writerId: string; sequence: number })
+    const spooled = (await readFile(logger.spoolFile, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { runId: string; writerId: string; sequence: number })
     expect(spooled.length).toBeGreaterThan(0)
     expect(spooled.every((line) => line.runId === runId && line.writerId === logger.writerId)).toBe(true)
     expect(spooled.map((line) => line.sequence)).toEqual([...spooled.map((line) => line.sequence)].sort((a, b) => a - b))
@@ -247,7 +262,16 @@ describe('MetricLogger against a real server', () => {
     for (let i = 1_000; i < 1_500; i++) logger.log('loss', i)
     await restartable.start()
     try {
-      await expect.poll(() => logger.flush().then(() => true, () => false), { timeout: 10_000, interval: 100 }).toBe(true)
+      await expect
+        .poll(
+          () =>
+            logger.flush().then(
+              () => true,
+              () => false,
+            ),
+          { timeout: 10_000, interval: 100 },
+        )
+        .toBe(true)
       expect(existsSync(logger.spoolFile)).toBe(false)
       const points = await readSeries(local, { runId, name: 'loss' })
       expect(points.length, describeSteps(points, 1_500)).toBe(1_500)

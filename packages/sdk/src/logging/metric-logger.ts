@@ -9,14 +9,7 @@ import {
   toWireNumber,
   type MetricPointFields,
 } from '@wharf/contract'
-import {
-  hasPointsInMemory,
-  liveLoggers,
-  releaseAtExit,
-  spoolPointsInMemory,
-  warnOf,
-  type ExitAwareLogger,
-} from './exit-hooks.js'
+import { hasPointsInMemory, liveLoggers, releaseAtExit, spoolPointsInMemory, warnOf, type ExitAwareLogger } from './exit-hooks.js'
 import { toInternal } from './internal-error.js'
 import { DeliveryLedger, PendingLog, waitForSequence, type SequenceWaits } from './ledger.js'
 import { Outage } from './outage.js'
@@ -426,7 +419,8 @@ export class MetricLogger implements SequenceWaits, ExitAwareLogger {
 
 function describe(value: unknown): string {
   if (typeof value === 'string') return `"${printable(value)}"`
-  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint') return `${typeof value} ${String(value)}`
+  if (typeof value === 'number' || typeof value === 'boolean' || typeof value === 'bigint')
+    return `${typeof value} ${String(value)}`
   return value === null ? 'null' : typeof value
 }
 

@@ -10,7 +10,9 @@ import { readSeries } from '../test-support/logger-servers.js'
 
 for (const { kind, enabled } of testStoreKinds()) {
   if (!enabled) {
-    console.log(`skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the ${kind} -0 tests)`)
+    console.log(
+      `skipped: no PostgreSQL (set WHARF_TEST_DATABASE_URL=postgres://postgres@127.0.0.1:5432/postgres to run the ${kind} -0 tests)`,
+    )
   }
   describe.skipIf(!enabled)(`${kind}: a metric value of -0`, () => {
     let t: TestServer
@@ -46,7 +48,12 @@ for (const { kind, enabled } of testStoreKinds()) {
       const spoolDir = path.join(dir, 'spool-offline')
       // A server that is not there: the points go to the spool file.
       const offline = new WharfClient({ url: 'http://127.0.0.1:9', timeoutMs: 500 })
-      const logger = new MetricLogger({ client: offline, runId, spoolDir, retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 } })
+      const logger = new MetricLogger({
+        client: offline,
+        runId,
+        spoolDir,
+        retry: { attempts: 1, initialDelayMs: 1, maxDelayMs: 1 },
+      })
       logger.log('offline', -0)
       await logger.close({ timeoutMs: 2_000 }).catch(() => undefined)
       const files = await readdir(spoolDir)

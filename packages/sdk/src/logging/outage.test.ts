@@ -33,7 +33,11 @@ describe('Outage', () => {
     outage.park(cause)
     expect(outage.isParked).toBe(true)
     expect(reports).toHaveLength(1)
-    expect(reports[0]).toMatchObject({ code: 'SERVER_UNREACHABLE', cause, details: { spoolFile: SPOOL_FILE, runId: 'run-1', writerId: 'writer-1' } })
+    expect(reports[0]).toMatchObject({
+      code: 'SERVER_UNREACHABLE',
+      cause,
+      details: { spoolFile: SPOOL_FILE, runId: 'run-1', writerId: 'writer-1' },
+    })
     expect(reports[0]?.message).toContain(`saved in ${SPOOL_FILE}; \`wharf sync\` sends them`)
     expect(await spooled()).toBe('pending')
     expect(outage.refusalFor(1)).toBeUndefined()

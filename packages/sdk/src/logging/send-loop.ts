@@ -136,7 +136,10 @@ export class SendLoop {
       this.#queue.push(batch)
       this.#queuedPoints += batch.points
       // The server is slow or down: keep memory bounded, the spool file takes the rest in order.
-      if (this.#queuedPoints + (this.#inflight?.spooled === false ? this.#inflight.points : 0) > this.#options.maxBufferedPoints) {
+      if (
+        this.#queuedPoints + (this.#inflight?.spooled === false ? this.#inflight.points : 0) >
+        this.#options.maxBufferedPoints
+      ) {
         this.#divertToSpool()
       }
     }

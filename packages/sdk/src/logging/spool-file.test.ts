@@ -3,7 +3,14 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, describe, expect, it } from 'vitest'
-import { encodeSpoolLine, parseSpoolFileName, parseSpoolLine, readSpoolLines, spoolFilePath, type SpoolRecord } from './spool-file.js'
+import {
+  encodeSpoolLine,
+  parseSpoolFileName,
+  parseSpoolLine,
+  readSpoolLines,
+  spoolFilePath,
+  type SpoolRecord,
+} from './spool-file.js'
 import { lockSpoolFile, unlockSpoolFile } from './spool-lock.js'
 import { SpoolWriter } from './spool-writer.js'
 

@@ -16,7 +16,9 @@ function batch(options: { runId: string; writerId: string; sequence: number }): 
   return {
     ...options,
     workspace: 'default',
-    series: [{ name: 'loss', values: Array.from({ length: BATCH }, (_, i) => first + i), times: Array.from({ length: BATCH }, () => 1) }],
+    series: [
+      { name: 'loss', values: Array.from({ length: BATCH }, (_, i) => first + i), times: Array.from({ length: BATCH }, () => 1) },
+    ],
   }
 }
 
@@ -50,7 +52,14 @@ describe('replaySpool against a real server', () => {
       await t.client.logMetrics(runId, { writerId, sequence, series })
     }
     const result = await replaySpool({ client: t.client, spoolDir })
-    expect(result).toEqual({ files: 1, batches: 10, points: 10 * BATCH, failed: [], skipped: [], runs: { created: 0, artifacts: 0, ended: 0 } })
+    expect(result).toEqual({
+      files: 1,
+      batches: 10,
+      points: 10 * BATCH,
+      failed: [],
+      skipped: [],
+      runs: { created: 0, artifacts: 0, ended: 0 },
+    })
     expect(existsSync(file)).toBe(false)
     const points = await readSeries(t.client, { runId, name: 'loss' })
     expect(points.length, describeSteps(points, 10 * BATCH)).toBe(10 * BATCH)
@@ -102,12 +111,21 @@ describe('replaySpool against a real server', () => {
     const spoolDir = path.join(t.dir, 'midway')
     const runId = await newRun()
     const file = await writeSpool({ spoolDir, runId, writerId: 'w1', batches: 3 })
-    const bad: SpoolRecord = { runId, workspace: 'default', writerId: 'w1', sequence: 3, series: [{ name: 'loss', values: [1], times: [1, 2] }] }
+    const bad: SpoolRecord = {
+      runId,
+      workspace: 'default',
+      writerId: 'w1',
+      sequence: 3,
+      series: [{ name: 'loss', values: [1], times: [1, 2] }],
+    }
     await appendFile(file, encodeSpoolLine(bad) + encodeSpoolLine(batch({ runId, writerId: 'w1', sequence: 4 })))
     const result = await replaySpool({ client: t.client, spoolDir })
     expect(result).toMatchObject({ files: 1, batches: 3, points: 3 * BATCH })
     expect(result.failed[0]?.error.code).toBe('INVALID_ARGUMENT')
-    const left = (await readFile(file, 'utf8')).trim().split('\n').map((line) => (JSON.parse(line) as SpoolRecord).sequence)
+    const left = (await readFile(file, 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => (JSON.parse(line) as SpoolRecord).sequence)
     expect(left).toEqual([3, 4])
     expect(existsSync(`${file}.lock`)).toBe(false)
   })
@@ -131,7 +149,9 @@ describe('replaySpool against a real server', () => {
       // In this process too: a file held here is not replayed under its holder.
       await rm(`${busy}.lock`)
       expect(lockSpoolFile(busy)).toEqual({ locked: true })
-      expect((await replaySpool({ client: t.client, spoolDir })).skipped).toEqual([{ file: busy, reason: 'in use in this process' }])
+      expect((await replaySpool({ client: t.client, spoolDir })).skipped).toEqual([
+        { file: busy, reason: 'in use in this process' },
+      ])
       unlockSpoolFile(busy)
       expect((await replaySpool({ client: t.client, spoolDir })).batches).toBe(1)
     } finally {

@@ -45,10 +45,7 @@ export interface ReplaySpoolResult {
 }
 
 function abortError(): WharfError {
-  return new WharfError(
-    'ABORTED',
-    'the spool replay was aborted by the caller; the batches not sent stay in their spool files',
-  )
+  return new WharfError('ABORTED', 'the spool replay was aborted by the caller; the batches not sent stay in their spool files')
 }
 
 /** Rewrites `file` to hold only bytes [start, end), atomically (temp file, fsync, rename). */
@@ -80,7 +77,12 @@ interface FileReplay {
 
 async function replayFile(
   file: string,
-  context: { pick: (record: SpoolRecord) => WharfClient; policy: RetryPolicy; signal?: AbortSignal; warn: (message: string) => void },
+  context: {
+    pick: (record: SpoolRecord) => WharfClient
+    policy: RetryPolicy
+    signal?: AbortSignal
+    warn: (message: string) => void
+  },
 ): Promise<FileReplay> {
   const outcome: FileReplay = { batches: 0, points: 0 }
   // A writer appends in increasing sequence; a line at or below one already sent is a second copy
@@ -93,7 +95,9 @@ async function replayFile(
     if (!line.complete) {
       tornTail = true
       if (line.text.trim() !== '') {
-        context.warn(`skipped the last line of ${file} (byte ${line.start}): it was cut off mid-write, so its batch was never complete`)
+        context.warn(
+          `skipped the last line of ${file} (byte ${line.start}): it was cut off mid-write, so its batch was never complete`,
+        )
       }
       break
     }
@@ -145,7 +149,14 @@ async function replayFile(
 export async function replaySpool(options: ReplaySpoolOptions): Promise<ReplaySpoolResult> {
   const policy = resolveRetryPolicy(options.retry)
   const warn = options.onWarning ?? ((message: string) => process.emitWarning(message, { type: 'WharfSpoolWarning' }))
-  const result: ReplaySpoolResult = { files: 0, batches: 0, points: 0, failed: [], skipped: [], runs: { created: 0, artifacts: 0, ended: 0 } }
+  const result: ReplaySpoolResult = {
+    files: 0,
+    batches: 0,
+    points: 0,
+    failed: [],
+    skipped: [],
+    runs: { created: 0, artifacts: 0, ended: 0 },
+  }
   let names: string[]
   try {
     names = await readdir(options.spoolDir)
@@ -220,7 +231,11 @@ export async function replaySpool(options: ReplaySpoolOptions): Promise<ReplaySp
     if (unsent.has(run.runId)) continue
     if (options.signal?.aborted) throw abortError()
     try {
-      const finished = await finishSpooledRun(run, { ...call, client: pick(run), ...(unreachable ? { policy: { ...policy, attempts: 1 } } : {}) })
+      const finished = await finishSpooledRun(run, {
+        ...call,
+        client: pick(run),
+        ...(unreachable ? { policy: { ...policy, attempts: 1 } } : {}),
+      })
       result.runs.artifacts += finished.artifacts
       if (finished.ended) result.runs.ended++
     } catch (error) {

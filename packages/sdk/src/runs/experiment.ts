@@ -53,11 +53,14 @@ export class Experiment {
     try {
       const call = options.signal ? { signal: options.signal } : {}
       const [info] = await Promise.all([
-        retryRequest(() => this.workspace.client.createRun({ experiment: this.name, runId, status: 'Running', ...fields }, call), {
-          policy: resolveRetryPolicy(),
-          serverUrl: this.workspace.url,
-          holdProcess: true,
-        }),
+        retryRequest(
+          () => this.workspace.client.createRun({ experiment: this.name, runId, status: 'Running', ...fields }, call),
+          {
+            policy: resolveRetryPolicy(),
+            serverUrl: this.workspace.url,
+            holdProcess: true,
+          },
+        ),
         // The server's limits, so the run's logger refuses at the call what this server would refuse;
         // without them (an older server, a failed read) it checks against the defaults.
         this.workspace.client.health(call).catch(() => undefined),

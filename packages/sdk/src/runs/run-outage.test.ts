@@ -99,7 +99,12 @@ describe('a script awaiting .wait() while its server goes away', () => {
       Array.from({ length: options.writers }, async (_, i) => {
         const cwd = await mkdtemp(path.join(dir, `${options.name}-${i}-`))
         const env = { WHARF_TRACKING_URI: url, WHARF_EXPERIMENT: `${options.name}-${i}`, WHARF_HOME: path.join(cwd, 'home') }
-        const result = await runScript({ cwd, env, source: waitingScript({ points: options.points, every: 5_000 }), onStdout: (stdout) => restart(i, stdout) })
+        const result = await runScript({
+          cwd,
+          env,
+          source: waitingScript({ points: options.points, every: 5_000 }),
+          onStdout: (stdout) => restart(i, stdout),
+        })
         return { i, cwd, result }
       }),
     )
@@ -210,7 +215,10 @@ writeFileSync('outputs/model.bin', 'weights')
     expect(runId).toMatch(/^[0-9a-hjkmnp-tv-z]{26}$/)
     const spooled = await filesUnder(spoolOf(home))
     expect(spooled.filter((name) => name.endsWith('.jsonl'))).toHaveLength(2)
-    const records = (await readFile(path.join(spoolOf(home), 'runs', runId, 'run.jsonl'), 'utf8')).trim().split('\n').map((line) => JSON.parse(line) as { kind: string })
+    const records = (await readFile(path.join(spoolOf(home), 'runs', runId, 'run.jsonl'), 'utf8'))
+      .trim()
+      .split('\n')
+      .map((line) => JSON.parse(line) as { kind: string })
     expect(records.map((record) => record.kind)).toEqual(['create', 'artifact', 'artifact', 'end'])
 
     const server = await startServerProcess({ dataDir: path.join(dir, 'offline-server'), port })

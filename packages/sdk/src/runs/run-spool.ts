@@ -179,7 +179,10 @@ export async function readSpooledRuns(spoolDir: string, warn: (message: string) 
 }
 
 /** Creates a spooled run on the server; creating it again (a second sync) returns the same run. */
-export async function createSpooledRun(run: SpooledRun, context: { client: WharfClient; policy: RetryPolicy; signal?: AbortSignal }): Promise<void> {
+export async function createSpooledRun(
+  run: SpooledRun,
+  context: { client: WharfClient; policy: RetryPolicy; signal?: AbortSignal },
+): Promise<void> {
   const creation = run.creation
   if (creation === undefined) return
   const call = context.signal ? { signal: context.signal } : {}
@@ -226,7 +229,12 @@ export async function finishSpooledRun(
     const ending = run.ending
     try {
       await retryRequest(
-        () => client.setRunStatus(run.runId, ending.status, { at: ending.at, ...(ending.error ? { error: ending.error } : {}), ...call }),
+        () =>
+          client.setRunStatus(run.runId, ending.status, {
+            at: ending.at,
+            ...(ending.error ? { error: ending.error } : {}),
+            ...call,
+          }),
         retry,
       )
     } catch (error) {

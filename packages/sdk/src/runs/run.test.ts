@@ -119,20 +119,26 @@ describe('runs through the SDK', () => {
     const target = await run.downloadFile('outputs/model.bin', { outputFilePath: path.join(work, 'dl', 'model.bin') })
     const bytes = await readFile(target)
     expect(createHash('sha256').update(bytes).digest('hex')).toBe(
-      createHash('sha256').update(Buffer.alloc(2 * 1024 * 1024, 7)).digest('hex'),
+      createHash('sha256')
+        .update(Buffer.alloc(2 * 1024 * 1024, 7))
+        .digest('hex'),
     )
     const files = await run.downloadFiles({ prefix: 'outputs/', outputDirectory: path.join(work, 'dl2'), appendPrefix: false })
     expect(files.map((f) => path.relative(path.join(work, 'dl2'), f))).toEqual(['ckpt/epoch-1.pt', 'model.bin'])
     // The one rule (it used to overwrite silently): identical files are left alone, a different one is refused unless overwrite.
     const epoch = path.join(work, 'dl2', 'ckpt', 'epoch-1.pt')
-    expect(await run.downloadFiles({ prefix: 'outputs/', outputDirectory: path.join(work, 'dl2'), appendPrefix: false })).toEqual(files)
+    expect(await run.downloadFiles({ prefix: 'outputs/', outputDirectory: path.join(work, 'dl2'), appendPrefix: false })).toEqual(
+      files,
+    )
     await writeFile(epoch, 'edited')
     const refused = run.downloadFiles({ prefix: 'outputs/', outputDirectory: path.join(work, 'dl2'), appendPrefix: false })
     await expect(refused).rejects.toMatchObject({ code: 'FILE_EXISTS', message: expect.stringContaining(epoch) as unknown })
     expect(await readFile(epoch, 'utf8')).toBe('edited')
     await run.downloadFiles({ prefix: 'outputs/', outputDirectory: path.join(work, 'dl2'), appendPrefix: false, overwrite: true })
     expect(await readFile(epoch, 'utf8')).toBe('weights')
-    await expect(run.downloadFile('outputs/ckpt/epoch-1.pt', { outputFilePath: path.join(work, 'dl', 'model.bin') })).rejects.toMatchObject({ code: 'FILE_EXISTS' })
+    await expect(
+      run.downloadFile('outputs/ckpt/epoch-1.pt', { outputFilePath: path.join(work, 'dl', 'model.bin') }),
+    ).rejects.toMatchObject({ code: 'FILE_EXISTS' })
     await expect(run.downloadFile('outputs/none.bin')).rejects.toMatchObject({ code: 'ARTIFACT_NOT_FOUND' })
     await expect(run.uploadFile('late.txt', path.join(dir, 'notes.txt'))).rejects.toMatchObject({ code: 'RUN_FINISHED' })
   })

@@ -66,7 +66,13 @@ export interface SpooledRunSummary {
   offline: boolean
 }
 
-const IMAGE_TYPES: Record<string, string> = { 'image/png': 'png', 'image/jpeg': 'jpg', 'image/gif': 'gif', 'image/svg+xml': 'svg', 'image/webp': 'webp' }
+const IMAGE_TYPES: Record<string, string> = {
+  'image/png': 'png',
+  'image/jpeg': 'jpg',
+  'image/gif': 'gif',
+  'image/svg+xml': 'svg',
+  'image/webp': 'webp',
+}
 
 /**
  * One run: log metrics without waiting, upload and download its files, read it back, and end it.
@@ -169,7 +175,11 @@ export class Run implements AsyncDisposable {
   }
 
   /** Logs a whole table given as columns (`{ epoch: [1, 2], loss: [0.5, 0.4] }`), as rows in order. */
-  logTable(name: string, table: Record<string, readonly (number | string)[]>, _options: { description?: string } = {}): PendingLog {
+  logTable(
+    name: string,
+    table: Record<string, readonly (number | string)[]>,
+    _options: { description?: string } = {},
+  ): PendingLog {
     const columns = Object.entries(table)
     const length = columns[0]?.[1].length ?? 0
     if (columns.length === 0 || columns.some(([, values]) => values.length !== length)) {
@@ -195,7 +205,11 @@ export class Run implements AsyncDisposable {
       artifact = await this.uploadFile(`images/${safe}${ext}`, source.path, options)
     } else {
       const ext = IMAGE_TYPES[source.mimeType]
-      if (!ext) throw new WharfError('INVALID_ARGUMENT', `image type "${source.mimeType}" is not one of ${Object.keys(IMAGE_TYPES).join(', ')}`)
+      if (!ext)
+        throw new WharfError(
+          'INVALID_ARGUMENT',
+          `image type "${source.mimeType}" is not one of ${Object.keys(IMAGE_TYPES).join(', ')}`,
+        )
       artifact = await this.workspace.client.uploadArtifact(this.id, {
         path: `images/${safe}.${ext}`,
         body: source.data,
@@ -219,7 +233,8 @@ export class Run implements AsyncDisposable {
   async getMetrics(options: { name?: string; signal?: AbortSignal } = {}): Promise<Record<string, MetricValue | MetricValue[]>> {
     await this.flush()
     const call = options.signal ? { signal: options.signal } : {}
-    const names = options.name !== undefined ? [options.name] : (await this.workspace.client.listMetrics(this.id, call)).map((m) => m.name)
+    const names =
+      options.name !== undefined ? [options.name] : (await this.workspace.client.listMetrics(this.id, call)).map((m) => m.name)
     const result: Record<string, MetricValue | MetricValue[]> = {}
     for (const name of names) {
       const values: MetricValue[] = []
@@ -301,7 +316,10 @@ export class Run implements AsyncDisposable {
    * Downloads one artifact to `outputFilePath` (default: its file name in the current folder), verified
    * by sha256. An identical file there is left alone; FILE_EXISTS for one with other content unless `overwrite`.
    */
-  async downloadFile(name: string, options: { outputFilePath?: string; overwrite?: boolean; signal?: AbortSignal } = {}): Promise<string> {
+  async downloadFile(
+    name: string,
+    options: { outputFilePath?: string; overwrite?: boolean; signal?: AbortSignal } = {},
+  ): Promise<string> {
     const artifacts = await this.workspace.client.listArtifacts(this.id, { prefix: name }).toArray()
     const artifact = artifacts.find((a) => a.path === name)
     if (!artifact) {
@@ -319,12 +337,24 @@ export class Run implements AsyncDisposable {
    * Returns the files in place, sorted.
    */
   async downloadFiles(
-    options: { prefix?: string; outputDirectory?: string; appendPrefix?: boolean; overwrite?: boolean; signal?: AbortSignal } = {},
+    options: {
+      prefix?: string
+      outputDirectory?: string
+      appendPrefix?: boolean
+      overwrite?: boolean
+      signal?: AbortSignal
+    } = {},
   ): Promise<string[]> {
-    const artifacts = await this.workspace.client.listArtifacts(this.id, options.prefix ? { prefix: options.prefix } : {}).toArray()
+    const artifacts = await this.workspace.client
+      .listArtifacts(this.id, options.prefix ? { prefix: options.prefix } : {})
+      .toArray()
     const prefix = options.prefix ?? ''
     const stripPrefix = options.appendPrefix === false
-    return this.#download(artifacts, { root: path.resolve(options.outputDirectory ?? '.'), relativeOf: (key) => localRelativeOf(key, { prefix, stripPrefix }), ...options })
+    return this.#download(artifacts, {
+      root: path.resolve(options.outputDirectory ?? '.'),
+      relativeOf: (key) => localRelativeOf(key, { prefix, stripPrefix }),
+      ...options,
+    })
   }
 
   async #download(
@@ -334,9 +364,22 @@ export class Run implements AsyncDisposable {
     const { root, relativeOf, signal } = options
     const relative = new Map(artifacts.map((a) => [a.path, relativeOf(a.path)]))
     const files = artifacts.map((a) =>
-      serverFile({ key: a.path, relative: relative.get(a.path), size: a.size, sha256: a.sha256, fetch: (call) => this.workspace.client.downloadArtifact(this.id, a.path, call) }),
+      serverFile({
+        key: a.path,
+        relative: relative.get(a.path),
+        size: a.size,
+        sha256: a.sha256,
+        fetch: (call) => this.workspace.client.downloadArtifact(this.id, a.path, call),
+      }),
     )
-    const result = await downloadVerified({ files }, { targetDir: root, ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}), ...(signal ? { signal } : {}) })
+    const result = await downloadVerified(
+      { files },
+      {
+        targetDir: root,
+        ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
+        ...(signal ? { signal } : {}),
+      },
+    )
     const localPathOf = (key: string): string => localPathUnder(root, relative.get(key) ?? key)
     requireAllPlaced(result, { overwriteHint: 'pass overwrite: true to replace them', localPathOf })
     return placedPaths(result, localPathOf)
@@ -421,7 +464,13 @@ export class Run implements AsyncDisposable {
   fail(options: { error?: unknown; errorCode?: string } = {}): Promise<RunInfo> {
     const error = options.error
     const message =
-      error instanceof Error ? error.message : typeof error === 'string' ? error : error === undefined ? 'the run failed' : JSON.stringify(error)
+      error instanceof Error
+        ? error.message
+        : typeof error === 'string'
+          ? error
+          : error === undefined
+            ? 'the run failed'
+            : JSON.stringify(error)
     const details = error instanceof Error ? error.stack : undefined
     return this.#finish({
       status: 'Failed',
@@ -442,7 +491,13 @@ export class Run implements AsyncDisposable {
   /** Uploads a text or bytes as the artifact `artifactPath`; for a run logged offline, keeps it in the spool for `wharf sync`. */
   async uploadContent(artifactPath: string, content: string | Uint8Array, options: { signal?: AbortSignal } = {}): Promise<void> {
     if (this.#offline) {
-      await spoolRunArtifact({ spoolDir: this.workspace.spoolDir, runId: this.id, workspace: this.workspace.name, artifactPath, content })
+      await spoolRunArtifact({
+        spoolDir: this.workspace.spoolDir,
+        runId: this.id,
+        workspace: this.workspace.name,
+        artifactPath,
+        content,
+      })
       return
     }
     await this.workspace.client.uploadArtifact(this.id, {
@@ -461,7 +516,8 @@ export class Run implements AsyncDisposable {
         // Through an outage (a server restart) the metrics still unsent are waited for, for a while.
         await this.#logger?.close(this.#offline ? {} : { timeoutMs: END_WAIT_MS, waitForServer: true })
       } catch (error) {
-        if (isWharfError(error) && isRetryable(error)) unsent = error // the points are in the spool file
+        if (isWharfError(error) && isRetryable(error))
+          unsent = error // the points are in the spool file
         else refused = error // a batch the server refused: the run still ends, then the caller hears of it
       }
       // The final status goes last, after every point and file: with points still in the spool, the
@@ -507,7 +563,13 @@ export class Run implements AsyncDisposable {
     const files =
       this.#outputs === false
         ? 0
-        : await spoolRunFolder({ spoolDir, runId: this.id, workspace: this.workspace.name, name: 'outputs', folder: this.#outputs })
+        : await spoolRunFolder({
+            spoolDir,
+            runId: this.id,
+            workspace: this.workspace.name,
+            name: 'outputs',
+            folder: this.#outputs,
+          })
     spoolRunEnding({
       spoolDir,
       runId: this.id,

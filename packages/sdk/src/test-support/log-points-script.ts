@@ -4,7 +4,8 @@ import { WharfClient } from '@wharf/client'
 import { MetricLogger } from '../index.js'
 
 const [url, spoolDir, countText, end] = process.argv.slice(2)
-if (url === undefined || spoolDir === undefined || countText === undefined) throw new Error('usage: <url> <spoolDir> <points> <end>')
+if (url === undefined || spoolDir === undefined || countText === undefined)
+  throw new Error('usage: <url> <spoolDir> <points> <end>')
 const client = new WharfClient({ url })
 const run = await client.createRun({ experiment: 'exit-tests', status: 'Running' })
 process.stdout.write(`run ${run.id}\n`)

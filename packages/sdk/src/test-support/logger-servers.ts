@@ -66,11 +66,18 @@ export async function startRestartableServer(options: { dataDir: string; experim
 }
 
 /** Runs one of the scripts in this folder with tsx, as a user runs training code; resolves when it ends. */
-export async function runTestScript(options: { script: string; args: string[] }): Promise<{ code: number | null; stdout: string; stderr: string }> {
-  const child = spawn(process.execPath, ['--import', 'tsx', '--conditions=@wharf/source', path.join(HERE, options.script), ...options.args], {
-    cwd: REPO_ROOT,
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+export async function runTestScript(options: {
+  script: string
+  args: string[]
+}): Promise<{ code: number | null; stdout: string; stderr: string }> {
+  const child = spawn(
+    process.execPath,
+    ['--import', 'tsx', '--conditions=@wharf/source', path.join(HERE, options.script), ...options.args],
+    {
+      cwd: REPO_ROOT,
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))

@@ -54,11 +54,15 @@ export async function runTsx(options: {
   env?: Record<string, string>
   onStdout?: (text: string) => void
 }): Promise<ScriptResult> {
-  const child = spawn(process.execPath, ['--import', TSX_LOADER, '--conditions=@wharf/source', options.file, ...(options.args ?? [])], {
-    cwd: options.cwd,
-    env: { ...process.env, NO_COLOR: '1', ...options.env },
-    stdio: ['ignore', 'pipe', 'pipe'],
-  })
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, '--conditions=@wharf/source', options.file, ...(options.args ?? [])],
+    {
+      cwd: options.cwd,
+      env: { ...process.env, NO_COLOR: '1', ...options.env },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
   let stdout = ''
   let stderr = ''
   child.stdout.on('data', (c: Buffer) => {

@@ -14,9 +14,13 @@ export const filesystemKind: StorageKind<'filesystem', FilesystemSettings> = {
   async plan(request, policy) {
     const given = nonEmpty(request.path, 'path', 'the folder path')
     if (!path.isAbsolute(given)) {
-      throw new WharfError('INVALID_ARGUMENT', `the folder "${printable(given)}" must be an absolute path on the server's machine`, {
-        details: { field: 'path' },
-      })
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `the folder "${printable(given)}" must be an absolute path on the server's machine`,
+        {
+          details: { field: 'path' },
+        },
+      )
     }
     const folder = path.resolve(given)
     // Where it leads, or where `mkdir -p` would put it when it does not exist yet.
@@ -24,7 +28,8 @@ export const filesystemKind: StorageKind<'filesystem', FilesystemSettings> = {
     return { kind: 'filesystem', settings: { path: folder }, authType: 'none', secret: undefined }
   },
   settings: (record) => ({ path: setting(record, 'path') }),
-  createDriver: (record, context) => createFilesystemDriver({ root: setting(record, 'path'), allowedRoots: context.policy.filesystemRoots }),
+  createDriver: (record, context) =>
+    createFilesystemDriver({ root: setting(record, 'path'), allowedRoots: context.policy.filesystemRoots }),
   /** The folder itself; the client checks device and inode to know it sees the same one. */
   async access(record, _operation, context) {
     const folder = setting(record, 'path')

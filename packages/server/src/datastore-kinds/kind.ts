@@ -41,7 +41,10 @@ export interface KindContext {
  */
 export interface StorageKind<K extends DatastoreKind, S> {
   /** Checks a registration and splits it into settings and secret. Does no I/O except for folders. */
-  plan: (request: Extract<RegisterDatastoreRequest, { kind: K }>, policy: DatastorePolicy) => PlannedDatastore | Promise<PlannedDatastore>
+  plan: (
+    request: Extract<RegisterDatastoreRequest, { kind: K }>,
+    policy: DatastorePolicy,
+  ) => PlannedDatastore | Promise<PlannedDatastore>
   /** The settings a record keeps, typed; DATASTORE_UNAVAILABLE when one is missing. */
   settings: (record: StoredDatastore) => S
   /** The driver of a datastore with these settings and this (opened) secret. */
@@ -61,9 +64,13 @@ export function quotableEndpoint(endpoint: string): string {
 /** INVALID_ARGUMENT for an endpoint with `user:password@`, naming the fields the credentials belong in. */
 export function refuseCredentials(endpoint: string, keysField: string): void {
   if (USERINFO.test(endpoint)) {
-    throw new WharfError('INVALID_ARGUMENT', `the endpoint must not carry credentials (user:password@); give them as ${keysField}`, {
-      details: { field: 'endpoint' },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the endpoint must not carry credentials (user:password@); give them as ${keysField}`,
+      {
+        details: { field: 'endpoint' },
+      },
+    )
   }
 }
 
@@ -79,12 +86,18 @@ export function nonEmpty(value: string | undefined, field: string, what: string)
 export function setting(record: StoredDatastore, name: string): string {
   const value = record.settings[name]
   if (typeof value !== 'string' || value === '') {
-    throw new WharfError('DATASTORE_UNAVAILABLE', `datastore "${record.name}" has no "${name}" in its settings; register it again with overwrite`)
+    throw new WharfError(
+      'DATASTORE_UNAVAILABLE',
+      `datastore "${record.name}" has no "${name}" in its settings; register it again with overwrite`,
+    )
   }
   return value
 }
 
 /** DATASTORE_UNAVAILABLE for a record whose sealed secret is missing or of another kind. */
 export function noStoredCredentials(record: StoredDatastore): WharfError {
-  return new WharfError('DATASTORE_UNAVAILABLE', `datastore "${record.name}" has no stored credentials; register it again with overwrite`)
+  return new WharfError(
+    'DATASTORE_UNAVAILABLE',
+    `datastore "${record.name}" has no stored credentials; register it again with overwrite`,
+  )
 }

@@ -1,6 +1,15 @@
 import { WharfError, printable } from '@wharf/contract'
 import { createS3Driver } from '@wharf/datastores/cloud'
-import { noStoredCredentials, nonEmpty, quotableEndpoint, refuseCredentials, setting, type Settings, type StorageKind, type StoredDatastore } from './kind.js'
+import {
+  noStoredCredentials,
+  nonEmpty,
+  quotableEndpoint,
+  refuseCredentials,
+  setting,
+  type Settings,
+  type StorageKind,
+  type StoredDatastore,
+} from './kind.js'
 
 /** The settings of an S3 datastore (the secret access key is sealed apart). */
 export interface S3Settings {
@@ -27,9 +36,13 @@ export const s3Kind: StorageKind<'s3', S3Settings> = {
   plan(request) {
     const bucket = nonEmpty(request.bucket, 'bucket', 'the bucket name')
     if (!/^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$/.test(bucket)) {
-      throw new WharfError('INVALID_ARGUMENT', `"${printable(bucket)}" is not a valid bucket name (3–63 lowercase letters, digits, "." and "-")`, {
-        details: { field: 'bucket' },
-      })
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `"${printable(bucket)}" is not a valid bucket name (3–63 lowercase letters, digits, "." and "-")`,
+        {
+          details: { field: 'bucket' },
+        },
+      )
     }
     const accessKeyId = nonEmpty(request.accessKeyId, 'accessKeyId', 'the access key id')
     const secretAccessKey = nonEmpty(request.secretAccessKey, 'secretAccessKey', 'the secret access key')
@@ -38,9 +51,13 @@ export const s3Kind: StorageKind<'s3', S3Settings> = {
       const endpoint = request.endpoint.trim()
       refuseCredentials(endpoint, '"accessKeyId" and "secretAccessKey"')
       if (!/^https?:\/\/[^/?#@]+\/?$/i.test(endpoint)) {
-        throw new WharfError('INVALID_ARGUMENT', `the endpoint "${quotableEndpoint(endpoint)}" must be a URL like https://s3.example.com (no path, query or credentials)`, {
-          details: { field: 'endpoint' },
-        })
+        throw new WharfError(
+          'INVALID_ARGUMENT',
+          `the endpoint "${quotableEndpoint(endpoint)}" must be a URL like https://s3.example.com (no path, query or credentials)`,
+          {
+            details: { field: 'endpoint' },
+          },
+        )
       }
       settings.endpoint = endpoint.replace(/\/+$/, '')
     }

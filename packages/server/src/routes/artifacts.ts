@@ -74,7 +74,12 @@ export function mountArtifactRoutes(route: BindRoute, deps: AppDeps): void {
     }
     const ws = await store.getWorkspace(workspace)
     const driver = await drivers.get(workspace, ws.artifactDatastore)
-    const body = requestBody(c, declared === undefined ? { cap: { max: limits.artifactBytes, tooLarge: () => tooLargeArtifact(limits.artifactBytes) } } : {})
+    const body = requestBody(
+      c,
+      declared === undefined
+        ? { cap: { max: limits.artifactBytes, tooLarge: () => tooLargeArtifact(limits.artifactBytes) } }
+        : {},
+    )
     // The first upload of a path goes to its plain key, and only if nothing is there (a conditional write);
     // a replacement, or a first upload that finds the key taken (an upload in flight, bytes a crash left),
     // goes to a key of its own. So no two uploads write one key (Azure would drop one's staged blocks),
@@ -124,7 +129,9 @@ export function mountArtifactRoutes(route: BindRoute, deps: AppDeps): void {
     const { replaced } = recorded
     if (replaced && !(replaced.datastore === artifact.datastore && replaced.key === key)) {
       const old = await drivers.get(workspace, replaced.datastore)
-      await old.delete(toDatastoreKey(replaced.key)).catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: replaced.key, error }))
+      await old
+        .delete(toDatastoreKey(replaced.key))
+        .catch((error: unknown) => deps.log.warn('could not remove replaced artifact bytes', { key: replaced.key, error }))
     }
     return recorded.artifact
   })

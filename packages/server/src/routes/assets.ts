@@ -66,7 +66,14 @@ async function copyFiles(
       const body = await source.get(toDatastoreKey(artifact.key))
       // Digest and size come from the copy itself: the run may have replaced the artifact meanwhile.
       const stored = await target.put(key, body, { contentType: artifact.contentType })
-      copied.push({ path, size: stored.size, sha256: stored.sha256, contentType: artifact.contentType, datastore: ws.artifactDatastore, key })
+      copied.push({
+        path,
+        size: stored.size,
+        sha256: stored.sha256,
+        contentType: artifact.contentType,
+        datastore: ws.artifactDatastore,
+        key,
+      })
     })
   } catch (error) {
     await Promise.allSettled(copied.map((file) => target.delete(toDatastoreKey(file.key))))
@@ -108,16 +115,14 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     const live = !isTerminalStatus(run.status)
     const assetFiles = live
       ? await copyFiles(deps, { workspace, name: body.name, files })
-      : files.map(
-          ({ path, artifact }): AssetFile => ({
-            path,
-            size: artifact.size,
-            sha256: artifact.sha256,
-            contentType: artifact.contentType,
-            datastore: artifact.datastore,
-            key: artifact.key,
-          }),
-        )
+      : files.map(({ path, artifact }): AssetFile => ({
+          path,
+          size: artifact.size,
+          sha256: artifact.sha256,
+          contentType: artifact.contentType,
+          datastore: artifact.datastore,
+          key: artifact.key,
+        }))
     const version = await store.createAssetVersion({
       workspace,
       name: body.name,
@@ -140,7 +145,9 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     store.listAssetVersions({ workspace, name: asset, pageSize: pageSizeOf(query, limits), pageToken: query.pageToken }),
   )
 
-  route(ROUTES.getAssetVersion, async ({ params: { workspace, asset, version } }) => store.getAssetVersion({ workspace, name: asset, version }))
+  route(ROUTES.getAssetVersion, async ({ params: { workspace, asset, version } }) =>
+    store.getAssetVersion({ workspace, name: asset, version }),
+  )
 
   route(ROUTES.downloadAssetFile, async ({ c, params: { workspace, asset: name, version: versionAsked } }) => {
     const path = pathAfter(c, { mark: FILES_MARK, what: 'asset file path', limits })

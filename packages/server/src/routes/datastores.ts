@@ -30,9 +30,13 @@ function fileView(info: FileInfo): DatastoreFile {
 }
 
 function noSuchFile(datastore: string, key: string): WharfError {
-  return new WharfError('FILE_NOT_FOUND', `datastore "${datastore}" has no file "${printable(key)}"; list them with wharf datastore ls ${datastore}`, {
-    details: { path: key },
-  })
+  return new WharfError(
+    'FILE_NOT_FOUND',
+    `datastore "${datastore}" has no file "${printable(key)}"; list them with wharf datastore ls ${datastore}`,
+    {
+      details: { path: key },
+    },
+  )
 }
 
 /** Registration, default, unregistration, delegated access and the file routes of datastores. */
@@ -55,7 +59,12 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     const stored = await store.putDatastore(existing ? { ...record, createdAt: existing.createdAt } : record, {
       overwrite: request.overwrite === true,
     })
-    deps.log.info('datastore registered', { workspace: workspace.name, name: stored.name, kind: stored.kind, replaced: existing !== undefined })
+    deps.log.info('datastore registered', {
+      workspace: workspace.name,
+      name: stored.name,
+      kind: stored.kind,
+      replaced: existing !== undefined,
+    })
     const view = toDatastoreView(stored, workspace)
     return existing ? jsonKeepingSign(c, view, 200) : view
   })
@@ -81,7 +90,9 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     return { name, unregistered: true as const }
   })
 
-  route(ROUTES.setDefaultDatastore, async ({ params, body }) => store.setDefaultDatastore({ workspace: params.workspace, name: body.name }))
+  route(ROUTES.setDefaultDatastore, async ({ params, body }) =>
+    store.setDefaultDatastore({ workspace: params.workspace, name: body.name }),
+  )
 
   route(ROUTES.datastoreAccess, async ({ params, body }) =>
     accessFor(await store.getDatastore({ workspace: params.workspace, name: params.datastore }), body.operation, deps.datastores),
@@ -91,7 +102,8 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     const driver = await drivers.get(params.workspace, params.datastore)
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
     const skipped: SkippedDatastoreFile[] = []
-    const onSkipped = ({ name, size, modifiedAt, reason }: SkippedName): void => void skipped.push({ path: name, size, modifiedAt, reason })
+    const onSkipped = ({ name, size, modifiedAt, reason }: SkippedName): void =>
+      void skipped.push({ path: name, size, modifiedAt, reason })
     const pages = driver
       .list({ onSkipped, ...(prefix === undefined ? {} : { prefix }) })
       .byPage({ pageSize: pageSizeOf(query, limits), ...(query.pageToken ? { pageToken: query.pageToken } : {}) })
@@ -111,7 +123,9 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     const body = requestBody(c)
     const declaredType = c.req.header('content-type')
     const contentType =
-      declaredType && !/^application\/octet-stream\b/i.test(declaredType) ? declaredType : mime.lookup(key) || 'application/octet-stream'
+      declaredType && !/^application\/octet-stream\b/i.test(declaredType)
+        ? declaredType
+        : mime.lookup(key) || 'application/octet-stream'
     const stored = await driver.put(key, body, {
       ...(declared !== undefined && Number.isSafeInteger(declared) ? { size: declared } : {}),
       contentType,
@@ -125,10 +139,14 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     const key = filePath(c)
     if (query.overwrite === 'true') return storeUpload(c, { driver, key, ifNotExists: false })
     const exists = (cause?: unknown) =>
-      new WharfError('FILE_EXISTS', `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`, {
-        details: { path: key },
-        ...(cause === undefined ? {} : { cause }),
-      })
+      new WharfError(
+        'FILE_EXISTS',
+        `"${printable(key)}" already exists in datastore "${name}"; upload with overwrite=true to replace it`,
+        {
+          details: { path: key },
+          ...(cause === undefined ? {} : { cause }),
+        },
+      )
     // Refused before the body is read when the file is plainly there. The conditional write decides the
     // race: writers on any replica (or beside Wharf) cannot both succeed (decision 0016).
     if (await driver.stat(key)) throw exists()

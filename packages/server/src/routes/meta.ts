@@ -16,7 +16,12 @@ code{background:#eef2f6;padding:.1rem .3rem;border-radius:4px}</style></head>
 /** Health, and outside the API table (UNBOUND_ROUTES) the OpenAPI document and the page at the root. */
 export function mountMetaRoutes(app: Hono<AppEnv>, route: BindRoute, deps: AppDeps): void {
   app.get('/', (c) => c.html(HOME_PAGE))
-  route(ROUTES.health, () => ({ status: 'ok' as const, version: deps.config.version, store: deps.store.kind, limits: deps.config.limits }))
+  route(ROUTES.health, () => ({
+    status: 'ok' as const,
+    version: deps.config.version,
+    store: deps.store.kind,
+    limits: deps.config.limits,
+  }))
   let openapi: Record<string, unknown> | undefined
   app.get(`${API_PREFIX}/openapi.json`, (c) => {
     openapi ??= buildOpenApiDocument({ version: deps.config.version })

@@ -21,11 +21,21 @@ export function mountMetricRoutes(route: BindRoute, deps: AppDeps): void {
     }),
   )
 
-  route(ROUTES.listMetrics, async ({ params: { workspace, runId } }) => ({ items: await store.listMetrics({ workspace, runId }) }))
+  route(ROUTES.listMetrics, async ({ params: { workspace, runId } }) => ({
+    items: await store.listMetrics({ workspace, runId }),
+  }))
 
   route(ROUTES.getMetricSeries, async ({ params: { workspace, runId }, query }) => {
     const { name, fromStep, toStep } = checkedStepRange(query, limits)
-    return store.readMetricSeries({ workspace, runId, name, fromStep, toStep, pageSize: pageSizeOf(query, limits), pageToken: query.pageToken })
+    return store.readMetricSeries({
+      workspace,
+      runId,
+      name,
+      fromStep,
+      toStep,
+      pageSize: pageSizeOf(query, limits),
+      pageToken: query.pageToken,
+    })
   })
 
   route(ROUTES.getMetricBuckets, async ({ params: { workspace, runId }, query }) => {

@@ -19,7 +19,10 @@ export interface LoadBalancer {
 /** The nginx binary (Debian's package puts it in /usr/sbin), or undefined when it is not installed. */
 export function nginxBinary(): string | undefined {
   const folders = [...(process.env.PATH ?? '').split(path.delimiter), '/usr/sbin', '/usr/local/sbin']
-  return folders.filter((folder) => folder !== '').map((folder) => path.join(folder, 'nginx')).find((file) => existsSync(file))
+  return folders
+    .filter((folder) => folder !== '')
+    .map((folder) => path.join(folder, 'nginx'))
+    .find((file) => existsSync(file))
 }
 
 /**

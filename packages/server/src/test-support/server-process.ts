@@ -33,7 +33,17 @@ export async function startServerProcess(options: {
 }): Promise<ServerProcess> {
   const child: ChildProcess = spawn(
     process.execPath,
-    ['--import', 'tsx', '--conditions=@wharf/source', BIN, 'server', '--port', String(options.port ?? 0), '--data-dir', options.dataDir],
+    [
+      '--import',
+      'tsx',
+      '--conditions=@wharf/source',
+      BIN,
+      'server',
+      '--port',
+      String(options.port ?? 0),
+      '--data-dir',
+      options.dataDir,
+    ],
     { cwd: REPO_ROOT, env: { ...process.env, ...options.env }, stdio: ['ignore', 'pipe', 'pipe'] },
   )
   let stderr = ''

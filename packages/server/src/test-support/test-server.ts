@@ -21,11 +21,21 @@ export interface TestServer {
 
 /** The registration (`blobStore` config, WHARF_BLOBSTORE as JSON) that makes workspaceblobstore the container `artifacts` of this Azurite. */
 export function azuriteBlobStore(azurite: AzuriteInstance): Record<string, string> {
-  return { kind: 'azure_blob', accountName: azurite.accountName, accountKey: azurite.accountKey, endpoint: azurite.endpoint, containerName: 'artifacts' }
+  return {
+    kind: 'azure_blob',
+    accountName: azurite.accountName,
+    accountKey: azurite.accountKey,
+    endpoint: azurite.endpoint,
+    containerName: 'artifacts',
+  }
 }
 
 /** A fresh Azurite and a SQLite test server whose workspaceblobstore is its container `artifacts`; `stop` ends both. */
-export async function startAzuriteBlobServer(): Promise<{ azurite: AzuriteInstance; server: TestServer; stop: () => Promise<void> }> {
+export async function startAzuriteBlobServer(): Promise<{
+  azurite: AzuriteInstance
+  server: TestServer
+  stop: () => Promise<void>
+}> {
   const azurite = await startAzurite()
   try {
     const server = await startTestServer('sqlite', { config: { blobStore: azuriteBlobStore(azurite) } })

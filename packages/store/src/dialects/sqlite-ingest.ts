@@ -34,18 +34,14 @@ function prepareStatements(database: Database.Database): IngestStatements {
       'insert into writer_batches (run_id, writer_id, sequence, point_count, created_at) values (?, ?, ?, ?, ?) ' +
         'on conflict do nothing',
     ),
-    storedBatch: database.prepare(
-      'select point_count from writer_batches where run_id = ? and writer_id = ? and sequence = ?',
-    ),
+    storedBatch: database.prepare('select point_count from writer_batches where run_id = ? and writer_id = ? and sequence = ?'),
     findMetric: database.prepare('select * from metrics where run_id = ? and name = ?'),
     countMetrics: database.prepare('select count(*) as n from metrics where run_id = ?'),
     createMetric: database.prepare(
       'insert into metrics (run_id, name, "count", next_step, last_step, last_time, has_number, has_text) ' +
         'values (?, ?, 0, 0, -1, 0, 0, 0) returning id',
     ),
-    insertPoint: database.prepare(
-      'insert into metric_points (metric_id, step, "time", "value", "text") values (?, ?, ?, ?, ?)',
-    ),
+    insertPoint: database.prepare('insert into metric_points (metric_id, step, "time", "value", "text") values (?, ?, ?, ?, ?)'),
     insertPoints: database.prepare<Array<number | string | null>>(
       'insert into metric_points (metric_id, step, "time", "value", "text") values ' +
         new Array<string>(POINTS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', '),

@@ -1,13 +1,5 @@
 import Database from 'better-sqlite3'
-import {
-  CompiledQuery,
-  Kysely,
-  SqliteAdapter,
-  SqliteDriver,
-  SqliteIntrospector,
-  SqliteQueryCompiler,
-  sql,
-} from 'kysely'
+import { CompiledQuery, Kysely, SqliteAdapter, SqliteDriver, SqliteIntrospector, SqliteQueryCompiler, sql } from 'kysely'
 import type {
   DatabaseConnection,
   DatabaseIntrospector,
@@ -78,8 +70,7 @@ export const SQLITE_CAPABILITIES: DialectCapabilities = {
   },
   rowLocks: false,
   // json_each rather than a JSON path, so keys with dots or quotes need no escaping.
-  tagValue: (tags, key) =>
-    sql<string | null>`(select json_each.value from json_each(${tags}) where json_each.key = ${key})`,
+  tagValue: (tags, key) => sql<string | null>`(select json_each.value from json_each(${tags}) where json_each.key = ${key})`,
   isUniqueViolation: (error) => {
     const code = errorCode(error)
     return code === 'SQLITE_CONSTRAINT_UNIQUE' || code === 'SQLITE_CONSTRAINT_PRIMARYKEY'

@@ -66,8 +66,7 @@ export function listArtifacts(ctx: StoreDialect, options: ListArtifactsOptions):
     await requireRunId(ctx.db, options)
     const prefix = options.prefix ?? ''
     const scope = `artifacts:${options.runId}:${prefix}`
-    const after =
-      options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { path: 'string' })
+    const after = options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { path: 'string' })
     const rows = await ctx.db
       .selectFrom('artifacts')
       .selectAll()

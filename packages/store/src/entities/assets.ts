@@ -133,15 +133,13 @@ export function listAssets(ctx: StoreDialect, page: WorkspacePageRequest): Promi
       .orderBy('v.name')
       .limit(page.pageSize + 1)
       .execute()
-    const summaries = rows.map(
-      (row): AssetSummary => ({
-        name: row.name,
-        latestVersion: Number(row.version),
-        versionCount: Number(row.count),
-        description: row.description,
-        updatedAt: row.created_at,
-      }),
-    )
+    const summaries = rows.map((row): AssetSummary => ({
+      name: row.name,
+      latestVersion: Number(row.version),
+      versionCount: Number(row.count),
+      description: row.description,
+      updatedAt: row.created_at,
+    }))
     return toPage(summaries, page.pageSize, (last) => encodePageToken('assets', { name: last.name }))
   })
 }
@@ -150,8 +148,7 @@ export function listAssets(ctx: StoreDialect, page: WorkspacePageRequest): Promi
 export function listAssetVersions(ctx: StoreDialect, options: ListAssetVersionsOptions): Promise<Page<AssetVersion>> {
   return guard('list asset versions', async () => {
     const scope = `asset-versions:${options.name}`
-    const after =
-      options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { version: 'number' })
+    const after = options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { version: 'number' })
     const rows = await versionsOf(ctx.db, options)
       .selectAll()
       .$if(after !== undefined, (qb) => qb.where('version', '<', after?.version ?? 0))

@@ -68,12 +68,7 @@ export async function getDatastore(ctx: StoreDialect, datastore: WorkspaceItemRe
 export function listDatastores(ctx: StoreDialect, workspace: string): Promise<DatastoreRecord[]> {
   return guard('list datastores', async () => {
     await requireWorkspace(ctx.db, workspace)
-    const rows = await ctx.db
-      .selectFrom('datastores')
-      .selectAll()
-      .where('workspace', '=', workspace)
-      .orderBy('name')
-      .execute()
+    const rows = await ctx.db.selectFrom('datastores').selectAll().where('workspace', '=', workspace).orderBy('name').execute()
     return rows.map(toDatastoreRecord)
   })
 }

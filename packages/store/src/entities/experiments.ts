@@ -54,8 +54,7 @@ export function getExperiment(ctx: StoreDialect, experiment: WorkspaceItemRef): 
 export function listExperiments(ctx: StoreDialect, page: WorkspacePageRequest): Promise<Page<Experiment>> {
   return guard('list experiments', async () => {
     await requireWorkspace(ctx.db, page.workspace)
-    const after =
-      page.pageToken === undefined ? undefined : decodePageToken(page.pageToken, 'experiments', { name: 'string' })
+    const after = page.pageToken === undefined ? undefined : decodePageToken(page.pageToken, 'experiments', { name: 'string' })
     const rows = await ctx.db
       .selectFrom('experiments')
       .selectAll()

@@ -80,9 +80,7 @@ export function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions):
     const metric = await requireMetric(ctx.db, options)
     const scope = `series:${options.runId}:${options.name}`
     const after =
-      options.pageToken === undefined
-        ? undefined
-        : decodePageToken(options.pageToken, scope, { step: 'number', id: 'number' })
+      options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { step: 'number', id: 'number' })
     const rows = await ctx.db
       .selectFrom('metric_points')
       .select(['id', 'step', 'time', 'value', 'text'])
@@ -91,10 +89,7 @@ export function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions):
       .$if(options.toStep !== undefined, (qb) => qb.where('step', '<=', options.toStep ?? 0))
       .$if(after !== undefined, (qb) =>
         qb.where((eb) =>
-          eb.or([
-            eb('step', '>', after?.step ?? 0),
-            eb.and([eb('step', '=', after?.step ?? 0), eb('id', '>', after?.id ?? 0)]),
-          ]),
+          eb.or([eb('step', '>', after?.step ?? 0), eb.and([eb('step', '=', after?.step ?? 0), eb('id', '>', after?.id ?? 0)])]),
         ),
       )
       .orderBy('step')

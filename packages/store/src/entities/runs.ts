@@ -4,15 +4,7 @@ import { assertWithinLimit, canTransition, isTerminalStatus, mapPage, printable 
 import type { Page, Run, RunOrderField, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { invalidTransition, propertyImmutable, runExists, runNotFound } from '../errors.js'
-import type {
-  ListRunsOptions,
-  NewRun,
-  PropertyChange,
-  RunPatch,
-  RunRef,
-  RunTransition,
-  TagChange,
-} from '../metadata-store.js'
+import type { ListRunsOptions, NewRun, PropertyChange, RunPatch, RunRef, RunTransition, TagChange } from '../metadata-store.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
 import { parseStringMap, stringifyStringMap, toRun } from '../rows.js'
 import type { RunRow } from '../rows.js'
@@ -148,8 +140,7 @@ export function listRuns(ctx: StoreDialect, options: ListRunsOptions): Promise<P
     } else {
       // Offset paging: a metric's last value changes while a run logs, so there is no stable key.
       const scope = `runs:metric:${orderBy.name}:${order}`
-      const offset =
-        options.pageToken === undefined ? 0 : decodePageToken(options.pageToken, scope, { offset: 'number' }).offset
+      const offset = options.pageToken === undefined ? 0 : decodePageToken(options.pageToken, scope, { offset: 'number' }).offset
       query = query
         .leftJoin('metrics as order_metric', (join) =>
           join.onRef('order_metric.run_id', '=', 'runs.id').on('order_metric.name', '=', orderBy.name),
@@ -161,7 +152,12 @@ export function listRuns(ctx: StoreDialect, options: ListRunsOptions): Promise<P
       tokenAfter = () => encodePageToken(scope, { offset: offset + pageSize })
     }
     const page = toPage(await query.limit(pageSize + 1).execute(), pageSize, tokenAfter)
-    const metrics = options.includeMetrics ? await lastValuesOf(ctx.db, page.items.map((row) => row.id)) : undefined
+    const metrics = options.includeMetrics
+      ? await lastValuesOf(
+          ctx.db,
+          page.items.map((row) => row.id),
+        )
+      : undefined
     return mapPage(page, (row) => ({ ...toRun(row), metrics: metrics?.get(row.id) ?? {} }))
   })
 }

@@ -17,7 +17,9 @@ export function createSignedZeroMigration(types: SchemaTypes): Migration {
           select id, metric_id, step, "time", "value", "text" from metric_points`.execute(db)
       await sql`drop table metric_points`.execute(db)
       await sql`alter table metric_points_signed rename to metric_points`.execute(db)
-      await sql`create index metric_points_by_step on metric_points (${sql.join(types.pointIndexColumns.map((c) => sql.ref(c)))})`.execute(db)
+      await sql`create index metric_points_by_step on metric_points (${sql.join(types.pointIndexColumns.map((c) => sql.ref(c)))})`.execute(
+        db,
+      )
 
       await sql`create table metrics_signed (
           id integer primary key, run_id text not null references runs (id), name text not null,

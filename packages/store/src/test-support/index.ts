@@ -81,10 +81,7 @@ export async function createTestDatabase(): Promise<TestPostgresDatabase> {
 }
 
 /** A fresh database of `kind`: a SQLite file in a new temp folder, or a new PostgreSQL database. */
-export async function createTestStoreConfig(
-  kind: StoreKind,
-  options: { poolSize?: number } = {},
-): Promise<TestStoreConfig> {
+export async function createTestStoreConfig(kind: StoreKind, options: { poolSize?: number } = {}): Promise<TestStoreConfig> {
   if (kind === 'sqlite') {
     const folder = await mkdtemp(path.join(tmpdir(), 'wharf-store-'))
     return {
