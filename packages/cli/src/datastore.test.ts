@@ -13,6 +13,20 @@ let env: Record<string, string>
 const sha256 = (data: Uint8Array | string): string => createHash('sha256').update(data).digest('hex')
 const json = <T = unknown>(stdout: string): T => JSON.parse(stdout) as T
 const wharf = (args: string[], extra: Record<string, string> = {}) => runWharf(args, { env: { ...env, ...extra } })
+/** `wharf datastore register azure-blob <name>` on Azurite's account and endpoint, for `container`, then `extra` options. */
+const azureBlobArgs = (name: string, options: { container: string; extra?: string[] }): string[] => [
+  'datastore',
+  'register',
+  'azure-blob',
+  name,
+  '--account-name',
+  azurite.accountName,
+  '--container-name',
+  options.container,
+  '--endpoint',
+  azurite.endpoint,
+  ...(options.extra ?? []),
+]
 
 beforeAll(async () => {
   ;[t, azurite] = await Promise.all([startCliTestServer('datastore'), startAzurite()])
@@ -26,21 +40,7 @@ afterAll(async () => {
 describe('wharf datastore register, list, show, set-default, unregister', () => {
   it('registers an Azure container with the key from the environment and never prints it', async () => {
     const result = await wharf(
-      [
-        'datastore',
-        'register',
-        'azure-blob',
-        'cli_blob',
-        '--account-name',
-        azurite.accountName,
-        '--container-name',
-        'cli-container',
-        '--endpoint',
-        azurite.endpoint,
-        '--create-if-not-exists',
-        '-o',
-        'json',
-      ],
+      azureBlobArgs('cli_blob', { container: 'cli-container', extra: ['--create-if-not-exists', '-o', 'json'] }),
       { AZURE_STORAGE_KEY: azurite.accountKey },
     )
     expect(result.code, result.stderr).toBe(0)
@@ -52,41 +52,17 @@ describe('wharf datastore register, list, show, set-default, unregister', () => 
     })
     expect(result.stdout + result.stderr).not.toContain(azurite.accountKey)
 
-    const again = await wharf(
-      [
-        'datastore',
-        'register',
-        'azure-blob',
-        'cli_blob',
-        '--account-name',
-        azurite.accountName,
-        '--container-name',
-        'cli-container',
-        '--endpoint',
-        azurite.endpoint,
-      ],
-      { AZURE_STORAGE_KEY: azurite.accountKey },
-    )
+    const again = await wharf(azureBlobArgs('cli_blob', { container: 'cli-container' }), {
+      AZURE_STORAGE_KEY: azurite.accountKey,
+    })
     expect(again.code).toBe(5)
     expect(again.stderr).toBe(
       'wharf: error: datastore "cli_blob" is already registered; add --overwrite to replace it (this is how keys are rotated) [DATASTORE_EXISTS]\n',
     )
 
-    const wrong = await wharf(
-      [
-        'datastore',
-        'register',
-        'azure-blob',
-        'cli_wrong',
-        '--account-name',
-        azurite.accountName,
-        '--container-name',
-        'cli-container',
-        '--endpoint',
-        azurite.endpoint,
-      ],
-      { AZURE_STORAGE_KEY: Buffer.from(randomBytes(64)).toString('base64') },
-    )
+    const wrong = await wharf(azureBlobArgs('cli_wrong', { container: 'cli-container' }), {
+      AZURE_STORAGE_KEY: Buffer.from(randomBytes(64)).toString('base64'),
+    })
     expect(wrong.code).toBe(4)
     expect(wrong.stderr.trim().split('\n')).toHaveLength(1)
     expect(wrong.stderr).toContain('refused the account key')
@@ -142,22 +118,9 @@ describe('wharf datastore upload, ls, download', () => {
     await mkdir(path.join(src, 'sub'), { recursive: true })
     await writeFile(path.join(src, 'a.txt'), 'alpha')
     await writeFile(path.join(src, 'sub', 'b.bin'), randomBytes(200_000))
-    const reg = await wharf(
-      [
-        'datastore',
-        'register',
-        'azure-blob',
-        'cli_data',
-        '--account-name',
-        azurite.accountName,
-        '--container-name',
-        'cli-data',
-        '--endpoint',
-        azurite.endpoint,
-        '--create-if-not-exists',
-      ],
-      { AZURE_STORAGE_KEY: azurite.accountKey },
-    )
+    const reg = await wharf(azureBlobArgs('cli_data', { container: 'cli-data', extra: ['--create-if-not-exists'] }), {
+      AZURE_STORAGE_KEY: azurite.accountKey,
+    })
     expect(reg.code, reg.stderr).toBe(0)
   })
 
@@ -203,22 +166,9 @@ describe('wharf datastore upload, ls, download', () => {
   })
 
   it('reports stored names that cannot be local paths: ls marks them, download fails each by name and writes nothing for them', async () => {
-    const reg = await wharf(
-      [
-        'datastore',
-        'register',
-        'azure-blob',
-        'cli_odd',
-        '--account-name',
-        azurite.accountName,
-        '--container-name',
-        'cli-odd',
-        '--endpoint',
-        azurite.endpoint,
-        '--create-if-not-exists',
-      ],
-      { AZURE_STORAGE_KEY: azurite.accountKey },
-    )
+    const reg = await wharf(azureBlobArgs('cli_odd', { container: 'cli-odd', extra: ['--create-if-not-exists'] }), {
+      AZURE_STORAGE_KEY: azurite.accountKey,
+    })
     expect(reg.code, reg.stderr).toBe(0)
     // Names another tool can write into a container, none of which can be a path below a local folder.
     const odd = ['odd/../escape.txt', 'odd/./dot.txt', 'odd/folder/', 'odd//double.txt', `odd/${'n'.repeat(300)}.txt`]

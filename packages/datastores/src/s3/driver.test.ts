@@ -5,17 +5,7 @@ import { afterAll, beforeAll, beforeEach, describe, expect, it } from 'vitest'
 import { isWharfError } from '@wharf/contract'
 import type { DatastoreDriver } from '../driver.js'
 import { toDatastoreKey } from '../key.js'
-import {
-  bodyOf,
-  codeOf,
-  describeDatastoreContract,
-  digestOf,
-  failingBody,
-  generatedChunks,
-  keysOf,
-  readAll,
-  stalledBody,
-} from '../test-support/driver-contract.js'
+import * as contract from '../test-support/driver-contract.js'
 import { startS3rver, type S3rverInstance } from '../test-support/s3rver.js'
 import { createS3Driver, type S3DriverOptions } from './driver.js'
 
@@ -47,11 +37,11 @@ function driverFor(bucket: string, overrides: Partial<S3DriverOptions> = {}): Da
 
 /** Deletes every object, so the bucket's files are gone (s3rver's temp folder goes when it stops). */
 async function emptyBucket(driver: DatastoreDriver): Promise<void> {
-  for (const k of await keysOf(driver)) await driver.delete(key(k))
+  for (const k of await contract.keysOf(driver)) await driver.delete(key(k))
 }
 
 // The bucket does not exist yet: the suite's validate({ create: true }) must make it.
-describeDatastoreContract(
+contract.describeDatastoreContract(
   's3 (s3rver)',
   () => {
     const driver = driverFor(uniqueBucket())
@@ -77,59 +67,61 @@ describe('s3 driver (s3rver)', () => {
 
   it('round-trips ~12 MiB through a multipart upload with the right SHA-256', async () => {
     const size = 12 * MiB + 7
-    const expected = await digestOf(generatedChunks(size, 9))
-    const stored = await driver.put(key('multi/part.bin'), Readable.from(generatedChunks(size, 9)), { size })
+    const expected = await contract.digestOf(contract.generatedChunks(size, 9))
+    const stored = await driver.put(key('multi/part.bin'), Readable.from(contract.generatedChunks(size, 9)), { size })
     expect(stored).toEqual(expected)
-    expect(await digestOf(await driver.get(key('multi/part.bin')))).toEqual(expected)
+    expect(await contract.digestOf(await driver.get(key('multi/part.bin')))).toEqual(expected)
     expect((await driver.stat(key('multi/part.bin')))?.size).toBe(size)
-    const tail = await readAll(await driver.get(key('multi/part.bin'), { range: { start: size - 10 } }))
+    const tail = await contract.readAll(await driver.get(key('multi/part.bin'), { range: { start: size - 10 } }))
     expect(tail.length).toBe(10)
   })
 
   it('a multipart put whose body fails after some parts, or is too short, leaves the old object', async () => {
-    await driver.put(key('big.bin'), bodyOf('old'))
+    await driver.put(key('big.bin'), contract.bodyOf('old'))
     async function* partsThenBoom(): AsyncGenerator<Buffer> {
-      yield* generatedChunks(11 * MiB, 3)
+      yield* contract.generatedChunks(11 * MiB, 3)
       await new Promise((resolve) => setImmediate(resolve))
       throw new Error('client went away')
     }
     await expect(driver.put(key('big.bin'), Readable.from(partsThenBoom()))).rejects.toThrow('client went away')
-    expect(await codeOf(() => driver.put(key('big.bin'), Readable.from(generatedChunks(11 * MiB, 4)), { size: 12 * MiB }))).toBe(
-      'INVALID_ARGUMENT',
-    )
-    expect((await readAll(await driver.get(key('big.bin')))).toString()).toBe('old')
-    expect(await keysOf(driver)).toEqual(['big.bin'])
+    expect(
+      await contract.codeOf(() =>
+        driver.put(key('big.bin'), Readable.from(contract.generatedChunks(11 * MiB, 4)), { size: 12 * MiB }),
+      ),
+    ).toBe('INVALID_ARGUMENT')
+    expect((await contract.readAll(await driver.get(key('big.bin')))).toString()).toBe('old')
+    expect(await contract.keysOf(driver)).toEqual(['big.bin'])
   })
 
   it('an abort mid-way through a multipart put leaves the old object', async () => {
-    await driver.put(key('big.bin'), bodyOf('old'))
+    await driver.put(key('big.bin'), contract.bodyOf('old'))
     const controller = new AbortController()
-    const { body, pulledMore } = stalledBody(Buffer.alloc(6 * MiB, 5))
+    const { body, pulledMore } = contract.stalledBody(Buffer.alloc(6 * MiB, 5))
     const put = driver.put(key('big.bin'), body, { signal: controller.signal }).catch((e: unknown) => e)
     await pulledMore
     controller.abort()
     expect(((await put) as Error).name).toBe('AbortError')
     expect(body.destroyed).toBe(false)
     body.destroy()
-    expect((await readAll(await driver.get(key('big.bin')))).toString()).toBe('old')
+    expect((await contract.readAll(await driver.get(key('big.bin')))).toString()).toBe('old')
   })
 
   it('a body error comes back as it is, and the body is not destroyed by a failed put', async () => {
     const boom = Object.assign(new Error('socket hang up'), { code: 'ECONNRESET' })
-    const error: unknown = await driver.put(key('e.bin'), failingBody(Buffer.alloc(10), boom)).catch((e: unknown) => e)
+    const error: unknown = await driver.put(key('e.bin'), contract.failingBody(Buffer.alloc(10), boom)).catch((e: unknown) => e)
     expect(error).toBe(boom)
-    const body = bodyOf('abc', 'def', 'ghi')
-    expect(await codeOf(() => driver.put(key('m.bin'), body, { size: 4 }))).toBe('INVALID_ARGUMENT')
+    const body = contract.bodyOf('abc', 'def', 'ghi')
+    expect(await contract.codeOf(() => driver.put(key('m.bin'), body, { size: 4 }))).toBe('INVALID_ARGUMENT')
     expect(body.destroyed).toBe(false)
     expect(await driver.stat(key('m.bin'))).toBeUndefined()
   })
 
   it('keeps the content type', async () => {
-    await driver.put(key('page.html'), bodyOf('<p>hi</p>'), { contentType: 'text/html' })
+    await driver.put(key('page.html'), contract.bodyOf('<p>hi</p>'), { contentType: 'text/html' })
     const response = await fetch(`${server.endpoint}/${bucket}/page.html`).catch(() => undefined)
     // s3rver refuses an unsigned GET unless the bucket is public; the put itself must have succeeded.
     if (response?.ok) expect(response.headers.get('content-type')).toBe('text/html')
-    expect((await readAll(await driver.get(key('page.html')))).toString()).toBe('<p>hi</p>')
+    expect((await contract.readAll(await driver.get(key('page.html')))).toString()).toBe('<p>hi</p>')
   })
 
   it('validate without create names a missing bucket and the endpoint', async () => {
@@ -151,11 +143,11 @@ describe('s3 driver (s3rver)', () => {
     const failures = [
       () => refused.validate(),
       () => refused.validate({ create: true }),
-      () => refused.put(key('x'), bodyOf('x')),
+      () => refused.put(key('x'), contract.bodyOf('x')),
       () => refused.get(key('x')),
       () => refused.stat(key('x')),
       () => refused.delete(key('x')),
-      () => keysOf(refused),
+      () => contract.keysOf(refused),
     ]
     for (const fail of failures) {
       const error: unknown = await fail().catch((e: unknown) => e)

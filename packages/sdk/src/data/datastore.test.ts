@@ -42,17 +42,21 @@ async function makeTree(root: string, files: Record<string, string | Buffer>): P
 
 const container = () => `c${randomBytes(6).toString('hex')}`
 
+/** Registers `containerName` (a fresh one by default) on Azurite with its account key, creating it if need be. */
+const registerAzuriteContainer = (datastoreName: string, containerName = container()): Promise<Datastore> =>
+  Datastore.registerAzureBlobContainer({
+    workspace: ws,
+    datastoreName,
+    containerName,
+    accountName: azurite.accountName,
+    accountKey: azurite.accountKey,
+    endpoint: azurite.endpoint,
+    createIfNotExists: true,
+  })
+
 describe('Datastore registration and lookup', () => {
   it('registers an Azure container, lists it with its kind, and makes and unmakes it the default', async () => {
-    const ds = await Datastore.registerAzureBlobContainer({
-      workspace: ws,
-      datastoreName: 'sdk_images',
-      containerName: container(),
-      accountName: azurite.accountName,
-      accountKey: azurite.accountKey,
-      endpoint: azurite.endpoint,
-      createIfNotExists: true,
-    })
+    const ds = await registerAzuriteContainer('sdk_images')
     expect(ds).toMatchObject({ name: 'sdk_images', kind: 'azure_blob', authType: 'account_key', hasSecret: true })
     expect(JSON.stringify(ds.settings)).not.toContain(azurite.accountKey)
 
@@ -68,19 +72,7 @@ describe('Datastore registration and lookup', () => {
 
     expect(await rejectionCodeOf((await Datastore.get(ws, 'workspaceblobstore')).unregister())).toBe('FORBIDDEN')
     expect(await rejectionCodeOf(Datastore.get(ws, 'nope'))).toBe('DATASTORE_NOT_FOUND')
-    expect(
-      await rejectionCodeOf(
-        Datastore.registerAzureBlobContainer({
-          workspace: ws,
-          datastoreName: 'sdk_images',
-          containerName: container(),
-          accountName: azurite.accountName,
-          accountKey: azurite.accountKey,
-          endpoint: azurite.endpoint,
-          createIfNotExists: true,
-        }),
-      ),
-    ).toBe('DATASTORE_EXISTS')
+    expect(await rejectionCodeOf(registerAzuriteContainer('sdk_images'))).toBe('DATASTORE_EXISTS')
   })
 })
 
@@ -122,15 +114,7 @@ describe('upload and download straight to Azure (server-signed SAS)', () => {
 
   beforeAll(async () => {
     containerName = container()
-    ds = await Datastore.registerAzureBlobContainer({
-      workspace: ws,
-      datastoreName: 'sdk_azure',
-      containerName,
-      accountName: azurite.accountName,
-      accountKey: azurite.accountKey,
-      endpoint: azurite.endpoint,
-      createIfNotExists: true,
-    })
+    ds = await registerAzuriteContainer('sdk_azure', containerName)
     await makeTree(src(), { 'a.txt': 'alpha', 'sub/b.csv': 'x,y\n1,2\n', 'sub/deep/c.bin': randomBytes(300_000) })
   })
 

@@ -6,6 +6,7 @@ import { WharfClient } from '@wharf/client'
 import type { WharfError } from '@wharf/contract'
 import { MetricLogger } from './metric-logger.js'
 import { describeSteps, readSeries, startServerProcess, type ServerProcess } from '../test-support/logger-servers.js'
+import { succeeds } from '../test-support/settlement.js'
 
 describe('MetricLogger when the server is killed mid-logging', () => {
   let dir: string
@@ -60,16 +61,7 @@ describe('MetricLogger when the server is killed mid-logging', () => {
       await logUntil(4_000)
       server = await startServerProcess({ dataDir, port })
       await logUntil(6_000)
-      await expect
-        .poll(
-          () =>
-            logger.flush().then(
-              () => true,
-              () => false,
-            ),
-          { timeout: 60_000, interval: 100 },
-        )
-        .toBe(true)
+      await expect.poll(() => succeeds(logger.flush()), { timeout: 60_000, interval: 100 }).toBe(true)
     } finally {
       await logger.close({ timeoutMs: 5_000 }).catch(() => undefined)
     }

@@ -13,6 +13,7 @@ import {
   type LoggerTestServer,
   type RestartableServer,
 } from '../test-support/logger-servers.js'
+import { succeeds } from '../test-support/settlement.js'
 import { thrownCodeOf } from '@wharf/contract/test-support'
 
 const FAST_RETRY = { attempts: 2, initialDelayMs: 10, maxDelayMs: 40 }
@@ -262,16 +263,7 @@ describe('MetricLogger against a real server', () => {
     for (let i = 1_000; i < 1_500; i++) logger.log('loss', i)
     await restartable.start()
     try {
-      await expect
-        .poll(
-          () =>
-            logger.flush().then(
-              () => true,
-              () => false,
-            ),
-          { timeout: 10_000, interval: 100 },
-        )
-        .toBe(true)
+      await expect.poll(() => succeeds(logger.flush()), { timeout: 10_000, interval: 100 }).toBe(true)
       expect(existsSync(logger.spoolFile)).toBe(false)
       const points = await readSeries(local, { runId, name: 'loss' })
       expect(points.length, describeSteps(points, 1_500)).toBe(1_500)

@@ -18,3 +18,11 @@ export function watchSettlement(promise: Promise<unknown>): () => Promise<Settle
     return outcome
   }
 }
+
+/** Whether `promise` resolves (true) or rejects (false): for polling an action until it succeeds. */
+export function succeeds(promise: Promise<unknown>): Promise<boolean> {
+  return promise.then(
+    () => true,
+    () => false,
+  )
+}
