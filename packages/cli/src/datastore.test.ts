@@ -27,6 +27,15 @@ const azureBlobArgs = (name: string, options: { container: string; extra?: strin
   azurite.endpoint,
   ...(options.extra ?? []),
 ]
+/** `wharf datastore download <name> -d <target>`, then `options`. */
+const downloadArgs = (name: string, target: string, ...options: string[]): string[] => [
+  'datastore',
+  'download',
+  name,
+  '-d',
+  target,
+  ...options,
+]
 
 beforeAll(async () => {
   ;[t, azurite] = await Promise.all([startCliTestServer('datastore'), startAzurite()])
@@ -144,23 +153,12 @@ describe('wharf datastore upload, ls, download', () => {
 
   it('downloads a prefix, stripped or not, byte for byte', async () => {
     const target = path.join(t.dir, 'down')
-    const down = await wharf([
-      'datastore',
-      'download',
-      'cli_data',
-      '-d',
-      target,
-      '--prefix',
-      'train/',
-      '--strip-prefix',
-      '-o',
-      'json',
-    ])
+    const down = await wharf(downloadArgs('cli_data', target, '--prefix', 'train/', '--strip-prefix', '-o', 'json'))
     expect(down.code, down.stderr).toBe(0)
     expect(json<{ downloaded: string[] }>(down.stdout).downloaded.sort()).toEqual(['train/a.txt', 'train/sub/b.bin'])
     expect(sha256(await readFile(path.join(target, 'sub', 'b.bin')))).toBe(sha256(await readFile(path.join(src, 'sub', 'b.bin'))))
     const full = path.join(t.dir, 'full')
-    const kept = await wharf(['datastore', 'download', 'cli_data', '-d', full, '--prefix', 'train/sub', '-o', 'table'])
+    const kept = await wharf(downloadArgs('cli_data', full, '--prefix', 'train/sub', '-o', 'table'))
     expect(kept.stdout).toMatch(/^1 downloaded/)
     expect((await readFile(path.join(full, 'train', 'sub', 'b.bin'))).length).toBe(200_000)
   })
@@ -187,7 +185,7 @@ describe('wharf datastore upload, ls, download', () => {
     expect(table.stdout).toMatch(/odd\/\.\.\/escape\.txt \(not downloadable: "\.\." segments are not allowed/)
 
     const target = path.join(t.dir, 'odd-down', 'inside')
-    const down = await wharf(['datastore', 'download', 'cli_odd', '-d', target, '-o', 'json'])
+    const down = await wharf(downloadArgs('cli_odd', target, '-o', 'json'))
     expect(down.code).toBe(2) // UNSAFE_PATH
     expect(down.stderr).toMatch(/5 files could not be downloaded/)
     const result = json<{ downloaded: string[]; failed: { key: string; code: string; message: string }[] }>(down.stdout)
@@ -203,7 +201,7 @@ describe('wharf datastore upload, ls, download', () => {
     expect(written.filter((e) => e.isFile()).map((e) => path.relative(t.dir, path.join(e.parentPath, e.name)))).toEqual([
       path.join('odd-down', 'inside', 'odd', 'fine.txt'),
     ])
-    const printed = await wharf(['datastore', 'download', 'cli_odd', '-d', target, '-o', 'table'])
+    const printed = await wharf(downloadArgs('cli_odd', target, '-o', 'table'))
     expect(printed.stdout).toContain(
       'failed: odd/../escape.txt: the datastore holds "odd/../escape.txt", which was not downloaded: ".." segments are not allowed',
     )
@@ -249,7 +247,7 @@ describe('wharf datastore upload, ls, download', () => {
       "caf\ufffd.txt (not downloadable: it is not valid UTF-8; in a shell its path in the datastore folder is $'caf\\xe9.txt')",
     )
 
-    const down = await wharf(['datastore', 'download', 'cli_odd_folder', '-d', path.join(t.dir, 'odd-folder-down'), '-o', 'json'])
+    const down = await wharf(downloadArgs('cli_odd_folder', path.join(t.dir, 'odd-folder-down'), '-o', 'json'))
     expect(down.code).toBe(2) // UNSAFE_PATH
     const result = json<{ downloaded: string[]; failed: { key: string }[] }>(down.stdout)
     expect(result.downloaded).toEqual(['fine.txt'])
@@ -259,24 +257,13 @@ describe('wharf datastore upload, ls, download', () => {
   it('refuses a file that disagrees with its stored MD5, unless told --no-verify', async () => {
     await setStoredMd5(azurite, { containerName: 'cli-data', blobName: 'train/sub/b.bin', md5: Buffer.alloc(16, 3) })
     const target = path.join(t.dir, 'verify')
-    const checked = await wharf(['datastore', 'download', 'cli_data', '-d', target, '--prefix', 'train/sub', '-o', 'json'])
+    const checked = await wharf(downloadArgs('cli_data', target, '--prefix', 'train/sub', '-o', 'json'))
     expect(checked.code).not.toBe(0)
     expect(checked.stderr).toMatch(/1 file could not be downloaded/)
     const failed = json<{ failed: { key: string; message: string }[] }>(checked.stdout).failed
     expect(failed.map((f) => f.key)).toEqual(['train/sub/b.bin'])
     expect(failed[0]?.message).toMatch(/does not match its stored MD5/)
-    const trusted = await wharf([
-      'datastore',
-      'download',
-      'cli_data',
-      '-d',
-      target,
-      '--prefix',
-      'train/sub',
-      '--no-verify',
-      '-o',
-      'json',
-    ])
+    const trusted = await wharf(downloadArgs('cli_data', target, '--prefix', 'train/sub', '--no-verify', '-o', 'json'))
     expect(trusted.code, trusted.stderr).toBe(0)
     expect(json<{ downloaded: string[] }>(trusted.stdout).downloaded).toEqual(['train/sub/b.bin'])
     expect(sha256(await readFile(path.join(target, 'train', 'sub', 'b.bin')))).toBe(
