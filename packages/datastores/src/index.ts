@@ -1,18 +1,7 @@
 // The core: driver interface, keys, the filesystem driver and the transfer engine. The cloud drivers
 // live in `@wharf/datastores/cloud`, so code that never touches a cloud skips loading their SDKs.
-export type {
-  DatastoreDriver,
-  FileInfo,
-  GetOptions,
-  ListOptions,
-  PagedIterable,
-  PutOptions,
-  PutResult,
-  PutFileOptions,
-  PutFileResult,
-  GetFileOptions,
-  SkippedName,
-} from './driver.js'
+// Every type of the driver seam (driver.ts holds nothing else).
+export type * from './driver.js'
 export { toDatastoreKey, toKeyPrefix, joinKey, keyProblemOf, type DatastoreKey } from './key.js'
 export { checkGet } from './range.js'
 export { createRenewingDriver, type DriverLease, type RenewingDriverOptions } from './renewing.js'
