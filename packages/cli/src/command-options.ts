@@ -21,6 +21,23 @@ export function withOutputOptions(command: Command): Command {
   return command.option('-o, --output <format>', OUTPUT_HELP).option('--query <jmespath>', QUERY_HELP)
 }
 
+/** A command group (`wharf history`, `wharf datastore`…) with what it is for and example lines for its help. */
+export function commandGroup(
+  program: Command,
+  group: { name: string; description: string; examples: readonly string[] },
+): Command {
+  const label = group.examples.length === 1 ? 'Example' : 'Examples'
+  return program
+    .command(group.name)
+    .description(group.description)
+    .addHelpText('after', `\n${label}:\n${group.examples.map((line) => `  ${line}`).join('\n')}`)
+}
+
+/** A command of a group that talks to the server and prints a result: the connection and output options added. */
+export function serverCommand(group: Command, name: string): Command {
+  return withOutputOptions(withConnectionOptions(group.command(name)))
+}
+
 /** Prints a command's result on stdout in the format asked for (or the default for where stdout goes). */
 export function printResult(view: ResultView, flags: OutputFlags): void {
   const terminal = describeTerminal(process.stdout)

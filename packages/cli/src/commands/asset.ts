@@ -2,7 +2,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import type { AssetVersion } from '@wharf/contract'
 import { formatBytes } from '@wharf/sdk'
-import { parseAssetRef, printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
+import { commandGroup, parseAssetRef, printResult, serverCommand, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import type { ResultView } from '../output/format.js'
 import { renderPairs, renderTable } from '../output/table.js'
@@ -41,15 +41,13 @@ export function assetVersionView(version: AssetVersion): ResultView {
 
 /** `wharf asset …`: list, show and download versioned assets promoted from runs. */
 export function registerAssetCommands(program: Command): void {
-  const asset = program
-    .command('asset')
-    .description('versioned assets (models, datasets…) promoted from run artifacts with wharf history promote')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wharf asset list\n  wharf asset show mnist-model:2\n  wharf asset download mnist-model -d ./model',
-    )
+  const asset = commandGroup(program, {
+    name: 'asset',
+    description: 'versioned assets (models, datasets…) promoted from run artifacts with wharf history promote',
+    examples: ['wharf asset list', 'wharf asset show mnist-model:2', 'wharf asset download mnist-model -d ./model'],
+  })
 
-  withOutputOptions(withConnectionOptions(asset.command('list')))
+  serverCommand(asset, 'list')
     .description('assets by name, with their latest version')
     .addHelpText('after', '\nExample:\n  wharf asset list -o tsv --query "[].name"')
     .action(async (flags: CommonFlags) => {
@@ -73,7 +71,7 @@ export function registerAssetCommands(program: Command): void {
       )
     })
 
-  withOutputOptions(withConnectionOptions(asset.command('show')))
+  serverCommand(asset, 'show')
     .description(
       'one version of an asset (the latest unless name:version): where it came from and its files with size and sha256',
     )
@@ -88,7 +86,7 @@ export function registerAssetCommands(program: Command): void {
       printResult(assetVersionView(await client.getAssetVersion(name, version)), flags)
     })
 
-  withOutputOptions(withConnectionOptions(asset.command('download')))
+  serverCommand(asset, 'download')
     .description('download the files of an asset version into a folder, sha256 verified, with a progress bar on a terminal')
     .argument('<name[:version]>', 'asset name, optionally with :version (the latest otherwise)')
     .requiredOption('-d, --dir <dir>', 'folder to download into')

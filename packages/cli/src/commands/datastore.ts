@@ -16,7 +16,14 @@ import {
   type ProgressReporter,
   type TransferSummary,
 } from '@wharf/sdk'
-import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
+import {
+  commandGroup,
+  printResult,
+  serverCommand,
+  withConnectionOptions,
+  withOutputOptions,
+  type OutputFlags,
+} from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import type { ResultView } from '../output/format.js'
 import { renderPairs } from '../output/table.js'
@@ -185,16 +192,18 @@ function failIfAnyFailed(summary: TransferSummary, verb: string): void {
 
 /** `wharf datastore …`: register storage, list and show it, move files in and out. */
 export function registerDatastoreCommands(program: Command): void {
-  const datastore = program
-    .command('datastore')
-    .description('registered storage (folders, Azure Blob containers, Azure file shares, S3 buckets) and its files')
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wharf datastore list\n  AZURE_STORAGE_KEY=… wharf datastore register azure-blob images --account-name acct --container-name images\n' +
-        '  wharf datastore upload images ./data --target-path train\n  wharf datastore download images -d ./local --prefix train/',
-    )
+  const datastore = commandGroup(program, {
+    name: 'datastore',
+    description: 'registered storage (folders, Azure Blob containers, Azure file shares, S3 buckets) and its files',
+    examples: [
+      'wharf datastore list',
+      'AZURE_STORAGE_KEY=… wharf datastore register azure-blob images --account-name acct --container-name images',
+      'wharf datastore upload images ./data --target-path train',
+      'wharf datastore download images -d ./local --prefix train/',
+    ],
+  })
 
-  withOutputOptions(withConnectionOptions(datastore.command('list')))
+  serverCommand(datastore, 'list')
     .description('datastores of the workspace with kind and settings (secrets are never shown)')
     .addHelpText('after', '\nExample:\n  wharf datastore list -o tsv --query "[].name"')
     .action(async (flags: CommonFlags) => {
@@ -212,7 +221,7 @@ export function registerDatastoreCommands(program: Command): void {
       )
     })
 
-  withOutputOptions(withConnectionOptions(datastore.command('show')))
+  serverCommand(datastore, 'show')
     .description('one datastore: kind, auth type, whether a secret is stored, and its settings')
     .argument('<name>', 'datastore name')
     .addHelpText('after', '\nExample:\n  wharf datastore show workspaceblobstore')
@@ -315,7 +324,7 @@ export function registerDatastoreCommands(program: Command): void {
       await register(flags, { kind: 'filesystem', name, path: path.resolve(flags.path), ...registerFlags(flags) })
     })
 
-  withOutputOptions(withConnectionOptions(datastore.command('set-default')))
+  serverCommand(datastore, 'set-default')
     .description('make a datastore the default of the workspace')
     .argument('<name>', 'datastore name')
     .addHelpText('after', '\nExample:\n  wharf datastore set-default images')
@@ -328,7 +337,7 @@ export function registerDatastoreCommands(program: Command): void {
       )
     })
 
-  withOutputOptions(withConnectionOptions(datastore.command('unregister')))
+  serverCommand(datastore, 'unregister')
     .description(
       'remove a registration; the storage and its files are never touched (workspaceblobstore and the default cannot be removed)',
     )
@@ -343,7 +352,7 @@ export function registerDatastoreCommands(program: Command): void {
       )
     })
 
-  withOutputOptions(withConnectionOptions(datastore.command('ls')))
+  serverCommand(datastore, 'ls')
     .description('files of a datastore under an optional path prefix, with size and time')
     .argument('<name>', 'datastore name')
     .argument('[prefix]', 'a string prefix of paths, e.g. train/ (everything when absent)')
@@ -381,7 +390,7 @@ export function registerDatastoreCommands(program: Command): void {
       )
     })
 
-  withOutputOptions(withConnectionOptions(datastore.command('upload')))
+  serverCommand(datastore, 'upload')
     .description(
       'upload a folder tree (or files) with a progress bar; existing different files are skipped and listed unless --overwrite',
     )
@@ -446,7 +455,7 @@ export function registerDatastoreCommands(program: Command): void {
       },
     )
 
-  withOutputOptions(withConnectionOptions(datastore.command('download')))
+  serverCommand(datastore, 'download')
     .description(
       'download files (all, or under a prefix) into a folder with a progress bar; existing different files are skipped and listed unless --overwrite',
     )

@@ -17,11 +17,11 @@ import {
 import { formatBytes } from '@wharf/sdk'
 import {
   collect,
+  commandGroup,
   parseCount,
   parseTagPairs,
   printResult,
-  withConnectionOptions,
-  withOutputOptions,
+  serverCommand,
   type OutputFlags,
 } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
@@ -518,12 +518,13 @@ function chosenRun(positional: string | undefined, options: { flag: string | und
 
 /** `wharf history …`: list, inspect, download, compare and promote runs, as `az ml history` does. */
 export function registerHistoryCommands(program: Command): void {
-  const history = program
-    .command('history')
-    .description('run history: list runs, show one, download its artifacts, compare runs, promote artifacts to assets')
-    .addHelpText('after', '\nExamples:\n  wharf history list --top 10\n  wharf history last\n  wharf history info <runid>')
+  const history = commandGroup(program, {
+    name: 'history',
+    description: 'run history: list runs, show one, download its artifacts, compare runs, promote artifacts to assets',
+    examples: ['wharf history list --top 10', 'wharf history last', 'wharf history info <runid>'],
+  })
 
-  withOutputOptions(withConnectionOptions(history.command('list')))
+  serverCommand(history, 'list')
     .description("runs, newest first: metric columns (each run's last value), then duration, run id, script, start time, status")
     .option('--experiment <name>', 'only runs of this experiment')
     .option('--status <status>', `only runs in this status (repeatable, or comma-separated): ${RUN_STATUSES.join(', ')}`, collect)
@@ -537,7 +538,7 @@ export function registerHistoryCommands(program: Command): void {
     )
     .action((flags: ListFlags) => listRuns(flags))
 
-  withOutputOptions(withConnectionOptions(history.command('last')))
+  serverCommand(history, 'last')
     .description('the most recent run in full (of one experiment with --experiment)')
     .option('--experiment <name>', 'the most recent run of this experiment')
     .addHelpText('after', '\nExamples:\n  wharf history last\n  wharf history last -o json --query metrics')
@@ -562,7 +563,7 @@ export function registerHistoryCommands(program: Command): void {
       await showRun(client, { run: latest, flags })
     })
 
-  withOutputOptions(withConnectionOptions(history.command('info')))
+  serverCommand(history, 'info')
     .description(
       "one run: status, times, tags, properties, metrics (series as sparklines), artifacts, the error if it failed; with -a, one artifact's bytes",
     )
@@ -592,7 +593,7 @@ export function registerHistoryCommands(program: Command): void {
       await showRun(client, { run, flags })
     })
 
-  withOutputOptions(withConnectionOptions(history.command('download')))
+  serverCommand(history, 'download')
     .description(
       "download a run's artifacts (all, or those under --artifact) into a folder, keeping their paths; sha256 verified, with a progress bar on a terminal",
     )
@@ -609,13 +610,13 @@ export function registerHistoryCommands(program: Command): void {
       downloadRun({ ...flags, run: chosenRun(runId, { flag: flags.run, command: 'download' }) }),
     )
 
-  withOutputOptions(withConnectionOptions(history.command('compare')))
+  serverCommand(history, 'compare')
     .description('two runs or more side by side: status, script, times, tags and last metric values (differences highlighted)')
     .argument('<runs...>', 'run ids')
     .addHelpText('after', '\nExample:\n  wharf history compare 01jqzk4h7m3d9x6b2c8v5n0wre 01jqzm2p8s6f0y3a7e9t4k1gbd')
     .action((runIds: string[], flags: CommonFlags) => compareRuns(runIds, flags))
 
-  withOutputOptions(withConnectionOptions(history.command('promote')))
+  serverCommand(history, 'promote')
     .description(
       "make a run's artifact (or folder of artifacts) a version of a named asset: version 1, or the next one if the name exists",
     )

@@ -3,7 +3,7 @@ import path from 'node:path'
 import type { Command } from 'commander'
 import { WharfError } from '@wharf/contract'
 import { readEnvironment, Workspace } from '@wharf/sdk'
-import { printResult, withConnectionOptions, withOutputOptions, type OutputFlags } from '../command-options.js'
+import { printResult, serverCommand, type OutputFlags } from '../command-options.js'
 import { connect, type ConnectionFlags } from '../connection.js'
 import { renderPairs, renderTable } from '../output/table.js'
 import { paint } from '../output/terminal.js'
@@ -69,7 +69,7 @@ export function registerWorkspaceCommands(program: Command): void {
       )
     })
 
-  withOutputOptions(withConnectionOptions(workspace.command('show')))
+  serverCommand(workspace, 'show')
     .description('the workspace the CLI talks to: server, version, datastores')
     .addHelpText('after', '\nExamples:\n  wharf workspace show\n  wharf workspace show --workspace team-a -o json')
     .action(async (flags: ConnectionFlags & OutputFlags) => {
