@@ -1,3 +1,4 @@
+import { randomBytes } from 'node:crypto'
 import { WharfError, isWharfError, printable } from '@wharf/contract'
 
 /** A checked, normalised, relative `/`-separated key; only {@link toDatastoreKey} and {@link joinKey} make one. */
@@ -115,4 +116,18 @@ export function keyProblemOf(name: string): string | undefined {
 /** The reason a listing gives for a folder whose name cannot be a path, left out with everything under it. */
 export function unusableFolderReason(problem: string): string {
   return `a folder whose name cannot be a path (${problem}); the files under it are not listed`
+}
+
+/**
+ * Why a listed entry cannot be given a key: for a file its own problem, for a folder (and so everything
+ * under it) the folder's. Undefined when the name is a usable key.
+ */
+export function entryProblemOf(name: string, options: { folder: boolean }): string | undefined {
+  const problem = keyProblemOf(name)
+  return problem === undefined || !options.folder ? problem : unusableFolderReason(problem)
+}
+
+/** A fresh name for a driver's own temp file, under the reserved prefix that listings leave out. */
+export function tempSegmentName(): string {
+  return `${RESERVED_SEGMENT_PREFIX}${randomBytes(12).toString('hex')}`
 }

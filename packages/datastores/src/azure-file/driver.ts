@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import type { Readable } from 'node:stream'
 import { addAbortSignal } from 'node:stream'
 import { setTimeout as sleep } from 'node:timers/promises'
@@ -26,10 +25,10 @@ import { BlockUpload } from '../block-upload.js'
 import { HashingStream, feedBody, rethrowCallerFailure } from '../hashing.js'
 import {
   RESERVED_SEGMENT_PREFIX,
-  keyProblemOf,
+  entryProblemOf,
+  tempSegmentName,
   toDatastoreKey,
   toKeyPrefix,
-  unusableFolderReason,
   type DatastoreKey,
 } from '../key.js'
 import { listPageSize, paginateWalk, walkFolderEntries, type FolderEntry, type WalkStep } from '../paging.js'
@@ -341,7 +340,7 @@ class AzureFileDriver implements DatastoreDriver {
     const { folder, size, key, signal } = options
     // A concurrent delete may prune a folder between creating it and creating the temp file in it.
     for (let attempt = 1; ; attempt++) {
-      const file = this.#directory(folder).getFileClient(`${RESERVED_SEGMENT_PREFIX}${randomBytes(12).toString('hex')}`)
+      const file = this.#directory(folder).getFileClient(tempSegmentName())
       let failure: unknown
       try {
         await file.create(size, signalOption(signal))
@@ -599,9 +598,8 @@ function entryOf(listed: {
   keyPrefix: string
 }): Entry {
   const { keyPrefix, ...entry } = listed
-  const problem = keyProblemOf(keyPrefix + entry.name)
-  if (problem === undefined) return entry
-  const reason = entry.kind === 'folder' ? unusableFolderReason(problem) : problem
+  const reason = entryProblemOf(keyPrefix + entry.name, { folder: entry.kind === 'folder' })
+  if (reason === undefined) return entry
   const modifiedAt = (entry.modifiedAt ?? new Date()).toISOString()
   return { kind: 'skipped', skipped: { name: keyPrefix + entry.name, size: entry.size, modifiedAt, reason }, order: entry.order }
 }

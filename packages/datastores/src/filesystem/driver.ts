@@ -1,4 +1,3 @@
-import { randomBytes } from 'node:crypto'
 import { constants, type Dirent, type Stats } from 'node:fs'
 import { execFile } from 'node:child_process'
 import {
@@ -39,7 +38,8 @@ import type {
 import { HashingStream, feedBody } from '../hashing.js'
 import {
   RESERVED_SEGMENT_PREFIX,
-  keyProblemOf,
+  entryProblemOf,
+  tempSegmentName,
   toDatastoreKey,
   toKeyPrefix,
   unusableFolderReason,
@@ -387,7 +387,7 @@ class FilesystemDriver implements DatastoreDriver {
     // A concurrent delete may prune the folder between creating it and opening the temp file in it.
     for (let attempt = 1; ; attempt++) {
       const folder = await this.#ensureFolder(root, segments, key)
-      const temp = path.join(folder, `${RESERVED_SEGMENT_PREFIX}${randomBytes(12).toString('hex')}`)
+      const temp = path.join(folder, tempSegmentName())
       try {
         return { folder, temp, handle: await open(temp, 'wx') }
       } catch (error) {
@@ -407,7 +407,7 @@ class FilesystemDriver implements DatastoreDriver {
     const { root, segments, key, localPath } = options
     for (let attempt = 1; ; attempt++) {
       const folder = await this.#ensureFolder(root, segments, key)
-      const temp = path.join(folder, `${RESERVED_SEGMENT_PREFIX}${randomBytes(12).toString('hex')}`)
+      const temp = path.join(folder, tempSegmentName())
       try {
         await copyFile(localPath, temp, COPY_MODE)
         return { folder, temp }
@@ -627,9 +627,9 @@ async function entryOf(dirent: Dirent<Buffer>, options: { folder: Folder; root: 
   if (dirent.isFile() && name.startsWith(RESERVED_SEGMENT_PREFIX)) return undefined
   const here = path.join(folder.real, name)
   const key = folder.keyPrefix + name
-  const problem = keyProblemOf(key)
-  if (problem !== undefined) {
-    const skipped = await skippedAt(here, { name: key, reason: isFolderName ? unusableFolderReason(problem) : problem })
+  const reason = entryProblemOf(key, { folder: isFolderName })
+  if (reason !== undefined) {
+    const skipped = await skippedAt(here, { name: key, reason })
     return skipped && { kind: 'skipped', skipped, order }
   }
   if (dirent.isFile()) return { name, kind: 'file', real: here, order }
