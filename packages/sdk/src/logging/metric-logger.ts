@@ -6,7 +6,6 @@ import {
   assertMetricName,
   checkMetricPoint,
   printable,
-  toWireNumber,
   type MetricPointFields,
 } from '@wharf/contract'
 import { hasPointsInMemory, liveLoggers, releaseAtExit, spoolPointsInMemory, warnOf, type ExitAwareLogger } from './exit-hooks.js'
@@ -313,11 +312,14 @@ export class MetricLogger implements SequenceWaits, ExitAwareLogger {
       assertMetricName(name, this.#limits)
       if (this.#knownNames.size < KNOWN_NAMES_CACHE) this.#knownNames.add(name)
     }
-    if (typeof value !== 'number' && typeof value !== 'string') {
+    // Every number is a valid value (NaN and ±Infinity travel as strings): the contract's check has
+    // nothing to refuse, and this is the hot path of log(), so it is not asked.
+    if (typeof value === 'number') return
+    if (typeof value !== 'string') {
       throw invalid(`metric "${printable(name)}": a value must be a number or a string, got ${describe(value)}`, 'value')
     }
     // Refused here, not by the server: a refused batch would take the other points with it.
-    this.#check(typeof value === 'number' ? { name, value: toWireNumber(value) } : { name, text: value })
+    this.#check({ name, text: value })
   }
 
   /** The contract's one point check, against the server's limits once known (the defaults until then). */
