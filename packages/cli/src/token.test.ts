@@ -17,6 +17,7 @@ beforeAll(async () => {
     loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server'), authToken: TOKEN }),
     {
       log: createLog({ write: () => undefined }),
+      checkResponses: true,
     },
   )
   bare = {

@@ -14,6 +14,7 @@ beforeAll(async () => {
   dir = await mkdtemp(path.join(tmpdir(), 'wharf-cli-ws-'))
   server = await startServer(loadServerConfig({ host: '127.0.0.1', port: 0, dataDir: path.join(dir, 'server') }), {
     log: createLog({ write: () => undefined }),
+    checkResponses: true,
   })
 })
 afterAll(async () => {

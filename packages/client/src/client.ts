@@ -115,15 +115,18 @@ export class WharfClient {
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
   }
 
-  /** The same server and token, acting on another workspace. */
+  /** The same server and token (and the server limits already read), acting on another workspace. */
   withWorkspace(workspace: string): WharfClient {
-    return new WharfClient({
+    const other = new WharfClient({
       url: this.url,
       workspace,
       timeoutMs: this.#timeoutMs,
       fetch: this.#fetch,
       ...(this.#token !== undefined ? { token: this.#token } : {}),
     })
+    // The same server: the limits it told this client hold for the other workspace too.
+    other.#serverLimits = this.#serverLimits
+    return other
   }
 
   #url(route: RouteDef, spec: RequestSpec): string {

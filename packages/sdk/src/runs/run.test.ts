@@ -169,6 +169,8 @@ describe("the server's limits", () => {
       expect(workspace.client.serverLimits).toBeUndefined()
       const run = await workspace.experiment('limits').startLogging({ outputs: false })
       expect(workspace.client.serverLimits).toMatchObject({ metricTextLength: 8, metricNameLength: 12 })
+      // A client for another workspace of the same server knows them too.
+      expect(workspace.client.withWorkspace('other').serverLimits).toMatchObject({ metricTextLength: 8 })
       expect(() => run.log('note', 'x'.repeat(9))).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }))
       expect(() => run.log('a-name-of-13c', 1)).toThrow(expect.objectContaining({ code: 'LIMIT_EXCEEDED' }))
       await run.log('note', 'x'.repeat(8))
