@@ -1,6 +1,5 @@
 import { createReadStream } from 'node:fs'
-import { readdir, stat } from 'node:fs/promises'
-import path from 'node:path'
+import { stat } from 'node:fs/promises'
 import { Readable } from 'node:stream'
 import type { WharfClient } from '@wharf/client'
 import { WharfError, type Artifact } from '@wharf/contract'
@@ -8,21 +7,6 @@ import { toDatastoreKey } from '@wharf/datastores'
 
 /** How many artifacts a run uploads at once. */
 export const TRANSFER_CONCURRENCY = 8
-
-/** Every file under `folder`, as paths relative to it with `/` separators, sorted. */
-export async function listFiles(folder: string): Promise<string[]> {
-  const out: string[] = []
-  const walk = async (dir: string, prefix: string): Promise<void> => {
-    const entries = await readdir(dir, { withFileTypes: true })
-    for (const entry of entries) {
-      const rel = prefix ? `${prefix}/${entry.name}` : entry.name
-      if (entry.isDirectory()) await walk(path.join(dir, entry.name), rel)
-      else if (entry.isFile()) out.push(rel)
-    }
-  }
-  await walk(folder, '')
-  return out.sort()
-}
 
 /** Streams a local file (or stream) to an artifact; the file is never read whole into memory. */
 export async function uploadArtifactFile(

@@ -3,9 +3,9 @@ import { copyFile, mkdir, readFile, readdir, rm, rmdir, stat, writeFile } from '
 import path from 'node:path'
 import type { WharfClient } from '@wharf/client'
 import { WharfError, isTerminalStatus, isWharfError, printable, type RunError, type RunStatus } from '@wharf/contract'
-import { toDatastoreKey } from '@wharf/datastores'
+import { listLocalFiles, toDatastoreKey } from '@wharf/datastores'
 import { retryRequest, type RetryPolicy } from '../retry.js'
-import { listFiles, uploadArtifactFile } from '../data/transfer.js'
+import { uploadArtifactFile } from '../data/transfer.js'
 
 /**
  * The parts of a run's life kept on disk while the server could not be reached, next to its metric
@@ -113,13 +113,13 @@ export async function spoolRunFolder(options: {
     () => false,
   )
   if (!isFolder) return 0
-  const files = await listFiles(options.folder)
+  const files = await listLocalFiles(options.folder)
   const prefix = options.name.replace(/\/+$/, '')
-  for (const relative of files) {
-    const key = toDatastoreKey(prefix ? `${prefix}/${relative}` : relative)
+  for (const file of files) {
+    const key = toDatastoreKey(prefix ? `${prefix}/${file.relativePath}` : file.relativePath)
     const target = path.join(spooledRunFolder(options), FILES_FOLDER, ...key.split('/'))
     await mkdir(path.dirname(target), { recursive: true })
-    await copyFile(path.join(options.folder, relative), target)
+    await copyFile(file.localPath, target)
     appendRecord(options, { kind: 'artifact', runId: options.runId, workspace: options.workspace, path: key })
   }
   return files.length

@@ -109,6 +109,7 @@ describe('runs through the SDK', () => {
     await run.uploadFile('extra/notes.txt', path.join(dir, 'notes.txt'))
     await run.uploadFolder('copy', path.join(dir, 'outputs', 'ckpt'))
     await expect(run.uploadFile('x', path.join(dir, 'missing.txt'))).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' })
+    await expect(run.uploadFolder('y', path.join(dir, 'missing'))).rejects.toMatchObject({ code: 'FILE_NOT_FOUND' })
     await run.complete()
     expect(await run.getFileNames()).toEqual([
       'copy/epoch-1.pt',

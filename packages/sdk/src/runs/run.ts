@@ -11,12 +11,12 @@ import {
   type Run as RunInfo,
   type RunStatus,
 } from '@wharf/contract'
-import { localRelativeOf, runPool, toDatastoreKey } from '@wharf/datastores'
+import { listLocalFiles, localRelativeOf, runPool, toDatastoreKey } from '@wharf/datastores'
 import { MetricLogger, type PendingLog } from '../logging/metric-logger.js'
 import { isRetryable, resolveRetryPolicy, retryRequest } from '../retry.js'
 import { spoolRunArtifact, spoolRunEnding, spoolRunFolder, spooledRunFolder } from './run-spool.js'
 import { downloadVerified, localPathUnder, placedPaths, requireAllPlaced, serverFile } from '../data/download.js'
-import { TRANSFER_CONCURRENCY, listFiles, uploadArtifactFile } from '../data/transfer.js'
+import { TRANSFER_CONCURRENCY, uploadArtifactFile } from '../data/transfer.js'
 import type { WorkspaceConnection } from '../config/connection.js'
 
 /** A metric value as read back: numbers (NaN and ±Infinity included) or strings. */
@@ -298,11 +298,11 @@ export class Run implements AsyncDisposable {
 
   /** Uploads every file under `folder` as `<name>/<relative path>`, keeping relative paths. */
   async uploadFolder(name: string, folder: string, options: { signal?: AbortSignal } = {}): Promise<Artifact[]> {
-    const files = await listFiles(folder)
+    const files = await listLocalFiles(folder, options)
     const prefix = name.replace(/\/+$/, '')
     return this.uploadFiles({
-      names: files.map((f) => (prefix ? `${prefix}/${f}` : f)),
-      paths: files.map((f) => path.join(folder, f)),
+      names: files.map((f) => (prefix ? `${prefix}/${f.relativePath}` : f.relativePath)),
+      paths: files.map((f) => f.localPath),
       ...options,
     })
   }
