@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   FILE_NOT_FOUND: { status: 404, exit: 3 },
   CONFIG_NOT_FOUND: { status: 404, exit: 3 },
   ASSET_NOT_FOUND: { status: 404, exit: 3 },
+  SNAPSHOT_NOT_FOUND: { status: 404, exit: 3 },
   METHOD_NOT_ALLOWED: { status: 405, exit: 2 },
   WORKSPACE_EXISTS: { status: 409, exit: 5 },
   RUN_EXISTS: { status: 409, exit: 5 },
@@ -30,6 +31,13 @@ export const ERROR_CODES = {
   RUN_FINISHED: { status: 409, exit: 5 },
   DUPLICATE_BATCH_MISMATCH: { status: 409, exit: 5 },
   WRITE_CONFLICT: { status: 409, exit: 5 },
+  SNAPSHOT_INCOMPLETE: { status: 409, exit: 5 },
+  // A run's script ended with a non-zero exit code, or its runner stopped: what waitForCompletion and
+  // `wharf run submit|wait` report for a run that ended Failed (or Canceled).
+  RUN_FAILED: { status: 409, exit: 7 },
+  RUN_CANCELED: { status: 409, exit: 8 },
+  // A mount was asked for where it cannot be made (no FUSE, no rclone, a datastore kind rclone cannot reach).
+  MOUNT_UNAVAILABLE: { status: 400, exit: 2 },
   PAYLOAD_TOO_LARGE: { status: 413, exit: 2 },
   UNSUPPORTED_MEDIA_TYPE: { status: 415, exit: 2 },
   RANGE_NOT_SATISFIABLE: { status: 416, exit: 2 },

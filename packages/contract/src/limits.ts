@@ -35,6 +35,12 @@ export interface Limits {
   pageSize: number
   /** Buckets in one downsampled metric read. */
   buckets: number
+  /** Bytes in one run's source snapshot (all files together). */
+  snapshotBytes: number
+  /** Files in one run's source snapshot. */
+  snapshotFiles: number
+  /** Bytes in one append to a run's live log. */
+  logAppendBytes: number
 }
 
 /** The limits a server starts with unless its config says otherwise. */
@@ -55,6 +61,9 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   artifactBytes: 1024 ** 4,
   pageSize: 1000,
   buckets: 10_000,
+  snapshotBytes: 300 * 1024 * 1024,
+  snapshotFiles: 2000,
+  logAppendBytes: 1024 * 1024,
 })
 
 /** The name of one limit, as used in config and in error details. */

@@ -38,6 +38,21 @@ import {
   pageSchema,
 } from './schemas.js'
 import type { Limits } from './limits.js'
+import {
+  AppendRunLogQuerySchema,
+  CreateSnapshotSchema,
+  HeartbeatSchema,
+  MintRunTokenSchema,
+  ReadRunLogQuerySchema,
+  RunLogAppendSchema,
+  RunLogChunkSchema,
+  RunLogSummarySchema,
+  RunTokenSchema,
+  SnapshotBlobQuerySchema,
+  SnapshotBlobSchema,
+  SnapshotSchema,
+  SnapshotSummarySchema,
+} from './schemas.js'
 import { parseMetricBatch } from './metric-validation.js'
 
 /** The prefix of every API path. */
@@ -68,7 +83,18 @@ export interface RouteDef {
   status?: number
   /** Another success status, and when it is sent (a create repeated safely answers 200). */
   alsoStatus?: { status: number; when: string }
+  /**
+   * What a run token (the token a submitted run's runner and script hold) may do here; a route without
+   * it refuses run tokens with FORBIDDEN. `run`: only on the token's own run (`:runId`). `workspace`:
+   * reads of the token's workspace that reveal no other run's data. `datastore-read` / `datastore-write`:
+   * only a datastore the token's inputs (read) or outputs (write) name. `snapshot`: the token's run's
+   * snapshot and the blobs it lists.
+   */
+  runToken?: RunTokenAccess
 }
+
+/** What a run token may do on a route: see {@link RouteDef.runToken}. */
+export type RunTokenAccess = 'run' | 'workspace' | 'datastore-read' | 'datastore-write' | 'snapshot'
 
 const ws = `${API_PREFIX}/workspaces/:workspace`
 const run = `${ws}/runs/:runId`
@@ -80,6 +106,7 @@ export const ROUTES = {
     path: `${API_PREFIX}/health`,
     summary: 'Server health, version, store kind and the limits it enforces',
     response: HealthSchema,
+    runToken: 'workspace',
   },
   listWorkspaces: {
     method: 'GET',
@@ -95,7 +122,7 @@ export const ROUTES = {
     response: WorkspaceSchema,
     status: 201,
   },
-  getWorkspace: { method: 'GET', path: ws, summary: 'Get a workspace', response: WorkspaceSchema },
+  getWorkspace: { method: 'GET', path: ws, summary: 'Get a workspace', response: WorkspaceSchema, runToken: 'workspace' },
   listDatastores: {
     method: 'GET',
     path: `${ws}/datastores`,
@@ -107,6 +134,7 @@ export const ROUTES = {
     path: `${ws}/datastores/:datastore`,
     summary: 'Get one datastore (secrets are never returned)',
     response: DatastoreSchema,
+    runToken: 'datastore-read',
   },
   registerDatastore: {
     method: 'POST',
@@ -136,6 +164,7 @@ export const ROUTES = {
     summary: 'How to reach the bytes: a short-lived SAS for Azure, a shared folder, or the file routes',
     body: DatastoreAccessRequestSchema,
     response: DatastoreAccessSchema,
+    runToken: 'datastore-read',
   },
   listDatastoreFiles: {
     method: 'GET',
@@ -143,6 +172,7 @@ export const ROUTES = {
     summary: 'List files by path prefix, in path order, paged; stored names that are no paths come in `skipped`',
     query: ListDatastoreFilesQuerySchema,
     response: DatastoreFilePageSchema,
+    runToken: 'datastore-read',
   },
   uploadDatastoreFile: {
     method: 'PUT',
@@ -152,12 +182,14 @@ export const ROUTES = {
     body: 'binary',
     response: StoredFileSchema,
     status: 201,
+    runToken: 'datastore-write',
   },
   downloadDatastoreFile: {
     method: 'GET',
     path: `${ws}/datastores/:datastore/files/content/*`,
     summary: 'Download a file (streamed; HTTP Range supported)',
     response: 'binary',
+    runToken: 'datastore-read',
   },
   deleteDatastoreFile: {
     method: 'DELETE',
@@ -184,6 +216,7 @@ export const ROUTES = {
     path: `${ws}/experiments/:experiment`,
     summary: 'Get an experiment',
     response: ExperimentSchema,
+    runToken: 'workspace',
   },
   createRun: {
     method: 'POST',
@@ -202,13 +235,14 @@ export const ROUTES = {
     query: ListRunsQuerySchema,
     response: pageSchema(RunWithMetricsSchema),
   },
-  getRun: { method: 'GET', path: run, summary: 'Get a run', response: RunSchema },
+  getRun: { method: 'GET', path: run, summary: 'Get a run', response: RunSchema, runToken: 'run' },
   updateRun: {
     method: 'PATCH',
     path: run,
     summary: 'Change display name or description',
     body: UpdateRunSchema,
     response: RunSchema,
+    runToken: 'run',
   },
   setRunStatus: {
     method: 'POST',
@@ -216,6 +250,7 @@ export const ROUTES = {
     summary: 'Move a run along its lifecycle (409 for an illegal move)',
     body: SetRunStatusSchema,
     response: RunSchema,
+    runToken: 'run',
   },
   updateTags: {
     method: 'PATCH',
@@ -223,6 +258,7 @@ export const ROUTES = {
     summary: 'Set and remove tags (tags are mutable)',
     body: UpdateTagsSchema,
     response: RunSchema,
+    runToken: 'run',
   },
   addProperties: {
     method: 'POST',
@@ -230,6 +266,7 @@ export const ROUTES = {
     summary: 'Add properties (add-only: changing one is a 409)',
     body: AddPropertiesSchema,
     response: RunSchema,
+    runToken: 'run',
   },
   logMetrics: {
     method: 'POST',
@@ -238,12 +275,14 @@ export const ROUTES = {
     body: MetricBatchSchema,
     bodyParser: parseMetricBatch,
     response: IngestResultSchema,
+    runToken: 'run',
   },
   listMetrics: {
     method: 'GET',
     path: `${run}/metrics`,
     summary: "Summaries (last, min, max, count) of a run's metrics",
     response: z.object({ items: z.array(MetricSummarySchema) }),
+    runToken: 'run',
   },
   getMetricSeries: {
     method: 'GET',
@@ -251,6 +290,7 @@ export const ROUTES = {
     summary: 'Raw points of one metric, by step, paged',
     query: MetricSeriesQuerySchema,
     response: pageSchema(MetricPointSchema),
+    runToken: 'run',
   },
   getMetricBuckets: {
     method: 'GET',
@@ -258,6 +298,7 @@ export const ROUTES = {
     summary: 'One metric downsampled to per-bucket min/max/first/last over a step range',
     query: MetricBucketsQuerySchema,
     response: MetricBucketsSchema,
+    runToken: 'run',
   },
   listArtifacts: {
     method: 'GET',
@@ -265,6 +306,7 @@ export const ROUTES = {
     summary: 'List artifacts by path prefix, paged',
     query: ListArtifactsQuerySchema,
     response: pageSchema(ArtifactSchema),
+    runToken: 'run',
   },
   uploadArtifact: {
     method: 'PUT',
@@ -273,12 +315,14 @@ export const ROUTES = {
     body: 'binary',
     response: ArtifactSchema,
     status: 201,
+    runToken: 'run',
   },
   downloadArtifact: {
     method: 'GET',
     path: `${run}/artifacts/content/*`,
     summary: 'Download an artifact (streamed; HTTP Range supported)',
     response: 'binary',
+    runToken: 'run',
   },
   promoteAsset: {
     method: 'POST',
@@ -313,6 +357,88 @@ export const ROUTES = {
     path: `${ws}/assets/:asset/versions/:version/files/*`,
     summary: 'Download one file of an asset version (streamed; HTTP Range supported)',
     response: 'binary',
+  },
+  createSnapshot: {
+    method: 'POST',
+    path: `${ws}/snapshots`,
+    summary:
+      'Record a source snapshot by its manifest (content-addressed: the same files give the same id); answers which contents to upload before it is complete',
+    body: CreateSnapshotSchema,
+    response: SnapshotSummarySchema,
+    status: 201,
+    alsoStatus: { status: 200, when: 'the same manifest was recorded before' },
+  },
+  getSnapshot: {
+    method: 'GET',
+    path: `${ws}/snapshots/:snapshotId`,
+    summary: "A snapshot's manifest: every file's path, hash and size",
+    response: SnapshotSchema,
+    runToken: 'snapshot',
+  },
+  uploadSnapshotBlob: {
+    method: 'PUT',
+    path: `${ws}/snapshot-blobs/:sha256`,
+    summary: 'Store one file content of a snapshot under its SHA-256 (checked); storing it twice is harmless',
+    query: SnapshotBlobQuerySchema,
+    body: 'binary',
+    response: SnapshotBlobSchema,
+    status: 201,
+    alsoStatus: { status: 200, when: 'the datastore already held these bytes' },
+  },
+  downloadSnapshotBlob: {
+    method: 'GET',
+    path: `${ws}/snapshot-blobs/:sha256`,
+    summary: 'Download one file content of a snapshot by its SHA-256',
+    query: SnapshotBlobQuerySchema,
+    response: 'binary',
+    runToken: 'snapshot',
+  },
+  cancelRun: {
+    method: 'POST',
+    path: `${run}/cancel`,
+    summary:
+      'Cancel a run: a run with a live runner is stopped by it (SIGTERM, then SIGKILL) and ends Canceled; a run no runner holds ends Canceled at once; a finished run is left as it is',
+    response: RunSchema,
+    runToken: 'run',
+  },
+  runHeartbeat: {
+    method: 'POST',
+    path: `${run}/heartbeat`,
+    summary: "The runner's sign of life; the answer says whether a cancel was asked. A run whose runner falls silent ends Failed",
+    response: HeartbeatSchema,
+    runToken: 'run',
+  },
+  mintRunToken: {
+    method: 'POST',
+    path: `${run}/token`,
+    summary: 'A token that can write to this run only and read its inputs, for its runner and script',
+    body: MintRunTokenSchema,
+    response: RunTokenSchema,
+    status: 201,
+  },
+  listRunLogs: {
+    method: 'GET',
+    path: `${run}/logs`,
+    summary: "A run's live logs with their sizes",
+    response: z.object({ items: z.array(RunLogSummarySchema) }),
+    runToken: 'run',
+  },
+  appendRunLog: {
+    method: 'POST',
+    path: `${run}/logs/:log`,
+    summary: 'Append bytes to a live log at a byte offset (a repeated append is ignored; a gap is a 409)',
+    query: AppendRunLogQuerySchema,
+    body: 'binary',
+    response: RunLogAppendSchema,
+    runToken: 'run',
+  },
+  readRunLog: {
+    method: 'GET',
+    path: `${run}/logs/:log`,
+    summary: 'Read a live log from a byte offset, waiting up to waitMs for more; `ended` once the run ended and all was read',
+    query: ReadRunLogQuerySchema,
+    response: RunLogChunkSchema,
+    runToken: 'run',
   },
 } as const satisfies Record<string, RouteDef>
 

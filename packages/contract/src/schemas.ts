@@ -73,6 +73,45 @@ export const RunErrorSchema = z.object({
 })
 export type RunError = z.infer<typeof RunErrorSchema>
 
+/** How a submitted run reaches one piece of data: mounted or downloaded before it starts, uploaded after it ends. */
+export const DATA_REFERENCE_MODES = ['mount', 'download', 'upload'] as const
+export type DataReferenceMode = (typeof DATA_REFERENCE_MODES)[number]
+
+/** A name a data reference can have: it becomes part of an environment variable name. */
+export const DATA_REFERENCE_NAME = /^[A-Za-z_][A-Za-z0-9_]{0,127}$/
+
+/**
+ * One data reference of a submitted run, as stored with it. `pathOnDatastore` null is the whole
+ * datastore; `{runId}` in it is replaced by the run's id. `pathOnCompute` null is a folder the runner
+ * picks; relative is relative to the run's working folder; absolute is taken as given.
+ */
+export const DataReferenceConfigSchema = z.strictObject({
+  name: z.string().regex(DATA_REFERENCE_NAME),
+  datastore: z.string().min(1).max(255),
+  pathOnDatastore: z.string().min(1).max(1024).nullable(),
+  mode: z.enum(DATA_REFERENCE_MODES),
+  pathOnCompute: z.string().min(1).max(1024).nullable(),
+  overwrite: z.boolean(),
+})
+export type DataReferenceConfig = z.infer<typeof DataReferenceConfigSchema>
+
+/**
+ * What a submitted run executes, stored with it so that any runner (this machine's, or a future cluster
+ * target's) can start it from the run id alone. `command` is the argv before data-reference tokens are
+ * replaced; `script` is the entry script relative to the snapshot, null for a `--command` run.
+ */
+export const RunDefinitionSchema = z.strictObject({
+  script: z.string().min(1).max(1024).nullable(),
+  command: z.array(z.string().max(32_768)).min(1).max(4096),
+  dataReferences: z.array(DataReferenceConfigSchema).max(256),
+  environmentVariables: z.record(z.string().regex(/^[A-Za-z_][A-Za-z0-9_]*$/), z.string().max(32_768)),
+  sourceDirectoryDataStore: z.string().min(1).max(255),
+  /** The interpreter for a `.py` entry script, default `python3`. */
+  python: z.string().min(1).max(4096).nullable(),
+  maxRunDurationSeconds: z.number().int().min(1).max(2_592_000),
+})
+export type RunDefinition = z.infer<typeof RunDefinitionSchema>
+
 export const RunSchema = z.object({
   id: z.string(),
   workspace: z.string(),
@@ -90,6 +129,16 @@ export const RunSchema = z.object({
   computeTarget: z.string(),
   scriptName: z.string().nullable(),
   command: z.array(z.string()).nullable(),
+  /** The source snapshot of a submitted run. */
+  snapshotId: z.string().nullable(),
+  /** What a submitted run executes; null for a run a script started itself. */
+  definition: RunDefinitionSchema.nullable(),
+  /** When the run entered each status it has been in. */
+  statusTimes: z.partialRecord(RunStatusSchema, z.string()),
+  /** The last heartbeat of the runner supervising a submitted run; null when no runner has reported. */
+  heartbeatAt: z.string().nullable(),
+  /** When a cancel was asked for a run still live; its runner stops the process and ends it Canceled. */
+  cancelRequestedAt: z.string().nullable(),
 })
 export type Run = z.infer<typeof RunSchema>
 
@@ -107,6 +156,10 @@ export const CreateRunSchema = z.strictObject({
   command: z.array(z.string().max(32_768)).max(4096).optional(),
   /** When the run started, for a run recorded offline and created later (`wharf sync`); default now. */
   startedAt: z.iso.datetime().optional(),
+  /** A submitted run's source snapshot (from createSnapshot; it must be complete). */
+  snapshotId: z.string().min(1).max(128).optional(),
+  /** A submitted run's definition; its runner reads it from the run. */
+  definition: RunDefinitionSchema.optional(),
 })
 export type CreateRunRequest = z.infer<typeof CreateRunSchema>
 
@@ -516,3 +569,125 @@ export const HealthSchema = z.object({
   limits: LimitsSchema,
 })
 export type Health = z.infer<typeof HealthSchema>
+
+// ---------------------------------------------------------------------------------------------------
+// Submitted runs: snapshots, runner heartbeat, cancel, run tokens, live logs
+
+/** A lowercase hex SHA-256. */
+export const Sha256Schema = z.string().regex(/^[0-9a-f]{64}$/)
+
+/** One file of a source snapshot: its path (forward slashes, relative), content hash, size and mode. */
+export const SnapshotFileSchema = z.strictObject({
+  path: z.string().min(1).max(1024),
+  sha256: Sha256Schema,
+  size: z.number().int().min(0),
+  /** Whether the file was executable in the source folder. */
+  executable: z.boolean().optional(),
+})
+export type SnapshotFile = z.infer<typeof SnapshotFileSchema>
+
+export const CreateSnapshotSchema = z.strictObject({
+  /** The datastore that keeps the snapshot's bytes; default `workspaceblobstore`. */
+  datastore: z.string().min(1).max(255).optional(),
+  files: z.array(SnapshotFileSchema),
+})
+export type CreateSnapshotRequest = z.infer<typeof CreateSnapshotSchema>
+
+/**
+ * A snapshot, content-addressed: its id is the hash of its manifest, so the same files give the same
+ * id. `missing` lists the contents the datastore does not hold yet: upload each with
+ * uploadSnapshotBlob, then create again; the snapshot is usable once `complete`.
+ */
+export const SnapshotSummarySchema = z.object({
+  id: z.string(),
+  datastore: z.string(),
+  fileCount: z.number().int(),
+  totalBytes: z.number().int(),
+  complete: z.boolean(),
+  missing: z.array(Sha256Schema),
+})
+export type SnapshotSummary = z.infer<typeof SnapshotSummarySchema>
+
+export const SnapshotSchema = z.object({
+  id: z.string(),
+  datastore: z.string(),
+  createdAt: z.string(),
+  totalBytes: z.number().int(),
+  files: z.array(SnapshotFileSchema),
+})
+export type Snapshot = z.infer<typeof SnapshotSchema>
+
+export const SnapshotBlobQuerySchema = z.object({ datastore: z.string().min(1).max(255).optional() })
+
+export const SnapshotBlobSchema = z.object({
+  sha256: Sha256Schema,
+  size: z.number().int(),
+  /** False when the datastore already held these bytes. */
+  stored: z.boolean(),
+})
+export type SnapshotBlob = z.infer<typeof SnapshotBlobSchema>
+
+/** The runner's heartbeat answer: whether someone asked to cancel the run. */
+export const HeartbeatSchema = z.object({
+  status: RunStatusSchema,
+  cancelRequested: z.boolean(),
+})
+export type Heartbeat = z.infer<typeof HeartbeatSchema>
+
+export const MintRunTokenSchema = z.strictObject({
+  /** How long the token lasts; default the run's maxRunDurationSeconds plus a day. */
+  expiresInSeconds: z
+    .number()
+    .int()
+    .min(60)
+    .max(40 * 24 * 3600)
+    .optional(),
+})
+
+/**
+ * A token that can write to one run only: its status, metrics, artifacts and logs; read its snapshot;
+ * read the datastores its inputs name and write those its outputs name. Nothing else.
+ */
+export const RunTokenSchema = z.object({ token: z.string(), expiresOn: z.string() })
+export type RunToken = z.infer<typeof RunTokenSchema>
+
+/** A live log's name: `std_log.txt` (the script's stdout and stderr) or `runner.txt` (the runner's own). */
+export const RunLogNameSchema = z.string().regex(/^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$/)
+
+export const AppendRunLogQuerySchema = z.object({
+  /** The byte offset this chunk starts at: a repeated append is ignored, a gap is a 409. */
+  offset: z.coerce.number().int().min(0),
+})
+
+export const RunLogAppendSchema = z.object({ name: z.string(), size: z.number().int() })
+
+export const ReadRunLogQuerySchema = z.object({
+  offset: z.coerce.number().int().min(0).optional(),
+  /** Bytes to return at most; default and ceiling 1 MiB. */
+  limit: z.coerce
+    .number()
+    .int()
+    .min(1)
+    .max(1024 * 1024)
+    .optional(),
+  /** Wait up to this long for bytes past `offset` (or the run's end) before answering; default 0. */
+  waitMs: z.coerce.number().int().min(0).max(60_000).optional(),
+})
+
+/**
+ * A slice of a live log. `content` is UTF-8 text cut at a character boundary; read on from `nextOffset`.
+ * `ended` is true once the run is in a terminal status and `nextOffset` reached `size`: nothing more comes.
+ */
+export const RunLogChunkSchema = z.object({
+  name: z.string(),
+  offset: z.number().int(),
+  nextOffset: z.number().int(),
+  size: z.number().int(),
+  content: z.string(),
+  runStatus: RunStatusSchema,
+  ended: z.boolean(),
+})
+export type RunLogChunk = z.infer<typeof RunLogChunkSchema>
+
+export const RunLogSummarySchema = z.object({ name: z.string(), size: z.number().int(), updatedAt: z.string() })
+export type RunLogSummary = z.infer<typeof RunLogSummarySchema>

@@ -46,3 +46,4 @@ export {
 } from './data/download.js'
 export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './data/progress.js'
 export { formatBytes } from './data/format-bytes.js'
+export type { SubmitRequest, RunnerModule } from './runs/submit-request.js'

@@ -59,6 +59,9 @@ const PATH_PARAMS = {
   experiment: asIs,
   asset: named(ASSET_NAME_RULE),
   version: assetVersion,
+  snapshotId: asIs,
+  sha256: asIs,
+  log: asIs,
 } as const satisfies Record<PathParamName, (raw: string) => unknown>
 
 /** The path parameters of a route, read and checked. A `*` tail is read by its handler (`pathAfter`). */

@@ -60,6 +60,12 @@ export function toRun(row: RunRow): Run {
     computeTarget: row.compute_target,
     scriptName: row.script_name,
     command: row.command === null ? null : (JSON.parse(row.command) as string[]),
+    // Placeholders until the store keeps submitted runs (issue 11's store change replaces these).
+    snapshotId: null,
+    definition: null,
+    statusTimes: {},
+    heartbeatAt: null,
+    cancelRequestedAt: null,
   }
 }
 

@@ -88,6 +88,11 @@ export class Experiment {
       computeTarget: 'local',
       scriptName: fields.scriptName ?? null,
       command: null,
+      snapshotId: null,
+      definition: null,
+      statusTimes: { Running: startedAt },
+      heartbeatAt: null,
+      cancelRequestedAt: null,
     }
     return new Run(this.workspace, info, { outputs, offline: true })
   }
