@@ -20,7 +20,7 @@ import {
   updateRun,
   updateTags,
 } from './entities/runs.js'
-import { findSnapshot, findSnapshotBlobs, putSnapshot, recordSnapshotBlob } from './entities/snapshots.js'
+import { findSnapshot, findSnapshotBlobs, getSnapshot, putSnapshot, recordSnapshotBlob } from './entities/snapshots.js'
 import { createWorkspace, findWorkspace, getWorkspace, listWorkspaces, setDefaultDatastore } from './entities/workspaces.js'
 import type { MetadataStore } from './metadata-store.js'
 import { createMigrations } from './migrations/index.js'
@@ -58,6 +58,7 @@ const ENTITY_FUNCTIONS = {
   listAssetVersions,
   putSnapshot,
   findSnapshot,
+  getSnapshot,
   findSnapshotBlobs,
   recordSnapshotBlob,
   appendRunLog,

@@ -421,6 +421,8 @@ export interface MetadataStore {
    */
   putSnapshot(snapshot: NewSnapshot): Promise<{ snapshot: StoredSnapshot; created: boolean }>
   findSnapshot(snapshot: SnapshotRef): Promise<StoredSnapshot | undefined>
+  /** A complete snapshot; SNAPSHOT_NOT_FOUND, or SNAPSHOT_INCOMPLETE while contents of it are missing. */
+  getSnapshot(snapshot: SnapshotRef): Promise<StoredSnapshot>
   /** The sizes of the contents of `sha256s` the datastore holds, by SHA-256. */
   findSnapshotBlobs(query: SnapshotBlobsQuery): Promise<Map<string, number>>
   /** Notes that a datastore holds a content; true when it was not noted before. Idempotent. */

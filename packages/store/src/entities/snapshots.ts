@@ -90,6 +90,16 @@ export function findSnapshot(ctx: StoreDialect, snapshot: SnapshotRef): Promise<
   })
 }
 
+/** A complete snapshot; SNAPSHOT_NOT_FOUND, or SNAPSHOT_INCOMPLETE while contents of it are missing. */
+export function getSnapshot(ctx: StoreDialect, snapshot: SnapshotRef): Promise<StoredSnapshot> {
+  return guard('read a snapshot', async () => {
+    const row = await findSnapshotRow(ctx.db, snapshot)
+    if (row === undefined) throw snapshotNotFound(snapshot.workspace, snapshot.id)
+    if (Number(row.complete) === 0) throw snapshotIncomplete(snapshot.workspace, snapshot.id)
+    return toSnapshot(row)
+  })
+}
+
 /** The sizes of the contents of `sha256s` the datastore holds, by SHA-256. */
 export function findSnapshotBlobs(ctx: StoreDialect, query: SnapshotBlobsQuery): Promise<Map<string, number>> {
   return guard('read snapshot contents', async () => {
