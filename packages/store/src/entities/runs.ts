@@ -97,9 +97,9 @@ export function createRun(ctx: StoreDialect, input: NewRun): Promise<Run> {
         command: input.command === null ? null : JSON.stringify(input.command),
         snapshot_id: input.snapshotId,
         definition: input.definition === null ? null : JSON.stringify(input.definition),
+        // A run created Running entered it when it started (a run recorded offline started before it was created).
         status_times: JSON.stringify({
-          [input.status]: input.createdAt,
-          ...(input.startedAt !== null && input.status !== 'Running' ? { Running: input.startedAt } : {}),
+          [input.status]: input.status === 'Running' ? (input.startedAt ?? input.createdAt) : input.createdAt,
         }),
         heartbeat_at: null,
         cancel_requested_at: null,
