@@ -524,6 +524,18 @@ for (const { kind, enabled } of testStoreKinds()) {
       await api('setRunStatus', { params: { runId: alive.id }, json: { status: 'Canceled' } })
     })
 
+    it('answers a waiting log read at once when the server stops, instead of holding the stop', async () => {
+      const own = await startTestServer(kind)
+      const run = (await call(own.url, 'createRun', { json: { experiment: 'stopping', status: 'Running' } })).body as Run
+      const started = Date.now()
+      const waiting = call(own.url, 'readRunLog', { params: { runId: run.id, log: 'std_log.txt' }, query: { waitMs: 60_000 } })
+      await sleep(300)
+      await own.stop()
+      const answer = await waiting
+      expect([answer.status, answer.body.content, answer.body.ended]).toEqual([200, '', false])
+      expect(Date.now() - started).toBeLessThan(10_000)
+    })
+
     it('holds run tokens to their run even when the server has no token of its own', async () => {
       const run = (await api('createRun', { json: { experiment: 'open', status: 'Running' } })).body as Run
       const token = (await api('mintRunToken', { params: { runId: run.id }, json: {} })).body.token as string
