@@ -24,7 +24,7 @@ export {
 } from './logging/metric-logger.js'
 export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult } from './logging/spool-replay.js'
 export type { SpoolClientSource } from './logging/spool-send.js'
-export type { RetryOptions } from './retry.js'
+export { retryRequest, resolveRetryPolicy, isRetryable, type RetryOptions, type RetryPolicy } from './retry.js'
 export {
   Datastore,
   type RegisterOptions,

@@ -1,0 +1,405 @@
+import { mkdir, rm, stat, writeFile } from 'node:fs/promises'
+import path from 'node:path'
+import {
+  ROUTES,
+  WharfError,
+  isTerminalStatus,
+  isWharfError,
+  type Limits,
+  type Run as RunInfo,
+  type RunError,
+  type RunStatus,
+} from '@wharf/contract'
+import { Run, isRetryable, resolveRetryPolicy, retryRequest } from '@wharf/sdk'
+import type { WorkspaceConnection } from '../connection.js'
+import { mountReference, type Mount, type MountTools } from '../data-references/mount.js'
+import { inputsManifestOf, placeReference, type PlacedReference } from '../data-references/paths.js'
+import { downloadReference, uploadReference } from '../data-references/transfer.js'
+import { materializeSnapshot } from '../snapshot/materialize.js'
+import { serverLimits } from '../snapshot/upload.js'
+import { buildArgv } from './argv.js'
+import { buildScriptEnvironment } from './environment.js'
+import { startHeartbeat } from './heartbeat.js'
+import { LiveLog } from './live-log.js'
+import { tsxLoaderUrl } from './node-paths.js'
+import { startScript, type ScriptExit } from './script-process.js'
+
+/** Options for {@link superviseRun}. */
+export interface SuperviseOptions {
+  /** The run's workspace, its client holding the run token. */
+  workspace: WorkspaceConnection
+  runId: string
+  /** The run token the script is given (and that is masked in every log). */
+  token: string
+  /** Wharf's folder on this machine; the run works in `<wharfHome>/runs/<runId>/`. */
+  wharfHome: string
+  /** The environment the script starts from (PATH, HOME…), before the run's own variables. */
+  env: Readonly<Record<string, string | undefined>>
+  /** Keep the working folder after the run (it is removed by default). */
+  keepWorkingFolder?: boolean
+  /** Time between SIGTERM and SIGKILL when the script is stopped. Default 10 s. */
+  graceMs?: number
+  /** Time between heartbeats. Default 1 s. */
+  heartbeatMs?: number
+  mountTools?: MountTools
+  /** Hears the runner's own messages (also sent to the live log `runner.txt`). */
+  onMessage?: (line: string) => void
+  /** Aborting it cancels the run (the runner got SIGTERM or SIGINT). */
+  signal?: AbortSignal
+}
+
+/** How long the stderr tail kept for a failed run's error is, and how many of its lines are told. */
+const STDERR_TAIL_BYTES = 64 * 1024
+const STDERR_TAIL_LINES = 20
+
+interface Outcome {
+  status: Extract<RunStatus, 'Completed' | 'Failed' | 'Canceled'>
+  error?: RunError
+}
+
+/**
+ * Supervises one submitted run from its id to its end, on this machine: heartbeat, Preparing (the
+ * snapshot into a fresh working folder, downloads and mounts), Running (the script in its own process
+ * group, stdout and stderr streamed to the live log `std_log.txt`), Finalizing (outputs, upload
+ * references and logs as artifacts), then Completed, Failed or Canceled. A cancel (heard in the
+ * heartbeat, or `signal`) stops the script with SIGTERM, then SIGKILL. Resolves with the ended run;
+ * rejects only when the run cannot be read at all.
+ */
+export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> {
+  const { workspace, runId, token } = options
+  const client = workspace.client
+  const retry = {
+    policy: resolveRetryPolicy({ attempts: 12, maxDelayMs: 2_000 }),
+    serverUrl: workspace.url,
+    holdProcess: true,
+  }
+  const runFolder = path.join(options.wharfHome, 'runs', runId)
+  const workingFolder = path.join(runFolder, 'wd')
+  const logFolder = path.join(runFolder, 'logs')
+  await mkdir(logFolder, { recursive: true })
+  const run = await retryRequest(() => client.getRun(runId), retry)
+  if (isTerminalStatus(run.status)) return run
+  const limits = await serverLimits(client)
+
+  const makeLog = (name: string): LiveLog =>
+    new LiveLog({
+      localFile: path.join(logFolder, name),
+      secrets: [token],
+      maxAppendBytes: limits.logAppendBytes,
+      isTransient: (error) => !isWharfError(error) || isRetryable(error),
+      append: async ({ offset, bytes }) => {
+        const response = await client.send(ROUTES.appendRunLog, {
+          params: { runId, log: name },
+          query: { offset },
+          rawBody: bytes,
+          headers: { 'content-type': 'application/octet-stream' },
+        })
+        await response.body?.cancel()
+      },
+    })
+  const runnerLog = makeLog('runner.txt')
+  const stdLog = makeLog('std_log.txt')
+  const say = (line: string): void => {
+    runnerLog.write(`${new Date().toISOString()} ${line}\n`)
+    options.onMessage?.(mask(line, token))
+  }
+
+  // A cancel or the run's time running out stops everything in flight: transfers, then the script.
+  let stopReason: 'canceled' | 'timeout' | undefined
+  const stop = new AbortController()
+  const requestStop = (reason: 'canceled' | 'timeout'): void => {
+    if (stopReason !== undefined) return
+    stopReason = reason
+    say(reason === 'canceled' ? 'cancel requested: stopping the run' : `the run reached its maximum duration: stopping it`)
+    stop.abort(new WharfError('ABORTED', `the run was ${reason === 'canceled' ? 'canceled' : 'stopped at its maximum duration'}`))
+  }
+  const onSignal = (): void => requestStop('canceled')
+  options.signal?.addEventListener('abort', onSignal)
+  if (options.signal?.aborted) onSignal()
+  const heartbeat = startHeartbeat({
+    client,
+    runId,
+    ...(options.heartbeatMs !== undefined ? { intervalMs: options.heartbeatMs } : {}),
+    onCancel: () => requestStop('canceled'),
+  })
+
+  const definition = run.definition
+  const maxSeconds = definition?.maxRunDurationSeconds ?? 2_592_000
+  const deadline = setTimeout(() => requestStop('timeout'), Math.min(maxSeconds * 1000, 2 ** 31 - 1))
+  const setStatus = async (status: RunStatus, error?: RunError): Promise<RunInfo> =>
+    retryRequest(() => client.setRunStatus(runId, status, error ? { error } : {}), retry)
+
+  const mounts: Mount[] = []
+  let references: PlacedReference[] = []
+  let scriptStarted = false
+  const stderrTail = new TailBuffer(STDERR_TAIL_BYTES)
+  let outcome: Outcome
+  try {
+    if (definition === null) {
+      throw new WharfError('INVALID_ARGUMENT', `run ${runId} has no definition: it was not submitted, so there is nothing to run`)
+    }
+    if (run.snapshotId === null) throw new WharfError('INVALID_ARGUMENT', `run ${runId} has no source snapshot`)
+    await setStatus('Preparing')
+    say(`preparing: source snapshot ${run.snapshotId} into ${workingFolder}`)
+    await rm(workingFolder, { recursive: true, force: true })
+    const snapshot = await materializeSnapshot(client, run.snapshotId, { folder: workingFolder, signal: stop.signal })
+    say(`snapshot ready: ${snapshot.files.length} files`)
+    await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
+    await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
+    references = definition.dataReferences.map((config) => placeReference(config, { runId, runFolder, workingFolder }))
+    for (const reference of references) {
+      stop.signal.throwIfAborted()
+      await prepareReference(reference, {
+        workspace,
+        mounts,
+        say,
+        signal: stop.signal,
+        tools: options.mountTools ?? {},
+        env: options.env,
+      })
+    }
+    const inputsManifest = path.join(runFolder, 'inputs.json')
+    await writeFile(inputsManifest, `${JSON.stringify(inputsManifestOf(references), null, 2)}\n`)
+    stop.signal.throwIfAborted()
+    await setStatus('Running')
+    const referencePaths = Object.fromEntries(references.map((reference) => [reference.config.name, reference.path]))
+    const argv = buildArgv({ definition, referencePaths, workingFolder, nodePath: process.execPath, tsxLoader: tsxLoaderUrl() })
+    say(`running: ${argv.map(quoteArg).join(' ')}`)
+    const script = await startScript({
+      argv,
+      cwd: workingFolder,
+      env: buildScriptEnvironment({
+        parent: options.env,
+        definition,
+        runId,
+        trackingUri: workspace.url,
+        workspace: workspace.name,
+        experiment: run.experiment,
+        token,
+        referencePaths,
+        inputsManifest,
+      }),
+      onOutput: (chunk, stream) => {
+        stdLog.write(chunk)
+        if (stream === 'stderr') stderrTail.push(chunk)
+      },
+    })
+    scriptStarted = true
+    const stopScript = (): void => void script.stop({ graceMs: options.graceMs ?? 10_000 })
+    stop.signal.addEventListener('abort', stopScript)
+    if (stop.signal.aborted) stopScript()
+    const exit = await script.exited
+    say(`the script ended: ${describeExit(exit)}`)
+    outcome = outcomeOf({ exit, stopReason, stderrTail: stderrTail.lastLines(STDERR_TAIL_LINES, token), maxSeconds })
+  } catch (error) {
+    outcome =
+      stopReason !== undefined ? stoppedOutcome(stopReason, maxSeconds) : { status: 'Failed', error: runErrorOf(error, limits) }
+    if (outcome.status === 'Failed') say(`failed: ${outcome.error?.message ?? ''}`)
+  }
+  clearTimeout(deadline)
+
+  for (const mount of mounts) {
+    await mount.unmount().catch((error: unknown) => say(`could not unmount ${mount.reference.base}: ${messageOf(error)}`))
+  }
+  await setStatus('Finalizing').catch((error: unknown) => say(`could not set Finalizing: ${messageOf(error)}`))
+  const finalizeFailure = await finalize({ workspace, run, workingFolder, references, scriptStarted, say, retry })
+  if (finalizeFailure !== undefined && outcome.status === 'Completed') {
+    outcome = { status: 'Failed', error: runErrorOf(finalizeFailure, limits) }
+  }
+  say(`final status: ${outcome.status}`)
+  await stdLog.close()
+  await runnerLog.close()
+  const runHandle = new Run(workspace, run)
+  for (const name of ['std_log.txt', 'runner.txt']) {
+    await retryRequest(() => runHandle.uploadFile(`logs/${name}`, path.join(logFolder, name)), retry).catch((error: unknown) =>
+      options.onMessage?.(`could not upload logs/${name}: ${messageOf(error)}`),
+    )
+  }
+  let ended: RunInfo
+  try {
+    ended = await setStatus(outcome.status, outcome.error)
+  } catch (error) {
+    // The server ended the run itself meanwhile (its watchdog, or a cancel of a run it no longer saw live).
+    options.onMessage?.(`could not set the final status ${outcome.status}: ${messageOf(error)}`)
+    ended = await retryRequest(() => client.getRun(runId), retry)
+  }
+  await heartbeat.stop()
+  options.signal?.removeEventListener('abort', onSignal)
+  if (options.keepWorkingFolder !== true) {
+    await rm(workingFolder, { recursive: true, force: true }).catch(() => undefined)
+    await rm(path.join(runFolder, 'data'), { recursive: true, force: true }).catch(() => undefined)
+  }
+  return ended
+}
+
+async function prepareReference(
+  reference: PlacedReference,
+  options: {
+    workspace: WorkspaceConnection
+    mounts: Mount[]
+    say: (line: string) => void
+    signal: AbortSignal
+    tools: MountTools
+    env: Readonly<Record<string, string | undefined>>
+  },
+): Promise<void> {
+  const { config } = reference
+  const where = `${config.datastore}:${reference.datastorePath || '/'}`
+  switch (config.mode) {
+    case 'download': {
+      options.say(`downloading ${config.name} (${where}) to ${reference.base}`)
+      const { files, bytes } = await downloadReference(options.workspace, reference, { signal: options.signal })
+      options.say(`downloaded ${config.name}: ${files} files, ${bytes} bytes`)
+      return
+    }
+    case 'mount': {
+      options.say(`mounting ${config.name} (${where})`)
+      const mount = await mountReference(options.workspace, reference, {
+        tools: options.tools,
+        signal: options.signal,
+        env: options.env,
+      })
+      options.mounts.push(mount)
+      options.say(`mounted ${config.name} at ${reference.path}`)
+      return
+    }
+    case 'upload':
+      // A folder the runner picked is made for the script to write in; a given path is the script's to create.
+      if (config.pathOnCompute === null) await mkdir(reference.base, { recursive: true })
+      else await mkdir(path.dirname(reference.base), { recursive: true })
+      return
+  }
+}
+
+/** Uploads outputs, upload references and ./logs; returns the first failure (the run's outcome may change), never throws. */
+async function finalize(options: {
+  workspace: WorkspaceConnection
+  run: RunInfo
+  workingFolder: string
+  references: readonly PlacedReference[]
+  scriptStarted: boolean
+  say: (line: string) => void
+  retry: Parameters<typeof retryRequest>[1]
+}): Promise<unknown> {
+  const { workspace, run, workingFolder, say } = options
+  const runHandle = new Run(workspace, run)
+  let failure: unknown
+  const attempt = async (what: string, work: () => Promise<void>): Promise<void> => {
+    try {
+      await work()
+    } catch (error) {
+      failure ??= error
+      say(`${what} failed: ${messageOf(error)}`)
+    }
+  }
+  for (const folder of ['outputs', 'logs']) {
+    const local = path.join(workingFolder, folder)
+    if (!(await isFolder(local))) continue
+    await attempt(`uploading ./${folder}`, async () => {
+      const uploaded = await runHandle.uploadFolder(folder, local)
+      say(`uploaded ./${folder}: ${uploaded.length} files`)
+    })
+  }
+  if (options.scriptStarted) {
+    for (const reference of options.references.filter((r) => r.config.mode === 'upload')) {
+      await attempt(`uploading ${reference.config.name}`, async () => {
+        const result = await uploadReference(workspace, reference)
+        if (result === undefined) {
+          say(`nothing to upload for ${reference.config.name}: the script left nothing at ${reference.path}`)
+          return
+        }
+        say(
+          `uploaded ${reference.config.name} to ${reference.config.datastore}:${reference.datastorePath || '/'}: ${result.files} files`,
+        )
+        if (result.skipped.length > 0) {
+          say(
+            `${result.skipped.length} file(s) of ${reference.config.name} exist with other content and were left alone (overwrite is off): ${result.skipped.slice(0, 5).join(', ')}`,
+          )
+        }
+      })
+    }
+  }
+  return failure
+}
+
+async function isFolder(folder: string): Promise<boolean> {
+  return stat(folder).then(
+    (info) => info.isDirectory(),
+    () => false,
+  )
+}
+
+function outcomeOf(options: {
+  exit: ScriptExit
+  stopReason: 'canceled' | 'timeout' | undefined
+  stderrTail: string
+  maxSeconds: number
+}): Outcome {
+  const { exit, stopReason, stderrTail } = options
+  if (stopReason !== undefined) return stoppedOutcome(stopReason, options.maxSeconds)
+  if (exit.code === 0) return { status: 'Completed' }
+  const how = exit.code !== null ? `exited with code ${exit.code}` : `was ended by signal ${exit.signal ?? 'unknown'}`
+  return {
+    status: 'Failed',
+    error: {
+      code: 'SCRIPT_FAILED',
+      message: `the script ${how}${stderrTail ? `: ${stderrTail}` : ' (it wrote nothing to stderr)'}`,
+    },
+  }
+}
+
+function stoppedOutcome(reason: 'canceled' | 'timeout', maxSeconds: number): Outcome {
+  if (reason === 'canceled') return { status: 'Canceled' }
+  return {
+    status: 'Failed',
+    error: {
+      code: 'RUN_TIMEOUT',
+      message: `the run went past its maximum duration of ${maxSeconds} s and was stopped; raise maxRunDurationSeconds if it needs longer`,
+    },
+  }
+}
+
+function runErrorOf(error: unknown, limits: Pick<Limits, 'errorMessageLength'>): RunError {
+  const code = isWharfError(error) ? error.code : 'INTERNAL'
+  const message = messageOf(error).slice(0, Math.max(200, limits.errorMessageLength - 100))
+  return { code, message }
+}
+
+function messageOf(error: unknown): string {
+  return error instanceof Error ? error.message : String(error)
+}
+
+function describeExit(exit: ScriptExit): string {
+  return exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? 'unknown'}`
+}
+
+function mask(text: string, secret: string): string {
+  return secret === '' ? text : text.replaceAll(secret, '***')
+}
+
+function quoteArg(arg: string): string {
+  return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`
+}
+
+/** The last bytes of a stream, for the error of a failed run. */
+class TailBuffer {
+  readonly #max: number
+  #chunks: Buffer[] = []
+  #bytes = 0
+
+  constructor(max: number) {
+    this.#max = max
+  }
+
+  push(chunk: Buffer): void {
+    this.#chunks.push(chunk)
+    this.#bytes += chunk.length
+    while (this.#bytes - (this.#chunks[0]?.length ?? 0) >= this.#max) this.#bytes -= this.#chunks.shift()?.length ?? 0
+  }
+
+  /** The last `count` lines as text, the secret masked. */
+  lastLines(count: number, secret: string): string {
+    const text = mask(Buffer.concat(this.#chunks).toString('utf8'), secret)
+    return text.trimEnd().split('\n').slice(-count).join('\n').slice(-4000)
+  }
+}
