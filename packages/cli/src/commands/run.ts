@@ -1,4 +1,5 @@
 import { once } from 'node:events'
+import { readdir } from 'node:fs/promises'
 import path from 'node:path'
 import type { Command } from 'commander'
 import {
@@ -355,14 +356,38 @@ function renderSubmittedRun(run: SubmittedRunJson, terminal: Terminal): string {
   return out
 }
 
-async function showRun(runId: string, flags: ShowFlags): Promise<void> {
-  const { run } = await getRun(flags, runId)
-  if (flags.snapshot !== undefined) {
-    const files = await run.downloadSnapshot({ outputDirectory: flags.snapshot, overwrite: flags.overwrite === true })
-    say(
-      `wrote the source snapshot of run ${run.id} (${files.length} file${files.length === 1 ? '' : 's'}, sha256 verified) to ${path.resolve(flags.snapshot)}`,
+/**
+ * Writes the run's source snapshot into `folder` with the runner's materializeSnapshot (the same code
+ * that lays it out for the run). A folder with files in it is refused unless `overwrite`: the snapshot's
+ * files would replace them.
+ */
+async function downloadSnapshot(run: Run, options: { folder: string; overwrite: boolean }): Promise<void> {
+  const snapshotId = run.info.snapshotId
+  if (snapshotId === null) {
+    throw new WharfError(
+      'SNAPSHOT_NOT_FOUND',
+      `run ${run.id} has no source snapshot: only submitted runs (wharf run submit, Experiment.submit) have one`,
+      { details: { runId: run.id } },
     )
   }
+  const folder = path.resolve(options.folder)
+  const existing = await readdir(folder).catch(() => [])
+  if (existing.length > 0 && !options.overwrite) {
+    throw new WharfError(
+      'FILE_EXISTS',
+      `${folder} is not empty; give a new folder to --snapshot, or add --overwrite to write the snapshot's files over what is there`,
+      { details: { path: folder } },
+    )
+  }
+  const { materializeSnapshot } = await import('@wharf/runner')
+  const snapshot = await materializeSnapshot(run.workspace.client, snapshotId, { folder })
+  const count = snapshot.files.length
+  say(`wrote the source snapshot of run ${run.id} (${count} file${count === 1 ? '' : 's'}, sha256 verified) to ${folder}`)
+}
+
+async function showRun(runId: string, flags: ShowFlags): Promise<void> {
+  const { run } = await getRun(flags, runId)
+  if (flags.snapshot !== undefined) await downloadSnapshot(run, { folder: flags.snapshot, overwrite: flags.overwrite === true })
   const info = run.info
   const json: SubmittedRunJson = {
     ...runJson(info),
@@ -422,7 +447,7 @@ export function registerRunCommands(program: Command): void {
     .option('--experiment <name>', "the run's experiment (default: the source folder's name)")
     .option(
       '--script <file>',
-      'the entry script, relative to the source folder (a .py script runs with --python, default python3)',
+      'the entry script, relative to the source folder: .py runs with --python (default python3), .js/.mjs with node, .ts with tsx, anything else as it is',
     )
     .option('--command <line>', 'a shell line to run instead of a script (through /bin/sh -c)')
     .option(
@@ -458,8 +483,8 @@ export function registerRunCommands(program: Command): void {
       'one run: status, when it entered each status, what it executes, its data references, the error; --snapshot downloads its source',
     )
     .argument('<runid>', 'run id')
-    .option('--snapshot <dir>', "download the run's source snapshot into this folder (sha256 verified)")
-    .option('--overwrite', 'with --snapshot: replace files that exist with other content')
+    .option('--snapshot <dir>', "download the run's source snapshot into this folder (new or empty; sha256 verified)")
+    .option('--overwrite', 'with --snapshot: write into a folder that is not empty')
     .addHelpText('after', '\nExamples:\n  wharf run show <runid>\n  wharf run show <runid> --snapshot ./code-of-run')
     .action((runId: string, flags: ShowFlags) => showRun(runId, flags))
 

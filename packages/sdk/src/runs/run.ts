@@ -1,9 +1,8 @@
 import { once } from 'node:events'
-import { chmod, stat } from 'node:fs/promises'
+import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import {
-  ROUTES,
   WharfError,
   isTerminalStatus,
   isWharfError,
@@ -387,58 +386,6 @@ export class Run implements AsyncDisposable {
     )
     const localPathOf = (key: string): string => localPathUnder(root, relative.get(key) ?? key)
     requireAllPlaced(result, { overwriteHint: 'pass overwrite: true to replace them', localPathOf })
-    return placedPaths(result, localPathOf)
-  }
-
-  /**
-   * Downloads a submitted run's source snapshot (the files it ran from, ignored ones never in it) into
-   * `outputDirectory`, verified by sha256, executable bits kept. Identical files there are left alone;
-   * FILE_EXISTS for ones with other content unless `overwrite`. SNAPSHOT_NOT_FOUND for a run without
-   * a snapshot. Returns the files in place, sorted.
-   */
-  async downloadSnapshot(options: { outputDirectory: string; overwrite?: boolean; signal?: AbortSignal }): Promise<string[]> {
-    const call = options.signal ? { signal: options.signal } : {}
-    const info = this.#info.snapshotId === null ? await this.refresh(call) : this.#info
-    if (info.snapshotId === null) {
-      throw new WharfError(
-        'SNAPSHOT_NOT_FOUND',
-        `run ${this.id} has no source snapshot: only submitted runs (Experiment.submit, wharf run submit) have one`,
-        { details: { runId: this.id } },
-      )
-    }
-    const client = this.workspace.client
-    const snapshot = await client.call('getSnapshot', { params: { snapshotId: info.snapshotId }, signal: options.signal })
-    const root = path.resolve(options.outputDirectory)
-    const files = snapshot.files.map((file) =>
-      serverFile({
-        key: file.path,
-        size: file.size,
-        sha256: file.sha256,
-        fetch: (get) =>
-          client.send(ROUTES.downloadSnapshotBlob, {
-            params: { sha256: file.sha256 },
-            query: { datastore: snapshot.datastore },
-            headers: get.range ? { range: `bytes=${get.range.start}-${get.range.end ?? ''}` } : {},
-            signal: get.signal,
-            timeout: false,
-          }),
-      }),
-    )
-    const result = await downloadVerified(
-      { files },
-      {
-        targetDir: root,
-        ...(options.overwrite !== undefined ? { overwrite: options.overwrite } : {}),
-        ...call,
-      },
-    )
-    const localPathOf = (key: string): string => localPathUnder(root, key)
-    requireAllPlaced(result, { overwriteHint: 'pass overwrite: true to replace them', localPathOf })
-    for (const file of snapshot.files) {
-      if (file.executable !== true) continue
-      const target = localPathOf(file.path)
-      await chmod(target, (await stat(target)).mode | 0o111)
-    }
     return placedPaths(result, localPathOf)
   }
 
