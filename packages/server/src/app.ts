@@ -5,6 +5,10 @@ import { browserGuard } from './browser-guard.js'
 import type { AppDeps } from './deps.js'
 import { isClientClosed, type AppEnv } from './http.js'
 import { routeBinder } from './route.js'
+import { RUN_TOKEN_KEY_LABEL, authorizeRunToken, createRunTokens, isRunToken } from './run-token.js'
+import { mountRunControlRoutes } from './routes/run-control.js'
+import { mountRunLogRoutes } from './routes/run-logs.js'
+import { mountSnapshotRoutes, snapshotContentsCache } from './routes/snapshots.js'
 import { mountArtifactRoutes } from './routes/artifacts.js'
 import { mountAssetRoutes } from './routes/assets.js'
 import { mountDatastoreRoutes } from './routes/datastores.js'
@@ -55,24 +59,32 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   // Before the token check: a hostile page is refused for what it is, whatever it sends.
   app.use('*', browserGuard({ allowedHosts: deps.config.allowedHosts }))
 
-  if (token !== undefined) {
-    app.use('*', async (c, next) => {
-      const header = c.req.header('authorization') ?? ''
-      const match = /^Bearer (.+)$/i.exec(header)
-      if (!match?.[1] || !sameSecret(match[1], token)) {
-        throw new WharfError(
-          'UNAUTHENTICATED',
-          header === ''
-            ? 'this server requires a bearer token: set WHARF_AUTH_TOKEN (or "token" in .wharf/config.json) on the client'
-            : 'the bearer token was not accepted; check WHARF_AUTH_TOKEN on the client against the server',
-        )
-      }
-      await next()
-    })
-  }
+  const runTokens = createRunTokens(deps.datastores.box.deriveKey(RUN_TOKEN_KEY_LABEL))
+  // A run token is verified whether or not the server has a token of its own: its claims then hold the
+  // request to the route's run-token access (the binder checks them). Any other bearer is compared with
+  // the server's token when there is one.
+  app.use('*', async (c, next) => {
+    const header = c.req.header('authorization') ?? ''
+    const bearer = /^Bearer (.+)$/i.exec(header)?.[1]
+    if (bearer !== undefined && isRunToken(bearer)) {
+      c.set('runToken', runTokens.verify(bearer))
+    } else if (token !== undefined && (bearer === undefined || !sameSecret(bearer, token))) {
+      throw new WharfError(
+        'UNAUTHENTICATED',
+        header === ''
+          ? 'this server requires a bearer token: set WHARF_AUTH_TOKEN (or "token" in .wharf/config.json) on the client'
+          : 'the bearer token was not accepted; check WHARF_AUTH_TOKEN on the client against the server',
+      )
+    }
+    await next()
+  })
 
   // Every API route goes through the table: params, query and body are read with its schemas.
-  const route = routeBinder(app, deps)
+  const snapshots = snapshotContentsCache(deps.store)
+  const route = routeBinder(app, {
+    ...deps,
+    authorizeRunToken: (claims, request) => authorizeRunToken(claims, request, snapshots),
+  })
   mountMetaRoutes(app, route, deps)
   mountWorkspaceRoutes(route, deps)
   mountDatastoreRoutes(route, deps)
@@ -80,6 +92,9 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   mountMetricRoutes(route, deps)
   mountArtifactRoutes(route, deps)
   mountAssetRoutes(route, deps)
+  mountSnapshotRoutes(route, deps)
+  mountRunControlRoutes(route, { ...deps, runTokens })
+  mountRunLogRoutes(route, deps)
 
   /** The one error answer; with `checkResponses` its body is checked against the contract too. */
   const errorAnswer = (error: unknown): { status: number; body: ErrorBody } => {

@@ -55,6 +55,8 @@ const ServerConfigSchema = z.object({
    */
   blobStore: z.unknown().optional(),
   fileStore: z.unknown().optional(),
+  /** How long a submitted run's runner may stay silent before the run is failed (RUNNER_LOST). */
+  runnerTimeoutSeconds: z.number().positive().max(86_400).default(30),
 })
 
 /** The server's whole configuration, parsed once at the program's edge. */
@@ -73,6 +75,8 @@ export interface ServerConfig {
   /** Folders filesystem datastores may point into: the data folder and WHARF_FILESYSTEM_ROOTS. */
   readonly filesystemRoots: readonly string[]
   readonly builtinStores: { readonly blobStore?: RegisterDatastoreRequest; readonly fileStore?: RegisterDatastoreRequest }
+  /** Seconds a runner may stay silent (no heartbeat) before its run is failed; WHARF_RUNNER_TIMEOUT_SECONDS. */
+  readonly runnerTimeoutSeconds: number
 }
 
 /** Parses a built-in datastore setting (an object or its JSON text) as a registration of `name`. */
@@ -222,6 +226,7 @@ export function loadServerConfig(input: ServerConfigInput): ServerConfig {
       ...optional('blobStore', builtinStore(raw.blobStore, 'workspaceblobstore', 'blobStore')),
       ...optional('fileStore', builtinStore(raw.fileStore, 'workspacefilestore', 'fileStore')),
     }),
+    runnerTimeoutSeconds: raw.runnerTimeoutSeconds,
   })
 }
 

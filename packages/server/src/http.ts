@@ -5,9 +5,13 @@ import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
 import { WharfError, findLoneSurrogate, isWharfError, printable, toJson } from '@wharf/contract'
+import type { RunTokenClaims } from './run-token.js'
 
-/** The Hono environment of the app: Node's request and response are reachable for streaming. */
-export type AppEnv = { Bindings: HttpBindings }
+/**
+ * The Hono environment of the app: Node's request and response are reachable for streaming; `runToken`
+ * holds the verified claims when the caller sent a run token.
+ */
+export type AppEnv = { Bindings: HttpBindings; Variables: { runToken?: RunTokenClaims } }
 export type AppContext = Context<AppEnv>
 
 /** Node's incoming request when served by @hono/node-server (undefined under `app.request()`). */

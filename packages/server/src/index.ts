@@ -1,6 +1,6 @@
 export { createApp, toErrorResponse } from './app.js'
 export { loadServerConfig, isLoopbackHost, type ServerConfig, type ServerConfigInput } from './config.js'
-export { startServer, storeConfigOf, type RunningServer } from './server.js'
+export { startServer, storeConfigOf, type RunningServer, type StartServerOptions } from './server.js'
 export { createLog, LOG_LEVELS, type Log, type LogLevel } from './log.js'
 export {
   DEFAULT_WORKSPACE,

@@ -7,12 +7,15 @@ import {
   WharfError,
   assertName,
   printable,
+  RunLogNameSchema,
+  Sha256Schema,
   type NameRule,
   type RouteDef,
   type RouteName,
 } from '@wharf/contract'
 import type { AppDeps } from './deps.js'
 import { jsonKeepingSign, readJsonBody, readQuery, validate, type AppContext, type AppEnv } from './http.js'
+import type { GuardedRequest, RunTokenClaims } from './run-token.js'
 
 /** Asset names follow the experiment naming rule, but errors call them asset names. */
 export const ASSET_NAME_RULE: NameRule = { ...NAME_RULES.experiment, kind: 'asset name' }
@@ -38,6 +41,20 @@ function named(rule: NameRule): (raw: string) => string {
 
 const asIs = (raw: string): string => raw
 
+function matching(isValid: (raw: string) => boolean, what: string, field: string): (raw: string) => string {
+  return (raw) => {
+    if (!isValid(raw)) {
+      throw new WharfError('INVALID_ARGUMENT', `"${printable(raw)}" is not ${what}`, {
+        details: { field, value: printable(raw) },
+      })
+    }
+    return raw
+  }
+}
+
+const isSha256 = (raw: string): boolean => Sha256Schema.safeParse(raw).success
+const isLogName = (raw: string): boolean => RunLogNameSchema.safeParse(raw).success
+
 type ParamNames<P extends string> = P extends `${string}:${infer Name}/${infer Rest}`
   ? Name | ParamNames<`/${Rest}`>
   : P extends `${string}:${infer Name}`
@@ -59,9 +76,9 @@ const PATH_PARAMS = {
   experiment: asIs,
   asset: named(ASSET_NAME_RULE),
   version: assetVersion,
-  snapshotId: asIs,
-  sha256: asIs,
-  log: asIs,
+  snapshotId: matching(isSha256, 'a snapshot id (the 64 lowercase hex digits createSnapshot answers)', 'snapshotId'),
+  sha256: matching(isSha256, 'a SHA-256 (64 lowercase hex digits)', 'sha256'),
+  log: matching(isLogName, 'a log name (letters, digits, ".", "_" and "-", up to 64, such as std_log.txt)', 'log'),
 } as const satisfies Record<PathParamName, (raw: string) => unknown>
 
 /** The path parameters of a route, read and checked. A `*` tail is read by its handler (`pathAfter`). */
@@ -119,7 +136,13 @@ function readParams(c: AppContext, names: readonly PathParamName[]): Record<stri
  * before the handler runs, and answers its value with `def.status`. With `deps.checkResponses` (tests
  * turn it on) every JSON answer is checked against `def.response` and the status against the table.
  */
-export function routeBinder(app: Hono<AppEnv>, deps: Pick<AppDeps, 'config' | 'log' | 'checkResponses'>): BindRoute {
+export function routeBinder(
+  app: Hono<AppEnv>,
+  deps: Pick<AppDeps, 'config' | 'log' | 'checkResponses'> & {
+    /** Holds a run token to its route's access (see `authorizeRunToken`); without it run tokens are refused. */
+    authorizeRunToken?: (claims: RunTokenClaims, request: GuardedRequest) => Promise<void>
+  },
+): BindRoute {
   const { limits } = deps.config
   return (def, handler) => {
     const name = NAMES.get(def)
@@ -139,6 +162,11 @@ export function routeBinder(app: Hono<AppEnv>, deps: Pick<AppDeps, 'config' | 'l
               ? bodyParser(await readJsonBody(c, limits.jsonBodyBytes), limits)
               : validate(body, await readJsonBody(c, limits.jsonBodyBytes), 'body'),
       } as BoundRequest<typeof def>
+      const claims = c.get('runToken')
+      if (claims !== undefined) {
+        if (deps.authorizeRunToken === undefined) throw new WharfError('FORBIDDEN', 'this server takes no run tokens')
+        await deps.authorizeRunToken(claims, { name, def, params, query: request.query, body: request.body })
+      }
       const answer = await handler(request)
       const response = answer instanceof Response ? answer : jsonKeepingSign(c, answer, (def.status ?? 200) as 200)
       return deps.checkResponses === true ? checkResponse(response, { name, def, log: deps.log }) : response

@@ -1,4 +1,4 @@
-import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto'
+import { createCipheriv, createDecipheriv, hkdfSync, randomBytes } from 'node:crypto'
 import { chmod, link, open, readFile, stat, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { WharfError } from '@wharf/contract'
@@ -17,6 +17,11 @@ export interface SecretBox {
   seal(plaintext: string): string
   /** Throws INTERNAL (never echoing the ciphertext) when it was sealed under another key or altered. */
   open(sealed: string): string
+  /**
+   * A 32-byte key for another purpose, derived from the box's key with HKDF-SHA256 and `label`: it lasts
+   * as long as the box's key and is the same on every replica that shares it, and reveals nothing of it.
+   */
+  deriveKey(label: string): Buffer
 }
 
 /** A box over a 32-byte key. */
@@ -46,6 +51,9 @@ export function createSecretBox(key: Buffer): SecretBox {
           { cause },
         )
       }
+    },
+    deriveKey(label) {
+      return Buffer.from(hkdfSync('sha256', key, Buffer.alloc(0), `wharf:${label}`, KEY_BYTES))
     },
   }
 }

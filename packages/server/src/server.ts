@@ -10,6 +10,7 @@ import { assertKeyOpensStoredSecrets, ensureDefaultWorkspace, warnLocalBuiltinsO
 import type { ServerConfig } from './config.js'
 import { createDriverRegistry } from './driver-registry.js'
 import { createLog, type Log } from './log.js'
+import { startWatchdog } from './watchdog.js'
 import type { RegistrationContext } from './datastores.js'
 import { SECRET_KEY_FILE, createSecretBox, loadSecretKey } from './secret-box.js'
 
@@ -33,11 +34,20 @@ export function storeConfigOf(config: ServerConfig): StoreConfig {
     : { kind: 'sqlite', path: path.join(config.dataDir, 'wharf.db') }
 }
 
-/** Opens the store, makes sure the default workspace exists, and listens. `checkResponses`: see `AppDeps`. */
-export async function startServer(
-  config: ServerConfig,
-  options: { log?: Log; checkResponses?: boolean } = {},
-): Promise<RunningServer> {
+/** Options of {@link startServer}. */
+export interface StartServerOptions {
+  log?: Log
+  /** See `AppDeps.checkResponses`. */
+  checkResponses?: boolean
+  /**
+   * The heartbeat watchdog: how long a runner may stay silent (default the config's
+   * runnerTimeoutSeconds) and how often runs are checked (default a tenth of that, 1–5 s).
+   */
+  watchdog?: { timeoutMs?: number; intervalMs?: number }
+}
+
+/** Opens the store, makes sure the default workspace exists, starts the heartbeat watchdog, and listens. */
+export async function startServer(config: ServerConfig, options: StartServerOptions = {}): Promise<RunningServer> {
   const log = options.log ?? createLog({ redact: config.authToken ? [config.authToken] : [] })
   await mkdir(config.dataDir, { recursive: true })
   const box = createSecretBox(
@@ -84,6 +94,13 @@ export async function startServer(
       { cause },
     )
   }
+  const timeoutMs = options.watchdog?.timeoutMs ?? config.runnerTimeoutSeconds * 1000
+  const watchdog = startWatchdog({
+    store,
+    log,
+    timeoutMs,
+    intervalMs: options.watchdog?.intervalMs ?? Math.min(5_000, Math.max(1_000, timeoutMs / 10)),
+  })
   // Keep-alive sockets must not hold shutdown open forever, but requests in flight must finish.
   server.keepAliveTimeout = 5_000
   const address = server.address() as AddressInfo
@@ -97,6 +114,7 @@ export async function startServer(
     store,
     close() {
       closing ??= (async () => {
+        await watchdog.stop()
         await new Promise<void>((resolve) => {
           server.close(() => resolve())
           server.closeIdleConnections()

@@ -159,3 +159,30 @@ export function assetNotFound(workspace: string, name: string, version?: number 
     { details: { workspace, asset: name, ...(version === undefined ? {} : { version }) } },
   )
 }
+
+/** SNAPSHOT_NOT_FOUND for `id` in `workspace`. */
+export function snapshotNotFound(workspace: string, id: string): WharfError {
+  return new WharfError(
+    'SNAPSHOT_NOT_FOUND',
+    `snapshot "${printable(id)}" not found in workspace "${printable(workspace)}"; create it first (createSnapshot with the manifest of the source folder), then use the id it answers`,
+    { details: { workspace, snapshotId: id } },
+  )
+}
+
+/** SNAPSHOT_INCOMPLETE: some contents of snapshot `id` were never uploaded. */
+export function snapshotIncomplete(workspace: string, id: string): WharfError {
+  return new WharfError(
+    'SNAPSHOT_INCOMPLETE',
+    `snapshot "${printable(id)}" of workspace "${printable(workspace)}" is missing file contents; upload each content createSnapshot lists as missing, then create the snapshot again until it answers complete`,
+    { details: { workspace, snapshotId: id } },
+  )
+}
+
+/** WRITE_CONFLICT: an append to a live log that would leave a gap. */
+export function logGap(change: { runId: string; name: string; offset: number; size: number }): WharfError {
+  return new WharfError(
+    'WRITE_CONFLICT',
+    `log "${printable(change.name)}" of run "${printable(change.runId)}" has ${change.size} bytes; an append at offset ${change.offset} would leave a gap. Append from offset ${change.size}`,
+    { details: { runId: change.runId, log: change.name, expectedOffset: change.size, offset: change.offset } },
+  )
+}

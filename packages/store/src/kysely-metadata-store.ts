@@ -7,7 +7,20 @@ import { createAssetVersion, getAssetVersion, listAssetVersions, listAssets } fr
 import { deleteDatastore, findDatastore, getDatastore, listDatastores, putDatastore } from './entities/datastores.js'
 import { ensureExperiment, getExperiment, listExperiments } from './entities/experiments.js'
 import { ingestMetrics, listMetrics, readMetricBuckets, readMetricSeries } from './entities/metrics.js'
-import { addProperties, createRun, getRun, listRuns, transitionRun, updateRun, updateTags } from './entities/runs.js'
+import { appendRunLog, listRunLogs, readRunLog } from './entities/run-logs.js'
+import {
+  addProperties,
+  createRun,
+  failSilentRuns,
+  getRun,
+  heartbeatRun,
+  listRuns,
+  requestRunCancel,
+  transitionRun,
+  updateRun,
+  updateTags,
+} from './entities/runs.js'
+import { findSnapshot, findSnapshotBlobs, getSnapshot, putSnapshot, recordSnapshotBlob } from './entities/snapshots.js'
 import { createWorkspace, findWorkspace, getWorkspace, listWorkspaces, setDefaultDatastore } from './entities/workspaces.js'
 import type { MetadataStore } from './metadata-store.js'
 import { createMigrations } from './migrations/index.js'
@@ -27,6 +40,9 @@ const ENTITY_FUNCTIONS = {
   listRuns,
   updateRun,
   transitionRun,
+  heartbeatRun,
+  requestRunCancel,
+  failSilentRuns,
   updateTags,
   addProperties,
   ingestMetrics,
@@ -40,6 +56,14 @@ const ENTITY_FUNCTIONS = {
   getAssetVersion,
   listAssets,
   listAssetVersions,
+  putSnapshot,
+  findSnapshot,
+  getSnapshot,
+  findSnapshotBlobs,
+  recordSnapshotBlob,
+  appendRunLog,
+  readRunLog,
+  listRunLogs,
   putDatastore,
   findDatastore,
   getDatastore,

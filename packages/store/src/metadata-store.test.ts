@@ -211,6 +211,11 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         computeTarget: 'local',
         scriptName: 'train.ts',
         command: ['node', 'train.js', '--lr', '0.1'],
+        snapshotId: null,
+        definition: null,
+        statusTimes: { Running: iso(3) },
+        heartbeatAt: null,
+        cancelRequestedAt: null,
       })
       expect(await store.getRun({ workspace: ws, runId: run.id })).toEqual(run)
       expect((await store.getExperiment({ workspace: ws, name: 'first-use' })).name).toBe('first-use')

@@ -17,6 +17,11 @@ import type {
   RunOrderField,
   RunStatus,
   RunWithMetrics,
+  Heartbeat,
+  RunDefinition,
+  RunLogSummary,
+  Snapshot,
+  SnapshotFile,
   Workspace,
 } from '@wharf/contract'
 
@@ -66,6 +71,9 @@ export interface NewRun {
   computeTarget: string
   scriptName: string | null
   command: string[] | null
+  /** A submitted run's source snapshot: it must be a complete snapshot of the workspace. */
+  snapshotId: string | null
+  definition: RunDefinition | null
 }
 
 /** How to order a run listing: by one of its times, or by a metric's last numeric value. */
@@ -201,6 +209,86 @@ export interface RunTransition extends RunRef {
   at: string
 }
 
+/** A moment in a run's life: a heartbeat, or a cancel request. */
+export interface RunEvent extends RunRef {
+  /** ISO time. */
+  at: string
+}
+
+/** Runs whose runner fell silent: live, with a last heartbeat before `heartbeatBefore`. */
+export interface SilentRunsSweep {
+  /** ISO time; a run whose last heartbeat is older is failed. */
+  heartbeatBefore: string
+  /** ISO time of the change. */
+  at: string
+}
+
+/** A snapshot manifest as stored, with whether every content of it was held when it was recorded. */
+export interface StoredSnapshot extends Snapshot {
+  workspace: string
+  complete: boolean
+}
+
+/** A snapshot to record; the caller computed its id from its files. */
+export interface NewSnapshot {
+  workspace: string
+  id: string
+  datastore: string
+  files: SnapshotFile[]
+  totalBytes: number
+  complete: boolean
+  createdAt: string
+}
+
+/** One snapshot of a workspace, by id. */
+export interface SnapshotRef {
+  workspace: string
+  id: string
+}
+
+/** Which of `sha256s` a datastore holds. */
+export interface SnapshotBlobsQuery {
+  workspace: string
+  datastore: string
+  sha256s: readonly string[]
+}
+
+/** A snapshot content a datastore now holds. */
+export interface NewSnapshotBlob {
+  workspace: string
+  datastore: string
+  sha256: string
+  size: number
+  createdAt: string
+}
+
+/** One live log of a run, by name. */
+export interface RunLogRef extends RunRef {
+  name: string
+}
+
+/** Bytes to append to a live log at `offset`. */
+export interface RunLogAppend extends RunLogRef {
+  offset: number
+  bytes: Uint8Array
+  /** ISO time. */
+  at: string
+}
+
+/** A byte range of a live log to read. */
+export interface RunLogRead extends RunLogRef {
+  offset: number
+  /** Bytes at most. */
+  limit: number
+}
+
+/** Bytes of a live log from the asked offset (fewer than asked at its end), its size, and the run's status. */
+export interface RunLogBytes {
+  bytes: Buffer
+  size: number
+  runStatus: RunStatus
+}
+
 /** One version of an asset, or its highest with `'latest'`. */
 export interface AssetVersionRef extends WorkspaceItemRef {
   version: number | 'latest'
@@ -265,6 +353,22 @@ export interface MetadataStore {
   updateRun(patch: RunPatch): Promise<Run>
   /** Moves a run along its lifecycle (contract `canTransition`); INVALID_STATUS_TRANSITION otherwise. */
   transitionRun(change: RunTransition): Promise<Run>
+  /**
+   * The runner's heartbeat: sets the run's heartbeatAt (unless it has ended) and answers its status and
+   * whether a cancel was asked. RUN_NOT_FOUND.
+   */
+  heartbeatRun(event: RunEvent): Promise<Heartbeat>
+  /**
+   * Asks to cancel a run. A finished run is left as it is; a live run no runner ever reported for is
+   * Canceled at once; otherwise the request is recorded (once) for its runner. Idempotent. RUN_NOT_FOUND.
+   */
+  requestRunCancel(event: RunEvent): Promise<Run>
+  /**
+   * Fails (RUNNER_LOST) every live run whose runner reported once but not since `heartbeatBefore`, and
+   * returns their ids. Each change is conditional on the run being as read, so replicas sweeping at
+   * once each fail a run at most once between them.
+   */
+  failSilentRuns(sweep: SilentRunsSweep): Promise<string[]>
   /** Sets then removes tags; LIMIT_EXCEEDED past `maxTags` tags in all. */
   updateTags(change: TagChange): Promise<Run>
   /** Adds properties; PROPERTY_IMMUTABLE if a key exists with another value; LIMIT_EXCEEDED past `maxProperties`. */
@@ -310,6 +414,29 @@ export interface MetadataStore {
   listAssets(page: WorkspacePageRequest): Promise<Page<AssetSummary>>
   /** Versions of one asset newest first, without their files (`files` is empty), paged. ASSET_NOT_FOUND. */
   listAssetVersions(options: ListAssetVersionsOptions): Promise<Page<AssetVersion>>
+
+  /**
+   * Records a snapshot unless its id is recorded already, and marks a recorded incomplete one complete
+   * when `complete`. `created` is true when this call inserted it. WORKSPACE_NOT_FOUND.
+   */
+  putSnapshot(snapshot: NewSnapshot): Promise<{ snapshot: StoredSnapshot; created: boolean }>
+  findSnapshot(snapshot: SnapshotRef): Promise<StoredSnapshot | undefined>
+  /** A complete snapshot; SNAPSHOT_NOT_FOUND, or SNAPSHOT_INCOMPLETE while contents of it are missing. */
+  getSnapshot(snapshot: SnapshotRef): Promise<StoredSnapshot>
+  /** The sizes of the contents of `sha256s` the datastore holds, by SHA-256. */
+  findSnapshotBlobs(query: SnapshotBlobsQuery): Promise<Map<string, number>>
+  /** Notes that a datastore holds a content; true when it was not noted before. Idempotent. */
+  recordSnapshotBlob(blob: NewSnapshotBlob): Promise<boolean>
+
+  /**
+   * Appends bytes to a live log at `offset` and answers its size. Bytes already stored (a retried
+   * append) are ignored; an offset past the size is WRITE_CONFLICT naming the size. RUN_NOT_FOUND.
+   */
+  appendRunLog(append: RunLogAppend): Promise<{ size: number }>
+  /** Up to `limit` bytes of a live log from `offset` (none past its end; a log never written is empty). RUN_NOT_FOUND. */
+  readRunLog(read: RunLogRead): Promise<RunLogBytes>
+  /** The live logs of a run, by name. RUN_NOT_FOUND. */
+  listRunLogs(run: RunRef): Promise<RunLogSummary[]>
 
   /** DATASTORE_EXISTS unless `overwrite`; WORKSPACE_NOT_FOUND. */
   putDatastore(record: DatastoreRecord, options: { overwrite: boolean }): Promise<DatastoreRecord>

@@ -1,5 +1,15 @@
 import type { Selectable } from 'kysely'
-import type { Artifact, AssetFile, AssetVersion, Experiment, Run, RunError, RunStatus, Workspace } from '@wharf/contract'
+import type {
+  Artifact,
+  AssetFile,
+  AssetVersion,
+  Experiment,
+  Run,
+  RunDefinition,
+  RunError,
+  RunStatus,
+  Workspace,
+} from '@wharf/contract'
 import type { DatastoreRecord } from './metadata-store.js'
 import type { MetricState } from './metric-batch.js'
 import type {
@@ -12,6 +22,9 @@ import type {
   RunsTable,
   WorkspacesTable,
 } from './schema.js'
+
+/** When a run entered each status it has been in. */
+export type RunStatusTimes = Run['statusTimes']
 
 /** A run row with its experiment's name, as every run query selects it. */
 export type RunRow = Selectable<RunsTable> & { experiment_name: string }
@@ -60,13 +73,30 @@ export function toRun(row: RunRow): Run {
     computeTarget: row.compute_target,
     scriptName: row.script_name,
     command: row.command === null ? null : (JSON.parse(row.command) as string[]),
-    // Placeholders until the store keeps submitted runs (issue 11's store change replaces these).
-    snapshotId: null,
-    definition: null,
-    statusTimes: {},
-    heartbeatAt: null,
-    cancelRequestedAt: null,
+    snapshotId: row.snapshot_id,
+    definition: row.definition === null ? null : (JSON.parse(row.definition) as RunDefinition),
+    statusTimes: statusTimesOf(row),
+    heartbeatAt: row.heartbeat_at,
+    cancelRequestedAt: row.cancel_requested_at,
   }
+}
+
+/** A run's status times: as stored, or (a row from before they were kept) what its other times tell. */
+export function statusTimesOf(
+  row: Pick<RunRow, 'status_times' | 'status' | 'created_at' | 'started_at' | 'ended_at'>,
+): RunStatusTimes {
+  if (row.status_times !== null) return JSON.parse(row.status_times) as RunStatusTimes
+  const status = row.status as RunStatus
+  const times: RunStatusTimes = {}
+  if (row.started_at !== null) times.Running = row.started_at
+  if (row.ended_at !== null) times[status] = row.ended_at
+  if (times[status] === undefined) times[status] = row.created_at
+  return times
+}
+
+/** The status times after entering `status` at `at` (the first entry of a status is kept). */
+export function withStatusTime(times: RunStatusTimes, status: RunStatus, at: string): string {
+  return JSON.stringify({ ...times, [status]: times[status] ?? at })
 }
 
 /** The wire artifact of a row. */

@@ -46,6 +46,14 @@ export interface RunsTable {
   compute_target: string
   script_name: string | null
   command: string | null
+  /** A submitted run's source snapshot. */
+  snapshot_id: string | null
+  /** A submitted run's definition, JSON text. */
+  definition: string | null
+  /** JSON text map status → ISO time it was entered; null for rows from before migration 0004. */
+  status_times: string | null
+  heartbeat_at: string | null
+  cancel_requested_at: string | null
 }
 
 /**
@@ -126,6 +134,44 @@ export interface AssetFilesTable {
   key: string
 }
 
+/** A source snapshot's manifest by (workspace, id); `files` is JSON text, `complete` 0 or 1. */
+export interface SnapshotsTable {
+  workspace: string
+  id: string
+  datastore: string
+  files: string
+  file_count: number
+  total_bytes: number
+  complete: number
+  created_at: string
+}
+
+/** The snapshot file contents a datastore holds, by SHA-256. */
+export interface SnapshotBlobsTable {
+  workspace: string
+  datastore: string
+  sha256: string
+  size: number
+  created_at: string
+}
+
+/** One live log of a run and its size in bytes. */
+export interface RunLogsTable {
+  run_id: string
+  name: string
+  size: number
+  updated_at: string
+}
+
+/** The bytes of a live log, as appended: [start_offset, end_offset). */
+export interface RunLogChunksTable {
+  run_id: string
+  name: string
+  start_offset: number
+  end_offset: number
+  bytes: Uint8Array
+}
+
 /** The tables of the metadata store, as Kysely sees them. */
 export interface StoreDatabase {
   workspaces: WorkspacesTable
@@ -138,4 +184,8 @@ export interface StoreDatabase {
   artifacts: ArtifactsTable
   asset_versions: AssetVersionsTable
   asset_files: AssetFilesTable
+  snapshots: SnapshotsTable
+  snapshot_blobs: SnapshotBlobsTable
+  run_logs: RunLogsTable
+  run_log_chunks: RunLogChunksTable
 }

@@ -69,7 +69,9 @@ export function registerServerCommand(program: Command): void {
         '  WHARF_FILESYSTEM_ROOTS  folders (":"-separated) filesystem datastores may be registered in, besides the data folder\n' +
         '  WHARF_BLOBSTORE         JSON registration making workspaceblobstore real storage in new workspaces, e.g.\n' +
         '                          {"kind":"azure_blob","accountName":"acct","containerName":"wharf","accountKey":"…"}\n' +
-        '  WHARF_FILESTORE         the same for workspacefilestore',
+        '  WHARF_FILESTORE         the same for workspacefilestore\n' +
+        '\nSubmitted runs (environment):\n' +
+        "  WHARF_RUNNER_TIMEOUT_SECONDS  seconds a run's runner may stay silent before the run is failed (default 30)",
     )
     .action(async (flags: ServerFlags) => {
       // Loaded here, not at the top: the server and its database drivers cost every other command ~0.8 s.
@@ -95,6 +97,9 @@ export function registerServerCommand(program: Command): void {
           : {}),
         ...(process.env.WHARF_BLOBSTORE ? { blobStore: process.env.WHARF_BLOBSTORE } : {}),
         ...(process.env.WHARF_FILESTORE ? { fileStore: process.env.WHARF_FILESTORE } : {}),
+        ...(process.env.WHARF_RUNNER_TIMEOUT_SECONDS
+          ? { runnerTimeoutSeconds: Number(process.env.WHARF_RUNNER_TIMEOUT_SECONDS) }
+          : {}),
       })
       const log = createLog({ redact: config.authToken ? [config.authToken] : [] })
       const server = await startServer(config, { log })

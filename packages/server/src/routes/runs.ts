@@ -86,6 +86,13 @@ export function mountRunRoutes(route: BindRoute, deps: AppDeps): void {
     assertKeyValues('tag', tags, limits)
     assertKeyValues('property', properties, limits)
     await store.getWorkspace(workspace)
+    if (body.definition !== undefined) {
+      // A definition naming a datastore the workspace lacks would only fail once its runner starts.
+      const { dataReferences, sourceDirectoryDataStore } = body.definition
+      for (const name of new Set([sourceDirectoryDataStore, ...dataReferences.map((reference) => reference.datastore)])) {
+        await store.getDatastore({ workspace, name })
+      }
+    }
     const id = body.runId ?? newRunId()
     const now = body.startedAt ?? new Date().toISOString()
     const status: RunStatus = body.status ?? 'NotStarted'
@@ -105,6 +112,8 @@ export function mountRunRoutes(route: BindRoute, deps: AppDeps): void {
       computeTarget: body.computeTarget ?? 'local',
       scriptName: body.scriptName ?? null,
       command: body.command ?? null,
+      snapshotId: body.snapshotId ?? null,
+      definition: body.definition ?? null,
     })
     try {
       return await created

@@ -16,6 +16,8 @@ export interface SchemaTypes {
   keyText: ColumnType
   /** Columns of the metric point index used for ordered, keyset-paged reads. */
   pointIndexColumns: readonly string[]
+  /** Type of a column of raw bytes. */
+  bytesType: ColumnType
   /** Whether a double precision column keeps -0 (SQLite's REAL affinity stores it as the integer 0). */
   keepsNegativeZero: boolean
 }

@@ -16,6 +16,7 @@ export const POSTGRES_CAPABILITIES: DialectCapabilities = {
     // Byte order, as SQLite compares, whatever the database's locale.
     keyText: sql`text collate "C"`,
     pointIndexColumns: ['metric_id', 'step', 'id'],
+    bytesType: 'bytea',
     keepsNegativeZero: true,
   },
   rowLocks: true,

@@ -66,6 +66,7 @@ export const SQLITE_CAPABILITIES: DialectCapabilities = {
     keyText: 'text',
     // A SQLite index entry already ends with the rowid, so (metric_id, step) orders ties by id.
     pointIndexColumns: ['metric_id', 'step'],
+    bytesType: 'blob',
     keepsNegativeZero: false,
   },
   rowLocks: false,

@@ -1,12 +1,23 @@
 import { sql } from 'kysely'
 import type { Expression, SqlBool, Updateable } from 'kysely'
 import { assertWithinLimit, canTransition, isTerminalStatus, mapPage, printable } from '@wharf/contract'
-import type { Page, Run, RunOrderField, RunWithMetrics } from '@wharf/contract'
+import type { Heartbeat, Page, Run, RunError, RunOrderField, RunStatus, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { invalidTransition, propertyImmutable, runExists, runNotFound } from '../errors.js'
-import type { ListRunsOptions, NewRun, PropertyChange, RunPatch, RunRef, RunTransition, TagChange } from '../metadata-store.js'
+import { requireCompleteSnapshot } from './snapshots.js'
+import type {
+  ListRunsOptions,
+  NewRun,
+  PropertyChange,
+  RunEvent,
+  RunPatch,
+  RunRef,
+  RunTransition,
+  SilentRunsSweep,
+  TagChange,
+} from '../metadata-store.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
-import { parseStringMap, stringifyStringMap, toRun } from '../rows.js'
+import { parseStringMap, statusTimesOf, stringifyStringMap, toRun, withStatusTime } from '../rows.js'
 import type { RunRow } from '../rows.js'
 import type { RunsTable } from '../schema.js'
 import { ensureExperimentRow } from './experiments.js'
@@ -61,6 +72,7 @@ export function createRun(ctx: StoreDialect, input: NewRun): Promise<Run> {
     ctx.db.transaction().execute(async (trx) => {
       await requireWorkspace(trx, input.workspace)
       if (input.parentRunId !== null) await requireRunId(trx, { workspace: input.workspace, runId: input.parentRunId })
+      if (input.snapshotId !== null) await requireCompleteSnapshot(trx, { workspace: input.workspace, id: input.snapshotId })
       const experiment = await ensureExperimentRow(trx, {
         workspace: input.workspace,
         name: input.experiment,
@@ -83,6 +95,14 @@ export function createRun(ctx: StoreDialect, input: NewRun): Promise<Run> {
         compute_target: input.computeTarget,
         script_name: input.scriptName,
         command: input.command === null ? null : JSON.stringify(input.command),
+        snapshot_id: input.snapshotId,
+        definition: input.definition === null ? null : JSON.stringify(input.definition),
+        // A run created Running entered it when it started (a run recorded offline started before it was created).
+        status_times: JSON.stringify({
+          [input.status]: input.status === 'Running' ? (input.startedAt ?? input.createdAt) : input.createdAt,
+        }),
+        heartbeat_at: null,
+        cancel_requested_at: null,
       }
       try {
         await trx.insertInto('runs').values(row).execute()
@@ -200,10 +220,77 @@ export function transitionRun(ctx: StoreDialect, change: RunTransition): Promise
     if (from === to) return {}
     return {
       status: to,
+      status_times: withStatusTime(statusTimesOf(run), to, change.at),
       ...(to === 'Running' && run.started_at === null ? { started_at: change.at } : {}),
       ...(isTerminalStatus(to) ? { ended_at: change.at } : {}),
       ...(change.error === undefined ? {} : { error: JSON.stringify(change.error) }),
     }
+  })
+}
+
+/** The columns that end a run in `status` at `at` (with `error`), from the row as read. */
+function endColumns(run: RunRow, change: { status: RunStatus; at: string; error?: RunError }): Updateable<RunsTable> {
+  return {
+    status: change.status,
+    ended_at: change.at,
+    status_times: withStatusTime(statusTimesOf(run), change.status, change.at),
+    ...(change.error === undefined ? {} : { error: JSON.stringify(change.error) }),
+  }
+}
+
+/** The runner's heartbeat: heartbeatAt now (unless the run ended); its status and whether a cancel was asked. */
+export async function heartbeatRun(ctx: StoreDialect, event: RunEvent): Promise<Heartbeat> {
+  const run = await changeRun(ctx, { operation: 'record a heartbeat', run: event }, (row) =>
+    isTerminalStatus(row.status as RunStatus) ? {} : { heartbeat_at: event.at },
+  )
+  return { status: run.status, cancelRequested: run.cancelRequestedAt !== null }
+}
+
+/**
+ * Asks to cancel a run: a finished run is left as it is; a live run no runner ever reported for ends
+ * Canceled now; otherwise the first request's time is kept for its runner, which ends the run.
+ */
+export function requestRunCancel(ctx: StoreDialect, event: RunEvent): Promise<Run> {
+  return changeRun(ctx, { operation: 'cancel a run', run: event }, (row) => {
+    if (isTerminalStatus(row.status as RunStatus)) return {}
+    if (row.heartbeat_at === null) return endColumns(row, { status: 'Canceled', at: event.at })
+    return row.cancel_requested_at === null ? { cancel_requested_at: event.at } : {}
+  })
+}
+
+/** The statuses a runner supervises: a run in one of them whose runner falls silent is failed. */
+const SUPERVISED_STATUSES = ['Queued', 'Preparing', 'Running', 'Finalizing'] as const satisfies readonly RunStatus[]
+
+/**
+ * Fails every supervised run whose last heartbeat is before `heartbeatBefore` with RUNNER_LOST, each
+ * change conditional on the status and heartbeat as read: a heartbeat that arrives meanwhile, or another
+ * replica's sweep, wins, and the run is failed once. Returns the ids this call failed.
+ */
+export function failSilentRuns(ctx: StoreDialect, sweep: SilentRunsSweep): Promise<string[]> {
+  return guard('fail runs whose runner stopped reporting', async () => {
+    const silent = await selectRuns(ctx.db)
+      .where('runs.heartbeat_at', 'is not', null)
+      .where('runs.heartbeat_at', '<', sweep.heartbeatBefore)
+      .where('runs.status', 'in', SUPERVISED_STATUSES)
+      .execute()
+    const failed: string[] = []
+    for (const row of silent) {
+      const error: RunError = {
+        code: 'RUNNER_LOST',
+        message:
+          `the runner supervising this run stopped reporting (last heartbeat ${row.heartbeat_at ?? 'unknown'}); ` +
+          'the script may have been killed with it. Logs up to then are kept; resubmit the run',
+      }
+      const result = await ctx.db
+        .updateTable('runs')
+        .set(endColumns(row, { status: 'Failed', at: sweep.at, error }))
+        .where('id', '=', row.id)
+        .where('status', '=', row.status)
+        .where('heartbeat_at', '=', row.heartbeat_at ?? '')
+        .executeTakeFirst()
+      if (Number(result.numUpdatedRows) > 0) failed.push(row.id)
+    }
+    return failed
   })
 }
 

@@ -3,6 +3,7 @@ import type { SchemaTypes } from '../dialects/capabilities.js'
 import { createInitialMigration } from './0001-initial.js'
 import { createAssetsMigration } from './0002-assets.js'
 import { createSignedZeroMigration } from './0003-signed-zero.js'
+import { createSubmittedRunsMigration } from './0004-submitted-runs.js'
 
 /**
  * Every migration, by name in the order they run. Migrations are code (no files are read at run time);
@@ -13,5 +14,6 @@ export function createMigrations(types: SchemaTypes): Record<string, Migration> 
     '0001-initial': createInitialMigration(types),
     '0002-assets': createAssetsMigration(types),
     '0003-signed-zero': createSignedZeroMigration(types),
+    '0004-submitted-runs': createSubmittedRunsMigration(types),
   }
 }

@@ -15,6 +15,8 @@ export function newRunInput(run: Pick<NewRun, 'workspace' | 'id' | 'createdAt'> 
     computeTarget: 'local',
     scriptName: null,
     command: null,
+    snapshotId: null,
+    definition: null,
     ...run,
   }
 }

@@ -1,0 +1,24 @@
+import { ROUTES } from '@wharf/contract'
+import type { AppDeps } from '../deps.js'
+import type { BindRoute } from '../route.js'
+import type { RunTokens } from '../run-token.js'
+
+/** What a submitted run's runner and its submitter use: cancel, heartbeat, and the run's token. */
+export function mountRunControlRoutes(route: BindRoute, deps: AppDeps & { runTokens: RunTokens }): void {
+  const { store, runTokens } = deps
+
+  route(ROUTES.cancelRun, ({ params: { workspace, runId } }) =>
+    store.requestRunCancel({ workspace, runId, at: new Date().toISOString() }),
+  )
+
+  route(ROUTES.runHeartbeat, ({ params: { workspace, runId } }) =>
+    store.heartbeatRun({ workspace, runId, at: new Date().toISOString() }),
+  )
+
+  // Only a caller with full access gets here: the route has no run-token access, so a run token is
+  // refused before. The scopes come from the stored run, never from the request.
+  route(ROUTES.mintRunToken, async ({ params: { workspace, runId }, body }) => {
+    const run = await store.getRun({ workspace, runId })
+    return runTokens.mint({ run, ...(body.expiresInSeconds !== undefined ? { expiresInSeconds: body.expiresInSeconds } : {}) })
+  })
+}
