@@ -431,7 +431,7 @@ export function registerRunCommands(program: Command): void {
     name: 'run',
     description: 'submitted runs: run a script from a source folder as a tracked run, follow its output, cancel it, inspect it',
     examples: [
-      'wharf run submit --script train.py --input DATA=workspaceblobstore:mnist:download -- --epochs 3',
+      "wharf run submit --script train.py --input DATA=workspaceblobstore:mnist:download -- --data '$WHARF_DATAREFERENCE_DATA' --epochs 3",
       'wharf run submit --command "ls -la" --detach',
       'wharf run logs -f <runid>',
       'wharf run show <runid> --snapshot ./code',
