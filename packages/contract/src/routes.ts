@@ -447,7 +447,7 @@ export type RouteName = keyof typeof ROUTES
 
 /** Fills `:param` segments of a route path with URL-encoded values. */
 export function routePath(path: string, params: Record<string, string>): string {
-  return path.replace(/:([A-Za-z]+)/g, (_, name: string) => {
+  return path.replace(/:([A-Za-z][A-Za-z0-9]*)/g, (_, name: string) => {
     const value = params[name]
     if (value === undefined) throw new Error(`missing path parameter "${name}" for ${path}`)
     return encodeURIComponent(value)

@@ -147,7 +147,7 @@ export function routeBinder(
   return (def, handler) => {
     const name = NAMES.get(def)
     if (name === undefined) throw new Error(`${def.method} ${def.path} is not a route of ROUTES; add it to the table first`)
-    const paramNames = [...def.path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1] as PathParamName)
+    const paramNames = [...def.path.matchAll(/:([A-Za-z][A-Za-z0-9]*)/g)].map((m) => m[1] as PathParamName)
     const { query, body, bodyParser } = def
     app.on(def.method, def.path, async (c) => {
       const params = readParams(c, paramNames)
