@@ -221,8 +221,10 @@ json.dump(env, open('outputs/env.json', 'w'))
 
   it('fails a script that exits non-zero with the tail of its stderr, and keeps its outputs and logs', async () => {
     const folder = await source('failing', {
-      'fail.py': `import sys
+      'fail.py': `import os, sys
 print('working')
+print('token=' + os.environ['WHARF_RUN_TOKEN'])
+print('token=' + os.environ['WHARF_RUN_TOKEN'], file=sys.stderr)
 open('outputs/partial.txt', 'w').write('half done')
 for i in range(30): print('stderr line %d' % i, file=sys.stderr)
 print('ValueError: bad input', file=sys.stderr)
@@ -239,7 +241,57 @@ sys.exit(3)
     expect(ended.error?.message).not.toContain('stderr line 5\n') // only the tail
     expect(Object.keys(ended.statusTimes)).toEqual(['Queued', 'Preparing', 'Running', 'Finalizing', 'Failed'])
     expect(await (await workspace.client.downloadArtifact(run.id, 'outputs/partial.txt')).text()).toBe('half done')
-    expect(await readLog(workspace.client, run.id, 'std_log.txt')).toContain('working')
+    const std = await readLog(workspace.client, run.id, 'std_log.txt')
+    expect(std).toContain('working')
+    // The run token never shows: not in the live log, not in the error.
+    expect(std).toContain('token=***\n')
+    expect(std).not.toMatch(/token=[^*]/)
+    expect(ended.error?.message).not.toMatch(/token=[^*]/)
+  })
+
+  it('stops a run that outlives its maxRunDurationSeconds and fails it saying so', async () => {
+    const folder = await source('slow', {
+      'slow.mjs': "console.log('sleeping'); setTimeout(() => console.log('woke'), 60_000)\n",
+    })
+    const run = await submitRun(
+      workspace,
+      request({ sourceDirectory: folder, script: 'slow.mjs', command: ['slow.mjs'], maxRunDurationSeconds: 2 }),
+    )
+    const ended = await waitForEnd(workspace.client, run.id, 20_000)
+    expect(ended.status).toBe('Failed')
+    expect(ended.error?.code).toBe('RUN_TIMEOUT')
+    expect(ended.error?.message).toContain('maximum duration of 2 s')
+    const std = await readLog(workspace.client, run.id, 'std_log.txt')
+    expect(std).toContain('sleeping')
+    expect(std).not.toContain('woke')
+  })
+
+  it('treats SIGTERM to the runner as a cancel', async () => {
+    const folder = await source('runner-sigterm', { 'wait.mjs': "console.log('started'); setInterval(() => {}, 1000)\n" })
+    const run = await submitRun(workspace, request({ sourceDirectory: folder, script: 'wait.mjs', command: ['wait.mjs'] }))
+    await waitForLog(workspace.client, { runId: run.id, name: 'std_log.txt', text: 'started' })
+    const runnerLog = await readFile(path.join(home, 'runs', run.id, 'runner.log'), 'utf8')
+    const pid = Number(/runner (\d+) for run/.exec(runnerLog)?.[1])
+    expect(pid).toBeGreaterThan(0)
+    process.kill(pid, 'SIGTERM')
+    const ended = await waitForEnd(workspace.client, run.id, 20_000)
+    expect(ended.status).toBe('Canceled')
+    expect(await readLog(workspace.client, run.id, 'runner.txt')).toContain('cancel requested')
+  })
+
+  it('fails the run with the reason when its compute target cannot start it', async () => {
+    const folder = await source('launch', { 'a.py': 'print(1)' })
+    const broken = { name: 'local', launch: () => Promise.reject(new Error('no room on this machine')) }
+    const error = await submitRun(workspace, request({ sourceDirectory: folder, script: 'a.py', command: ['a.py'] }), {
+      computeTargets: [broken],
+    }).catch((e: unknown) => e)
+    expect((error as Error).message).toBe('no room on this machine')
+    const [latest] = await workspace.client.listRuns({ experiment: 'submitted', pageSize: 1 }).toArray()
+    expect(latest?.status).toBe('Failed')
+    expect(latest?.error).toMatchObject({
+      code: 'LAUNCH_FAILED',
+      message: expect.stringContaining('no room on this machine') as string,
+    })
   })
 
   it('cancels a running script within seconds when asked through cancelRun, keeping its logs', async () => {
