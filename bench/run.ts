@@ -1,9 +1,10 @@
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
+import { snapshotBench } from './snapshot.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
 
-const BENCHES: Bench[] = [ingestBench, sdkIngestBench, logCostBench, azureTransferBench, filesystemTransferBench]
+const BENCHES: Bench[] = [ingestBench, sdkIngestBench, logCostBench, azureTransferBench, filesystemTransferBench, snapshotBench]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 const selected = wanted.length === 0 ? BENCHES : BENCHES.filter((b) => wanted.some((w) => b.name.startsWith(w)))

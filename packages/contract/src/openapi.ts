@@ -24,14 +24,14 @@ function queryParameters(route: RouteDef): JsonSchema[] {
 }
 
 function pathParameters(path: string): JsonSchema[] {
-  const names = [...path.matchAll(/:([A-Za-z]+)/g)].map((m) => m[1])
+  const names = [...path.matchAll(/:([A-Za-z][A-Za-z0-9]*)/g)].map((m) => m[1])
   const params: JsonSchema[] = names.map((name) => ({ name, in: 'path', required: true, schema: { type: 'string' } }))
   if (path.endsWith('*')) params.push({ name: 'path', in: 'path', required: true, schema: { type: 'string' } })
   return params
 }
 
 function openApiPath(path: string): string {
-  return path.replace(/:([A-Za-z]+)/g, '{$1}').replace(/\*$/, '{path}')
+  return path.replace(/:([A-Za-z][A-Za-z0-9]*)/g, '{$1}').replace(/\*$/, '{path}')
 }
 
 /** Builds the OpenAPI 3.0 document of the API from the route table, so the two never disagree. */

@@ -42,6 +42,11 @@ try {
   say(`run ${runId} ended ${run.status}`)
   process.exitCode = run.status === 'Completed' ? 0 : 1
 } catch (error) {
-  console.error(`wharf runner: ${error instanceof Error ? (error.stack ?? error.message) : String(error)}`)
+  const message = error instanceof Error ? error.message : String(error)
+  console.error(`wharf runner: ${error instanceof Error ? (error.stack ?? message) : message}`)
+  // A run left live by a runner that could not supervise it would wait for nothing: end it Failed.
+  await workspace.client
+    .setRunStatus(runId, 'Failed', { error: { code: 'RUNNER_FAILED', message: `the runner stopped: ${message}` } })
+    .catch(() => undefined)
   process.exitCode = 1
 }

@@ -17,4 +17,6 @@ export interface AppDeps {
    * the error body: a mismatch becomes a loud 500. Test servers turn it on; it costs a parse per answer.
    */
   checkResponses?: boolean
+  /** Aborted when the server starts to stop: requests that wait (a log read with waitMs) answer at once. */
+  closing?: AbortSignal
 }

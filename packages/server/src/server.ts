@@ -67,7 +67,9 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     await store.close()
     throw error
   }
+  const stopping = new AbortController()
   const app = createApp({
+    closing: stopping.signal,
     store,
     config,
     log,
@@ -114,6 +116,7 @@ export async function startServer(config: ServerConfig, options: StartServerOpti
     store,
     close() {
       closing ??= (async () => {
+        stopping.abort()
         await watchdog.stop()
         await new Promise<void>((resolve) => {
           server.close(() => resolve())

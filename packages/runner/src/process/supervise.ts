@@ -123,113 +123,122 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
     onCancel: () => requestStop('canceled'),
   })
 
-  const definition = run.definition
-  const maxSeconds = definition?.maxRunDurationSeconds ?? 2_592_000
-  const deadline = setTimeout(() => requestStop('timeout'), Math.min(maxSeconds * 1000, 2 ** 31 - 1))
-  const setStatus = async (status: RunStatus, error?: RunError): Promise<RunInfo> =>
-    retryRequest(() => client.setRunStatus(runId, status, error ? { error } : {}), retry)
-
-  const mounts: Mount[] = []
-  let references: PlacedReference[] = []
-  let scriptStarted = false
-  const stderrTail = new TailBuffer(STDERR_TAIL_BYTES)
-  let outcome: Outcome
+  let deadline: NodeJS.Timeout | undefined
   try {
-    if (definition === null) {
-      throw new WharfError('INVALID_ARGUMENT', `run ${runId} has no definition: it was not submitted, so there is nothing to run`)
-    }
-    if (run.snapshotId === null) throw new WharfError('INVALID_ARGUMENT', `run ${runId} has no source snapshot`)
-    await setStatus('Preparing')
-    say(`preparing: source snapshot ${run.snapshotId} into ${workingFolder}`)
-    await rm(workingFolder, { recursive: true, force: true })
-    const snapshot = await materializeSnapshot(client, run.snapshotId, { folder: workingFolder, signal: stop.signal })
-    say(`snapshot ready: ${snapshot.files.length} files`)
-    await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
-    await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
-    references = definition.dataReferences.map((config) => placeReference(config, { runId, runFolder, workingFolder }))
-    for (const reference of references) {
+    const definition = run.definition
+    const maxSeconds = definition?.maxRunDurationSeconds ?? 2_592_000
+    deadline = setTimeout(() => requestStop('timeout'), Math.min(maxSeconds * 1000, 2 ** 31 - 1))
+    const setStatus = async (status: RunStatus, error?: RunError): Promise<RunInfo> =>
+      retryRequest(() => client.setRunStatus(runId, status, error ? { error } : {}), retry)
+
+    const mounts: Mount[] = []
+    let references: PlacedReference[] = []
+    let scriptStarted = false
+    const stderrTail = new TailBuffer(STDERR_TAIL_BYTES)
+    let outcome: Outcome
+    try {
+      if (definition === null) {
+        throw new WharfError(
+          'INVALID_ARGUMENT',
+          `run ${runId} has no definition: it was not submitted, so there is nothing to run`,
+        )
+      }
+      if (run.snapshotId === null) throw new WharfError('INVALID_ARGUMENT', `run ${runId} has no source snapshot`)
+      await setStatus('Preparing')
+      say(`preparing: source snapshot ${run.snapshotId} into ${workingFolder}`)
+      await rm(workingFolder, { recursive: true, force: true })
+      const snapshot = await materializeSnapshot(client, run.snapshotId, { folder: workingFolder, signal: stop.signal })
+      say(`snapshot ready: ${snapshot.files.length} files`)
+      await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
+      await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
+      references = definition.dataReferences.map((config) => placeReference(config, { runId, runFolder, workingFolder }))
+      for (const reference of references) {
+        stop.signal.throwIfAborted()
+        await prepareReference(reference, {
+          workspace,
+          mounts,
+          say,
+          signal: stop.signal,
+          tools: options.mountTools ?? {},
+          env: options.env,
+        })
+      }
+      const inputsManifest = path.join(runFolder, 'inputs.json')
+      await writeFile(inputsManifest, `${JSON.stringify(inputsManifestOf(references), null, 2)}\n`)
       stop.signal.throwIfAborted()
-      await prepareReference(reference, {
-        workspace,
-        mounts,
-        say,
-        signal: stop.signal,
-        tools: options.mountTools ?? {},
-        env: options.env,
+      await setStatus('Running')
+      const referencePaths = Object.fromEntries(references.map((reference) => [reference.config.name, reference.path]))
+      const argv = buildArgv({ definition, referencePaths, workingFolder, nodePath: process.execPath, tsxLoader: tsxLoaderUrl() })
+      say(`running: ${argv.map(quoteArg).join(' ')}`)
+      const script = await startScript({
+        argv,
+        cwd: workingFolder,
+        env: buildScriptEnvironment({
+          parent: options.env,
+          definition,
+          runId,
+          trackingUri: workspace.url,
+          workspace: workspace.name,
+          experiment: run.experiment,
+          token,
+          referencePaths,
+          inputsManifest,
+        }),
+        onOutput: (chunk, stream) => {
+          stdLog.write(chunk)
+          if (stream === 'stderr') stderrTail.push(chunk)
+        },
       })
+      scriptStarted = true
+      const stopScript = (): void => void script.stop({ graceMs: options.graceMs ?? 10_000 })
+      stop.signal.addEventListener('abort', stopScript)
+      if (stop.signal.aborted) stopScript()
+      const exit = await script.exited
+      say(`the script ended: ${describeExit(exit)}`)
+      outcome = outcomeOf({ exit, stopReason, stderrTail: stderrTail.lastLines(STDERR_TAIL_LINES, token), maxSeconds })
+    } catch (error) {
+      outcome =
+        stopReason !== undefined ? stoppedOutcome(stopReason, maxSeconds) : { status: 'Failed', error: runErrorOf(error, limits) }
+      if (outcome.status === 'Failed') say(`failed: ${outcome.error?.message ?? ''}`)
     }
-    const inputsManifest = path.join(runFolder, 'inputs.json')
-    await writeFile(inputsManifest, `${JSON.stringify(inputsManifestOf(references), null, 2)}\n`)
-    stop.signal.throwIfAborted()
-    await setStatus('Running')
-    const referencePaths = Object.fromEntries(references.map((reference) => [reference.config.name, reference.path]))
-    const argv = buildArgv({ definition, referencePaths, workingFolder, nodePath: process.execPath, tsxLoader: tsxLoaderUrl() })
-    say(`running: ${argv.map(quoteArg).join(' ')}`)
-    const script = await startScript({
-      argv,
-      cwd: workingFolder,
-      env: buildScriptEnvironment({
-        parent: options.env,
-        definition,
-        runId,
-        trackingUri: workspace.url,
-        workspace: workspace.name,
-        experiment: run.experiment,
-        token,
-        referencePaths,
-        inputsManifest,
-      }),
-      onOutput: (chunk, stream) => {
-        stdLog.write(chunk)
-        if (stream === 'stderr') stderrTail.push(chunk)
-      },
-    })
-    scriptStarted = true
-    const stopScript = (): void => void script.stop({ graceMs: options.graceMs ?? 10_000 })
-    stop.signal.addEventListener('abort', stopScript)
-    if (stop.signal.aborted) stopScript()
-    const exit = await script.exited
-    say(`the script ended: ${describeExit(exit)}`)
-    outcome = outcomeOf({ exit, stopReason, stderrTail: stderrTail.lastLines(STDERR_TAIL_LINES, token), maxSeconds })
-  } catch (error) {
-    outcome =
-      stopReason !== undefined ? stoppedOutcome(stopReason, maxSeconds) : { status: 'Failed', error: runErrorOf(error, limits) }
-    if (outcome.status === 'Failed') say(`failed: ${outcome.error?.message ?? ''}`)
-  }
-  clearTimeout(deadline)
+    clearTimeout(deadline)
 
-  for (const mount of mounts) {
-    await mount.unmount().catch((error: unknown) => say(`could not unmount ${mount.reference.base}: ${messageOf(error)}`))
+    for (const mount of mounts) {
+      await mount.unmount().catch((error: unknown) => say(`could not unmount ${mount.reference.base}: ${messageOf(error)}`))
+    }
+    await setStatus('Finalizing').catch((error: unknown) => say(`could not set Finalizing: ${messageOf(error)}`))
+    const finalizeFailure = await finalize({ workspace, run, workingFolder, references, scriptStarted, say, retry })
+    if (finalizeFailure !== undefined && outcome.status === 'Completed') {
+      outcome = { status: 'Failed', error: runErrorOf(finalizeFailure, limits) }
+    }
+    say(`final status: ${outcome.status}`)
+    await stdLog.close()
+    await runnerLog.close()
+    const runHandle = new Run(workspace, run)
+    for (const name of ['std_log.txt', 'runner.txt']) {
+      await retryRequest(() => runHandle.uploadFile(`logs/${name}`, path.join(logFolder, name)), retry).catch((error: unknown) =>
+        options.onMessage?.(`could not upload logs/${name}: ${messageOf(error)}`),
+      )
+    }
+    let ended: RunInfo
+    try {
+      ended = await setStatus(outcome.status, outcome.error)
+    } catch (error) {
+      // The server ended the run itself meanwhile (its watchdog, or a cancel of a run it no longer saw live).
+      options.onMessage?.(`could not set the final status ${outcome.status}: ${messageOf(error)}`)
+      ended = await retryRequest(() => client.getRun(runId), retry)
+    }
+    return ended
+  } finally {
+    clearTimeout(deadline)
+    // Always: the heartbeat stops only now, so the server sees the runner until the final status is in.
+    await heartbeat.stop()
+    options.signal?.removeEventListener('abort', onSignal)
+    if (options.keepWorkingFolder !== true) {
+      await rm(workingFolder, { recursive: true, force: true }).catch(() => undefined)
+      await rm(path.join(runFolder, 'data'), { recursive: true, force: true }).catch(() => undefined)
+    }
   }
-  await setStatus('Finalizing').catch((error: unknown) => say(`could not set Finalizing: ${messageOf(error)}`))
-  const finalizeFailure = await finalize({ workspace, run, workingFolder, references, scriptStarted, say, retry })
-  if (finalizeFailure !== undefined && outcome.status === 'Completed') {
-    outcome = { status: 'Failed', error: runErrorOf(finalizeFailure, limits) }
-  }
-  say(`final status: ${outcome.status}`)
-  await stdLog.close()
-  await runnerLog.close()
-  const runHandle = new Run(workspace, run)
-  for (const name of ['std_log.txt', 'runner.txt']) {
-    await retryRequest(() => runHandle.uploadFile(`logs/${name}`, path.join(logFolder, name)), retry).catch((error: unknown) =>
-      options.onMessage?.(`could not upload logs/${name}: ${messageOf(error)}`),
-    )
-  }
-  let ended: RunInfo
-  try {
-    ended = await setStatus(outcome.status, outcome.error)
-  } catch (error) {
-    // The server ended the run itself meanwhile (its watchdog, or a cancel of a run it no longer saw live).
-    options.onMessage?.(`could not set the final status ${outcome.status}: ${messageOf(error)}`)
-    ended = await retryRequest(() => client.getRun(runId), retry)
-  }
-  await heartbeat.stop()
-  options.signal?.removeEventListener('abort', onSignal)
-  if (options.keepWorkingFolder !== true) {
-    await rm(workingFolder, { recursive: true, force: true }).catch(() => undefined)
-    await rm(path.join(runFolder, 'data'), { recursive: true, force: true }).catch(() => undefined)
-  }
-  return ended
 }
 
 async function prepareReference(

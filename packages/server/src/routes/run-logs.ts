@@ -84,7 +84,8 @@ export function mountRunLogRoutes(route: BindRoute, deps: AppDeps): void {
     const offset = query.offset ?? 0
     const limit = Math.min(query.limit ?? MAX_READ_BYTES, MAX_READ_BYTES)
     const deadline = Date.now() + (query.waitMs ?? 0)
-    const signal = c.req.raw.signal
+    // Stop waiting when the client goes away, or the server stops (it waits for requests in flight).
+    const signals = [c.req.raw.signal, ...(deps.closing ? [deps.closing] : [])]
     const read = () => store.readRunLog({ workspace, runId, name: log, offset, limit: limit + UTF8_TAIL })
     const answerable = (got: RunLogBytes): number => {
       const final = isTerminalStatus(got.runStatus) && offset + got.bytes.length === got.size
@@ -93,7 +94,7 @@ export function mountRunLogRoutes(route: BindRoute, deps: AppDeps): void {
     let got = await read()
     let count = answerable(got)
     // A waiting read: nothing to answer yet, the run still live, time left and the client still there.
-    while (count === 0 && !isTerminalStatus(got.runStatus) && Date.now() < deadline && !signal.aborted) {
+    while (count === 0 && !isTerminalStatus(got.runStatus) && Date.now() < deadline && !signals.some((s) => s.aborted)) {
       await sleep(Math.min(POLL_MS, Math.max(0, deadline - Date.now())))
       got = await read()
       count = answerable(got)

@@ -7,7 +7,7 @@ import type { StoreKind } from '@wharf/store'
 import { createTestDatabase, postgresTestUrl } from '@wharf/store/test-support'
 import { loadServerConfig, type ServerConfigInput } from '../config.js'
 import { createLog } from '../log.js'
-import { startServer, type RunningServer } from '../server.js'
+import { startServer, type RunningServer, type StartServerOptions } from '../server.js'
 
 /** A real server on a free loopback port, over a fresh data folder and a fresh database. */
 export interface TestServer {
@@ -64,7 +64,13 @@ export function testStoreKinds(): { kind: StoreKind; enabled: boolean }[] {
 /** Starts a server for a test file; `stop` closes it and removes its folder and database. */
 export async function startTestServer(
   kind: StoreKind,
-  options: { authToken?: string; limits?: Partial<Limits>; config?: Partial<ServerConfigInput> } = {},
+  options: {
+    authToken?: string
+    limits?: Partial<Limits>
+    config?: Partial<ServerConfigInput>
+    /** The heartbeat watchdog's timing (see `StartServerOptions.watchdog`). */
+    watchdog?: StartServerOptions['watchdog']
+  } = {},
 ): Promise<TestServer> {
   const dataDir = await mkdtemp(path.join(tmpdir(), 'wharf-server-test-'))
   const database = kind === 'postgres' ? await createTestDatabase() : undefined
@@ -85,7 +91,11 @@ export async function startTestServer(
     write: (line) => logLines.push(line),
   })
   // Every answer is checked against the contract: a route that answers what its schema refuses fails the test.
-  const server = await startServer(config, { log, checkResponses: true })
+  const server = await startServer(config, {
+    log,
+    checkResponses: true,
+    ...(options.watchdog ? { watchdog: options.watchdog } : {}),
+  })
   return {
     server,
     url: server.url,
