@@ -255,7 +255,19 @@ async function followRun(run: Run, options: { showOutput: boolean; cancelOnInter
 async function submitRun(args: string[], flags: SubmitFlags): Promise<void> {
   const { config, experiment } = buildSubmitConfig(flags, args)
   const workspace = await connect(flags)
-  const run = await workspace.experiment(experiment).submit(config)
+  // Ctrl-C while the snapshot uploads stops the submission; the runner marks a run it created Failed.
+  const submitting = new AbortController()
+  const stopSubmitting = (): void => submitting.abort()
+  process.once('SIGINT', stopSubmitting)
+  let run: Run
+  try {
+    run = await workspace.experiment(experiment).submit(config, { signal: submitting.signal })
+  } catch (error) {
+    if (!submitting.signal.aborted) throw error
+    throw new WharfError('ABORTED', 'stopped submitting the run (Ctrl-C); nothing runs', { cause: error })
+  } finally {
+    process.off('SIGINT', stopSubmitting)
+  }
   if (flags.detach === true) {
     process.stdout.write(`${run.id}\n`)
     say(`submitted run ${run.id} to experiment "${experiment}"; follow it with: wharf run logs -f ${run.id}`)
