@@ -46,7 +46,8 @@ export async function* readRunLog(workspace: WorkspaceConnection, options: ReadR
           query: {
             offset,
             waitMs: options.follow ? LONG_POLL_MS : 0,
-            ...(options.skipText === true ? { limit: 1 } : {}),
+            // A few bytes, not one: a read cut inside a UTF-8 character answers nothing and would wait.
+            ...(options.skipText === true ? { limit: 64 } : {}),
           },
           signal: options.signal,
         }),
