@@ -74,20 +74,25 @@ function referenceFrom(flag: { name: string; spec: string; format: string }, mak
   }
 }
 
+/** `left=right` split at the first `=`, or undefined when either side is empty (so the flag's example is shown). */
+function splitPair(spec: string): [string, string] | undefined {
+  const eq = spec.indexOf('=')
+  return eq > 0 && eq < spec.length - 1 ? [spec.slice(0, eq), spec.slice(eq + 1)] : undefined
+}
+
 /**
  * `--input NAME=DATASTORE[:PATH][:download|mount]`: a data reference named NAME (the script sees
  * `$WHARF_DATAREFERENCE_NAME`), mounted unless `:download`. INVALID_ARGUMENT with the format otherwise.
  */
 export function parseInputFlag(spec: string): DataReference {
-  const eq = spec.indexOf('=')
-  const name = eq < 0 ? '' : spec.slice(0, eq)
-  const target = eq < 0 ? '' : spec.slice(eq + 1)
-  if (name === '' || target === '') {
+  const pair = splitPair(spec)
+  if (pair === undefined) {
     throw badFlag(
       '--input',
       `--input "${printable(spec)}" is not NAME=DATASTORE[:PATH][:download|mount]; e.g. --input DATA=workspaceblobstore:mnist:download`,
     )
   }
+  const [name, target] = pair
   if (!DATA_REFERENCE_NAME.test(name)) {
     throw badFlag(
       '--input',
@@ -116,15 +121,14 @@ export function parseInputFlag(spec: string): DataReference {
 
 /** `--output DATASTORE[:PATH]=LOCALPATH`: LOCALPATH (relative to the run's folder) uploaded after the run. */
 export function parseOutputFlag(spec: string): DataReference {
-  const eq = spec.indexOf('=')
-  const target = eq < 0 ? '' : spec.slice(0, eq)
-  const local = eq < 0 ? '' : spec.slice(eq + 1)
-  if (target === '' || local === '') {
+  const pair = splitPair(spec)
+  if (pair === undefined) {
     throw badFlag(
       '--output',
       `--output "${printable(spec)}" is not DATASTORE[:PATH]=LOCALPATH; e.g. --output workspaceblobstore:models/{runId}=outputs/model uploads the run's outputs/model folder after it ends`,
     )
   }
+  const [target, local] = pair
   const { datastore, pathOnDatastore } = splitDatastorePath(target)
   return referenceFrom(
     { name: '--output', spec, format: OUTPUT_FORMAT },

@@ -1,10 +1,18 @@
 import { WharfError } from '@wharf/contract'
 import type { DataReference } from '../data/data-reference.js'
-import { ScriptRunConfig, assertComputeTarget, type RunArgument, type SubmittedDefinition } from './script-run-config.js'
+import {
+  ScriptRunConfig,
+  assertComputeTarget,
+  type RunArgument,
+  type ScriptRunConfigOptions,
+  type SubmittedDefinition,
+} from './script-run-config.js'
 
-/** What an Estimator takes: Azure ML's older way to describe a script run. */
-export interface EstimatorOptions {
-  sourceDirectory: string
+/**
+ * What an Estimator takes: Azure ML's older way to describe a script run, an entry script and named
+ * parameters; the rest is as {@link ScriptRunConfigOptions}.
+ */
+export interface EstimatorOptions extends Omit<ScriptRunConfigOptions, 'script' | 'arguments' | 'command' | 'outputs'> {
   /** The entry script, relative to `sourceDirectory`. */
   entryScript: string
   /**
@@ -12,16 +20,6 @@ export interface EstimatorOptions {
    * is passed as it is, as Azure's `{'--data-folder': ds}`); a DataReference is passed as its local path.
    */
   scriptParams?: Readonly<Record<string, string | number | DataReference>>
-  inputs?: readonly DataReference[]
-  /** `local`, the one target there is today (the default). */
-  computeTarget?: string
-  environmentVariables?: Readonly<Record<string, string>>
-  sourceDirectoryDataStore?: string
-  python?: string
-  maxRunDurationSeconds?: number
-  displayName?: string
-  description?: string
-  tags?: Readonly<Record<string, string>>
 }
 
 /**
