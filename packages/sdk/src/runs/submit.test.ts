@@ -43,6 +43,7 @@ beforeAll(async () => {
   await mkdir(path.join(source, 'data'), { recursive: true })
   await writeFile(path.join(source, 'train.mjs'), TRAIN)
   await writeFile(path.join(source, 'fail.mjs'), "console.log('about to fail')\nprocess.exit(3)\n")
+  await writeFile(path.join(source, 'long.mjs'), "console.log('working')\nsetInterval(() => console.log('still working'), 200)\n")
   await writeFile(path.join(work, 'greeting.txt'), 'hello from the datastore\n')
   const store = await ws.getDefaultDatastore()
   await store.uploadFiles({ files: [path.join(work, 'greeting.txt')], targetPath: 'inputs', showProgress: false })
@@ -103,6 +104,22 @@ describe('Experiment.submit', () => {
     expect(error.message).toBe(info.error?.message)
     expect(error.message).toMatch(/3/)
     expect((await run.waitForCompletion({ raiseOnError: false })).status).toBe('Failed')
+  })
+
+  it('cancels a running run once: its runner stops it, and waiting raises RUN_CANCELED', async () => {
+    const run = await ws
+      .experiment('sdk-submit')
+      .submit(new ScriptRunConfig({ sourceDirectory: source, command: ['node', 'long.mjs'] }))
+    let seen = ''
+    for await (const text of run.logs('std_log.txt', { follow: true })) {
+      seen += text
+      if (seen.includes('still working')) break
+    }
+    expect(await run.cancel()).toBe(true)
+    expect(await run.cancel()).toBe(false)
+    await rejectionOf(run.waitForCompletion(), 'RUN_CANCELED')
+    expect(run.info.status).toBe('Canceled')
+    expect(run.info.cancelRequestedAt).not.toBeNull()
   })
 
   it('says which file is missing before anything is uploaded', async () => {
