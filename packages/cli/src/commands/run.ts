@@ -10,7 +10,7 @@ import {
   type DataReferenceConfig,
   type Run as RunInfo,
 } from '@wharf/contract'
-import { DataReference, Run, STD_LOG, ScriptRunConfig, type Workspace } from '@wharf/sdk'
+import { DataReference, Run, STD_LOG, ScriptRunConfig } from '@wharf/sdk'
 import {
   collect,
   commandGroup,
@@ -281,9 +281,9 @@ async function submitRun(args: string[], flags: SubmitFlags): Promise<void> {
   await followRun(run, { showOutput: true, cancelOnInterrupt: true })
 }
 
-async function getRun(flags: ConnectionFlags, runId: string): Promise<{ workspace: Workspace; run: Run }> {
-  const workspace = await connect(flags)
-  return { workspace, run: await Run.get(workspace, runId) }
+/** The run named on the command line; RUN_NOT_FOUND before anything else is done. */
+async function getRun(flags: ConnectionFlags, runId: string): Promise<Run> {
+  return Run.get(await connect(flags), runId)
 }
 
 // ---------------------------------------------------------------------------------------------------- show
@@ -402,7 +402,7 @@ async function downloadSnapshot(run: Run, options: { folder: string; overwrite: 
 }
 
 async function showRun(runId: string, flags: ShowFlags): Promise<void> {
-  const { run } = await getRun(flags, runId)
+  const run = await getRun(flags, runId)
   if (flags.snapshot !== undefined) await downloadSnapshot(run, { folder: flags.snapshot, overwrite: flags.overwrite === true })
   const info = run.info
   const json: SubmittedRunJson = {
@@ -419,14 +419,14 @@ async function showRun(runId: string, flags: ShowFlags): Promise<void> {
 // ---------------------------------------------------------------------------------------------------- logs, cancel, wait
 
 async function printLogs(runId: string, flags: ConnectionFlags & { follow?: boolean; log: string }): Promise<void> {
-  const { run } = await getRun(flags, runId)
+  const run = await getRun(flags, runId)
   for await (const text of run.logs(flags.log, { follow: flags.follow === true })) {
     if (!process.stdout.write(text)) await once(process.stdout, 'drain')
   }
 }
 
 async function cancelRun(runId: string, flags: ConnectionFlags & OutputFlags): Promise<void> {
-  const { run } = await getRun(flags, runId)
+  const run = await getRun(flags, runId)
   const requested = await run.cancel()
   const info = run.info
   const message = requested
@@ -523,7 +523,7 @@ export function registerRunCommands(program: Command): void {
     .argument('<runid>', 'run id')
     .option('--show-output', "print the script's output as it comes (from the start)")
     .action(async (runId: string, flags: ConnectionFlags & { showOutput?: boolean }) => {
-      const { run } = await getRun(flags, runId)
+      const run = await getRun(flags, runId)
       await followRun(run, { showOutput: flags.showOutput === true, cancelOnInterrupt: false })
     })
 }
