@@ -23,6 +23,7 @@ import { startHeartbeat } from './heartbeat.js'
 import { LiveLog } from './live-log.js'
 import { tsxLoaderUrl } from './node-paths.js'
 import { startScript, type ScriptExit } from './script-process.js'
+import { StreamLines } from './stream-lines.js'
 
 /** Options for {@link superviseRun}. */
 export interface SuperviseOptions {
@@ -170,6 +171,11 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
       const referencePaths = Object.fromEntries(references.map((reference) => [reference.config.name, reference.path]))
       const argv = buildArgv({ definition, referencePaths, workingFolder, nodePath: process.execPath, tsxLoader: tsxLoaderUrl() })
       say(`running: ${argv.map(quoteArg).join(' ')}`)
+      // Each stream's lines go into std_log.txt whole, in the order they were completed.
+      const streams = {
+        stdout: new StreamLines({ emit: (bytes) => stdLog.write(bytes) }),
+        stderr: new StreamLines({ emit: (bytes) => stdLog.write(bytes) }),
+      }
       const script = await startScript({
         argv,
         cwd: workingFolder,
@@ -185,7 +191,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
           inputsManifest,
         }),
         onOutput: (chunk, stream) => {
-          stdLog.write(chunk)
+          streams[stream].push(chunk)
           if (stream === 'stderr') stderrTail.push(chunk)
         },
       })
@@ -194,6 +200,8 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
       stop.signal.addEventListener('abort', stopScript)
       if (stop.signal.aborted) stopScript()
       const exit = await script.exited
+      streams.stdout.end()
+      streams.stderr.end()
       say(`the script ended: ${describeExit(exit)}`)
       outcome = outcomeOf({ exit, stopReason, stderrTail: stderrTail.lastLines(STDERR_TAIL_LINES, token), maxSeconds })
     } catch (error) {
@@ -269,7 +277,9 @@ async function prepareReference(
         env: options.env,
       })
       options.mounts.push(mount)
-      options.say(`mounted ${config.name} at ${reference.path}`)
+      const until =
+        mount.expiresOn === undefined ? '' : ` (read access until ${mount.expiresOn}; for a longer run use asDownload())`
+      options.say(`mounted ${config.name} at ${reference.path}${until}`)
       return
     }
     case 'upload':
