@@ -371,6 +371,36 @@ for i in range(4000):
     expect(await (await workspace.client.downloadArtifact(run.id, 'logs/std_log.txt')).text()).toBe(std)
   })
 
+  it('downloads a one-file reference (its path names the file) and uploads a file the script wrote', async () => {
+    const folder = await source('one-file', {
+      'copy.mjs': `import { readFileSync, writeFileSync } from 'node:fs'
+const text = readFileSync(process.env.WHARF_DATAREFERENCE_note, 'utf8')
+writeFileSync('result.txt', text.toUpperCase())
+`,
+    })
+    const run = await submitRun(
+      workspace,
+      request({
+        sourceDirectory: folder,
+        script: 'copy.mjs',
+        command: ['copy.mjs'],
+        dataReferences: [
+          ref({ name: 'note', datastore: 'workspaceblobstore', pathOnDatastore: 'raw/a.txt', mode: 'download' }),
+          ref({
+            name: 'result',
+            datastore: 'shared',
+            pathOnDatastore: 'results/{runId}',
+            pathOnCompute: 'result.txt',
+            mode: 'upload',
+          }),
+        ],
+      }),
+    )
+    const ended = await waitForEnd(workspace.client, run.id)
+    expect(ended.status, await readLog(workspace.client, run.id, 'runner.txt')).toBe('Completed')
+    expect(await readFile(path.join(dir, 'shared', 'results', run.id, 'result.txt'), 'utf8')).toBe('HELLO FROM THE DATASTORE')
+  })
+
   it('fails before the script starts when an input cannot be reached, naming it', async () => {
     const folder = await source('missing-input', { 'never.py': 'open("outputs/ran", "w")' })
     const run = await submitRun(
