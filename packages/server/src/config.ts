@@ -185,6 +185,16 @@ export function loadServerConfig(input: ServerConfigInput): ServerConfig {
     )
   }
   const authToken = raw.authTokenFile !== undefined ? readAuthTokenFile(raw.authTokenFile) : raw.authToken
+  if (authToken?.startsWith('wrt1.') === true) {
+    // Bearers with this prefix are read as run tokens (decision 0023), so this one could never be accepted.
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      'the auth token must not start with "wrt1." (the prefix of run tokens); make another',
+      {
+        details: { field: 'authToken' },
+      },
+    )
+  }
   if (raw.databaseUrl !== undefined && !/^postgres(ql)?:\/\//.test(raw.databaseUrl)) {
     throw new WharfError(
       'INVALID_ARGUMENT',

@@ -3,6 +3,7 @@ import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { ROUTES, routePath, type Run, type RunDefinition, type RouteName } from '@wharf/contract'
+import { loadServerConfig } from './config.js'
 import { RUN_TOKEN_KEY_LABEL, createRunTokens } from './run-token.js'
 import { createSecretBox, loadSecretKey } from './secret-box.js'
 import { startTestServer, testStoreKinds, type TestServer } from './test-support/test-server.js'
@@ -65,6 +66,15 @@ const definition = (overrides: Partial<RunDefinition> = {}): RunDefinition => ({
   python: null,
   maxRunDurationSeconds: 3600,
   ...overrides,
+})
+
+describe('server settings for submitted runs', () => {
+  it('reads the runner timeout (default 30 s) and refuses an auth token that looks like a run token', () => {
+    expect(loadServerConfig({ dataDir: '/tmp/x' }).runnerTimeoutSeconds).toBe(30)
+    expect(loadServerConfig({ dataDir: '/tmp/x', runnerTimeoutSeconds: 5 }).runnerTimeoutSeconds).toBe(5)
+    expect(() => loadServerConfig({ dataDir: '/tmp/x', runnerTimeoutSeconds: 0 })).toThrow(/runnerTimeoutSeconds/)
+    expect(() => loadServerConfig({ dataDir: '/tmp/x', authToken: 'wrt1.0123456789abcdef' })).toThrow(/prefix of run tokens/)
+  })
 })
 
 for (const { kind, enabled } of testStoreKinds()) {

@@ -23,6 +23,8 @@ export interface MountTools {
 /** A mount made for a run; `unmount` is safe to call more than once. */
 export interface Mount {
   readonly reference: PlacedReference
+  /** When the mount's read grant (the SAS) runs out: reads fail after it. Undefined when it does not. */
+  readonly expiresOn?: string
   unmount(): Promise<void>
 }
 
@@ -203,6 +205,8 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
   let unmounting: Promise<void> | undefined
   return {
     reference,
+    // rclone reads its SAS once: the mount reads until it expires (the server signs SAS for an hour).
+    expiresOn: grant.expiresOn,
     unmount() {
       unmounting ??= (async () => {
         if (await isMounted(mountPoint)) {

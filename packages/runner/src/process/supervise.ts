@@ -23,6 +23,7 @@ import { startHeartbeat } from './heartbeat.js'
 import { LiveLog } from './live-log.js'
 import { tsxLoaderUrl } from './node-paths.js'
 import { startScript, type ScriptExit } from './script-process.js'
+import { StreamLines } from './stream-lines.js'
 
 /** Options for {@link superviseRun}. */
 export interface SuperviseOptions {
@@ -131,10 +132,20 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
     const setStatus = async (status: RunStatus, error?: RunError): Promise<RunInfo> =>
       retryRequest(() => client.setRunStatus(runId, status, error ? { error } : {}), retry)
 
-    const mounts: Mount[] = []
-    let references: PlacedReference[] = []
-    let scriptStarted = false
-    const stderrTail = new TailBuffer(STDERR_TAIL_BYTES)
+    const stage: Stage = {
+      workspace,
+      run,
+      token,
+      runFolder,
+      workingFolder,
+      say,
+      signal: stop.signal,
+      mounts: [],
+      references: [],
+      scriptStarted: false,
+      options,
+    }
+    const { mounts } = stage
     let outcome: Outcome
     try {
       if (definition === null) {
@@ -143,59 +154,17 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
           `run ${runId} has no definition: it was not submitted, so there is nothing to run`,
         )
       }
-      if (run.snapshotId === null) throw new WharfError('INVALID_ARGUMENT', `run ${runId} has no source snapshot`)
       await setStatus('Preparing')
-      say(`preparing: source snapshot ${run.snapshotId} into ${workingFolder}`)
-      await rm(workingFolder, { recursive: true, force: true })
-      const snapshot = await materializeSnapshot(client, run.snapshotId, { folder: workingFolder, signal: stop.signal })
-      say(`snapshot ready: ${snapshot.files.length} files`)
-      await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
-      await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
-      references = definition.dataReferences.map((config) => placeReference(config, { runId, runFolder, workingFolder }))
-      for (const reference of references) {
-        stop.signal.throwIfAborted()
-        await prepareReference(reference, {
-          workspace,
-          mounts,
-          say,
-          signal: stop.signal,
-          tools: options.mountTools ?? {},
-          env: options.env,
-        })
-      }
-      const inputsManifest = path.join(runFolder, 'inputs.json')
-      await writeFile(inputsManifest, `${JSON.stringify(inputsManifestOf(references), null, 2)}\n`)
+      const inputsManifest = await prepare(stage)
       stop.signal.throwIfAborted()
       await setStatus('Running')
-      const referencePaths = Object.fromEntries(references.map((reference) => [reference.config.name, reference.path]))
-      const argv = buildArgv({ definition, referencePaths, workingFolder, nodePath: process.execPath, tsxLoader: tsxLoaderUrl() })
-      say(`running: ${argv.map(quoteArg).join(' ')}`)
-      const script = await startScript({
-        argv,
-        cwd: workingFolder,
-        env: buildScriptEnvironment({
-          parent: options.env,
-          definition,
-          runId,
-          trackingUri: workspace.url,
-          workspace: workspace.name,
-          experiment: run.experiment,
-          token,
-          referencePaths,
-          inputsManifest,
-        }),
-        onOutput: (chunk, stream) => {
-          stdLog.write(chunk)
-          if (stream === 'stderr') stderrTail.push(chunk)
-        },
+      const { exit, stderrTail } = await execute(stage, {
+        definition,
+        inputsManifest,
+        stdLog,
+        graceMs: options.graceMs ?? 10_000,
       })
-      scriptStarted = true
-      const stopScript = (): void => void script.stop({ graceMs: options.graceMs ?? 10_000 })
-      stop.signal.addEventListener('abort', stopScript)
-      if (stop.signal.aborted) stopScript()
-      const exit = await script.exited
-      say(`the script ended: ${describeExit(exit)}`)
-      outcome = outcomeOf({ exit, stopReason, stderrTail: stderrTail.lastLines(STDERR_TAIL_LINES, token), maxSeconds })
+      outcome = outcomeOf({ exit, stopReason, stderrTail, maxSeconds })
     } catch (error) {
       outcome =
         stopReason !== undefined ? stoppedOutcome(stopReason, maxSeconds) : { status: 'Failed', error: runErrorOf(error, limits) }
@@ -207,7 +176,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
       await mount.unmount().catch((error: unknown) => say(`could not unmount ${mount.reference.base}: ${messageOf(error)}`))
     }
     await setStatus('Finalizing').catch((error: unknown) => say(`could not set Finalizing: ${messageOf(error)}`))
-    const finalizeFailure = await finalize({ workspace, run, workingFolder, references, scriptStarted, say, retry })
+    const finalizeFailure = await finalize(stage)
     if (finalizeFailure !== undefined && outcome.status === 'Completed') {
       outcome = { status: 'Failed', error: runErrorOf(finalizeFailure, limits) }
     }
@@ -241,6 +210,98 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
   }
 }
 
+/** What the stages of a supervised run share. */
+interface Stage {
+  workspace: WorkspaceConnection
+  run: RunInfo
+  token: string
+  runFolder: string
+  workingFolder: string
+  say: (line: string) => void
+  /** Aborted on cancel or when the run's time is up. */
+  signal: AbortSignal
+  mounts: Mount[]
+  references: PlacedReference[]
+  scriptStarted: boolean
+  options: SuperviseOptions
+}
+
+/** Preparing: the snapshot into a fresh working folder, ./outputs and ./logs, every data reference; returns the inputs manifest's path. */
+async function prepare(stage: Stage): Promise<string> {
+  const { run, runFolder, workingFolder, say, signal, options } = stage
+  if (run.snapshotId === null) throw new WharfError('INVALID_ARGUMENT', `run ${run.id} has no source snapshot`)
+  say(`preparing: source snapshot ${run.snapshotId} into ${workingFolder}`)
+  await rm(workingFolder, { recursive: true, force: true })
+  const snapshot = await materializeSnapshot(stage.workspace.client, run.snapshotId, { folder: workingFolder, signal })
+  say(`snapshot ready: ${snapshot.files.length} files`)
+  await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
+  await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
+  stage.references = (run.definition?.dataReferences ?? []).map((config) =>
+    placeReference(config, { runId: run.id, runFolder, workingFolder }),
+  )
+  for (const reference of stage.references) {
+    signal.throwIfAborted()
+    await prepareReference(reference, {
+      workspace: stage.workspace,
+      mounts: stage.mounts,
+      say,
+      signal,
+      tools: options.mountTools ?? {},
+      env: options.env,
+    })
+  }
+  const inputsManifest = path.join(runFolder, 'inputs.json')
+  await writeFile(inputsManifest, `${JSON.stringify(inputsManifestOf(stage.references), null, 2)}\n`)
+  return inputsManifest
+}
+
+/** Running: the script in its own process group, its output into std_log.txt, stopped when the stage's signal aborts. */
+async function execute(
+  stage: Stage,
+  options: { definition: NonNullable<RunInfo['definition']>; inputsManifest: string; stdLog: LiveLog; graceMs: number },
+): Promise<{ exit: ScriptExit; stderrTail: string }> {
+  const { run, token, workingFolder, say, signal, workspace } = stage
+  const { definition, stdLog } = options
+  const referencePaths = Object.fromEntries(stage.references.map((reference) => [reference.config.name, reference.path]))
+  const argv = buildArgv({ definition, referencePaths, workingFolder, nodePath: process.execPath, tsxLoader: tsxLoaderUrl() })
+  say(`running: ${argv.map(quoteArg).join(' ')}`)
+  const stderrTail = new TailBuffer(STDERR_TAIL_BYTES)
+  // Each stream's lines go into std_log.txt whole, in the order they were completed.
+  const streams = {
+    stdout: new StreamLines({ emit: (bytes) => stdLog.write(bytes) }),
+    stderr: new StreamLines({ emit: (bytes) => stdLog.write(bytes) }),
+  }
+  const script = await startScript({
+    argv,
+    cwd: workingFolder,
+    env: buildScriptEnvironment({
+      parent: stage.options.env,
+      definition,
+      runId: run.id,
+      trackingUri: workspace.url,
+      workspace: workspace.name,
+      experiment: run.experiment,
+      token,
+      referencePaths,
+      inputsManifest: options.inputsManifest,
+    }),
+    onOutput: (chunk, stream) => {
+      streams[stream].push(chunk)
+      if (stream === 'stderr') stderrTail.push(chunk)
+    },
+  })
+  stage.scriptStarted = true
+  const stopScript = (): void => void script.stop({ graceMs: options.graceMs })
+  signal.addEventListener('abort', stopScript)
+  if (signal.aborted) stopScript()
+  const exit = await script.exited
+  signal.removeEventListener('abort', stopScript)
+  streams.stdout.end()
+  streams.stderr.end()
+  say(`the script ended: ${describeExit(exit)}`)
+  return { exit, stderrTail: stderrTail.lastLines(STDERR_TAIL_LINES, token) }
+}
+
 async function prepareReference(
   reference: PlacedReference,
   options: {
@@ -269,7 +330,9 @@ async function prepareReference(
         env: options.env,
       })
       options.mounts.push(mount)
-      options.say(`mounted ${config.name} at ${reference.path}`)
+      const until =
+        mount.expiresOn === undefined ? '' : ` (read access until ${mount.expiresOn}; for a longer run use asDownload())`
+      options.say(`mounted ${config.name} at ${reference.path}${until}`)
       return
     }
     case 'upload':
@@ -281,16 +344,8 @@ async function prepareReference(
 }
 
 /** Uploads outputs, upload references and ./logs; returns the first failure (the run's outcome may change), never throws. */
-async function finalize(options: {
-  workspace: WorkspaceConnection
-  run: RunInfo
-  workingFolder: string
-  references: readonly PlacedReference[]
-  scriptStarted: boolean
-  say: (line: string) => void
-  retry: Parameters<typeof retryRequest>[1]
-}): Promise<unknown> {
-  const { workspace, run, workingFolder, say } = options
+async function finalize(stage: Stage): Promise<unknown> {
+  const { workspace, run, workingFolder, say } = stage
   const runHandle = new Run(workspace, run)
   let failure: unknown
   const attempt = async (what: string, work: () => Promise<void>): Promise<void> => {
@@ -309,8 +364,8 @@ async function finalize(options: {
       say(`uploaded ./${folder}: ${uploaded.length} files`)
     })
   }
-  if (options.scriptStarted) {
-    for (const reference of options.references.filter((r) => r.config.mode === 'upload')) {
+  if (stage.scriptStarted) {
+    for (const reference of stage.references.filter((r) => r.config.mode === 'upload')) {
       await attempt(`uploading ${reference.config.name}`, async () => {
         const result = await uploadReference(workspace, reference)
         if (result === undefined) {
