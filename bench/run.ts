@@ -1,10 +1,19 @@
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
+import { snapshotBench } from './snapshot.js'
 import { submitBench } from './submit.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
 
-const BENCHES: Bench[] = [ingestBench, sdkIngestBench, logCostBench, azureTransferBench, filesystemTransferBench, submitBench]
+const BENCHES: Bench[] = [
+  ingestBench,
+  sdkIngestBench,
+  logCostBench,
+  azureTransferBench,
+  filesystemTransferBench,
+  snapshotBench,
+  submitBench,
+]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
 const selected = wanted.length === 0 ? BENCHES : BENCHES.filter((b) => wanted.some((w) => b.name.startsWith(w)))

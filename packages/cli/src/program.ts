@@ -4,6 +4,7 @@ import { registerAssetCommands } from './commands/asset.js'
 import { registerDatastoreCommands } from './commands/datastore.js'
 import { registerExperimentCommands } from './commands/experiment.js'
 import { registerHistoryCommands } from './commands/history.js'
+import { registerRunCommands } from './commands/run.js'
 import { registerServerCommand } from './commands/server.js'
 import { registerSyncCommand } from './commands/sync.js'
 import { registerWorkspaceCommands } from './commands/workspace.js'
@@ -39,6 +40,7 @@ export function createProgram(): Command {
   registerServerCommand(program)
   registerWorkspaceCommands(program)
   registerHistoryCommands(program)
+  registerRunCommands(program)
   registerAssetCommands(program)
   registerDatastoreCommands(program)
   registerExperimentCommands(program)

@@ -16,7 +16,7 @@ export {
   type DownloadResult,
   type RemoteFile,
 } from './transfer/download.js'
-export type { DigestAlgorithm, ExpectedDigest } from './transfer/md5.js'
+export { digestOfFile, type DigestAlgorithm, type ExpectedDigest } from './transfer/md5.js'
 export type { OpenRemote } from './transfer/fetch-to-file.js'
 export { localRelativeOf } from './transfer/local-path.js'
 export { runPool, type PoolOptions } from './transfer/pool.js'

@@ -24,7 +24,7 @@ export {
 } from './logging/metric-logger.js'
 export { replaySpool, type ReplaySpoolOptions, type ReplaySpoolResult } from './logging/spool-replay.js'
 export type { SpoolClientSource } from './logging/spool-send.js'
-export type { RetryOptions } from './retry.js'
+export { retryRequest, resolveRetryPolicy, isRetryable, type RetryOptions, type RetryPolicy } from './retry.js'
 export {
   Datastore,
   type RegisterOptions,
@@ -47,3 +47,21 @@ export {
 export { createProgressReporter, summaryLines, type ProgressReporter, type TransferSummary } from './data/progress.js'
 export { formatBytes } from './data/format-bytes.js'
 export type { SubmitRequest, RunnerModule } from './runs/submit-request.js'
+export {
+  DataReference,
+  DATA_REFERENCE_ENV_PREFIX,
+  defaultDataReferenceName,
+  isDataReference,
+  type DataReferenceOptions,
+  type DataReferenceBindOptions,
+} from './data/data-reference.js'
+export {
+  ScriptRunConfig,
+  COMPUTE_TARGETS,
+  MAX_RUN_DURATION_SECONDS,
+  type ScriptRunConfigOptions,
+  type RunArgument,
+  type SubmittedDefinition,
+} from './runs/script-run-config.js'
+export { Estimator, type EstimatorOptions } from './runs/estimator.js'
+export { readRunLog, listRunLogs, STD_LOG, type ReadRunLogOptions } from './runs/run-log.js'

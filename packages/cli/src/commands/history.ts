@@ -484,6 +484,21 @@ async function promote(flags: PromoteFlags): Promise<void> {
   printResult(assetVersionView(version), flags)
 }
 
+/**
+ * The `list` command of a group (`wharf history list`, `wharf run list`): one listing, one set of
+ * filters and one output for every group that lists runs.
+ */
+export function addRunListCommand(group: Command, help: { description: string; examples: readonly string[] }): Command {
+  return serverCommand(group, 'list')
+    .description(help.description)
+    .option('--experiment <name>', 'only runs of this experiment')
+    .option('--status <status>', `only runs in this status (repeatable, or comma-separated): ${RUN_STATUSES.join(', ')}`, collect)
+    .option('--tag <key[=value]>', 'only runs with this tag, or this tag and value (repeatable: all must match)', collect)
+    .option('--top <n>', `at most this many runs (0 for all)`, String(DEFAULT_TOP))
+    .addHelpText('after', `\nExamples:\n${help.examples.map((line) => `  ${line}`).join('\n')}`)
+    .action((flags: ListFlags) => listRuns(flags))
+}
+
 // ---------------------------------------------------------------------------------------------------- registration
 
 const RUN_HELP = 'run id (wharf history list shows them)'
@@ -524,19 +539,14 @@ export function registerHistoryCommands(program: Command): void {
     examples: ['wharf history list --top 10', 'wharf history last', 'wharf history info <runid>'],
   })
 
-  serverCommand(history, 'list')
-    .description("runs, newest first: metric columns (each run's last value), then duration, run id, script, start time, status")
-    .option('--experiment <name>', 'only runs of this experiment')
-    .option('--status <status>', `only runs in this status (repeatable, or comma-separated): ${RUN_STATUSES.join(', ')}`, collect)
-    .option('--tag <key[=value]>', 'only runs with this tag, or this tag and value (repeatable: all must match)', collect)
-    .option('--top <n>', `at most this many runs (0 for all)`, String(DEFAULT_TOP))
-    .addHelpText(
-      'after',
-      '\nExamples:\n  wharf history list --experiment mnist --status Completed --top 5\n' +
-        '  wharf history list --tag team=vision -o tsv --query "[].runId"\n' +
-        '  wharf history list --query "max_by([?metrics.accuracy != null], &metrics.accuracy).runId"',
-    )
-    .action((flags: ListFlags) => listRuns(flags))
+  addRunListCommand(history, {
+    description: "runs, newest first: metric columns (each run's last value), then duration, run id, script, start time, status",
+    examples: [
+      'wharf history list --experiment mnist --status Completed --top 5',
+      'wharf history list --tag team=vision -o tsv --query "[].runId"',
+      'wharf history list --query "max_by([?metrics.accuracy != null], &metrics.accuracy).runId"',
+    ],
+  })
 
   serverCommand(history, 'last')
     .description('the most recent run in full (of one experiment with --experiment)')

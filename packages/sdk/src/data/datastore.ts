@@ -12,6 +12,7 @@ import type * as CloudDrivers from '@wharf/datastores/cloud'
 import type { DatastoreDriver, DownloadResult, DriverLease, TransferProgress, UploadItem, UploadResult } from '@wharf/datastores'
 import type * as ServerDriver from './server-driver.js'
 import { downloadVerified } from './download.js'
+import { DataReference, type DataReferenceBindOptions } from './data-reference.js'
 import { createProgressReporter, type ProgressReporter } from './progress.js'
 import type { WorkspaceConnection } from '../config/connection.js'
 
@@ -186,6 +187,28 @@ export class Datastore {
   /** Makes this the workspace's default datastore. */
   async setAsDefault(options: { signal?: AbortSignal } = {}): Promise<void> {
     await this.workspace.client.setDefaultDatastore(this.name, options)
+  }
+
+  // ------------------------------------------------------------------ data references for submitted runs
+
+  /** A reference to `p` in this datastore (mounted by default); the name is derived from the path unless given. */
+  path(p: string, options: { dataReferenceName?: string } = {}): DataReference {
+    return new DataReference({ datastore: this.name, pathOnDatastore: p, ...options })
+  }
+
+  /** The whole datastore, mounted for a run: `$WHARF_DATAREFERENCE_<datastore name>`. */
+  asMount(): DataReference {
+    return new DataReference({ datastore: this.name, mode: 'mount' })
+  }
+
+  /** The whole datastore, downloaded before a run starts. */
+  asDownload(options: DataReferenceBindOptions = {}): DataReference {
+    return new DataReference({ datastore: this.name }).asDownload(options)
+  }
+
+  /** A run's `pathOnCompute` (default: a folder the runner picks), uploaded to the datastore root after the run. */
+  asUpload(options: DataReferenceBindOptions = {}): DataReference {
+    return new DataReference({ datastore: this.name }).asUpload(options)
   }
 
   // ------------------------------------------------------------------ files

@@ -1,9 +1,20 @@
 import path from 'node:path'
-import { NAME_RULES, assertName, isWharfError, newRunId, type ListRunsQuery, type Run as RunInfo } from '@wharf/contract'
+import {
+  NAME_RULES,
+  WharfError,
+  assertName,
+  isWharfError,
+  newRunId,
+  type ListRunsQuery,
+  type Run as RunInfo,
+} from '@wharf/contract'
 import { isRetryable, resolveRetryPolicy, retryRequest } from '../retry.js'
 import { Run } from './run.js'
 import { spoolRunCreation } from './run-spool.js'
 import type { WorkspaceConnection } from '../config/connection.js'
+import { Estimator } from './estimator.js'
+import { ScriptRunConfig } from './script-run-config.js'
+import type { RunnerModule } from './submit-request.js'
 
 /** How to start an interactive run. */
 export interface StartLoggingOptions {
@@ -97,10 +108,55 @@ export class Experiment {
     return new Run(this.workspace, info, { outputs, offline: true })
   }
 
+  /**
+   * Submits a script run: snapshots the source folder, creates the run (Queued) and starts it on the
+   * compute target through `@wharf/runner`, then returns at once; `run.waitForCompletion()` follows it.
+   * FILE_NOT_FOUND for a missing source folder or script, before anything is uploaded.
+   */
+  async submit(config: ScriptRunConfig | Estimator, options: { signal?: AbortSignal } = {}): Promise<Run> {
+    const scriptRun = config instanceof Estimator ? config.toScriptRunConfig() : config
+    if (!(scriptRun instanceof ScriptRunConfig)) {
+      throw new WharfError('INVALID_ARGUMENT', 'submit takes a ScriptRunConfig or an Estimator', { details: { field: 'config' } })
+    }
+    await scriptRun.checkSource()
+    const runner = await loadRunner()
+    const info = await runner.submitRun(
+      this.workspace,
+      scriptRun.toSubmitRequest({ experiment: this.name, ...(options.signal ? { signal: options.signal } : {}) }),
+    )
+    return new Run(this.workspace, info, { outputs: false })
+  }
+
   /** The experiment's runs, newest first, filtered like `wharf history list`. */
   async *getRuns(filter: Omit<ListRunsQuery, 'experiment' | 'pageToken'> = {}): AsyncGenerator<Run> {
     for await (const info of this.workspace.client.listRuns({ ...filter, experiment: this.name })) {
       yield new Run(this.workspace, info, { outputs: false })
     }
   }
+}
+
+/**
+ * `@wharf/runner`, loaded only when a run is submitted (docs/decisions/0026): the runner depends on the
+ * SDK, so the SDK names it by a variable and has no static dependency on it. INTERNAL, saying to install
+ * it, when it cannot be loaded.
+ */
+async function loadRunner(): Promise<RunnerModule> {
+  const specifier = '@wharf/runner'
+  let runner: Partial<RunnerModule>
+  try {
+    runner = (await import(specifier)) as Partial<RunnerModule>
+  } catch (cause) {
+    throw new WharfError(
+      'INTERNAL',
+      `submitting a run needs the @wharf/runner package, which could not be loaded (${(cause as Error).message}); install it with: npm install @wharf/runner`,
+      { cause },
+    )
+  }
+  if (typeof runner.submitRun !== 'function') {
+    throw new WharfError(
+      'INTERNAL',
+      'the installed @wharf/runner has no submitRun; install the version that goes with this @wharf/sdk: npm install @wharf/runner',
+    )
+  }
+  return runner as RunnerModule
 }

@@ -1,3 +1,4 @@
+import { once } from 'node:events'
 import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
@@ -9,6 +10,8 @@ import {
   type AssetVersion,
   type MetricPoint,
   type Run as RunInfo,
+  type RunDefinition,
+  type RunLogSummary,
   type RunStatus,
 } from '@wharf/contract'
 import { listLocalFiles, localRelativeOf, runPool, toDatastoreKey } from '@wharf/datastores'
@@ -18,6 +21,7 @@ import { spoolRunArtifact, spoolRunEnding, spoolRunFolder, spooledRunFolder } fr
 import { downloadVerified, localPathUnder, placedPaths, requireAllPlaced, serverFile } from '../data/download.js'
 import { TRANSFER_CONCURRENCY, uploadArtifactFile } from '../data/transfer.js'
 import type { WorkspaceConnection } from '../config/connection.js'
+import { STD_LOG, listRunLogs, readRunLog } from './run-log.js'
 
 /** A metric value as read back: numbers (NaN and ±Infinity included) or strings. */
 export type MetricValue = number | string
@@ -432,15 +436,79 @@ export class Run implements AsyncDisposable {
 
   // ------------------------------------------------------------------ status and lifecycle
 
-  async getStatus(): Promise<RunStatus> {
-    this.#info = await this.workspace.client.getRun(this.id)
-    return this.#info.status
+  async getStatus(options: { signal?: AbortSignal } = {}): Promise<RunStatus> {
+    return (await this.refresh(options)).status
   }
 
   /** The run as the server has it now. */
-  async getDetails(): Promise<RunInfo> {
-    this.#info = await this.workspace.client.getRun(this.id)
+  async getDetails(options: { signal?: AbortSignal } = {}): Promise<RunInfo> {
+    return this.refresh(options)
+  }
+
+  /** Reads the run again from the server; {@link info} and the getters below then show it. */
+  async refresh(options: { signal?: AbortSignal } = {}): Promise<RunInfo> {
+    this.#info = await this.workspace.client.getRun(this.id, options)
     return this.#info
+  }
+
+  /** The source snapshot of a submitted run (null for a run a script started itself). */
+  get snapshotId(): string | null {
+    return this.#info.snapshotId
+  }
+
+  /** What a submitted run executes (null for a run a script started itself). */
+  get definition(): RunDefinition | null {
+    return this.#info.definition
+  }
+
+  /** When the run entered each status it has been in, as last read. */
+  get statusTimes(): RunInfo['statusTimes'] {
+    return this.#info.statusTimes
+  }
+
+  /**
+   * Waits until the run has ended (long-polling its log, never a busy loop) and returns it as it ended.
+   * With `showOutput` the script's output (`std_log.txt`) is written to `output` (default stdout) as it
+   * comes. With `raiseOnError` (the default) a Failed run rejects with RUN_FAILED carrying the run's
+   * error, a Canceled one with RUN_CANCELED. ABORTED when the signal fires (the run goes on).
+   */
+  async waitForCompletion(
+    options: { showOutput?: boolean; raiseOnError?: boolean; output?: NodeJS.WritableStream; signal?: AbortSignal } = {},
+  ): Promise<RunInfo> {
+    const output = options.output ?? process.stdout
+    const show = options.showOutput === true
+    for await (const chunk of readRunLog(this.workspace, {
+      runId: this.id,
+      follow: true,
+      skipText: !show,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) {
+      if (show && chunk.content !== '' && !output.write(chunk.content)) await once(output, 'drain')
+    }
+    const info = await this.refresh(options.signal ? { signal: options.signal } : {})
+    if (options.raiseOnError !== false) throwIfUnsuccessful(info)
+    return info
+  }
+
+  /**
+   * The text of one of the run's live logs (`std_log.txt` by default: the script's stdout and stderr),
+   * in chunks as they come. With `follow` it goes on until the run has ended, else it stops at the
+   * log's current end. ABORTED when the signal fires.
+   */
+  async *logs(name: string = STD_LOG, options: { follow?: boolean; signal?: AbortSignal } = {}): AsyncGenerator<string> {
+    for await (const chunk of readRunLog(this.workspace, {
+      runId: this.id,
+      name,
+      follow: options.follow === true,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })) {
+      if (chunk.content !== '') yield chunk.content
+    }
+  }
+
+  /** The run's live logs (`std_log.txt`, `runner.txt`…) with their sizes. */
+  listLogs(options: { signal?: AbortSignal } = {}): Promise<RunLogSummary[]> {
+    return listRunLogs(this.workspace, { runId: this.id, ...options })
   }
 
   /** Starts a child run (Running) in the same experiment; it has its own logger and outputs nothing by default. */
@@ -478,9 +546,24 @@ export class Run implements AsyncDisposable {
     })
   }
 
-  /** Marks the run Canceled (after storing what was logged). Idempotent. */
-  cancel(): Promise<RunInfo> {
-    return this.#finish({ status: 'Canceled' })
+  /**
+   * Cancels the run. A submitted run is stopped by its runner (SIGTERM, then SIGKILL) and ends Canceled;
+   * this asks for it and returns at once (`waitForCompletion` waits for the end). A run a script
+   * started itself ends Canceled here, after what this handle logged is stored. Resolves true when a cancel was newly asked
+   * for or done, false when the run had already ended or a cancel was already asked for.
+   */
+  async cancel(options: { signal?: AbortSignal } = {}): Promise<boolean> {
+    const call = options.signal ? { signal: options.signal } : {}
+    // A run a script started itself has no runner to stop it: it ends here, after what was logged.
+    if (this.#info.definition === null) {
+      const already = this.#finishing !== undefined
+      const info = await this.#finish({ status: 'Canceled' })
+      return !already && info.status === 'Canceled'
+    }
+    const current = await this.refresh(call)
+    if (isTerminalStatus(current.status) || current.cancelRequestedAt !== null) return false
+    this.#info = await this.workspace.client.call('cancelRun', { params: { runId: this.id }, signal: options.signal })
+    return true
   }
 
   /** `await using run = …` completes the run when the block ends, unless it already ended. */
@@ -599,6 +682,19 @@ export class Run implements AsyncDisposable {
 interface RunEnd {
   status: RunStatus
   error?: { message: string; code?: string; details?: string }
+}
+
+/** RUN_FAILED (with the run's error) for a Failed run, RUN_CANCELED for a Canceled one. */
+function throwIfUnsuccessful(info: RunInfo): void {
+  if (info.status === 'Failed') {
+    const reason = info.error?.message ?? 'the run failed without saying why'
+    throw new WharfError('RUN_FAILED', reason, {
+      details: { runId: info.id, status: info.status, ...(info.error?.code ? { errorCode: info.error.code } : {}) },
+    })
+  }
+  if (info.status === 'Canceled') {
+    throw new WharfError('RUN_CANCELED', `run ${info.id} was canceled`, { details: { runId: info.id, status: info.status } })
+  }
 }
 
 function pointValue(point: MetricPoint): MetricValue {

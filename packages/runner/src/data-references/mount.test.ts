@@ -1,0 +1,135 @@
+import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
+import path from 'node:path'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { DataReferenceConfig } from '@wharf/contract'
+import { hasRclone } from '@wharf/datastores/test-support'
+import { Datastore, Workspace } from '@wharf/sdk'
+import { startTestServer, useAzuriteBlobServer, type TestServer } from '@wharf/server/test-support'
+import { isMounted, mountReference } from './mount.js'
+import { placeReference } from './paths.js'
+
+const canMount = hasRclone()
+const env = { PATH: process.env.PATH ?? '' }
+
+function reference(config: Partial<DataReferenceConfig> & { name: string; datastore: string }): DataReferenceConfig {
+  return { pathOnDatastore: null, mode: 'mount', pathOnCompute: null, overwrite: false, ...config }
+}
+
+describe.skipIf(!canMount)('mounting an Azure Blob datastore with rclone (Azurite)', () => {
+  const azurite = useAzuriteBlobServer()
+  let dir: string
+  let workspace: Workspace
+
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wharf-mount-'))
+    workspace = Workspace.connect({ url: azurite.server.url, spoolDir: path.join(dir, 'spool') })
+    const source = path.join(dir, 'source')
+    await mkdir(path.join(source, 'inputs', 'nested'), { recursive: true })
+    await writeFile(path.join(source, 'inputs', 'train.csv'), 'a,b\n1,2\n')
+    await writeFile(path.join(source, 'inputs', 'nested', 'deep.txt'), 'deep')
+    const datastore = await Datastore.get(workspace, 'workspaceblobstore')
+    const uploaded = await datastore.upload({ srcDir: source, showProgress: false })
+    expect(uploaded.failed).toEqual([])
+  })
+  afterAll(async () => {
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('mounts a folder read-only, the script reads it, and unmount takes it away', async () => {
+    const placed = placeReference(reference({ name: 'inputs', datastore: 'workspaceblobstore', pathOnDatastore: 'inputs' }), {
+      runId: 'r1',
+      runFolder: path.join(dir, 'run-1'),
+      workingFolder: path.join(dir, 'run-1', 'wd'),
+    })
+    const mount = await mountReference(workspace, placed, { env })
+    try {
+      expect(placed.path).toBe(path.join(dir, 'run-1', 'data', 'inputs'))
+      expect(await isMounted(placed.path)).toBe(true)
+      expect((await readdir(placed.path)).sort()).toEqual(['nested', 'train.csv'])
+      expect(await readFile(path.join(placed.path, 'train.csv'), 'utf8')).toBe('a,b\n1,2\n')
+      expect(await readFile(path.join(placed.path, 'nested', 'deep.txt'), 'utf8')).toBe('deep')
+      await expect(writeFile(path.join(placed.path, 'new.txt'), 'x')).rejects.toThrow()
+    } finally {
+      await mount.unmount()
+    }
+    expect(await isMounted(placed.path)).toBe(false)
+    expect(await readdir(placed.path)).toEqual([])
+    await mount.unmount() // twice is harmless
+  })
+
+  it('mounts the folder of a one-file reference and points the path at the file', async () => {
+    const placed = placeReference(
+      reference({ name: 'csv', datastore: 'workspaceblobstore', pathOnDatastore: 'inputs/train.csv', pathOnCompute: 'mnt/csv' }),
+      { runId: 'r2', runFolder: path.join(dir, 'run-2'), workingFolder: path.join(dir, 'run-2', 'wd') },
+    )
+    const mount = await mountReference(workspace, placed, { env })
+    try {
+      expect(placed.path).toBe(path.join(dir, 'run-2', 'wd', 'mnt', 'csv', 'train.csv'))
+      expect(await readFile(placed.path, 'utf8')).toBe('a,b\n1,2\n')
+    } finally {
+      await mount.unmount()
+    }
+  })
+
+  it('is MOUNT_UNAVAILABLE, naming what to install and asDownload(), when rclone is missing', async () => {
+    const placed = placeReference(reference({ name: 'inputs', datastore: 'workspaceblobstore', pathOnDatastore: 'inputs' }), {
+      runId: 'r3',
+      runFolder: path.join(dir, 'run-3'),
+      workingFolder: path.join(dir, 'run-3', 'wd'),
+    })
+    const error = await mountReference(workspace, placed, { env, tools: { rclone: path.join(dir, 'no-rclone') } }).catch(
+      (e: unknown) => e,
+    )
+    expect(error).toMatchObject({ code: 'MOUNT_UNAVAILABLE' })
+    const message = (error as Error).message
+    expect(message).toContain('rclone')
+    expect(message).toContain('apt-get install -y rclone fuse3')
+    expect(message).toContain('asDownload()')
+  })
+
+  it('is MOUNT_UNAVAILABLE when FUSE is missing', async () => {
+    const placed = placeReference(reference({ name: 'inputs', datastore: 'workspaceblobstore' }), {
+      runId: 'r4',
+      runFolder: path.join(dir, 'run-4'),
+      workingFolder: path.join(dir, 'run-4', 'wd'),
+    })
+    await expect(
+      mountReference(workspace, placed, { env, tools: { fuseDevice: path.join(dir, 'no-fuse') } }),
+    ).rejects.toMatchObject({
+      code: 'MOUNT_UNAVAILABLE',
+      message: expect.stringContaining('FUSE') as string,
+    })
+  })
+})
+
+describe('mounting a folder datastore this machine sees', () => {
+  let server: TestServer
+  let dir: string
+  let workspace: Workspace
+  beforeAll(async () => {
+    dir = await mkdtemp(path.join(tmpdir(), 'wharf-mount-fs-'))
+    server = await startTestServer('sqlite', { config: { filesystemRoots: [dir] } })
+    workspace = Workspace.connect({ url: server.url, spoolDir: path.join(dir, 'spool') })
+    await mkdir(path.join(dir, 'shared', 'sets', 'a'), { recursive: true })
+    await writeFile(path.join(dir, 'shared', 'sets', 'a', 'x.txt'), 'x')
+    await Datastore.registerFilesystem({ workspace, datastoreName: 'shared', path: path.join(dir, 'shared') })
+  })
+  afterAll(async () => {
+    await server.stop()
+    await rm(dir, { recursive: true, force: true })
+  })
+
+  it('points the reference straight at the folder, with no mount', async () => {
+    const placed = placeReference(reference({ name: 'sets', datastore: 'shared', pathOnDatastore: 'sets/a' }), {
+      runId: 'r5',
+      runFolder: path.join(dir, 'run-5'),
+      workingFolder: path.join(dir, 'run-5', 'wd'),
+    })
+    const mount = await mountReference(workspace, placed, { env })
+    expect(placed.path).toBe(path.join(dir, 'shared', 'sets', 'a'))
+    expect(await readFile(path.join(placed.path, 'x.txt'), 'utf8')).toBe('x')
+    await mount.unmount()
+    expect(await readFile(path.join(placed.path, 'x.txt'), 'utf8')).toBe('x')
+  })
+})

@@ -1,0 +1,248 @@
+import { spawn, type ChildProcess } from 'node:child_process'
+import { access, constants, mkdir, readFile, readdir, stat } from 'node:fs/promises'
+import path from 'node:path'
+import { WharfError, printable, type DatastoreAccess } from '@wharf/contract'
+import { Datastore } from '@wharf/sdk'
+import type { PlacedReference } from './paths.js'
+import { isDatastoreFile } from './transfer.js'
+
+type Connection = Datastore['workspace']
+
+/** Where the mount tools are; each can be pointed elsewhere (tests point rclone at a missing file). */
+export interface MountTools {
+  /** Default `rclone` on PATH. */
+  rclone?: string
+  /** Default `fusermount3` on PATH. */
+  fusermount?: string
+  /** Default `/dev/fuse`. */
+  fuseDevice?: string
+  /** How long a mount may take to appear. Default 20 s. */
+  timeoutMs?: number
+}
+
+/** A mount made for a run; `unmount` is safe to call more than once. */
+export interface Mount {
+  readonly reference: PlacedReference
+  /** When the mount's read grant (the SAS) runs out: reads fail after it. Undefined when it does not. */
+  readonly expiresOn?: string
+  unmount(): Promise<void>
+}
+
+const INSTALL_HINT = 'install them with `apt-get install -y rclone fuse3`'
+
+function unavailable(reference: PlacedReference, why: string): WharfError {
+  return new WharfError(
+    'MOUNT_UNAVAILABLE',
+    `data reference "${reference.config.name}" (datastore "${printable(reference.config.datastore)}") cannot be mounted here: ${why}; or pass it with asDownload() instead of asMount()`,
+    { details: { reference: reference.config.name, datastore: reference.config.datastore } },
+  )
+}
+
+/**
+ * Mounts a reference read-only before the script starts. A folder datastore this machine sees itself
+ * needs no mount: the reference's path is that folder. An Azure Blob container is mounted with
+ * `rclone mount --read-only` and a short-lived read SAS handed over in rclone's environment (never in
+ * argv, a file or a log). Anything else (S3, Azure Files, a folder only the server sees), or a machine
+ * without rclone or FUSE, is MOUNT_UNAVAILABLE saying what is missing and suggesting asDownload().
+ */
+export async function mountReference(
+  workspace: Connection,
+  reference: PlacedReference,
+  options: {
+    tools?: MountTools
+    signal?: AbortSignal
+    /** The environment rclone runs with (PATH finds the tools); its own RCLONE_* settings are left out. */
+    env?: Readonly<Record<string, string | undefined>>
+  } = {},
+): Promise<Mount> {
+  const datastore = await Datastore.get(workspace, reference.config.datastore, options.signal ? { signal: options.signal } : {})
+  const grant: DatastoreAccess = await workspace.client.datastoreAccess(
+    datastore.name,
+    'read',
+    options.signal ? { signal: options.signal } : {},
+  )
+  const isFile = await isDatastoreFile(datastore, reference.datastorePath, options.signal)
+  const folderPath = isFile ? path.posix.dirname(reference.datastorePath).replace(/^\.$/, '') : reference.datastorePath
+  switch (grant.mode) {
+    case 'filesystem': {
+      if (!(await sameFolder(grant))) {
+        throw unavailable(
+          reference,
+          `its folder ${printable(grant.path, 300)} is on the server's machine, which this machine does not share`,
+        )
+      }
+      reference.base = path.join(grant.path, ...folderPath.split('/').filter(Boolean))
+      reference.path = isFile ? path.join(reference.base, path.posix.basename(reference.datastorePath)) : reference.base
+      await stat(reference.path).catch((cause: unknown) => {
+        throw new WharfError(
+          'FILE_NOT_FOUND',
+          `data reference "${reference.config.name}": datastore "${printable(datastore.name)}" holds nothing at "${printable(reference.datastorePath || '/')}"; check the path`,
+          { cause },
+        )
+      })
+      return { reference, unmount: () => Promise.resolve() }
+    }
+    case 'azure_sas':
+      if (grant.kind !== 'azure_blob') {
+        throw unavailable(
+          reference,
+          'Azure file shares cannot be mounted without the storage key (rclone 1.60 has no SAS backend for them)',
+        )
+      }
+      await checkTools(reference, { tools: options.tools ?? {}, searchPath: options.env?.PATH ?? '' })
+      return rcloneMount({ reference, grant, folderPath, isFile, tools: options.tools ?? {}, env: options.env ?? {} })
+    case 'proxy':
+      throw unavailable(
+        reference,
+        `datastore kind ${datastore.kind} is only reached through the server, and mounting it would need its storage keys on this machine`,
+      )
+  }
+}
+
+async function sameFolder(grant: { path: string; device: number; inode: number }): Promise<boolean> {
+  const info = await stat(grant.path).catch(() => undefined)
+  return info !== undefined && info.isDirectory() && info.dev === grant.device && info.ino === grant.inode
+}
+
+async function checkTools(reference: PlacedReference, options: { tools: MountTools; searchPath: string }): Promise<void> {
+  const { tools, searchPath } = options
+  const missing: string[] = []
+  if (!(await onPath(tools.rclone ?? 'rclone', searchPath))) missing.push(`rclone (${tools.rclone ?? 'rclone'} not found)`)
+  if (!(await onPath(tools.fusermount ?? 'fusermount3', searchPath)))
+    missing.push(`fuse3 (${tools.fusermount ?? 'fusermount3'} not found)`)
+  const device = tools.fuseDevice ?? '/dev/fuse'
+  if (
+    !(await access(device, constants.R_OK | constants.W_OK).then(
+      () => true,
+      () => false,
+    ))
+  ) {
+    missing.push(`FUSE (${device} is missing or not usable; in a container, run it with --device /dev/fuse --cap-add SYS_ADMIN)`)
+  }
+  if (missing.length > 0) throw unavailable(reference, `${missing.join(', ')}; ${INSTALL_HINT}`)
+}
+
+async function onPath(program: string, searchPath: string): Promise<boolean> {
+  const candidates = program.includes('/') ? [program] : searchPath.split(path.delimiter).map((dir) => path.join(dir, program))
+  for (const candidate of candidates) {
+    if (
+      await access(candidate, constants.X_OK).then(
+        () => true,
+        () => false,
+      )
+    )
+      return true
+  }
+  return false
+}
+
+interface RcloneMountOptions {
+  reference: PlacedReference
+  grant: Extract<DatastoreAccess, { mode: 'azure_sas' }>
+  folderPath: string
+  isFile: boolean
+  tools: MountTools
+  env: Readonly<Record<string, string | undefined>>
+}
+
+async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
+  const { reference, grant, folderPath, isFile, tools } = options
+  const mountPoint = reference.base
+  await mkdir(mountPoint, { recursive: true })
+  if ((await readdir(mountPoint)).length > 0) {
+    throw unavailable(
+      reference,
+      `its mount point ${printable(mountPoint, 300)} is not empty; give an empty or new folder as pathOnCompute`,
+    )
+  }
+  const serviceUrl = grant.serviceUrl.replace(/\/+$/, '')
+  const sasUrl = `${serviceUrl}/${grant.containerName}?${grant.sasToken.replace(/^\?/, '')}`
+  const rcloneEnv: Record<string, string> = {}
+  for (const [key, value] of Object.entries(options.env))
+    if (value !== undefined && !key.startsWith('RCLONE_')) rcloneEnv[key] = value
+  Object.assign(rcloneEnv, {
+    RCLONE_CONFIG: '/dev/null',
+    RCLONE_CONFIG_WHARF_TYPE: 'azureblob',
+    RCLONE_CONFIG_WHARF_SAS_URL: sasUrl,
+  })
+  // An emulator (Azurite) has the account in the URL's path; rclone then needs both settings.
+  if (new URL(serviceUrl).pathname.replace(/\/+$/, '') !== '') {
+    rcloneEnv.RCLONE_CONFIG_WHARF_USE_EMULATOR = 'true'
+    rcloneEnv.RCLONE_CONFIG_WHARF_ENDPOINT = serviceUrl
+  }
+  const remote = `wharf:${[grant.containerName, folderPath].filter(Boolean).join('/')}`
+  const child: ChildProcess = spawn(
+    tools.rclone ?? 'rclone',
+    ['mount', remote, mountPoint, '--read-only', '--dir-cache-time', '10s'],
+    {
+      env: rcloneEnv,
+      stdio: ['ignore', 'ignore', 'pipe'],
+    },
+  )
+  let stderr = ''
+  child.stderr?.on('data', (chunk: Buffer) => {
+    stderr = (stderr + chunk.toString('utf8')).slice(-8000)
+  })
+  const exited = new Promise<number | null>((resolve) => {
+    child.once('exit', (code) => resolve(code))
+    child.once('error', () => resolve(-1))
+  })
+  let gone = false
+  void exited.then(() => (gone = true))
+  const deadline = Date.now() + (tools.timeoutMs ?? 20_000)
+  while (!(await isMounted(mountPoint))) {
+    if (gone || Date.now() > deadline) {
+      child.kill('SIGKILL')
+      await exited
+      throw unavailable(
+        reference,
+        `rclone mount did not start (${masked(stderr, grant.sasToken).trim().slice(-1500) || 'no output'})`,
+      )
+    }
+    await new Promise((resolve) => setTimeout(resolve, 50))
+  }
+  reference.path = isFile ? path.join(mountPoint, path.posix.basename(reference.datastorePath)) : mountPoint
+  let unmounting: Promise<void> | undefined
+  return {
+    reference,
+    // rclone reads its SAS once: the mount reads until it expires (the server signs SAS for an hour).
+    expiresOn: grant.expiresOn,
+    unmount() {
+      unmounting ??= (async () => {
+        if (await isMounted(mountPoint)) {
+          const code = await run(tools.fusermount ?? 'fusermount3', ['-u', mountPoint])
+          // Busy (a process the script left still reads it): detach it lazily instead.
+          if (code !== 0) await run(tools.fusermount ?? 'fusermount3', ['-uz', mountPoint])
+        }
+        if (!gone) {
+          child.kill('SIGTERM')
+          const timer = setTimeout(() => child.kill('SIGKILL'), 5000)
+          await exited
+          clearTimeout(timer)
+        }
+      })()
+      return unmounting
+    },
+  }
+}
+
+/** rclone's output with the SAS cut out, so an error never shows it. */
+function masked(text: string, sasToken: string): string {
+  const token = sasToken.replace(/^\?/, '')
+  return text.replaceAll(token, '***').replace(/sig=[^&\s"]+/g, 'sig=***')
+}
+
+/** Whether `/proc/mounts` lists a mount at `folder` (paths there escape space, tab, newline, backslash). */
+export async function isMounted(folder: string): Promise<boolean> {
+  const escaped = folder.replace(/[\\ \t\n]/g, (c) => `\\${c.charCodeAt(0).toString(8).padStart(3, '0')}`)
+  const mounts = await readFile('/proc/mounts', 'utf8').catch(() => '')
+  return mounts.split('\n').some((line) => line.split(' ')[1] === escaped)
+}
+
+function run(program: string, args: string[]): Promise<number | null> {
+  return new Promise((resolve) => {
+    const child = spawn(program, args, { stdio: 'ignore' })
+    child.once('exit', (code) => resolve(code))
+    child.once('error', () => resolve(-1))
+  })
+}

@@ -1,0 +1,63 @@
+import { chmod, mkdir } from 'node:fs/promises'
+import path from 'node:path'
+import { pipeline } from 'node:stream/promises'
+import { createWriteStream } from 'node:fs'
+import { Readable } from 'node:stream'
+import type { ReadableStream as WebReadableStream } from 'node:stream/web'
+import type { WharfClient } from '@wharf/client'
+import { ROUTES, WharfError, printable, type Snapshot } from '@wharf/contract'
+import { createHashingStream, runPool } from '@wharf/datastores'
+
+/** Where {@link materializeSnapshot} writes, and how. */
+export interface MaterializeOptions {
+  /** The folder the files are written under; created when missing. */
+  folder: string
+  /** Files downloaded at the same time. Default 8. */
+  concurrency?: number
+  signal?: AbortSignal
+}
+
+/**
+ * Downloads snapshot `snapshotId` into `folder` (created when missing): every file at its path, with
+ * its executable bit, each checked against its sha256. SNAPSHOT_NOT_FOUND for an unknown id; UNSAFE_PATH for a path that would leave
+ * the folder. Returns the snapshot's manifest.
+ */
+export async function materializeSnapshot(
+  client: WharfClient,
+  snapshotId: string,
+  target: string | MaterializeOptions,
+): Promise<Snapshot> {
+  const options: MaterializeOptions = typeof target === 'string' ? { folder: target } : target
+  const { signal, folder } = options
+  const snapshot = await client.call('getSnapshot', { params: { snapshotId }, signal })
+  const root = path.resolve(folder)
+  await mkdir(root, { recursive: true })
+  const targets = snapshot.files.map((file) => {
+    const target = path.resolve(root, ...file.path.split('/'))
+    if (!target.startsWith(root + path.sep)) {
+      throw new WharfError('UNSAFE_PATH', `snapshot ${snapshotId} lists "${printable(file.path)}", which leads out of its folder`)
+    }
+    return { file, target }
+  })
+  await runPool(targets, { concurrency: options.concurrency ?? 8, signal }, async ({ file, target }) => {
+    const response = await client.send(ROUTES.downloadSnapshotBlob, {
+      params: { sha256: file.sha256 },
+      query: { datastore: snapshot.datastore },
+      signal,
+      timeout: false,
+    })
+    await mkdir(path.dirname(target), { recursive: true })
+    const body = response.body
+    const source = body ? Readable.fromWeb(body as WebReadableStream<Uint8Array>) : Readable.from([])
+    const hasher = createHashingStream({ size: file.size })
+    await pipeline(source, hasher, createWriteStream(target), signal ? { signal } : {})
+    if (hasher.result().sha256 !== file.sha256) {
+      throw new WharfError(
+        'DATASTORE_UNAVAILABLE',
+        `the content of "${printable(file.path)}" in snapshot ${snapshotId} arrived damaged (sha256 differs); run it again`,
+      )
+    }
+    if (file.executable === true) await chmod(target, 0o755)
+  })
+  return snapshot
+}
