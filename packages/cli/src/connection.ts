@@ -30,5 +30,6 @@ export async function connect(flags: ConnectionFlags): Promise<Workspace> {
     workspace: config.workspace,
     spoolDir: env.spoolDir,
     ...(config.token !== undefined ? { token: config.token } : {}),
+    ...(config.python !== undefined ? { python: config.python } : {}),
   })
 }

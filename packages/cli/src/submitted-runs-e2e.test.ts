@@ -2,7 +2,7 @@
 // datastore, an Azurite container mounted through rclone, a real Python and a real Node script.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -236,6 +236,27 @@ async function countFiles(dir: string): Promise<number> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true })
   return entries.filter((e) => e.isFile() && e.parentPath.includes(path.join('.wharf', 'snapshots', 'blobs'))).length
 }
+
+describe('the interpreter', () => {
+  it.runIf(PYTHON !== undefined)(
+    'a "python" setting in .wharf/config.json runs .py scripts with the project\'s virtualenv',
+    async () => {
+      const dir = await project('venv-src', {
+        'train.py': 'import os\nprint("via venv:", os.environ.get("VIA_VENV"))\n',
+        '.venv/bin/python': '#!/bin/sh\nexport VIA_VENV=yes\nexec python3 "$@"\n',
+        '.wharfignore': '.venv/\n',
+        '.wharf/config.json': JSON.stringify({ url: server.url, python: '.venv/bin/python' }),
+      })
+      await chmod(path.join(dir, '.venv', 'bin', 'python'), 0o755)
+      const submitted = await runWharf(['run', 'submit', '--experiment', 'e2e-venv', '--script', 'train.py'], {
+        cwd: dir,
+        env: { WHARF_HOME: wharfHome },
+      })
+      expect(submitted.code, submitted.stderr).toBe(0)
+      expect(submitted.stdout).toContain('via venv: yes')
+    },
+  )
+})
 
 describe('runs that do not end well', () => {
   it('a failing script ends Failed with the tail of stderr, its outputs and logs kept', async () => {

@@ -13,6 +13,8 @@ export interface ConnectOptions {
   token?: string
   /** Where unsent metric batches are spooled (default `$WHARF_HOME/spool` or `~/.wharf/spool`). */
   spoolDir?: string
+  /** The interpreter of submitted `.py` scripts that name none (default `python3`). */
+  python?: string
 }
 
 /**
@@ -27,8 +29,11 @@ export class Workspace implements WorkspaceConnection {
   readonly spoolDir: string
   /** The config file this workspace came from, when it came from one. */
   readonly configSource: string | undefined
+  /** The interpreter of submitted `.py` scripts that name none (the config's `"python"`). */
+  readonly python: string | undefined
 
   constructor(options: ConnectOptions & { configSource?: string }) {
+    this.python = options.python
     this.url = options.url
     this.name = options.workspace ?? 'default'
     this.client = new WharfClient({
@@ -62,6 +67,7 @@ export class Workspace implements WorkspaceConnection {
       ...(config.token !== undefined ? { token: config.token } : {}),
       spoolDir: env.spoolDir,
       configSource: config.source,
+      ...(config.python !== undefined ? { python: config.python } : {}),
     })
   }
 

@@ -7,6 +7,11 @@ export interface WorkspaceConfig {
   url: string
   workspace: string
   token?: string
+  /**
+   * The interpreter of submitted `.py` scripts (`"python"` in the file; a relative path is taken from
+   * the folder that holds `.wharf/`), so a project's virtualenv runs its scripts.
+   */
+  python?: string
   /** The config file read, or `environment` when only WHARF_TRACKING_URI was set. */
   source: string
 }
@@ -19,6 +24,7 @@ interface ConfigFile {
   trackingUri?: unknown
   workspace?: unknown
   token?: unknown
+  python?: unknown
 }
 
 async function readConfigFile(file: string): Promise<ConfigFile | undefined> {
@@ -102,5 +108,27 @@ export async function findWorkspaceConfig(
   const source = overrides.url !== undefined ? 'environment' : (found?.file ?? 'environment')
   const workspace = overrides.workspace ?? (typeof found?.config.workspace === 'string' ? found.config.workspace : 'default')
   const token = overrides.token ?? (typeof found?.config.token === 'string' ? found.config.token : undefined)
-  return { url: validUrl(rawUrl, source), workspace, ...(token !== undefined ? { token } : {}), source }
+  const python = found ? pythonSetting(found.file, found.config.python) : undefined
+  return {
+    url: validUrl(rawUrl, source),
+    workspace,
+    ...(token !== undefined ? { token } : {}),
+    ...(python !== undefined ? { python } : {}),
+    source,
+  }
+}
+
+/** The `python` setting of a config file: a command name as it is, a path made absolute from the project folder. */
+function pythonSetting(file: string, value: unknown): string | undefined {
+  if (value === undefined) return undefined
+  if (typeof value !== 'string' || value.trim() === '') {
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `"python" in ${file} must be an interpreter's name or path (e.g. ".venv/bin/python"); fix or remove it`,
+    )
+  }
+  if (!value.includes('/') || path.isAbsolute(value)) return value
+  // .wharf/config.json: the project folder is the one holding .wharf; config.json: its own folder.
+  const folder = path.dirname(file)
+  return path.resolve(path.basename(folder) === '.wharf' ? path.dirname(folder) : folder, value)
 }

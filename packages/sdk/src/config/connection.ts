@@ -14,4 +14,6 @@ export interface WorkspaceConnection {
   readonly client: WharfClient
   /** Where unsent metrics and runs started offline are kept until `wharf sync`. */
   readonly spoolDir: string
+  /** The interpreter of submitted `.py` scripts that name none; `python3` when undefined. */
+  readonly python?: string | undefined
 }

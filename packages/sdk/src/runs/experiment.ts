@@ -122,7 +122,11 @@ export class Experiment {
     const runner = await loadRunner()
     const info = await runner.submitRun(
       this.workspace,
-      scriptRun.toSubmitRequest({ experiment: this.name, ...(options.signal ? { signal: options.signal } : {}) }),
+      scriptRun.toSubmitRequest({
+        experiment: this.name,
+        python: this.workspace.python,
+        ...(options.signal ? { signal: options.signal } : {}),
+      }),
     )
     return new Run(this.workspace, info, { outputs: false })
   }

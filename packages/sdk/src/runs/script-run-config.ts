@@ -219,7 +219,7 @@ export class ScriptRunConfig {
       command,
       dataReferences: references.configs,
       environmentVariables,
-      python: options.python ?? null,
+      python: options.python === undefined ? null : interpreterPath(options.python),
       maxRunDurationSeconds,
       ...(options.sourceDirectoryDataStore !== undefined ? { sourceDirectoryDataStore: options.sourceDirectoryDataStore } : {}),
     }
@@ -265,11 +265,12 @@ export class ScriptRunConfig {
   }
 
   /** The request the runner gets. */
-  toSubmitRequest(options: { experiment: string; signal?: AbortSignal }): SubmitRequest {
+  toSubmitRequest(options: { experiment: string; python?: string | undefined; signal?: AbortSignal }): SubmitRequest {
+    const python = this.definition.python ?? (options.python === undefined ? null : interpreterPath(options.python))
     return {
       experiment: options.experiment,
       sourceDirectory: this.sourceDirectory,
-      definition: this.definition,
+      definition: { ...this.definition, python },
       computeTarget: this.computeTarget,
       ...(this.displayName !== undefined ? { displayName: this.displayName } : {}),
       ...(this.description !== undefined ? { description: this.description } : {}),
@@ -277,4 +278,10 @@ export class ScriptRunConfig {
       ...(options.signal ? { signal: options.signal } : {}),
     }
   }
+}
+
+/** An interpreter as the runner will start it: a command name as it is, a relative path made absolute from here. */
+function interpreterPath(python: string): string {
+  if (python.trim() === '') throw invalid('python is empty; give an interpreter name or path, e.g. ".venv/bin/python"', 'python')
+  return python.includes('/') && !path.isAbsolute(python) ? path.resolve(python) : python
 }
