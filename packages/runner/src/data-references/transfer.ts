@@ -9,10 +9,9 @@ type Connection = Datastore['workspace']
 /** Whether the datastore holds a file at `datastorePath` (else it is a folder, or nothing). */
 export async function isDatastoreFile(datastore: Datastore, datastorePath: string, signal?: AbortSignal): Promise<boolean> {
   if (datastorePath === '') return false
+  // Listed in path order, a file at the path itself comes before anything else the prefix matches.
   for await (const file of datastore.list({ prefix: datastorePath, ...(signal ? { signal } : {}) })) {
-    if (file.path === datastorePath) return true
-    // Listed in byte order: past `<path>/` nothing can match any more.
-    if (file.path > `${datastorePath}/`) break
+    return file.path === datastorePath
   }
   return false
 }
