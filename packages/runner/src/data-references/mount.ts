@@ -4,6 +4,7 @@ import path from 'node:path'
 import { WharfError, printable, type DatastoreAccess } from '@wharf/contract'
 import { Datastore } from '@wharf/sdk'
 import type { PlacedReference } from './paths.js'
+import { startSasProxy, type AzureGrant } from './sas-proxy.js'
 import { isDatastoreFile } from './transfer.js'
 
 type Connection = Datastore['workspace']
@@ -23,8 +24,6 @@ export interface MountTools {
 /** A mount made for a run; `unmount` is safe to call more than once. */
 export interface Mount {
   readonly reference: PlacedReference
-  /** When the mount's read grant (the SAS) runs out: reads fail after it. Undefined when it does not. */
-  readonly expiresOn?: string
   unmount(): Promise<void>
 }
 
@@ -90,7 +89,24 @@ export async function mountReference(
         )
       }
       await checkTools(reference, { tools: options.tools ?? {}, searchPath: options.env?.PATH ?? '' })
-      return rcloneMount({ reference, grant, folderPath, isFile, tools: options.tools ?? {}, env: options.env ?? {} })
+      return rcloneMount({
+        reference,
+        grant,
+        folderPath,
+        isFile,
+        tools: options.tools ?? {},
+        env: options.env ?? {},
+        renew: async () => {
+          const next = await workspace.client.datastoreAccess(datastore.name, 'read')
+          if (next.mode !== 'azure_sas') {
+            throw new WharfError(
+              'DATASTORE_UNAVAILABLE',
+              `datastore "${datastore.name}" is no longer reached with a SAS; run again`,
+            )
+          }
+          return next
+        },
+      })
     case 'proxy':
       throw unavailable(
         reference,
@@ -138,7 +154,8 @@ async function onPath(program: string, searchPath: string): Promise<boolean> {
 
 interface RcloneMountOptions {
   reference: PlacedReference
-  grant: Extract<DatastoreAccess, { mode: 'azure_sas' }>
+  grant: AzureGrant
+  renew: () => Promise<AzureGrant>
   folderPath: string
   isFile: boolean
   tools: MountTools
@@ -155,21 +172,16 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
       `its mount point ${printable(mountPoint, 300)} is not empty; give an empty or new folder as pathOnCompute`,
     )
   }
-  const serviceUrl = grant.serviceUrl.replace(/\/+$/, '')
-  const sasUrl = `${serviceUrl}/${grant.containerName}?${grant.sasToken.replace(/^\?/, '')}`
+  // rclone reads its SAS once; the proxy renews it, so the mount reads for as long as the run goes on.
+  const proxy = await startSasProxy({ grant, renew: options.renew })
   const rcloneEnv: Record<string, string> = {}
   for (const [key, value] of Object.entries(options.env))
     if (value !== undefined && !key.startsWith('RCLONE_')) rcloneEnv[key] = value
   Object.assign(rcloneEnv, {
     RCLONE_CONFIG: '/dev/null',
     RCLONE_CONFIG_WHARF_TYPE: 'azureblob',
-    RCLONE_CONFIG_WHARF_SAS_URL: sasUrl,
+    RCLONE_CONFIG_WHARF_SAS_URL: proxy.sasUrl,
   })
-  // An emulator (Azurite) has the account in the URL's path; rclone then needs both settings.
-  if (new URL(serviceUrl).pathname.replace(/\/+$/, '') !== '') {
-    rcloneEnv.RCLONE_CONFIG_WHARF_USE_EMULATOR = 'true'
-    rcloneEnv.RCLONE_CONFIG_WHARF_ENDPOINT = serviceUrl
-  }
   const remote = `wharf:${[grant.containerName, folderPath].filter(Boolean).join('/')}`
   const child: ChildProcess = spawn(
     tools.rclone ?? 'rclone',
@@ -194,10 +206,8 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
     if (gone || Date.now() > deadline) {
       child.kill('SIGKILL')
       await exited
-      throw unavailable(
-        reference,
-        `rclone mount did not start (${masked(stderr, grant.sasToken).trim().slice(-1500) || 'no output'})`,
-      )
+      await proxy.close()
+      throw unavailable(reference, `rclone mount did not start (${masked(stderr).trim().slice(-1500) || 'no output'})`)
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -205,8 +215,6 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
   let unmounting: Promise<void> | undefined
   return {
     reference,
-    // rclone reads its SAS once: the mount reads until it expires (the server signs SAS for an hour).
-    expiresOn: grant.expiresOn,
     unmount() {
       unmounting ??= (async () => {
         if (await isMounted(mountPoint)) {
@@ -220,16 +228,16 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
           await exited
           clearTimeout(timer)
         }
+        await proxy.close()
       })()
       return unmounting
     },
   }
 }
 
-/** rclone's output with the SAS cut out, so an error never shows it. */
-function masked(text: string, sasToken: string): string {
-  const token = sasToken.replace(/^\?/, '')
-  return text.replaceAll(token, '***').replace(/sig=[^&\s"]+/g, 'sig=***')
+/** rclone's output with the proxy's secret cut out, so an error never shows it. */
+function masked(text: string): string {
+  return text.replace(/sig=[^&\s"]+/g, 'sig=***')
 }
 
 /** Whether `/proc/mounts` lists a mount at `folder` (paths there escape space, tab, newline, backslash). */

@@ -330,9 +330,7 @@ async function prepareReference(
         env: options.env,
       })
       options.mounts.push(mount)
-      const until =
-        mount.expiresOn === undefined ? '' : ` (read access until ${mount.expiresOn}; for a longer run use asDownload())`
-      options.say(`mounted ${config.name} at ${reference.path}${until}`)
+      options.say(`mounted ${config.name} at ${reference.path}`)
       return
     }
     case 'upload':
