@@ -73,6 +73,18 @@ describe.skipIf(!canMount)('mounting an Azure Blob datastore with rclone (Azurit
     }
   })
 
+  it('says FILE_NOT_FOUND before mounting a path that holds nothing', async () => {
+    const placed = placeReference(reference({ name: 'gone', datastore: 'workspaceblobstore', pathOnDatastore: 'no/such' }), {
+      runId: 'r0',
+      runFolder: path.join(dir, 'run-0'),
+      workingFolder: path.join(dir, 'run-0', 'wd'),
+    })
+    await expect(mountReference(workspace, placed, { env })).rejects.toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      message: expect.stringContaining('holds nothing at "no/such"') as string,
+    })
+  })
+
   it('is MOUNT_UNAVAILABLE, naming what to install and asDownload(), when rclone is missing', async () => {
     const placed = placeReference(reference({ name: 'inputs', datastore: 'workspaceblobstore', pathOnDatastore: 'inputs' }), {
       runId: 'r3',

@@ -6,7 +6,7 @@ import { Datastore } from '@wharf/sdk'
 import type { PlacedReference } from './paths.js'
 import { startListingServer } from './listing-server.js'
 import { startSasProxy } from './sas-proxy.js'
-import { isDatastoreFile } from './transfer.js'
+import { entryKindAt, nothingAt } from './transfer.js'
 
 type Connection = Datastore['workspace']
 
@@ -63,7 +63,10 @@ export async function mountReference(
     'read',
     options.signal ? { signal: options.signal } : {},
   )
-  const isFile = await isDatastoreFile(datastore, reference.datastorePath, options.signal)
+  const kind = await entryKindAt(datastore, reference.datastorePath, options.signal)
+  // An empty mount would let the script run on nothing: say so before it starts, as a download does.
+  if (kind === 'none' && reference.datastorePath !== '') throw nothingAt(reference)
+  const isFile = kind === 'file'
   const folderPath = isFile ? path.posix.dirname(reference.datastorePath).replace(/^\.$/, '') : reference.datastorePath
   const tools = { tools: options.tools ?? {}, searchPath: options.env?.PATH ?? '' }
   const common = { reference, isFile, tools: options.tools ?? {}, env: options.env ?? {} }
@@ -91,13 +94,6 @@ export async function mountReference(
       if (!(await sameFolder(grant))) return mountThroughServer()
       reference.base = path.join(grant.path, ...folderPath.split('/').filter(Boolean))
       reference.path = isFile ? path.join(reference.base, path.posix.basename(reference.datastorePath)) : reference.base
-      await stat(reference.path).catch((cause: unknown) => {
-        throw new WharfError(
-          'FILE_NOT_FOUND',
-          `data reference "${reference.config.name}": datastore "${printable(datastore.name)}" holds nothing at "${printable(reference.datastorePath || '/')}"; check the path`,
-          { cause },
-        )
-      })
       return { reference, unmount: () => Promise.resolve() }
     }
     case 'azure_sas': {
