@@ -61,13 +61,14 @@ function request(options: {
   dataReferences?: DataReferenceConfig[]
   environmentVariables?: Record<string, string>
   maxRunDurationSeconds?: number
+  python?: string
 }): SubmitRequest {
   const definition: Omit<RunDefinition, 'sourceDirectoryDataStore'> = {
     script: options.script,
     command: options.command,
     dataReferences: options.dataReferences ?? [],
     environmentVariables: options.environmentVariables ?? {},
-    python: null,
+    python: options.python ?? null,
     maxRunDurationSeconds: options.maxRunDurationSeconds ?? 600,
   }
   return { experiment: 'submitted', sourceDirectory: options.sourceDirectory, definition, computeTarget: 'local' }
@@ -399,6 +400,19 @@ writeFileSync('result.txt', text.toUpperCase())
     const ended = await waitForEnd(workspace.client, run.id)
     expect(ended.status, await readLog(workspace.client, run.id, 'runner.txt')).toBe('Completed')
     expect(await readFile(path.join(dir, 'shared', 'results', run.id, 'result.txt'), 'utf8')).toBe('HELLO FROM THE DATASTORE')
+  })
+
+  it('fails a run whose Python interpreter is missing, saying how to name one', async () => {
+    const folder = await source('no-python', { 'a.py': 'print(1)\n' })
+    const run = await submitRun(
+      workspace,
+      request({ sourceDirectory: folder, script: 'a.py', command: ['a.py'], python: path.join(dir, 'no-such-python') }),
+    )
+    const ended = await waitForEnd(workspace.client, run.id)
+    expect(ended.status).toBe('Failed')
+    expect(ended.error?.code).toBe('INVALID_ARGUMENT')
+    expect(ended.error?.message).toContain('it was not found')
+    expect(ended.error?.message).toContain("name the Python interpreter in the run's definition")
   })
 
   it('fails before the script starts when an input cannot be reached, naming it', async () => {

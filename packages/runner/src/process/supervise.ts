@@ -289,6 +289,8 @@ async function execute(
       streams[stream].push(chunk)
       if (stream === 'stderr') stderrTail.push(chunk)
     },
+  }).catch((error: unknown) => {
+    throw withInterpreterHint(error, definition)
   })
   stage.scriptStarted = true
   const stopScript = (): void => void script.stop({ graceMs: options.graceMs })
@@ -388,6 +390,16 @@ async function isFolder(folder: string): Promise<boolean> {
   return stat(folder).then(
     (info) => info.isDirectory(),
     () => false,
+  )
+}
+
+/** A `.py` entry script whose interpreter was not found: say how to name another. */
+function withInterpreterHint(error: unknown, definition: NonNullable<RunInfo['definition']>): unknown {
+  if (!isWharfError(error, 'INVALID_ARGUMENT') || !definition.script?.toLowerCase().endsWith('.py')) return error
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `${error.message}; name the Python interpreter in the run's definition (python, e.g. /path/to/venv/bin/python)`,
+    { cause: error },
   )
 }
 
