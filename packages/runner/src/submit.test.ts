@@ -438,7 +438,8 @@ writeFileSync('result.txt', text.toUpperCase())
 
   it('uploads nothing for an unchanged folder: one createSnapshot call answers complete', async () => {
     const files: Record<string, string> = {}
-    for (let i = 0; i < 50; i++) files[`src/file-${i}.py`] = `print(${i})\n`
+    // Contents no other test has: the server keeps each content once, whoever uploaded it.
+    for (let i = 0; i < 50; i++) files[`src/file-${i}.py`] = `print('unchanged ${i}')\n`
     files['src/__init__.py'] = ''
     const folder = await source('unchanged', files)
     const first = await createSnapshot(workspace.client, folder)
