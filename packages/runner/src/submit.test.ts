@@ -1,4 +1,4 @@
-import { chmod, mkdir, mkdtemp, readFile, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, rm, stat, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -147,6 +147,7 @@ async function expectRunResults(runId: string, language: string): Promise<void> 
   for await (const file of blob.list({ prefix: `models/${runId}/` })) stored.push(file.path)
   expect(stored).toEqual([`models/${runId}/model.bin`])
   // The working folder is gone; the runner's own log stays.
+  await expect(stat(path.join(home, 'runs', runId, 'wd'))).rejects.toMatchObject({ code: 'ENOENT' })
   await expect(readFile(path.join(home, 'runs', runId, 'runner.log'), 'utf8')).resolves.toContain(`run ${runId} ended Completed`)
 }
 
@@ -413,6 +414,17 @@ writeFileSync('result.txt', text.toUpperCase())
     expect(ended.error?.code).toBe('INVALID_ARGUMENT')
     expect(ended.error?.message).toContain('it was not found')
     expect(ended.error?.message).toContain("name the Python interpreter in the run's definition")
+  })
+
+  it('keeps the working folder when asked', async () => {
+    const folder = await source('keep', {
+      'keep.mjs': "import { writeFileSync } from 'node:fs'; writeFileSync('left.txt', 'here')\n",
+    })
+    const run = await submitRun(workspace, request({ sourceDirectory: folder, script: 'keep.mjs', command: ['keep.mjs'] }), {
+      keepWorkingFolder: true,
+    })
+    expect((await waitForEnd(workspace.client, run.id)).status).toBe('Completed')
+    expect(await readFile(path.join(home, 'runs', run.id, 'wd', 'left.txt'), 'utf8')).toBe('here')
   })
 
   it('fails before the script starts when an input cannot be reached, naming it', async () => {

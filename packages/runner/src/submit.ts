@@ -12,6 +12,8 @@ export interface SubmitOptions {
   wharfHome?: string
   /** The compute targets by name; default `local` only. */
   computeTargets?: readonly ComputeTarget[]
+  /** With the default `local` target: keep the run's working folder after it ends. */
+  keepWorkingFolder?: boolean
 }
 
 /**
@@ -29,7 +31,9 @@ export async function submitRun(
   const { signal } = request
   const client = workspace.client
   const wharfHome = options.wharfHome ?? path.dirname(workspace.spoolDir)
-  const targets = options.computeTargets ?? [localComputeTarget({ wharfHome })]
+  const targets = options.computeTargets ?? [
+    localComputeTarget({ wharfHome, ...(options.keepWorkingFolder === true ? { keepWorkingFolder: true } : {}) }),
+  ]
   const target = targets.find((candidate) => candidate.name === request.computeTarget)
   if (target === undefined) {
     throw new WharfError(
