@@ -117,6 +117,7 @@ describe.skipIf(!hasRclone())('a mount of a datastore only the server reaches (S
     const data = path.join(dir, 's3-data')
     await mkdir(path.join(data, 'corpus', 'deep'), { recursive: true })
     await writeFile(path.join(data, 'corpus', 'text.txt'), 'bucket text')
+    await writeFile(path.join(data, 'corpus', 'odd name #1 ü.txt'), 'odd')
     await writeFile(path.join(data, 'corpus', 'deep', 'big.bin'), Buffer.alloc(3 * 1024 * 1024, 7))
     expect((await bucket.upload({ srcDir: data, showProgress: false })).failed).toEqual([])
     await writeSource('s3', {
@@ -124,6 +125,7 @@ describe.skipIf(!hasRclone())('a mount of a datastore only the server reaches (S
 corpus = sys.argv[1]
 print('bucket text: ' + open(os.path.join(corpus, 'text.txt')).read())
 print('listing: ' + ','.join(sorted(os.listdir(corpus))))
+print('odd: ' + open(os.path.join(corpus, 'odd name #1 ü.txt'), encoding='utf-8').read())
 data = open(os.path.join(corpus, 'deep', 'big.bin'), 'rb').read()
 print('big: %d bytes, all 7: %s' % (len(data), all(b == 7 for b in data)))
 `,
@@ -151,7 +153,8 @@ print('big: %d bytes, all 7: %s' % (len(data), all(b == 7 for b in data)))
       'Completed',
     )
     expect(std).toContain('bucket text: bucket text')
-    expect(std).toContain('listing: deep,text.txt')
+    expect(std).toContain('listing: deep,odd name #1 ü.txt,text.txt')
+    expect(std).toContain('odd: odd')
     expect(std).toContain(`big: ${3 * 1024 * 1024} bytes, all 7: True`)
     expect(await isMounted(path.join(dir, 'home', 'runs', run.id, 'data', 'corpus'))).toBe(false)
   })
