@@ -19,7 +19,7 @@ afterAll(async () => {
 })
 
 describe('a server restart while a submitted run goes on', () => {
-  it('loses nothing: the heartbeat, the live log and the final status carry on once the server is back', async () => {
+  it('loses nothing: the heartbeat, the live log, the outputs and the final status carry on once the server is back', async () => {
     const dataDir = path.join(dir, 'server')
     server = await startServerProcess({ dataDir })
     const port = server.port
@@ -52,7 +52,9 @@ const timer = setInterval(() => {
     })
     await waitForLog(workspace.client, { runId: run.id, name: 'std_log.txt', text: 'tick 3' })
     await server.kill()
-    await new Promise((resolve) => setTimeout(resolve, 1500))
+    // Down past the script's end: the runner finishes the run (the rest of the log, outputs, the final
+    // status) against a server that is not there, and carries it out once the server is back.
+    await new Promise((resolve) => setTimeout(resolve, 6000))
     server = await startServerProcess({ dataDir, port })
     const ended = await waitForEnd(workspace.client, run.id, 60_000)
     expect(ended.status, ended.error?.message).toBe('Completed')

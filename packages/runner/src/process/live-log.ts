@@ -21,6 +21,8 @@ export interface LiveLogOptions {
   maxAppendBytes: number
   /** Waits between tries of a failed append; the last is repeated. Default 0.2, 0.5, 1, 2 s. */
   retryDelaysMs?: readonly number[]
+  /** Once closing, how long a server that went away is waited for before the live copy gives up. Default 2 minutes. */
+  closeWaitMs?: number
   /** Whether a failed append is worth another try; default every failure. */
   isTransient?: (error: unknown) => boolean
   /** Hears an append given up on (not transient): the log goes on locally, the live copy stops. */
@@ -48,7 +50,8 @@ export class LiveLog {
   #timer: NodeJS.Timeout | undefined
   #sending: Promise<void> | undefined
   #gaveUp = false
-  #closing = false
+  /** When close() began; appends failing after `closeWaitMs` from then are given up. */
+  #closingAt: number | undefined
   #closed = false
 
   constructor(options: LiveLogOptions) {
@@ -81,7 +84,7 @@ export class LiveLog {
 
   /** Sends the rest and closes the local copy; writes after it are dropped. */
   async close(): Promise<void> {
-    this.#closing = true
+    this.#closingAt = Date.now()
     await this.flush()
     this.#closed = true
     if (this.#fd !== undefined) closeSync(this.#fd)
@@ -140,8 +143,9 @@ export class LiveLog {
         this.#sent += bytes.length
         return
       } catch (error) {
-        // Closing, the run is ending: a server still away after the last delay is not waited for any longer.
-        if (!(this.#options.isTransient?.(error) ?? true) || (this.#closing && attempt >= delays.length)) {
+        // Closing, the run is ending: a server away for longer than closeWaitMs is not waited for any longer.
+        const waitedOut = this.#closingAt !== undefined && Date.now() - this.#closingAt > (this.#options.closeWaitMs ?? 120_000)
+        if (!(this.#options.isTransient?.(error) ?? true) || waitedOut) {
           this.#giveUp(error)
           return
         }
