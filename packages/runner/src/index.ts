@@ -18,12 +18,8 @@ export {
   type ManifestFile,
   type BuildManifestOptions,
 } from './snapshot/manifest.js'
-/** The ignore files a snapshot honours, in order of precedence. */
-export { IGNORE_FILE_NAMES } from './snapshot/ignore-rules.js'
 /** Downloads a snapshot into a folder (`wharf run show --snapshot DIR`). */
 export { materializeSnapshot, type MaterializeOptions } from './snapshot/materialize.js'
-/** The argv a run starts with, data-reference tokens replaced. */
-export { buildArgv, substituteReferences, type ArgvOptions } from './process/argv.js'
 /** Mount tool locations (rclone, fusermount3, /dev/fuse), for machines that keep them elsewhere. */
 export type { MountTools } from './data-references/mount.js'
 /** What the runner needs of a workspace. */

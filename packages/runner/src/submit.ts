@@ -12,12 +12,15 @@ export interface SubmitOptions {
   wharfHome?: string
   /** The compute targets by name; default `local` only. */
   computeTargets?: readonly ComputeTarget[]
+  /** With the default `local` target: keep the run's working folder after it ends. */
+  keepWorkingFolder?: boolean
 }
 
 /**
  * Submits a run: snapshots the source folder (only new contents are uploaded), creates the run Queued
  * with its definition, mints its run token and launches its runner on the compute target. Resolves
- * with the created run; a launch that fails leaves the run Failed with the reason, and rejects.
+ * with the created run; a launch that fails leaves the run Failed with the reason (Canceled when
+ * `request.signal` aborted it), and rejects.
  * INVALID_ARGUMENT for an unknown compute target; LIMIT_EXCEEDED for a source folder over the limits.
  */
 export async function submitRun(
@@ -28,7 +31,9 @@ export async function submitRun(
   const { signal } = request
   const client = workspace.client
   const wharfHome = options.wharfHome ?? path.dirname(workspace.spoolDir)
-  const targets = options.computeTargets ?? [localComputeTarget({ wharfHome })]
+  const targets = options.computeTargets ?? [
+    localComputeTarget({ wharfHome, ...(options.keepWorkingFolder === true ? { keepWorkingFolder: true } : {}) }),
+  ]
   const target = targets.find((candidate) => candidate.name === request.computeTarget)
   if (target === undefined) {
     throw new WharfError(
@@ -72,8 +77,16 @@ export async function submitRun(
       ...(signal ? { signal } : {}),
     })
   } catch (error) {
-    const message = `the run could not be started on compute target "${target.name}": ${error instanceof Error ? error.message : String(error)}`
-    await client.setRunStatus(run.id, 'Failed', { error: { code: 'LAUNCH_FAILED', message } }).catch(() => undefined)
+    // The submitter gave up (Ctrl-C) before the runner started: the run is canceled, not failed.
+    const ending = signal?.aborted
+      ? client.setRunStatus(run.id, 'Canceled')
+      : client.setRunStatus(run.id, 'Failed', {
+          error: {
+            code: 'LAUNCH_FAILED',
+            message: `the run could not be started on compute target "${target.name}": ${error instanceof Error ? error.message : String(error)}`,
+          },
+        })
+    await ending.catch(() => undefined)
     throw error
   }
   return run

@@ -12,6 +12,8 @@ export interface LocalComputeTargetOptions {
   wharfHome: string
   /** The environment the runner starts from (PATH, HOME…); this process's when absent. WHARF_* and AZUREML_* are never passed on. */
   env?: Readonly<Record<string, string | undefined>>
+  /** Keep each run's working folder after it ends (to look at what the script left); removed by default. */
+  keepWorkingFolder?: boolean
 }
 
 /**
@@ -32,6 +34,7 @@ export function localComputeTarget(options: LocalComputeTargetOptions): ComputeT
         env[key] = value
       }
       Object.assign(env, launch.env, { WHARF_HOME: options.wharfHome })
+      if (options.keepWorkingFolder === true) env.WHARF_KEEP_WORKING_FOLDER = '1'
       const log = openSync(path.join(runFolder, 'runner.log'), 'a')
       try {
         const child = spawn(process.execPath, runnerBinArgs(), {

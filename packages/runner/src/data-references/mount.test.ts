@@ -6,6 +6,7 @@ import type { DataReferenceConfig } from '@wharf/contract'
 import { hasRclone } from '@wharf/datastores/test-support'
 import { Datastore, Workspace } from '@wharf/sdk'
 import { startTestServer, useAzuriteBlobServer, type TestServer } from '@wharf/server/test-support'
+import { startListingServer } from './listing-server.js'
 import { isMounted, mountReference } from './mount.js'
 import { placeReference } from './paths.js'
 
@@ -72,6 +73,18 @@ describe.skipIf(!canMount)('mounting an Azure Blob datastore with rclone (Azurit
     }
   })
 
+  it('says FILE_NOT_FOUND before mounting a path that holds nothing', async () => {
+    const placed = placeReference(reference({ name: 'gone', datastore: 'workspaceblobstore', pathOnDatastore: 'no/such' }), {
+      runId: 'r0',
+      runFolder: path.join(dir, 'run-0'),
+      workingFolder: path.join(dir, 'run-0', 'wd'),
+    })
+    await expect(mountReference(workspace, placed, { env })).rejects.toMatchObject({
+      code: 'FILE_NOT_FOUND',
+      message: expect.stringContaining('holds nothing at "no/such"') as string,
+    })
+  })
+
   it('is MOUNT_UNAVAILABLE, naming what to install and asDownload(), when rclone is missing', async () => {
     const placed = placeReference(reference({ name: 'inputs', datastore: 'workspaceblobstore', pathOnDatastore: 'inputs' }), {
       runId: 'r3',
@@ -118,6 +131,24 @@ describe('mounting a folder datastore this machine sees', () => {
   afterAll(async () => {
     await server.stop()
     await rm(dir, { recursive: true, force: true })
+  })
+
+  it('serves a folder as rclone reads one: HTML indexes, sizes, ranges through the server, nothing without its secret', async () => {
+    const listing = await startListingServer({ client: workspace.client, datastore: 'shared', folder: 'sets' })
+    try {
+      expect(listing.fileCount).toBe(1)
+      const index = await fetch(listing.url)
+      expect(await index.text()).toContain('<a href="a/">a/</a>')
+      expect(await (await fetch(`${listing.url}a/`)).text()).toContain('<a href="x.txt">x.txt</a>')
+      const head = await fetch(`${listing.url}a/x.txt`, { method: 'HEAD' })
+      expect(head.headers.get('content-length')).toBe('1')
+      expect(await (await fetch(`${listing.url}a/x.txt`)).text()).toBe('x')
+      expect((await fetch(`${listing.url}a/missing.txt`)).status).toBe(404)
+      const root = new URL(listing.url)
+      expect((await fetch(`${root.origin}/guess/a/x.txt`)).status).toBe(403)
+    } finally {
+      await listing.close()
+    }
   })
 
   it('points the reference straight at the folder, with no mount', async () => {

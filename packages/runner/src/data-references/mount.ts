@@ -4,7 +4,9 @@ import path from 'node:path'
 import { WharfError, printable, type DatastoreAccess } from '@wharf/contract'
 import { Datastore } from '@wharf/sdk'
 import type { PlacedReference } from './paths.js'
-import { isDatastoreFile } from './transfer.js'
+import { startListingServer } from './listing-server.js'
+import { startSasProxy } from './sas-proxy.js'
+import { entryKindAt, nothingAt } from './transfer.js'
 
 type Connection = Datastore['workspace']
 
@@ -23,8 +25,6 @@ export interface MountTools {
 /** A mount made for a run; `unmount` is safe to call more than once. */
 export interface Mount {
   readonly reference: PlacedReference
-  /** When the mount's read grant (the SAS) runs out: reads fail after it. Undefined when it does not. */
-  readonly expiresOn?: string
   unmount(): Promise<void>
 }
 
@@ -41,9 +41,11 @@ function unavailable(reference: PlacedReference, why: string): WharfError {
 /**
  * Mounts a reference read-only before the script starts. A folder datastore this machine sees itself
  * needs no mount: the reference's path is that folder. An Azure Blob container is mounted with
- * `rclone mount --read-only` and a short-lived read SAS handed over in rclone's environment (never in
- * argv, a file or a log). Anything else (S3, Azure Files, a folder only the server sees), or a machine
- * without rclone or FUSE, is MOUNT_UNAVAILABLE saying what is missing and suggesting asDownload().
+ * `rclone mount --read-only` through a loopback proxy that adds the current read SAS (renewed) to each
+ * request; anything else (S3, Azure Files, a folder only the server sees) with `rclone mount` of a
+ * loopback listing of the folder whose files are read through the server with the run token. No
+ * storage key or SAS is ever on disk, in argv or in a log. A machine without rclone or FUSE is
+ * MOUNT_UNAVAILABLE saying what is missing and suggesting asDownload().
  */
 export async function mountReference(
   workspace: Connection,
@@ -61,41 +63,69 @@ export async function mountReference(
     'read',
     options.signal ? { signal: options.signal } : {},
   )
-  const isFile = await isDatastoreFile(datastore, reference.datastorePath, options.signal)
+  const kind = await entryKindAt(datastore, reference.datastorePath, options.signal)
+  // An empty mount would let the script run on nothing: say so before it starts, as a download does.
+  if (kind === 'none' && reference.datastorePath !== '') throw nothingAt(reference)
+  const isFile = kind === 'file'
   const folderPath = isFile ? path.posix.dirname(reference.datastorePath).replace(/^\.$/, '') : reference.datastorePath
+  const tools = { tools: options.tools ?? {}, searchPath: options.env?.PATH ?? '' }
+  const common = { reference, isFile, tools: options.tools ?? {}, env: options.env ?? {} }
+  const mountThroughServer = async (): Promise<Mount> => {
+    await checkTools(reference, tools)
+    const listing = await startListingServer({
+      client: workspace.client,
+      datastore: datastore.name,
+      folder: folderPath,
+      ...(options.signal ? { signal: options.signal } : {}),
+    })
+    return rcloneMount({
+      ...common,
+      source: {
+        config: { RCLONE_CONFIG_WHARF_TYPE: 'http', RCLONE_CONFIG_WHARF_URL: listing.url },
+        remote: 'wharf:',
+        secret: listing.url,
+        close: () => listing.close(),
+      },
+    })
+  }
   switch (grant.mode) {
     case 'filesystem': {
-      if (!(await sameFolder(grant))) {
-        throw unavailable(
-          reference,
-          `its folder ${printable(grant.path, 300)} is on the server's machine, which this machine does not share`,
-        )
-      }
+      // A folder only the server's machine sees is mounted through the server, as S3 is.
+      if (!(await sameFolder(grant))) return mountThroughServer()
       reference.base = path.join(grant.path, ...folderPath.split('/').filter(Boolean))
       reference.path = isFile ? path.join(reference.base, path.posix.basename(reference.datastorePath)) : reference.base
-      await stat(reference.path).catch((cause: unknown) => {
-        throw new WharfError(
-          'FILE_NOT_FOUND',
-          `data reference "${reference.config.name}": datastore "${printable(datastore.name)}" holds nothing at "${printable(reference.datastorePath || '/')}"; check the path`,
-          { cause },
-        )
-      })
       return { reference, unmount: () => Promise.resolve() }
     }
-    case 'azure_sas':
-      if (grant.kind !== 'azure_blob') {
-        throw unavailable(
-          reference,
-          'Azure file shares cannot be mounted without the storage key (rclone 1.60 has no SAS backend for them)',
-        )
-      }
-      await checkTools(reference, { tools: options.tools ?? {}, searchPath: options.env?.PATH ?? '' })
-      return rcloneMount({ reference, grant, folderPath, isFile, tools: options.tools ?? {}, env: options.env ?? {} })
+    case 'azure_sas': {
+      // rclone 1.60 reads Azure file shares only with the account key: through the server instead.
+      if (grant.kind !== 'azure_blob') return mountThroughServer()
+      await checkTools(reference, tools)
+      // rclone reads its SAS once; the proxy renews it, so the mount reads for as long as the run goes on.
+      const proxy = await startSasProxy({
+        grant,
+        renew: async () => {
+          const next = await workspace.client.datastoreAccess(datastore.name, 'read')
+          if (next.mode !== 'azure_sas') {
+            throw new WharfError(
+              'DATASTORE_UNAVAILABLE',
+              `datastore "${datastore.name}" is no longer reached with a SAS; run again`,
+            )
+          }
+          return next
+        },
+      })
+      return rcloneMount({
+        ...common,
+        source: {
+          config: { RCLONE_CONFIG_WHARF_TYPE: 'azureblob', RCLONE_CONFIG_WHARF_SAS_URL: proxy.sasUrl },
+          remote: `wharf:${[grant.containerName, folderPath].filter(Boolean).join('/')}`,
+          secret: proxy.sasUrl,
+          close: () => proxy.close(),
+        },
+      })
+    }
     case 'proxy':
-      throw unavailable(
-        reference,
-        `datastore kind ${datastore.kind} is only reached through the server, and mounting it would need its storage keys on this machine`,
-      )
+      return mountThroughServer()
   }
 }
 
@@ -136,44 +166,41 @@ async function onPath(program: string, searchPath: string): Promise<boolean> {
   return false
 }
 
+/** What rclone mounts: its remote's settings (environment only), the remote, and the local server behind it. */
+interface RcloneSource {
+  config: Record<string, string>
+  remote: string
+  /** Cut out of rclone's output before it is shown. */
+  secret: string
+  close(): Promise<void>
+}
+
 interface RcloneMountOptions {
   reference: PlacedReference
-  grant: Extract<DatastoreAccess, { mode: 'azure_sas' }>
-  folderPath: string
+  source: RcloneSource
   isFile: boolean
   tools: MountTools
   env: Readonly<Record<string, string | undefined>>
 }
 
 async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
-  const { reference, grant, folderPath, isFile, tools } = options
+  const { reference, source, isFile, tools } = options
   const mountPoint = reference.base
   await mkdir(mountPoint, { recursive: true })
   if ((await readdir(mountPoint)).length > 0) {
+    await source.close()
     throw unavailable(
       reference,
       `its mount point ${printable(mountPoint, 300)} is not empty; give an empty or new folder as pathOnCompute`,
     )
   }
-  const serviceUrl = grant.serviceUrl.replace(/\/+$/, '')
-  const sasUrl = `${serviceUrl}/${grant.containerName}?${grant.sasToken.replace(/^\?/, '')}`
   const rcloneEnv: Record<string, string> = {}
   for (const [key, value] of Object.entries(options.env))
     if (value !== undefined && !key.startsWith('RCLONE_')) rcloneEnv[key] = value
-  Object.assign(rcloneEnv, {
-    RCLONE_CONFIG: '/dev/null',
-    RCLONE_CONFIG_WHARF_TYPE: 'azureblob',
-    RCLONE_CONFIG_WHARF_SAS_URL: sasUrl,
-  })
-  // An emulator (Azurite) has the account in the URL's path; rclone then needs both settings.
-  if (new URL(serviceUrl).pathname.replace(/\/+$/, '') !== '') {
-    rcloneEnv.RCLONE_CONFIG_WHARF_USE_EMULATOR = 'true'
-    rcloneEnv.RCLONE_CONFIG_WHARF_ENDPOINT = serviceUrl
-  }
-  const remote = `wharf:${[grant.containerName, folderPath].filter(Boolean).join('/')}`
+  Object.assign(rcloneEnv, { RCLONE_CONFIG: '/dev/null' }, source.config)
   const child: ChildProcess = spawn(
     tools.rclone ?? 'rclone',
-    ['mount', remote, mountPoint, '--read-only', '--dir-cache-time', '10s'],
+    ['mount', source.remote, mountPoint, '--read-only', '--dir-cache-time', '10s'],
     {
       env: rcloneEnv,
       stdio: ['ignore', 'ignore', 'pipe'],
@@ -194,10 +221,9 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
     if (gone || Date.now() > deadline) {
       child.kill('SIGKILL')
       await exited
-      throw unavailable(
-        reference,
-        `rclone mount did not start (${masked(stderr, grant.sasToken).trim().slice(-1500) || 'no output'})`,
-      )
+      await source.close()
+      const output = masked(stderr, source.secret).trim().slice(-1500)
+      throw unavailable(reference, `rclone mount did not start (${output || 'no output'})`)
     }
     await new Promise((resolve) => setTimeout(resolve, 50))
   }
@@ -205,8 +231,6 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
   let unmounting: Promise<void> | undefined
   return {
     reference,
-    // rclone reads its SAS once: the mount reads until it expires (the server signs SAS for an hour).
-    expiresOn: grant.expiresOn,
     unmount() {
       unmounting ??= (async () => {
         if (await isMounted(mountPoint)) {
@@ -220,16 +244,16 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
           await exited
           clearTimeout(timer)
         }
+        await source.close()
       })()
       return unmounting
     },
   }
 }
 
-/** rclone's output with the SAS cut out, so an error never shows it. */
-function masked(text: string, sasToken: string): string {
-  const token = sasToken.replace(/^\?/, '')
-  return text.replaceAll(token, '***').replace(/sig=[^&\s"]+/g, 'sig=***')
+/** rclone's output with the local server's secret cut out, so an error never shows it. */
+function masked(text: string, secret: string): string {
+  return text.replaceAll(secret, '***').replace(/sig=[^&\s"]+/g, 'sig=***')
 }
 
 /** Whether `/proc/mounts` lists a mount at `folder` (paths there escape space, tab, newline, backslash). */

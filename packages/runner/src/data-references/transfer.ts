@@ -6,15 +6,30 @@ import type { PlacedReference } from './paths.js'
 
 type Connection = Datastore['workspace']
 
-/** Whether the datastore holds a file at `datastorePath` (else it is a folder, or nothing). */
-export async function isDatastoreFile(datastore: Datastore, datastorePath: string, signal?: AbortSignal): Promise<boolean> {
-  if (datastorePath === '') return false
-  for await (const file of datastore.list({ prefix: datastorePath, ...(signal ? { signal } : {}) })) {
-    if (file.path === datastorePath) return true
-    // Listed in byte order: past `<path>/` nothing can match any more.
-    if (file.path > `${datastorePath}/`) break
+/** What a datastore holds at a path: a file, a folder (files below it), or nothing. */
+export async function entryKindAt(
+  datastore: Datastore,
+  datastorePath: string,
+  signal?: AbortSignal,
+): Promise<'file' | 'folder' | 'none'> {
+  const first = async (prefix: string): Promise<string | undefined> => {
+    for await (const file of datastore.list({ ...(prefix ? { prefix } : {}), ...(signal ? { signal } : {}) })) return file.path
+    return undefined
   }
-  return false
+  if (datastorePath === '') return (await first('')) === undefined ? 'none' : 'folder'
+  // Listed in path order, a file at the path itself comes before anything else the prefix matches.
+  if ((await first(datastorePath)) === datastorePath) return 'file'
+  return (await first(`${datastorePath}/`)) === undefined ? 'none' : 'folder'
+}
+
+/** FILE_NOT_FOUND for a reference whose datastore holds nothing at its path. */
+export function nothingAt(reference: PlacedReference): WharfError {
+  const { config, datastorePath } = reference
+  return new WharfError(
+    'FILE_NOT_FOUND',
+    `data reference "${config.name}": datastore "${printable(config.datastore)}" holds nothing at "${printable(datastorePath || '/')}"; check the path, or upload the data first`,
+    { details: { reference: config.name, datastore: config.datastore, path: datastorePath } },
+  )
 }
 
 /**
@@ -29,7 +44,9 @@ export async function downloadReference(
 ): Promise<{ files: number; bytes: number }> {
   const { config, datastorePath } = reference
   const datastore = await Datastore.get(workspace, config.datastore, options)
-  const isFile = await isDatastoreFile(datastore, datastorePath, options.signal)
+  const kind = await entryKindAt(datastore, datastorePath, options.signal)
+  if (kind === 'none') throw nothingAt(reference)
+  const isFile = kind === 'file'
   const prefix = datastorePath === '' ? undefined : isFile ? datastorePath : `${datastorePath}/`
   const result = await datastore.downloadFiles({
     targetPath: reference.base,
@@ -45,12 +62,6 @@ export async function downloadReference(
     { overwriteHint: 'set overwrite on the reference', localPathOf: (key) => path.join(reference.base, key) },
   )
   const files = result.downloaded.length + result.overwritten.length + result.unchanged.length
-  if (files === 0) {
-    throw new WharfError(
-      'FILE_NOT_FOUND',
-      `data reference "${config.name}": datastore "${printable(config.datastore)}" holds nothing at "${printable(datastorePath || '/')}"; check the path, or upload the data first`,
-    )
-  }
   return { files, bytes: result.bytes }
 }
 

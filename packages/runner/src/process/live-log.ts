@@ -1,5 +1,4 @@
-import { createWriteStream, type WriteStream } from 'node:fs'
-import { once } from 'node:events'
+import { closeSync, openSync, read, writeSync } from 'node:fs'
 
 /** Sends one chunk of a live log at a byte offset; a repeated offset is harmless (the server ignores it). */
 export type AppendChunk = (chunk: { offset: number; bytes: Buffer }) => Promise<void>
@@ -7,7 +6,10 @@ export type AppendChunk = (chunk: { offset: number; bytes: Buffer }) => Promise<
 /** Options for {@link LiveLog}. */
 export interface LiveLogOptions {
   append: AppendChunk
-  /** A local copy of everything written (what is uploaded as the log artifact at the end). */
+  /**
+   * The local copy of everything written (what is uploaded as the log artifact at the end), created
+   * afresh; appends are read back from it, so a long outage costs disk, not memory.
+   */
   localFile: string
   /** Texts never sent nor kept: each occurrence becomes `***` (the run token). */
   secrets?: readonly string[]
@@ -19,6 +21,8 @@ export interface LiveLogOptions {
   maxAppendBytes: number
   /** Waits between tries of a failed append; the last is repeated. Default 0.2, 0.5, 1, 2 s. */
   retryDelaysMs?: readonly number[]
+  /** Once closing, how long a server that went away is waited for before the live copy gives up. Default 2 minutes. */
+  closeWaitMs?: number
   /** Whether a failed append is worth another try; default every failure. */
   isTransient?: (error: unknown) => boolean
   /** Hears an append given up on (not transient): the log goes on locally, the live copy stops. */
@@ -35,25 +39,25 @@ const MASK = Buffer.from('***')
 export class LiveLog {
   readonly #options: LiveLogOptions
   readonly #secrets: Buffer[]
-  readonly #file: WriteStream
+  /** The local copy, written synchronously (the page cache takes it) and read back to send. */
+  #fd: number | undefined
   /** Written bytes not yet masked for good: they may end with the start of a secret. */
   #held: Buffer = Buffer.alloc(0)
-  /** Masked bytes waiting to be sent. */
-  #pending: Buffer[] = []
-  #pendingBytes = 0
+  /** Masked bytes in the local copy. */
+  #written = 0
   /** Bytes the server has (the next append's offset). */
   #sent = 0
   #timer: NodeJS.Timeout | undefined
   #sending: Promise<void> | undefined
   #gaveUp = false
-  #closing = false
+  /** When close() began; appends failing after `closeWaitMs` from then are given up. */
+  #closingAt: number | undefined
   #closed = false
 
   constructor(options: LiveLogOptions) {
     this.#options = options
     this.#secrets = (options.secrets ?? []).filter((secret) => secret.length > 0).map((secret) => Buffer.from(secret))
-    this.#file = createWriteStream(options.localFile, { flags: 'a' })
-    this.#file.on('error', () => undefined) // the live copy still goes on; close() reports nothing
+    this.#fd = openSync(options.localFile, 'w+')
   }
 
   /** Bytes the server acknowledged so far. */
@@ -67,7 +71,7 @@ export class LiveLog {
     const bytes = typeof data === 'string' ? Buffer.from(data, 'utf8') : data
     this.#held = this.#held.length === 0 ? bytes : Buffer.concat([this.#held, bytes])
     this.#release(false)
-    if (this.#pendingBytes >= (this.#options.batchBytes ?? 64 * 1024)) this.#kick()
+    if (this.#written - this.#sent >= (this.#options.batchBytes ?? 64 * 1024)) this.#kick()
     else this.#timer ??= setTimeout(() => this.#kick(), this.#options.intervalMs ?? 250)
   }
 
@@ -80,14 +84,14 @@ export class LiveLog {
 
   /** Sends the rest and closes the local copy; writes after it are dropped. */
   async close(): Promise<void> {
-    this.#closing = true
+    this.#closingAt = Date.now()
     await this.flush()
     this.#closed = true
-    this.#file.end()
-    if (!this.#file.closed) await once(this.#file, 'close').catch(() => undefined)
+    if (this.#fd !== undefined) closeSync(this.#fd)
+    this.#fd = undefined
   }
 
-  /** Masks what is held and moves it to pending, keeping back a tail that may begin a secret unless `all`. */
+  /** Masks what is held and appends it to the local copy, keeping back a tail that may begin a secret unless `all`. */
   #release(all: boolean): void {
     let text = this.#held
     for (const secret of this.#secrets) text = replaceAll(text, secret)
@@ -95,10 +99,14 @@ export class LiveLog {
     if (!all) for (const secret of this.#secrets) keep = Math.max(keep, partialSuffix(text, secret))
     const ready = text.subarray(0, text.length - keep)
     this.#held = Buffer.from(text.subarray(text.length - keep))
-    if (ready.length === 0) return
-    this.#file.write(ready)
-    this.#pending.push(ready)
-    this.#pendingBytes += ready.length
+    if (ready.length === 0 || this.#fd === undefined) return
+    try {
+      for (let done = 0; done < ready.length;) done += writeSync(this.#fd, ready, done)
+      this.#written += ready.length
+    } catch (error) {
+      // The disk is full or gone: what cannot be kept cannot be sent either; the run goes on.
+      this.#giveUp(error)
+    }
   }
 
   #kick(): void {
@@ -107,22 +115,23 @@ export class LiveLog {
     if (this.#sending) return
     this.#sending = this.#drain().finally(() => {
       this.#sending = undefined
-      if (this.#pendingBytes > 0 && !this.#gaveUp) this.#kick()
+      if (this.#written > this.#sent && !this.#gaveUp) this.#kick()
     })
   }
 
   async #drain(): Promise<void> {
-    while (this.#pendingBytes > 0 && !this.#gaveUp) {
-      const all = this.#pending.length === 1 ? (this.#pending[0] as Buffer) : Buffer.concat(this.#pending)
-      const bytes = all.subarray(0, this.#options.maxAppendBytes)
-      const rest = all.subarray(bytes.length)
-      this.#pending = rest.length > 0 ? [rest] : []
-      this.#pendingBytes = rest.length
-      await this.#send(bytes)
-    }
-    if (this.#gaveUp) {
-      this.#pending = []
-      this.#pendingBytes = 0
+    while (this.#written > this.#sent && !this.#gaveUp && this.#fd !== undefined) {
+      const length = Math.min(this.#written - this.#sent, this.#options.maxAppendBytes)
+      const bytes = Buffer.allocUnsafe(length)
+      const fd = this.#fd
+      const got = await new Promise<number>((resolve, reject) =>
+        read(fd, bytes, 0, length, this.#sent, (error, count) => (error ? reject(error) : resolve(count))),
+      ).catch((error: unknown) => {
+        this.#giveUp(error)
+        return 0
+      })
+      if (got === 0) return
+      await this.#send(bytes.subarray(0, got))
     }
   }
 
@@ -134,16 +143,22 @@ export class LiveLog {
         this.#sent += bytes.length
         return
       } catch (error) {
-        // Closing, the run is ending: a server still away after the last delay is not waited for any longer.
-        if (!(this.#options.isTransient?.(error) ?? true) || (this.#closing && attempt >= delays.length)) {
-          this.#gaveUp = true
-          this.#options.onGiveUp?.(error)
+        // Closing, the run is ending: a server away for longer than closeWaitMs is not waited for any longer.
+        const waitedOut = this.#closingAt !== undefined && Date.now() - this.#closingAt > (this.#options.closeWaitMs ?? 120_000)
+        if (!(this.#options.isTransient?.(error) ?? true) || waitedOut) {
+          this.#giveUp(error)
           return
         }
         const delay = delays[Math.min(attempt, delays.length - 1)] ?? 1000
         await new Promise((resolve) => setTimeout(resolve, delay))
       }
     }
+  }
+
+  #giveUp(error: unknown): void {
+    if (this.#gaveUp) return
+    this.#gaveUp = true
+    this.#options.onGiveUp?.(error)
   }
 }
 

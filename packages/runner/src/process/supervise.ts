@@ -10,7 +10,7 @@ import {
   type RunError,
   type RunStatus,
 } from '@wharf/contract'
-import { Run, isRetryable, resolveRetryPolicy, retryRequest } from '@wharf/sdk'
+import { Run, isRetryable, resolveRetryPolicy, retryRequest as retryWithin } from '@wharf/sdk'
 import type { WorkspaceConnection } from '../connection.js'
 import { mountReference, type Mount, type MountTools } from '../data-references/mount.js'
 import { inputsManifestOf, placeReference, type PlacedReference } from '../data-references/paths.js'
@@ -49,6 +49,9 @@ export interface SuperviseOptions {
   signal?: AbortSignal
 }
 
+/** How long a request the run needs (its status, its logs) waits for a server that went away. */
+const SERVER_WAIT_MS = 120_000
+
 /** How long the stderr tail kept for a failed run's error is, and how many of its lines are told. */
 const STDERR_TAIL_BYTES = 64 * 1024
 const STDERR_TAIL_LINES = 20
@@ -69,16 +72,17 @@ interface Outcome {
 export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> {
   const { workspace, runId, token } = options
   const client = workspace.client
-  const retry = {
-    policy: resolveRetryPolicy({ attempts: 12, maxDelayMs: 2_000 }),
-    serverUrl: workspace.url,
-    holdProcess: true,
+  // A request the run cannot go on without is retried through a server restart, for a while (not a count).
+  const policy = resolveRetryPolicy({ attempts: Number.MAX_SAFE_INTEGER, maxDelayMs: 2_000 })
+  const retryRequest = <T>(request: () => Promise<T>): Promise<T> => {
+    const deadline = Date.now() + SERVER_WAIT_MS
+    return retryWithin(request, { policy, serverUrl: workspace.url, holdProcess: true, shouldStop: () => Date.now() > deadline })
   }
   const runFolder = path.join(options.wharfHome, 'runs', runId)
   const workingFolder = path.join(runFolder, 'wd')
   const logFolder = path.join(runFolder, 'logs')
   await mkdir(logFolder, { recursive: true })
-  const run = await retryRequest(() => client.getRun(runId), retry)
+  const run = await retryRequest(() => client.getRun(runId))
   if (isTerminalStatus(run.status)) return run
   const limits = await serverLimits(client)
 
@@ -130,7 +134,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
     const maxSeconds = definition?.maxRunDurationSeconds ?? 2_592_000
     deadline = setTimeout(() => requestStop('timeout'), Math.min(maxSeconds * 1000, 2 ** 31 - 1))
     const setStatus = async (status: RunStatus, error?: RunError): Promise<RunInfo> =>
-      retryRequest(() => client.setRunStatus(runId, status, error ? { error } : {}), retry)
+      retryRequest(() => client.setRunStatus(runId, status, error ? { error } : {}))
 
     const stage: Stage = {
       workspace,
@@ -144,6 +148,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
       references: [],
       scriptStarted: false,
       options,
+      retry: retryRequest,
     }
     const { mounts } = stage
     let outcome: Outcome
@@ -185,7 +190,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
     await runnerLog.close()
     const runHandle = new Run(workspace, run)
     for (const name of ['std_log.txt', 'runner.txt']) {
-      await retryRequest(() => runHandle.uploadFile(`logs/${name}`, path.join(logFolder, name)), retry).catch((error: unknown) =>
+      await retryRequest(() => runHandle.uploadFile(`logs/${name}`, path.join(logFolder, name))).catch((error: unknown) =>
         options.onMessage?.(`could not upload logs/${name}: ${messageOf(error)}`),
       )
     }
@@ -195,7 +200,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
     } catch (error) {
       // The server ended the run itself meanwhile (its watchdog, or a cancel of a run it no longer saw live).
       options.onMessage?.(`could not set the final status ${outcome.status}: ${messageOf(error)}`)
-      ended = await retryRequest(() => client.getRun(runId), retry)
+      ended = await retryRequest(() => client.getRun(runId))
     }
     return ended
   } finally {
@@ -224,6 +229,8 @@ interface Stage {
   references: PlacedReference[]
   scriptStarted: boolean
   options: SuperviseOptions
+  /** Runs a request again through a server restart, for a while. */
+  retry: <T>(request: () => Promise<T>) => Promise<T>
 }
 
 /** Preparing: the snapshot into a fresh working folder, ./outputs and ./logs, every data reference; returns the inputs manifest's path. */
@@ -289,6 +296,8 @@ async function execute(
       streams[stream].push(chunk)
       if (stream === 'stderr') stderrTail.push(chunk)
     },
+  }).catch((error: unknown) => {
+    throw withInterpreterHint(error, definition)
   })
   stage.scriptStarted = true
   const stopScript = (): void => void script.stop({ graceMs: options.graceMs })
@@ -330,9 +339,7 @@ async function prepareReference(
         env: options.env,
       })
       options.mounts.push(mount)
-      const until =
-        mount.expiresOn === undefined ? '' : ` (read access until ${mount.expiresOn}; for a longer run use asDownload())`
-      options.say(`mounted ${config.name} at ${reference.path}${until}`)
+      options.say(`mounted ${config.name} at ${reference.path}`)
       return
     }
     case 'upload':
@@ -360,14 +367,14 @@ async function finalize(stage: Stage): Promise<unknown> {
     const local = path.join(workingFolder, folder)
     if (!(await isFolder(local))) continue
     await attempt(`uploading ./${folder}`, async () => {
-      const uploaded = await runHandle.uploadFolder(folder, local)
+      const uploaded = await stage.retry(() => runHandle.uploadFolder(folder, local))
       say(`uploaded ./${folder}: ${uploaded.length} files`)
     })
   }
   if (stage.scriptStarted) {
     for (const reference of stage.references.filter((r) => r.config.mode === 'upload')) {
       await attempt(`uploading ${reference.config.name}`, async () => {
-        const result = await uploadReference(workspace, reference)
+        const result = await stage.retry(() => uploadReference(workspace, reference))
         if (result === undefined) {
           say(`nothing to upload for ${reference.config.name}: the script left nothing at ${reference.path}`)
           return
@@ -390,6 +397,16 @@ async function isFolder(folder: string): Promise<boolean> {
   return stat(folder).then(
     (info) => info.isDirectory(),
     () => false,
+  )
+}
+
+/** A `.py` entry script whose interpreter was not found: say how to name another. */
+function withInterpreterHint(error: unknown, definition: NonNullable<RunInfo['definition']>): unknown {
+  if (!isWharfError(error, 'INVALID_ARGUMENT') || !definition.script?.toLowerCase().endsWith('.py')) return error
+  return new WharfError(
+    'INVALID_ARGUMENT',
+    `${error.message}; name the Python interpreter in the run's definition (python, e.g. /path/to/venv/bin/python)`,
+    { cause: error },
   )
 }
 
