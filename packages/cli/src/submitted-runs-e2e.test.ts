@@ -2,7 +2,7 @@
 // datastore, an Azurite container mounted through rclone, a real Python and a real Node script.
 import { spawnSync } from 'node:child_process'
 import { existsSync, readFileSync, readdirSync } from 'node:fs'
-import { chmod, mkdir, mkdtemp, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { chmod, mkdir, mkdtemp, readFile, readdir, rm, symlink, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -236,6 +236,37 @@ async function countFiles(dir: string): Promise<number> {
   const entries = await readdir(dir, { recursive: true, withFileTypes: true })
   return entries.filter((e) => e.isFile() && e.parentPath.includes(path.join('.wharf', 'snapshots', 'blobs'))).length
 }
+
+describe('a TypeScript script that logs through the SDK', () => {
+  it("imports @wharf/sdk from its project's node_modules (left out of the snapshot) and logs to its run", async () => {
+    const dir = await project('ts-src', {
+      'train.ts': [
+        "import { Run } from '@wharf/sdk'",
+        'const run = await Run.getContext()',
+        "const epochs: number = Number(process.argv[process.argv.indexOf('--epochs') + 1])",
+        "for (let epoch = 0; epoch < epochs; epoch++) run.log('accuracy', 0.5 + epoch / 10)",
+        "await run.log('done', 'yes').wait()",
+        "console.log('logged', epochs, 'epochs to', run.id)",
+      ].join('\n'),
+      'package.json': JSON.stringify({ name: 'ts-train', private: true, type: 'module' }),
+      '.gitignore': 'node_modules/\n',
+    })
+    // The project's dependencies, as npm install leaves them: this repository's node_modules holds @wharf/sdk.
+    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
+    const config = new ScriptRunConfig({ sourceDirectory: dir, script: 'train.ts', arguments: ['--epochs', 3] })
+    const run = await ws.experiment('e2e-ts').submit(config)
+    let out = ''
+    const info = await run.waitForCompletion({
+      showOutput: true,
+      output: { write: (chunk: string) => ((out += chunk), true) } as never,
+    })
+    expect(info.status, `${JSON.stringify(info.error)}\n${out}`).toBe('Completed')
+    expect(out).toContain(`logged 3 epochs to ${run.id}`)
+    expect((await run.getMetrics()).accuracy).toEqual([0.5, 0.6, 0.7])
+    // The snapshot left node_modules out; the link the runner made is gone with the working folder, the project's is not.
+    expect(existsSync(path.join(dir, 'node_modules', '@wharf', 'sdk', 'package.json'))).toBe(true)
+  })
+})
 
 describe('the interpreter', () => {
   it.runIf(PYTHON !== undefined)(

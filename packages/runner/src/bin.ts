@@ -26,7 +26,7 @@ try {
   // Loaded here, so that even a runner whose modules fail to load can still end its run (below).
   const [{ Workspace }, { superviseRun }] = await Promise.all([import('@wharf/sdk'), import('./process/supervise.js')])
   const workspace = Workspace.connect({ url, workspace: workspaceName, token, spoolDir: path.join(wharfHome, 'spool') })
-  const { WHARF_RUN_TOKEN: _token, ...scriptEnv } = env
+  const { WHARF_RUN_TOKEN: _token, WHARF_LOCAL_SOURCE: localSource, ...scriptEnv } = env
   const run = await superviseRun({
     workspace,
     runId,
@@ -34,6 +34,7 @@ try {
     wharfHome,
     env: scriptEnv,
     keepWorkingFolder: env.WHARF_KEEP_WORKING_FOLDER === '1',
+    ...(localSource ? { localSource } : {}),
     onMessage: say,
     signal: controller.signal,
   })

@@ -74,6 +74,7 @@ export async function submitRun(
         WHARF_RUN_ID: run.id,
         WHARF_RUN_TOKEN: token,
       },
+      sourceDirectory: request.sourceDirectory,
       ...(signal ? { signal } : {}),
     })
   } catch (error) {

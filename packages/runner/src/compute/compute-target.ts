@@ -3,6 +3,11 @@ export interface LaunchOptions {
   runId: string
   /** WHARF_TRACKING_URI, WHARF_WORKSPACE, WHARF_RUN_ID and WHARF_RUN_TOKEN: all the runner needs. */
   env: Record<string, string>
+  /**
+   * The submitted source folder on the submitting machine. A target on that machine lets the runner
+   * copy unchanged files from it instead of downloading the snapshot, and reach its node_modules.
+   */
+  sourceDirectory?: string
   signal?: AbortSignal
 }
 

@@ -35,6 +35,8 @@ export function localComputeTarget(options: LocalComputeTargetOptions): ComputeT
       }
       Object.assign(env, launch.env, { WHARF_HOME: options.wharfHome })
       if (options.keepWorkingFolder === true) env.WHARF_KEEP_WORKING_FOLDER = '1'
+      // Same machine: the runner may copy unchanged files from the source folder (hash-checked).
+      if (launch.sourceDirectory !== undefined) env.WHARF_LOCAL_SOURCE = launch.sourceDirectory
       const log = openSync(path.join(runFolder, 'runner.log'), 'a')
       try {
         const child = spawn(process.execPath, runnerBinArgs(), {

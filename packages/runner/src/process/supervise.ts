@@ -1,4 +1,4 @@
-import { mkdir, rm, stat, writeFile } from 'node:fs/promises'
+import { lstat, mkdir, rm, stat, symlink, writeFile } from 'node:fs/promises'
 import path from 'node:path'
 import {
   ROUTES,
@@ -38,6 +38,11 @@ export interface SuperviseOptions {
   env: Readonly<Record<string, string | undefined>>
   /** Keep the working folder after the run (it is removed by default). */
   keepWorkingFolder?: boolean
+  /**
+   * The source folder on this machine (the local target): unchanged files are copied from it rather
+   * than downloaded, and its node_modules is linked into the working folder when the snapshot has none.
+   */
+  localSource?: string
   /** Time between SIGTERM and SIGKILL when the script is stopped. Default 10 s. */
   graceMs?: number
   /** Time between heartbeats. Default 1 s. */
@@ -239,8 +244,17 @@ async function prepare(stage: Stage): Promise<string> {
   if (run.snapshotId === null) throw new WharfError('INVALID_ARGUMENT', `run ${run.id} has no source snapshot`)
   say(`preparing: source snapshot ${run.snapshotId} into ${workingFolder}`)
   await rm(workingFolder, { recursive: true, force: true })
-  const snapshot = await materializeSnapshot(stage.workspace.client, run.snapshotId, { folder: workingFolder, signal })
-  say(`snapshot ready: ${snapshot.files.length} files`)
+  const { localSource } = options
+  const snapshot = await materializeSnapshot(stage.workspace.client, run.snapshotId, {
+    folder: workingFolder,
+    signal,
+    ...(localSource !== undefined ? { localSource } : {}),
+  })
+  say(
+    `snapshot ready: ${snapshot.files.length} files` +
+      (snapshot.copiedLocally > 0 ? ` (${snapshot.copiedLocally} unchanged in ${localSource} copied from there)` : ''),
+  )
+  if (localSource !== undefined) await linkNodeModules({ localSource, workingFolder, say })
   await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
   await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
   stage.references = (run.definition?.dataReferences ?? []).map((config) =>
@@ -483,4 +497,22 @@ class TailBuffer {
     const text = mask(Buffer.concat(this.#chunks).toString('utf8'), secret)
     return text.trimEnd().split('\n').slice(-count).join('\n').slice(-4000)
   }
+}
+
+/**
+ * A Node or TypeScript script imports packages (the SDK among them) from its project's node_modules,
+ * which ignore files keep out of snapshots: on the machine that holds the project, the working folder
+ * gets a link to it, so `import '@wharf/sdk'` resolves as it did in the project.
+ */
+async function linkNodeModules(options: {
+  localSource: string
+  workingFolder: string
+  say: (line: string) => void
+}): Promise<void> {
+  const source = path.join(options.localSource, 'node_modules')
+  const link = path.join(options.workingFolder, 'node_modules')
+  const [sourceStat, existing] = await Promise.all([stat(source).catch(() => undefined), lstat(link).catch(() => undefined)])
+  if (!sourceStat?.isDirectory() || existing !== undefined) return
+  await symlink(source, link, 'dir')
+  options.say(`linked node_modules to ${source}`)
 }

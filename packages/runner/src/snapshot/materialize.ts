@@ -1,11 +1,11 @@
-import { chmod, mkdir } from 'node:fs/promises'
+import { chmod, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream } from 'node:fs'
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { WharfClient } from '@wharf/client'
-import { ROUTES, WharfError, printable, type Snapshot } from '@wharf/contract'
+import { ROUTES, WharfError, printable, type Snapshot, type SnapshotFile } from '@wharf/contract'
 import { createHashingStream, runPool } from '@wharf/datastores'
 
 /** Where {@link materializeSnapshot} writes, and how. */
@@ -14,6 +14,12 @@ export interface MaterializeOptions {
   folder: string
   /** Files downloaded at the same time. Default 8. */
   concurrency?: number
+  /**
+   * The source folder the snapshot was taken of, when it is on this machine (the local compute target):
+   * each file whose content there still has the snapshot's sha256 is copied from it instead of
+   * downloaded; a file changed or removed since is downloaded. Hash-checked either way.
+   */
+  localSource?: string
   signal?: AbortSignal
 }
 
@@ -26,7 +32,7 @@ export async function materializeSnapshot(
   client: WharfClient,
   snapshotId: string,
   target: string | MaterializeOptions,
-): Promise<Snapshot> {
+): Promise<Snapshot & { copiedLocally: number }> {
   const options: MaterializeOptions = typeof target === 'string' ? { folder: target } : target
   const { signal, folder } = options
   const snapshot = await client.call('getSnapshot', { params: { snapshotId }, signal })
@@ -39,14 +45,23 @@ export async function materializeSnapshot(
     }
     return { file, target }
   })
+  let copied = 0
   await runPool(targets, { concurrency: options.concurrency ?? 8, signal }, async ({ file, target }) => {
+    await mkdir(path.dirname(target), { recursive: true })
+    if (
+      options.localSource !== undefined &&
+      (await copyIfSame(path.join(options.localSource, ...file.path.split('/')), target, file))
+    ) {
+      copied++
+      if (file.executable === true) await chmod(target, 0o755)
+      return
+    }
     const response = await client.send(ROUTES.downloadSnapshotBlob, {
       params: { sha256: file.sha256 },
       query: { datastore: snapshot.datastore },
       signal,
       timeout: false,
     })
-    await mkdir(path.dirname(target), { recursive: true })
     const body = response.body
     const source = body ? Readable.fromWeb(body as WebReadableStream<Uint8Array>) : Readable.from([])
     const hasher = createHashingStream({ size: file.size })
@@ -59,5 +74,20 @@ export async function materializeSnapshot(
     }
     if (file.executable === true) await chmod(target, 0o755)
   })
-  return snapshot
+  return { ...snapshot, copiedLocally: copied }
+}
+
+/** Copies `source` to `target` when its content has `file`'s sha256 (checked while copying); false, and no file kept, otherwise. */
+async function copyIfSame(source: string, target: string, file: SnapshotFile): Promise<boolean> {
+  const hasher = createHashingStream({ size: file.size })
+  try {
+    await pipeline(createReadStream(source), hasher, createWriteStream(target))
+  } catch {
+    // Gone or unreadable since the snapshot: the server has the content.
+    await rm(target, { force: true })
+    return false
+  }
+  if (hasher.result().sha256 === file.sha256) return true
+  await rm(target, { force: true })
+  return false
 }
