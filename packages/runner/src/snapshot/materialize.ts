@@ -1,7 +1,8 @@
+import { createHash } from 'node:crypto'
 import { chmod, mkdir, rm } from 'node:fs/promises'
 import path from 'node:path'
 import { pipeline } from 'node:stream/promises'
-import { createReadStream, createWriteStream } from 'node:fs'
+import { createReadStream, createWriteStream, readFileSync, writeFileSync } from 'node:fs'
 import { Readable } from 'node:stream'
 import type { ReadableStream as WebReadableStream } from 'node:stream/web'
 import type { WharfClient } from '@wharf/client'
@@ -46,8 +47,9 @@ export async function materializeSnapshot(
     return { file, target }
   })
   let copied = 0
+  // Each folder once, before the files: a thousand files in twenty folders make twenty mkdir calls, not a thousand.
+  for (const folder of new Set(targets.map(({ target }) => path.dirname(target)))) await mkdir(folder, { recursive: true })
   await runPool(targets, { concurrency: options.concurrency ?? 8, signal }, async ({ file, target }) => {
-    await mkdir(path.dirname(target), { recursive: true })
     if (
       options.localSource !== undefined &&
       (await copyIfSame(path.join(options.localSource, ...file.path.split('/')), target, file))
@@ -77,17 +79,26 @@ export async function materializeSnapshot(
   return { ...snapshot, copiedLocally: copied }
 }
 
+/** Files up to this size are copied from the source folder in one read (most source files); bigger ones stream. */
+const WHOLE_READ_BYTES = 1024 * 1024
+
 /** Copies `source` to `target` when its content has `file`'s sha256 (checked while copying); false, and no file kept, otherwise. */
 async function copyIfSame(source: string, target: string, file: SnapshotFile): Promise<boolean> {
-  const hasher = createHashingStream({ size: file.size })
   try {
+    if (file.size <= WHOLE_READ_BYTES) {
+      // Synchronous on purpose: for small files a thread-pool round trip per call costs more than the
+      // read itself, and nothing else waits on this process while it prepares the working folder.
+      const bytes = readFileSync(source)
+      if (bytes.length !== file.size || createHash('sha256').update(bytes).digest('hex') !== file.sha256) return false
+      writeFileSync(target, bytes)
+      return true
+    }
+    const hasher = createHashingStream({ size: file.size })
     await pipeline(createReadStream(source), hasher, createWriteStream(target))
+    if (hasher.result().sha256 === file.sha256) return true
   } catch {
-    // Gone or unreadable since the snapshot: the server has the content.
-    await rm(target, { force: true })
-    return false
+    // Gone, unreadable or resized since the snapshot: the server has the content.
   }
-  if (hasher.result().sha256 === file.sha256) return true
   await rm(target, { force: true })
   return false
 }
