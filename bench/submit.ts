@@ -2,11 +2,29 @@ import { spawnSync, type SpawnSyncReturns } from 'node:child_process'
 import { existsSync, readdirSync } from 'node:fs'
 import { mkdir, writeFile } from 'node:fs/promises'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { REPO_ROOT, compared, median, startServerProcess, tempDir, type Bench, type BenchResult } from './harness.js'
 
 const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 5)
 const PROJECT_FILES = 1000
 const CLI = path.join(REPO_ROOT, 'packages', 'cli', 'dist', 'bin.js')
+const SDK = path.join(REPO_ROOT, 'packages', 'sdk', 'dist', 'index.js')
+
+/** Submits the trivial script from code ROUNDS + 1 times (the first loads the runner) and prints the times after the first. */
+const SDK_SUBMIT_SCRIPT = `
+import path from 'node:path'
+const { ScriptRunConfig, Workspace } = await import('SDK_ENTRY')
+const [url, source, rounds] = process.argv.slice(2)
+const workspace = Workspace.connect({ url, spoolDir: path.join(path.dirname(source), 'home', 'spool') })
+const times = []
+for (let r = 0; r <= Number(rounds); r++) {
+  const started = performance.now()
+  const run = await workspace.experiment('bench-submit').submit(new ScriptRunConfig({ sourceDirectory: source, script: 'train.py' }))
+  await run.waitForCompletion()
+  if (r > 0) times.push(performance.now() - started)
+}
+console.log(JSON.stringify(times))
+`
 
 /** Milliseconds one command takes, and its result (a failure stops the bench: a broken submit has no speed). */
 function timed(command: string, args: string[], options: { cwd: string; env: NodeJS.ProcessEnv }): number {
@@ -50,6 +68,14 @@ export const submitBench: Bench = {
         submitted.push(submit(trivial))
       }
 
+      // The same run submitted from code, in a Node process that has the built SDK loaded already: the
+      // cost of submit + waitForCompletion without a CLI process to start.
+      const sdkScript = path.join(tmp.dir, 'sdk-submit.mjs')
+      await writeFile(sdkScript, SDK_SUBMIT_SCRIPT.replace('SDK_ENTRY', pathToFileURL(SDK).href))
+      const sdkRun = spawnSync(process.execPath, [sdkScript, server.url, trivial, String(ROUNDS)], { env, encoding: 'utf8' })
+      if (sdkRun.status !== 0) throw new Error(`the SDK submit script failed: ${sdkRun.stderr}`)
+      const fromCode = JSON.parse(sdkRun.stdout) as number[]
+
       const big = path.join(tmp.dir, 'project')
       for (let i = 0; i < PROJECT_FILES; i++) {
         const file = path.join(big, `pkg${i % 20}`, `module_${i}.py`)
@@ -74,6 +100,13 @@ export const submitBench: Bench = {
           value: median(submitted),
           baseline: { name: 'python3 train.py', value: median(direct) },
           extra: { overheadMs: Math.round(median(submitted) - median(direct)), targetOverheadMs: 300 },
+        }),
+        compared({
+          bench: 'run.submit.trivial.sdk',
+          unit: 'ms',
+          value: median(fromCode),
+          baseline: { name: 'python3 train.py', value: median(direct) },
+          extra: { overheadMs: Math.round(median(fromCode) - median(direct)), targetOverheadMs: 300 },
         }),
         compared({
           bench: 'run.resubmit.1000-files',
