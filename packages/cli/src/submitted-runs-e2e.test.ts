@@ -309,11 +309,16 @@ describe('runs that do not end well', () => {
     })
     const run = await ws.experiment('e2e-cancel').submit(new ScriptRunConfig({ sourceDirectory: dir, script: 'slow.mjs' }))
     await waitForLog(run, 'started')
+    // Another terminal follows the live log while the script runs; it ends when the run does.
+    const following = runWharf(['run', 'logs', '-f', run.id], { cwd: root, env: { WHARF_TRACKING_URI: server.url } })
+    await waitForLog(run, 'tick')
     const asked = Date.now()
     const cancel = await runWharf(['run', 'cancel', run.id], { cwd: root, env: { WHARF_TRACKING_URI: server.url } })
     expect(cancel.code, cancel.stderr).toBe(0)
     const info = await run.waitForCompletion({ raiseOnError: false })
     expect(info.status).toBe('Canceled')
+    const followed = await following
+    expect(followed.stdout).toMatch(/^started\ntick\n/)
     expect(Date.parse(info.statusTimes.Finalizing ?? info.endedAt!) - asked).toBeLessThan(5_000)
     expect(await run.getFileNames()).toContain('logs/std_log.txt')
   })
