@@ -119,7 +119,7 @@ export function parseInputFlag(spec: string): DataReference {
   )
 }
 
-/** `--output DATASTORE[:PATH]=LOCALPATH`: LOCALPATH (relative to the run's folder) uploaded after the run. */
+/** `--output DATASTORE[:PATH]=LOCALPATH`: LOCALPATH (relative to the run's working folder) uploaded after the run. */
 export function parseOutputFlag(spec: string): DataReference {
   const pair = splitPair(spec)
   if (pair === undefined) {

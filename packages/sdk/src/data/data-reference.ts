@@ -22,7 +22,7 @@ export interface DataReferenceOptions {
   pathOnDatastore?: string | null
   /** `mount` (default), `download` (before the run) or `upload` (after it). */
   mode?: DataReferenceMode
-  /** Where it is on the compute: a folder the runner picks when absent, relative to the run's folder, or absolute. */
+  /** Where it is on the compute: a folder the runner picks when absent, relative to the run's working folder (where the script starts), or absolute. */
   pathOnCompute?: string | null
   /** Download: replace local files that differ. Upload: replace datastore files that differ. Default false. */
   overwrite?: boolean
