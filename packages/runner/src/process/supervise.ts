@@ -254,12 +254,15 @@ async function prepare(stage: Stage): Promise<string> {
     `snapshot ready: ${snapshot.files.length} files` +
       (snapshot.copiedLocally > 0 ? ` (${snapshot.copiedLocally} unchanged in ${localSource} copied from there)` : ''),
   )
-  if (localSource !== undefined) await linkNodeModules({ localSource, workingFolder, say })
-  await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
-  await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
   stage.references = (run.definition?.dataReferences ?? []).map((config) =>
     placeReference(config, { runId: run.id, runFolder, workingFolder }),
   )
+  refuseReferencesInNodeModules(stage.references, workingFolder)
+  if (localSource !== undefined && isNodeEntryScript(run.definition?.script ?? null)) {
+    await linkNodeModules({ localSource, workingFolder, say })
+  }
+  await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
+  await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
   for (const reference of stage.references) {
     signal.throwIfAborted()
     await prepareReference(reference, {
@@ -496,6 +499,31 @@ class TailBuffer {
   lastLines(count: number, secret: string): string {
     const text = mask(Buffer.concat(this.#chunks).toString('utf8'), secret)
     return text.trimEnd().split('\n').slice(-count).join('\n').slice(-4000)
+  }
+}
+
+/** Entry scripts Node runs (a TypeScript one through tsx): only they get the project's node_modules. */
+const NODE_SCRIPT_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'])
+
+function isNodeEntryScript(script: string | null): boolean {
+  return script !== null && NODE_SCRIPT_EXTENSIONS.has(path.extname(script).toLowerCase())
+}
+
+/**
+ * INVALID_ARGUMENT for a data reference placed in the working folder's node_modules: for a Node
+ * script that is a link to the project's own node_modules, which a download, a mount or the script's
+ * writes would change.
+ */
+function refuseReferencesInNodeModules(references: readonly PlacedReference[], workingFolder: string): void {
+  for (const reference of references) {
+    const relative = path.relative(workingFolder, reference.base)
+    if (relative.split(path.sep)[0] !== 'node_modules') continue
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `data reference "${reference.config.name}": its pathOnCompute "${reference.config.pathOnCompute ?? ''}" lies under node_modules ` +
+        `in the working folder, where a Node script gets the project's own node_modules; pick a path outside it`,
+      { details: { reference: reference.config.name, pathOnCompute: reference.config.pathOnCompute } },
+    )
   }
 }
 
