@@ -356,7 +356,13 @@ async function prepareReference(
         env: options.env,
       })
       options.mounts.push(mount)
-      options.say(`mounted ${config.name} at ${reference.path}`)
+      if (mount.liveFolder === undefined) options.say(`mounted ${config.name} at ${reference.path}`)
+      else {
+        const at = reference.path === mount.liveFolder ? '' : ` (linked at ${reference.path})`
+        options.say(
+          `mounted ${config.name}: it is the datastore folder ${mount.liveFolder} itself${at}, not a read-only copy; what the script writes there goes to the datastore`,
+        )
+      }
       return
     }
     case 'upload':
