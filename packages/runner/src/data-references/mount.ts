@@ -3,6 +3,7 @@ import { access, constants, lstat, mkdir, readFile, readdir, rmdir, stat, symlin
 import path from 'node:path'
 import { WharfError, printable, type DatastoreAccess } from '@wharf/contract'
 import { Datastore } from '@wharf/sdk'
+import { MASK, maskSecrets } from '../process/mask.js'
 import type { PlacedReference } from './paths.js'
 import { startListingServer } from './listing-server.js'
 import { startSasProxy } from './sas-proxy.js'
@@ -297,9 +298,9 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
   }
 }
 
-/** rclone's output with the local server's secret cut out, so an error never shows it. */
+/** rclone's output with the local server's secret (and any SAS signature) cut out, so an error never shows it. */
 function masked(text: string, secret: string): string {
-  return text.replaceAll(secret, '***').replace(/sig=[^&\s"]+/g, 'sig=***')
+  return maskSecrets(text, [secret]).replace(/sig=[^&\s"]+/g, `sig=${MASK}`)
 }
 
 /** Whether `/proc/mounts` lists a mount at `folder` (paths there escape space, tab, newline, backslash). */

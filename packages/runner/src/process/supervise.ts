@@ -21,6 +21,7 @@ import { buildArgv } from './argv.js'
 import { buildScriptEnvironment } from './environment.js'
 import { startHeartbeat } from './heartbeat.js'
 import { LiveLog } from './live-log.js'
+import { maskSecrets } from './mask.js'
 import { tsxLoaderUrl } from './node-paths.js'
 import { startScript, type ScriptExit } from './script-process.js'
 import { StreamLines } from './stream-lines.js'
@@ -111,7 +112,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
   const stdLog = makeLog('std_log.txt')
   const say = (line: string): void => {
     runnerLog.write(`${new Date().toISOString()} ${line}\n`)
-    options.onMessage?.(mask(line, token))
+    options.onMessage?.(maskSecrets(line, [token]))
   }
 
   // A cancel or the run's time running out stops everything in flight: transfers, then the script.
@@ -477,10 +478,6 @@ function describeExit(exit: ScriptExit): string {
   return exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? 'unknown'}`
 }
 
-function mask(text: string, secret: string): string {
-  return secret === '' ? text : text.replaceAll(secret, '***')
-}
-
 function quoteArg(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`
 }
@@ -503,7 +500,7 @@ class TailBuffer {
 
   /** The last `count` lines as text, the secret masked. */
   lastLines(count: number, secret: string): string {
-    const text = mask(Buffer.concat(this.#chunks).toString('utf8'), secret)
+    const text = maskSecrets(Buffer.concat(this.#chunks), [secret]).toString('utf8')
     return text.trimEnd().split('\n').slice(-count).join('\n').slice(-4000)
   }
 }
