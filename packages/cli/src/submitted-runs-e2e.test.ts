@@ -267,6 +267,43 @@ describe('a TypeScript script that logs through the SDK', () => {
     // The snapshot left node_modules out; the link the runner made is gone with the working folder, the project's is not.
     expect(existsSync(path.join(dir, 'node_modules', '@wharf', 'sdk', 'package.json'))).toBe(true)
   })
+
+  it('run.complete() and `await using` in the script leave the end to the runner: Completed, with its outputs and logs', async () => {
+    const dir = await project('ts-complete-src', {
+      'train.ts': [
+        "import { mkdirSync, writeFileSync } from 'node:fs'",
+        "import { Run } from '@wharf/sdk'",
+        'const run = await Run.getContext()',
+        '{',
+        '  await using scoped = run',
+        "  scoped.log('loss', 0.25)",
+        '}',
+        "run.log('accuracy', 0.9)",
+        'const info = await run.complete()',
+        "console.log('status after complete:', info.status)",
+        "mkdirSync('outputs', { recursive: true })",
+        "writeFileSync('outputs/x.txt', 'written after complete')",
+      ].join('\n'),
+      'package.json': JSON.stringify({ name: 'ts-complete', private: true, type: 'module' }),
+      '.gitignore': 'node_modules/\n',
+    })
+    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
+    const run = await ws.experiment('e2e-ts-complete').submit(new ScriptRunConfig({ sourceDirectory: dir, script: 'train.ts' }))
+    let out = ''
+    const info = await run.waitForCompletion({
+      showOutput: true,
+      raiseOnError: false,
+      output: { write: (chunk: string) => ((out += chunk), true) } as never,
+    })
+    expect(info.status, `${JSON.stringify(info.error)}\n${out}`).toBe('Completed')
+    expect(out).toContain('status after complete: Running')
+    const files = await run.getFileNames()
+    expect(files).toContain('outputs/x.txt')
+    expect(files).toContain('logs/std_log.txt')
+    const metrics = await run.getMetrics()
+    expect(metrics.loss).toBe(0.25)
+    expect(metrics.accuracy).toBe(0.9)
+  })
 })
 
 describe('the interpreter', () => {

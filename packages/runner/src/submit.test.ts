@@ -139,6 +139,9 @@ async function expectRunResults(runId: string, language: string): Promise<void> 
   expect(await (await client.downloadArtifact(runId, 'logs/std_log.txt')).text()).toBe(std)
   const runnerLog = await readLog(client, runId, 'runner.txt')
   expect(runnerLog).toContain('downloading raw')
+  expect(runnerLog).toContain(
+    `mounted sets: it is the datastore folder ${path.join(dir, 'shared', 'sets')} itself, not a read-only copy; what the script writes there goes to the datastore`,
+  )
   expect(runnerLog).toContain('the script ended: exit code 0')
   expect(runnerLog).not.toContain(AUTH)
   // The upload reference reached the datastore.
@@ -444,6 +447,57 @@ writeFileSync('result.txt', text.toUpperCase())
     expect(ended.status).toBe('Failed')
     expect(ended.error?.code).toBe('FILE_NOT_FOUND')
     expect(ended.error?.message).toContain('data reference "gone"')
+    expect(Object.keys(ended.statusTimes)).not.toContain('Running')
+    expect((await workspace.client.listArtifacts(run.id).toArray()).map((a) => a.path)).not.toContain('outputs/ran')
+  })
+
+  it("links the project's node_modules into the working folder for a Node entry script only", async () => {
+    const folder = await source('node-modules-link', {
+      '.gitignore': 'node_modules/\n',
+      'node_modules/marker/index.js': 'export default 1\n',
+      'check.mjs':
+        "import { existsSync } from 'node:fs'\nconsole.log(existsSync('node_modules/marker/index.js') ? 'linked' : 'not linked')\n",
+      'check.sh': '#!/bin/sh\nif [ -e node_modules ]; then echo linked; else echo not linked; fi\n',
+    })
+    await chmod(path.join(folder, 'check.sh'), 0o755)
+    const outputOf = async (script: string | null, command: string[]): Promise<string> => {
+      const run = await submitRun(workspace, request({ sourceDirectory: folder, script, command }))
+      const ended = await waitForEnd(workspace.client, run.id)
+      const std = await readLog(workspace.client, run.id, 'std_log.txt')
+      expect(ended.status, std).toBe('Completed')
+      return std
+    }
+    expect(await outputOf('check.mjs', ['check.mjs'])).toBe('linked\n')
+    expect(await outputOf('check.sh', ['check.sh'])).toBe('not linked\n')
+    expect(await outputOf(null, ['sh', 'check.sh'])).toBe('not linked\n')
+  })
+
+  it('refuses a data reference placed under node_modules before the script starts', async () => {
+    const folder = await source('reference-in-node-modules', {
+      'never.mjs': "import { writeFileSync } from 'node:fs'\nwriteFileSync('outputs/ran', 'x')\n",
+    })
+    const run = await submitRun(
+      workspace,
+      request({
+        sourceDirectory: folder,
+        script: 'never.mjs',
+        command: ['never.mjs'],
+        dataReferences: [
+          ref({
+            name: 'raw',
+            datastore: 'workspaceblobstore',
+            pathOnDatastore: 'raw',
+            pathOnCompute: 'node_modules/raw',
+            mode: 'download',
+          }),
+        ],
+      }),
+    )
+    const ended = await waitForEnd(workspace.client, run.id)
+    expect(ended.status).toBe('Failed')
+    expect(ended.error?.code).toBe('INVALID_ARGUMENT')
+    expect(ended.error?.message).toContain('data reference "raw"')
+    expect(ended.error?.message).toContain('node_modules')
     expect(Object.keys(ended.statusTimes)).not.toContain('Running')
     expect((await workspace.client.listArtifacts(run.id).toArray()).map((a) => a.path)).not.toContain('outputs/ran')
   })

@@ -30,7 +30,7 @@ async function startContextRun(): Promise<Run> {
   if (env.runId !== undefined) {
     // Inside a submitted run: the runner owns the lifecycle; we only log to it.
     const workspace = await Workspace.fromConfig()
-    return Run.get(workspace, env.runId)
+    return new Run(workspace, await workspace.client.getRun(env.runId), { supervised: true })
   }
   const workspace = await Workspace.fromConfig()
   const script = process.argv[1] ? path.basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'interactive'

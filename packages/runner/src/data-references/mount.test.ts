@@ -1,4 +1,4 @@
-import { mkdtemp, mkdir, readFile, readdir, rm, writeFile } from 'node:fs/promises'
+import { lstat, mkdtemp, mkdir, readFile, readdir, readlink, rm, writeFile } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
@@ -159,8 +159,49 @@ describe('mounting a folder datastore this machine sees', () => {
     })
     const mount = await mountReference(workspace, placed, { env })
     expect(placed.path).toBe(path.join(dir, 'shared', 'sets', 'a'))
+    expect(mount.liveFolder).toBe(path.join(dir, 'shared', 'sets', 'a'))
     expect(await readFile(path.join(placed.path, 'x.txt'), 'utf8')).toBe('x')
     await mount.unmount()
     expect(await readFile(path.join(placed.path, 'x.txt'), 'utf8')).toBe('x')
+  })
+
+  it('honours pathOnCompute with a symlink to the folder there, taken away by unmount', async () => {
+    const wd = path.join(dir, 'run-6', 'wd')
+    await mkdir(path.join(wd, 'mnt', 'sets'), { recursive: true }) // an empty folder there is replaced
+    const placed = placeReference(
+      reference({ name: 'sets', datastore: 'shared', pathOnDatastore: 'sets/a', pathOnCompute: 'mnt/sets' }),
+      { runId: 'r6', runFolder: path.join(dir, 'run-6'), workingFolder: wd },
+    )
+    const mount = await mountReference(workspace, placed, { env })
+    const link = path.join(wd, 'mnt', 'sets')
+    expect(placed.path).toBe(link)
+    expect(mount.liveFolder).toBe(path.join(dir, 'shared', 'sets', 'a'))
+    expect((await lstat(link)).isSymbolicLink()).toBe(true)
+    expect(await readlink(link)).toBe(path.join(dir, 'shared', 'sets', 'a'))
+    expect(await readFile(path.join(placed.path, 'x.txt'), 'utf8')).toBe('x')
+    await mount.unmount()
+    await mount.unmount() // twice is harmless
+    await expect(lstat(link)).rejects.toMatchObject({ code: 'ENOENT' })
+    expect(await readFile(path.join(dir, 'shared', 'sets', 'a', 'x.txt'), 'utf8')).toBe('x')
+  })
+
+  it('points a one-file reference with a pathOnCompute at the file through the link, and refuses a path already in use', async () => {
+    const wd = path.join(dir, 'run-7', 'wd')
+    const placed = placeReference(
+      reference({ name: 'x', datastore: 'shared', pathOnDatastore: 'sets/a/x.txt', pathOnCompute: 'in/x' }),
+      { runId: 'r7', runFolder: path.join(dir, 'run-7'), workingFolder: wd },
+    )
+    const mount = await mountReference(workspace, placed, { env })
+    expect(placed.path).toBe(path.join(wd, 'in', 'x', 'x.txt'))
+    expect(await readFile(placed.path, 'utf8')).toBe('x')
+    await mount.unmount()
+    await mkdir(path.join(wd, 'taken'), { recursive: true })
+    await writeFile(path.join(wd, 'taken', 'keep.txt'), 'mine')
+    const taken = placeReference(
+      reference({ name: 'sets', datastore: 'shared', pathOnDatastore: 'sets/a', pathOnCompute: 'taken' }),
+      { runId: 'r7', runFolder: path.join(dir, 'run-7'), workingFolder: wd },
+    )
+    await expect(mountReference(workspace, taken, { env })).rejects.toMatchObject({ code: 'MOUNT_UNAVAILABLE' })
+    expect(await readFile(path.join(wd, 'taken', 'keep.txt'), 'utf8')).toBe('mine')
   })
 })

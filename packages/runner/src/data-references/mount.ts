@@ -1,8 +1,9 @@
 import { spawn, type ChildProcess } from 'node:child_process'
-import { access, constants, mkdir, readFile, readdir, stat } from 'node:fs/promises'
+import { access, constants, lstat, mkdir, readFile, readdir, rmdir, stat, symlink, unlink } from 'node:fs/promises'
 import path from 'node:path'
 import { WharfError, printable, type DatastoreAccess } from '@wharf/contract'
 import { Datastore } from '@wharf/sdk'
+import { MASK, maskSecrets } from '../process/mask.js'
 import type { PlacedReference } from './paths.js'
 import { startListingServer } from './listing-server.js'
 import { startSasProxy } from './sas-proxy.js'
@@ -25,6 +26,11 @@ export interface MountTools {
 /** A mount made for a run; `unmount` is safe to call more than once. */
 export interface Mount {
   readonly reference: PlacedReference
+  /**
+   * Set when the reference is the datastore's folder itself (a folder datastore this machine sees), not
+   * a read-only mount: what the script writes there goes to the datastore. The folder's path.
+   */
+  readonly liveFolder?: string
   unmount(): Promise<void>
 }
 
@@ -40,7 +46,8 @@ function unavailable(reference: PlacedReference, why: string): WharfError {
 
 /**
  * Mounts a reference read-only before the script starts. A folder datastore this machine sees itself
- * needs no mount: the reference's path is that folder. An Azure Blob container is mounted with
+ * needs no mount: the script gets that folder itself (writable: writes go to the datastore), through
+ * a symlink at pathOnCompute when one is given. An Azure Blob container is mounted with
  * `rclone mount --read-only` through a loopback proxy that adds the current read SAS (renewed) to each
  * request; anything else (S3, Azure Files, a folder only the server sees) with `rclone mount` of a
  * loopback listing of the folder whose files are read through the server with the run token. No
@@ -92,9 +99,7 @@ export async function mountReference(
     case 'filesystem': {
       // A folder only the server's machine sees is mounted through the server, as S3 is.
       if (!(await sameFolder(grant))) return mountThroughServer()
-      reference.base = path.join(grant.path, ...folderPath.split('/').filter(Boolean))
-      reference.path = isFile ? path.join(reference.base, path.posix.basename(reference.datastorePath)) : reference.base
-      return { reference, unmount: () => Promise.resolve() }
+      return linkFolder(reference, { folder: path.join(grant.path, ...folderPath.split('/').filter(Boolean)), isFile })
     }
     case 'azure_sas': {
       // rclone 1.60 reads Azure file shares only with the account key: through the server instead.
@@ -126,6 +131,48 @@ export async function mountReference(
     }
     case 'proxy':
       return mountThroughServer()
+  }
+}
+
+/**
+ * A folder datastore this machine sees: the script is given the folder itself. With a pathOnCompute,
+ * a symlink there leads to it (an empty folder there is replaced; anything else is refused, as for a
+ * mount point) and goes when the run ends; without one, the reference's path is the folder.
+ */
+async function linkFolder(reference: PlacedReference, options: { folder: string; isFile: boolean }): Promise<Mount> {
+  const { folder, isFile } = options
+  const fileOf = (base: string): string => (isFile ? path.join(base, path.posix.basename(reference.datastorePath)) : base)
+  if (reference.config.pathOnCompute === null) {
+    reference.base = folder
+    reference.path = fileOf(folder)
+    return { reference, liveFolder: folder, unmount: () => Promise.resolve() }
+  }
+  const link = reference.base
+  const existing = await lstat(link).catch(() => undefined)
+  if (existing !== undefined) {
+    const emptyFolder = existing.isDirectory() && (await readdir(link)).length === 0
+    if (!emptyFolder) {
+      throw unavailable(
+        reference,
+        `its pathOnCompute ${printable(link, 300)} already exists; give an empty or new folder as pathOnCompute`,
+      )
+    }
+    await rmdir(link)
+  }
+  await mkdir(path.dirname(link), { recursive: true })
+  await symlink(folder, link, 'dir')
+  reference.path = fileOf(link)
+  let unlinking: Promise<void> | undefined
+  return {
+    reference,
+    liveFolder: folder,
+    unmount() {
+      unlinking ??= (async () => {
+        const info = await lstat(link).catch(() => undefined)
+        if (info?.isSymbolicLink()) await unlink(link).catch(() => undefined)
+      })()
+      return unlinking
+    },
   }
 }
 
@@ -251,9 +298,9 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
   }
 }
 
-/** rclone's output with the local server's secret cut out, so an error never shows it. */
+/** rclone's output with the local server's secret (and any SAS signature) cut out, so an error never shows it. */
 function masked(text: string, secret: string): string {
-  return text.replaceAll(secret, '***').replace(/sig=[^&\s"]+/g, 'sig=***')
+  return maskSecrets(text, [secret]).replace(/sig=[^&\s"]+/g, `sig=${MASK}`)
 }
 
 /** Whether `/proc/mounts` lists a mount at `folder` (paths there escape space, tab, newline, backslash). */

@@ -17,16 +17,18 @@ afterEach(async () => {
 function store(options: { failFirst?: number } = {}) {
   let bytes = Buffer.alloc(0)
   const offsets: number[] = []
+  const sizes: number[] = []
   let failures = options.failFirst ?? 0
   const append: AppendChunk = async ({ offset, bytes: chunk }) => {
     await new Promise((resolve) => setTimeout(resolve, 1))
     if (failures-- > 0) throw new WharfError('SERVER_UNREACHABLE', 'down')
     offsets.push(offset)
+    sizes.push(chunk.length)
     if (offset + chunk.length <= bytes.length) return
     if (offset !== bytes.length) throw new WharfError('WRITE_CONFLICT', `gap at ${offset}, size ${bytes.length}`)
     bytes = Buffer.concat([bytes, chunk])
   }
-  return { append, offsets, text: () => bytes.toString('utf8') }
+  return { append, offsets, sizes, bytes: () => bytes, text: () => bytes.toString('utf8') }
 }
 
 describe('LiveLog', () => {
@@ -42,21 +44,30 @@ describe('LiveLog', () => {
     for (const line of lines) log.write(line)
     await log.close()
     expect(server.text()).toBe(lines.join(''))
+    const total = Buffer.byteLength(lines.join(''))
+    expect(server.sizes.length).toBeGreaterThanOrEqual(Math.ceil(total / 10))
+    for (const size of server.sizes) {
+      expect(size).toBeGreaterThan(0)
+      expect(size).toBeLessThanOrEqual(10)
+    }
     expect(server.offsets).toEqual([...server.offsets].sort((a, b) => a - b))
     expect(new Set(server.offsets).size).toBe(server.offsets.length)
     expect(await readFile(path.join(dir, 'std_log.txt'), 'utf8')).toBe(lines.join(''))
   })
 
-  it('keeps multi-byte characters whole when they arrive split across writes', async () => {
+  it('passes the bytes through as written, never decoding them: invalid UTF-8 and characters cut across writes and appends', async () => {
     const server = store()
-    const log = new LiveLog({ append: server.append, localFile: path.join(dir, 'l.txt'), maxAppendBytes: 1 << 20, intervalMs: 1 })
-    const text = Buffer.from('日本語 😀 done\n')
-    for (let i = 0; i < text.length; i++) {
-      log.write(text.subarray(i, i + 1))
+    const local = path.join(dir, 'l.txt')
+    const log = new LiveLog({ append: server.append, localFile: local, maxAppendBytes: 3, intervalMs: 1 })
+    // A stray 0xff and a cut-off 0xe6 would each become U+FFFD (3 bytes) if the log decoded text.
+    const written = Buffer.concat([Buffer.from('日本語 😀 '), Buffer.from([0xff, 0x41, 0xe6]), Buffer.from(' done\n')])
+    for (let i = 0; i < written.length; i++) {
+      log.write(written.subarray(i, i + 1))
       if (i % 3 === 0) await new Promise((resolve) => setTimeout(resolve, 2))
     }
     await log.close()
-    expect(server.text()).toBe('日本語 😀 done\n')
+    expect(server.bytes().equals(written)).toBe(true)
+    expect((await readFile(local)).equals(written)).toBe(true)
   })
 
   it('retries a failed append at the same offset, losing and doubling nothing', async () => {

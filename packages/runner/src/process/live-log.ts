@@ -1,4 +1,5 @@
 import { closeSync, openSync, read, writeSync } from 'node:fs'
+import { maskSecrets } from './mask.js'
 
 /** Sends one chunk of a live log at a byte offset; a repeated offset is harmless (the server ignores it). */
 export type AppendChunk = (chunk: { offset: number; bytes: Buffer }) => Promise<void>
@@ -28,8 +29,6 @@ export interface LiveLogOptions {
   /** Hears an append given up on (not transient): the log goes on locally, the live copy stops. */
   onGiveUp?: (error: unknown) => void
 }
-
-const MASK = Buffer.from('***')
 
 /**
  * A live log of a run: bytes written to it are masked, kept in a local file and appended to the server
@@ -93,8 +92,7 @@ export class LiveLog {
 
   /** Masks what is held and appends it to the local copy, keeping back a tail that may begin a secret unless `all`. */
   #release(all: boolean): void {
-    let text = this.#held
-    for (const secret of this.#secrets) text = replaceAll(text, secret)
+    const text = maskSecrets(this.#held, this.#secrets)
     let keep = 0
     if (!all) for (const secret of this.#secrets) keep = Math.max(keep, partialSuffix(text, secret))
     const ready = text.subarray(0, text.length - keep)
@@ -160,20 +158,6 @@ export class LiveLog {
     this.#gaveUp = true
     this.#options.onGiveUp?.(error)
   }
-}
-
-function replaceAll(text: Buffer, secret: Buffer): Buffer {
-  let at = text.indexOf(secret)
-  if (at < 0) return text
-  const parts: Buffer[] = []
-  let from = 0
-  while (at >= 0) {
-    parts.push(text.subarray(from, at), MASK)
-    from = at + secret.length
-    at = text.indexOf(secret, from)
-  }
-  parts.push(text.subarray(from))
-  return Buffer.concat(parts)
 }
 
 /** The length of the longest end of `text` that is the start of `secret` (shorter than it). */

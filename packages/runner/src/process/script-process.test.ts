@@ -73,6 +73,24 @@ setInterval(() => {}, 1000)`,
     expect(alive(childPid)).toBe(false)
   })
 
+  it('kills a background process the script left, its output sent elsewhere, once the script has exited', async () => {
+    const pidFile = path.join(dir, 'bg.pid')
+    const script = await startScript({
+      argv: ['sh', '-c', `sleep 300 >/dev/null 2>&1 </dev/null & echo $! > ${pidFile}; echo started`],
+      cwd: dir,
+      env: { PATH: process.env.PATH ?? '' },
+      onOutput: () => undefined,
+    })
+    const started = Date.now()
+    expect(await script.exited).toEqual({ code: 0, signal: null })
+    expect(Date.now() - started).toBeLessThan(1500) // the pipes closed at once: no wait for the drain
+    const pid = Number(readFileSync(pidFile, 'utf8').trim())
+    expect(pid).toBeGreaterThan(0)
+    const deadline = Date.now() + 2000
+    while (alive(pid) && Date.now() < deadline) await new Promise((resolve) => setTimeout(resolve, 20))
+    expect(alive(pid)).toBe(false)
+  })
+
   it('ends a script that honours SIGTERM without waiting for the grace', async () => {
     const script = await startScript({
       argv: [process.execPath, '-e', 'setInterval(() => {}, 1000)'],

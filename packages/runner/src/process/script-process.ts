@@ -20,7 +20,10 @@ export interface StartScriptOptions {
 /** A running script in its own process group; see {@link startScript}. */
 export interface ScriptProcess {
   readonly pid: number
-  /** Resolves once the process ended and its output was read (or the group was cleared). */
+  /**
+   * Resolves once the process ended and its output was read (for at most a moment), after every
+   * process still left in its group was killed (SIGKILL).
+   */
   readonly exited: Promise<ScriptExit>
   /**
    * Stops the script's whole process group: SIGTERM, then SIGKILL after `graceMs` for whatever is still
@@ -78,8 +81,10 @@ export async function startScript(options: StartScriptOptions): Promise<ScriptPr
       new Promise<boolean>((resolve) => (timer = setTimeout(() => resolve(false), DRAIN_MS))),
     ])
     clearTimeout(timer)
+    // Always: a background process the script started (its output sent elsewhere or not) must not
+    // outlive the run, which ends with its run token still in that process's environment.
+    signalGroup(pid, 'SIGKILL')
     if (!drained) {
-      signalGroup(pid, 'SIGKILL')
       child.stdout?.destroy()
       child.stderr?.destroy()
     }

@@ -21,6 +21,7 @@ import { buildArgv } from './argv.js'
 import { buildScriptEnvironment } from './environment.js'
 import { startHeartbeat } from './heartbeat.js'
 import { LiveLog } from './live-log.js'
+import { maskSecrets } from './mask.js'
 import { tsxLoaderUrl } from './node-paths.js'
 import { startScript, type ScriptExit } from './script-process.js'
 import { StreamLines } from './stream-lines.js'
@@ -111,7 +112,7 @@ export async function superviseRun(options: SuperviseOptions): Promise<RunInfo> 
   const stdLog = makeLog('std_log.txt')
   const say = (line: string): void => {
     runnerLog.write(`${new Date().toISOString()} ${line}\n`)
-    options.onMessage?.(mask(line, token))
+    options.onMessage?.(maskSecrets(line, [token]))
   }
 
   // A cancel or the run's time running out stops everything in flight: transfers, then the script.
@@ -254,12 +255,15 @@ async function prepare(stage: Stage): Promise<string> {
     `snapshot ready: ${snapshot.files.length} files` +
       (snapshot.copiedLocally > 0 ? ` (${snapshot.copiedLocally} unchanged in ${localSource} copied from there)` : ''),
   )
-  if (localSource !== undefined) await linkNodeModules({ localSource, workingFolder, say })
-  await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
-  await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
   stage.references = (run.definition?.dataReferences ?? []).map((config) =>
     placeReference(config, { runId: run.id, runFolder, workingFolder }),
   )
+  refuseReferencesInNodeModules(stage.references, workingFolder)
+  if (localSource !== undefined && isNodeEntryScript(run.definition?.script ?? null)) {
+    await linkNodeModules({ localSource, workingFolder, say })
+  }
+  await mkdir(path.join(workingFolder, 'outputs'), { recursive: true })
+  await mkdir(path.join(workingFolder, 'logs'), { recursive: true })
   for (const reference of stage.references) {
     signal.throwIfAborted()
     await prepareReference(reference, {
@@ -353,7 +357,13 @@ async function prepareReference(
         env: options.env,
       })
       options.mounts.push(mount)
-      options.say(`mounted ${config.name} at ${reference.path}`)
+      if (mount.liveFolder === undefined) options.say(`mounted ${config.name} at ${reference.path}`)
+      else {
+        const at = reference.path === mount.liveFolder ? '' : ` (linked at ${reference.path})`
+        options.say(
+          `mounted ${config.name}: it is the datastore folder ${mount.liveFolder} itself${at}, not a read-only copy; what the script writes there goes to the datastore`,
+        )
+      }
       return
     }
     case 'upload':
@@ -468,10 +478,6 @@ function describeExit(exit: ScriptExit): string {
   return exit.code !== null ? `exit code ${exit.code}` : `signal ${exit.signal ?? 'unknown'}`
 }
 
-function mask(text: string, secret: string): string {
-  return secret === '' ? text : text.replaceAll(secret, '***')
-}
-
 function quoteArg(arg: string): string {
   return /^[\w@%+=:,./-]+$/.test(arg) ? arg : `'${arg.replaceAll("'", `'\\''`)}'`
 }
@@ -494,8 +500,33 @@ class TailBuffer {
 
   /** The last `count` lines as text, the secret masked. */
   lastLines(count: number, secret: string): string {
-    const text = mask(Buffer.concat(this.#chunks).toString('utf8'), secret)
+    const text = maskSecrets(Buffer.concat(this.#chunks), [secret]).toString('utf8')
     return text.trimEnd().split('\n').slice(-count).join('\n').slice(-4000)
+  }
+}
+
+/** Entry scripts Node runs (a TypeScript one through tsx): only they get the project's node_modules. */
+const NODE_SCRIPT_EXTENSIONS = new Set(['.js', '.mjs', '.cjs', '.ts', '.mts', '.cts'])
+
+function isNodeEntryScript(script: string | null): boolean {
+  return script !== null && NODE_SCRIPT_EXTENSIONS.has(path.extname(script).toLowerCase())
+}
+
+/**
+ * INVALID_ARGUMENT for a data reference placed in the working folder's node_modules: for a Node
+ * script that is a link to the project's own node_modules, which a download, a mount or the script's
+ * writes would change.
+ */
+function refuseReferencesInNodeModules(references: readonly PlacedReference[], workingFolder: string): void {
+  for (const reference of references) {
+    const relative = path.relative(workingFolder, reference.base)
+    if (relative.split(path.sep)[0] !== 'node_modules') continue
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `data reference "${reference.config.name}": its pathOnCompute "${reference.config.pathOnCompute ?? ''}" lies under node_modules ` +
+        `in the working folder, where a Node script gets the project's own node_modules; pick a path outside it`,
+      { details: { reference: reference.config.name, pathOnCompute: reference.config.pathOnCompute } },
+    )
   }
 }
 

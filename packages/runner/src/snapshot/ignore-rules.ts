@@ -5,8 +5,12 @@ import ignore, { type Ignore } from 'ignore'
 /** The ignore files a snapshot honours, first found wins in each folder: Wharf's, Azure ML's, git's. */
 export const IGNORE_FILE_NAMES = ['.wharfignore', '.amlignore', '.gitignore'] as const
 
-/** Folders never part of a snapshot, whatever the ignore files say. */
-const ALWAYS_LEFT_OUT = new Set(['.git'])
+/**
+ * Folders never part of a snapshot, at any depth, whatever the ignore files say (a `!` rule cannot bring
+ * them back): `.git`, and `.wharf`, whose `config.json` (written by `wharf workspace init --token`) holds
+ * the server's auth token and must never reach a snapshot, a working folder or `run show --snapshot`.
+ */
+const ALWAYS_LEFT_OUT = new Set(['.git', '.wharf'])
 
 /** The rules of one folder's ignore file; patterns are relative to that folder, as git reads them. */
 export interface FolderRules {
@@ -35,7 +39,7 @@ export async function readFolderRules(folder: string, base: string): Promise<Fol
 }
 
 /**
- * Whether the entry at `relativePath` (from the snapshot root) is left out: `.git` always; otherwise
+ * Whether the entry at `relativePath` (from the snapshot root) is left out: a `.git` or `.wharf` folder always; otherwise
  * the deepest ignore file with a rule on it decides (so a nested file can re-include with `!`), as in git.
  */
 export function isLeftOut(rules: readonly FolderRules[], relativePath: string, isFolder: boolean): boolean {

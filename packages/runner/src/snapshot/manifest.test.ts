@@ -48,6 +48,17 @@ describe('buildSnapshotManifest', () => {
     expect(manifest.ignoreFile).toBeUndefined()
   })
 
+  it('always leaves .wharf/ out (it holds the workspace auth token), at the root and deeper, whatever the ignore files say', async () => {
+    await tree({
+      'train.py': 'print(1)\n',
+      '.wharf/config.json': '{"token":"secret-token"}',
+      'sub/.wharf/config.json': '{"token":"secret-token"}',
+      '.wharfignore': '!.wharf/\n!.wharf/config.json\n',
+      '.wharf-notes.txt': 'kept',
+    })
+    expect(await paths()).toEqual(['.wharf-notes.txt', '.wharfignore', 'train.py'])
+  })
+
   it('honours .wharfignore before .amlignore before .gitignore', async () => {
     await tree({ 'a.bin': '1', 'b.bin': '2', 'c.bin': '3', keep: 'k', '.gitignore': 'a.bin\n', '.amlignore': 'b.bin\n' })
     expect(await paths()).toEqual(['.amlignore', '.gitignore', 'a.bin', 'c.bin', 'keep'])

@@ -92,16 +92,34 @@ export class Run implements AsyncDisposable {
   #rowSteps = new Map<string, number>()
   #finishing: Promise<RunInfo> | undefined
   readonly #offline: boolean
+  readonly #supervised: boolean
   #spooled: SpooledRunSummary | undefined
 
-  /** `offline`: the run exists only in the spool so far (see `Experiment.startLogging`'s `whenUnreachable`). */
-  constructor(workspace: WorkspaceConnection, info: RunInfo, options: { outputs?: string | false; offline?: boolean } = {}) {
+  /**
+   * `offline`: the run exists only in the spool so far (see `Experiment.startLogging`'s `whenUnreachable`).
+   * `supervised`: this process is the script of the (submitted) run, so a runner sets its final status;
+   * a run with a definition is taken as supervised anyway.
+   */
+  constructor(
+    workspace: WorkspaceConnection,
+    info: RunInfo,
+    options: { outputs?: string | false; offline?: boolean; supervised?: boolean } = {},
+  ) {
     this.workspace = workspace
     this.id = info.id
     this.experiment = info.experiment
     this.#info = info
     this.#outputs = options.outputs ?? false
     this.#offline = options.offline === true
+    this.#supervised = options.supervised === true
+  }
+
+  /**
+   * True for a run a runner supervises (a submitted run): the runner, not this handle, sets its final
+   * status, after uploading its outputs and logs (which the server refuses once the run has ended).
+   */
+  get #runnerOwnsStatus(): boolean {
+    return this.#supervised || this.#info.definition !== null
   }
 
   /** An existing run of the workspace. RUN_NOT_FOUND if there is none with this id. */
@@ -523,13 +541,24 @@ export class Run implements AsyncDisposable {
     return new Run(this.workspace, info, { outputs: options.outputs ?? false })
   }
 
-  /** Marks the run Completed after storing every logged point and uploading its outputs folder. Idempotent. */
+  /**
+   * Marks the run Completed after storing every logged point and uploading its outputs folder. Idempotent.
+   * In a submitted run (one with a definition, or this process's own run from `Run.getContext()`) it
+   * only stores what was logged so far: the runner ends the run when the script exits (Completed on
+   * exit code 0), after uploading ./outputs and the logs; logging may go on.
+   */
   complete(): Promise<RunInfo> {
+    if (this.#runnerOwnsStatus) return this.#storeLogged()
     return this.#finish({ status: 'Completed' })
   }
 
-  /** Marks the run Failed with the error (message and stack), after storing what was logged. Idempotent. */
+  /**
+   * Marks the run Failed with the error (message and stack), after storing what was logged. Idempotent.
+   * In a submitted run it only stores what was logged: the runner ends the run from the script's exit
+   * code (throw, or exit non-zero, to end it Failed), after uploading ./outputs and the logs.
+   */
   fail(options: { error?: unknown; errorCode?: string } = {}): Promise<RunInfo> {
+    if (this.#runnerOwnsStatus) return this.#storeLogged()
     const error = options.error
     const message =
       error instanceof Error
@@ -566,7 +595,10 @@ export class Run implements AsyncDisposable {
     return true
   }
 
-  /** `await using run = …` completes the run when the block ends, unless it already ended. */
+  /**
+   * `await using run = …` completes the run when the block ends, unless it already ended; for a
+   * submitted run it only stores what was logged (see {@link Run.complete}).
+   */
   async [Symbol.asyncDispose](): Promise<void> {
     await this.complete()
   }
@@ -589,6 +621,13 @@ export class Run implements AsyncDisposable {
       contentType: typeof content === 'string' ? 'text/plain; charset=utf-8' : 'application/octet-stream',
       ...(options.signal ? { signal: options.signal } : {}),
     })
+  }
+
+  /** A submitted run's complete()/fail(): stores every point logged so far; the runner sets the status. */
+  async #storeLogged(): Promise<RunInfo> {
+    await this.#logger?.flush({ timeoutMs: END_WAIT_MS })
+    this.#info = await this.workspace.client.getRun(this.id)
+    return this.#info
   }
 
   #finish(target: RunEnd): Promise<RunInfo> {
