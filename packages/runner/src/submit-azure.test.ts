@@ -3,12 +3,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataReferenceConfig } from '@wharf/contract'
-import { hasRclone, startS3rver, type S3rverInstance } from '@wharf/datastores/test-support'
+import { startS3rver, type S3rverInstance } from '@wharf/datastores/test-support'
 import { Datastore, Workspace, type SubmitRequest } from '@wharf/sdk'
 import { useAzuriteBlobServer } from '@wharf/server/test-support'
 import { isMounted } from './data-references/mount.js'
 import { submitRun } from './submit.js'
-import { readLog, waitForEnd } from './test-support/runs.js'
+import { mountSkipReason, readLog, waitForEnd } from './test-support/runs.js'
+
+const MOUNT_SKIP = mountSkipReason('submitted runs with rclone mounts')
 
 const azurite = useAzuriteBlobServer()
 let dir: string
@@ -64,7 +66,7 @@ async function writeSource(name: string, files: Record<string, string>): Promise
   }
 }
 
-describe.skipIf(!hasRclone())('a submitted run over Azure Blob (Azurite)', () => {
+describe.skipIf(MOUNT_SKIP !== undefined)('a submitted run over Azure Blob (Azurite)', () => {
   it('reads a container mounted read-only with rclone, and the mount is gone after the run', async () => {
     await writeSource('mount', {
       'read.py': `import os, sys
@@ -111,7 +113,7 @@ except OSError as error:
   })
 })
 
-describe.skipIf(!hasRclone())('a mount of a datastore only the server reaches (S3)', () => {
+describe.skipIf(MOUNT_SKIP !== undefined)('a mount of a datastore only the server reaches (S3)', () => {
   it('reads an S3 bucket mounted read-only through the server, its keys never on this machine', async () => {
     const bucket = await Datastore.get(workspace, 'bucket')
     const data = path.join(dir, 's3-data')

@@ -3,14 +3,14 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { DataReferenceConfig } from '@wharf/contract'
-import { hasRclone } from '@wharf/datastores/test-support'
 import { Datastore, Workspace } from '@wharf/sdk'
 import { startTestServer, useAzuriteBlobServer, type TestServer } from '@wharf/server/test-support'
+import { mountSkipReason } from '../test-support/runs.js'
 import { startListingServer } from './listing-server.js'
 import { isMounted, mountReference } from './mount.js'
 import { placeReference } from './paths.js'
 
-const canMount = hasRclone()
+const canMount = mountSkipReason('mounting an Azure Blob datastore with rclone') === undefined
 const env = { PATH: process.env.PATH ?? '' }
 
 function reference(config: Partial<DataReferenceConfig> & { name: string; datastore: string }): DataReferenceConfig {

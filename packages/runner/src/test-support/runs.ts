@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process'
+import { existsSync } from 'node:fs'
 import type { WharfClient } from '@wharf/client'
 import { isTerminalStatus, type Run } from '@wharf/contract'
 
@@ -37,4 +39,20 @@ export async function waitForLog(
       throw new Error(`live log ${options.name} of run ${options.runId} never showed "${options.text}": ${content}`)
     await new Promise((resolve) => setTimeout(resolve, 100))
   }
+}
+
+/**
+ * Why rclone mounts cannot be tested here (no rclone, no fusermount3 or no /dev/fuse), printed once per
+ * test file; undefined when they can.
+ */
+export function mountSkipReason(what: string): string | undefined {
+  const missing = [
+    spawnSync('rclone', ['version'], { stdio: 'ignore' }).status === 0 ? undefined : 'rclone',
+    spawnSync('fusermount3', ['-V'], { stdio: 'ignore' }).status === 0 ? undefined : 'fusermount3',
+    existsSync('/dev/fuse') ? undefined : '/dev/fuse',
+  ].filter((name) => name !== undefined)
+  if (missing.length === 0) return undefined
+  const reason = `skipped: ${what} needs ${missing.join(', ')} (apt-get install -y rclone fuse3, and a machine with FUSE)`
+  process.stdout.write(`${reason}\n`)
+  return reason
 }
