@@ -480,6 +480,129 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect((await api('getRun', { params: { runId: other.id } })).body.status).toBe('Running')
       })
 
+      it('holds a token to the paths its references name: no other run, no .wharf/, proxy for a path', async () => {
+        for (const [rest, bytes] of [
+          ['sets/a/x.csv', 'x'],
+          ['sets/ab/y.csv', 'y'],
+          ['other/z.csv', 'z'],
+        ] as const) {
+          expect((await api('uploadDatastoreFile', { params: { datastore: 'inputs' }, rest, bytes })).status).toBe(201)
+        }
+        const other = await createRun({ status: 'Running' })
+        expect((await api('uploadArtifact', { params: { runId: other.id }, rest: 'outputs/m.txt', bytes: 'm' })).status).toBe(201)
+        const blobs = await api('listDatastoreFiles', {
+          params: { datastore: 'workspaceblobstore' },
+          query: { prefix: '.wharf/' },
+        })
+        const blobKey = blobs.body.items[0].path as string
+        const scoped = await createRun({
+          status: 'Queued',
+          snapshotId,
+          definition: definition({
+            dataReferences: [
+              {
+                name: 'in',
+                datastore: 'inputs',
+                pathOnDatastore: '/sets/a/',
+                mode: 'download',
+                pathOnCompute: null,
+                overwrite: false,
+              },
+              {
+                name: 'res',
+                datastore: 'workspaceblobstore',
+                pathOnDatastore: 'results/{runId}',
+                mode: 'upload',
+                pathOnCompute: null,
+                overwrite: false,
+              },
+            ],
+          }),
+        })
+        const scopedToken = (await api('mintRunToken', { params: { runId: scoped.id }, json: {} })).body.token as string
+        const as = (name: RouteName, options: Call = {}) => call(t.url, name, { token: scopedToken, ...options })
+        const blob = { datastore: 'workspaceblobstore' }
+        const refused: [RouteName, Call][] = [
+          ['listDatastoreFiles', { params: blob }],
+          ['listDatastoreFiles', { params: blob, query: { prefix: 'ExperimentRun/' } }],
+          ['listDatastoreFiles', { params: blob, query: { prefix: `ExperimentRun/${other.id}/` } }],
+          ['listDatastoreFiles', { params: blob, query: { prefix: '.wharf/' } }],
+          ['downloadDatastoreFile', { params: blob, rest: blobKey }],
+          ['downloadDatastoreFile', { params: blob, rest: `ExperimentRun/${other.id}/outputs/m.txt` }],
+          ['uploadDatastoreFile', { params: blob, rest: '.wharf/evil', bytes: 'x' }],
+          ['uploadDatastoreFile', { params: blob, rest: `ExperimentRun/${other.id}/outputs/m2.txt`, bytes: 'x' }],
+          ['uploadDatastoreFile', { params: blob, rest: `results/${other.id}/out.txt`, bytes: 'x' }],
+          ['uploadDatastoreFile', { params: blob, rest: 'results/out.txt', bytes: 'x' }],
+          ['uploadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'sets/a/new.csv', bytes: 'x' }],
+          ['downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'sets/ab/y.csv' }],
+          ['downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'other/z.csv' }],
+          ['downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'train.csv' }],
+          ['listDatastoreFiles', { params: { datastore: 'inputs' } }],
+          ['listDatastoreFiles', { params: { datastore: 'inputs' }, query: { prefix: 'sets/' } }],
+          ['datastoreAccess', { params: { datastore: 'inputs' }, json: { operation: 'write' } }],
+          ['deleteDatastoreFile', { params: blob, rest: `results/${scoped.id}/out.txt` }],
+          ['getDatastore', { params: { datastore: 'outputs' } }],
+        ]
+        for (const [name, options] of refused) {
+          const answer = await as(name, options)
+          expect([answer.status, answer.body?.error?.code], `${name} ${JSON.stringify(options)}`).toEqual([403, 'FORBIDDEN'])
+        }
+        // Inside its input: read and listed; a string prefix lists only what is inside.
+        expect((await as('downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'sets/a/x.csv' })).text).toBe('x')
+        const listed = async (prefix: string) =>
+          (
+            (await as('listDatastoreFiles', { params: { datastore: 'inputs' }, query: { prefix } })).body.items as {
+              path: string
+            }[]
+          ).map((item) => item.path)
+        expect(await listed('sets/a/')).toEqual(['sets/a/x.csv'])
+        expect(await listed('sets/a')).toEqual(['sets/a/x.csv'])
+        // Its output, `{runId}` replaced: written, then read back.
+        const written = await as('uploadDatastoreFile', { params: blob, rest: `results/${scoped.id}/out.txt`, bytes: 'out' })
+        expect(written.status, written.text).toBe(201)
+        expect((await as('downloadDatastoreFile', { params: blob, rest: `results/${scoped.id}/out.txt` })).text).toBe('out')
+        expect((await as('getDatastore', { params: blob })).status).toBe(200)
+        // A path scope gets the file routes, never a SAS or a folder.
+        expect((await as('datastoreAccess', { params: { datastore: 'inputs' }, json: { operation: 'read' } })).body).toEqual({
+          mode: 'proxy',
+        })
+        expect((await as('datastoreAccess', { params: blob, json: { operation: 'write' } })).body).toEqual({ mode: 'proxy' })
+        // A whole-datastore scope keeps the direct answer.
+        expect((await asRun('datastoreAccess', { params: { datastore: 'inputs' }, json: { operation: 'read' } })).body.mode).toBe(
+          'filesystem',
+        )
+        // The first run's output is `{runId}` of "outputs": a path scope.
+        expect((await asRun('datastoreAccess', { params: { datastore: 'outputs' }, json: { operation: 'write' } })).body).toEqual(
+          {
+            mode: 'proxy',
+          },
+        )
+        // Even a whole-datastore scope on the workspace's blob store never lists .wharf/ or another run's artifacts.
+        const wide = await createRun({
+          status: 'Queued',
+          definition: definition({
+            dataReferences: [
+              {
+                name: 'all',
+                datastore: 'workspaceblobstore',
+                pathOnDatastore: null,
+                mode: 'download',
+                pathOnCompute: null,
+                overwrite: false,
+              },
+            ],
+          }),
+        })
+        const wideToken = (await api('mintRunToken', { params: { runId: wide.id }, json: {} })).body.token as string
+        const all = await call(t.url, 'listDatastoreFiles', { token: wideToken, params: blob, query: { pageSize: 1000 } })
+        expect(all.status, all.text).toBe(200)
+        const paths = (all.body.items as { path: string }[]).map((item) => item.path)
+        expect(paths).toContain(`results/${scoped.id}/out.txt`)
+        expect(paths.filter((p) => p.startsWith('.wharf/') || p.startsWith('ExperimentRun/'))).toEqual([])
+        const wideBlob = await call(t.url, 'downloadDatastoreFile', { token: wideToken, params: blob, rest: blobKey })
+        expect(wideBlob.status).toBe(403)
+      })
+
       it('refuses an altered, foreign or expired token as UNAUTHENTICATED', async () => {
         const [prefix, payload, signature] = token.split('.') as [string, string, string]
         const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
