@@ -125,7 +125,8 @@ export function scopesOn(claims: RunTokenClaims, datastore: string, operation: '
 }
 
 /** True when a run token may read (or write) the file `key` of `datastore` through the file routes. */
-export function mayReach(claims: RunTokenClaims, datastore: string, key: string, operation: 'read' | 'write'): boolean {
+export function mayReach(claims: RunTokenClaims, file: { datastore: string; key: string }, operation: 'read' | 'write'): boolean {
+  const { datastore, key } = file
   if (alwaysRefused(claims, key) !== undefined) return false
   return scopesOn(claims, datastore, operation).some((scope) => inside(key, scope.prefix))
 }

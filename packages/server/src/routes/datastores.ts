@@ -122,7 +122,7 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     // A run token sees only the files it may read (a string prefix can reach past its folder).
     const claims = c.get('runToken')
     if (claims !== undefined) {
-      const readable = (key: string) => mayReach(claims, params.datastore, key, 'read')
+      const readable = (key: string) => mayReach(claims, { datastore: params.datastore, key }, 'read')
       answer = { ...answer, items: answer.items.filter((item) => readable(item.path)) }
       const kept = skipped.filter((item) => readable(item.path))
       return kept.length > 0 ? { ...answer, skipped: kept } : answer
