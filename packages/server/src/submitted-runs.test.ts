@@ -674,6 +674,29 @@ for (const { kind, enabled } of testStoreKinds()) {
       await api('setRunStatus', { params: { runId: alive.id }, json: { status: 'Canceled' } })
     })
 
+    it('fails a submitted run whose token was minted but whose runner never reported; a cancel then waits for a runner', async () => {
+      const submitted = { experiment: 'watched', status: 'Queued', definition: definition() }
+      const minted = (await api('createRun', { json: submitted })).body as Run
+      expect((await api('mintRunToken', { params: { runId: minted.id }, json: {} })).status).toBe(201)
+      expect(((await api('getRun', { params: { runId: minted.id } })).body as Run).heartbeatAt).not.toBeNull()
+      const deadline = Date.now() + 10_000
+      let current = minted
+      while (Date.now() < deadline && current.status === 'Queued') {
+        await sleep(150)
+        current = (await api('getRun', { params: { runId: minted.id } })).body as Run
+      }
+      expect(current.status).toBe('Failed')
+      expect(current.error?.code).toBe('RUNNER_LOST')
+      // Minted, the run is held by a runner: a cancel is asked of it, not done at once.
+      const held = (await api('createRun', { json: submitted })).body as Run
+      await api('mintRunToken', { params: { runId: held.id }, json: {} })
+      const canceled = (await api('cancelRun', { params: { runId: held.id } })).body as Run
+      expect([canceled.status, canceled.cancelRequestedAt === null]).toEqual(['Queued', false])
+      // Not minted: no runner holds it, so a cancel ends it at once.
+      const unheld = (await api('createRun', { json: submitted })).body as Run
+      expect(((await api('cancelRun', { params: { runId: unheld.id } })).body as Run).status).toBe('Canceled')
+    })
+
     // The read waits up to 60 s, twice this test's time: the stop must end it.
     it('answers a waiting log read at once when the server stops, instead of holding the stop', { timeout: 30_000 }, async () => {
       const own = await startTestServer(kind)

@@ -18,7 +18,13 @@ export function mountRunControlRoutes(route: BindRoute, deps: AppDeps & { runTok
   // Only a caller with full access gets here: the route has no run-token access, so a run token is
   // refused before. The scopes come from the stored run, never from the request.
   route(ROUTES.mintRunToken, async ({ params: { workspace, runId }, body }) => {
-    const run = await store.getRun({ workspace, runId })
+    let run = await store.getRun({ workspace, runId })
+    // The token is for the runner, which starts right after: the run counts as held by it from now, so
+    // the watchdog fails it (RUNNER_LOST) when no runner ever reports, instead of leaving it Queued.
+    if (run.status === 'Queued' && run.heartbeatAt === null && run.definition !== null) {
+      await store.heartbeatRun({ workspace, runId, at: new Date().toISOString() })
+      run = await store.getRun({ workspace, runId })
+    }
     return runTokens.mint({ run, ...(body.expiresInSeconds !== undefined ? { expiresInSeconds: body.expiresInSeconds } : {}) })
   })
 }
