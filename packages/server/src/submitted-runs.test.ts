@@ -234,6 +234,46 @@ for (const { kind, enabled } of testStoreKinds()) {
         })
         expect([unknownInput.status, unknownInput.body.error.code]).toEqual([404, 'DATASTORE_NOT_FOUND'])
       })
+
+      it('refuses a file that is also a folder, anything under .wharf/, and a bad or twice-named data reference', async () => {
+        const entry = (p: string) => ({ path: p, sha256: sha256Of(p), size: 1 })
+        const both = await api('createSnapshot', { json: { files: [entry('a/b.py'), entry('a')] } })
+        expect([both.status, both.body.error.code, both.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/"a" is a file, but "a\/b.py" puts it as a folder/),
+        ])
+        const config = await api('createSnapshot', { json: { files: [entry('train.py'), entry('.wharf/config.json')] } })
+        expect([config.status, config.body.error.code, config.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/under "\.wharf\/"/),
+        ])
+        const reference = (name: string, pathOnDatastore: string | null) => ({
+          name,
+          datastore: 'workspaceblobstore',
+          pathOnDatastore,
+          mode: 'download' as const,
+          pathOnCompute: null,
+          overwrite: false,
+        })
+        const submit = (dataReferences: ReturnType<typeof reference>[]) =>
+          api('createRun', { json: { experiment: 'x', definition: definition({ dataReferences }) } })
+        for (const bad of ['../escape', 'a/../b', 'a//b', './a/./b', 'dir\\x']) {
+          const answer = await submit([reference('raw', bad)])
+          expect([answer.status, answer.body.error.code], bad).toEqual([400, 'UNSAFE_PATH'])
+        }
+        const twice = await submit([reference('raw', 'a'), reference('raw', 'b')])
+        expect([twice.status, twice.body.error.code, twice.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/data reference "raw" is listed twice/),
+        ])
+        for (const good of [null, '/', '.', './', 'data/', '/data/train.csv', 'runs/{runId}/out']) {
+          const answer = await submit([reference('raw', good)])
+          expect(answer.status, `${good} ${answer.text}`).toBe(201)
+        }
+      })
     })
 
     describe('cancel and heartbeat', () => {

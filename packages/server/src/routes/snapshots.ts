@@ -40,6 +40,13 @@ export function canonicalFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
         { details: { path: file.path } },
       )
     }
+    if (key.startsWith('.wharf/')) {
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `snapshot path "${printable(key)}" is under ".wharf/", the workspace's own configuration (it may hold tokens); a snapshot never carries it, so leave the folder out`,
+        { details: { path: key } },
+      )
+    }
     if (seen.has(key)) {
       throw new WharfError('INVALID_ARGUMENT', `snapshot path "${printable(key)}" is listed twice; list each file once`, {
         details: { path: key },
@@ -57,6 +64,20 @@ export function canonicalFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
     sizes.set(file.sha256, file.size)
     return { path: key, sha256: file.sha256, size: file.size, executable: file.executable === true }
   })
+  // A path cannot be both a file and the folder of another file: no checkout could hold both.
+  for (const key of seen) {
+    const segments = key.split('/')
+    for (let end = 1; end < segments.length; end++) {
+      const folder = segments.slice(0, end).join('/')
+      if (seen.has(folder)) {
+        throw new WharfError(
+          'INVALID_ARGUMENT',
+          `snapshot path "${printable(folder)}" is a file, but "${printable(key)}" puts it as a folder; a path cannot be both`,
+          { details: { path: key, folder } },
+        )
+      }
+    }
+  }
   return canonical.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
