@@ -190,6 +190,26 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(Object.keys(run.statusTimes)).toEqual(['Queued'])
       })
 
+      it('takes a content again when its bytes are gone from the datastore, though it was recorded', async () => {
+        const content = 'lost = True\n'
+        const sha256 = sha256Of(content)
+        expect((await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })).status).toBe(201)
+        const key = `.wharf/snapshots/blobs/${sha256.slice(0, 2)}/${sha256}`
+        const folder = await api('datastoreAccess', {
+          params: { datastore: 'workspaceblobstore' },
+          json: { operation: 'read' },
+        })
+        expect(folder.body.mode).toBe('filesystem')
+        const { rm } = await import('node:fs/promises')
+        await rm(path.join(folder.body.path as string, key))
+        const again = await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })
+        expect([again.status, again.body]).toEqual([201, { sha256, size: content.length, stored: true }])
+        const back = await api('downloadSnapshotBlob', { params: { sha256 } })
+        expect([back.status, back.text]).toEqual([200, content])
+        // Held now: taken once.
+        expect((await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })).status).toBe(200)
+      })
+
       it('enforces the file and byte limits, naming them', async () => {
         const file = (i: number, size = 1) => ({ path: `f${i}.txt`, sha256: sha256Of(String(i)), size })
         const many = await api('createSnapshot', { json: { files: [0, 1, 2, 3, 4, 5].map((i) => file(i)) } })

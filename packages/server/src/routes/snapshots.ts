@@ -208,14 +208,14 @@ export function mountSnapshotRoutes(route: BindRoute, deps: AppDeps): void {
     const answer = (size: number, stored: boolean) =>
       stored ? { sha256, size, stored } : jsonKeepingSign(c, { sha256, size, stored }, 200)
     const held = (await store.findSnapshotBlobs({ workspace, datastore, sha256s: [sha256] })).get(sha256)
-    if (held !== undefined) return answer(held, false)
     const record = (size: number) =>
       store.recordSnapshotBlob({ workspace, datastore, sha256, size, createdAt: new Date().toISOString() })
     const key = snapshotBlobKey(sha256)
     // Bytes at the key were checked when they were put (a crash may have come before they were noted).
+    // The record alone is not trusted: bytes removed from the storage since are taken again.
     const there = await driver.stat(key)
     if (there !== undefined) {
-      await record(there.size)
+      if (held === undefined) await record(there.size)
       return answer(there.size, false)
     }
     const declaredHeader = c.req.header('content-length')
