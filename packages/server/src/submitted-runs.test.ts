@@ -322,6 +322,17 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(ended.body.status).toBe('Canceled')
         expect((await api('runHeartbeat', { params: { runId: run.id } })).body.status).toBe('Canceled')
       })
+
+      it('refuses a heartbeat for a run that was not submitted: it has no runner', async () => {
+        const run = await createRun({ status: 'Running' })
+        const answer = await api('runHeartbeat', { params: { runId: run.id } })
+        expect([answer.status, answer.body.error.code, answer.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/only a submitted run has a runner/),
+        ])
+        expect(((await api('getRun', { params: { runId: run.id } })).body as Run).heartbeatAt).toBeNull()
+      })
     })
 
     describe('live logs', () => {
@@ -707,9 +718,12 @@ for (const { kind, enabled } of testStoreKinds()) {
     })
 
     it('fails a run whose runner fell silent with RUNNER_LOST, and keeps one whose runner reports', async () => {
-      const silent = (await api('createRun', { json: { experiment: 'watched', status: 'Queued' } })).body as Run
-      const alive = (await api('createRun', { json: { experiment: 'watched', status: 'Queued' } })).body as Run
-      const never = (await api('createRun', { json: { experiment: 'watched', status: 'Queued' } })).body as Run
+      const silent = (await api('createRun', { json: { experiment: 'watched', status: 'Queued', definition: definition() } }))
+        .body as Run
+      const alive = (await api('createRun', { json: { experiment: 'watched', status: 'Queued', definition: definition() } }))
+        .body as Run
+      const never = (await api('createRun', { json: { experiment: 'watched', status: 'Queued', definition: definition() } }))
+        .body as Run
       await api('runHeartbeat', { params: { runId: silent.id } })
       await api('appendRunLog', { params: { runId: silent.id, log: 'std_log.txt' }, query: { offset: 0 }, bytes: 'before\n' })
       const deadline = Date.now() + 10_000
