@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Transform, pipeline, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream'
 import {
   ROUTES,
   WharfError,
@@ -9,7 +9,7 @@ import {
   type SnapshotFile,
   type SnapshotSummary,
 } from '@wharf/contract'
-import { joinKey, toDatastoreKey, type DatastoreKey } from '@wharf/datastores'
+import { createHashingStream, joinKey, toDatastoreKey, type DatastoreKey } from '@wharf/datastores'
 import type { MetadataStore, StoredSnapshot } from '@wharf/store'
 import { BLOB_STORE } from '../bootstrap.js'
 import type { AppDeps } from '../deps.js'
@@ -103,41 +103,6 @@ function summaryOf(snapshot: StoredSnapshot, missing: string[]): SnapshotSummary
   }
 }
 
-/** A pass-through that fails the stream at its end unless the bytes hash to `sha256`, so nothing is stored. */
-class Sha256Check extends Transform {
-  readonly #hash = createHash('sha256')
-  #size = 0
-
-  constructor(readonly expected: string) {
-    super()
-  }
-
-  get size(): number {
-    return this.#size
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.#hash.update(chunk)
-    this.#size += chunk.length
-    done(null, chunk)
-  }
-
-  override _flush(done: TransformCallback): void {
-    const actual = this.#hash.digest('hex')
-    if (actual === this.expected) {
-      done()
-      return
-    }
-    done(
-      new WharfError(
-        'INVALID_ARGUMENT',
-        `the uploaded bytes hash to ${actual}, not ${this.expected}; nothing was stored. Upload the content under its own SHA-256`,
-        { details: { expected: this.expected, actual } },
-      ),
-    )
-  }
-}
-
 /** How many snapshots' content lists the run-token check keeps (a runner downloads one snapshot's files in a burst). */
 const CACHED_SNAPSHOTS = 32
 
@@ -226,7 +191,7 @@ export function mountSnapshotRoutes(route: BindRoute, deps: AppDeps): void {
       c,
       declared === undefined ? { cap: { max: limits.snapshotBytes, tooLarge: () => tooLargeBlob(limits.snapshotBytes) } } : {},
     )
-    const check = new Sha256Check(sha256)
+    const check = createHashingStream({ sha256 })
     // The body's failure reaches the driver through the check, which it destroys.
     pipeline(body, check, () => undefined)
     try {
