@@ -263,12 +263,16 @@ for (const { kind, enabled } of testStoreKinds()) {
           'INVALID_ARGUMENT',
           expect.stringMatching(/"a" is a file, but "a\/b.py" puts it as a folder/),
         ])
-        const config = await api('createSnapshot', { json: { files: [entry('train.py'), entry('.wharf/config.json')] } })
-        expect([config.status, config.body.error.code, config.body.error.message]).toEqual([
-          400,
-          'INVALID_ARGUMENT',
-          expect.stringMatching(/under "\.wharf\/"/),
-        ])
+        for (const hidden of ['.wharf/config.json', 'sub/.wharf/config.json']) {
+          const config = await api('createSnapshot', { json: { files: [entry('train.py'), entry(hidden)] } })
+          expect([config.status, config.body.error.code, config.body.error.message], hidden).toEqual([
+            400,
+            'INVALID_ARGUMENT',
+            expect.stringMatching(/in a "\.wharf\/" folder/),
+          ])
+        }
+        // A file named .wharf is no folder of configuration.
+        expect((await api('createSnapshot', { json: { files: [entry('.wharf')] } })).status).toBe(201)
         const reference = (name: string, pathOnDatastore: string | null) => ({
           name,
           datastore: 'workspaceblobstore',

@@ -40,10 +40,11 @@ export function canonicalFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
         { details: { path: file.path } },
       )
     }
-    if (key.startsWith('.wharf/')) {
+    // At any depth, as the runner leaves `.wharf` folders out of snapshots.
+    if (key.split('/').slice(0, -1).includes('.wharf')) {
       throw new WharfError(
         'INVALID_ARGUMENT',
-        `snapshot path "${printable(key)}" is under ".wharf/", the workspace's own configuration (it may hold tokens); a snapshot never carries it, so leave the folder out`,
+        `snapshot path "${printable(key)}" is in a ".wharf/" folder, the workspace's own configuration (it may hold tokens); a snapshot never carries it, so leave the folder out`,
         { details: { path: key } },
       )
     }
