@@ -190,8 +190,14 @@ describe.each([
     expect(seen.env.SEED).toBe('1')
     expect(seen.env.WHARF_DATAREFERENCE_labels).toBe(path.join(seen.cwd, 'labels'))
     expect(seen.env.AZUREML_DATAREFERENCE_labels).toBe(seen.env.WHARF_DATAREFERENCE_labels)
-    // The folder datastore mounts as its own folder; the token in the arguments became the path.
-    expect(seen.argv.slice(0, 4)).toEqual(['--train', path.join(shared, 'train'), '--epochs', '3'])
+    // A path of the folder datastore mounts through the server's file routes (the run token reaches only
+    // that path, so it gets proxy access), in a folder of the run; the token in the arguments became the path.
+    expect(seen.argv.slice(0, 4)).toEqual([
+      '--train',
+      path.join(wharfHome, 'runs', run.id, 'data', 'shared_train'),
+      '--epochs',
+      '3',
+    ])
     const manifest = JSON.parse(await readFile(seen.env.WHARF_INPUTS_MANIFEST!, 'utf8').catch(() => '[]')) as unknown
     expect(manifest).toBeDefined()
 

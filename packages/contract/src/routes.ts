@@ -87,7 +87,8 @@ export interface RouteDef {
    * What a run token (the token a submitted run's runner and script hold) may do here; a route without
    * it refuses run tokens with FORBIDDEN. `run`: only on the token's own run (`:runId`). `workspace`:
    * reads of the token's workspace that reveal no other run's data. `datastore-read` / `datastore-write`:
-   * only a datastore the token's inputs (read) or outputs (write) name. `snapshot`: the token's run's
+   * only a datastore the token's inputs (read) or outputs (write) name, and a file only inside their
+   * paths (never `.wharf/` or another run's artifacts). `snapshot`: the token's run's
    * snapshot and the blobs it lists.
    */
   runToken?: RunTokenAccess

@@ -75,6 +75,18 @@ describe('createHashingStream', () => {
     expect(() => hasher.result()).toThrow(/before the stream ended/)
   })
 
+  it('checks the bytes against an expected SHA-256 at their end', async () => {
+    const bytes = Buffer.from('expected')
+    const good = createHashingStream({ sha256: digests(bytes).sha256 })
+    await pipeline(Readable.from([bytes]), good, sink())
+    expect(good.result()).toEqual(digests(bytes))
+    const bad = createHashingStream({ sha256: digests(bytes).sha256 })
+    const error: unknown = await pipeline(Readable.from([Buffer.from('other')]), bad, sink()).catch((e: unknown) => e)
+    expect(isWharfError(error, 'INVALID_ARGUMENT')).toBe(true)
+    expect((error as Error).message).toMatch(/hash to [0-9a-f]{64}, not [0-9a-f]{64}; nothing was stored/)
+    expect(() => bad.result()).toThrow(/before the stream ended/)
+  })
+
   it('rejects a declared size that is not a whole number of bytes', () => {
     for (const size of [-1, 1.5, Number.NaN, Number.POSITIVE_INFINITY]) {
       expect(() => createHashingStream({ size }), String(size)).toThrow(/not a whole number/)

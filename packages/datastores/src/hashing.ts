@@ -7,11 +7,14 @@ import type { PutResult } from './driver.js'
 export interface HashingStreamOptions {
   /** Declared size in bytes; a body of another length makes the stream fail (INVALID_ARGUMENT). */
   size?: number
+  /** The SHA-256 (hex) the body must hash to; other bytes make the stream fail at its end (INVALID_ARGUMENT). */
+  sha256?: string
 }
 
 /** A pass-through stream that counts the bytes flowing through it and computes SHA-256 and MD5. */
 export class HashingStream extends Transform {
   readonly #declared: number | undefined
+  readonly #expectedSha256: string | undefined
   readonly #sha256: Hash = createHash('sha256')
   readonly #md5: Hash = createHash('md5')
   #bytes = 0
@@ -24,6 +27,7 @@ export class HashingStream extends Transform {
       throw new WharfError('INVALID_ARGUMENT', `the declared size ${String(size)} is not a whole number of bytes ≥ 0`)
     }
     this.#declared = size
+    this.#expectedSha256 = options.sha256
   }
 
   /** Bytes seen so far. */
@@ -54,7 +58,19 @@ export class HashingStream extends Transform {
       done(sizeMismatch(this.#declared, String(this.#bytes)))
       return
     }
-    this.#result = { size: this.#bytes, sha256: this.#sha256.digest('hex'), md5: this.#md5.digest('base64') }
+    const sha256 = this.#sha256.digest('hex')
+    const expected = this.#expectedSha256
+    if (expected !== undefined && sha256 !== expected) {
+      done(
+        new WharfError(
+          'INVALID_ARGUMENT',
+          `the uploaded bytes hash to ${sha256}, not ${expected}; nothing was stored. Upload the content under its own SHA-256`,
+          { details: { expected, actual: sha256 } },
+        ),
+      )
+      return
+    }
+    this.#result = { size: this.#bytes, sha256, md5: this.#md5.digest('base64') }
     done()
   }
 }

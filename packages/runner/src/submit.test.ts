@@ -120,12 +120,14 @@ async function expectRunResults(runId: string, language: string): Promise<void> 
   expect(env.MY_SETTING).toBe('on')
   expect(env.WHARF_AUTH_TOKEN).toBeNull() // the submitter's credentials never reach the run
   expect(env.token).toBe(true)
-  expect(env.WHARF_DATAREFERENCE_sets).toBe(path.join(dir, 'shared', 'sets'))
+  // A mount of a path (not the whole datastore) goes through the server's file routes (proxy access),
+  // which hold the run token to that path, so the script sees a folder of the run, not the shared one.
+  expect(env.WHARF_DATAREFERENCE_sets).toBe(path.join(home, 'runs', runId, 'data', 'sets'))
   expect(env.AZUREML_DATAREFERENCE_raw).toBe(path.join(home, 'runs', runId, 'data', 'raw'))
   expect(env.argv).toEqual([
     '--data',
     path.join(home, 'runs', runId, 'data', 'raw'),
-    `--sets=${path.join(dir, 'shared', 'sets')}/`,
+    `--sets=${path.join(home, 'runs', runId, 'data', 'sets')}/`,
   ])
   expect(env.manifest.map((entry) => [entry.name, entry.mode])).toEqual([
     ['raw', 'download'],

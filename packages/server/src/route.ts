@@ -16,6 +16,7 @@ import {
 import type { AppDeps } from './deps.js'
 import { jsonKeepingSign, readJsonBody, readQuery, validate, type AppContext, type AppEnv } from './http.js'
 import type { GuardedRequest, RunTokenClaims } from './run-token.js'
+import { pathAfter } from './routes/file-response.js'
 
 /** Asset names follow the experiment naming rule, but errors call them asset names. */
 export const ASSET_NAME_RULE: NameRule = { ...NAME_RULES.experiment, kind: 'asset name' }
@@ -122,6 +123,9 @@ export const UNBOUND_ROUTES: readonly { method: 'GET'; path: string; why: string
   { method: 'GET', path: `${API_PREFIX}/openapi.json`, why: 'the OpenAPI document generated from ROUTES' },
 ]
 
+/** What comes before the file path in the datastore file routes. */
+const DATASTORE_FILE_MARK = '/files/content/'
+
 const NAMES = new Map<RouteDef, RouteName>(Object.entries(ROUTES).map(([name, def]) => [def as RouteDef, name as RouteName]))
 
 function readParams(c: AppContext, names: readonly PathParamName[]): Record<string, unknown> {
@@ -165,7 +169,18 @@ export function routeBinder(
       const claims = c.get('runToken')
       if (claims !== undefined) {
         if (deps.authorizeRunToken === undefined) throw new WharfError('FORBIDDEN', 'this server takes no run tokens')
-        await deps.authorizeRunToken(claims, { name, def, params, query: request.query, body: request.body })
+        // The datastore file a file route names, so the check can hold it to the token's paths.
+        const key = def.path.endsWith(DATASTORE_FILE_MARK + '*')
+          ? pathAfter(c, { mark: DATASTORE_FILE_MARK, what: 'file path', limits })
+          : undefined
+        await deps.authorizeRunToken(claims, {
+          name,
+          def,
+          params,
+          query: request.query,
+          body: request.body,
+          ...(key === undefined ? {} : { key }),
+        })
       }
       const answer = await handler(request)
       const response = answer instanceof Response ? answer : jsonKeepingSign(c, answer, (def.status ?? 200) as 200)

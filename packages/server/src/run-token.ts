@@ -9,6 +9,7 @@ import {
   type RunDefinition,
   type RunToken,
 } from '@wharf/contract'
+import { toKeyPrefix } from '@wharf/datastores'
 
 /** Every run token starts with this: the format's version, and how a bearer is told from the server's token. */
 export const RUN_TOKEN_PREFIX = 'wrt1.'
@@ -16,26 +17,34 @@ export const RUN_TOKEN_PREFIX = 'wrt1.'
 /** The label the signing key is derived under from the server's secret key (decision 0023). */
 export const RUN_TOKEN_KEY_LABEL = 'run-token-hmac-v1'
 
-/** What a verified run token allows: one run of one workspace, its snapshot, and the datastores its definition names. */
+/** One datastore a run token reaches, and the folder (or file) in it: `prefix` null is the whole datastore. */
+export interface DatastoreScope {
+  readonly datastore: string
+  readonly prefix: string | null
+}
+
+/** What a verified run token allows: one run of one workspace, its snapshot, and the data its definition names. */
 export interface RunTokenClaims {
   readonly workspace: string
   readonly runId: string
   readonly snapshotId: string | null
-  /** Datastores the run's inputs name (downloads, mounts, the source snapshot's datastore). */
-  readonly read: readonly string[]
-  /** Datastores the run's outputs name (uploads). */
-  readonly write: readonly string[]
+  /** What the run's inputs name (downloads, mounts), each a datastore and a path in it. */
+  readonly read: readonly DatastoreScope[]
+  /** What the run's outputs name (uploads), `{runId}` replaced; writing a prefix implies reading it. */
+  readonly write: readonly DatastoreScope[]
   /** Epoch seconds after which the token is refused. */
   readonly expiresAt: number
 }
 
+const ScopeSchema = z.tuple([z.string(), z.string().nullable()])
+
 const PayloadSchema = z.strictObject({
-  v: z.literal(1),
+  v: z.literal(2),
   ws: z.string(),
   run: z.string(),
   snap: z.string().nullable(),
-  r: z.array(z.string()),
-  w: z.array(z.string()),
+  r: z.array(ScopeSchema),
+  w: z.array(ScopeSchema),
   exp: z.number().int(),
 })
 
@@ -47,16 +56,84 @@ export function isRunToken(bearer: string): boolean {
   return bearer.startsWith(RUN_TOKEN_PREFIX)
 }
 
-/** The datastores a run reads and writes, from its stored definition: inputs and source are read, outputs written. */
-export function datastoreScopesOf(definition: RunDefinition | null): { read: string[]; write: string[] } {
+/**
+ * A reference's path as a scope prefix: `{runId}` replaced, without leading or trailing slashes (as the
+ * runner places it); null for the whole datastore (absent, `/`, `.`).
+ */
+export function scopePrefixOf(pathOnDatastore: string | null, runId: string): string | null {
+  const prefix = (pathOnDatastore ?? '')
+    .replaceAll('{runId}', runId)
+    .replace(/^\/+|\/+$/g, '')
+    .replace(/^\.$/, '')
+  return prefix === '' ? null : prefix
+}
+
+function scopeKey(scope: DatastoreScope): string {
+  return JSON.stringify([scope.datastore, scope.prefix])
+}
+
+function uniqueScopes(scopes: DatastoreScope[]): DatastoreScope[] {
+  const seen = new Map<string, DatastoreScope>()
+  for (const scope of scopes) seen.set(scopeKey(scope), scope)
+  return [...seen.entries()].sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0)).map(([, scope]) => scope)
+}
+
+/**
+ * What a run reads and writes, from its stored definition: each download or mount reference gives read
+ * of its datastore path, each upload write (and read) of its own. The source snapshot is reached through
+ * the snapshot routes only, never its datastore.
+ */
+export function datastoreScopesOf(
+  definition: RunDefinition | null,
+  runId: string,
+): { read: DatastoreScope[]; write: DatastoreScope[] } {
   if (definition === null) return { read: [], write: [] }
-  const read = new Set<string>([definition.sourceDirectoryDataStore])
-  const write = new Set<string>()
+  const read: DatastoreScope[] = []
+  const write: DatastoreScope[] = []
   for (const reference of definition.dataReferences) {
-    if (reference.mode === 'upload') write.add(reference.datastore)
-    else read.add(reference.datastore)
+    const scope = { datastore: reference.datastore, prefix: scopePrefixOf(reference.pathOnDatastore, runId) }
+    if (reference.mode === 'upload') write.push(scope)
+    else read.push(scope)
   }
-  return { read: [...read].sort(), write: [...write].sort() }
+  return { read: uniqueScopes(read), write: uniqueScopes(write) }
+}
+
+/** The folder of Wharf's own files in a datastore (snapshot contents): never reached by a run token's datastore routes. */
+const WHARF_FOLDER = '.wharf'
+
+/** True when `key` (a datastore key, or a listing prefix) is `prefix` or inside it. */
+function inside(key: string, prefix: string | null): boolean {
+  return prefix === null || key === prefix || key.startsWith(`${prefix}/`)
+}
+
+/** Why a run token may not reach `key` whatever its scopes: Wharf's own folder, or another run's artifacts. */
+function alwaysRefused(claims: RunTokenClaims, key: string): string | undefined {
+  if (key === WHARF_FOLDER || key.startsWith(`${WHARF_FOLDER}/`)) {
+    return `a run token cannot reach "${WHARF_FOLDER}/" of a datastore (Wharf's own files; the run's snapshot is read through the snapshot routes)`
+  }
+  const match = /^ExperimentRun\/([^/]*)(\/|$)/.exec(key)
+  if (match !== null && match[1] !== claims.runId) {
+    return `a run token cannot reach another run's artifacts ("ExperimentRun/${printable(match[1] ?? '')}/")`
+  }
+  return undefined
+}
+
+/** The scopes of a token on one datastore for an operation (write scopes count for reading too). */
+export function scopesOn(claims: RunTokenClaims, datastore: string, operation: 'read' | 'write'): DatastoreScope[] {
+  const scopes = operation === 'write' ? claims.write : [...claims.read, ...claims.write]
+  return scopes.filter((scope) => scope.datastore === datastore)
+}
+
+/** True when a run token may read (or write) the file `key` of `datastore` through the file routes. */
+export function mayReach(claims: RunTokenClaims, file: { datastore: string; key: string }, operation: 'read' | 'write'): boolean {
+  const { datastore, key } = file
+  if (alwaysRefused(claims, key) !== undefined) return false
+  return scopesOn(claims, datastore, operation).some((scope) => inside(key, scope.prefix))
+}
+
+/** True when the token's scope for `operation` on `datastore` includes the whole datastore. */
+export function reachesWholeDatastore(claims: RunTokenClaims, datastore: string, operation: 'read' | 'write'): boolean {
+  return scopesOn(claims, datastore, operation).some((scope) => scope.prefix === null)
 }
 
 /** Mints and verifies run tokens with one HMAC-SHA256 key. */
@@ -76,10 +153,19 @@ export function createRunTokens(key: Buffer): RunTokens {
   const sign = (body: string): Buffer => createHmac('sha256', key).update(body).digest()
   return {
     mint({ run, expiresInSeconds, now = Date.now() }) {
-      const scopes = datastoreScopesOf(run.definition)
+      const scopes = datastoreScopesOf(run.definition, run.id)
       const lifetime = expiresInSeconds ?? (run.definition?.maxRunDurationSeconds ?? 0) + GRACE_SECONDS
       const exp = Math.floor(now / 1000) + lifetime
-      const payload = { v: 1, ws: run.workspace, run: run.id, snap: run.snapshotId, r: scopes.read, w: scopes.write, exp }
+      const tuples = (list: DatastoreScope[]) => list.map((scope) => [scope.datastore, scope.prefix])
+      const payload = {
+        v: 2,
+        ws: run.workspace,
+        run: run.id,
+        snap: run.snapshotId,
+        r: tuples(scopes.read),
+        w: tuples(scopes.write),
+        exp,
+      }
       const body = RUN_TOKEN_PREFIX + Buffer.from(JSON.stringify(payload)).toString('base64url')
       return { token: `${body}.${sign(body).toString('base64url')}`, expiresOn: new Date(exp * 1000).toISOString() }
     },
@@ -113,8 +199,8 @@ export function createRunTokens(key: Buffer): RunTokens {
         workspace: payload.ws,
         runId: payload.run,
         snapshotId: payload.snap,
-        read: payload.r,
-        write: payload.w,
+        read: payload.r.map(([datastore, prefix]) => ({ datastore, prefix })),
+        write: payload.w.map(([datastore, prefix]) => ({ datastore, prefix })),
         expiresAt: payload.exp,
       }
     },
@@ -128,6 +214,8 @@ export interface GuardedRequest {
   params: Record<string, unknown>
   query: unknown
   body: unknown
+  /** The datastore file a file route names (checked as a key), if any. */
+  key?: string
 }
 
 /** Reads what a run-token check needs from the store: the file contents a snapshot lists. */
@@ -174,30 +262,47 @@ export async function authorizeRunToken(
         throw forbidden(`a run token can only act on its own run (${ownRun}), not run "${printable(String(params.runId))}"`)
       }
       return
-    case 'datastore-read': {
-      const wantsWrite = (request.body as { operation?: unknown } | undefined)?.operation === 'write'
-      if (wantsWrite) {
-        if (datastore === undefined || !claims.write.includes(datastore)) {
-          throw forbidden(
-            `a run token can write only to the datastores its run's outputs name (${listOf(claims.write)}), not "${printable(datastore ?? '')}"`,
-          )
-        }
-        return
-      }
-      if (datastore === undefined || !(claims.read.includes(datastore) || claims.write.includes(datastore))) {
+    case 'datastore-read':
+    case 'datastore-write': {
+      const operation =
+        access === 'datastore-write' || (request.body as { operation?: unknown } | undefined)?.operation === 'write'
+          ? 'write'
+          : 'read'
+      const scopes = datastore === undefined ? [] : scopesOn(claims, datastore, operation)
+      const what = operation === 'write' ? "its run's outputs name" : "its run's definition names"
+      const all = operation === 'write' ? claims.write : [...claims.read, ...claims.write]
+      if (datastore === undefined || scopes.length === 0) {
         throw forbidden(
-          `a run token can read only the datastores its run's definition names (${listOf([...claims.read, ...claims.write])}), not "${printable(datastore ?? '')}"`,
+          `a run token can ${operation} only what ${what} (${listOf(all)}), not datastore "${printable(datastore ?? '')}"`,
         )
+      }
+      const outside = (path: string) =>
+        forbidden(
+          `a run token can ${operation} only what ${what} (${listOf(scopes)}), not "${printable(path)}" of datastore "${printable(datastore)}"`,
+        )
+      if (request.key !== undefined) {
+        const why = alwaysRefused(claims, request.key)
+        if (why !== undefined) throw forbidden(why)
+        if (!scopes.some((scope) => inside(request.key as string, scope.prefix))) throw outside(request.key)
+      }
+      if (name === 'listDatastoreFiles') {
+        const raw = (request.query as { prefix?: string } | undefined)?.prefix
+        const prefix = raw === undefined || raw === '' ? '' : toKeyPrefix(raw)
+        if (prefix === '') {
+          if (!scopes.some((scope) => scope.prefix === null)) {
+            throw forbidden(
+              `a run token can list only what its run's definition names (${listOf(scopes)}); pass a prefix inside it to list datastore "${printable(datastore)}"`,
+            )
+          }
+          return
+        }
+        const bare = prefix.replace(/\/$/, '')
+        const why = alwaysRefused(claims, bare)
+        if (why !== undefined) throw forbidden(why)
+        if (!scopes.some((scope) => inside(bare, scope.prefix))) throw outside(prefix)
       }
       return
     }
-    case 'datastore-write':
-      if (datastore === undefined || !claims.write.includes(datastore)) {
-        throw forbidden(
-          `a run token can write only to the datastores its run's outputs name (${listOf(claims.write)}), not "${printable(datastore ?? '')}"`,
-        )
-      }
-      return
     case 'snapshot': {
       if (claims.snapshotId === null) throw forbidden(`run "${claims.runId}" has no snapshot for its token to read`)
       if (params.snapshotId !== undefined) {
@@ -222,7 +327,9 @@ export async function authorizeRunToken(
   }
 }
 
-function listOf(names: readonly string[]): string {
-  const unique = [...new Set(names)]
-  return unique.length === 0 ? 'none' : unique.map((n) => `"${n}"`).join(', ')
+function listOf(scopes: readonly DatastoreScope[]): string {
+  const unique = [
+    ...new Set(scopes.map((scope) => (scope.prefix === null ? `"${scope.datastore}"` : `"${scope.datastore}:${scope.prefix}/"`))),
+  ]
+  return unique.length === 0 ? 'none' : unique.join(', ')
 }

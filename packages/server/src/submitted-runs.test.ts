@@ -190,6 +190,26 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(Object.keys(run.statusTimes)).toEqual(['Queued'])
       })
 
+      it('takes a content again when its bytes are gone from the datastore, though it was recorded', async () => {
+        const content = 'lost = True\n'
+        const sha256 = sha256Of(content)
+        expect((await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })).status).toBe(201)
+        const key = `.wharf/snapshots/blobs/${sha256.slice(0, 2)}/${sha256}`
+        const folder = await api('datastoreAccess', {
+          params: { datastore: 'workspaceblobstore' },
+          json: { operation: 'read' },
+        })
+        expect(folder.body.mode).toBe('filesystem')
+        const { rm } = await import('node:fs/promises')
+        await rm(path.join(folder.body.path as string, key))
+        const again = await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })
+        expect([again.status, again.body]).toEqual([201, { sha256, size: content.length, stored: true }])
+        const back = await api('downloadSnapshotBlob', { params: { sha256 } })
+        expect([back.status, back.text]).toEqual([200, content])
+        // Held now: taken once.
+        expect((await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })).status).toBe(200)
+      })
+
       it('enforces the file and byte limits, naming them', async () => {
         const file = (i: number, size = 1) => ({ path: `f${i}.txt`, sha256: sha256Of(String(i)), size })
         const many = await api('createSnapshot', { json: { files: [0, 1, 2, 3, 4, 5].map((i) => file(i)) } })
@@ -234,6 +254,50 @@ for (const { kind, enabled } of testStoreKinds()) {
         })
         expect([unknownInput.status, unknownInput.body.error.code]).toEqual([404, 'DATASTORE_NOT_FOUND'])
       })
+
+      it('refuses a file that is also a folder, anything under .wharf/, and a bad or twice-named data reference', async () => {
+        const entry = (p: string) => ({ path: p, sha256: sha256Of(p), size: 1 })
+        const both = await api('createSnapshot', { json: { files: [entry('a/b.py'), entry('a')] } })
+        expect([both.status, both.body.error.code, both.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/"a" is a file, but "a\/b.py" puts it as a folder/),
+        ])
+        for (const hidden of ['.wharf/config.json', 'sub/.wharf/config.json']) {
+          const config = await api('createSnapshot', { json: { files: [entry('train.py'), entry(hidden)] } })
+          expect([config.status, config.body.error.code, config.body.error.message], hidden).toEqual([
+            400,
+            'INVALID_ARGUMENT',
+            expect.stringMatching(/in a "\.wharf\/" folder/),
+          ])
+        }
+        // A file named .wharf is no folder of configuration.
+        expect((await api('createSnapshot', { json: { files: [entry('.wharf')] } })).status).toBe(201)
+        const reference = (name: string, pathOnDatastore: string | null) => ({
+          name,
+          datastore: 'workspaceblobstore',
+          pathOnDatastore,
+          mode: 'download' as const,
+          pathOnCompute: null,
+          overwrite: false,
+        })
+        const submit = (dataReferences: ReturnType<typeof reference>[]) =>
+          api('createRun', { json: { experiment: 'x', definition: definition({ dataReferences }) } })
+        for (const bad of ['../escape', 'a/../b', 'a//b', './a/./b', 'dir\\x']) {
+          const answer = await submit([reference('raw', bad)])
+          expect([answer.status, answer.body.error.code], bad).toEqual([400, 'UNSAFE_PATH'])
+        }
+        const twice = await submit([reference('raw', 'a'), reference('raw', 'b')])
+        expect([twice.status, twice.body.error.code, twice.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/data reference "raw" is listed twice/),
+        ])
+        for (const good of [null, '/', '.', './', 'data/', '/data/train.csv', 'runs/{runId}/out']) {
+          const answer = await submit([reference('raw', good)])
+          expect(answer.status, `${good} ${answer.text}`).toBe(201)
+        }
+      })
     })
 
     describe('cancel and heartbeat', () => {
@@ -261,6 +325,17 @@ for (const { kind, enabled } of testStoreKinds()) {
         const ended = await api('setRunStatus', { params: { runId: run.id }, json: { status: 'Canceled' } })
         expect(ended.body.status).toBe('Canceled')
         expect((await api('runHeartbeat', { params: { runId: run.id } })).body.status).toBe('Canceled')
+      })
+
+      it('refuses a heartbeat for a run that was not submitted: it has no runner', async () => {
+        const run = await createRun({ status: 'Running' })
+        const answer = await api('runHeartbeat', { params: { runId: run.id } })
+        expect([answer.status, answer.body.error.code, answer.body.error.message]).toEqual([
+          400,
+          'INVALID_ARGUMENT',
+          expect.stringMatching(/only a submitted run has a runner/),
+        ])
+        expect(((await api('getRun', { params: { runId: run.id } })).body as Run).heartbeatAt).toBeNull()
       })
     })
 
@@ -480,6 +555,129 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect((await api('getRun', { params: { runId: other.id } })).body.status).toBe('Running')
       })
 
+      it('holds a token to the paths its references name: no other run, no .wharf/, proxy for a path', async () => {
+        for (const [rest, bytes] of [
+          ['sets/a/x.csv', 'x'],
+          ['sets/ab/y.csv', 'y'],
+          ['other/z.csv', 'z'],
+        ] as const) {
+          expect((await api('uploadDatastoreFile', { params: { datastore: 'inputs' }, rest, bytes })).status).toBe(201)
+        }
+        const other = await createRun({ status: 'Running' })
+        expect((await api('uploadArtifact', { params: { runId: other.id }, rest: 'outputs/m.txt', bytes: 'm' })).status).toBe(201)
+        const blobs = await api('listDatastoreFiles', {
+          params: { datastore: 'workspaceblobstore' },
+          query: { prefix: '.wharf/' },
+        })
+        const blobKey = blobs.body.items[0].path as string
+        const scoped = await createRun({
+          status: 'Queued',
+          snapshotId,
+          definition: definition({
+            dataReferences: [
+              {
+                name: 'in',
+                datastore: 'inputs',
+                pathOnDatastore: '/sets/a/',
+                mode: 'download',
+                pathOnCompute: null,
+                overwrite: false,
+              },
+              {
+                name: 'res',
+                datastore: 'workspaceblobstore',
+                pathOnDatastore: 'results/{runId}',
+                mode: 'upload',
+                pathOnCompute: null,
+                overwrite: false,
+              },
+            ],
+          }),
+        })
+        const scopedToken = (await api('mintRunToken', { params: { runId: scoped.id }, json: {} })).body.token as string
+        const as = (name: RouteName, options: Call = {}) => call(t.url, name, { token: scopedToken, ...options })
+        const blob = { datastore: 'workspaceblobstore' }
+        const refused: [RouteName, Call][] = [
+          ['listDatastoreFiles', { params: blob }],
+          ['listDatastoreFiles', { params: blob, query: { prefix: 'ExperimentRun/' } }],
+          ['listDatastoreFiles', { params: blob, query: { prefix: `ExperimentRun/${other.id}/` } }],
+          ['listDatastoreFiles', { params: blob, query: { prefix: '.wharf/' } }],
+          ['downloadDatastoreFile', { params: blob, rest: blobKey }],
+          ['downloadDatastoreFile', { params: blob, rest: `ExperimentRun/${other.id}/outputs/m.txt` }],
+          ['uploadDatastoreFile', { params: blob, rest: '.wharf/evil', bytes: 'x' }],
+          ['uploadDatastoreFile', { params: blob, rest: `ExperimentRun/${other.id}/outputs/m2.txt`, bytes: 'x' }],
+          ['uploadDatastoreFile', { params: blob, rest: `results/${other.id}/out.txt`, bytes: 'x' }],
+          ['uploadDatastoreFile', { params: blob, rest: 'results/out.txt', bytes: 'x' }],
+          ['uploadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'sets/a/new.csv', bytes: 'x' }],
+          ['downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'sets/ab/y.csv' }],
+          ['downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'other/z.csv' }],
+          ['downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'train.csv' }],
+          ['listDatastoreFiles', { params: { datastore: 'inputs' } }],
+          ['listDatastoreFiles', { params: { datastore: 'inputs' }, query: { prefix: 'sets/' } }],
+          ['datastoreAccess', { params: { datastore: 'inputs' }, json: { operation: 'write' } }],
+          ['deleteDatastoreFile', { params: blob, rest: `results/${scoped.id}/out.txt` }],
+          ['getDatastore', { params: { datastore: 'outputs' } }],
+        ]
+        for (const [name, options] of refused) {
+          const answer = await as(name, options)
+          expect([answer.status, answer.body?.error?.code], `${name} ${JSON.stringify(options)}`).toEqual([403, 'FORBIDDEN'])
+        }
+        // Inside its input: read and listed; a string prefix lists only what is inside.
+        expect((await as('downloadDatastoreFile', { params: { datastore: 'inputs' }, rest: 'sets/a/x.csv' })).text).toBe('x')
+        const listed = async (prefix: string) =>
+          (
+            (await as('listDatastoreFiles', { params: { datastore: 'inputs' }, query: { prefix } })).body.items as {
+              path: string
+            }[]
+          ).map((item) => item.path)
+        expect(await listed('sets/a/')).toEqual(['sets/a/x.csv'])
+        expect(await listed('sets/a')).toEqual(['sets/a/x.csv'])
+        // Its output, `{runId}` replaced: written, then read back.
+        const written = await as('uploadDatastoreFile', { params: blob, rest: `results/${scoped.id}/out.txt`, bytes: 'out' })
+        expect(written.status, written.text).toBe(201)
+        expect((await as('downloadDatastoreFile', { params: blob, rest: `results/${scoped.id}/out.txt` })).text).toBe('out')
+        expect((await as('getDatastore', { params: blob })).status).toBe(200)
+        // A path scope gets the file routes, never a SAS or a folder.
+        expect((await as('datastoreAccess', { params: { datastore: 'inputs' }, json: { operation: 'read' } })).body).toEqual({
+          mode: 'proxy',
+        })
+        expect((await as('datastoreAccess', { params: blob, json: { operation: 'write' } })).body).toEqual({ mode: 'proxy' })
+        // A whole-datastore scope keeps the direct answer.
+        expect((await asRun('datastoreAccess', { params: { datastore: 'inputs' }, json: { operation: 'read' } })).body.mode).toBe(
+          'filesystem',
+        )
+        // The first run's output is `{runId}` of "outputs": a path scope.
+        expect((await asRun('datastoreAccess', { params: { datastore: 'outputs' }, json: { operation: 'write' } })).body).toEqual(
+          {
+            mode: 'proxy',
+          },
+        )
+        // Even a whole-datastore scope on the workspace's blob store never lists .wharf/ or another run's artifacts.
+        const wide = await createRun({
+          status: 'Queued',
+          definition: definition({
+            dataReferences: [
+              {
+                name: 'all',
+                datastore: 'workspaceblobstore',
+                pathOnDatastore: null,
+                mode: 'download',
+                pathOnCompute: null,
+                overwrite: false,
+              },
+            ],
+          }),
+        })
+        const wideToken = (await api('mintRunToken', { params: { runId: wide.id }, json: {} })).body.token as string
+        const all = await call(t.url, 'listDatastoreFiles', { token: wideToken, params: blob, query: { pageSize: 1000 } })
+        expect(all.status, all.text).toBe(200)
+        const paths = (all.body.items as { path: string }[]).map((item) => item.path)
+        expect(paths).toContain(`results/${scoped.id}/out.txt`)
+        expect(paths.filter((p) => p.startsWith('.wharf/') || p.startsWith('ExperimentRun/'))).toEqual([])
+        const wideBlob = await call(t.url, 'downloadDatastoreFile', { token: wideToken, params: blob, rest: blobKey })
+        expect(wideBlob.status).toBe(403)
+      })
+
       it('refuses an altered, foreign or expired token as UNAUTHENTICATED', async () => {
         const [prefix, payload, signature] = token.split('.') as [string, string, string]
         const claims = JSON.parse(Buffer.from(payload, 'base64url').toString()) as Record<string, unknown>
@@ -524,9 +722,12 @@ for (const { kind, enabled } of testStoreKinds()) {
     })
 
     it('fails a run whose runner fell silent with RUNNER_LOST, and keeps one whose runner reports', async () => {
-      const silent = (await api('createRun', { json: { experiment: 'watched', status: 'Queued' } })).body as Run
-      const alive = (await api('createRun', { json: { experiment: 'watched', status: 'Queued' } })).body as Run
-      const never = (await api('createRun', { json: { experiment: 'watched', status: 'Queued' } })).body as Run
+      const silent = (await api('createRun', { json: { experiment: 'watched', status: 'Queued', definition: definition() } }))
+        .body as Run
+      const alive = (await api('createRun', { json: { experiment: 'watched', status: 'Queued', definition: definition() } }))
+        .body as Run
+      const never = (await api('createRun', { json: { experiment: 'watched', status: 'Queued', definition: definition() } }))
+        .body as Run
       await api('runHeartbeat', { params: { runId: silent.id } })
       await api('appendRunLog', { params: { runId: silent.id, log: 'std_log.txt' }, query: { offset: 0 }, bytes: 'before\n' })
       const deadline = Date.now() + 10_000
@@ -549,6 +750,29 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(log.body).toMatchObject({ content: 'before\n', ended: true })
       expect(t.logLines.some((line) => line.includes('runner stopped reporting') && line.includes(silent.id))).toBe(true)
       await api('setRunStatus', { params: { runId: alive.id }, json: { status: 'Canceled' } })
+    })
+
+    it('fails a submitted run whose token was minted but whose runner never reported; a cancel then waits for a runner', async () => {
+      const submitted = { experiment: 'watched', status: 'Queued', definition: definition() }
+      const minted = (await api('createRun', { json: submitted })).body as Run
+      expect((await api('mintRunToken', { params: { runId: minted.id }, json: {} })).status).toBe(201)
+      expect(((await api('getRun', { params: { runId: minted.id } })).body as Run).heartbeatAt).not.toBeNull()
+      const deadline = Date.now() + 10_000
+      let current = minted
+      while (Date.now() < deadline && current.status === 'Queued') {
+        await sleep(150)
+        current = (await api('getRun', { params: { runId: minted.id } })).body as Run
+      }
+      expect(current.status).toBe('Failed')
+      expect(current.error?.code).toBe('RUNNER_LOST')
+      // Minted, the run is held by a runner: a cancel is asked of it, not done at once.
+      const held = (await api('createRun', { json: submitted })).body as Run
+      await api('mintRunToken', { params: { runId: held.id }, json: {} })
+      const canceled = (await api('cancelRun', { params: { runId: held.id } })).body as Run
+      expect([canceled.status, canceled.cancelRequestedAt === null]).toEqual(['Queued', false])
+      // Not minted: no runner holds it, so a cancel ends it at once.
+      const unheld = (await api('createRun', { json: submitted })).body as Run
+      expect(((await api('cancelRun', { params: { runId: unheld.id } })).body as Run).status).toBe('Canceled')
     })
 
     // The read waits up to 60 s, twice this test's time: the stop must end it.

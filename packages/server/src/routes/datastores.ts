@@ -17,6 +17,7 @@ import { jsonKeepingSign, requestBody, type AppContext } from '../http.js'
 import type { BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
+import { mayReach, reachesWholeDatastore } from '../run-token.js'
 
 const CONTENT_MARK = '/files/content/'
 
@@ -94,11 +95,17 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     store.setDefaultDatastore({ workspace: params.workspace, name: body.name }),
   )
 
-  route(ROUTES.datastoreAccess, async ({ params, body }) =>
-    accessFor(await store.getDatastore({ workspace: params.workspace, name: params.datastore }), body.operation, deps.datastores),
-  )
+  route(ROUTES.datastoreAccess, async ({ c, params, body }) => {
+    const record = await store.getDatastore({ workspace: params.workspace, name: params.datastore })
+    // A run token reaching only a path of the datastore gets no SAS or folder (they reach all of it): its
+    // bytes go through the file routes, which hold it to that path.
+    const claims = c.get('runToken')
+    if (claims !== undefined && !reachesWholeDatastore(claims, params.datastore, body.operation))
+      return { mode: 'proxy' as const }
+    return accessFor(record, body.operation, deps.datastores)
+  })
 
-  route(ROUTES.listDatastoreFiles, async ({ params, query }) => {
+  route(ROUTES.listDatastoreFiles, async ({ c, params, query }) => {
     const driver = await drivers.get(params.workspace, params.datastore)
     const prefix = query.prefix === undefined || query.prefix === '' ? undefined : toKeyPrefix(query.prefix)
     const skipped: SkippedDatastoreFile[] = []
@@ -111,6 +118,14 @@ export function mountDatastoreRoutes(route: BindRoute, deps: AppDeps): void {
     for await (const page of pages) {
       answer = { items: page.items.map(fileView), ...(page.nextPageToken ? { nextPageToken: page.nextPageToken } : {}) }
       break
+    }
+    // A run token sees only the files it may read (a string prefix can reach past its folder).
+    const claims = c.get('runToken')
+    if (claims !== undefined) {
+      const readable = (key: string) => mayReach(claims, { datastore: params.datastore, key }, 'read')
+      answer = { ...answer, items: answer.items.filter((item) => readable(item.path)) }
+      const kept = skipped.filter((item) => readable(item.path))
+      return kept.length > 0 ? { ...answer, skipped: kept } : answer
     }
     return skipped.length > 0 ? { ...answer, skipped } : answer
   })

@@ -10,10 +10,12 @@ import {
   isWharfError,
   newRunId,
   printable,
+  type DataReferenceConfig,
   type Limits,
   type RunOrderField,
   type RunStatus,
 } from '@wharf/contract'
+import { toDatastoreKey } from '@wharf/datastores'
 import type { RunOrder, TagFilter } from '@wharf/store'
 import type { AppDeps } from '../deps.js'
 import { jsonKeepingSign } from '../http.js'
@@ -69,6 +71,37 @@ function parseOrder(raw: string | undefined, limits: Limits): RunOrder {
   )
 }
 
+/**
+ * The data references of a definition: unique names (INVALID_ARGUMENT naming the one listed twice), and
+ * each path on its datastore a safe key in the one form the runner and run tokens read it (UNSAFE_PATH):
+ * relative, forward slashes, no `.` or `..` segments; a root (`/`, `.`) is the whole datastore and
+ * `{runId}` stands for the run's id.
+ */
+function assertDataReferences(references: readonly DataReferenceConfig[]): void {
+  const names = new Set<string>()
+  for (const reference of references) {
+    if (names.has(reference.name)) {
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `data reference "${printable(reference.name)}" is listed twice; give each data reference its own name`,
+        { details: { reference: reference.name } },
+      )
+    }
+    names.add(reference.name)
+    if (reference.pathOnDatastore === null) continue
+    const path = reference.pathOnDatastore.replace(/^\/+|\/+$/g, '').replace(/^\.$/, '')
+    if (path === '') continue
+    const sample = path.replaceAll('{runId}', 'run-id')
+    if (toDatastoreKey(sample) !== sample) {
+      throw new WharfError(
+        'UNSAFE_PATH',
+        `data reference "${printable(reference.name)}": path "${printable(reference.pathOnDatastore)}" on datastore "${printable(reference.datastore)}" is not in canonical form; write it relative, with forward slashes and no "." or ".." segments`,
+        { details: { reference: reference.name, path: reference.pathOnDatastore } },
+      )
+    }
+  }
+}
+
 /** Runs: create, read, list, lifecycle, name and description, tags, properties. */
 export function mountRunRoutes(route: BindRoute, deps: AppDeps): void {
   const { store, config } = deps
@@ -89,6 +122,7 @@ export function mountRunRoutes(route: BindRoute, deps: AppDeps): void {
     if (body.definition !== undefined) {
       // A definition naming a datastore the workspace lacks would only fail once its runner starts.
       const { dataReferences, sourceDirectoryDataStore } = body.definition
+      assertDataReferences(dataReferences)
       for (const name of new Set([sourceDirectoryDataStore, ...dataReferences.map((reference) => reference.datastore)])) {
         await store.getDatastore({ workspace, name })
       }

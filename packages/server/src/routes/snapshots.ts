@@ -1,5 +1,5 @@
 import { createHash } from 'node:crypto'
-import { Transform, pipeline, type TransformCallback } from 'node:stream'
+import { pipeline } from 'node:stream'
 import {
   ROUTES,
   WharfError,
@@ -9,7 +9,7 @@ import {
   type SnapshotFile,
   type SnapshotSummary,
 } from '@wharf/contract'
-import { joinKey, toDatastoreKey, type DatastoreKey } from '@wharf/datastores'
+import { createHashingStream, joinKey, toDatastoreKey, type DatastoreKey } from '@wharf/datastores'
 import type { MetadataStore, StoredSnapshot } from '@wharf/store'
 import { BLOB_STORE } from '../bootstrap.js'
 import type { AppDeps } from '../deps.js'
@@ -40,6 +40,14 @@ export function canonicalFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
         { details: { path: file.path } },
       )
     }
+    // At any depth, as the runner leaves `.wharf` folders out of snapshots.
+    if (key.split('/').slice(0, -1).includes('.wharf')) {
+      throw new WharfError(
+        'INVALID_ARGUMENT',
+        `snapshot path "${printable(key)}" is in a ".wharf/" folder, the workspace's own configuration (it may hold tokens); a snapshot never carries it, so leave the folder out`,
+        { details: { path: key } },
+      )
+    }
     if (seen.has(key)) {
       throw new WharfError('INVALID_ARGUMENT', `snapshot path "${printable(key)}" is listed twice; list each file once`, {
         details: { path: key },
@@ -57,6 +65,20 @@ export function canonicalFiles(files: readonly SnapshotFile[]): SnapshotFile[] {
     sizes.set(file.sha256, file.size)
     return { path: key, sha256: file.sha256, size: file.size, executable: file.executable === true }
   })
+  // A path cannot be both a file and the folder of another file: no checkout could hold both.
+  for (const key of seen) {
+    const segments = key.split('/')
+    for (let end = 1; end < segments.length; end++) {
+      const folder = segments.slice(0, end).join('/')
+      if (seen.has(folder)) {
+        throw new WharfError(
+          'INVALID_ARGUMENT',
+          `snapshot path "${printable(folder)}" is a file, but "${printable(key)}" puts it as a folder; a path cannot be both`,
+          { details: { path: key, folder } },
+        )
+      }
+    }
+  }
   return canonical.sort((a, b) => (a.path < b.path ? -1 : a.path > b.path ? 1 : 0))
 }
 
@@ -79,41 +101,6 @@ function summaryOf(snapshot: StoredSnapshot, missing: string[]): SnapshotSummary
     totalBytes: snapshot.totalBytes,
     complete: missing.length === 0,
     missing,
-  }
-}
-
-/** A pass-through that fails the stream at its end unless the bytes hash to `sha256`, so nothing is stored. */
-class Sha256Check extends Transform {
-  readonly #hash = createHash('sha256')
-  #size = 0
-
-  constructor(readonly expected: string) {
-    super()
-  }
-
-  get size(): number {
-    return this.#size
-  }
-
-  override _transform(chunk: Buffer, _encoding: BufferEncoding, done: TransformCallback): void {
-    this.#hash.update(chunk)
-    this.#size += chunk.length
-    done(null, chunk)
-  }
-
-  override _flush(done: TransformCallback): void {
-    const actual = this.#hash.digest('hex')
-    if (actual === this.expected) {
-      done()
-      return
-    }
-    done(
-      new WharfError(
-        'INVALID_ARGUMENT',
-        `the uploaded bytes hash to ${actual}, not ${this.expected}; nothing was stored. Upload the content under its own SHA-256`,
-        { details: { expected: this.expected, actual } },
-      ),
-    )
   }
 }
 
@@ -187,14 +174,14 @@ export function mountSnapshotRoutes(route: BindRoute, deps: AppDeps): void {
     const answer = (size: number, stored: boolean) =>
       stored ? { sha256, size, stored } : jsonKeepingSign(c, { sha256, size, stored }, 200)
     const held = (await store.findSnapshotBlobs({ workspace, datastore, sha256s: [sha256] })).get(sha256)
-    if (held !== undefined) return answer(held, false)
     const record = (size: number) =>
       store.recordSnapshotBlob({ workspace, datastore, sha256, size, createdAt: new Date().toISOString() })
     const key = snapshotBlobKey(sha256)
     // Bytes at the key were checked when they were put (a crash may have come before they were noted).
+    // The record alone is not trusted: bytes removed from the storage since are taken again.
     const there = await driver.stat(key)
     if (there !== undefined) {
-      await record(there.size)
+      if (held === undefined) await record(there.size)
       return answer(there.size, false)
     }
     const declaredHeader = c.req.header('content-length')
@@ -205,7 +192,7 @@ export function mountSnapshotRoutes(route: BindRoute, deps: AppDeps): void {
       c,
       declared === undefined ? { cap: { max: limits.snapshotBytes, tooLarge: () => tooLargeBlob(limits.snapshotBytes) } } : {},
     )
-    const check = new Sha256Check(sha256)
+    const check = createHashingStream({ sha256 })
     // The body's failure reaches the driver through the check, which it destroys.
     pipeline(body, check, () => undefined)
     try {
