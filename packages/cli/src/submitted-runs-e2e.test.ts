@@ -371,12 +371,16 @@ describe('runs that do not end well', () => {
     const dir = await project('orphan-src', { 'slow.mjs': `console.log('started'); setTimeout(() => {}, 60_000)\n` })
     const run = await ws.experiment('e2e-killed').submit(new ScriptRunConfig({ sourceDirectory: dir, script: 'slow.mjs' }))
     await waitForLog(run, 'started')
+    const script = () => processesOfRun(run.id).filter((line) => line.includes('slow.mjs'))
+    expect(script()).toHaveLength(1)
     killRunnerOf(run.id)
     const info = await run.waitForCompletion({ raiseOnError: false })
     expect(info.status).toBe('Failed')
     expect(info.error?.code).toBe('RUNNER_LOST')
     const log = await collect(run.logs('std_log.txt'))
     expect(log).toContain('started')
+    // The script died with its runner (parent-death signal): nothing runs on with the run's token.
+    expect(script()).toEqual([])
   })
 })
 
@@ -388,6 +392,21 @@ async function collect(chunks: AsyncIterable<string>): Promise<string> {
   let text = ''
   for await (const chunk of chunks) text += chunk
   return text
+}
+
+/** The processes whose environment names the run (its runner and its script), as "pid command" lines. */
+function processesOfRun(runId: string): string[] {
+  const found: string[] = []
+  for (const pid of readdirSync('/proc').filter((name) => /^[0-9]+$/.test(name))) {
+    try {
+      if (readFileSync(`/proc/${pid}/environ`, 'utf8').split('\0').includes(`WHARF_RUN_ID=${runId}`)) {
+        found.push(`${pid} ${readFileSync(`/proc/${pid}/cmdline`, 'utf8').replaceAll('\0', ' ')}`)
+      }
+    } catch {
+      // The process ended while we looked.
+    }
+  }
+  return found
 }
 
 /** SIGKILLs the runner process of a run: the process whose command is the runner's and whose environment names the run. */

@@ -8,6 +8,7 @@ import type { PlacedReference } from './paths.js'
 import { startListingServer } from './listing-server.js'
 import { startSasProxy } from './sas-proxy.js'
 import { entryKindAt, nothingAt } from './transfer.js'
+import { tiedToRunner } from '../process/parent-death.js'
 
 type Connection = Datastore['workspace']
 
@@ -245,14 +246,15 @@ async function rcloneMount(options: RcloneMountOptions): Promise<Mount> {
   for (const [key, value] of Object.entries(options.env))
     if (value !== undefined && !key.startsWith('RCLONE_')) rcloneEnv[key] = value
   Object.assign(rcloneEnv, { RCLONE_CONFIG: '/dev/null' }, source.config)
-  const child: ChildProcess = spawn(
-    tools.rclone ?? 'rclone',
-    ['mount', source.remote, mountPoint, '--read-only', '--dir-cache-time', '10s'],
-    {
-      env: rcloneEnv,
-      stdio: ['ignore', 'ignore', 'pipe'],
-    },
-  )
+  // rclone gets SIGTERM (and unmounts) when the runner dies, even a SIGKILLed one.
+  const [launcher, ...args] = tiedToRunner(
+    [tools.rclone ?? 'rclone', 'mount', source.remote, mountPoint, '--read-only', '--dir-cache-time', '10s'],
+    'TERM',
+  ) as [string, ...string[]]
+  const child: ChildProcess = spawn(launcher, args, {
+    env: rcloneEnv,
+    stdio: ['ignore', 'ignore', 'pipe'],
+  })
   let stderr = ''
   child.stderr?.on('data', (chunk: Buffer) => {
     stderr = (stderr + chunk.toString('utf8')).slice(-8000)

@@ -1,5 +1,6 @@
 import { spawn, type ChildProcess } from 'node:child_process'
 import { WharfError, printable } from '@wharf/contract'
+import { canExecute, tiedToRunner } from './parent-death.js'
 
 /** How a script process ended. */
 export interface ScriptExit {
@@ -41,9 +42,17 @@ const DRAIN_MS = 2000
  * program when it cannot be started (not found, not executable).
  */
 export async function startScript(options: StartScriptOptions): Promise<ScriptProcess> {
-  const [program, ...args] = options.argv
+  const [program] = options.argv
   if (program === undefined) throw new WharfError('INVALID_ARGUMENT', 'the run has an empty command')
-  const child: ChildProcess = spawn(program, args, {
+  if (!canExecute(program, options.env, options.cwd)) {
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `the run's program "${printable(program, 300)}" could not be started: it was not found or is not executable; check the script or command`,
+    )
+  }
+  // The script dies with the runner, even a SIGKILLed one: it must not run on, holding the run's token.
+  const [launcher, ...args] = tiedToRunner(options.argv, 'KILL') as [string, ...string[]]
+  const child: ChildProcess = spawn(launcher, args, {
     cwd: options.cwd,
     env: options.env,
     detached: true,
