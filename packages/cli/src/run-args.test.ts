@@ -25,7 +25,7 @@ function errorOf(call: () => unknown): WharfError {
 }
 
 describe('wharf run submit flags', () => {
-  it('reads --input NAME=DATASTORE[:PATH][:download|mount], mounted by default', () => {
+  it('reads --input NAME=DATASTORE[:PATH][:download|mount], downloaded by default', () => {
     expect(parseInputFlag('DATA=workspaceblobstore:mnist/train:download').toConfig()).toEqual({
       name: 'DATA',
       datastore: 'workspaceblobstore',
@@ -34,8 +34,8 @@ describe('wharf run submit flags', () => {
       pathOnCompute: null,
       overwrite: false,
     })
-    expect(parseInputFlag('ALL=raw').toConfig()).toMatchObject({ datastore: 'raw', pathOnDatastore: null, mode: 'mount' })
-    expect(parseInputFlag('X=raw:a:b').toConfig()).toMatchObject({ pathOnDatastore: 'a:b', mode: 'mount' })
+    expect(parseInputFlag('ALL=raw').toConfig()).toMatchObject({ datastore: 'raw', pathOnDatastore: null, mode: 'download' })
+    expect(parseInputFlag('X=raw:a:b').toConfig()).toMatchObject({ pathOnDatastore: 'a:b', mode: 'download' })
     expect(parseInputFlag('X=raw:mount').toConfig()).toMatchObject({ pathOnDatastore: null, mode: 'mount' })
   })
 

@@ -82,7 +82,8 @@ function splitPair(spec: string): [string, string] | undefined {
 
 /**
  * `--input NAME=DATASTORE[:PATH][:download|mount]`: a data reference named NAME (the script sees
- * `$WHARF_DATAREFERENCE_NAME`), mounted unless `:download`. INVALID_ARGUMENT with the format otherwise.
+ * `$WHARF_DATAREFERENCE_NAME`), downloaded unless `:mount` (a download works on every machine; a
+ * mount needs rclone and FUSE). INVALID_ARGUMENT with the format otherwise.
  */
 export function parseInputFlag(spec: string): DataReference {
   const pair = splitPair(spec)
@@ -99,7 +100,7 @@ export function parseInputFlag(spec: string): DataReference {
       `--input "${printable(spec)}": the name "${printable(name)}" becomes $WHARF_DATAREFERENCE_${printable(name)}, so it must start with a letter or "_" and hold only letters, digits and "_"; the format is ${INPUT_FORMAT}`,
     )
   }
-  let mode: (typeof INPUT_MODES)[number] = 'mount'
+  let mode: (typeof INPUT_MODES)[number] = 'download'
   let location = target
   const lastColon = target.lastIndexOf(':')
   const suffix = lastColon < 0 ? '' : target.slice(lastColon + 1)
@@ -468,7 +469,7 @@ export function registerRunCommands(program: Command): void {
     .option('--command <line>', 'a shell line to run instead of a script (through /bin/sh -c)')
     .option(
       '--input <NAME=DATASTORE[:PATH][:download|mount]>',
-      'data the run reads, as $WHARF_DATAREFERENCE_<NAME> (a path) in the arguments and environment; mounted unless :download (repeatable)',
+      'data the run reads, as $WHARF_DATAREFERENCE_<NAME> (a path) in the arguments and environment; downloaded before the script starts unless :mount (repeatable)',
       collect,
     )
     .option(
