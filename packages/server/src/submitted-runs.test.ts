@@ -2,7 +2,7 @@ import { createHash } from 'node:crypto'
 import path from 'node:path'
 import { setTimeout as sleep } from 'node:timers/promises'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { ROUTES, routePath, type Run, type RunDefinition, type RouteName } from '@wharf/contract'
+import { ROUTES, routePath, type ErrorBody, type Run, type RunDefinition, type RouteName } from '@wharf/contract'
 import { loadServerConfig } from './config.js'
 import { RUN_TOKEN_KEY_LABEL, createRunTokens } from './run-token.js'
 import { createSecretBox, loadSecretKey } from './secret-box.js'
@@ -12,11 +12,16 @@ const AUTH = 'submitted-runs-test-token-0123456789'
 
 const sha256Of = (data: string | Buffer) => createHash('sha256').update(data).digest('hex')
 
-interface Answer {
+/** A route's JSON answer as its contract says, or the text of a binary one. */
+type BodyOf<N extends RouteName> = (typeof ROUTES)[N]['response'] extends { _zod: { output: infer O } } ? O : string
+
+/**
+ * What a route answered. `body` is typed as the route's success answer and as the error body at once:
+ * each test reads the one its status says it got, and a misspelt field is a type error.
+ */
+interface Answer<N extends RouteName> {
   status: number
-  // Tests read what they expect of each answer.
-  // eslint-disable-next-line @typescript-eslint/no-explicit-any
-  body: any
+  body: BodyOf<N> & ErrorBody
   headers: Headers
   text: string
 }
@@ -31,7 +36,7 @@ interface Call {
 }
 
 /** One request by route name, as any client would send it; answers status and body whatever they are. */
-async function call(url: string, name: RouteName, options: Call = {}): Promise<Answer> {
+async function call<N extends RouteName>(url: string, name: N, options: Call = {}): Promise<Answer<N>> {
   const def = ROUTES[name]
   let target = routePath(def.path, { workspace: 'default', ...options.params })
   if (target.endsWith('*')) target = target.slice(0, -1) + (options.rest ?? '')
@@ -54,7 +59,7 @@ async function call(url: string, name: RouteName, options: Call = {}): Promise<A
   const text = await response.text()
   let parsed: unknown = text
   if (response.headers.get('content-type')?.startsWith('application/json')) parsed = JSON.parse(text)
-  return { status: response.status, body: parsed, headers: response.headers, text }
+  return { status: response.status, body: parsed as BodyOf<N> & ErrorBody, headers: response.headers, text }
 }
 
 const definition = (overrides: Partial<RunDefinition> = {}): RunDefinition => ({
@@ -86,7 +91,7 @@ for (const { kind, enabled } of testStoreKinds()) {
 
   describe.skipIf(!enabled)(`${kind}: submitted runs over HTTP (auth on)`, () => {
     let t: TestServer
-    const api = (name: RouteName, options: Call = {}) => call(t.url, name, { token: AUTH, ...options })
+    const api = <N extends RouteName>(name: N, options: Call = {}) => call(t.url, name, { token: AUTH, ...options })
 
     beforeAll(async () => {
       t = await startTestServer(kind, {
@@ -103,19 +108,19 @@ for (const { kind, enabled } of testStoreKinds()) {
       const manifest = Object.entries(files).map(([p, content]) => ({ path: p, sha256: sha256Of(content), size: content.length }))
       const first = await api('createSnapshot', { json: { files: manifest } })
       for (const [, content] of Object.entries(files)) {
-        if ((first.body.missing as string[]).includes(sha256Of(content))) {
+        if (first.body.missing.includes(sha256Of(content))) {
           expect((await api('uploadSnapshotBlob', { params: { sha256: sha256Of(content) }, bytes: content })).status).toBe(201)
         }
       }
       const done = await api('createSnapshot', { json: { files: manifest } })
       expect(done.body.complete).toBe(true)
-      return done.body.id as string
+      return done.body.id
     }
 
     const createRun = async (body: Record<string, unknown>): Promise<Run> => {
       const answer = await api('createRun', { json: { experiment: 'submitted', ...body } })
       expect(answer.status, answer.text).toBe(201)
-      return answer.body as Run
+      return answer.body
     }
 
     describe('snapshots', () => {
@@ -199,9 +204,10 @@ for (const { kind, enabled } of testStoreKinds()) {
           params: { datastore: 'workspaceblobstore' },
           json: { operation: 'read' },
         })
-        expect(folder.body.mode).toBe('filesystem')
+        if (folder.body.mode !== 'filesystem')
+          throw new Error(`workspaceblobstore is reached by ${folder.body.mode}, not as a folder`)
         const { rm } = await import('node:fs/promises')
-        await rm(path.join(folder.body.path as string, key))
+        await rm(path.join(folder.body.path, key))
         const again = await api('uploadSnapshotBlob', { params: { sha256 }, bytes: content })
         expect([again.status, again.body]).toEqual([201, { sha256, size: content.length, stored: true }])
         const back = await api('downloadSnapshotBlob', { params: { sha256 } })
@@ -213,16 +219,16 @@ for (const { kind, enabled } of testStoreKinds()) {
       it('enforces the file and byte limits, naming them', async () => {
         const file = (i: number, size = 1) => ({ path: `f${i}.txt`, sha256: sha256Of(String(i)), size })
         const many = await api('createSnapshot', { json: { files: [0, 1, 2, 3, 4, 5].map((i) => file(i)) } })
-        expect([many.status, many.body.error.code, many.body.error.details.limit]).toEqual([
+        expect([many.status, many.body.error.code, many.body.error.details?.limit]).toEqual([
           400,
           'LIMIT_EXCEEDED',
           'snapshotFiles',
         ])
         const big = await api('createSnapshot', { json: { files: [file(0, 600), file(1, 600)] } })
-        expect([big.body.error.code, big.body.error.details.limit]).toEqual(['LIMIT_EXCEEDED', 'snapshotBytes'])
+        expect([big.body.error.code, big.body.error.details?.limit]).toEqual(['LIMIT_EXCEEDED', 'snapshotBytes'])
         const blob = 'x'.repeat(1001)
         const tooLarge = await api('uploadSnapshotBlob', { params: { sha256: sha256Of(blob) }, bytes: blob })
-        expect(tooLarge.body.error.details.limit).toBe('snapshotBytes')
+        expect(tooLarge.body.error.details?.limit).toBe('snapshotBytes')
       })
 
       it('refuses paths that are not relative, canonical and unique, a bad hash and an unknown datastore', async () => {
@@ -306,7 +312,7 @@ for (const { kind, enabled } of testStoreKinds()) {
         const canceled = await api('cancelRun', { params: { runId: run.id } })
         expect(canceled.body).toMatchObject({ status: 'Canceled', cancelRequestedAt: null })
         expect(Object.keys((canceled.body as Run).statusTimes)).toEqual(['Queued', 'Canceled'])
-        expect((await api('cancelRun', { params: { runId: run.id } })).body).toEqual(canceled.body as Run)
+        expect((await api('cancelRun', { params: { runId: run.id } })).body).toEqual(canceled.body)
       })
 
       it('asks the runner of a run it supervises, which then ends it Canceled', async () => {
@@ -351,9 +357,9 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect((await append(run.id, 0, 'hello ')).body.size).toBe(6)
         expect((await append(run.id, 6, 'world\n')).body.size).toBe(12)
         const gap = await append(run.id, 20, 'x')
-        expect([gap.status, gap.body.error.code, gap.body.error.details.expectedOffset]).toEqual([409, 'WRITE_CONFLICT', 12])
+        expect([gap.status, gap.body.error.code, gap.body.error.details?.expectedOffset]).toEqual([409, 'WRITE_CONFLICT', 12])
         const tooLarge = await append(run.id, 12, 'x'.repeat(65))
-        expect([tooLarge.status, tooLarge.body.error.code, tooLarge.body.error.details.limit]).toEqual([
+        expect([tooLarge.status, tooLarge.body.error.code, tooLarge.body.error.details?.limit]).toEqual([
           400,
           'LIMIT_EXCEEDED',
           'logAppendBytes',
@@ -459,14 +465,14 @@ for (const { kind, enabled } of testStoreKinds()) {
         })
         const minted = await api('mintRunToken', { params: { runId: run.id }, json: {} })
         expect(minted.status).toBe(201)
-        token = minted.body.token as string
+        token = minted.body.token
         expect(token.startsWith('wrt1.')).toBe(true)
-        const lifetime = Date.parse(minted.body.expiresOn as string) - Date.now()
+        const lifetime = Date.parse(minted.body.expiresOn) - Date.now()
         expect(lifetime).toBeGreaterThan((3600 + 86_400 - 60) * 1000)
         expect(lifetime).toBeLessThan((3600 + 86_400 + 60) * 1000)
       })
 
-      const asRun = (name: RouteName, options: Call = {}) => call(t.url, name, { token, ...options })
+      const asRun = <N extends RouteName>(name: N, options: Call = {}) => call(t.url, name, { token, ...options })
 
       it('lets the token work on its own run: status, metrics, artifacts, tags, logs, heartbeat', async () => {
         const own = { params: { runId: run.id } }
@@ -474,7 +480,7 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect((await asRun('setRunStatus', { ...own, json: { status: 'Running' } })).body.status).toBe('Running')
         const metrics = await asRun('logMetrics', { ...own, json: { points: [{ name: 'loss', value: 0.5 }] } })
         expect(metrics.status, metrics.text).toBe(200)
-        expect((await asRun('listMetrics', own)).body.items[0].name).toBe('loss')
+        expect((await asRun('listMetrics', own)).body.items[0]?.name).toBe('loss')
         const artifact = await asRun('uploadArtifact', { ...own, rest: 'outputs/model.txt', bytes: 'weights' })
         expect(artifact.status, artifact.text).toBe(201)
         expect((await asRun('updateTags', { ...own, json: { set: { phase: 'train' } } })).status).toBe(200)
@@ -569,7 +575,7 @@ for (const { kind, enabled } of testStoreKinds()) {
           params: { datastore: 'workspaceblobstore' },
           query: { prefix: '.wharf/' },
         })
-        const blobKey = blobs.body.items[0].path as string
+        const blobKey = blobs.body.items[0]?.path as string
         const scoped = await createRun({
           status: 'Queued',
           snapshotId,
@@ -594,8 +600,8 @@ for (const { kind, enabled } of testStoreKinds()) {
             ],
           }),
         })
-        const scopedToken = (await api('mintRunToken', { params: { runId: scoped.id }, json: {} })).body.token as string
-        const as = (name: RouteName, options: Call = {}) => call(t.url, name, { token: scopedToken, ...options })
+        const scopedToken = (await api('mintRunToken', { params: { runId: scoped.id }, json: {} })).body.token
+        const as = <N extends RouteName>(name: N, options: Call = {}) => call(t.url, name, { token: scopedToken, ...options })
         const blob = { datastore: 'workspaceblobstore' }
         const refused: [RouteName, Call][] = [
           ['listDatastoreFiles', { params: blob }],
@@ -668,7 +674,7 @@ for (const { kind, enabled } of testStoreKinds()) {
             ],
           }),
         })
-        const wideToken = (await api('mintRunToken', { params: { runId: wide.id }, json: {} })).body.token as string
+        const wideToken = (await api('mintRunToken', { params: { runId: wide.id }, json: {} })).body.token
         const all = await call(t.url, 'listDatastoreFiles', { token: wideToken, params: blob, query: { pageSize: 1000 } })
         expect(all.status, all.text).toBe(200)
         const paths = (all.body.items as { path: string }[]).map((item) => item.path)
@@ -712,7 +718,7 @@ for (const { kind, enabled } of testStoreKinds()) {
 
   describe.skipIf(!enabled)(`${kind}: the heartbeat watchdog and run tokens with auth off`, () => {
     let t: TestServer
-    const api = (name: RouteName, options: Call = {}) => call(t.url, name, options)
+    const api = <N extends RouteName>(name: N, options: Call = {}) => call(t.url, name, options)
 
     beforeAll(async () => {
       t = await startTestServer(kind, { watchdog: { timeoutMs: 1_000, intervalMs: 200 } })
@@ -761,7 +767,7 @@ for (const { kind, enabled } of testStoreKinds()) {
       let current = minted
       while (Date.now() < deadline && current.status === 'Queued') {
         await sleep(150)
-        current = (await api('getRun', { params: { runId: minted.id } })).body as Run
+        current = (await api('getRun', { params: { runId: minted.id } })).body
       }
       expect(current.status).toBe('Failed')
       expect(current.error?.code).toBe('RUNNER_LOST')
@@ -788,7 +794,7 @@ for (const { kind, enabled } of testStoreKinds()) {
 
     it('holds run tokens to their run even when the server has no token of its own', async () => {
       const run = (await api('createRun', { json: { experiment: 'open', status: 'Running' } })).body as Run
-      const token = (await api('mintRunToken', { params: { runId: run.id }, json: {} })).body.token as string
+      const token = (await api('mintRunToken', { params: { runId: run.id }, json: {} })).body.token
       expect((await call(t.url, 'getRun', { token, params: { runId: run.id } })).status).toBe(200)
       expect((await call(t.url, 'listRuns', { token })).status).toBe(403)
       expect((await call(t.url, 'mintRunToken', { token, params: { runId: run.id }, json: {} })).status).toBe(403)
