@@ -35,6 +35,8 @@ export interface Limits {
   pageSize: number
   /** Buckets in one downsampled metric read. */
   buckets: number
+  /** Points in one page of a metric's raw series (a client asks with `pageSize`; the default is 1,000). */
+  metricPageSize: number
   /** Bytes in one run's source snapshot (all files together). */
   snapshotBytes: number
   /** Files in one run's source snapshot. */
@@ -61,6 +63,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   artifactBytes: 1024 ** 4,
   pageSize: 1000,
   buckets: 10_000,
+  metricPageSize: 100_000,
   snapshotBytes: 300 * 1024 * 1024,
   snapshotFiles: 2000,
   logAppendBytes: 1024 * 1024,

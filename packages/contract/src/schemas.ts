@@ -322,21 +322,34 @@ export const MetricSeriesQuerySchema = PageQuerySchema.extend({
 })
 export type MetricSeriesQuery = z.infer<typeof MetricSeriesQuerySchema>
 
+/**
+ * A chart read: one metric over a step range (`axis=step`, the default) or a time range (`axis=time`,
+ * epoch milliseconds), in at most `buckets` equal ranges.
+ */
 export const MetricBucketsQuerySchema = z.object({
   name: z.string().min(1),
+  axis: z.enum(['step', 'time']).optional(),
   fromStep: z.coerce.number().int().min(0).optional(),
   toStep: z.coerce.number().int().min(0).optional(),
+  fromTime: z.coerce.number().finite().optional(),
+  toTime: z.coerce.number().finite().optional(),
   buckets: z.coerce.number().int().min(1).optional(),
 })
 export type MetricBucketsQuery = z.infer<typeof MetricBucketsQuerySchema>
 
 /**
- * One bucket of a downsampled numeric series: the steps it covers and the min, max, first and last
- * values in it, so spikes stay visible at every zoom. Non-finite values are counted but not in min/max.
+ * One bucket of a downsampled numeric series: the range it covers and the exact count, min, max, first
+ * and last values of the points in it, so spikes stay visible at every zoom. Points are ordered by step,
+ * then by arrival (on the time axis: by time, then step, then arrival); first and last follow that order.
+ * Non-finite values are counted in `nonFinite`, never in min/max; first and last may be non-finite.
+ * On the step axis `fromStep`/`toStep` are the bucket's bounds; on the time axis `fromTime`/`toTime`
+ * are, and `fromStep`/`toStep` are the lowest and highest step of its points.
  */
 export const MetricBucketSchema = z.object({
   fromStep: z.number().int(),
   toStep: z.number().int(),
+  fromTime: z.number().optional(),
+  toTime: z.number().optional(),
   count: z.number().int(),
   min: z.number().nullable(),
   max: z.number().nullable(),
@@ -346,11 +359,15 @@ export const MetricBucketSchema = z.object({
 })
 export type MetricBucket = z.infer<typeof MetricBucketSchema>
 
+/** A downsampled read: the range asked (defaults filled in), the bucket width in steps or ms, the non-empty buckets. */
 export const MetricBucketsSchema = z.object({
   name: z.string(),
+  axis: z.enum(['step', 'time']),
   fromStep: z.number().int(),
   toStep: z.number().int(),
-  bucketWidth: z.number().int(),
+  fromTime: z.number().optional(),
+  toTime: z.number().optional(),
+  bucketWidth: z.number(),
   buckets: z.array(MetricBucketSchema),
 })
 export type MetricBuckets = z.infer<typeof MetricBucketsSchema>

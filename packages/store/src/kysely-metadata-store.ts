@@ -6,7 +6,14 @@ import { findArtifact, listArtifacts, putArtifact } from './entities/artifacts.j
 import { createAssetVersion, getAssetVersion, listAssetVersions, listAssets } from './entities/assets.js'
 import { deleteDatastore, findDatastore, getDatastore, listDatastores, putDatastore } from './entities/datastores.js'
 import { ensureExperiment, getExperiment, listExperiments } from './entities/experiments.js'
-import { ingestMetrics, listMetrics, readMetricBuckets, readMetricSeries } from './entities/metrics.js'
+import {
+  compactMetrics,
+  ingestMetrics,
+  listMetrics,
+  metricStorage,
+  readMetricBuckets,
+  readMetricSeries,
+} from './entities/metrics.js'
 import { appendRunLog, listRunLogs, readRunLog } from './entities/run-logs.js'
 import {
   addProperties,
@@ -49,6 +56,8 @@ const ENTITY_FUNCTIONS = {
   listMetrics,
   readMetricSeries,
   readMetricBuckets,
+  compactMetrics,
+  metricStorage,
   putArtifact,
   findArtifact,
   listArtifacts,

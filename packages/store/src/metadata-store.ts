@@ -177,11 +177,29 @@ export interface ReadSeriesOptions extends MetricRef, PageRequest {
   toStep?: number
 }
 
-/** A metric downsampled into at most `buckets` step ranges, optionally within a step range. */
+/**
+ * A metric downsampled into at most `buckets` equal ranges of steps (`axis` 'step', the default) or of
+ * time (`axis` 'time', epoch ms), optionally within a step range and, on the time axis, a time range.
+ */
 export interface ReadBucketsOptions extends MetricRef {
+  axis?: 'step' | 'time'
   fromStep?: number
   toStep?: number
+  fromTime?: number
+  toTime?: number
   buckets: number
+}
+
+/** How one metric's points are stored: for tests, the bench and operators. */
+export interface MetricStorageStats {
+  /** Stored chunks of the series. */
+  chunks: number
+  /** Chunks below the merge size, waiting to be merged. */
+  smallChunks: number
+  /** Points in all chunks. */
+  points: number
+  /** Encoded bytes of all chunks (the points' payload, without the engine's row and index overhead). */
+  bytes: number
 }
 
 /** A page of a run's artifacts, optionally under a string prefix of their paths. */
@@ -390,6 +408,15 @@ export interface MetadataStore {
    * at most `buckets` equal step ranges; empty ranges are left out. RUN_NOT_FOUND, METRIC_NOT_FOUND.
    */
   readMetricBuckets(options: ReadBucketsOptions): Promise<MetricBuckets>
+  /**
+   * Merges small chunks of metric series into large ones (of one run when `runId` is given), each
+   * series in its own transaction, so a crash leaves every point stored exactly once. Ingest starts
+   * merges in the background on its own; this waits for them and merges what is left. Returns the
+   * number of series merged.
+   */
+  compactMetrics(options?: { workspace: string; runId: string }): Promise<number>
+  /** How one metric's points are stored. RUN_NOT_FOUND, METRIC_NOT_FOUND. */
+  metricStorage(metric: MetricRef): Promise<MetricStorageStats>
 
   /**
    * Records (or replaces) an artifact of a live run, and says which record it replaced, decided in the

@@ -1,7 +1,6 @@
 import { ROUTES, WharfError, assertMetricName, assertWithinLimit } from '@wharf/contract'
 import type { AppDeps } from '../deps.js'
 import type { BindRoute } from '../route.js'
-import { pageSizeOf } from './paging.js'
 
 /** Metric ingest (the logging hot path), summaries, raw series and downsampled buckets. */
 export function mountMetricRoutes(route: BindRoute, deps: AppDeps): void {
@@ -33,17 +32,35 @@ export function mountMetricRoutes(route: BindRoute, deps: AppDeps): void {
       name,
       fromStep,
       toStep,
-      pageSize: pageSizeOf(query, limits),
+      pageSize: metricPageSizeOf(query, limits),
       pageToken: query.pageToken,
     })
   })
 
   route(ROUTES.getMetricBuckets, async ({ params: { workspace, runId }, query }) => {
-    const { name, fromStep, toStep } = checkedStepRange(query, limits)
+    const { name, fromStep, toStep, fromTime, toTime } = checkedStepRange(query, limits)
+    const axis = query.axis ?? 'step'
+    if (axis === 'step' && (fromTime !== undefined || toTime !== undefined)) {
+      throw new WharfError('INVALID_ARGUMENT', 'fromTime and toTime apply to the time axis; add axis=time', {
+        details: { field: fromTime !== undefined ? 'fromTime' : 'toTime' },
+      })
+    }
+    if (fromTime !== undefined && toTime !== undefined && fromTime > toTime) {
+      throw new WharfError('INVALID_ARGUMENT', `fromTime (${fromTime}) is after toTime (${toTime}); swap them`, {
+        details: { field: 'fromTime' },
+      })
+    }
     const buckets = query.buckets ?? 1000
     assertWithinLimit(limits, 'buckets', { what: 'buckets', actual: buckets })
-    return store.readMetricBuckets({ workspace, runId, name, fromStep, toStep, buckets })
+    return store.readMetricBuckets({ workspace, runId, name, axis, fromStep, toStep, fromTime, toTime, buckets })
   })
+}
+
+/** The page size of a raw series read: 1,000 unless asked, capped by the `metricPageSize` limit. */
+function metricPageSizeOf(query: { pageSize?: number | undefined }, limits: AppDeps['config']['limits']): number {
+  const size = query.pageSize ?? Math.min(1000, limits.metricPageSize)
+  assertWithinLimit(limits, 'metricPageSize', { what: 'pageSize', actual: size })
+  return size
 }
 
 /** The metric name and step range of a read, checked: a usable name, and `fromStep` not after `toStep`. */

@@ -3,7 +3,14 @@ import { mapPage } from '@wharf/contract'
 import type { IngestResult, MetricBucket, MetricBuckets, MetricPoint, MetricSummary, Page, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { metricNotFound, runNotFound } from '../errors.js'
-import type { IngestBatch, MetricRef, ReadBucketsOptions, ReadSeriesOptions, RunRef } from '../metadata-store.js'
+import type {
+  IngestBatch,
+  MetricRef,
+  MetricStorageStats,
+  ReadBucketsOptions,
+  ReadSeriesOptions,
+  RunRef,
+} from '../metadata-store.js'
 import { toMetricSummary } from '../metric-batch.js'
 import { decodeNumber, decodePoint, decodeValue } from '../metric-values.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
@@ -114,7 +121,7 @@ export function readMetricBuckets(ctx: StoreDialect, options: ReadBucketsOptions
     const toStep = options.toStep ?? Math.max(metric.lastStep, 0)
     const bucketCount = Math.max(1, Math.floor(options.buckets))
     const bucketWidth = Math.max(1, Math.ceil((toStep - fromStep + 1) / bucketCount))
-    const result: MetricBuckets = { name: options.name, fromStep, toStep, bucketWidth, buckets: [] }
+    const result: MetricBuckets = { name: options.name, axis: 'step', fromStep, toStep, bucketWidth, buckets: [] }
     if (toStep < fromStep) return result
     // One pass groups the range into buckets; first/last then come from the (metric_id, step) index,
     // one lookup per bucket, with ties at a step broken by logging order.
@@ -156,4 +163,14 @@ export function readMetricBuckets(ctx: StoreDialect, options: ReadBucketsOptions
     })
     return result
   })
+}
+
+/** Merges small chunks (see {@link MetadataStore.compactMetrics}). */
+export function compactMetrics(_ctx: StoreDialect, _options?: { workspace: string; runId: string }): Promise<number> {
+  return Promise.reject(new Error('the chunked series engine is being built'))
+}
+
+/** How one metric is stored (see {@link MetadataStore.metricStorage}). */
+export function metricStorage(_ctx: StoreDialect, _metric: MetricRef): Promise<MetricStorageStats> {
+  return Promise.reject(new Error('the chunked series engine is being built'))
 }
