@@ -119,7 +119,10 @@ export function createKyselyMetadataStore(dialect: StoreDialect): MetadataStore 
   return {
     kind: dialect.kind,
     migrate: () => migrate(dialect),
-    close: () => dialect.db.destroy(),
+    close: async () => {
+      await dialect.series.close()
+      await dialect.db.destroy()
+    },
     ...bindAll(dialect, ENTITY_FUNCTIONS),
   }
 }

@@ -652,7 +652,15 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         accepted: 3,
         duplicate: false,
       })
-      expect((await allSeries(ws, run.id, 'x')).map((p) => p.step)).toEqual([0, 1, 2, 3, 4, 5])
+      // Steps count per writer: w2 starts after what w1 had logged, then w1 goes on with its own counter.
+      expect((await allSeries(ws, run.id, 'x')).map((p) => [p.step, p.value])).toEqual([
+        [0, 1],
+        [1, 2],
+        [2, 1],
+        [2, 1],
+        [3, 2],
+        [3, 2],
+      ])
       expect((await store.listMetrics({ workspace: ws, runId: run.id })).find((m) => m.name === 'x')?.count).toBe(6)
     })
 
@@ -670,7 +678,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(await allSeries(ws, run.id, 'r')).toHaveLength(20)
     })
 
-    it('stores concurrent batches completely, with unique default steps', async () => {
+    it('stores concurrent batches completely, each writer counting its own steps', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
       const batches = Array.from({ length: 25 }, (_, b) =>
@@ -684,13 +692,19 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(results.every((r) => r.accepted === 40 && !r.duplicate)).toBe(true)
       for (const name of ['even', 'odd']) {
         const series = await readAllSeries(store, { ws, runId: run.id, name, pageSize: 97 })
-        expect(series.map((p) => p.step)).toEqual(Array.from({ length: 500 }, (_, i) => i))
         expect(new Set(series.map((p) => p.value)).size).toBe(500)
+        // Each writer's points have consecutive steps of its own (its batches raced, so in the order the
+        // store took them, not necessarily by sequence).
+        for (let writer = 0; writer < 3; writer++) {
+          const own = series.filter((p) => Math.floor(Number(p.value) / 100) % 3 === writer).map((p) => p.step)
+          const start = own[0] ?? 0
+          expect(own).toEqual(own.map((_, i) => start + i))
+        }
       }
       const summaries = await store.listMetrics({ workspace: ws, runId: run.id })
-      expect(summaries.map((s) => [s.name, s.count, s.lastStep])).toEqual([
-        ['even', 500, 499],
-        ['odd', 500, 499],
+      expect(summaries.map((s) => [s.name, s.count])).toEqual([
+        ['even', 500],
+        ['odd', 500],
       ])
     })
 
@@ -862,7 +876,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         toStep: 50,
         buckets: 4,
       })
-      expect(empty).toEqual({ name: 'g', fromStep: 10, toStep: 50, bucketWidth: 11, buckets: [] })
+      expect(empty).toEqual({ name: 'g', axis: 'step', fromStep: 10, toStep: 50, bucketWidth: 11, buckets: [] })
       expect(await rejectionCodeOf(store.readMetricBuckets({ workspace: ws, runId: run.id, name: 'nope', buckets: 4 }))).toBe(
         'METRIC_NOT_FOUND',
       )
@@ -1163,7 +1177,7 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
   })
 
   describe('several processes on one database', () => {
-    it('migrates concurrently and shares metric steps between processes', async () => {
+    it('migrates concurrently, and each process counts its own steps of a shared metric', async () => {
       const database = await createTestStoreConfig(kind, { poolSize: 2 })
       try {
         const job = {
@@ -1179,12 +1193,13 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
         expect(results.map((r) => r.code)).toEqual([0, 0, 0])
         const store = await createMetadataStore(database.config)
         try {
-          const steps = (await readAllSeries(store, { ws: 'shared', runId: 'shared-run', name: 'shared' })).map((p) => p.step)
-          expect(steps).toEqual(Array.from({ length: 300 }, (_, i) => i))
-          expect((await store.listMetrics({ workspace: 'shared', runId: 'shared-run' }))[0]).toMatchObject({
-            count: 300,
-            lastStep: 299,
-          })
+          const series = await readAllSeries(store, { ws: 'shared', runId: 'shared-run', name: 'shared' })
+          expect(series).toHaveLength(300)
+          // Three writers of 100 points each: every step is used by at most three points.
+          const perStep = new Map<number, number>()
+          for (const p of series) perStep.set(p.step, (perStep.get(p.step) ?? 0) + 1)
+          expect(Math.max(...perStep.values())).toBeLessThanOrEqual(3)
+          expect((await store.listMetrics({ workspace: 'shared', runId: 'shared-run' }))[0]).toMatchObject({ count: 300 })
         } finally {
           await store.close()
         }

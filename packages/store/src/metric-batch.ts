@@ -16,16 +16,29 @@ export interface MetricState {
   max: number | null
   hasNumber: boolean
   hasText: boolean
+  /** Arrival sequence of the next point. */
+  nextSeq: number
+  /** Chunks below the merge size. */
+  smallChunks: number
+  /** Bumped by each ingest and merge that changes the metric's chunks. */
+  version: number
 }
 
-/** One point ready to insert. */
+/** One point ready to store; `seq` is its arrival sequence within its metric. */
 export interface PointRow {
   metricId: number
   step: number
+  seq: number
   time: number
   value: number | null
   text: string | null
 }
+
+/**
+ * The step counters of the batch's writer, by metric name: a point without a step gets its writer's
+ * next step. A writer's first such point of a metric starts at the metric's next step.
+ */
+export type WriterSteps = Map<string, number>
 
 /** The distinct metric names of a batch, sorted so every writer locks and creates them in one order. */
 export function batchMetricNames(points: readonly MetricPointIn[]): string[] {
@@ -40,6 +53,7 @@ export function applyBatch(
   points: readonly MetricPointIn[],
   receivedAt: number,
   states: ReadonlyMap<string, MetricState>,
+  writerSteps?: WriterSteps,
 ): PointRow[] {
   const rows: PointRow[] = new Array<PointRow>(points.length)
   for (let i = 0; i < points.length; i++) {
@@ -47,9 +61,17 @@ export function applyBatch(
     const state = states.get(point.name)
     if (state === undefined) throw new Error(`metric "${point.name}" was not loaded before applying the batch`)
     const { value, text } = encodePointValue(point)
-    const step = point.step ?? state.nextStep
+    let step = point.step
+    if (step === undefined) {
+      step = writerSteps?.get(point.name) ?? state.nextStep
+    }
+    if (writerSteps !== undefined) {
+      const next = writerSteps.get(point.name)
+      if (point.step === undefined || next !== undefined) writerSteps.set(point.name, Math.max(next ?? 0, step + 1))
+    }
     const time = point.time ?? receivedAt
     if (step + 1 > state.nextStep) state.nextStep = step + 1
+    const seq = state.nextSeq++
     state.count += 1
     // `>=`: among equal steps the latest logged point is the last one.
     if (step >= state.lastStep) {
@@ -67,7 +89,7 @@ export function applyBatch(
         if (state.max === null || value > state.max) state.max = value
       }
     }
-    rows[i] = { metricId: state.id, step, time, value, text }
+    rows[i] = { metricId: state.id, step, seq, time, value, text }
   }
   return rows
 }
@@ -87,11 +109,16 @@ export function emptyMetricState(id: number, name: string): MetricState {
     max: null,
     hasNumber: false,
     hasText: false,
+    nextSeq: 0,
+    smallChunks: 0,
+    version: 0,
   }
 }
 
 /** The wire summary of a stored metric. */
-export function toMetricSummary(state: Omit<MetricState, 'id' | 'nextStep'>): MetricSummary {
+export function toMetricSummary(
+  state: Omit<MetricState, 'id' | 'nextStep' | 'nextSeq' | 'smallChunks' | 'version'>,
+): MetricSummary {
   return {
     name: state.name,
     kind: state.hasNumber && state.hasText ? 'mixed' : state.hasText ? 'text' : 'number',

@@ -170,6 +170,9 @@ export function toMetricState(row: Selectable<MetricsTable>): MetricState {
     max: row.max_value,
     hasNumber: Number(row.has_number) !== 0,
     hasText: Number(row.has_text) !== 0,
+    nextSeq: Number(row.next_seq),
+    smallChunks: Number(row.small_chunks),
+    version: Number(row.version),
   }
 }
 

@@ -74,9 +74,17 @@ export interface MetricsTable {
   max_value: number | null
   has_number: number
   has_text: number
+  /** Arrival sequence of the next point: orders points of equal step by arrival. */
+  next_seq: Generated<number>
+  /** Bumped by every ingest and merge that changes the metric's chunks: chart reads cache by it. */
+  version: Generated<number>
+  /** Bumped by every merge: a cached chunk list older than it is read again whole. */
+  merge_generation: Generated<number>
+  /** Chunks below the merge size: a merge starts when they pile up. */
+  small_chunks: Generated<number>
 }
 
-/** Raw metric points, keyed by the integer metric id. */
+/** Raw metric points, one row each: the layout before chunks (migration 0005 moves them into chunks). */
 export interface MetricPointsTable {
   id: Generated<number>
   metric_id: number
@@ -84,6 +92,36 @@ export interface MetricPointsTable {
   time: number
   value: number | null
   text: string | null
+}
+
+/**
+ * One chunk of a metric's points: their bounds (what reads select by), the metric version that added
+ * it, and its summary (see `series/summary.ts`). The encoded points are in `metric_chunk_data`, so a
+ * scan of summaries reads small rows.
+ */
+export interface MetricChunksTable {
+  id: Generated<number>
+  metric_id: number
+  min_step: number
+  max_step: number
+  min_time: number
+  max_time: number
+  point_count: number
+  added_version: number
+  summary: Uint8Array
+}
+
+/** The encoded points of a chunk (see `series/codec.ts`). */
+export interface MetricChunkDataTable {
+  chunk_id: number
+  data: Uint8Array
+}
+
+/** Each writer's own step counter per metric, for points logged without a step. */
+export interface MetricWriterStepsTable {
+  metric_id: number
+  writer_id: string
+  next_step: number
 }
 
 /** Every accepted batch of a writer, so a retry is recognised. */
@@ -180,6 +218,9 @@ export interface StoreDatabase {
   runs: RunsTable
   metrics: MetricsTable
   metric_points: MetricPointsTable
+  metric_chunks: MetricChunksTable
+  metric_chunk_data: MetricChunkDataTable
+  metric_writer_steps: MetricWriterStepsTable
   writer_batches: WriterBatchesTable
   artifacts: ArtifactsTable
   asset_versions: AssetVersionsTable

@@ -2,6 +2,7 @@ import type { ColumnDataType, ColumnDefinitionBuilder, Expression, Kysely, RawBu
 import type { IngestResult } from '@wharf/contract'
 import type { IngestBatch, StoreKind } from '../metadata-store.js'
 import type { StoreDatabase } from '../schema.js'
+import type { SeriesState } from '../series/merge.js'
 
 /** A column type as Kysely's schema builder takes it: a name, or raw SQL. */
 export type ColumnType = ColumnDataType | RawBuilder<unknown>
@@ -36,8 +37,15 @@ export interface DialectCapabilities {
   isUniqueViolation: (error: unknown) => boolean
 }
 
+/** What storing a batch did: the answer for the client, and the metrics whose small chunks piled up. */
+export interface IngestOutcome {
+  result: IngestResult
+  /** Ids of metrics to merge in the background. */
+  merge: number[]
+}
+
 /** Stores one validated metric batch; the hot path, written per engine. */
-export type MetricIngester = (batch: IngestBatch) => Promise<IngestResult>
+export type MetricIngester = (batch: IngestBatch) => Promise<IngestOutcome>
 
 /** An opened database: the Kysely instance, its capabilities and its metric ingest path. */
 export interface StoreDialect {
@@ -45,6 +53,8 @@ export interface StoreDialect {
   db: Kysely<StoreDatabase>
   capabilities: DialectCapabilities
   ingest: MetricIngester
+  /** Chart-read cache and background merges of metric chunks. */
+  series: SeriesState
 }
 
 /** The `code` property of a driver error, when it has one. */

@@ -5,9 +5,11 @@ import type { IngestResult } from '@wharf/contract'
 import { requireRunId } from '../entities/shared.js'
 import type { IngestBatch } from '../metadata-store.js'
 import { applyBatch, batchMetricNames } from '../metric-batch.js'
-import type { MetricState, PointRow } from '../metric-batch.js'
+import type { MetricState, WriterSteps } from '../metric-batch.js'
 import { toMetricState } from '../rows.js'
 import type { StoreDatabase } from '../schema.js'
+import { chunkBatch, metricsToMerge } from '../series/ingest-chunks.js'
+import type { MetricChunks } from '../series/ingest-chunks.js'
 import type { MetricIngester } from './capabilities.js'
 
 type Trx = Transaction<StoreDatabase>
@@ -105,25 +107,75 @@ function float8(value: number | null): number | string | null {
   return value === 0 && Object.is(value, -0) ? '-0' : value
 }
 
-async function insertPoints(trx: Trx, rows: PointRow[]): Promise<void> {
-  const n = rows.length
-  const metricIds = new Array<number>(n)
-  const steps = new Array<number>(n)
-  const times = new Array<number>(n)
-  const values = new Array<number | string | null>(n)
-  const texts = new Array<string | null>(n)
-  for (let i = 0; i < n; i++) {
-    const row = rows[i] as PointRow
-    metricIds[i] = row.metricId
-    steps[i] = row.step
-    times[i] = row.time
-    values[i] = float8(row.value)
-    texts[i] = row.text
+/** Inserts the batch's chunks and their data in one statement (ids drawn first, to pair the two). */
+async function insertChunks(trx: Trx, added: readonly MetricChunks[]): Promise<void> {
+  const metricIds: number[] = []
+  const minSteps: number[] = []
+  const maxSteps: number[] = []
+  const minTimes: number[] = []
+  const maxTimes: number[] = []
+  const counts: number[] = []
+  const versions: number[] = []
+  const summaries: Buffer[] = []
+  const data: Buffer[] = []
+  for (const { state, chunks } of added) {
+    for (const chunk of chunks) {
+      metricIds.push(state.id)
+      minSteps.push(chunk.minStep)
+      maxSteps.push(chunk.maxStep)
+      minTimes.push(chunk.minTime)
+      maxTimes.push(chunk.maxTime)
+      counts.push(chunk.count)
+      versions.push(state.version)
+      summaries.push(Buffer.from(chunk.summary.buffer, chunk.summary.byteOffset, chunk.summary.byteLength))
+      data.push(Buffer.from(chunk.data.buffer, chunk.data.byteOffset, chunk.data.byteLength))
+    }
   }
-  await sql`insert into metric_points (metric_id, step, "time", "value", "text")
-    select * from unnest(
-      ${metricIds}::bigint[], ${steps}::bigint[], ${times}::float8[], ${values}::float8[], ${texts}::text[]
-    )`.execute(trx)
+  if (metricIds.length === 0) return
+  await sql`with ids as (
+      select nextval(pg_get_serial_sequence('metric_chunks', 'id')) as id, ord
+      from generate_series(1, ${metricIds.length}::integer) as ord
+    ), chunks as (
+      insert into metric_chunks (id, metric_id, min_step, max_step, min_time, max_time, point_count, added_version, summary)
+      select ids.id, u.metric_id, u.min_step, u.max_step, u.min_time, u.max_time, u.point_count, u.added_version, u.summary
+      from unnest(${metricIds}::bigint[], ${minSteps}::bigint[], ${maxSteps}::bigint[], ${minTimes}::float8[],
+        ${maxTimes}::float8[], ${counts}::integer[], ${versions}::bigint[], ${summaries}::bytea[])
+        with ordinality as u(metric_id, min_step, max_step, min_time, max_time, point_count, added_version, summary, ord)
+      join ids using (ord)
+    )
+    insert into metric_chunk_data (chunk_id, data)
+    select ids.id, d.data from unnest(${data}::bytea[]) with ordinality as d(data, ord) join ids using (ord)`.execute(trx)
+}
+
+async function loadWriterSteps(trx: Trx, writerId: string, states: Map<string, MetricState>): Promise<WriterSteps> {
+  const byId = new Map([...states.values()].map((state) => [state.id, state.name]))
+  const rows = await trx
+    .selectFrom('metric_writer_steps')
+    .select(['metric_id', 'next_step'])
+    .where('writer_id', '=', writerId)
+    .where(sql<boolean>`metric_id = any(${[...byId.keys()]}::bigint[])`)
+    .execute()
+  const steps: WriterSteps = new Map()
+  for (const row of rows) {
+    const name = byId.get(Number(row.metric_id))
+    if (name !== undefined) steps.set(name, Number(row.next_step))
+  }
+  return steps
+}
+
+async function saveWriterSteps(trx: Trx, writerId: string, steps: WriterSteps, states: Map<string, MetricState>): Promise<void> {
+  const ids: number[] = []
+  const next: number[] = []
+  for (const [name, step] of steps) {
+    const state = states.get(name)
+    if (state === undefined) continue
+    ids.push(state.id)
+    next.push(step)
+  }
+  if (ids.length === 0) return
+  await sql`insert into metric_writer_steps (metric_id, writer_id, next_step)
+    select u.metric_id, ${writerId}, u.next_step from unnest(${ids}::bigint[], ${next}::bigint[]) as u(metric_id, next_step)
+    on conflict (metric_id, writer_id) do update set next_step = excluded.next_step`.execute(trx)
 }
 
 async function saveSummaries(trx: Trx, states: Iterable<MetricState>): Promise<void> {
@@ -132,37 +184,43 @@ async function saveSummaries(trx: Trx, states: Iterable<MetricState>): Promise<v
   await sql`update metrics as m set
       "count" = u.count, next_step = u.next_step, last_step = u.last_step, last_time = u.last_time,
       last_value = u.last_value, last_text = u.last_text, min_value = u.min_value, max_value = u.max_value,
-      has_number = u.has_number, has_text = u.has_text
+      has_number = u.has_number, has_text = u.has_text, next_seq = u.next_seq, version = u.version,
+      small_chunks = u.small_chunks
     from unnest(
       ${column((s) => s.id)}::bigint[], ${column((s) => s.count)}::bigint[], ${column((s) => s.nextStep)}::bigint[],
       ${column((s) => s.lastStep)}::bigint[], ${column((s) => s.lastTime)}::float8[],
       ${column((s) => float8(s.lastValue))}::float8[], ${column((s) => s.lastText)}::text[],
       ${column((s) => float8(s.min))}::float8[], ${column((s) => float8(s.max))}::float8[],
-      ${column((s) => (s.hasNumber ? 1 : 0))}::integer[], ${column((s) => (s.hasText ? 1 : 0))}::integer[]
+      ${column((s) => (s.hasNumber ? 1 : 0))}::integer[], ${column((s) => (s.hasText ? 1 : 0))}::integer[],
+      ${column((s) => s.nextSeq)}::bigint[], ${column((s) => s.version)}::bigint[], ${column((s) => s.smallChunks)}::bigint[]
     ) as u(id, count, next_step, last_step, last_time, last_value, last_text, min_value, max_value,
-      has_number, has_text)
+      has_number, has_text, next_seq, version, small_chunks)
     where m.id = u.id`.execute(trx)
 }
 
 /**
  * The PostgreSQL ingest path: one transaction with a claimed writer batch, the batch's metric rows locked
  * in name order (so replicas writing one run agree on steps and summaries), one multi-row insert of the
- * points and one update of the summaries.
+ * chunks (one per metric, with their data) and one update of the summaries.
  */
 export function createPostgresIngester(db: Kysely<StoreDatabase>): MetricIngester {
   return (batch) =>
     db.transaction().execute(async (trx) => {
       await requireRunId(trx, batch)
       const duplicate = await claimBatch(trx, batch)
-      if (duplicate !== undefined) return duplicate
-      if (batch.points.length === 0) return { accepted: 0, duplicate: false }
+      if (duplicate !== undefined) return { result: duplicate, merge: [] }
+      if (batch.points.length === 0) return { result: { accepted: 0, duplicate: false }, merge: [] }
 
       const names = batchMetricNames(batch.points)
       await createMissingMetrics(trx, batch, names)
       const states = await lockMetrics(trx, batch.runId, names)
-      const rows = applyBatch(batch.points, batch.receivedAt, states)
-      await insertPoints(trx, rows)
+      const { writerId } = batch
+      const writerSteps = writerId === undefined ? undefined : await loadWriterSteps(trx, writerId, states)
+      const rows = applyBatch(batch.points, batch.receivedAt, states, writerSteps)
+      const added = chunkBatch(rows, states)
+      await insertChunks(trx, added)
+      if (writerId !== undefined && writerSteps !== undefined) await saveWriterSteps(trx, writerId, writerSteps, states)
       await saveSummaries(trx, states.values())
-      return { accepted: rows.length, duplicate: false }
+      return { result: { accepted: rows.length, duplicate: false }, merge: metricsToMerge(added) }
     })
 }

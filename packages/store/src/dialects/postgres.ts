@@ -3,6 +3,7 @@ import { Kysely, PostgresDialect, sql } from 'kysely'
 import type { StoreDatabase } from '../schema.js'
 import { errorCode } from './capabilities.js'
 import type { DialectCapabilities, StoreDialect } from './capabilities.js'
+import { SeriesState } from '../series/merge.js'
 import { createPostgresIngester } from './postgres-ingest.js'
 
 const INT8_OID = 20
@@ -34,5 +35,11 @@ export function createPostgresDialect(config: { url: string; poolSize?: number }
   // event would end the process. The next query reports the failure to its caller.
   pool.on('error', () => undefined)
   const db = new Kysely<StoreDatabase>({ dialect: new PostgresDialect({ pool }) })
-  return { kind: 'postgres', db, capabilities: POSTGRES_CAPABILITIES, ingest: createPostgresIngester(db) }
+  return {
+    kind: 'postgres',
+    db,
+    capabilities: POSTGRES_CAPABILITIES,
+    ingest: createPostgresIngester(db),
+    series: new SeriesState(db, POSTGRES_CAPABILITIES.rowLocks),
+  }
 }

@@ -1,17 +1,14 @@
 import type Database from 'better-sqlite3'
 import type { Kysely, Selectable } from 'kysely'
 import { assertWithinLimit, printable } from '@wharf/contract'
-import type { IngestResult } from '@wharf/contract'
 import { runNotFound } from '../errors.js'
 import type { IngestBatch } from '../metadata-store.js'
 import { applyBatch, batchMetricNames, emptyMetricState } from '../metric-batch.js'
-import type { MetricState, PointRow } from '../metric-batch.js'
+import type { MetricState, WriterSteps } from '../metric-batch.js'
 import { toMetricState } from '../rows.js'
 import type { MetricsTable, StoreDatabase } from '../schema.js'
-import type { MetricIngester } from './capabilities.js'
-
-/** Points per multi-row insert: fewer calls into SQLite than one statement per point (~15% faster). */
-const POINTS_PER_INSERT = 100
+import { chunkBatch, metricsToMerge } from '../series/ingest-chunks.js'
+import type { IngestOutcome, MetricIngester } from './capabilities.js'
 
 interface IngestStatements {
   findRun: Database.Statement<[string, string], { one: number }>
@@ -19,11 +16,28 @@ interface IngestStatements {
   storedBatch: Database.Statement<[string, string, number], { point_count: number }>
   findMetric: Database.Statement<[string, string], Selectable<MetricsTable>>
   countMetrics: Database.Statement<[string], { n: number }>
-  createMetric: Database.Statement<[string, string], { id: number }>
-  insertPoint: Database.Statement<[number, number, number, number | null, string | null]>
-  insertPoints: Database.Statement<Array<number | string | null>>
+  createMetric: Database.Statement<[string, string], Selectable<MetricsTable>>
+  findWriterStep: Database.Statement<[number, string], { next_step: number }>
+  saveWriterStep: Database.Statement<[number, string, number]>
+  insertChunk: Database.Statement<[number, number, number, number, number, number, number, Uint8Array]>
+  insertChunkData: Database.Statement<[number | bigint, Uint8Array]>
   saveSummary: Database.Statement<
-    [number, number, number, number, number | null, string | null, number | null, number | null, number, number, number]
+    [
+      number,
+      number,
+      number,
+      number,
+      number | null,
+      string | null,
+      number | null,
+      number | null,
+      number,
+      number,
+      number,
+      number,
+      number,
+      number,
+    ]
   >
 }
 
@@ -39,54 +53,28 @@ function prepareStatements(database: Database.Database): IngestStatements {
     countMetrics: database.prepare('select count(*) as n from metrics where run_id = ?'),
     createMetric: database.prepare(
       'insert into metrics (run_id, name, "count", next_step, last_step, last_time, has_number, has_text) ' +
-        'values (?, ?, 0, 0, -1, 0, 0, 0) returning id',
+        'values (?, ?, 0, 0, -1, 0, 0, 0) returning *',
     ),
-    insertPoint: database.prepare('insert into metric_points (metric_id, step, "time", "value", "text") values (?, ?, ?, ?, ?)'),
-    insertPoints: database.prepare<Array<number | string | null>>(
-      'insert into metric_points (metric_id, step, "time", "value", "text") values ' +
-        new Array<string>(POINTS_PER_INSERT).fill('(?, ?, ?, ?, ?)').join(', '),
+    findWriterStep: database.prepare('select next_step from metric_writer_steps where metric_id = ? and writer_id = ?'),
+    saveWriterStep: database.prepare(
+      'insert into metric_writer_steps (metric_id, writer_id, next_step) values (?, ?, ?) ' +
+        'on conflict (metric_id, writer_id) do update set next_step = excluded.next_step',
     ),
+    insertChunk: database.prepare(
+      'insert into metric_chunks (metric_id, min_step, max_step, min_time, max_time, point_count, added_version, summary) ' +
+        'values (?, ?, ?, ?, ?, ?, ?, ?)',
+    ),
+    insertChunkData: database.prepare('insert into metric_chunk_data (chunk_id, data) values (?, ?)'),
     saveSummary: database.prepare(
       'update metrics set "count" = ?, next_step = ?, last_step = ?, last_time = ?, last_value = ?, last_text = ?, ' +
-        'min_value = ?, max_value = ?, has_number = ?, has_text = ? where id = ?',
+        'min_value = ?, max_value = ?, has_number = ?, has_text = ?, next_seq = ?, version = ?, small_chunks = ? where id = ?',
     ),
   }
 }
 
-function insertPoints(statements: IngestStatements, rows: readonly PointRow[]): void {
-  const args = new Array<number | string | null>(POINTS_PER_INSERT * 5)
-  let i = 0
-  for (; i + POINTS_PER_INSERT <= rows.length; i += POINTS_PER_INSERT) {
-    for (let j = 0; j < POINTS_PER_INSERT; j++) {
-      const row = rows[i + j] as PointRow
-      const k = j * 5
-      args[k] = row.metricId
-      args[k + 1] = row.step
-      args[k + 2] = row.time
-      args[k + 3] = row.value
-      args[k + 4] = row.text
-    }
-    statements.insertPoints.run(...args)
-  }
-  for (; i < rows.length; i++) {
-    const row = rows[i] as PointRow
-    statements.insertPoint.run(row.metricId, row.step, row.time, row.value, row.text)
-  }
-}
-
-function ingest(statements: IngestStatements, batch: IngestBatch): IngestResult {
+/** Loads (creating the missing ones, within the run's name limit) the batch's metrics. */
+function loadMetrics(statements: IngestStatements, batch: IngestBatch): Map<string, MetricState> {
   const { runId, points } = batch
-  if (statements.findRun.get(runId, batch.workspace) === undefined) throw runNotFound(batch.workspace, runId)
-  if (batch.writerId !== undefined && batch.sequence !== undefined) {
-    const createdAt = new Date(batch.receivedAt).toISOString()
-    const claimed = statements.claimBatch.run(runId, batch.writerId, batch.sequence, points.length, createdAt)
-    if (claimed.changes === 0) {
-      const stored = statements.storedBatch.get(runId, batch.writerId, batch.sequence)
-      return { accepted: stored?.point_count ?? 0, duplicate: true }
-    }
-  }
-  if (points.length === 0) return { accepted: 0, duplicate: false }
-
   const states = new Map<string, MetricState>()
   const missing: string[] = []
   for (const name of batchMetricNames(points)) {
@@ -103,15 +91,61 @@ function ingest(statements: IngestStatements, batch: IngestBatch): IngestResult 
     for (const name of missing) {
       const created = statements.createMetric.get(runId, name)
       if (created === undefined) throw new Error(`metric "${name}" was not created`)
-      states.set(name, emptyMetricState(created.id, name))
+      states.set(name, { ...emptyMetricState(Number(created.id), name), ...toMetricState(created) })
     }
   }
+  return states
+}
 
-  const rows = applyBatch(points, batch.receivedAt, states)
-  insertPoints(statements, rows)
-  const { saveSummary } = statements
+function loadWriterSteps(statements: IngestStatements, writerId: string, states: Map<string, MetricState>): WriterSteps {
+  const steps: WriterSteps = new Map()
+  for (const state of states.values()) {
+    const row = statements.findWriterStep.get(state.id, writerId)
+    if (row !== undefined) steps.set(state.name, Number(row.next_step))
+  }
+  return steps
+}
+
+function ingest(statements: IngestStatements, batch: IngestBatch): IngestOutcome {
+  const { runId, points, writerId } = batch
+  if (statements.findRun.get(runId, batch.workspace) === undefined) throw runNotFound(batch.workspace, runId)
+  if (writerId !== undefined && batch.sequence !== undefined) {
+    const createdAt = new Date(batch.receivedAt).toISOString()
+    const claimed = statements.claimBatch.run(runId, writerId, batch.sequence, points.length, createdAt)
+    if (claimed.changes === 0) {
+      const stored = statements.storedBatch.get(runId, writerId, batch.sequence)
+      return { result: { accepted: stored?.point_count ?? 0, duplicate: true }, merge: [] }
+    }
+  }
+  if (points.length === 0) return { result: { accepted: 0, duplicate: false }, merge: [] }
+
+  const states = loadMetrics(statements, batch)
+  const writerSteps = writerId === undefined ? undefined : loadWriterSteps(statements, writerId, states)
+  const rows = applyBatch(points, batch.receivedAt, states, writerSteps)
+  const added = chunkBatch(rows, states)
+  for (const { state, chunks } of added) {
+    for (const chunk of chunks) {
+      const { lastInsertRowid } = statements.insertChunk.run(
+        state.id,
+        chunk.minStep,
+        chunk.maxStep,
+        chunk.minTime,
+        chunk.maxTime,
+        chunk.count,
+        state.version,
+        chunk.summary,
+      )
+      statements.insertChunkData.run(lastInsertRowid, chunk.data)
+    }
+  }
+  if (writerId !== undefined && writerSteps !== undefined) {
+    for (const [name, next] of writerSteps) {
+      const state = states.get(name)
+      if (state !== undefined) statements.saveWriterStep.run(state.id, writerId, next)
+    }
+  }
   for (const s of states.values()) {
-    saveSummary.run(
+    statements.saveSummary.run(
       s.count,
       s.nextStep,
       s.lastStep,
@@ -122,15 +156,19 @@ function ingest(statements: IngestStatements, batch: IngestBatch): IngestResult 
       s.max,
       s.hasNumber ? 1 : 0,
       s.hasText ? 1 : 0,
+      s.nextSeq,
+      s.version,
+      s.smallChunks,
       s.id,
     )
   }
-  return { accepted: rows.length, duplicate: false }
+  return { result: { accepted: rows.length, duplicate: false }, merge: metricsToMerge(added) }
 }
 
 /**
- * The SQLite ingest path: cached better-sqlite3 statements in one immediate transaction per batch. It
- * runs while holding Kysely's single connection, so no Kysely transaction can interleave with it.
+ * The SQLite ingest path: cached better-sqlite3 statements in one immediate transaction per batch, which
+ * writes one chunk per metric of the batch. It runs while holding Kysely's single connection, so no
+ * Kysely transaction can interleave with it.
  */
 export function createSqliteIngester(db: Kysely<StoreDatabase>, database: Database.Database): MetricIngester {
   let statements: IngestStatements | undefined

@@ -12,6 +12,7 @@ import type {
 import type { StoreDatabase } from '../schema.js'
 import { errorCode } from './capabilities.js'
 import type { DialectCapabilities, StoreDialect } from './capabilities.js'
+import { SeriesState } from '../series/merge.js'
 import { createSqliteIngester } from './sqlite-ingest.js'
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
@@ -94,5 +95,11 @@ export function createSqliteDialect(config: { path: string }): StoreDialect {
     throw error
   }
   const db = new Kysely<StoreDatabase>({ dialect: new WharfSqliteDialect(database) })
-  return { kind: 'sqlite', db, capabilities: SQLITE_CAPABILITIES, ingest: createSqliteIngester(db, database) }
+  return {
+    kind: 'sqlite',
+    db,
+    capabilities: SQLITE_CAPABILITIES,
+    ingest: createSqliteIngester(db, database),
+    series: new SeriesState(db, SQLITE_CAPABILITIES.rowLocks),
+  }
 }

@@ -1,6 +1,6 @@
 import { sql } from 'kysely'
 import { mapPage } from '@wharf/contract'
-import type { IngestResult, MetricBucket, MetricBuckets, MetricPoint, MetricSummary, Page, RunWithMetrics } from '@wharf/contract'
+import type { IngestResult, MetricBuckets, MetricPoint, MetricSummary, Page, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { metricNotFound, runNotFound } from '../errors.js'
 import type {
@@ -12,28 +12,23 @@ import type {
   RunRef,
 } from '../metadata-store.js'
 import { toMetricSummary } from '../metric-batch.js'
-import { decodeNumber, decodePoint, decodeValue } from '../metric-values.js'
+import { decodePoint, decodeValue } from '../metric-values.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
 import { toMetricState } from '../rows.js'
+import { CHUNK_POINTS } from '../series/chunks.js'
+import { mergeMetric } from '../series/merge.js'
+import { readBuckets, readPage } from '../series/reads.js'
+import type { MetricHead } from '../series/reads.js'
 import { guard, requireRunId, toPage } from './shared.js'
 import type { Db } from './shared.js'
 
-/** The largest finite double: `abs(value) <= it` is a finiteness test both engines evaluate alike. */
-const MAX_FINITE = Number.MAX_VALUE
-
-interface BucketRow {
-  bucket: number
-  n: number
-  min_value: number | null
-  max_value: number | null
-  non_finite: number
-  first_value: number | null
-  last_value: number | null
-}
-
 /** Stores one validated batch through the dialect's ingest path (see {@link MetadataStore.ingestMetrics}). */
 export function ingestMetrics(ctx: StoreDialect, batch: IngestBatch): Promise<IngestResult> {
-  return guard('store a metric batch', () => ctx.ingest(batch))
+  return guard('store a metric batch', async () => {
+    const { result, merge } = await ctx.ingest(batch)
+    if (merge.length > 0) ctx.series.schedule(merge)
+    return result
+  })
 }
 
 /** Summaries of every metric of a run, by name; RUN_NOT_FOUND. */
@@ -68,109 +63,107 @@ export async function lastValuesOf(db: Db, runIds: string[]): Promise<Map<string
   return byRun
 }
 
-async function requireMetric(db: Db, metric: MetricRef): Promise<{ id: number; lastStep: number }> {
+async function requireMetric(db: Db, metric: MetricRef): Promise<MetricHead> {
   const row = await db
     .selectFrom('runs')
     .leftJoin('metrics', (join) => join.onRef('metrics.run_id', '=', 'runs.id').on('metrics.name', '=', metric.name))
-    .select(['metrics.id', 'metrics.last_step'])
+    .select(['metrics.id', 'metrics.last_step', 'metrics.version', 'metrics.merge_generation'])
     .where('runs.id', '=', metric.runId)
     .where('runs.workspace', '=', metric.workspace)
     .executeTakeFirst()
   if (row === undefined) throw runNotFound(metric.workspace, metric.runId)
-  if (row.id === null || row.last_step === null) throw metricNotFound(metric.runId, metric.name)
-  return { id: Number(row.id), lastStep: Number(row.last_step) }
+  if (row.id === null || row.last_step === null || row.version === null || row.merge_generation === null) {
+    throw metricNotFound(metric.runId, metric.name)
+  }
+  return {
+    id: Number(row.id),
+    lastStep: Number(row.last_step),
+    version: Number(row.version),
+    mergeGeneration: Number(row.merge_generation),
+  }
 }
 
 /** Raw points by ascending step (ties in logging order), paged; RUN_NOT_FOUND, METRIC_NOT_FOUND. */
 export function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions): Promise<Page<MetricPoint>> {
   return guard('read a metric series', async () => {
-    const metric = await requireMetric(ctx.db, options)
     const scope = `series:${options.runId}:${options.name}`
     const after =
-      options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { step: 'number', id: 'number' })
-    const rows = await ctx.db
-      .selectFrom('metric_points')
-      .select(['id', 'step', 'time', 'value', 'text'])
-      .where('metric_id', '=', metric.id)
-      .$if(options.fromStep !== undefined, (qb) => qb.where('step', '>=', options.fromStep ?? 0))
-      .$if(options.toStep !== undefined, (qb) => qb.where('step', '<=', options.toStep ?? 0))
-      .$if(after !== undefined, (qb) =>
-        qb.where((eb) =>
-          eb.or([eb('step', '>', after?.step ?? 0), eb.and([eb('step', '=', after?.step ?? 0), eb('id', '>', after?.id ?? 0)])]),
-        ),
-      )
-      .orderBy('step')
-      .orderBy('id')
-      .limit(options.pageSize + 1)
-      .execute()
-    const page = toPage(rows, options.pageSize, (last) =>
-      encodePageToken(scope, { step: Number(last.step), id: Number(last.id) }),
+      options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { step: 'number', seq: 'number' })
+    const points = await readPage(ctx.db, ctx.series.cache, () => requireMetric(ctx.db, options), {
+      fromStep: options.fromStep ?? 0,
+      toStep: options.toStep ?? Number.MAX_SAFE_INTEGER,
+      after,
+      limit: options.pageSize + 1,
+    })
+    const page = toPage(points, options.pageSize, (last) => encodePageToken(scope, { step: last.step, seq: last.seq }))
+    return mapPage(page, (point) =>
+      decodePoint({
+        step: point.step,
+        time: point.time,
+        value: Number.isNaN(point.value) ? null : point.value,
+        text: point.text,
+      }),
     )
-    return mapPage(page, (row) => decodePoint({ step: Number(row.step), time: row.time, value: row.value, text: row.text }))
   })
 }
 
 /**
- * Numeric points of one metric downsampled over [fromStep, toStep] (default: the whole series) into at
- * most `buckets` equal step ranges; empty ranges are left out. RUN_NOT_FOUND, METRIC_NOT_FOUND.
+ * Numeric points of one metric downsampled over a step or time range into at most `buckets` equal
+ * ranges; empty ranges are left out. RUN_NOT_FOUND, METRIC_NOT_FOUND.
  */
 export function readMetricBuckets(ctx: StoreDialect, options: ReadBucketsOptions): Promise<MetricBuckets> {
-  return guard('read metric buckets', async () => {
-    const metric = await requireMetric(ctx.db, options)
-    const fromStep = options.fromStep ?? 0
-    const toStep = options.toStep ?? Math.max(metric.lastStep, 0)
-    const bucketCount = Math.max(1, Math.floor(options.buckets))
-    const bucketWidth = Math.max(1, Math.ceil((toStep - fromStep + 1) / bucketCount))
-    const result: MetricBuckets = { name: options.name, axis: 'step', fromStep, toStep, bucketWidth, buckets: [] }
-    if (toStep < fromStep) return result
-    // One pass groups the range into buckets; first/last then come from the (metric_id, step) index,
-    // one lookup per bucket, with ties at a step broken by logging order.
-    const { rows } = await sql<BucketRow>`
-      with agg as (
-        select cast((step - cast(${fromStep} as bigint)) / cast(${bucketWidth} as bigint) as bigint) as bucket,
-          count(*) as n,
-          min(case when abs("value") <= ${MAX_FINITE} then "value" end) as min_value,
-          max(case when abs("value") <= ${MAX_FINITE} then "value" end) as max_value,
-          count(*) - count(case when abs("value") <= ${MAX_FINITE} then 1 end) as non_finite,
-          min(step) as first_step,
-          max(step) as last_step
-        from metric_points
-        where metric_id = ${metric.id} and step >= ${fromStep} and step <= ${toStep} and "text" is null
-        group by 1
-      )
-      select bucket, n, min_value, max_value, non_finite,
-        (select p."value" from metric_points p
-          where p.metric_id = ${metric.id} and p.step = agg.first_step and p."text" is null
-          order by p.id asc limit 1) as first_value,
-        (select p."value" from metric_points p
-          where p.metric_id = ${metric.id} and p.step = agg.last_step and p."text" is null
-          order by p.id desc limit 1) as last_value
-      from agg
-      order by bucket`.execute(ctx.db)
-    result.buckets = rows.map((row): MetricBucket => {
-      const bucket = Number(row.bucket)
-      const start = fromStep + bucket * bucketWidth
-      return {
-        fromStep: start,
-        toStep: Math.min(toStep, start + bucketWidth - 1),
-        count: Number(row.n),
-        min: row.min_value,
-        max: row.max_value,
-        first: decodeNumber(row.first_value),
-        last: decodeNumber(row.last_value),
-        nonFinite: Number(row.non_finite),
-      }
-    })
-    return result
-  })
+  return guard('read metric buckets', () =>
+    readBuckets(ctx.db, ctx.series.cache, () => requireMetric(ctx.db, options), {
+      name: options.name,
+      axis: options.axis ?? 'step',
+      fromStep: options.fromStep,
+      toStep: options.toStep,
+      fromTime: options.fromTime,
+      toTime: options.toTime,
+      buckets: options.buckets,
+    }),
+  )
 }
 
 /** Merges small chunks (see {@link MetadataStore.compactMetrics}). */
-export function compactMetrics(_ctx: StoreDialect, _options?: { workspace: string; runId: string }): Promise<number> {
-  return Promise.reject(new Error('the chunked series engine is being built'))
+export function compactMetrics(ctx: StoreDialect, options?: { workspace: string; runId: string }): Promise<number> {
+  return guard('merge metric chunks', async () => {
+    if (options !== undefined) await requireRunId(ctx.db, options)
+    await ctx.series.settle()
+    const rows = await ctx.db
+      .selectFrom('metrics')
+      .select('id')
+      .where('small_chunks', '>', 1)
+      .$if(options !== undefined, (qb) => qb.where('run_id', '=', options?.runId ?? ''))
+      .execute()
+    let merged = 0
+    for (const row of rows) {
+      if (await mergeMetric(ctx.db, Number(row.id), ctx.capabilities.rowLocks)) merged++
+    }
+    return merged
+  })
 }
 
 /** How one metric is stored (see {@link MetadataStore.metricStorage}). */
-export function metricStorage(_ctx: StoreDialect, _metric: MetricRef): Promise<MetricStorageStats> {
-  return Promise.reject(new Error('the chunked series engine is being built'))
+export function metricStorage(ctx: StoreDialect, metric: MetricRef): Promise<MetricStorageStats> {
+  return guard('describe how a metric is stored', async () => {
+    const { id } = await requireMetric(ctx.db, metric)
+    const row = await ctx.db
+      .selectFrom('metric_chunks')
+      .innerJoin('metric_chunk_data', 'metric_chunk_data.chunk_id', 'metric_chunks.id')
+      .select((eb) => [
+        eb.fn.countAll<number>().as('chunks'),
+        eb.fn.sum<number>('metric_chunks.point_count').as('points'),
+        eb.fn.sum<number>(sql`length(metric_chunk_data.data)`).as('bytes'),
+        eb.fn.sum<number>(sql`case when metric_chunks.point_count < ${CHUNK_POINTS} then 1 else 0 end`).as('small'),
+      ])
+      .where('metric_chunks.metric_id', '=', id)
+      .executeTakeFirst()
+    return {
+      chunks: Number(row?.chunks ?? 0),
+      smallChunks: Number(row?.small ?? 0),
+      points: Number(row?.points ?? 0),
+      bytes: Number(row?.bytes ?? 0),
+    }
+  })
 }

@@ -4,6 +4,7 @@ import { createInitialMigration } from './0001-initial.js'
 import { createAssetsMigration } from './0002-assets.js'
 import { createSignedZeroMigration } from './0003-signed-zero.js'
 import { createSubmittedRunsMigration } from './0004-submitted-runs.js'
+import { createMetricChunksMigration } from './0005-metric-chunks.js'
 
 /**
  * Every migration, by name in the order they run. Migrations are code (no files are read at run time);
@@ -15,5 +16,6 @@ export function createMigrations(types: SchemaTypes): Record<string, Migration> 
     '0002-assets': createAssetsMigration(types),
     '0003-signed-zero': createSignedZeroMigration(types),
     '0004-submitted-runs': createSubmittedRunsMigration(types),
+    '0005-metric-chunks': createMetricChunksMigration(types),
   }
 }

@@ -37,7 +37,7 @@ describe('0003-signed-zero on a SQLite database that already holds metrics', () 
         `insert into metric_points (id, metric_id, step, "time", "value", "text") values (1, 7, 0, 1.5, 0.5, null), (2, 7, 1, 2.5, 0.25, null)`,
       )
 
-      expect((await migrator.migrateToLatest()).error).toBeUndefined()
+      expect((await migrator.migrateTo('0003-signed-zero')).error).toBeUndefined()
       expect(raw.prepare('select id, metric_id, step, "time", "value", "text" from metric_points order by id').all()).toEqual([
         { id: 1, metric_id: 7, step: 0, time: 1.5, value: 0.5, text: null },
         { id: 2, metric_id: 7, step: 1, time: 2.5, value: 0.25, text: null },

@@ -1,0 +1,160 @@
+import { decodeChunk } from './codec.js'
+import type { ChunkEntry, SeriesIndex } from './series-index.js'
+import { S, higherThan, isNonFinite, lowerThan } from './summary.js'
+
+/** The bucket grid of one read: which bucket a point falls in, and whether a whole chunk falls in one. */
+export interface BucketGrid {
+  axis: 'step' | 'time'
+  buckets: number
+  /** Bucket of a point, or -1 when outside the range. */
+  bucketOf(step: number, time: number): number
+  /** The one bucket holding every point of the chunk, or -1 when its points may fall in several or outside. */
+  wholeChunkBucket(entry: ChunkEntry): number
+  /** Whether the chunk may hold points in range. */
+  overlaps(entry: ChunkEntry): boolean
+  /** Whether this chunk and every later one (by first step) are past the range. */
+  beyond(entry: ChunkEntry): boolean
+}
+
+/** Per-bucket running answers, in typed arrays (a read may have 10,000 buckets). */
+export class BucketAccumulator {
+  readonly count: Float64Array
+  readonly nonFinite: Float64Array
+  readonly min: Float64Array
+  readonly max: Float64Array
+  readonly minStep: Float64Array
+  readonly maxStep: Float64Array
+  /** The first and last point's order key (time axis: time, step, seq; step axis: step, seq, 0) and value. */
+  private readonly first: Float64Array
+  private readonly last: Float64Array
+  private readonly firstSet: Uint8Array
+  private readonly lastSet: Uint8Array
+
+  constructor(
+    readonly size: number,
+    private readonly axis: 'step' | 'time',
+  ) {
+    this.count = new Float64Array(size)
+    this.nonFinite = new Float64Array(size)
+    this.min = new Float64Array(size).fill(Number.NaN)
+    this.max = new Float64Array(size).fill(Number.NaN)
+    this.minStep = new Float64Array(size).fill(Number.POSITIVE_INFINITY)
+    this.maxStep = new Float64Array(size).fill(Number.NEGATIVE_INFINITY)
+    this.first = new Float64Array(size * 4)
+    this.last = new Float64Array(size * 4)
+    this.firstSet = new Uint8Array(size)
+    this.lastSet = new Uint8Array(size)
+  }
+
+  firstValue(b: number): number {
+    return this.first[b * 4 + 3] as number
+  }
+
+  lastValue(b: number): number {
+    return this.last[b * 4 + 3] as number
+  }
+
+  /** Adds one numeric point. */
+  addPoint(b: number, step: number, seq: number, time: number, value: number): void {
+    const time0 = this.axis === 'time'
+    this.take(b, 1, isNonFinite(value) ? 1 : 0, value, value, step, step)
+    this.offerFirst(b, time0 ? time : step, time0 ? step : seq, time0 ? seq : 0, value)
+    this.offerLast(b, time0 ? time : step, time0 ? step : seq, time0 ? seq : 0, value)
+  }
+
+  /** Adds a whole chunk from its summary (time axis: only chunks whose times follow read order). */
+  addSummary(b: number, s: Float64Array, entry: ChunkEntry): void {
+    const numeric = s[S.Numeric] as number
+    if (numeric === 0) return
+    this.take(b, numeric, s[S.NonFinite] as number, s[S.Min] as number, s[S.Max] as number, entry.minStep, entry.maxStep)
+    if (this.axis === 'time') {
+      this.offerFirst(b, s[S.FirstTime] as number, s[S.FirstStep] as number, s[S.FirstSeq] as number, s[S.FirstValue] as number)
+      this.offerLast(b, s[S.LastTime] as number, s[S.LastStep] as number, s[S.LastSeq] as number, s[S.LastValue] as number)
+    } else {
+      this.offerFirst(b, s[S.FirstStep] as number, s[S.FirstSeq] as number, 0, s[S.FirstValue] as number)
+      this.offerLast(b, s[S.LastStep] as number, s[S.LastSeq] as number, 0, s[S.LastValue] as number)
+    }
+  }
+
+  private take(b: number, n: number, nonFinite: number, min: number, max: number, minStep: number, maxStep: number): void {
+    this.count[b] = (this.count[b] as number) + n
+    this.nonFinite[b] = (this.nonFinite[b] as number) + nonFinite
+    if (!isNonFinite(min) && lowerThan(min, this.min[b] as number)) this.min[b] = min
+    if (!isNonFinite(max) && higherThan(max, this.max[b] as number)) this.max[b] = max
+    if (minStep < (this.minStep[b] as number)) this.minStep[b] = minStep
+    if (maxStep > (this.maxStep[b] as number)) this.maxStep[b] = maxStep
+  }
+
+  private offerFirst(b: number, k1: number, k2: number, k3: number, value: number): void {
+    const f = this.first
+    const o = b * 4
+    if (
+      this.firstSet[b] === 0 ||
+      k1 < (f[o] as number) ||
+      (k1 === f[o] && (k2 < (f[o + 1] as number) || (k2 === f[o + 1] && k3 < (f[o + 2] as number))))
+    ) {
+      f[o] = k1
+      f[o + 1] = k2
+      f[o + 2] = k3
+      f[o + 3] = value
+      this.firstSet[b] = 1
+    }
+  }
+
+  private offerLast(b: number, k1: number, k2: number, k3: number, value: number): void {
+    const l = this.last
+    const o = b * 4
+    if (
+      this.lastSet[b] === 0 ||
+      k1 > (l[o] as number) ||
+      (k1 === l[o] && (k2 > (l[o + 1] as number) || (k2 === l[o + 1] && k3 > (l[o + 2] as number))))
+    ) {
+      l[o] = k1
+      l[o + 1] = k2
+      l[o + 2] = k3
+      l[o + 3] = value
+      this.lastSet[b] = 1
+    }
+  }
+}
+
+/**
+ * Folds every chunk of `index` that overlaps the grid into `acc`: whole chunks from their summaries,
+ * the others (at bucket edges) decoded point by point. `data` fetches encoded chunks by id; it
+ * returns undefined when one was merged away meanwhile, and the caller reads again.
+ */
+export async function accumulate(
+  index: SeriesIndex,
+  grid: BucketGrid,
+  acc: BucketAccumulator,
+  data: (ids: number[]) => Promise<Map<number, Uint8Array>>,
+  startAt: number,
+): Promise<boolean> {
+  const edges: ChunkEntry[] = []
+  const { entries } = index
+  for (let i = startAt; i < entries.length; i++) {
+    const entry = entries[i] as ChunkEntry
+    if (grid.beyond(entry)) break
+    if (!grid.overlaps(entry)) continue
+    const b = grid.wholeChunkBucket(entry)
+    if (b >= 0) acc.addSummary(b, entry.summary, entry)
+    else edges.push(entry)
+  }
+  if (edges.length === 0) return true
+  const fetched = await data(edges.map((entry) => entry.id))
+  const withTimes = grid.axis === 'time'
+  for (const entry of edges) {
+    const bytes = fetched.get(entry.id)
+    if (bytes === undefined) return false
+    const chunk = decodeChunk(bytes, { times: withTimes })
+    const { steps, seqs, times, values, texts } = chunk
+    for (let i = 0; i < chunk.length; i++) {
+      if (texts !== null && texts[i] !== null) continue
+      const step = steps[i] as number
+      const time = withTimes ? (times[i] as number) : 0
+      const b = grid.bucketOf(step, time)
+      if (b >= 0) acc.addPoint(b, step, seqs[i] as number, time, values[i] as number)
+    }
+  }
+  return true
+}
