@@ -15,7 +15,7 @@ import { toMetricSummary } from '../metric-batch.js'
 import { decodePoint, decodeValue } from '../metric-values.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
 import { toMetricState } from '../rows.js'
-import { CHUNK_POINTS } from '../series/chunks.js'
+import { SMALL_CHUNK_POINTS } from '../series/chunks.js'
 import { mergeMetric } from '../series/merge.js'
 import { readBuckets, readPage } from '../series/reads.js'
 import type { MetricHead } from '../series/reads.js'
@@ -155,7 +155,7 @@ export function metricStorage(ctx: StoreDialect, metric: MetricRef): Promise<Met
         eb.fn.countAll<number>().as('chunks'),
         eb.fn.sum<number>('metric_chunks.point_count').as('points'),
         eb.fn.sum<number>(sql`length(metric_chunk_data.data)`).as('bytes'),
-        eb.fn.sum<number>(sql`case when metric_chunks.point_count < ${CHUNK_POINTS} then 1 else 0 end`).as('small'),
+        eb.fn.sum<number>(sql`case when metric_chunks.point_count < ${SMALL_CHUNK_POINTS} then 1 else 0 end`).as('small'),
       ])
       .where('metric_chunks.metric_id', '=', id)
       .executeTakeFirst()

@@ -7,10 +7,13 @@ import type { ChunkBounds } from './summary.js'
  * Points per full chunk. A chart read decodes only the chunks that straddle a bucket edge, so smaller
  * chunks make edges cheaper; larger ones compress better and make fewer rows (decision 0028).
  */
-export const CHUNK_POINTS = 1024
+export const CHUNK_POINTS = 256
 
-/** A chunk below this many points waits to be merged with its neighbours. */
-export const isSmallChunk = (count: number): boolean => count < CHUNK_POINTS
+/** A chunk below half the full size waits to be merged with others. */
+export const SMALL_CHUNK_POINTS = CHUNK_POINTS / 2
+
+/** Whether a chunk of `count` points waits to be merged. */
+export const isSmallChunk = (count: number): boolean => count < SMALL_CHUNK_POINTS
 
 /** One point as ingest and merges handle it; `value` NaN for NaN and for text points. */
 export interface SeriesPoint {

@@ -1,7 +1,7 @@
 import { sql } from 'kysely'
 import type { Kysely } from 'kysely'
 import type { StoreDatabase } from '../schema.js'
-import { appendPoints, encodeChunks, isSmallChunk, CHUNK_POINTS, sortReadOrder } from './chunks.js'
+import { appendPoints, encodeChunks, isSmallChunk, SMALL_CHUNK_POINTS, sortReadOrder } from './chunks.js'
 import type { SeriesPoint } from './chunks.js'
 import { decodeChunk } from './codec.js'
 import { SeriesIndexCache, readChunkData } from './series-index.js'
@@ -24,7 +24,7 @@ export async function mergeMetric(db: Kysely<StoreDatabase>, metricId: number, r
       .selectFrom('metric_chunks')
       .select(['id', 'point_count'])
       .where('metric_id', '=', metricId)
-      .where('point_count', '<', CHUNK_POINTS)
+      .where('point_count', '<', SMALL_CHUNK_POINTS)
       .orderBy('min_step')
       .execute()
     if (small.length < 2) {

@@ -6,6 +6,7 @@ import type { BucketGrid } from './buckets.js'
 import { appendPoints, sortReadOrder } from './chunks.js'
 import type { SeriesPoint } from './chunks.js'
 import { decodeChunk } from './codec.js'
+import { S } from './summary.js'
 import { firstOverlapping, loadSeriesIndex, readChunkData } from './series-index.js'
 import type { ChunkEntry, SeriesIndex, SeriesIndexCache } from './series-index.js'
 
@@ -83,7 +84,7 @@ function timeGrid(
     bucketOf,
     wholeChunkBucket: (entry) => {
       // Only a chunk whose times follow read order can answer first/last from its summary.
-      if (entry.summary[12] !== 1) return -1
+      if (entry.summary[S.TimeOrdered] !== 1) return -1
       const b = bucketOf(entry.minStep, entry.minTime)
       return b >= 0 && entry.maxStep <= toStep && b === bucketOf(entry.maxStep, entry.maxTime) ? b : -1
     },

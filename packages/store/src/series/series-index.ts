@@ -39,8 +39,11 @@ interface ChunkRow {
   summary: Uint8Array | null
 }
 
-/** Summaries cached for this many chunks in all (about 150 bytes each), least recently used dropped first. */
-const CACHE_CHUNKS = 2_000_000
+/**
+ * Summaries cached for this many chunks in all (about 250 bytes each, so about 100 MB; 100M points at
+ * the full chunk size), least recently used dropped first.
+ */
+const CACHE_CHUNKS = 400_000
 
 /** The per-store cache of series indexes. */
 export class SeriesIndexCache {

@@ -5,27 +5,27 @@ import type { ChunkPoints } from './codec.js'
  * decoding them. Numbers are kept bit-exact as float64 (a blob, not REAL columns: SQLite loses -0 in
  * REAL columns and cannot store NaN), in this order:
  */
-export const enum S {
+export const S = {
   /** Numeric points (finite or not); text points are not counted. */
-  Numeric = 0,
+  Numeric: 0,
   /** NaN and ±Infinity among them. */
-  NonFinite,
+  NonFinite: 1,
   /** Least and greatest finite value, NaN when there is none. */
-  Min,
-  Max,
+  Min: 2,
+  Max: 3,
   /** The first numeric point in read order (step, then arrival): its step, arrival sequence, time, value. */
-  FirstStep,
-  FirstSeq,
-  FirstTime,
-  FirstValue,
+  FirstStep: 4,
+  FirstSeq: 5,
+  FirstTime: 6,
+  FirstValue: 7,
   /** The last numeric point in read order. */
-  LastStep,
-  LastSeq,
-  LastTime,
-  LastValue,
+  LastStep: 8,
+  LastSeq: 9,
+  LastTime: 10,
+  LastValue: 11,
   /** 1 when times never decrease in read order, so time order and read order agree within the chunk. */
-  TimeOrdered,
-}
+  TimeOrdered: 12,
+} as const
 export const SUMMARY_LENGTH = 13
 
 /** Bounds of a chunk over all its points (text included): what reads select chunks by. */
