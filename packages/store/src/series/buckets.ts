@@ -1,4 +1,5 @@
 import { decodeChunk } from './codec.js'
+import type { ChunkPoints } from './codec.js'
 import type { ChunkEntry, SeriesIndex } from './series-index.js'
 import { S, higherThan, isNonFinite, lowerThan } from './summary.js'
 
@@ -8,6 +9,8 @@ export interface BucketGrid {
   buckets: number
   /** Bucket of a point, or -1 when outside the range. */
   bucketOf(step: number, time: number): number
+  /** Step axis: the last step of bucket `b` (a chunk's points are in step order, so a bucket's are a run). */
+  lastStepOf?: (b: number) => number
   /** The one bucket holding every point of the chunk, or -1 when its points may fall in several or outside. */
   wholeChunkBucket(entry: ChunkEntry): number
   /** Whether the chunk may hold points in range. */
@@ -60,6 +63,36 @@ export class BucketAccumulator {
     this.take(b, 1, isNonFinite(value) ? 1 : 0, value, value, step, step)
     this.offerFirst(b, time0 ? time : step, time0 ? step : seq, time0 ? seq : 0, value)
     this.offerLast(b, time0 ? time : step, time0 ? step : seq, time0 ? seq : 0, value)
+  }
+
+  /**
+   * Adds the numeric points [from, to) of a decoded chunk, all in bucket `b`, in read order (step axis):
+   * one pass for count and min/max, then the first and last of the run offered once.
+   */
+  addRun(b: number, chunk: ChunkPoints, from: number, to: number): void {
+    const { steps, seqs, values, texts } = chunk
+    let count = 0
+    let nonFinite = 0
+    let min = Number.NaN
+    let max = Number.NaN
+    let first = -1
+    let last = -1
+    for (let i = from; i < to; i++) {
+      if (texts !== null && texts[i] !== null) continue
+      const value = values[i] as number
+      if (first < 0) first = i
+      last = i
+      count++
+      if (value - value !== 0) nonFinite++
+      else {
+        if (lowerThan(value, min)) min = value
+        if (higherThan(value, max)) max = value
+      }
+    }
+    if (count === 0) return
+    this.take(b, count, nonFinite, min, max, steps[first] as number, steps[last] as number)
+    this.offerFirst(b, steps[first] as number, seqs[first] as number, 0, values[first] as number)
+    this.offerLast(b, steps[last] as number, seqs[last] as number, 0, values[last] as number)
   }
 
   /** Adds a whole chunk from its summary (time axis: only chunks whose times follow read order). */
@@ -147,6 +180,10 @@ export async function accumulate(
     const bytes = fetched.get(entry.id)
     if (bytes === undefined) return false
     const chunk = decodeChunk(bytes, { times: withTimes })
+    if (grid.lastStepOf !== undefined) {
+      addByRuns(grid, grid.lastStepOf, acc, chunk)
+      continue
+    }
     const { steps, seqs, times, values, texts } = chunk
     for (let i = 0; i < chunk.length; i++) {
       if (texts !== null && texts[i] !== null) continue
@@ -157,4 +194,22 @@ export async function accumulate(
     }
   }
   return true
+}
+
+/** Step axis: a decoded chunk's points are in step order, so each bucket's share is one run. */
+function addByRuns(grid: BucketGrid, lastStepOf: (b: number) => number, acc: BucketAccumulator, chunk: ChunkPoints): void {
+  const { steps, length } = chunk
+  let i = 0
+  while (i < length) {
+    const b = grid.bucketOf(steps[i] as number, 0)
+    if (b < 0) {
+      i++
+      continue
+    }
+    const end = lastStepOf(b)
+    let j = i + 1
+    while (j < length && (steps[j] as number) <= end) j++
+    acc.addRun(b, chunk, i, j)
+    i = j
+  }
 }

@@ -57,6 +57,7 @@ function stepGrid(fromStep: number, toStep: number, buckets: number): { grid: Bu
     axis: 'step',
     buckets: size,
     bucketOf,
+    lastStepOf: (b) => Math.min(toStep, fromStep + (b + 1) * width - 1),
     wholeChunkBucket: (entry) => {
       if (entry.minStep < fromStep || entry.maxStep > toStep) return -1
       const b = bucketOf(entry.minStep)
