@@ -1,13 +1,13 @@
 import { sql } from 'kysely'
-import type { Kysely, Transaction } from 'kysely'
+import type { Kysely, RawBuilder, Selectable, Transaction } from 'kysely'
 import { assertWithinLimit, printable } from '@wharf/contract'
 import type { IngestResult } from '@wharf/contract'
-import { requireRunId } from '../entities/shared.js'
+import { runNotFound } from '../errors.js'
 import type { IngestBatch } from '../metadata-store.js'
 import { applyBatch, batchMetricNames } from '../metric-batch.js'
 import type { MetricState, WriterSteps } from '../metric-batch.js'
 import { toMetricState } from '../rows.js'
-import type { StoreDatabase } from '../schema.js'
+import type { MetricsTable, StoreDatabase } from '../schema.js'
 import { chunkBatch, metricsToMerge } from '../series/ingest-chunks.js'
 import type { MetricChunks } from '../series/ingest-chunks.js'
 import type { MetricIngester } from './capabilities.js'
@@ -42,24 +42,24 @@ async function claimBatch(trx: Trx, batch: IngestBatch): Promise<IngestResult | 
   return { accepted: stored?.point_count ?? 0, duplicate: true }
 }
 
-async function existingNames(trx: Trx, runId: string, names: string[]): Promise<Set<string>> {
-  const rows = await trx
-    .selectFrom('metrics')
-    .select('name')
-    .where('run_id', '=', runId)
-    .where(sql<boolean>`name = any(${names}::text[])`)
-    .execute()
-  return new Set(rows.map((row) => row.name))
+/**
+ * Finds the batch's run and locks its row for the transaction: batches of one run then take their
+ * metric locks one after another, and new metric names are counted against the run's limit safely.
+ * NO KEY UPDATE does not conflict with the key-share locks that foreign key checks take.
+ */
+async function lockRun(trx: Trx, batch: IngestBatch): Promise<void> {
+  const row = await trx
+    .selectFrom('runs')
+    .select('id')
+    .where('id', '=', batch.runId)
+    .where('workspace', '=', batch.workspace)
+    .forNoKeyUpdate()
+    .executeTakeFirst()
+  if (row === undefined) throw runNotFound(batch.workspace, batch.runId)
 }
 
-/** Creates the batch's new metric names under the run's row lock, so the per-run name limit holds. */
-async function createMissingMetrics(trx: Trx, batch: IngestBatch, names: string[]): Promise<void> {
-  if ((await existingNames(trx, batch.runId, names)).size === names.length) return
-  // NO KEY UPDATE: it does not conflict with the key-share locks that foreign key checks take.
-  await trx.selectFrom('runs').select('id').where('id', '=', batch.runId).forNoKeyUpdate().execute()
-  const present = await existingNames(trx, batch.runId, names)
-  const missing = names.filter((name) => !present.has(name))
-  if (missing.length === 0) return
+/** Creates the batch's new metric names (the run's row is locked), within the per-run name limit. */
+async function createMetrics(trx: Trx, batch: IngestBatch, missing: string[]): Promise<void> {
   const counted = await trx
     .selectFrom('metrics')
     .select((eb) => eb.fn.countAll<number>().as('n'))
@@ -86,17 +86,27 @@ async function createMissingMetrics(trx: Trx, batch: IngestBatch, names: string[
     .execute()
 }
 
-async function lockMetrics(trx: Trx, runId: string, names: string[]): Promise<Map<string, MetricState>> {
+/** The batch's metrics, locked, and the batch writer's step counters of them. */
+interface Locked {
+  states: Map<string, MetricState>
+  writerSteps: WriterSteps | undefined
+}
+
+async function lockMetrics(trx: Trx, batch: IngestBatch, names: string[]): Promise<Locked> {
   // Locked in name order, the same order every concurrent batch uses, so batches cannot deadlock.
-  const rows = await trx
-    .selectFrom('metrics')
-    .selectAll()
-    .where('run_id', '=', runId)
-    .where(sql<boolean>`name = any(${names}::text[])`)
-    .orderBy('name')
-    .forUpdate()
-    .execute()
-  return new Map(rows.map((row) => [row.name, toMetricState(row)]))
+  const { rows } = await sql<Selectable<MetricsTable> & { writer_next_step: number | null }>`
+    select m.*, ws.next_step as writer_next_step from metrics m
+      left join metric_writer_steps ws on ws.metric_id = m.id and ws.writer_id = ${batch.writerId ?? ''}
+    where m.run_id = ${batch.runId} and m.name = any(${names}::text[])
+    order by m.name
+    for update of m`.execute(trx)
+  const writerSteps: WriterSteps | undefined = batch.writerId === undefined ? undefined : new Map()
+  const states = new Map<string, MetricState>()
+  for (const row of rows) {
+    states.set(row.name, toMetricState(row))
+    if (writerSteps !== undefined && row.writer_next_step !== null) writerSteps.set(row.name, Number(row.writer_next_step))
+  }
+  return { states, writerSteps }
 }
 
 /**
@@ -147,23 +157,13 @@ async function insertChunks(trx: Trx, added: readonly MetricChunks[]): Promise<v
     select ids.id, d.data from unnest(${data}::bytea[]) with ordinality as d(data, ord) join ids using (ord)`.execute(trx)
 }
 
-async function loadWriterSteps(trx: Trx, writerId: string, states: Map<string, MetricState>): Promise<WriterSteps> {
-  const byId = new Map([...states.values()].map((state) => [state.id, state.name]))
-  const rows = await trx
-    .selectFrom('metric_writer_steps')
-    .select(['metric_id', 'next_step'])
-    .where('writer_id', '=', writerId)
-    .where(sql<boolean>`metric_id = any(${[...byId.keys()]}::bigint[])`)
-    .execute()
-  const steps: WriterSteps = new Map()
-  for (const row of rows) {
-    const name = byId.get(Number(row.metric_id))
-    if (name !== undefined) steps.set(name, Number(row.next_step))
-  }
-  return steps
-}
-
-async function saveWriterSteps(trx: Trx, writerId: string, steps: WriterSteps, states: Map<string, MetricState>): Promise<void> {
+/** A CTE that saves the writer's step counters, run by the statement that saves the summaries. */
+function writerStepsCte(
+  writerId: string | undefined,
+  steps: WriterSteps | undefined,
+  states: Map<string, MetricState>,
+): RawBuilder<unknown> {
+  if (writerId === undefined || steps === undefined || steps.size === 0) return sql``
   const ids: number[] = []
   const next: number[] = []
   for (const [name, step] of steps) {
@@ -172,16 +172,17 @@ async function saveWriterSteps(trx: Trx, writerId: string, steps: WriterSteps, s
     ids.push(state.id)
     next.push(step)
   }
-  if (ids.length === 0) return
-  await sql`insert into metric_writer_steps (metric_id, writer_id, next_step)
-    select u.metric_id, ${writerId}, u.next_step from unnest(${ids}::bigint[], ${next}::bigint[]) as u(metric_id, next_step)
-    on conflict (metric_id, writer_id) do update set next_step = excluded.next_step`.execute(trx)
+  return sql`with saved_writer_steps as (
+      insert into metric_writer_steps (metric_id, writer_id, next_step)
+      select u.metric_id, ${writerId}, u.next_step from unnest(${ids}::bigint[], ${next}::bigint[]) as u(metric_id, next_step)
+      on conflict (metric_id, writer_id) do update set next_step = excluded.next_step
+    ) `
 }
 
-async function saveSummaries(trx: Trx, states: Iterable<MetricState>): Promise<void> {
+async function saveSummaries(trx: Trx, states: Iterable<MetricState>, before: RawBuilder<unknown>): Promise<void> {
   const list = [...states]
   const column = <T>(pick: (s: MetricState) => T): T[] => list.map(pick)
-  await sql`update metrics as m set
+  await sql`${before}update metrics as m set
       "count" = u.count, next_step = u.next_step, last_step = u.last_step, last_time = u.last_time,
       last_value = u.last_value, last_text = u.last_text, min_value = u.min_value, max_value = u.max_value,
       has_number = u.has_number, has_text = u.has_text, next_seq = u.next_seq, version = u.version,
@@ -199,28 +200,33 @@ async function saveSummaries(trx: Trx, states: Iterable<MetricState>): Promise<v
 }
 
 /**
- * The PostgreSQL ingest path: one transaction with a claimed writer batch, the batch's metric rows locked
+ * The PostgreSQL ingest path: one transaction with the run locked, a claimed writer batch, the batch's metric rows locked
  * in name order (so replicas writing one run agree on steps and summaries), one multi-row insert of the
  * chunks (one per metric, with their data) and one update of the summaries.
  */
 export function createPostgresIngester(db: Kysely<StoreDatabase>): MetricIngester {
   return (batch) =>
     db.transaction().execute(async (trx) => {
-      await requireRunId(trx, batch)
+      await lockRun(trx, batch)
       const duplicate = await claimBatch(trx, batch)
       if (duplicate !== undefined) return { result: duplicate, merge: [] }
       if (batch.points.length === 0) return { result: { accepted: 0, duplicate: false }, merge: [] }
 
       const names = batchMetricNames(batch.points)
-      await createMissingMetrics(trx, batch, names)
-      const states = await lockMetrics(trx, batch.runId, names)
-      const { writerId } = batch
-      const writerSteps = writerId === undefined ? undefined : await loadWriterSteps(trx, writerId, states)
+      let locked = await lockMetrics(trx, batch, names)
+      if (locked.states.size < names.length) {
+        await createMetrics(
+          trx,
+          batch,
+          names.filter((name) => !locked.states.has(name)),
+        )
+        locked = await lockMetrics(trx, batch, names)
+      }
+      const { states, writerSteps } = locked
       const rows = applyBatch(batch.points, batch.receivedAt, states, writerSteps)
       const added = chunkBatch(rows, states)
       await insertChunks(trx, added)
-      if (writerId !== undefined && writerSteps !== undefined) await saveWriterSteps(trx, writerId, writerSteps, states)
-      await saveSummaries(trx, states.values())
+      await saveSummaries(trx, states.values(), writerStepsCte(batch.writerId, writerSteps, states))
       return { result: { accepted: rows.length, duplicate: false }, merge: metricsToMerge(added) }
     })
 }
