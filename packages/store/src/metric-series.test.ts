@@ -642,13 +642,13 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
       const run = await newRun()
       const model = new RunModel()
       const rng = createRng(77)
-      const batches = 300
+      const batches = 200
       for (let b = 0; b < batches; b++) {
-        const points = Array.from({ length: 20 }, (_, i): MetricPointIn => ({ name: 'm', ...randomPoint(rng, b * 20 + i) }))
+        const points = Array.from({ length: 30 }, (_, i): MetricPointIn => ({ name: 'm', ...randomPoint(rng, b * 30 + i) }))
         await ingest(run, model, { points, receivedAt: T0 + b, writerId: 'w', sequence: b })
       }
       const ref = { ...run, name: 'm' }
-      const total = batches * 20
+      const total = batches * 30
       const before = await store.metricStorage(ref)
       expect(before.points).toBe(total)
       expect(before.chunks).toBeGreaterThanOrEqual(1)
@@ -682,27 +682,27 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
           value: b * 100 + i,
         })),
       })
-      for (let b = 0; b < 150; b++) await ingest(run, model, batch(b))
+      for (let b = 0; b < 100; b++) await ingest(run, model, batch(b))
       const ref = { ...run, name: 'p' }
       // The key of the last point read: the rest of the read is every point after it in read order.
       let last: ModelPoint | undefined
       let pageToken: string | undefined
       let pages = 0
       do {
-        const page = await store.readMetricSeries({ ...ref, pageSize: 250, pageToken })
+        const page = await store.readMetricSeries({ ...ref, pageSize: 200, pageToken })
         const rest = model
           .get('p')
           .sorted()
           .filter((p) => last === undefined || p.step > last.step || (p.step === last.step && p.arrival > last.arrival))
-        expectSameSequence(page.items.map(pointKey), rest.slice(0, 250).map(pointKey), `page ${pages}`)
+        expectSameSequence(page.items.map(pointKey), rest.slice(0, 200).map(pointKey), `page ${pages}`)
         last = rest[page.items.length - 1]
         pageToken = page.nextPageToken
         pages++
         // New small chunks, some before and some after the cursor, then a merge, between pages.
-        for (let b = 0; b < 5; b++) await ingest(run, model, batch(1_000 + pages * 5 + b))
+        for (let b = 0; b < 3; b++) await ingest(run, model, batch(1_000 + pages * 3 + b))
         await store.compactMetrics(run)
       } while (pageToken !== undefined)
-      expect(pages).toBeGreaterThan(10)
+      expect(pages).toBeGreaterThan(8)
     })
   })
 
@@ -773,10 +773,10 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
     it('migrates a database made by the 0004 code with every point intact', async () => {
       const rng = createRng(404)
       const points: LegacyPoint[] = []
-      for (let i = 0; i < 3_000; i++) {
+      for (let i = 0; i < 2_000; i++) {
         const p = randomPoint(rng, i)
         const name = rng.chance(0.9) ? 'loss' : rng.chance(0.5) ? 'notes' : 'acc'
-        const step = rng.chance(0.7) ? i : rng.int(0, 3_000)
+        const step = rng.chance(0.7) ? i : rng.int(0, 2_000)
         const time = T0 + rng.int(0, 100_000)
         if (name === 'notes') points.push({ name, step, time, text: `n${i}` })
         else if (p.text !== undefined) points.push({ name, step, time, text: p.text })
@@ -809,8 +809,8 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
       const run = { workspace: 'crash-ws', runId: 'crash-run' }
       const metric = 'crash'
       try {
-        // Three workers on one database, each killed at its own random moment (they start together, as
-        // a process starts slowly on a loaded machine); the last one is started once the others died.
+        // Three workers on one database, each merging at its own pace and killed at its own random
+        // moment. They start together because starting a process is the slow part of this test.
         const kill = async (round: number, compactEvery: number): Promise<CrashRound> => {
           const writerId = `round-${round}`
           const firstBatch = round * ROUND_BATCHES
@@ -824,7 +824,7 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
             compactEvery,
             maxBatches: ROUND_BATCHES,
           })
-          await worker.waitForLines(rng.int(2, 40))
+          await worker.waitForLines(rng.int(2, 25))
           await new Promise((resolve) => setTimeout(resolve, rng.int(0, 30)))
           worker.kill()
           const exit = await worker.exited
@@ -832,8 +832,7 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
           expect(exit.signal).toBe('SIGKILL')
           return { writerId, firstBatch, acknowledged: worker.lines.length }
         }
-        const rounds = await Promise.all([kill(0, 3), kill(1, 2)])
-        rounds.push(await kill(2, 1))
+        const rounds = await Promise.all([kill(0, 3), kill(1, 2), kill(2, 1)])
         const reopened = await createMetadataStore(database.config)
         try {
           await expectCrashSurvivors(reopened, { ...run, metric, rounds })
@@ -932,7 +931,7 @@ async function expectUpgraded(config: StoreConfig, check: UpgradeCheck): Promise
       for (let q = 0; q < 10; q++) {
         await expectBuckets(store, { ref, series, query: randomStepQuery(rng, series.nextStep - 1), label })
       }
-      const pageSize = rng.int(1, 200)
+      const pageSize = rng.int(20, 200)
       expectSameSequence(
         (await readAll(store, { ...ref, pageSize })).map(pointKey),
         expectedPoints(series),
