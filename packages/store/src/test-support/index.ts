@@ -3,6 +3,7 @@ import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { randomBytes } from 'node:crypto'
 import { spawn } from 'node:child_process'
+import { createInterface } from 'node:readline'
 import { fileURLToPath } from 'node:url'
 import pg from 'pg'
 import { describe } from 'vitest'
@@ -12,7 +13,7 @@ import type { MetadataStore, StoreConfig, StoreKind } from '../metadata-store.js
 import type { StoreWorkerJob } from './store-worker.js'
 
 export type { StoreWorkerJob } from './store-worker.js'
-export { newRunInput } from './fixtures.js'
+export { CRASH_BATCH_POINTS, crashBatchPoints, newRunInput } from './fixtures.js'
 
 const WORKER = fileURLToPath(new URL('./store-worker.ts', import.meta.url))
 
@@ -138,4 +139,61 @@ export function runStoreWorker(job: StoreWorkerJob): Promise<{ code: number | nu
     child.once('error', reject)
     child.once('close', (code) => resolve({ code, stderr }))
   })
+}
+
+/** A worker process started by {@link startStoreWorker}. */
+export interface StartedStoreWorker {
+  /** Each line the worker printed on stdout, in order, as it arrives. */
+  lines: string[]
+  /** Resolves once a line arrives while `lines.length >= count`, or when the worker exits first. */
+  waitForLines: (count: number) => Promise<void>
+  /** Sends SIGKILL: the worker dies mid-statement, as in a power cut. */
+  kill: () => void
+  /** Resolves when the process has exited and its stdout is read to the end. */
+  exited: Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>
+}
+
+/** Starts one {@link StoreWorkerJob} in a separate Node process and follows its stdout line by line. */
+export function startStoreWorker(job: StoreWorkerJob): StartedStoreWorker {
+  const args = ['--import', 'tsx', '--conditions=@wharf/source', WORKER, JSON.stringify(job)]
+  const child = spawn(process.execPath, args, { stdio: ['ignore', 'pipe', 'pipe'] })
+  const lines: string[] = []
+  const waiters: Array<{ count: number; resolve: () => void }> = []
+  const wake = (all: boolean) => {
+    for (let i = waiters.length - 1; i >= 0; i--) {
+      const waiter = waiters[i]
+      if (waiter !== undefined && (all || lines.length >= waiter.count)) {
+        waiters.splice(i, 1)
+        waiter.resolve()
+      }
+    }
+  }
+  let stderr = ''
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const reader = createInterface({ input: child.stdout })
+  reader.on('line', (line) => {
+    lines.push(line)
+    wake(false)
+  })
+  const readerClosed = new Promise<void>((resolve) => reader.once('close', resolve))
+  const exited = new Promise<{ code: number | null; signal: NodeJS.Signals | null; stderr: string }>((resolve, reject) => {
+    child.once('error', reject)
+    child.once('close', (code, signal) => {
+      void readerClosed.then(() => {
+        wake(true)
+        resolve({ code, signal, stderr })
+      })
+    })
+  })
+  return {
+    lines,
+    waitForLines: (count) =>
+      lines.length >= count || child.exitCode !== null
+        ? Promise.resolve()
+        : new Promise<void>((resolve) => waiters.push({ count, resolve })),
+    kill: () => {
+      child.kill('SIGKILL')
+    },
+    exited,
+  }
 }
