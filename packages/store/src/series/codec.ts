@@ -478,6 +478,27 @@ function peek(words: Uint32Array, at: number): number {
   return (words[i]! << shift) | ((words[i + 1]! >>> 1) >>> (31 - shift))
 }
 
+// The codes of 0 and ±1..±4 fit in a byte: these tables give, for the next 8 bits of the stream, the code's
+// length (0 for a longer code) and its value. A table, not a chain of ifs: jittered times make the branch
+// of every code a coin toss, and mispredicted branches were half of the time spent decoding times.
+const SHORT_DOD_LENGTH = new Uint8Array(256)
+const SHORT_DOD = new Int8Array(256)
+for (let b = 0; b < 256; b++) {
+  const code = (b >>> 2) & 3
+  const [length, dod] =
+    b < 0x80
+      ? [1, 0]
+      : b < 0xc0
+        ? [3, b & 0x20 ? 1 : -1]
+        : b < 0xe0
+          ? [4, b & 0x10 ? 2 : -2]
+          : b < 0xf0
+            ? [6, code < 2 ? code - 4 : code + 1]
+            : [0, 0]
+  SHORT_DOD_LENGTH[b] = length
+  SHORT_DOD[b] = dod
+}
+
 /** Fills out[1..n-1] from delta-of-delta codes after out[0] = first. */
 function readDods(stream: BitReader, out: Float64Array, first: number): void {
   const words = stream.words
@@ -489,10 +510,9 @@ function readDods(stream: BitReader, out: Float64Array, first: number): void {
   let i = 1
   while (i < n) {
     const top = peek(words, at)
-    if (top >= 0) {
-      // A run of zero delta-of-deltas: as many as the leading zeros of these 32 bits.
-      let run = top === 0 ? 32 : Math.clz32(top)
-      if (run > n - i) run = n - i
+    if (top === 0) {
+      // 32 zero delta-of-deltas at once (steps 0, 10, 20, …; times of a steady logger).
+      const run = n - i < 32 ? n - i : 32
       at += run
       for (const stop = i + run; i < stop; i++) {
         previous += delta
@@ -500,27 +520,29 @@ function readDods(stream: BitReader, out: Float64Array, first: number): void {
       }
       continue
     }
-    const ones = Math.clz32(~top)
+    // Short codes, as many as these 32 bits hold whole (at least 8 bits left for the table).
+    let used = 0
+    while (used <= 24 && i < n) {
+      const next = (top << used) >>> 24
+      const length = SHORT_DOD_LENGTH[next]!
+      if (length === 0) break
+      used += length
+      delta += SHORT_DOD[next]!
+      previous += delta
+      out[i++] = previous
+    }
+    at += used
+    if (used !== 0) continue
     let dod: number
-    if (ones === 1) {
-      dod = top & 0x20000000 ? 1 : -1
-      at += 3
-    } else if (ones === 2) {
-      dod = top & 0x10000000 ? 2 : -2
-      at += 4
-    } else if (ones === 3) {
-      const code = (top >>> 26) & 3
-      dod = code < 2 ? code - 4 : code + 1
-      at += 6
-    } else if (ones === 4) {
+    if (Math.clz32(~top) === 4) {
       const z = (top >>> 19) & 255
       dod = (z >>> 1) ^ -(z & 1)
       at += 13
-    } else if (ones === 5) {
+    } else if (Math.clz32(~top) === 5) {
       const z = (top >>> 10) & 0xffff
       dod = (z >>> 1) ^ -(z & 1)
       at += 22
-    } else if (ones === 6) {
+    } else if (Math.clz32(~top) === 6) {
       const z = peek(words, at + 7)
       dod = (z >>> 1) ^ -(z & 1)
       at += 39
@@ -578,17 +600,22 @@ function readValues(stream: BitReader, out: Float64Array, count: number): void {
       }
       continue
     }
+    let v: number
     if (top & 0x40000000) {
       const leading = (top >>> 24) & 63
       length = ((top >>> 18) & 63) + 1
       trailing = 64 - leading - length
       if (trailing < 0) throw corrupt(`a value window of ${leading} leading zeros and ${length} bits`)
       at += 14
-    } else at += 2
+      v = length <= 18 ? (top << 14) >>> (32 - length) : peek(words, at) >>> (32 - length)
+    } else {
+      // The usual case: the previous window, its bits often within the 32 already read.
+      at += 2
+      v = length <= 30 ? (top << 2) >>> (32 - length) : peek(words, at) >>> (32 - length)
+    }
     let xh: number
     let xl: number
     if (length <= 32) {
-      const v = peek(words, at) >>> (32 - length)
       if (trailing >= 32) {
         xh = v << (trailing - 32)
         xl = 0
@@ -598,7 +625,7 @@ function readValues(stream: BitReader, out: Float64Array, count: number): void {
       }
       at += length
     } else {
-      const v = peek(words, at) >>> (64 - length)
+      v = peek(words, at) >>> (64 - length)
       const w = peek(words, at + length - 32)
       xh = (v << trailing) | ((w >>> 1) >>> (31 - trailing))
       xl = w << trailing
@@ -658,10 +685,12 @@ export function decodeChunk(bytes: Uint8Array, fields?: { times?: boolean; texts
   if (n > MAX_CHUNK_POINTS) throw corrupt(`it claims ${n} points, more than ${MAX_CHUNK_POINTS}`)
   const wantTimes = fields?.times !== false
   const wantTexts = fields?.texts !== false
-  const steps = new Float64Array(n)
-  const seqs = new Float64Array(n)
-  const values = new Float64Array(n)
-  const times = new Float64Array(wantTimes ? n : 0)
+  // One allocation for the arrays: each new ArrayBuffer costs about as much as decoding 100 points.
+  const buffer = new ArrayBuffer(n * 8 * (wantTimes ? 4 : 3))
+  const steps = new Float64Array(buffer, 0, n)
+  const seqs = new Float64Array(buffer, n * 8, n)
+  const values = new Float64Array(buffer, n * 16, n)
+  const times = wantTimes ? new Float64Array(buffer, n * 24, n) : new Float64Array(0)
   if (n === 0) {
     if (input.at !== bytes.length) throw corrupt(`${bytes.length - input.at} bytes after an empty chunk`)
     return { length: 0, steps, seqs, times, values, texts: null }
