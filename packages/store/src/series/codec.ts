@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer'
+
 /*
  * The blob of one chunk of metric points (decision 0030).
  *
@@ -451,6 +453,9 @@ class ByteReader {
   }
 }
 
+/** The times of a chunk read without them: empty, so one shared array will do. */
+const NO_TIMES = new Float64Array(0)
+
 /** Where the bit stream is read: the words, the position, and how many bits were stored. */
 interface BitReader {
   words: Uint32Array
@@ -461,10 +466,14 @@ interface BitReader {
 // The bit stream is copied into these words (so any byte offset of the blob works) followed by two zero
 // words: `peek` reads the word after the current one without a bounds check.
 let streamScratch = new Uint32Array(1024)
+let streamScratchBytes = new Uint8Array(streamScratch.buffer)
 
 function loadStream(bytes: Uint8Array, wordCount: number): BitReader {
-  if (streamScratch.length < wordCount + 2) streamScratch = new Uint32Array(wordCount + 2 + (wordCount >> 1))
-  new Uint8Array(streamScratch.buffer, 0, wordCount * 4).set(bytes)
+  if (streamScratch.length < wordCount + 2) {
+    streamScratch = new Uint32Array(wordCount + 2 + (wordCount >> 1))
+    streamScratchBytes = new Uint8Array(streamScratch.buffer)
+  }
+  streamScratchBytes.set(bytes)
   streamScratch[wordCount] = 0
   streamScratch[wordCount + 1] = 0
   return { words: streamScratch, at: 0, end: wordCount * 32 }
@@ -673,7 +682,10 @@ function readTexts(input: ByteReader, bitmap: Uint8Array, n: number): (string | 
   return texts
 }
 
-/** Decodes a chunk; `fields` may skip decoding `times` and/or `texts` (then they come back as an empty Float64Array / null) for speed. */
+/**
+ * Decodes a chunk; `fields` may skip decoding `times` and/or `texts` (then they come back as an empty Float64Array / null) for speed.
+ * Throws an Error for a corrupt blob or an unknown version. The arrays returned share one ArrayBuffer.
+ */
 export function decodeChunk(bytes: Uint8Array, fields?: { times?: boolean; texts?: boolean }): ChunkPoints {
   checkMachine()
   const input = new ByteReader(bytes)
@@ -685,12 +697,13 @@ export function decodeChunk(bytes: Uint8Array, fields?: { times?: boolean; texts
   if (n > MAX_CHUNK_POINTS) throw corrupt(`it claims ${n} points, more than ${MAX_CHUNK_POINTS}`)
   const wantTimes = fields?.times !== false
   const wantTexts = fields?.texts !== false
-  // One allocation for the arrays: each new ArrayBuffer costs about as much as decoding 100 points.
-  const buffer = new ArrayBuffer(n * 8 * (wantTimes ? 4 : 3))
+  // One allocation for the arrays, not zero-filled (every element is written below): a zeroed ArrayBuffer
+  // of 3 × 1,024 doubles cost 5.7 µs, this one 2.1 µs, a sixth of decoding the whole chunk.
+  const buffer = Buffer.allocUnsafeSlow(n * 8 * (wantTimes ? 4 : 3)).buffer
   const steps = new Float64Array(buffer, 0, n)
   const seqs = new Float64Array(buffer, n * 8, n)
   const values = new Float64Array(buffer, n * 16, n)
-  const times = wantTimes ? new Float64Array(buffer, n * 24, n) : new Float64Array(0)
+  const times = wantTimes ? new Float64Array(buffer, n * 24, n) : NO_TIMES
   if (n === 0) {
     if (input.at !== bytes.length) throw corrupt(`${bytes.length - input.at} bytes after an empty chunk`)
     return { length: 0, steps, seqs, times, values, texts: null }
