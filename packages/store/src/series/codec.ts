@@ -31,7 +31,8 @@ import { Buffer } from 'node:buffer'
  *   `0` zero                 `10` + 1 bit: -1, 1        `110` + 1 bit: -2, 2    `1110` + 2 bits: -4, -3, 3, 4
  *   `11110` + 8-bit zigzag   `111110` + 16-bit zigzag   `1111110` + 32-bit zigzag
  *   `1111111` + sign + 21 high and 32 low bits of the magnitude (any safe integer)
- * A run of zeros decodes a word at a time (Math.clz32), so steps 0, 10, 20, … cost one bit a point.
+ * The decoder reads the short codes through a 256-entry table, several from each 32 bits it loads, and
+ * 32 zeros at once when that is what the next 32 bits hold (steps 0, 10, 20, … cost one bit a point).
  *
  * NaN is stored as the canonical quiet NaN; every other double keeps its bits (-0, ±Infinity,
  * subnormals). Times keep their bits too: -0 or a non-integer time switches the chunk to raw times.
