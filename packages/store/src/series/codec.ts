@@ -141,7 +141,10 @@ class BitWriter {
   private current = 0
   private free = 32
 
-  reset(): void {
+  /** Starts a stream of at most `maxBits` bits (room is made once, so `write` never checks for it). */
+  reset(maxBits: number): void {
+    const needed = Math.ceil(maxBits / 32) + 1
+    if (this.words.length < needed) this.words = new Uint32Array(needed)
     this.count = 0
     this.current = 0
     this.free = 32
@@ -169,14 +172,12 @@ class BitWriter {
   }
 
   private push(word: number): void {
-    if (this.count === this.words.length) {
-      const grown = new Uint32Array(this.words.length * 2)
-      grown.set(this.words)
-      this.words = grown
-    }
     this.words[this.count++] = word
   }
 }
+
+// The longest codes: a 61-bit delta-of-delta step, a 78-bit value (2 + 12 header bits + 64), a 64-bit time.
+const MAX_BITS_PER_POINT = 61 + 78 + 64
 
 const header = new ByteWriter()
 const bits = new BitWriter()
@@ -398,7 +399,7 @@ export function encodeChunk(points: ChunkPoints): Uint8Array {
   if (!(flags & TIMES_RAW)) header.svarint(times[0] ?? 0)
   if (texts && flags & HAS_TEXTS) writeTextBitmap(header, texts, n)
 
-  bits.reset()
+  bits.reset(n * MAX_BITS_PER_POINT)
   if (!(flags & STEPS_CONSECUTIVE)) writeDods(bits, steps, n)
   writeValues(bits, numericValues(points, shape), n - shape.textCount)
   if (flags & TIMES_RAW) writeRawTimes(bits, times, n)
