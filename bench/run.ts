@@ -1,3 +1,4 @@
+import { codecBench } from './codec.js'
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
@@ -13,6 +14,7 @@ const BENCHES: Bench[] = [
   filesystemTransferBench,
   snapshotBench,
   submitBench,
+  codecBench,
 ]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -1,3 +1,5 @@
+import { Buffer } from 'node:buffer'
+
 /*
  * The blob of one chunk of metric points (decision 0030).
  *
@@ -29,7 +31,8 @@
  *   `0` zero                 `10` + 1 bit: -1, 1        `110` + 1 bit: -2, 2    `1110` + 2 bits: -4, -3, 3, 4
  *   `11110` + 8-bit zigzag   `111110` + 16-bit zigzag   `1111110` + 32-bit zigzag
  *   `1111111` + sign + 21 high and 32 low bits of the magnitude (any safe integer)
- * A run of zeros decodes a word at a time (Math.clz32), so steps 0, 10, 20, … cost one bit a point.
+ * The decoder reads the short codes through a 256-entry table, several from each 32 bits it loads, and
+ * 32 zeros at once when that is what the next 32 bits hold (steps 0, 10, 20, … cost one bit a point).
  *
  * NaN is stored as the canonical quiet NaN; every other double keeps its bits (-0, ±Infinity,
  * subnormals). Times keep their bits too: -0 or a non-integer time switches the chunk to raw times.
@@ -138,7 +141,10 @@ class BitWriter {
   private current = 0
   private free = 32
 
-  reset(): void {
+  /** Starts a stream of at most `maxBits` bits (room is made once, so `write` never checks for it). */
+  reset(maxBits: number): void {
+    const needed = Math.ceil(maxBits / 32) + 1
+    if (this.words.length < needed) this.words = new Uint32Array(needed)
     this.count = 0
     this.current = 0
     this.free = 32
@@ -166,14 +172,12 @@ class BitWriter {
   }
 
   private push(word: number): void {
-    if (this.count === this.words.length) {
-      const grown = new Uint32Array(this.words.length * 2)
-      grown.set(this.words)
-      this.words = grown
-    }
     this.words[this.count++] = word
   }
 }
+
+// The longest codes: a 61-bit delta-of-delta step, a 78-bit value (2 + 12 header bits + 64), a 64-bit time.
+const MAX_BITS_PER_POINT = 61 + 78 + 64
 
 const header = new ByteWriter()
 const bits = new BitWriter()
@@ -395,7 +399,7 @@ export function encodeChunk(points: ChunkPoints): Uint8Array {
   if (!(flags & TIMES_RAW)) header.svarint(times[0] ?? 0)
   if (texts && flags & HAS_TEXTS) writeTextBitmap(header, texts, n)
 
-  bits.reset()
+  bits.reset(n * MAX_BITS_PER_POINT)
   if (!(flags & STEPS_CONSECUTIVE)) writeDods(bits, steps, n)
   writeValues(bits, numericValues(points, shape), n - shape.textCount)
   if (flags & TIMES_RAW) writeRawTimes(bits, times, n)
@@ -451,6 +455,9 @@ class ByteReader {
   }
 }
 
+/** The times of a chunk read without them: empty, so one shared array will do. */
+const NO_TIMES = new Float64Array(0)
+
 /** Where the bit stream is read: the words, the position, and how many bits were stored. */
 interface BitReader {
   words: Uint32Array
@@ -461,10 +468,14 @@ interface BitReader {
 // The bit stream is copied into these words (so any byte offset of the blob works) followed by two zero
 // words: `peek` reads the word after the current one without a bounds check.
 let streamScratch = new Uint32Array(1024)
+let streamScratchBytes = new Uint8Array(streamScratch.buffer)
 
 function loadStream(bytes: Uint8Array, wordCount: number): BitReader {
-  if (streamScratch.length < wordCount + 2) streamScratch = new Uint32Array(wordCount + 2 + (wordCount >> 1))
-  new Uint8Array(streamScratch.buffer, 0, wordCount * 4).set(bytes)
+  if (streamScratch.length < wordCount + 2) {
+    streamScratch = new Uint32Array(wordCount + 2 + (wordCount >> 1))
+    streamScratchBytes = new Uint8Array(streamScratch.buffer)
+  }
+  streamScratchBytes.set(bytes)
   streamScratch[wordCount] = 0
   streamScratch[wordCount + 1] = 0
   return { words: streamScratch, at: 0, end: wordCount * 32 }
@@ -478,6 +489,27 @@ function peek(words: Uint32Array, at: number): number {
   return (words[i]! << shift) | ((words[i + 1]! >>> 1) >>> (31 - shift))
 }
 
+// The codes of 0 and ±1..±4 fit in a byte: these tables give, for the next 8 bits of the stream, the code's
+// length (0 for a longer code) and its value. A table, not a chain of ifs: jittered times make the branch
+// of every code a coin toss, and mispredicted branches were half of the time spent decoding times.
+const SHORT_DOD_LENGTH = new Uint8Array(256)
+const SHORT_DOD = new Int8Array(256)
+for (let b = 0; b < 256; b++) {
+  const code = (b >>> 2) & 3
+  const [length, dod] =
+    b < 0x80
+      ? [1, 0]
+      : b < 0xc0
+        ? [3, b & 0x20 ? 1 : -1]
+        : b < 0xe0
+          ? [4, b & 0x10 ? 2 : -2]
+          : b < 0xf0
+            ? [6, code < 2 ? code - 4 : code + 1]
+            : [0, 0]
+  SHORT_DOD_LENGTH[b] = length
+  SHORT_DOD[b] = dod
+}
+
 /** Fills out[1..n-1] from delta-of-delta codes after out[0] = first. */
 function readDods(stream: BitReader, out: Float64Array, first: number): void {
   const words = stream.words
@@ -489,10 +521,9 @@ function readDods(stream: BitReader, out: Float64Array, first: number): void {
   let i = 1
   while (i < n) {
     const top = peek(words, at)
-    if (top >= 0) {
-      // A run of zero delta-of-deltas: as many as the leading zeros of these 32 bits.
-      let run = top === 0 ? 32 : Math.clz32(top)
-      if (run > n - i) run = n - i
+    if (top === 0) {
+      // 32 zero delta-of-deltas at once (steps 0, 10, 20, …; times of a steady logger).
+      const run = n - i < 32 ? n - i : 32
       at += run
       for (const stop = i + run; i < stop; i++) {
         previous += delta
@@ -500,27 +531,29 @@ function readDods(stream: BitReader, out: Float64Array, first: number): void {
       }
       continue
     }
-    const ones = Math.clz32(~top)
+    // Short codes, as many as these 32 bits hold whole (at least 8 bits left for the table).
+    let used = 0
+    while (used <= 24 && i < n) {
+      const next = (top << used) >>> 24
+      const length = SHORT_DOD_LENGTH[next]!
+      if (length === 0) break
+      used += length
+      delta += SHORT_DOD[next]!
+      previous += delta
+      out[i++] = previous
+    }
+    at += used
+    if (used !== 0) continue
     let dod: number
-    if (ones === 1) {
-      dod = top & 0x20000000 ? 1 : -1
-      at += 3
-    } else if (ones === 2) {
-      dod = top & 0x10000000 ? 2 : -2
-      at += 4
-    } else if (ones === 3) {
-      const code = (top >>> 26) & 3
-      dod = code < 2 ? code - 4 : code + 1
-      at += 6
-    } else if (ones === 4) {
+    if (Math.clz32(~top) === 4) {
       const z = (top >>> 19) & 255
       dod = (z >>> 1) ^ -(z & 1)
       at += 13
-    } else if (ones === 5) {
+    } else if (Math.clz32(~top) === 5) {
       const z = (top >>> 10) & 0xffff
       dod = (z >>> 1) ^ -(z & 1)
       at += 22
-    } else if (ones === 6) {
+    } else if (Math.clz32(~top) === 6) {
       const z = peek(words, at + 7)
       dod = (z >>> 1) ^ -(z & 1)
       at += 39
@@ -578,17 +611,22 @@ function readValues(stream: BitReader, out: Float64Array, count: number): void {
       }
       continue
     }
+    let v: number
     if (top & 0x40000000) {
       const leading = (top >>> 24) & 63
       length = ((top >>> 18) & 63) + 1
       trailing = 64 - leading - length
       if (trailing < 0) throw corrupt(`a value window of ${leading} leading zeros and ${length} bits`)
       at += 14
-    } else at += 2
+      v = length <= 18 ? (top << 14) >>> (32 - length) : peek(words, at) >>> (32 - length)
+    } else {
+      // The usual case: the previous window, its bits often within the 32 already read.
+      at += 2
+      v = length <= 30 ? (top << 2) >>> (32 - length) : peek(words, at) >>> (32 - length)
+    }
     let xh: number
     let xl: number
     if (length <= 32) {
-      const v = peek(words, at) >>> (32 - length)
       if (trailing >= 32) {
         xh = v << (trailing - 32)
         xl = 0
@@ -598,7 +636,7 @@ function readValues(stream: BitReader, out: Float64Array, count: number): void {
       }
       at += length
     } else {
-      const v = peek(words, at) >>> (64 - length)
+      v = peek(words, at) >>> (64 - length)
       const w = peek(words, at + length - 32)
       xh = (v << trailing) | ((w >>> 1) >>> (31 - trailing))
       xl = w << trailing
@@ -646,7 +684,10 @@ function readTexts(input: ByteReader, bitmap: Uint8Array, n: number): (string | 
   return texts
 }
 
-/** Decodes a chunk; `fields` may skip decoding `times` and/or `texts` (then they come back as an empty Float64Array / null) for speed. */
+/**
+ * Decodes a chunk; `fields` may skip decoding `times` and/or `texts` (then they come back as an empty Float64Array / null) for speed.
+ * Throws an Error for a corrupt blob or an unknown version. The arrays returned share one ArrayBuffer.
+ */
 export function decodeChunk(bytes: Uint8Array, fields?: { times?: boolean; texts?: boolean }): ChunkPoints {
   checkMachine()
   const input = new ByteReader(bytes)
@@ -658,10 +699,13 @@ export function decodeChunk(bytes: Uint8Array, fields?: { times?: boolean; texts
   if (n > MAX_CHUNK_POINTS) throw corrupt(`it claims ${n} points, more than ${MAX_CHUNK_POINTS}`)
   const wantTimes = fields?.times !== false
   const wantTexts = fields?.texts !== false
-  const steps = new Float64Array(n)
-  const seqs = new Float64Array(n)
-  const values = new Float64Array(n)
-  const times = new Float64Array(wantTimes ? n : 0)
+  // One allocation for the arrays, not zero-filled (every element is written below): a zeroed ArrayBuffer
+  // of 3 × 1,024 doubles cost 5.7 µs, this one 2.1 µs, a sixth of decoding the whole chunk.
+  const buffer = Buffer.allocUnsafeSlow(n * 8 * (wantTimes ? 4 : 3)).buffer
+  const steps = new Float64Array(buffer, 0, n)
+  const seqs = new Float64Array(buffer, n * 8, n)
+  const values = new Float64Array(buffer, n * 16, n)
+  const times = wantTimes ? new Float64Array(buffer, n * 24, n) : NO_TIMES
   if (n === 0) {
     if (input.at !== bytes.length) throw corrupt(`${bytes.length - input.at} bytes after an empty chunk`)
     return { length: 0, steps, seqs, times, values, texts: null }
