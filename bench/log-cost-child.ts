@@ -2,6 +2,7 @@
 // one per process, so each round measures it in a fresh one. Prints one JSON line: per form, the
 // median over chunks of the ns per call of a chunk.
 //   node --import tsx --conditions=@wharf/source bench/log-cost-child.ts <known|early> <calls>
+// (`<form>`: wall clock; `<form>Cpu`: this process's CPU time.)
 // Needs WHARF_TRACKING_URI (and WHARF_HOME, WHARF_EXPERIMENT) in its environment.
 import { getContextRun, getLogger } from '@wharf/sdk'
 
@@ -40,22 +41,32 @@ const push: Form = (from, to) => {
  */
 async function measure(forms: Record<string, Form>, between: () => Promise<void>): Promise<Record<string, number>> {
   const entries = Object.entries(forms)
-  const chunks: Record<string, number[]> = Object.fromEntries(entries.map(([name]) => [name, []]))
+  const wall: Record<string, number[]> = Object.fromEntries(entries.map(([name]) => [name, []]))
+  const cpu: Record<string, number[]> = Object.fromEntries(entries.map(([name]) => [name, []]))
   let turn = 0
   for (let from = 0; from < calls; from += CHUNK) {
     const to = Math.min(from + CHUNK, calls)
     for (let k = 0; k < entries.length; k++) {
       const [name, form] = entries[(k + turn) % entries.length] as [string, Form]
+      const cpuStarted = process.cpuUsage()
       const started = performance.now()
       form(from, to)
-      chunks[name]?.push(((performance.now() - started) * 1e6) / (to - from))
+      wall[name]?.push(((performance.now() - started) * 1e6) / (to - from))
+      const used = process.cpuUsage(cpuStarted)
+      cpu[name]?.push(((used.user + used.system) * 1e3) / (to - from))
     }
     turn++
     if (sink.length !== to - from) throw new Error('unreachable')
     sink = []
     await between()
   }
-  return Object.fromEntries(entries.map(([name]) => [name, median(chunks[name] ?? [])]))
+  // CPU time as well as wall time: on a loaded machine the wall clock mostly measures the wait for a core.
+  return Object.fromEntries(
+    entries.flatMap(([name]) => [
+      [name, median(wall[name] ?? [])],
+      [`${name}Cpu`, median(cpu[name] ?? [])],
+    ]),
+  )
 }
 
 if (mode === 'early') {

@@ -62,32 +62,43 @@ function figure(measured: Record<string, number>, key: string): number {
  */
 export const logCostBench: Bench = {
   name: 'sdk.log.cost',
-  description: `${CALLS} log() calls per form in chunks of 20,000 taking turns with array pushes (buffering and batching included; sending happens between chunks), median over chunks, then of ${ROUNDS} rounds`,
+  description: `${CALLS} log() calls per form in chunks of 20,000 taking turns with array pushes (buffering and batching included; sending happens between chunks), median over chunks, then of ${ROUNDS} rounds; value is wall clock, cpuValue this process's CPU time`,
   async run() {
     const tmp = await tempDir('logcost')
     const server = await startServerProcess({ dataDir: path.join(tmp.dir, 'server') })
     try {
-      const push: number[] = []
-      const runLog: number[] = []
-      const loggerLog: number[] = []
-      const early: number[] = []
+      const figures: Record<string, number[]> = {}
+      const keep = (measured: Record<string, number>, keys: string[]): void => {
+        for (const key of keys) (figures[key] ??= []).push(figure(measured, key))
+      }
       for (let r = 0; r < ROUNDS; r++) {
         const known = await measureInChild({ mode: 'known', serverUrl: server.url, dir: path.join(tmp.dir, `known-${r}`) })
-        push.push(figure(known, 'push'))
-        runLog.push(figure(known, 'runLog'))
-        loggerLog.push(figure(known, 'getLogger'))
+        keep(known, ['push', 'pushCpu', 'runLog', 'runLogCpu', 'getLogger', 'getLoggerCpu'])
         const before = await measureInChild({ mode: 'early', serverUrl: server.url, dir: path.join(tmp.dir, `early-${r}`) })
-        push.push(figure(before, 'push'))
-        early.push(figure(before, 'early'))
+        keep(before, ['push', 'pushCpu', 'early', 'earlyCpu'])
       }
+      const medianOf = (key: string): number => median(figures[key] ?? [])
       // One baseline for every line: the pushes timed alongside each form, in both kinds of process.
-      const baseline = { name: 'array.push.point', value: median(push) }
-      const line = (bench: string, values: number[], form: string): BenchResult =>
-        compared({ bench, unit: 'ns/call', value: median(values), baseline, extra: { form, calls: CALLS, rounds: ROUNDS } })
+      const baseline = { name: 'array.push.point', value: medianOf('push') }
+      const line = (bench: string, key: string, form: string): BenchResult =>
+        compared({
+          bench,
+          unit: 'ns/call',
+          value: medianOf(key),
+          baseline,
+          extra: {
+            form,
+            cpuValue: Math.round(medianOf(`${key}Cpu`)),
+            cpuBaselineValue: Math.round(medianOf('pushCpu')),
+            cpuRatio: Math.round((medianOf(`${key}Cpu`) / medianOf('pushCpu')) * 100) / 100,
+            calls: CALLS,
+            rounds: ROUNDS,
+          },
+        })
       return [
-        line('sdk.log.cost', runLog, 'run.log(name, number)'),
-        line('sdk.log.cost.getLogger', loggerLog, 'getLogger().log(name, number), run known'),
-        line('sdk.log.cost.getLogger.early', early, 'getLogger().log(name, number), before the run is known'),
+        line('sdk.log.cost', 'runLog', 'run.log(name, number)'),
+        line('sdk.log.cost.getLogger', 'getLogger', 'getLogger().log(name, number), run known'),
+        line('sdk.log.cost.getLogger.early', 'early', 'getLogger().log(name, number), before the run is known'),
       ]
     } finally {
       await server.stop()

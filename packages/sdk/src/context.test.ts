@@ -197,6 +197,28 @@ console.log('after end', codeOf(() => log.log('late', 3)))
     }
   })
 
+  it('never crashes a script over points whose run could not start; a wait rejects with why', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: '', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { getLogger } from '@wharf/sdk'
+const log = getLogger()
+log.log('loss', 1) // unobserved
+const waited = log.log('loss', 2, { step: 4 })
+try { await waited.wait(); console.log('stored') } catch (e) { console.log('early', (e as { code: string }).code) }
+try { await log.log('loss', 3); console.log('stored') } catch (e) { console.log('later', (e as { code: string }).code) }
+`,
+      })
+      expect(result.stdout.split('\n').filter(Boolean)).toEqual(['early CONFIG_NOT_FOUND', 'later CONFIG_NOT_FOUND'])
+      expect(result.code).toBe(0)
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
   it('says how to configure when there is no workspace config', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
     try {

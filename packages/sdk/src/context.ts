@@ -309,9 +309,12 @@ function logEarly(name: string, value: LoggedValue, options: LoggerLogOptions | 
     assertStep(name, step)
     if (Array.isArray(value)) assertStep(name, step + value.length - 1)
   }
-  const started = getContextRun()
-  if (startFailed) return new EarlyLog(new EarlyPoints(started), -1)
-  early ??= new EarlyPoints(started)
+  if (early === undefined) {
+    const started = getContextRun()
+    // Nothing is kept for a run that could not start: the handle's wait rejects with why.
+    if (startFailed) return new EarlyLog(new EarlyPoints(started), -1)
+    early = new EarlyPoints(started)
+  }
   return new EarlyLog(early, early.add(name, value, step, Date.now()))
 }
 
