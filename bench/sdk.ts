@@ -1,7 +1,11 @@
+import { spawn } from 'node:child_process'
+import { mkdir } from 'node:fs/promises'
+import { createRequire } from 'node:module'
 import path from 'node:path'
+import { pathToFileURL } from 'node:url'
 import { WharfClient } from '@wharf/client'
 import { MetricLogger } from '@wharf/sdk'
-import { compared, median, startServerProcess, tempDir, type Bench } from './harness.js'
+import { REPO_ROOT, compared, median, startServerProcess, tempDir, type Bench, type BenchResult } from './harness.js'
 import { rawInsertRate } from './ingest.js'
 
 const CALLS = Number(process.env.WHARF_BENCH_LOG_CALLS ?? 200_000)
@@ -10,43 +14,91 @@ const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
 const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
 const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
 
-/** The cost of one `log()` call, amortised, against pushing the same point into an array. */
+const CHILD_SCRIPT = path.join(REPO_ROOT, 'bench', 'log-cost-child.ts')
+// tsx's loader by absolute path: `--import tsx` would be resolved from the child's working folder.
+const TSX_LOADER = pathToFileURL(createRequire(import.meta.url).resolve('tsx')).href
+
+/** Runs bench/log-cost-child.ts in `mode` as its own process and returns the ns per call it measured. */
+async function measureInChild(options: {
+  mode: 'known' | 'early'
+  serverUrl: string
+  dir: string
+}): Promise<Record<string, number>> {
+  await mkdir(options.dir, { recursive: true })
+  const child = spawn(
+    process.execPath,
+    ['--import', TSX_LOADER, '--conditions=@wharf/source', CHILD_SCRIPT, options.mode, String(CALLS)],
+    {
+      cwd: options.dir,
+      env: {
+        ...process.env,
+        WHARF_TRACKING_URI: options.serverUrl,
+        WHARF_HOME: path.join(options.dir, 'home'),
+        WHARF_EXPERIMENT: 'bench-log-cost',
+      },
+      stdio: ['ignore', 'pipe', 'pipe'],
+    },
+  )
+  let stdout = ''
+  let stderr = ''
+  child.stdout.on('data', (chunk: Buffer) => (stdout += chunk.toString()))
+  child.stderr.on('data', (chunk: Buffer) => (stderr += chunk.toString()))
+  const code = await new Promise<number | null>((resolve) => child.once('close', resolve))
+  if (code !== 0) throw new Error(`bench/log-cost-child.ts ${options.mode} exited with ${code}: ${stderr}`)
+  return JSON.parse(stdout.trim().split('\n').pop() ?? '{}') as Record<string, number>
+}
+
+function figure(measured: Record<string, number>, key: string): number {
+  const value = measured[key]
+  if (typeof value !== 'number') throw new Error(`bench/log-cost-child.ts printed no "${key}"`)
+  return value
+}
+
+/**
+ * The cost of one `log()` call, amortised, against pushing the same point into an array: the
+ * `run.log()` form, the Workbench-style `getLogger().log()` once the run is known, and the latter
+ * before it is (a script's first loop, whose points are kept until the run has started). Each round
+ * runs in fresh processes, since the context run is one per process.
+ */
 export const logCostBench: Bench = {
   name: 'sdk.log.cost',
-  description: `${CALLS} log() calls in a loop (buffering and batching included; sending happens after), median of ${ROUNDS}`,
+  description: `${CALLS} log() calls per form in chunks of 20,000 taking turns with array pushes (buffering and batching included; sending happens between chunks), median over chunks, then of ${ROUNDS} rounds; value is wall clock, cpuValue this process's CPU time`,
   async run() {
     const tmp = await tempDir('logcost')
     const server = await startServerProcess({ dataDir: path.join(tmp.dir, 'server') })
     try {
-      const client = new WharfClient({ url: server.url })
-      const log: number[] = []
-      const push: number[] = []
-      for (let r = 0; r < ROUNDS; r++) {
-        const run = await client.createRun({ experiment: 'bench-log-cost', status: 'Running' })
-        const logger = new MetricLogger({
-          client,
-          runId: run.id,
-          spoolDir: path.join(tmp.dir, 'spool'),
-          maxBufferedPoints: CALLS * 2,
-        })
-        let started = performance.now()
-        for (let i = 0; i < CALLS; i++) logger.log(NAMES[i & 3]!, i * 0.001)
-        log.push(((performance.now() - started) * 1e6) / CALLS)
-        await logger.close()
-        const sink: { name: string; value: number; time: number }[] = []
-        started = performance.now()
-        for (let i = 0; i < CALLS; i++) sink.push({ name: NAMES[i & 3]!, value: i * 0.001, time: Date.now() })
-        push.push(((performance.now() - started) * 1e6) / CALLS)
-        if (sink.length !== CALLS) throw new Error('unreachable')
+      const figures: Record<string, number[]> = {}
+      const keep = (measured: Record<string, number>, keys: string[]): void => {
+        for (const key of keys) (figures[key] ??= []).push(figure(measured, key))
       }
-      return [
+      for (let r = 0; r < ROUNDS; r++) {
+        const known = await measureInChild({ mode: 'known', serverUrl: server.url, dir: path.join(tmp.dir, `known-${r}`) })
+        keep(known, ['push', 'pushCpu', 'runLog', 'runLogCpu', 'getLogger', 'getLoggerCpu'])
+        const before = await measureInChild({ mode: 'early', serverUrl: server.url, dir: path.join(tmp.dir, `early-${r}`) })
+        keep(before, ['push', 'pushCpu', 'early', 'earlyCpu'])
+      }
+      const medianOf = (key: string): number => median(figures[key] ?? [])
+      // One baseline for every line: the pushes timed alongside each form, in both kinds of process.
+      const baseline = { name: 'array.push.point', value: medianOf('push') }
+      const line = (bench: string, key: string, form: string): BenchResult =>
         compared({
-          bench: 'sdk.log.cost',
+          bench,
           unit: 'ns/call',
-          value: median(log),
-          baseline: { name: 'array.push.point', value: median(push) },
-          extra: { calls: CALLS },
-        }),
+          value: medianOf(key),
+          baseline,
+          extra: {
+            form,
+            cpuValue: Math.round(medianOf(`${key}Cpu`)),
+            cpuBaselineValue: Math.round(medianOf('pushCpu')),
+            cpuRatio: Math.round((medianOf(`${key}Cpu`) / medianOf('pushCpu')) * 100) / 100,
+            calls: CALLS,
+            rounds: ROUNDS,
+          },
+        })
+      return [
+        line('sdk.log.cost', 'runLog', 'run.log(name, number)'),
+        line('sdk.log.cost.getLogger', 'getLogger', 'getLogger().log(name, number), run known'),
+        line('sdk.log.cost.getLogger.early', 'early', 'getLogger().log(name, number), before the run is known'),
       ]
     } finally {
       await server.stop()

@@ -134,6 +134,91 @@ for (let i = 0; i < 100; i++) run.log('acc', i / 100)
     }
   })
 
+  it('logs explicit steps before and after the run is known; wait() resolves when stored, or rejects with the real error', async () => {
+    // The server's own limits are smaller than the defaults the SDK checks against before it knows them.
+    const small = await startSdkTestServer({ limits: { metricTextLength: 8 } })
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: small.url, WHARF_EXPERIMENT: 'steps', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { getContextRun, getLogger } from '@wharf/sdk'
+const log = getLogger()
+const codeOf = (call: () => unknown) => { try { call(); return 'none' } catch (e) { return (e as { code: string }).code } }
+// Before the run is known: checked now, kept, and logged once it has started.
+log.log('early', 1, { step: 5 })
+log.log('early', 2)
+log.log('early', [3, 4], { step: 20 })
+const tooLong = log.log('note', 'x'.repeat(9))
+log.log('note', 'x'.repeat(9)) // unobserved: a warning, never a crash
+console.log('early bad step', codeOf(() => log.log('early', 1, { step: -1 })))
+await log.log('early', 5).wait()
+console.log('early stored')
+try { await tooLong.wait(); console.log('too long stored') } catch (e) { console.log('too long', (e as { code: string }).code) }
+// Once the run is known: straight to its logger.
+const run = await getContextRun()
+log.log('late', 1, { step: 3 })
+await log.log('late', 2)
+console.log('late bad step', codeOf(() => log.log('late', 1, { step: 1.5 })))
+await run.complete()
+console.log('after end', codeOf(() => log.log('late', 3)))
+`,
+      })
+      expect(result.stdout.split('\n').filter(Boolean)).toEqual([
+        'early bad step INVALID_ARGUMENT',
+        'early stored',
+        'too long LIMIT_EXCEEDED',
+        'late bad step INVALID_ARGUMENT',
+        'after end INVALID_ARGUMENT',
+      ])
+      expect(result.stderr).toMatch(/2 metric point\(s\) logged before run \S+ started were refused/)
+      expect(result.code).toBe(0)
+      const smallClient = new WharfClient({ url: small.url })
+      const [run] = await smallClient.listRuns({ experiment: 'steps' }).toArray()
+      expect(run?.status).toBe('Completed')
+      const series = async (name: string): Promise<number[][]> =>
+        (await smallClient.getMetricSeries(run?.id ?? '', { name }).toArray()).map((p) => [p.step, p.value as number])
+      expect(await series('early')).toEqual([
+        [5, 1],
+        [6, 2],
+        [20, 3],
+        [21, 4],
+        [22, 5],
+      ])
+      expect(await series('late')).toEqual([
+        [3, 1],
+        [4, 2],
+      ])
+      expect((await smallClient.listMetrics(run?.id ?? '')).map((m) => m.name).sort()).toEqual(['early', 'late'])
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+      await small.stop()
+    }
+  })
+
+  it('never crashes a script over points whose run could not start; a wait rejects with why', async () => {
+    const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
+    try {
+      const result = await runScript({
+        cwd,
+        env: { WHARF_TRACKING_URI: '', WHARF_HOME: path.join(cwd, 'home') },
+        source: `
+import { getLogger } from '@wharf/sdk'
+const log = getLogger()
+log.log('loss', 1) // unobserved
+const waited = log.log('loss', 2, { step: 4 })
+try { await waited.wait(); console.log('stored') } catch (e) { console.log('early', (e as { code: string }).code) }
+try { await log.log('loss', 3); console.log('stored') } catch (e) { console.log('later', (e as { code: string }).code) }
+`,
+      })
+      expect(result.stdout.split('\n').filter(Boolean)).toEqual(['early CONFIG_NOT_FOUND', 'later CONFIG_NOT_FOUND'])
+      expect(result.code).toBe(0)
+    } finally {
+      await rm(cwd, { recursive: true, force: true })
+    }
+  })
+
   it('says how to configure when there is no workspace config', async () => {
     const cwd = await mkdtemp(path.join(tmpdir(), 'wharf-script-'))
     try {

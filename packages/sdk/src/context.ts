@@ -1,15 +1,13 @@
 import path from 'node:path'
-import { WharfError, assertMetricName, DEFAULT_LIMITS } from '@wharf/contract'
+import { WharfError, assertMetricName, checkMetricPoint, DEFAULT_LIMITS } from '@wharf/contract'
 import { readEnvironment } from './config/environment.js'
-import { flushAllLoggers } from './logging/metric-logger.js'
+import { assertStep, flushAllLoggers } from './logging/metric-logger.js'
 import { Run } from './runs/run.js'
 import { Workspace } from './workspace.js'
 
 let current: Promise<Run> | undefined
 /** The context run once known: logs go to it directly, synchronously. */
 let resolved: Run | undefined
-/** Logs made before the run was known, replayed into it in order the moment it is. */
-let early: ((run: Run) => void)[] = []
 /** The run could not be started (no config, say): logs reject on wait, and are not kept. */
 let startFailed = false
 let interactive = false
@@ -124,15 +122,14 @@ export function getContextRun(): Promise<Run> {
   current = startContextRun().then((run) => {
     if (!interactive) installSubmittedHooks()
     // Logs made while the run was starting go first, in order; later ones go straight to it.
-    const pending = early
-    early = []
-    for (const log of pending) log(run)
+    early?.replayInto(run)
+    early = undefined
     resolved = run
     return run
   })
   current.catch(() => {
     startFailed = true
-    early = []
+    early = undefined
   })
   return current
 }
@@ -142,13 +139,22 @@ export interface Waitable extends PromiseLike<void> {
   wait(): Promise<void>
 }
 
+/** Options of `getLogger().log`. */
+export interface LoggerLogOptions {
+  /**
+   * The step of the point (of the first value, for a list; the others follow one apart): a whole
+   * number from 0, else INVALID_ARGUMENT at the call. Default: the metric's next step on the server.
+   */
+  step?: number
+}
+
 /** The Workbench-style logger of the current run (`getLogger().log(name, value)`). */
 export interface Logger {
   /**
-   * Logs a number, a string, or a list (consecutive points: a chart). Returns at once; a bad name
-   * or value throws here; `.wait()` (or `await`) resolves when the point is stored.
+   * Logs a number, a string, or a list (consecutive points: a chart). Returns at once; a bad name,
+   * value or step throws here; `.wait()` (or `await`) resolves when the point is stored.
    */
-  log(name: string, value: number | string | readonly (number | string)[]): Waitable
+  log(name: string, value: number | string | readonly (number | string)[], options?: LoggerLogOptions): Waitable
   /** Stores text (or bytes) as the artifact `artifactPath` of the current run. */
   upload(artifactPath: string, content: string | Uint8Array): Waitable
 }
@@ -167,18 +173,149 @@ function lazily(work: Promise<unknown>, wait: () => Promise<void>): Waitable {
   return handle
 }
 
+type LoggedValue = number | string | readonly (number | string)[]
+
+/** Names already checked by {@link assertLoggable}, so a training loop pays for each name once. */
+const knownNames = new Set<string>()
+const KNOWN_NAMES_CACHE = 10_000
+
+/**
+ * What can be checked before the run (and its server's limits) is known, against the default limits:
+ * the name, the value's type and a text's length. The server's own limits are checked at the replay.
+ */
 function assertLoggable(name: string, value: unknown): void {
-  assertMetricName(name, DEFAULT_LIMITS)
-  const ok = (v: unknown): boolean => typeof v === 'number' || typeof v === 'string'
-  if (Array.isArray(value) ? !value.every(ok) || value.length === 0 : !ok(value)) {
+  if (!knownNames.has(name)) {
+    assertMetricName(name, DEFAULT_LIMITS)
+    if (knownNames.size < KNOWN_NAMES_CACHE) knownNames.add(name)
+  }
+  if (typeof value === 'number') return
+  if (typeof value === 'string') {
+    checkMetricPoint({ name, text: value }, { limits: DEFAULT_LIMITS, place: { call: name } })
+    return
+  }
+  if (!Array.isArray(value) || value.length === 0) {
     throw new WharfError('INVALID_ARGUMENT', `metric "${name}": log a number, a string, or a non-empty list of them`)
+  }
+  for (const one of value as unknown[]) {
+    if (typeof one !== 'number' && typeof one !== 'string') {
+      throw new WharfError('INVALID_ARGUMENT', `metric "${name}": log a number, a string, or a non-empty list of them`)
+    }
   }
 }
 
-function logTo(run: Run, name: string, value: number | string | readonly (number | string)[]): Waitable {
-  if (!Array.isArray(value)) return run.logger.log(name, value as number | string)
+/** Points logged before the run was known are replayed with the time of their call; one object serves them all. */
+const replayOptions: { step?: number; time?: number } = {}
+
+/**
+ * Points logged before the context run was known, in order, as columns (no closure or promise per
+ * point), replayed into the run's logger the moment it is known. What each point's log gave (its
+ * batch's handle, or why it was refused) is kept for its {@link EarlyLog}; the columns are dropped.
+ */
+class EarlyPoints {
+  readonly started: Promise<Run>
+  /** Four slots per point (name, value, step, time): one array to grow, not four. */
+  #points: (LoggedValue | undefined)[] = []
+  /** After the replay: per point, the handle of the batch it went into, or the error its log threw. */
+  #outcomes: (Waitable | Error)[] = []
+
+  constructor(started: Promise<Run>) {
+    this.started = started
+  }
+
+  /** Keeps one checked point and returns its index. */
+  // eslint-disable-next-line max-params -- called once per logged point: no options object to allocate
+  add(name: string, value: LoggedValue, step: number | undefined, time: number): number {
+    return (this.#points.push(name, value, step, time) >> 2) - 1
+  }
+
+  /** Logs every kept point into `run`, in order; a point the run's logger refuses is reported once, not thrown. */
+  replayInto(run: Run): void {
+    const logger = run.logger
+    const points = this.#points
+    let refused = 0
+    let first: Error | undefined
+    for (let i = 0; i < points.length; i += 4) {
+      const name = points[i] as string
+      const value = points[i + 1] as LoggedValue
+      replayOptions.step = points[i + 2] as number | undefined
+      replayOptions.time = points[i + 3] as number
+      try {
+        this.#outcomes.push(
+          typeof value === 'object' ? logger.logList(name, value, replayOptions) : logger.log(name, value, replayOptions),
+        )
+      } catch (error) {
+        const failure = error instanceof Error ? error : new WharfError('INTERNAL', String(error))
+        this.#outcomes.push(failure)
+        refused++
+        first ??= failure
+      }
+    }
+    this.#points = []
+    if (first !== undefined) {
+      // Nobody may wait on these points; say once that they are not stored rather than drop them silently.
+      process.emitWarning(
+        `${refused} metric point(s) logged before run ${run.id} started were refused by its server's limits and not stored; the first: ${first.message}`,
+        { type: 'WharfWarning' },
+      )
+    }
+  }
+
+  /** The wait on point `index`: rejects with the run's start error, or the error its log threw at the replay. */
+  waitFor(index: number): Promise<void> {
+    return this.started.then(() => {
+      const outcome = this.#outcomes[index]
+      if (outcome instanceof Error) throw outcome
+      return outcome?.wait()
+    })
+  }
+}
+
+/**
+ * The handle of a point logged before the run was known: two fields, no promise until someone waits
+ * (so an unobserved failure cannot crash the process, and a loop of logs costs no more than pushes).
+ */
+class EarlyLog implements Waitable {
+  readonly #points: EarlyPoints
+  readonly #index: number
+  #waited: Promise<void> | undefined
+
+  constructor(points: EarlyPoints, index: number) {
+    this.#points = points
+    this.#index = index
+  }
+
+  /** Resolves once the point (and every one logged before it) is stored; rejects with why it cannot be. */
+  wait(): Promise<void> {
+    this.#waited ??= this.#points.waitFor(this.#index)
+    return this.#waited
+  }
+
+  then<TResult1 = void, TResult2 = never>(
+    onfulfilled?: ((value: void) => TResult1 | PromiseLike<TResult1>) | null,
+    onrejected?: ((reason: unknown) => TResult2 | PromiseLike<TResult2>) | null,
+  ): Promise<TResult1 | TResult2> {
+    return this.wait().then(onfulfilled, onrejected)
+  }
+}
+
+/** Logs made before the run was known (see {@link EarlyPoints}); undefined once it is, or once it failed to start. */
+let early: EarlyPoints | undefined
+
+/** A point logged before the run is known: checked now, kept with the time of the call, replayed once the run is known. */
+function logEarly(name: string, value: LoggedValue, options: LoggerLogOptions | undefined): Waitable {
   assertLoggable(name, value)
-  return run.logList(name, value as (number | string)[])
+  const step = options?.step
+  if (step !== undefined) {
+    assertStep(name, step)
+    if (Array.isArray(value)) assertStep(name, step + value.length - 1)
+  }
+  if (early === undefined) {
+    const started = getContextRun()
+    // Nothing is kept for a run that could not start: the handle's wait rejects with why.
+    if (startFailed) return new EarlyLog(new EarlyPoints(started), -1)
+    early = new EarlyPoints(started)
+  }
+  return new EarlyLog(early, early.add(name, value, step, Date.now()))
 }
 
 let logger: Logger | undefined
@@ -186,29 +323,13 @@ let logger: Logger | undefined
 /** The logger bound to the current run (see {@link getContextRun}); the same object on every call. */
 export function getLogger(): Logger {
   logger ??= {
-    log(name, value) {
+    log(name, value, options) {
       // The hot path: once the run is known, straight to its metric logger, which validates (and
-      // throws at the call once the run has ended).
-      if (resolved !== undefined) return logTo(resolved, name, value)
+      // throws at the call once the run has ended) and returns its batch's handle: nothing is made per call.
+      if (resolved === undefined) return logEarly(name, value, options)
+      if (typeof value !== 'object') return resolved.logger.log(name, value, options)
       assertLoggable(name, value)
-      let handle: Waitable | undefined
-      let failure: Error | undefined
-      const started = getContextRun()
-      if (!startFailed) {
-        early.push((run) => {
-          try {
-            handle = logTo(run, name, value)
-          } catch (error) {
-            failure = error instanceof Error ? error : new WharfError('INTERNAL', String(error))
-          }
-        })
-      }
-      return lazily(started, () =>
-        started.then(() => {
-          if (failure !== undefined) throw failure
-          return handle?.wait()
-        }),
-      )
+      return resolved.logger.logList(name, value, options)
     },
     upload(artifactPath, content) {
       const uploaded = getContextRun().then((r) => r.uploadContent(artifactPath, content))

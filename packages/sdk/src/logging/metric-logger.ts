@@ -332,7 +332,7 @@ export class MetricLogger implements SequenceWaits, ExitAwareLogger {
   }
 
   #checkStep(name: string, step: unknown): void {
-    this.#check({ name, value: 0, step })
+    assertStep(name, step)
   }
 
   #timeOf(name: string, time: unknown): number {
@@ -417,6 +417,19 @@ export class MetricLogger implements SequenceWaits, ExitAwareLogger {
       { details: { spoolFile: this.spoolFile, runId: this.runId, writerId: this.writerId, points: options.points } },
     )
   }
+}
+
+/**
+ * @internal Throws INVALID_ARGUMENT unless `step` is a whole number from 0 to 2^53-1. Checked here
+ * rather than by the contract so the message can say what to pass instead.
+ */
+export function assertStep(name: string, step: unknown): void {
+  if (typeof step === 'number' && Number.isSafeInteger(step) && step >= 0) return
+  throw invalid(
+    `metric "${printable(name)}": step must be a whole number from 0 to ${Number.MAX_SAFE_INTEGER}, got ${describe(step)}; ` +
+      "pass { step: <whole number> }, or leave step out to log at the metric's next step",
+    'step',
+  )
 }
 
 function describe(value: unknown): string {

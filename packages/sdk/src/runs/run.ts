@@ -28,7 +28,10 @@ export type MetricValue = number | string
 
 /** Options of `Run.log`. */
 export interface LogOptions {
-  /** Step of the point; by default one past the last step of that metric. */
+  /**
+   * Step of the point: a whole number from 0 (else INVALID_ARGUMENT at the call). By default the server
+   * gives the point the metric's next step. Points with and without a step may be mixed in one metric.
+   */
   step?: number
   description?: string
 }
@@ -173,14 +176,18 @@ export class Run implements AsyncDisposable {
    * Logs one value and returns at once. A bad name or value throws here; `await` (or `.wait()`) on
    * the result resolves once this point and all before it are stored on the server.
    */
-  log(name: string, value: number | string | boolean, options: LogOptions = {}): PendingLog {
+  log(name: string, value: number | string | boolean, options?: LogOptions): PendingLog {
     const v = typeof value === 'boolean' ? (value ? 1 : 0) : value
-    return this.logger.log(name, v, options.step !== undefined ? { step: options.step } : {})
+    // The hot path: no options object is made per call; the logger reads only the step of these.
+    return this.logger.log(name, v, options)
   }
 
-  /** Logs a list as consecutive points of one metric (it becomes a chart). */
-  logList(name: string, values: readonly (number | string)[], _options: { description?: string } = {}): PendingLog {
-    return this.logger.logList(name, values)
+  /**
+   * Logs a list as consecutive points of one metric (it becomes a chart). With `step`, the first
+   * value is at that step and the others follow one apart; without, the server assigns the next ones.
+   */
+  logList(name: string, values: readonly (number | string)[], options?: LogOptions): PendingLog {
+    return this.logger.logList(name, values, options)
   }
 
   /**
