@@ -9,6 +9,7 @@ import { afterAll, assert, beforeAll, describe, expect, it } from 'vitest'
 import { fromWireNumber, toWireNumber } from '@wharf/contract'
 import type { MetricBucket, MetricBuckets, MetricPoint, MetricPointIn, MetricSummary } from '@wharf/contract'
 import { createMetadataStore } from './index.js'
+import { CHUNK_POINTS } from './series/chunks.js'
 import type { MetadataStore, ReadBucketsOptions, StoreConfig, StoreKind } from './index.js'
 import {
   CRASH_BATCH_POINTS,
@@ -670,7 +671,9 @@ describeEachStore('metric series engine', (kind: StoreKind) => {
       const after = await store.metricStorage(ref)
       expect(after.points).toBe(total)
       expect(after.smallChunks).toBeLessThanOrEqual(1)
-      expect(after.chunks).toBeLessThanOrEqual(batches / 10)
+      // Merged chunks are mostly full: at least three quarters of CHUNK_POINTS on average.
+      expect(after.chunks).toBeLessThanOrEqual(Math.ceil(total / (CHUNK_POINTS * 0.75)))
+      expect(after.chunks).toBeLessThan(batches / 5)
       expect(after.bytes).toBeGreaterThan(0)
       expectSameSequence((await readAll(store, { ...ref, pageSize: 777 })).map(pointKey), readBefore, 'after the merge')
       expect(await store.readMetricBuckets({ ...ref, buckets: 100 })).toEqual(bucketsBefore)
