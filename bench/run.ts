@@ -1,3 +1,4 @@
+import { chartBench, chartPostgresBench } from './chart.js'
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
@@ -13,10 +14,16 @@ const BENCHES: Bench[] = [
   filesystemTransferBench,
   snapshotBench,
   submitBench,
+  chartBench,
+  chartPostgresBench,
 ]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
-const selected = wanted.length === 0 ? BENCHES : BENCHES.filter((b) => wanted.some((w) => b.name.startsWith(w)))
+// A name that is a bench's whole name runs that bench alone (`metrics.chart` is not also
+// `metrics.chart.postgres`); any other name runs every bench it starts.
+const matches = (bench: Bench, name: string): boolean =>
+  BENCHES.some((b) => b.name === name) ? bench.name === name : bench.name.startsWith(name)
+const selected = wanted.length === 0 ? BENCHES : BENCHES.filter((b) => wanted.some((w) => matches(b, w)))
 if (selected.length === 0) {
   process.stderr.write(`no benchmark named ${wanted.join(', ')}; there are: ${BENCHES.map((b) => b.name).join(', ')}\n`)
   process.exit(2)
