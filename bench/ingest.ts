@@ -7,7 +7,7 @@ export const BATCH = 1000
 export const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
 export const POINTS = Number(process.env.WHARF_BENCH_POINTS ?? 400_000)
 export const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
-const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
+export const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
 
 /** The rows every round writes: per writer, points cycling over four metric names. */
 export function pointsOf(writer: number, batch: number): { name: string; value: number; time: number }[] {

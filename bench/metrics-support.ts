@@ -19,20 +19,26 @@ export function seededRandom(seed: number): () => number {
   }
 }
 
+/** A number in [0, 1) that depends only on `seed` and `index`: data that is the same whatever order it is made in. */
+export function noiseAt(seed: number, index: number): number {
+  let t = (Math.imul(index, 0x9e3779b1) ^ Math.imul(seed, 0x85ebca6b)) >>> 0
+  t = Math.imul(t ^ (t >>> 16), 0x7feb352d)
+  t = Math.imul(t ^ (t >>> 15), 0x846ca68b)
+  return ((t ^ (t >>> 16)) >>> 0) / 4294967296
+}
+
 /**
  * Values as a training loop logs them: a noisy decaying loss curve, each value rounded to float32 first
  * (the way a framework's tensors produce them), which is what a compressing engine sees in practice.
  */
 export function lossCurve(options: { points: number; seed: number }): (step: number) => number {
-  const random = seededRandom(options.seed)
   const scale = Math.max(1, options.points / 5)
-  return (step) => Math.fround(2.5 * Math.exp(-step / scale) + 0.1 + (random() - 0.5) * 0.05)
+  return (step) => Math.fround(2.5 * Math.exp(-step / scale) + 0.1 + (noiseAt(options.seed, step) - 0.5) * 0.05)
 }
 
 /** Epoch-ms times of a logging clock: about `intervalMs` apart, each with up to ±3 ms of jitter. */
 export function jitteredClock(options: { start: number; intervalMs: number; seed: number }): (step: number) => number {
-  const random = seededRandom(options.seed)
-  return (step) => options.start + step * options.intervalMs + Math.floor(random() * 7) - 3
+  return (step) => options.start + step * options.intervalMs + Math.floor(noiseAt(options.seed, step) * 7) - 3
 }
 
 /** Creates a run in the default workspace and answers its id. */

@@ -1,7 +1,11 @@
+import { bytesBench } from './bytes.js'
 import { chartBench, chartPostgresBench } from './chart.js'
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
+import { ingestPostgresBench } from './ingest-postgres.js'
+import { runsTableBench } from './runs-table.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
+import { seriesReadBench } from './series-read.js'
 import { snapshotBench } from './snapshot.js'
 import { submitBench } from './submit.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
@@ -16,6 +20,10 @@ const BENCHES: Bench[] = [
   submitBench,
   chartBench,
   chartPostgresBench,
+  seriesReadBench,
+  runsTableBench,
+  bytesBench,
+  ingestPostgresBench,
 ]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
