@@ -22,7 +22,6 @@ const ZOOMS = 20
 const BUCKETS = 1000
 /** The server's `pointsPerBatch` limit: the largest batch a client may send. */
 const BATCH = 10_000
-const IN_FLIGHT = 4
 const TARGET = 'p50<=20ms p99<=50ms'
 
 /** A step range of the series, as a chart asks for it. */
@@ -63,26 +62,19 @@ function latency(samples: number[]): Record<string, unknown> {
 /** Ingests one series into the server at `url`, then times full-range, zoomed and time-axis chart reads. */
 async function chartFigures(url: string, bench: string): Promise<BenchResult[]> {
   const runId = await createRun(url, { experiment: 'bench-chart', displayName: `${POINTS} points` })
-  const agent = new http.Agent({ keepAlive: true, maxSockets: IN_FLIGHT })
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
   try {
+    const series = [
+      {
+        name: 'loss',
+        valueAt: lossCurve({ points: POINTS, seed: 7 }),
+        timeAt: jitteredClock({ start: Date.UTC(2026, 0, 1), intervalMs: 100, seed: 8 }),
+      },
+    ]
     const started = performance.now()
-    await ingestSeries({
-      url,
-      runId,
-      series: [
-        {
-          name: 'loss',
-          valueAt: lossCurve({ points: POINTS, seed: 7 }),
-          timeAt: jitteredClock({ start: Date.UTC(2026, 0, 1), intervalMs: 100, seed: 8 }),
-        },
-      ],
-      points: POINTS,
-      perBatch: BATCH,
-      inFlight: IN_FLIGHT,
-      agent,
-    })
+    await ingestSeries({ url, runId, series, points: POINTS, perBatch: BATCH, agent })
     const ingestSeconds = (performance.now() - started) / 1000
-    await assertStored({ url, runId, names: ['loss'], points: POINTS })
+    await assertStored({ url, runId, series, points: POINTS })
 
     const base = `${url}/api/v1/workspaces/default/runs/${runId}/metrics/buckets?name=loss&buckets=${BUCKETS}`
     const read = (query: string, expectedPoints: number): Promise<{ ms: number; axis: string }> =>

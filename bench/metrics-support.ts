@@ -59,11 +59,26 @@ export interface SeriesSpec {
   timeAt: (step: number) => number
 }
 
+/** The JSON body of the batch of every metric's points at steps [from, from + count). */
+function batchBody(series: SeriesSpec[], from: number, count: number): string {
+  const columns = series.map(({ name, valueAt, timeAt }) => {
+    const values = new Array<number>(count)
+    const times = new Array<number>(count)
+    for (let i = 0; i < count; i++) {
+      values[i] = valueAt(from + i)
+      times[i] = timeAt(from + i)
+    }
+    return { name, values, times }
+  })
+  return JSON.stringify({ series: columns })
+}
+
 /**
- * Sends `points` points of each metric to a run in columnar batches (each batch carries `perBatch` points
- * of every metric, with implicit steps: the server numbers them 0..points-1), `inFlight` batches at a time.
- * Batches in flight may commit out of order; a smooth curve barely notices, and counts and last steps
- * still come out exact.
+ * Sends `points` points of each metric to a run in columnar batches (each carries `perBatch` points of
+ * every metric) with implicit steps, so the server numbers them 0..points-1 in the order batches commit.
+ * Batches sent together commit in any order (most do, measured), which would give steps the wrong
+ * values and times; so each batch waits for the one before, as one SDK writer does, and the next
+ * body is built while the current one is in flight.
  */
 export async function ingestSeries(options: {
   url: string
@@ -71,30 +86,17 @@ export async function ingestSeries(options: {
   series: SeriesSpec[]
   points: number
   perBatch: number
-  inFlight: number
   agent: http.Agent
 }): Promise<void> {
-  const { url, runId, series, points, perBatch, inFlight, agent } = options
+  const { url, runId, series, points, perBatch, agent } = options
   const target = new URL(`${url}/api/v1/workspaces/default/runs/${runId}/metrics`)
-  let next = 0
-  const sender = async (): Promise<void> => {
-    while (next < points) {
-      const from = next
-      const count = Math.min(perBatch, points - from)
-      next += count
-      const columns = series.map(({ name, valueAt, timeAt }) => {
-        const values = new Array<number>(count)
-        const times = new Array<number>(count)
-        for (let i = 0; i < count; i++) {
-          values[i] = valueAt(from + i)
-          times[i] = timeAt(from + i)
-        }
-        return { name, values, times }
-      })
-      await post(agent, target, JSON.stringify({ series: columns }))
-    }
+  let body = batchBody(series, 0, Math.min(perBatch, points))
+  for (let from = 0; from < points; from += perBatch) {
+    const sending = post(agent, target, body)
+    const next = from + perBatch
+    if (next < points) body = batchBody(series, next, Math.min(perBatch, points - next))
+    await sending
   }
-  await Promise.all(Array.from({ length: inFlight }, sender))
 }
 
 /** A metric's summary as the listMetrics route answers it (the fields the benches check). */
@@ -104,17 +106,33 @@ export interface MetricSummaryAnswer {
   lastStep: number
 }
 
-/** Fails unless the run holds `points` points of each metric, at steps 0..points-1. */
-export async function assertStored(options: { url: string; runId: string; names: string[]; points: number }): Promise<void> {
-  const agent = new http.Agent({ keepAlive: false })
-  const { body } = await getJson<{ items: MetricSummaryAnswer[] }>(
-    agent,
-    `${options.url}/api/v1/workspaces/default/runs/${options.runId}/metrics`,
-  )
-  for (const name of options.names) {
-    const summary = body.items.find((item) => item.name === name)
-    if (summary?.count !== options.points || summary.lastStep !== options.points - 1)
-      throw new Error(`metric ${name}: stored ${JSON.stringify(summary)}, expected ${options.points} points`)
+/**
+ * Fails unless the run holds `points` points of each metric at steps 0..points-1, and a few sampled
+ * steps hold the value and time sent for them (batches committed out of order would not).
+ */
+export async function assertStored(options: { url: string; runId: string; series: SeriesSpec[]; points: number }): Promise<void> {
+  const { url, runId, series, points } = options
+  const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
+  const base = `${url}/api/v1/workspaces/default/runs/${runId}/metrics`
+  try {
+    const { body } = await getJson<{ items: MetricSummaryAnswer[] }>(agent, base)
+    for (const { name, valueAt, timeAt } of series) {
+      const summary = body.items.find((item) => item.name === name)
+      if (summary?.count !== points || summary.lastStep !== points - 1)
+        throw new Error(`metric ${name}: stored ${JSON.stringify(summary)}, expected ${points} points`)
+      for (let k = 0; k < 10; k++) {
+        const step = Math.floor((k * (points - 1)) / 9)
+        const query = `name=${encodeURIComponent(name)}&fromStep=${step}&toStep=${step}`
+        const page = await getJson<{ items: { value?: unknown; time: number }[] }>(agent, `${base}/series?${query}`)
+        const point = page.body.items[0]
+        if (point?.value !== valueAt(step) || point.time !== timeAt(step))
+          throw new Error(
+            `metric ${name} step ${step}: stored ${JSON.stringify(point)}, sent ${valueAt(step)} at ${timeAt(step)}`,
+          )
+      }
+    }
+  } finally {
+    agent.destroy()
   }
 }
 

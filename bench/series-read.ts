@@ -62,12 +62,12 @@ export const seriesReadBench: Bench = {
   async run() {
     const tmp = await tempDir('series-read')
     const server = await startServerProcess({ dataDir: path.join(tmp.dir, 'server') })
-    const agent = new http.Agent({ keepAlive: true, maxSockets: 4 })
+    const agent = new http.Agent({ keepAlive: true, maxSockets: 1 })
     try {
       const runId = await createRun(server.url, { experiment: 'bench-series-read', displayName: `${POINTS} points` })
       const series = [{ name: 'loss', valueAt, timeAt }]
-      await ingestSeries({ url: server.url, runId, series, points: POINTS, perBatch: 10_000, inFlight: 4, agent })
-      await assertStored({ url: server.url, runId, names: ['loss'], points: POINTS })
+      await ingestSeries({ url: server.url, runId, series, points: POINTS, perBatch: 10_000, agent })
+      await assertStored({ url: server.url, runId, series, points: POINTS })
       const base = `${server.url}/api/v1/workspaces/default/runs/${runId}/metrics/series?name=loss&pageSize=${PAGE_SIZE}`
       await readWholeSeries(agent, base) // warm-up: JIT, connection, page cache
       const times: number[] = []
