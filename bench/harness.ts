@@ -37,14 +37,17 @@ export function compared(result: {
   value: number
   baseline: { name: string; value: number }
   extra?: Record<string, unknown>
+  /** Decimal places kept (default none): small figures such as bytes per point need a few. */
+  digits?: number
 }): BenchResult {
-  const { bench, unit, value, baseline, extra = {} } = result
+  const { bench, unit, value, baseline, extra = {}, digits = 0 } = result
+  const round = (n: number): number => Math.round(n * 10 ** digits) / 10 ** digits
   return {
     bench,
-    value: Math.round(value),
+    value: round(value),
     unit,
     baseline: baseline.name,
-    baselineValue: Math.round(baseline.value),
+    baselineValue: round(baseline.value),
     ratio: Math.round((value / baseline.value) * 100) / 100,
     ...extra,
   }

@@ -3,14 +3,14 @@ import path from 'node:path'
 import Database from 'better-sqlite3'
 import { compared, median, startServerProcess, tempDir, type Bench } from './harness.js'
 
-const BATCH = 1000
-const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
-const POINTS = Number(process.env.WHARF_BENCH_POINTS ?? 400_000)
-const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
-const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
+export const BATCH = 1000
+export const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
+export const POINTS = Number(process.env.WHARF_BENCH_POINTS ?? 400_000)
+export const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
+export const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
 
 /** The rows every round writes: per writer, points cycling over four metric names. */
-function pointsOf(writer: number, batch: number): { name: string; value: number; time: number }[] {
+export function pointsOf(writer: number, batch: number): { name: string; value: number; time: number }[] {
   const now = Date.now()
   return Array.from({ length: BATCH }, (_, i) => ({
     name: NAMES[i % NAMES.length]!,
@@ -60,7 +60,7 @@ export function rawInsertRate(dir: string, round: number): number {
 }
 
 /** POSTs a JSON body over a keep-alive agent; node:http costs the load generator far less CPU than fetch. */
-function post(agent: http.Agent, url: URL, body: string): Promise<void> {
+export function post(agent: http.Agent, url: URL, body: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
@@ -80,7 +80,8 @@ function post(agent: http.Agent, url: URL, body: string): Promise<void> {
   })
 }
 
-async function httpIngestRate(
+/** Points per second the server at `url` stores from WRITERS writers sending batches of 1,000 (fresh runs each call). */
+export async function httpIngestRate(
   url: string,
   options: { round: number; points: number; form: 'series' | 'points' },
 ): Promise<number> {
