@@ -1,5 +1,4 @@
 import { sql } from 'kysely'
-import { mapPage } from '@wharf/contract'
 import type { IngestResult, MetricBuckets, MetricPoint, MetricSummary, Page, RunWithMetrics } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { metricNotFound, runNotFound } from '../errors.js'
@@ -19,7 +18,7 @@ import { SMALL_CHUNK_POINTS } from '../series/chunks.js'
 import { mergeMetric } from '../series/merge.js'
 import { readBuckets, readPage } from '../series/reads.js'
 import type { MetricHead } from '../series/reads.js'
-import { guard, requireRunId, toPage } from './shared.js'
+import { guard, requireRunId } from './shared.js'
 import type { Db } from './shared.js'
 
 /** Stores one validated batch through the dialect's ingest path (see {@link MetadataStore.ingestMetrics}). */
@@ -89,21 +88,27 @@ export function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions):
     const scope = `series:${options.runId}:${options.name}`
     const after =
       options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { step: 'number', seq: 'number' })
-    const points = await readPage(ctx.db, ctx.series.cache, () => requireMetric(ctx.db, options), {
+    const page = await readPage(ctx.db, ctx.series.cache, () => requireMetric(ctx.db, options), {
       fromStep: options.fromStep ?? 0,
       toStep: options.toStep ?? Number.MAX_SAFE_INTEGER,
       after,
       limit: options.pageSize + 1,
     })
-    const page = toPage(points, options.pageSize, (last) => encodePageToken(scope, { step: last.step, seq: last.seq }))
-    return mapPage(page, (point) =>
-      decodePoint({
-        step: point.step,
-        time: point.time,
-        value: Number.isNaN(point.value) ? null : point.value,
-        text: point.text,
-      }),
-    )
+    const n = Math.min(page.length, options.pageSize)
+    const items = new Array<MetricPoint>(n)
+    const { steps, times, values, texts } = page
+    for (let i = 0; i < n; i++) {
+      const text = texts?.[i] ?? null
+      const value = values[i] as number
+      items[i] = decodePoint({
+        step: steps[i] as number,
+        time: times[i] as number,
+        value: Number.isNaN(value) ? null : value,
+        text,
+      })
+    }
+    if (page.length <= options.pageSize || n === 0) return { items }
+    return { items, nextPageToken: encodePageToken(scope, { step: steps[n - 1] as number, seq: page.seqs[n - 1] as number }) }
   })
 }
 

@@ -3,9 +3,10 @@ import type { Db } from '../entities/shared.js'
 import { decodeNumber } from '../metric-values.js'
 import { BucketAccumulator, accumulate } from './buckets.js'
 import type { BucketGrid } from './buckets.js'
-import { appendPoints, sortReadOrder } from './chunks.js'
+import { sortReadOrder } from './chunks.js'
 import type { SeriesPoint } from './chunks.js'
 import { decodeChunk } from './codec.js'
+import type { ChunkPoints } from './codec.js'
 import { S } from './summary.js'
 import { firstOverlapping, loadSeriesIndex, readChunkData } from './series-index.js'
 import type { ChunkEntry, SeriesIndex, SeriesIndexCache } from './series-index.js'
@@ -106,25 +107,25 @@ function seriesTimes(index: SeriesIndex): { min: number; max: number } {
   return Number.isFinite(min) ? { min, max } : { min: 0, max: 0 }
 }
 
-function toBuckets(
-  acc: BucketAccumulator,
-  bounds: (b: number) => Pick<MetricBucket, 'fromStep' | 'toStep' | 'fromTime' | 'toTime'>,
-): MetricBucket[] {
+function toBuckets(acc: BucketAccumulator, bounds: (b: number, bucket: MetricBucket) => void): MetricBucket[] {
   const out: MetricBucket[] = []
   for (let b = 0; b < acc.size; b++) {
     const count = acc.count[b] as number
     if (count === 0) continue
     const min = acc.min[b] as number
     const max = acc.max[b] as number
-    out.push({
-      ...bounds(b),
+    const bucket: MetricBucket = {
+      fromStep: 0,
+      toStep: 0,
       count,
       min: Number.isNaN(min) ? null : min,
       max: Number.isNaN(max) ? null : max,
       first: decodeNumber(acc.firstValue(b)),
       last: decodeNumber(acc.lastValue(b)),
       nonFinite: acc.nonFinite[b] as number,
-    })
+    }
+    bounds(b, bucket)
+    out.push(bucket)
   }
   return out
 }
@@ -148,10 +149,10 @@ export function readBuckets(
       result.bucketWidth = width
       const acc = new BucketAccumulator(size, 'step')
       if (!(await accumulate(index, grid, acc, data, firstOverlapping(index, fromStep)))) return undefined
-      result.buckets = toBuckets(acc, (b) => ({
-        fromStep: fromStep + b * width,
-        toStep: Math.min(toStep, fromStep + (b + 1) * width - 1),
-      }))
+      result.buckets = toBuckets(acc, (b, bucket) => {
+        bucket.fromStep = fromStep + b * width
+        bucket.toStep = Math.min(toStep, fromStep + (b + 1) * width - 1)
+      })
       return result
     }
     const toStep = request.toStep ?? Number.MAX_SAFE_INTEGER
@@ -173,12 +174,12 @@ export function readBuckets(
     result.bucketWidth = width
     const acc = new BucketAccumulator(buckets, 'time')
     if (!(await accumulate(index, grid, acc, data, firstOverlapping(index, fromStep)))) return undefined
-    result.buckets = toBuckets(acc, (b) => ({
-      fromStep: acc.minStep[b] as number,
-      toStep: acc.maxStep[b] as number,
-      fromTime: fromTime + b * width,
-      toTime: b === buckets - 1 ? toTime : fromTime + (b + 1) * width,
-    }))
+    result.buckets = toBuckets(acc, (b, bucket) => {
+      bucket.fromStep = acc.minStep[b] as number
+      bucket.toStep = acc.maxStep[b] as number
+      bucket.fromTime = fromTime + b * width
+      bucket.toTime = b === buckets - 1 ? toTime : fromTime + (b + 1) * width
+    })
     return result
   })
 }
@@ -192,33 +193,131 @@ export interface PageRequest {
   limit: number
 }
 
-function wanted(point: SeriesPoint, request: PageRequest): boolean {
-  if (point.step < request.fromStep || point.step > request.toStep) return false
+/** Points of a page in columns, in read order. */
+export type PageColumns = ChunkPoints
+
+/** The wanted points of one decoded chunk: a run [from, to), since a chunk is in read order. */
+interface Piece {
+  chunk: ChunkPoints
+  from: number
+  to: number
+}
+
+function isWanted(chunk: ChunkPoints, i: number, request: PageRequest): boolean {
+  const step = chunk.steps[i] as number
+  if (step < request.fromStep || step > request.toStep) return false
   const { after } = request
-  return after === undefined || point.step > after.step || (point.step === after.step && point.seq > after.seq)
+  return after === undefined || step > after.step || (step === after.step && (chunk.seqs[i] as number) > after.seq)
+}
+
+function pieceOf(chunk: ChunkPoints, request: PageRequest): Piece {
+  let from = 0
+  while (from < chunk.length && !isWanted(chunk, from, request)) from++
+  let to = from
+  while (to < chunk.length && isWanted(chunk, to, request)) to++
+  return { chunk, from, to }
+}
+
+/** Whether the pieces, taken one after another, are already in read order (chunks that do not overlap). */
+function inOrder(pieces: readonly Piece[]): boolean {
+  let last: { step: number; seq: number } | undefined
+  for (const { chunk, from, to } of pieces) {
+    if (from === to) continue
+    const step = chunk.steps[from] as number
+    const seq = chunk.seqs[from] as number
+    if (last !== undefined && (step < last.step || (step === last.step && seq < last.seq))) return false
+    last = { step: chunk.steps[to - 1] as number, seq: chunk.seqs[to - 1] as number }
+  }
+  return true
+}
+
+function emptyColumns(length: number, withTexts: boolean): PageColumns {
+  return {
+    length,
+    steps: new Float64Array(length),
+    seqs: new Float64Array(length),
+    times: new Float64Array(length),
+    values: new Float64Array(length),
+    texts: withTexts ? new Array<string | null>(length).fill(null) : null,
+  }
+}
+
+/** The first `limit` points of pieces in read order. */
+function collect(pieces: readonly Piece[], limit: number): PageColumns {
+  if (!inOrder(pieces)) {
+    const points: SeriesPoint[] = []
+    for (const { chunk, from, to } of pieces) {
+      for (let i = from; i < to; i++) {
+        points.push({
+          step: chunk.steps[i] as number,
+          seq: chunk.seqs[i] as number,
+          time: chunk.times[i] as number,
+          value: chunk.values[i] as number,
+          text: chunk.texts?.[i] ?? null,
+        })
+      }
+    }
+    sortReadOrder(points)
+    const n = Math.min(limit, points.length)
+    const out = emptyColumns(
+      n,
+      points.some((point) => point.text !== null),
+    )
+    for (let i = 0; i < n; i++) {
+      const point = points[i] as SeriesPoint
+      out.steps[i] = point.step
+      out.seqs[i] = point.seq
+      out.times[i] = point.time
+      out.values[i] = point.value
+      if (out.texts !== null) out.texts[i] = point.text
+    }
+    return out
+  }
+  let total = 0
+  for (const piece of pieces) total += piece.to - piece.from
+  const out = emptyColumns(
+    Math.min(limit, total),
+    pieces.some((piece) => piece.chunk.texts !== null),
+  )
+  let at = 0
+  for (const { chunk, from, to } of pieces) {
+    if (at === out.length) break
+    const end = Math.min(to, from + out.length - at)
+    out.steps.set(chunk.steps.subarray(from, end), at)
+    out.seqs.set(chunk.seqs.subarray(from, end), at)
+    out.times.set(chunk.times.subarray(from, end), at)
+    out.values.set(chunk.values.subarray(from, end), at)
+    if (out.texts !== null && chunk.texts !== null) {
+      for (let i = from; i < end; i++) out.texts[at + i - from] = chunk.texts[i] ?? null
+    }
+    at += end - from
+  }
+  return out
 }
 
 /**
- * Up to `limit` raw points in read order. Chunks are taken by first step until they hold enough
- * points, then any chunk that starts at or before the last point taken (chunks of out-of-order steps
- * overlap) is added too, so no point that sorts earlier is left behind.
+ * Up to `limit` raw points in read order, in columns. Chunks are taken by first step until they hold
+ * enough points, then any chunk that starts at or before the last point taken (chunks of out-of-order
+ * steps overlap) is added too, so no point that sorts earlier is left behind. Chunks that do not
+ * overlap (the usual case) are copied as they are; overlapping ones are merged point by point.
  */
 export function readPage(
   db: Db,
   cache: SeriesIndexCache,
   head: () => Promise<MetricHead>,
   request: PageRequest,
-): Promise<SeriesPoint[]> {
+): Promise<PageColumns> {
   const start = Math.max(request.fromStep, request.after?.step ?? 0)
   return withIndex(db, cache, head, async (index) => {
     const { entries } = index
     let i = firstOverlapping(index, start)
-    const points: SeriesPoint[] = []
+    const pieces: Piece[] = []
+    let wantedCount = 0
     let cutoff = Number.POSITIVE_INFINITY
     let done = false
     while (!done) {
       const batch: ChunkEntry[] = []
-      let expected = points.length
+      let expected = wantedCount
       for (; i < entries.length; i++) {
         const entry = entries[i] as ChunkEntry
         if (entry.minStep > request.toStep || entry.minStep > cutoff) {
@@ -240,16 +339,15 @@ export function readPage(
       for (const entry of batch) {
         const bytes = fetched.get(entry.id)
         if (bytes === undefined) return undefined
-        const decoded: SeriesPoint[] = []
-        appendPoints(decodeChunk(bytes), decoded)
-        for (const point of decoded) if (wanted(point, request)) points.push(point)
+        const piece = pieceOf(decodeChunk(bytes), request)
+        pieces.push(piece)
+        wantedCount += piece.to - piece.from
       }
-      sortReadOrder(points)
-      if (points.length >= request.limit) {
-        points.length = request.limit
-        cutoff = (points[request.limit - 1] as SeriesPoint).step
+      if (wantedCount >= request.limit) {
+        const page = collect(pieces, request.limit)
+        cutoff = page.steps[request.limit - 1] as number
       }
     }
-    return points
+    return collect(pieces, request.limit)
   })
 }
