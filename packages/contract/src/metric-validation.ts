@@ -1,6 +1,7 @@
 import { WharfError } from './errors.js'
 import type { Limits } from './limits.js'
 import { assertWellFormedText, hasControlChars, printable } from './names.js'
+import { float64Column } from './metric-wire.js'
 import type { MetricPointIn } from './schemas.js'
 
 /** The limits a metric point and a batch are checked against. */
@@ -169,6 +170,26 @@ function optionalArray(series: Record<string, unknown>, key: string, where: stri
   return value as unknown[]
 }
 
+/**
+ * A number column: a list, or (in a MessagePack body) `bin` bytes of little-endian float64s, read as
+ * a Float64Array. INVALID_ARGUMENT for anything else, or bytes that are not a whole number of doubles.
+ */
+function optionalNumberColumn(
+  series: Record<string, unknown>,
+  key: 'values' | 'steps' | 'times',
+  where: string,
+): ArrayLike<unknown> | undefined {
+  const value = series[key]
+  if (!(value instanceof Uint8Array)) return optionalArray(series, key, where)
+  const doubles = float64Column(value)
+  if (doubles === undefined) {
+    throw invalid(`${where}.${key} is ${value.length} bytes of binary, not a whole number of 8-byte little-endian float64s`, {
+      field: key,
+    })
+  }
+  return doubles
+}
+
 /** Validates one columnar series and appends its points to `out`. */
 function appendSeries(input: unknown, options: { index: number; limits: MetricLimits; out: MetricPointIn[] }): void {
   const { index, limits, out } = options
@@ -187,10 +208,10 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
   }
   const name = series.name
   assertMetricName(name, limits)
-  const values = optionalArray(series, 'values', where)
+  const values = optionalNumberColumn(series, 'values', where)
   const texts = optionalArray(series, 'texts', where)
-  const steps = optionalArray(series, 'steps', where)
-  const times = optionalArray(series, 'times', where)
+  const steps = optionalNumberColumn(series, 'steps', where)
+  const times = optionalNumberColumn(series, 'times', where)
   const count = values?.length ?? texts?.length ?? 0
   if (values === undefined && texts === undefined) {
     throw invalid(`${where} ("${printable(name)}") needs "values" (numbers) or "texts" (strings)`, { index, field: 'values' })
@@ -209,8 +230,11 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
     }
   }
   if (out.length + count > limits.pointsPerBatch) throw tooManyPoints(out.length + count, limits.pointsPerBatch)
+  // In a float64 column NaN and ±Infinity are doubles; points carry them as their wire strings.
+  const doubles = values instanceof Float64Array
   for (let i = 0; i < count; i++) {
-    const value = values?.[i] ?? undefined
+    const raw = values?.[i] ?? undefined
+    const value = doubles && !Number.isFinite(raw) ? toWireNumber(raw as number) : raw
     const text = texts?.[i] ?? undefined
     const step = steps?.[i]
     const time = times?.[i]
@@ -223,7 +247,8 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
 }
 
 /**
- * Validates a whole ingest batch (parsed JSON) against the limits and returns its points in order.
+ * Validates a whole ingest batch (parsed JSON, or decoded MessagePack whose number columns may be
+ * float64 bytes) against the limits and returns its points in order.
  * Hand-written rather than zod because it runs for every point of every batch: the ingest hot path.
  */
 export function parseMetricBatch(input: unknown, limits: MetricLimits): ParsedMetricBatch {
