@@ -4,6 +4,7 @@ import { logCostBench, sdkIngestBench } from './sdk.js'
 import { snapshotBench } from './snapshot.js'
 import { submitBench } from './submit.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
+import { wireBench } from './wire.js'
 
 const BENCHES: Bench[] = [
   ingestBench,
@@ -13,6 +14,7 @@ const BENCHES: Bench[] = [
   filesystemTransferBench,
   snapshotBench,
   submitBench,
+  wireBench,
 ]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))

@@ -335,10 +335,11 @@ for (const { kind, enabled } of testStoreKinds()) {
         const batch: MetricBatch = {
           writerId: 'wire',
           sequence: 0,
-          points: [{ name: 'row', value: -0 }],
+          // Every point has its time: one left to the server would differ between the two runs.
+          points: [{ name: 'row', value: -0, time: 500 }],
           series: [
             { name: 'loss', values: [0.25, -0, 'NaN', '-Infinity'], times: [1000, 2000, 3000, 4000], steps: [0, 5, 6, 9] },
-            { name: 'phase', values: [1, null], texts: [null, 'train'] },
+            { name: 'phase', values: [1, null], texts: [null, 'train'], times: [5000.5, 6000] },
           ],
         }
         const stored: string[] = []
