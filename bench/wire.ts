@@ -46,7 +46,7 @@ function microseconds<T>(inputs: readonly T[], step: (input: T) => unknown): num
 export const wireBench: Bench = {
   name: 'wire.metric-batch',
   description: `one 1,000-point batch (4 series) encoded, decoded and validated, JSON against MessagePack; ${ITERATIONS} calls, median of ${ROUNDS}`,
-  async run() {
+  run() {
     const batches = Array.from({ length: 64 }, (_, seed) => batchOf(seed))
     const jsonBodies = batches.map((batch) => Buffer.from(toJson(batch)))
     const msgpackBodies = batches.map((batch) => encodeMetricBatch(batch))
@@ -68,11 +68,11 @@ export const wireBench: Bench = {
       baselineValue: round(baseline),
     })
     const total = (form: 'json' | 'msgpack'): number => us[`${form}Encode`] + us[`${form}Decode`] + us[`${form}Validate`]
-    return [
+    return Promise.resolve([
       stage('wire.metric-batch.encode', us.msgpackEncode, us.jsonEncode),
       stage('wire.metric-batch.decode', us.msgpackDecode, us.jsonDecode),
       stage('wire.metric-batch.validate', us.msgpackValidate, us.jsonValidate),
       { ...stage('wire.metric-batch', total('msgpack'), total('json')), ...sizes },
-    ]
+    ])
   },
 }

@@ -270,8 +270,8 @@ function appendFloat64Points(
   for (let i = 0; i < values.length; i++) {
     const raw = values[i] as number
     const point: MetricPointIn = { name, value: Number.isFinite(raw) ? raw : toWireNumber(raw) }
-    if (steps !== undefined) point.step = steps[i] as number
-    if (times !== undefined) point.time = times[i] as number
+    if (steps !== undefined) point.step = steps[i]
+    if (times !== undefined) point.time = times[i]
     const { step, time } = point
     if ((step !== undefined && !(Number.isSafeInteger(step) && step >= 0)) || (time !== undefined && !Number.isFinite(time))) {
       checkMetricPoint(point, { limits, place: { series: index, entry: i } })
