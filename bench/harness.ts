@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from 'node:fs/promises'
+import { mkdtemp, readFile, rm } from 'node:fs/promises'
 import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
@@ -60,3 +60,22 @@ export async function tempDir(prefix: string): Promise<{ dir: string; remove(): 
 }
 
 export { startServerProcess, type ServerProcess } from '@wharf/server/test-support'
+
+/**
+ * CPU seconds (user + system) a process has used so far, read from /proc (Linux). Under a shared,
+ * loaded machine CPU time per point is steadier than points per second. NaN where /proc is absent.
+ */
+export async function cpuSecondsOf(pid: number): Promise<number> {
+  try {
+    const stat = await readFile(`/proc/${pid}/stat`, 'utf8')
+    // Fields after the command name (which may hold spaces) start after the last ')'.
+    const fields = stat.slice(stat.lastIndexOf(')') + 2).split(' ')
+    const ticks = Number(fields[11]) + Number(fields[12]) // utime, stime
+    return ticks / CLOCK_TICKS
+  } catch {
+    return NaN
+  }
+}
+
+/** Linux's USER_HZ, the unit of /proc/<pid>/stat times; 100 on every common build. */
+const CLOCK_TICKS = 100

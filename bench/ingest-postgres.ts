@@ -62,8 +62,8 @@ async function round(database: BenchDatabase, options: { dir: string; round: num
   })
   let http: number
   try {
-    await httpIngestRate(server.url, { round: options.round, points: POINTS / 10, form: 'series' }) // warm-up
-    http = await httpIngestRate(server.url, { round: options.round, points: POINTS, form: 'series' })
+    await httpIngestRate(server, { round: options.round, points: POINTS / 10, form: 'msgpack' }) // warm-up
+    http = (await httpIngestRate(server, { round: options.round, points: POINTS, form: 'msgpack' })).rate
   } finally {
     await server.stop()
   }

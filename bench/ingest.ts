@@ -1,7 +1,17 @@
 import http from 'node:http'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import { compared, median, startServerProcess, tempDir, type Bench } from './harness.js'
+import { MSGPACK_MEDIA_TYPE, encodeMetricBatch } from '@wharf/contract'
+import {
+  compared,
+  cpuSecondsOf,
+  median,
+  startServerProcess,
+  tempDir,
+  type Bench,
+  type BenchResult,
+  type ServerProcess,
+} from './harness.js'
 
 export const BATCH = 1000
 export const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
@@ -59,12 +69,13 @@ export function rawInsertRate(dir: string, round: number): number {
   return POINTS / seconds
 }
 
-/** POSTs a JSON body over a keep-alive agent; node:http costs the load generator far less CPU than fetch. */
-export function post(agent: http.Agent, url: URL, body: string): Promise<void> {
+/** POSTs a body over a keep-alive agent; node:http costs the load generator far less CPU than fetch. */
+export function post(agent: http.Agent, url: URL, body: string | Uint8Array): Promise<void> {
+  const type = typeof body === 'string' ? 'application/json' : MSGPACK_MEDIA_TYPE
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
-      { method: 'POST', agent, headers: { 'content-type': 'application/json', 'content-length': Buffer.byteLength(body) } },
+      { method: 'POST', agent, headers: { 'content-type': type, 'content-length': Buffer.byteLength(body) } },
       (response) => {
         const chunks: Buffer[] = []
         response.on('data', (chunk: Buffer) => chunks.push(chunk))
@@ -80,11 +91,21 @@ export function post(agent: http.Agent, url: URL, body: string): Promise<void> {
   })
 }
 
-/** Points per second the server at `url` stores from WRITERS writers sending batches of 1,000 (fresh runs each call). */
+/** The body forms: columnar JSON, row JSON, columnar MessagePack (what the SDK sends). */
+const FORMS = ['series', 'points', 'msgpack'] as const
+type Form = (typeof FORMS)[number]
+
+/** Points per second, and the server's CPU milliseconds per 1,000 points (steadier on a busy machine). */
+export interface IngestRate {
+  rate: number
+  serverCpuMs: number
+}
+
 export async function httpIngestRate(
-  url: string,
-  options: { round: number; points: number; form: 'series' | 'points' },
-): Promise<number> {
+  server: ServerProcess,
+  options: { round: number; points: number; form: Form },
+): Promise<IngestRate> {
+  const { url } = server
   const { round, points, form } = options
   const perWriter = Math.ceil(points / BATCH / WRITERS)
   const runs: string[] = []
@@ -98,15 +119,15 @@ export async function httpIngestRate(
   }
   // Bodies are serialised before the clock starts: this measures the server, not the load generator.
   const bodies = runs.map((_, w) =>
-    Array.from({ length: perWriter }, (_, b) =>
-      JSON.stringify(
-        form === 'series'
-          ? { writerId: `bench-${w}`, sequence: b, series: seriesOf(pointsOf(w, b)) }
-          : { writerId: `bench-${w}`, sequence: b, points: pointsOf(w, b) },
-      ),
-    ),
+    Array.from({ length: perWriter }, (_, b) => {
+      const writerId = `bench-${w}`
+      if (form === 'points') return JSON.stringify({ writerId, sequence: b, points: pointsOf(w, b) })
+      const batch = { writerId, sequence: b, series: seriesOf(pointsOf(w, b)) }
+      return form === 'series' ? JSON.stringify(batch) : encodeMetricBatch(batch)
+    }),
   )
   const agent = new http.Agent({ keepAlive: true, maxSockets: WRITERS })
+  const cpuBefore = await cpuSecondsOf(server.pid)
   const started = performance.now()
   await Promise.all(
     runs.map(async (runId, w) => {
@@ -115,38 +136,53 @@ export async function httpIngestRate(
     }),
   )
   const seconds = (performance.now() - started) / 1000
+  const cpu = (await cpuSecondsOf(server.pid)) - cpuBefore
   agent.destroy()
-  return (perWriter * WRITERS * BATCH) / seconds
+  const stored = perWriter * WRITERS * BATCH
+  return { rate: stored / seconds, serverCpuMs: (cpu * 1000 * BATCH) / stored }
 }
 
 /** Batches of 1,000 points over HTTP into SQLite from several writers, against raw better-sqlite3. */
 export const ingestBench: Bench = {
   name: 'ingest.http.sqlite',
-  description: `${POINTS} points in batches of ${BATCH} from ${WRITERS} concurrent writers (columnar and row JSON), median of ${ROUNDS} rounds`,
+  description: `${POINTS} points in batches of ${BATCH} from ${WRITERS} concurrent writers (columnar MessagePack, columnar and row JSON), median of ${ROUNDS} rounds`,
   async run() {
     const tmp = await tempDir('ingest')
     try {
       const raw: number[] = []
       for (let r = 0; r < ROUNDS; r++) raw.push(rawInsertRate(tmp.dir, r))
       // Each round gets a fresh server and database, as each raw round gets a fresh file.
-      const rates = { series: [] as number[], points: [] as number[] }
+      const rates: Record<Form, number[]> = { series: [], points: [], msgpack: [] }
+      const cpu: Record<Form, number[]> = { series: [], points: [], msgpack: [] }
       for (let r = 0; r < ROUNDS; r++) {
-        for (const form of ['series', 'points'] as const) {
+        for (const form of FORMS) {
           const server = await startServerProcess({ dataDir: path.join(tmp.dir, `server-${form}-${r}`) })
           try {
-            await httpIngestRate(server.url, { round: r, points: POINTS / 10, form }) // warm-up: JIT, connections
-            rates[form].push(await httpIngestRate(server.url, { round: r, points: POINTS, form }))
+            await httpIngestRate(server, { round: r, points: POINTS / 10, form }) // warm-up: JIT, connections
+            const measured = await httpIngestRate(server, { round: r, points: POINTS, form })
+            rates[form].push(measured.rate)
+            cpu[form].push(measured.serverCpuMs)
           } finally {
             await server.stop()
           }
         }
       }
       const baseline = { name: 'sqlite.raw.insert', value: median(raw) }
-      const extra = { writers: WRITERS, batch: BATCH, points: POINTS, rounds: ROUNDS }
+      const extra = (form: Form): Record<string, unknown> => ({
+        writers: WRITERS,
+        batch: BATCH,
+        points: POINTS,
+        rounds: ROUNDS,
+        serverCpuMsPer1000: Math.round(median(cpu[form]) * 100) / 100,
+      })
+      const result = (bench: string, form: Form): BenchResult =>
+        compared({ bench, unit: 'points/s', value: median(rates[form]), baseline, extra: extra(form) })
+      // MessagePack columns are what the SDK sends; JSON columns what it sent before decision 0029; rows
+      // are what a hand-written client may send.
       return [
-        // The columnar form is what the SDK sends; the row form is what a hand-written client may send.
-        compared({ bench: 'ingest.http.sqlite', unit: 'points/s', value: median(rates.series), baseline, extra }),
-        compared({ bench: 'ingest.http.sqlite.rows', unit: 'points/s', value: median(rates.points), baseline, extra }),
+        result('ingest.http.sqlite.msgpack', 'msgpack'),
+        result('ingest.http.sqlite', 'series'),
+        result('ingest.http.sqlite.rows', 'points'),
       ]
     } finally {
       await tmp.remove()

@@ -10,6 +10,7 @@ import { seriesReadBench } from './series-read.js'
 import { snapshotBench } from './snapshot.js'
 import { submitBench } from './submit.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
+import { wireBench } from './wire.js'
 
 const BENCHES: Bench[] = [
   ingestBench,
@@ -19,6 +20,7 @@ const BENCHES: Bench[] = [
   filesystemTransferBench,
   snapshotBench,
   submitBench,
+  wireBench,
   codecBench,
   chartBench,
   chartPostgresBench,

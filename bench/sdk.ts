@@ -3,9 +3,18 @@ import { mkdir } from 'node:fs/promises'
 import { createRequire } from 'node:module'
 import path from 'node:path'
 import { pathToFileURL } from 'node:url'
-import { WharfClient } from '@wharf/client'
+import { METRIC_WIRES, WharfClient, type MetricWire } from '@wharf/client'
 import { MetricLogger } from '@wharf/sdk'
-import { REPO_ROOT, compared, median, startServerProcess, tempDir, type Bench, type BenchResult } from './harness.js'
+import {
+  REPO_ROOT,
+  compared,
+  cpuSecondsOf,
+  median,
+  startServerProcess,
+  tempDir,
+  type Bench,
+  type BenchResult,
+} from './harness.js'
 import { rawInsertRate } from './ingest.js'
 
 const CALLS = Number(process.env.WHARF_BENCH_LOG_CALLS ?? 200_000)
@@ -13,6 +22,14 @@ const POINTS = Number(process.env.WHARF_BENCH_POINTS ?? 400_000)
 const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
 const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
 const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
+/** The SDK's body form (WHARF_BENCH_WIRE=json measures the JSON body it sent before decision 0029). */
+const WIRE = wireOf(process.env.WHARF_BENCH_WIRE ?? 'msgpack')
+
+function wireOf(name: string): MetricWire {
+  const wire = METRIC_WIRES.find((one) => one === name)
+  if (wire === undefined) throw new Error(`WHARF_BENCH_WIRE is ${name}; use one of ${METRIC_WIRES.join(', ')}`)
+  return wire
+}
 
 const CHILD_SCRIPT = path.join(REPO_ROOT, 'bench', 'log-cost-child.ts')
 // tsx's loader by absolute path: `--import tsx` would be resolved from the child's working folder.
@@ -110,18 +127,21 @@ export const logCostBench: Bench = {
 /** Points logged through the SDK, stored in SQLite by a server in its own process, against raw inserts. */
 export const sdkIngestBench: Bench = {
   name: 'ingest.sdk.sqlite',
-  description: `${POINTS} points logged with log() by ${WRITERS} loggers until stored, median of ${ROUNDS} fresh rounds`,
+  description: `${POINTS} points logged with log() by ${WRITERS} loggers until stored (${WIRE} bodies), median of ${ROUNDS} fresh rounds`,
   async run() {
     const tmp = await tempDir('sdk-ingest')
     try {
       const raw: number[] = []
       for (let r = 0; r < ROUNDS; r++) raw.push(rawInsertRate(tmp.dir, r))
       const rates: number[] = []
+      // CPU milliseconds per 1,000 points of the SDK's process (log calls included) and of the server.
+      const clientCpu: number[] = []
+      const serverCpu: number[] = []
       for (let r = 0; r < ROUNDS; r++) {
         const server = await startServerProcess({ dataDir: path.join(tmp.dir, `server-${r}`) })
         try {
-          const client = new WharfClient({ url: server.url })
-          const round = async (points: number): Promise<number> => {
+          const client = new WharfClient({ url: server.url, metricWire: WIRE })
+          const round = async (points: number): Promise<{ rate: number; clientCpuMs: number; serverCpuMs: number }> => {
             const runs = await Promise.all(
               Array.from({ length: WRITERS }, () => client.createRun({ experiment: 'bench-sdk', status: 'Running' })),
             )
@@ -130,6 +150,8 @@ export const sdkIngestBench: Bench = {
                 new MetricLogger({ client, runId: run.id, spoolDir: path.join(tmp.dir, 'spool'), maxBufferedPoints: points }),
             )
             const perWriter = Math.floor(points / WRITERS)
+            const serverBefore = await cpuSecondsOf(server.pid)
+            const clientBefore = process.cpuUsage()
             const started = performance.now()
             // Interleave the writers in slices, as concurrent training loops would.
             for (let offset = 0; offset < perWriter; offset += 1000) {
@@ -140,11 +162,21 @@ export const sdkIngestBench: Bench = {
             }
             await Promise.all(loggers.map((l) => l.flush()))
             const seconds = (performance.now() - started) / 1000
+            const used = process.cpuUsage(clientBefore)
+            const serverSeconds = (await cpuSecondsOf(server.pid)) - serverBefore
             await Promise.all(loggers.map((l) => l.close()))
-            return (perWriter * WRITERS) / seconds
+            const logged = perWriter * WRITERS
+            return {
+              rate: logged / seconds,
+              clientCpuMs: ((used.user + used.system) / 1000) * (1000 / logged),
+              serverCpuMs: serverSeconds * 1000 * (1000 / logged),
+            }
           }
           await round(POINTS / 10) // warm-up
-          rates.push(await round(POINTS))
+          const measured = await round(POINTS)
+          rates.push(measured.rate)
+          clientCpu.push(measured.clientCpuMs)
+          serverCpu.push(measured.serverCpuMs)
         } finally {
           await server.stop()
         }
@@ -155,7 +187,14 @@ export const sdkIngestBench: Bench = {
           unit: 'points/s',
           value: median(rates),
           baseline: { name: 'sqlite.raw.insert', value: median(raw) },
-          extra: { writers: WRITERS, points: POINTS, rounds: ROUNDS },
+          extra: {
+            writers: WRITERS,
+            points: POINTS,
+            rounds: ROUNDS,
+            wire: WIRE,
+            clientCpuMsPer1000: Math.round(median(clientCpu) * 100) / 100,
+            serverCpuMsPer1000: Math.round(median(serverCpu) * 100) / 100,
+          },
         }),
       ]
     } finally {

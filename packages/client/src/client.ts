@@ -1,8 +1,11 @@
 import type { z } from 'zod'
 import {
+  MSGPACK_MEDIA_TYPE,
   ROUTES,
   WharfError,
+  encodeMetricBatch,
   isErrorCode,
+  isWharfError,
   routePath,
   toJson,
   type Artifact,
@@ -51,7 +54,18 @@ export interface WharfClientOptions {
   timeoutMs?: number
   /** A fetch implementation (defaults to the global one). */
   fetch?: typeof fetch
+  /**
+   * How {@link WharfClient.logMetrics} writes a batch: `msgpack` (the default: float64 columns, far
+   * cheaper to write and read than JSON; decision 0029) or `json`. A server that reads only JSON is
+   * sent JSON from its first refusal on.
+   */
+  metricWire?: MetricWire
 }
+
+/** The body forms of a metric batch: see {@link WharfClientOptions.metricWire}. */
+export const METRIC_WIRES = ['msgpack', 'json'] as const
+/** One of {@link METRIC_WIRES}. */
+export type MetricWire = (typeof METRIC_WIRES)[number]
 
 /** What to upload as an artifact, and where in the run. */
 export interface UploadArtifactOptions extends CallOptions {
@@ -106,6 +120,7 @@ export class WharfClient {
   readonly #timeoutMs: number
   readonly #fetch: typeof fetch
   #serverLimits: Readonly<Limits> | undefined
+  #metricWire: MetricWire
 
   constructor(options: WharfClientOptions) {
     this.url = options.url.replace(/\/+$/, '')
@@ -113,6 +128,7 @@ export class WharfClient {
     this.#token = options.token
     this.#timeoutMs = options.timeoutMs ?? 30_000
     this.#fetch = options.fetch ?? globalThis.fetch.bind(globalThis)
+    this.#metricWire = options.metricWire ?? 'msgpack'
   }
 
   /** The same server and token (and the server limits already read), acting on another workspace. */
@@ -122,6 +138,7 @@ export class WharfClient {
       workspace,
       timeoutMs: this.#timeoutMs,
       fetch: this.#fetch,
+      metricWire: this.#metricWire,
       ...(this.#token !== undefined ? { token: this.#token } : {}),
     })
     // The same server: the limits it told this client hold for the other workspace too.
@@ -201,9 +218,12 @@ export class WharfClient {
   /** Calls a JSON route by name and returns its typed response. */
   async call<N extends RouteName>(name: N, spec: RequestSpec = {}): Promise<ResponseOf<N>> {
     const route = ROUTES[name]
-    const response = await this.send(route, spec)
+    return this.#readJson(route, await this.send(route, spec))
+  }
+
+  async #readJson<T>(route: RouteDef, response: Response): Promise<T> {
     try {
-      return (await response.json()) as ResponseOf<N>
+      return (await response.json()) as T
     } catch (cause) {
       // The status said success but the body did not arrive whole: the server went away mid-answer.
       throw this.#transportError(cause, route)
@@ -404,7 +424,24 @@ export class WharfClient {
   // ------------------------------------------------------------------ metrics
 
   /** Stores a batch; resolves once it is committed. Idempotent per (writerId, sequence). */
-  logMetrics(runId: string, batch: MetricBatch, options: CallOptions = {}): Promise<IngestResult> {
+  async logMetrics(runId: string, batch: MetricBatch, options: CallOptions = {}): Promise<IngestResult> {
+    if (this.#metricWire === 'msgpack') {
+      const route = ROUTES.logMetrics
+      try {
+        const response = await this.send(route, {
+          params: { runId },
+          rawBody: encodeMetricBatch(batch),
+          headers: { 'content-type': MSGPACK_MEDIA_TYPE },
+          signal: options.signal,
+        })
+        return await this.#readJson<IngestResult>(route, response)
+      } catch (error) {
+        // A server from before MessagePack bodies (or a proxy in front of one) refused the batch
+        // unread: JSON from now on.
+        if (!isWharfError(error) || (error.code !== 'UNSUPPORTED_MEDIA_TYPE' && error.details?.status !== 415)) throw error
+        this.#metricWire = 'json'
+      }
+    }
     return this.call('logMetrics', { params: { runId }, body: batch, signal: options.signal })
   }
 

@@ -2,6 +2,8 @@ export {
   WharfClient,
   errorFromResponse,
   encodePath,
+  METRIC_WIRES,
+  type MetricWire,
   type WharfClientOptions,
   type CallOptions,
   type UploadArtifactOptions,

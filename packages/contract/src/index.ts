@@ -165,3 +165,4 @@ export {
   type MetricPointPlace,
   type NonFiniteValue,
 } from './metric-validation.js'
+export { MSGPACK_MEDIA_TYPE, isMsgpackMediaType, encodeMetricBatch, decodeMsgpackBody } from './metric-wire.js'

@@ -1,6 +1,7 @@
 import { WharfError } from './errors.js'
 import type { Limits } from './limits.js'
 import { assertWellFormedText, hasControlChars, printable } from './names.js'
+import { float64Column } from './metric-wire.js'
 import type { MetricPointIn } from './schemas.js'
 
 /** The limits a metric point and a batch are checked against. */
@@ -169,6 +170,26 @@ function optionalArray(series: Record<string, unknown>, key: string, where: stri
   return value as unknown[]
 }
 
+/**
+ * A number column: a list, or (in a MessagePack body) `bin` bytes of little-endian float64s, read as
+ * a Float64Array. INVALID_ARGUMENT for anything else, or bytes that are not a whole number of doubles.
+ */
+function optionalNumberColumn(
+  series: Record<string, unknown>,
+  key: 'values' | 'steps' | 'times',
+  where: string,
+): unknown[] | Float64Array | undefined {
+  const value = series[key]
+  if (!(value instanceof Uint8Array)) return optionalArray(series, key, where)
+  const doubles = float64Column(value)
+  if (doubles === undefined) {
+    throw invalid(`${where}.${key} is ${value.length} bytes of binary, not a whole number of 8-byte little-endian float64s`, {
+      field: key,
+    })
+  }
+  return doubles
+}
+
 /** Validates one columnar series and appends its points to `out`. */
 function appendSeries(input: unknown, options: { index: number; limits: MetricLimits; out: MetricPointIn[] }): void {
   const { index, limits, out } = options
@@ -187,10 +208,10 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
   }
   const name = series.name
   assertMetricName(name, limits)
-  const values = optionalArray(series, 'values', where)
+  const values = optionalNumberColumn(series, 'values', where)
   const texts = optionalArray(series, 'texts', where)
-  const steps = optionalArray(series, 'steps', where)
-  const times = optionalArray(series, 'times', where)
+  const steps = optionalNumberColumn(series, 'steps', where)
+  const times = optionalNumberColumn(series, 'times', where)
   const count = values?.length ?? texts?.length ?? 0
   if (values === undefined && texts === undefined) {
     throw invalid(`${where} ("${printable(name)}") needs "values" (numbers) or "texts" (strings)`, { index, field: 'values' })
@@ -209,6 +230,10 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
     }
   }
   if (out.length + count > limits.pointsPerBatch) throw tooManyPoints(out.length + count, limits.pointsPerBatch)
+  if (values instanceof Float64Array && texts === undefined && !Array.isArray(steps) && !Array.isArray(times)) {
+    appendFloat64Points({ name, values, steps, times }, { index, limits, out })
+    return
+  }
   for (let i = 0; i < count; i++) {
     const value = values?.[i] ?? undefined
     const text = texts?.[i] ?? undefined
@@ -222,8 +247,42 @@ function appendSeries(input: unknown, options: { index: number; limits: MetricLi
   }
 }
 
+/** A series whose columns are all float64 (the SDK's MessagePack form), by name. */
+interface Float64Series {
+  name: string
+  values: Float64Array
+  steps: Float64Array | undefined
+  times: Float64Array | undefined
+}
+
 /**
- * Validates a whole ingest batch (parsed JSON) against the limits and returns its points in order.
+ * The loop of {@link appendSeries} for all-float64 columns: a double is always a usable value (NaN and
+ * ±Infinity become their wire strings), so only steps and times need a look. A point that fails goes
+ * through {@link checkMetricPoint}, so the error is the one a JSON body gets. Kept apart so the general
+ * loop, which reads lists of anything, does not slow this one down (measured: 1.6x with one loop).
+ */
+function appendFloat64Points(
+  series: Float64Series,
+  options: { index: number; limits: MetricLimits; out: MetricPointIn[] },
+): void {
+  const { name, values, steps, times } = series
+  const { index, limits, out } = options
+  for (let i = 0; i < values.length; i++) {
+    const raw = values[i] as number
+    const point: MetricPointIn = { name, value: Number.isFinite(raw) ? raw : toWireNumber(raw) }
+    if (steps !== undefined) point.step = steps[i]
+    if (times !== undefined) point.time = times[i]
+    const { step, time } = point
+    if ((step !== undefined && !(Number.isSafeInteger(step) && step >= 0)) || (time !== undefined && !Number.isFinite(time))) {
+      checkMetricPoint(point, { limits, place: { series: index, entry: i } })
+    }
+    out.push(point)
+  }
+}
+
+/**
+ * Validates a whole ingest batch (parsed JSON, or decoded MessagePack whose number columns may be
+ * float64 bytes) against the limits and returns its points in order.
  * Hand-written rather than zod because it runs for every point of every batch: the ingest hot path.
  */
 export function parseMetricBatch(input: unknown, limits: MetricLimits): ParsedMetricBatch {

@@ -1,6 +1,7 @@
 import { z } from 'zod'
 import { ERROR_CODES } from './errors.js'
 import { ROUTES, type RouteDef } from './routes.js'
+import { MSGPACK_MEDIA_TYPE } from './metric-wire.js'
 import { ErrorBodySchema } from './schemas.js'
 
 type JsonSchema = Record<string, unknown>
@@ -70,7 +71,15 @@ export function buildOpenApiDocument(options: { version: string; serverUrl?: str
         content: { 'application/octet-stream': { schema: { type: 'string', format: 'binary' } } },
       }
     } else if (route.body) {
-      operation.requestBody = { required: true, content: { 'application/json': { schema: toSchema(route.body, 'input') } } }
+      const schema = toSchema(route.body, 'input')
+      operation.requestBody = {
+        required: true,
+        content: {
+          'application/json': { schema },
+          // The same shape, with number columns optionally float64 bytes (decision 0029).
+          ...(route.msgpackBody ? { [MSGPACK_MEDIA_TYPE]: { schema } } : {}),
+        },
+      }
     }
     paths[key] = { ...paths[key], [route.method.toLowerCase()]: operation }
   }

@@ -78,6 +78,11 @@ export interface RouteDef {
    * it accepts and refuses what `body` does, with the server's limits in place of the defaults.
    */
   bodyParser?: (input: unknown, limits: Limits) => unknown
+  /**
+   * The body may also come as MessagePack (`application/msgpack`), decoded and handed to `bodyParser`
+   * like parsed JSON: the SDK's binary form of a metric batch (decision 0029).
+   */
+  msgpackBody?: true
   response: z.ZodType | 'binary'
   /** The status of a success, 200 unless given. */
   status?: number
@@ -275,6 +280,7 @@ export const ROUTES = {
     summary: 'Store a batch of metric points in one transaction; idempotent per (writerId, sequence)',
     body: MetricBatchSchema,
     bodyParser: parseMetricBatch,
+    msgpackBody: true,
     response: IngestResultSchema,
     runToken: 'run',
   },

@@ -1,9 +1,21 @@
 import { createHash, randomBytes } from 'node:crypto'
 import { readFile, readdir, stat } from 'node:fs/promises'
+import http from 'node:http'
+import type { AddressInfo } from 'node:net'
 import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { WharfClient } from '@wharf/client'
-import { DEFAULT_LIMITS, isWharfError, newRunId, type ErrorCode, type WharfError } from '@wharf/contract'
+import { encode } from '@msgpack/msgpack'
+import {
+  DEFAULT_LIMITS,
+  encodeMetricBatch,
+  isWharfError,
+  newRunId,
+  toJson,
+  type ErrorCode,
+  type MetricBatch,
+  type WharfError,
+} from '@wharf/contract'
 import { startTestServer, testStoreKinds, type TestServer } from './test-support/test-server.js'
 
 async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<void> {
@@ -17,7 +29,7 @@ async function expectCode(promise: Promise<unknown>, code: ErrorCode): Promise<v
 
 async function raw(
   url: string,
-  init: { method: string; body?: string; headers?: Record<string, string> },
+  init: { method: string; body?: string | Uint8Array; headers?: Record<string, string> },
 ): Promise<{ status: number; json: { error?: { code: string; message: string; details?: Record<string, unknown> } } }> {
   const response = await fetch(url, init)
   const text = await response.text()
@@ -316,6 +328,103 @@ for (const { kind, enabled } of testStoreKinds()) {
           body: '{"points":[{"name":"x","value":1}]}',
         })
         expect([missing.status, missing.json.error?.code]).toEqual([404, 'RUN_NOT_FOUND'])
+        expect((await client.listMetrics(run.id)).length).toBe(0)
+      })
+
+      it('takes a MessagePack body and a JSON body alike: the same points, -0, NaN and texts kept', async () => {
+        const batch: MetricBatch = {
+          writerId: 'wire',
+          sequence: 0,
+          // Every point has its time: one left to the server would differ between the two runs.
+          points: [{ name: 'row', value: -0, time: 500 }],
+          series: [
+            { name: 'loss', values: [0.25, -0, 'NaN', '-Infinity'], times: [1000, 2000, 3000, 4000], steps: [0, 5, 6, 9] },
+            { name: 'phase', values: [1, null], texts: [null, 'train'], times: [5000.5, 6000] },
+          ],
+        }
+        const stored: string[] = []
+        for (const metricWire of ['json', 'msgpack'] as const) {
+          const wired = new WharfClient({ url: t.url, metricWire })
+          const run = await wired.createRun({ experiment: 'metrics-wire', status: 'Running' })
+          expect(await wired.logMetrics(run.id, batch)).toEqual({ accepted: 7, duplicate: false })
+          // The same batch in the other form is the same batch: a duplicate, not new points.
+          const other = new WharfClient({ url: t.url, metricWire: metricWire === 'json' ? 'msgpack' : 'json' })
+          expect(await other.logMetrics(run.id, batch)).toEqual({ accepted: 7, duplicate: true })
+          const series = await Promise.all(
+            ['row', 'loss', 'phase'].map((name) => wired.getMetricSeries(run.id, { name }).toArray()),
+          )
+          stored.push(toJson(series))
+        }
+        expect(stored[1]).toBe(stored[0])
+        expect(stored[0]).toContain('"value":-0')
+      })
+
+      it('sends JSON to a server that reads only JSON, after its first refusal', async () => {
+        // A server from before MessagePack bodies, played by a proxy that refuses them as it would.
+        let refused = 0
+        const old = http.createServer((request, response) => {
+          const chunks: Buffer[] = []
+          request.on('data', (chunk: Buffer) => chunks.push(chunk))
+          request.on('end', () => {
+            const type = request.headers['content-type'] ?? ''
+            if (!type.startsWith('application/json')) {
+              refused++
+              response.writeHead(415, { 'content-type': 'application/json' })
+              response.end(
+                JSON.stringify({ error: { code: 'UNSUPPORTED_MEDIA_TYPE', message: `expected a JSON body, got "${type}"` } }),
+              )
+              return
+            }
+            void fetch(`${t.url}${request.url ?? ''}`, {
+              method: request.method ?? 'GET',
+              headers: { 'content-type': type },
+              body: Buffer.concat(chunks),
+            }).then(async (answer) => {
+              response.writeHead(answer.status, { 'content-type': 'application/json' })
+              response.end(await answer.text())
+            })
+          })
+        })
+        await new Promise<void>((resolve) => old.listen(0, '127.0.0.1', resolve))
+        try {
+          const { port } = old.address() as AddressInfo
+          const viaOld = new WharfClient({ url: `http://127.0.0.1:${port}` })
+          const run = await viaOld.createRun({ experiment: 'metrics', status: 'Running' })
+          for (let sequence = 0; sequence < 3; sequence++) {
+            const batch = { writerId: 'old', sequence, series: [{ name: 'loss', values: [sequence] }] }
+            expect(await viaOld.logMetrics(run.id, batch)).toEqual({ accepted: 1, duplicate: false })
+          }
+          expect(refused).toBe(1)
+          expect((await client.getMetricSeries(run.id, { name: 'loss' }).toArray()).map((p) => p.value)).toEqual([0, 1, 2])
+        } finally {
+          await new Promise((resolve) => old.close(resolve))
+        }
+      })
+
+      it('answers malformed MessagePack bodies with 400 and stores nothing', async () => {
+        const run = await client.createRun({ experiment: 'metrics', status: 'Running' })
+        const url = `${api}/runs/${run.id}/metrics`
+        const whole = encodeMetricBatch({ series: [{ name: 'x', values: [1, 2] }] })
+        const cases: [string, Uint8Array, ErrorCode][] = [
+          ['cut short', whole.subarray(0, whole.length - 2), 'MALFORMED_REQUEST'],
+          ['trailing bytes', Uint8Array.from([...whole, 0xc0]), 'MALFORMED_REQUEST'],
+          ['a byte MessagePack never uses', Uint8Array.of(0xc1), 'MALFORMED_REQUEST'],
+          ['an array claiming 4 billion entries', Uint8Array.of(0xdd, 0xff, 0xff, 0xff, 0xff), 'MALFORMED_REQUEST'],
+          ['empty', new Uint8Array(), 'MALFORMED_REQUEST'],
+          ['a float64 column of 9 bytes', encode({ series: [{ name: 'x', values: new Uint8Array(9) }] }), 'INVALID_ARGUMENT'],
+          ['a string column', encode({ series: [{ name: 'x', values: 'high' }] }), 'INVALID_ARGUMENT'],
+          ['a NaN time', encode({ series: [{ name: 'x', values: [1], times: new Float64Array([NaN]) }] }), 'INVALID_ARGUMENT'],
+          ['an unknown field', encode({ series: [{ name: 'x', values: [1], colour: 1 }] }), 'INVALID_ARGUMENT'],
+          ['a number at the top', encode(5), 'INVALID_ARGUMENT'],
+        ]
+        for (const [what, body, code] of cases) {
+          const res = await raw(url, { method: 'POST', headers: { 'content-type': 'application/msgpack' }, body })
+          expect([res.status, res.json.error?.code], what).toEqual([400, code])
+          expect(res.json.error?.message.length, what).toBeGreaterThan(10)
+        }
+        const octets = await raw(url, { method: 'POST', headers: { 'content-type': 'application/octet-stream' }, body: whole })
+        expect([octets.status, octets.json.error?.code]).toEqual([415, 'UNSUPPORTED_MEDIA_TYPE'])
+        expect(octets.json.error?.message).toContain('application/msgpack')
         expect((await client.listMetrics(run.id)).length).toBe(0)
       })
     })

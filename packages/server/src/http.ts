@@ -4,7 +4,16 @@ import { Readable, Transform, finished } from 'node:stream'
 import type { Context } from 'hono'
 import type { HttpBindings } from '@hono/node-server'
 import type { z } from 'zod'
-import { WharfError, findLoneSurrogate, isWharfError, printable, toJson } from '@wharf/contract'
+import {
+  MSGPACK_MEDIA_TYPE,
+  WharfError,
+  decodeMsgpackBody,
+  findLoneSurrogate,
+  isMsgpackMediaType,
+  isWharfError,
+  printable,
+  toJson,
+} from '@wharf/contract'
 import type { RunTokenClaims } from './run-token.js'
 
 /**
@@ -144,15 +153,18 @@ function tooLarge(size: number, limit: number): WharfError {
 
 /**
  * Parses the JSON body, answering 415 for another content type and MALFORMED_REQUEST for bad JSON: the
- * one way a body is read as JSON (the route binder reads every JSON body with it).
+ * one way a body is read as JSON (the route binder reads every JSON body with it). With `msgpack`, a
+ * MessagePack body (`application/msgpack`) is read too, decoded by {@link decodeMsgpackBody}.
  */
-export async function readJsonBody(c: AppContext, limit: number): Promise<unknown> {
+export async function readJsonBody(c: AppContext, limit: number, options: { msgpack?: boolean } = {}): Promise<unknown> {
   const type = c.req.header('content-type') ?? ''
+  if (options.msgpack === true && isMsgpackMediaType(type)) return decodeMsgpackBody(await readBodyBytes(c, limit))
   if (!/^application\/json\b/i.test(type)) {
-    throw new WharfError(
-      'UNSUPPORTED_MEDIA_TYPE',
-      `expected a JSON body with Content-Type: application/json, got "${printable(type) || 'none'}"`,
-    )
+    const expected =
+      options.msgpack === true
+        ? `a JSON or MessagePack body with Content-Type: application/json or ${MSGPACK_MEDIA_TYPE}`
+        : 'a JSON body with Content-Type: application/json'
+    throw new WharfError('UNSUPPORTED_MEDIA_TYPE', `expected ${expected}, got "${printable(type) || 'none'}"`)
   }
   return parseJsonBytes(await readBodyBytes(c, limit))
 }

@@ -163,7 +163,7 @@ export function routeBinder(
           body === undefined || body === 'binary'
             ? undefined
             : bodyParser !== undefined
-              ? bodyParser(await readJsonBody(c, limits.jsonBodyBytes), limits)
+              ? bodyParser(await readJsonBody(c, limits.jsonBodyBytes, { msgpack: def.msgpackBody === true }), limits)
               : validate(body, await readJsonBody(c, limits.jsonBodyBytes), 'body'),
       } as BoundRequest<typeof def>
       const claims = c.get('runToken')

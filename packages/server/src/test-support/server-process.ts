@@ -15,6 +15,8 @@ const BIN = path.join(REPO_ROOT, 'packages/cli/src/bin.ts')
 export interface ServerProcess {
   url: string
   port: number
+  /** The process id (benchmarks read its CPU time). */
+  pid: number
   /** Graceful stop (SIGTERM): requests in flight finish. */
   stop(): Promise<void>
   /** SIGKILL, the way a crash ends it: requests in flight are cut. */
@@ -25,7 +27,11 @@ export interface ServerProcess {
   isRunning(): boolean
 }
 
-/** Starts `wharf server` from the sources over `dataDir` (on `port`, or a free one) and waits for its URL. */
+/**
+ * Starts `wharf server` from the sources over `dataDir` (on `port`, or a free one) and waits for its URL.
+ * With WHARF_SERVER_CPU_PROF set to a folder, the server writes a V8 CPU profile there when it stops
+ * (`node --cpu-prof`): how the benchmarks find where the server's time goes.
+ */
 export async function startServerProcess(options: {
   dataDir: string
   port?: number
@@ -34,6 +40,7 @@ export async function startServerProcess(options: {
   const child: ChildProcess = spawn(
     process.execPath,
     [
+      ...cpuProfileFlags(process.env.WHARF_SERVER_CPU_PROF),
       '--import',
       'tsx',
       '--conditions=@wharf/source',
@@ -65,11 +72,16 @@ export async function startServerProcess(options: {
   return {
     url,
     port: Number(new URL(url).port),
+    pid: child.pid ?? -1,
     stop: () => end('SIGTERM'),
     kill: () => end('SIGKILL'),
     stderr: () => stderr,
     isRunning: () => child.exitCode === null && child.signalCode === null,
   }
+}
+
+function cpuProfileFlags(folder: string | undefined): string[] {
+  return folder === undefined || folder === '' ? [] : ['--cpu-prof', `--cpu-prof-dir=${folder}`]
 }
 
 /** Server replicas sharing one PostgreSQL database and one Azurite blob store, as a team runs them. */
