@@ -4,31 +4,48 @@ import Database from 'better-sqlite3'
 import { compared, median, startServerProcess, tempDir, type Bench } from './harness.js'
 
 const BATCH = 1000
-const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
+/** Concurrent HTTP writers (and, in mlflow.compare, MLflow client threads). */
+export const WRITERS = Number(process.env.WHARF_BENCH_WRITERS ?? 8)
 const POINTS = Number(process.env.WHARF_BENCH_POINTS ?? 400_000)
 const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
 const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
 
-/** The rows every round writes: per writer, points cycling over four metric names. */
-function pointsOf(writer: number, batch: number): { name: string; value: number; time: number }[] {
+interface BenchPoint {
+  name: string
+  value: number
+  time: number
+  step?: number
+}
+
+/**
+ * The rows every round writes: per writer, points cycling over four metric names. With explicit steps
+ * each batch holds steps `batch * 250` to `batch * 250 + 249` of every name, the shape of one
+ * MLflow log_batch call in mlflow.compare.
+ */
+function pointsOf(options: { writer: number; batch: number; explicitSteps: boolean }): BenchPoint[] {
+  const { writer, batch, explicitSteps } = options
   const now = Date.now()
+  const stepsPerBatch = BATCH / NAMES.length
   return Array.from({ length: BATCH }, (_, i) => ({
     name: NAMES[i % NAMES.length]!,
     value: Math.sin(writer + batch * BATCH + i) * 10,
     time: now + i,
+    ...(explicitSteps ? { step: batch * stepsPerBatch + Math.floor(i / NAMES.length) } : {}),
   }))
 }
 
 /** The same points in the compact columnar form the SDK sends: one entry per metric name. */
-function seriesOf(
-  points: { name: string; value: number; time: number }[],
-): { name: string; values: number[]; times: number[] }[] {
-  const byName = new Map<string, { name: string; values: number[]; times: number[] }>()
+function seriesOf(points: BenchPoint[]): { name: string; values: number[]; times: number[]; steps?: number[] }[] {
+  const byName = new Map<string, { name: string; values: number[]; times: number[]; steps?: number[] }>()
   for (const p of points) {
     let series = byName.get(p.name)
-    if (!series) byName.set(p.name, (series = { name: p.name, values: [], times: [] }))
+    if (!series) {
+      series = { name: p.name, values: [], times: [], ...(p.step !== undefined ? { steps: [] } : {}) }
+      byName.set(p.name, series)
+    }
     series.values.push(p.value)
     series.times.push(p.time)
+    if (p.step !== undefined) series.steps?.push(p.step)
   }
   return [...byName.values()]
 }
@@ -43,8 +60,8 @@ export function rawInsertRate(dir: string, round: number): number {
            CREATE INDEX metric_points_series ON metric_points (metric_id, step);`)
   const insert = db.prepare('INSERT INTO metric_points (metric_id, step, time, value, text) VALUES (?, ?, ?, ?, NULL)')
   const batches = POINTS / BATCH
-  const prepared = Array.from({ length: batches }, (_, b) => pointsOf(b % WRITERS, b))
-  const write = db.transaction((points: { name: string; value: number; time: number }[], b: number) => {
+  const prepared = Array.from({ length: batches }, (_, b) => pointsOf({ writer: b % WRITERS, batch: b, explicitSteps: false }))
+  const write = db.transaction((points: BenchPoint[], b: number) => {
     const writer = b % WRITERS
     const base = Math.floor(b / WRITERS) * (BATCH / NAMES.length)
     for (let i = 0; i < points.length; i++) {
@@ -60,7 +77,7 @@ export function rawInsertRate(dir: string, round: number): number {
 }
 
 /** POSTs a JSON body over a keep-alive agent; node:http costs the load generator far less CPU than fetch. */
-function post(agent: http.Agent, url: URL, body: string): Promise<void> {
+export function post(agent: http.Agent, url: URL, body: string): Promise<void> {
   return new Promise((resolve, reject) => {
     const request = http.request(
       url,
@@ -80,11 +97,15 @@ function post(agent: http.Agent, url: URL, body: string): Promise<void> {
   })
 }
 
-async function httpIngestRate(
+/**
+ * Points/s of `points` points POSTed in batches of 1,000 by WRITERS concurrent writers, each into its
+ * own new run; `explicitSteps` sends steps too (else the server numbers them).
+ */
+export async function httpIngestRate(
   url: string,
-  options: { round: number; points: number; form: 'series' | 'points' },
+  options: { round: number; points: number; form: 'series' | 'points'; explicitSteps?: boolean },
 ): Promise<number> {
-  const { round, points, form } = options
+  const { round, points, form, explicitSteps = false } = options
   const perWriter = Math.ceil(points / BATCH / WRITERS)
   const runs: string[] = []
   for (let w = 0; w < WRITERS; w++) {
@@ -97,13 +118,14 @@ async function httpIngestRate(
   }
   // Bodies are serialised before the clock starts: this measures the server, not the load generator.
   const bodies = runs.map((_, w) =>
-    Array.from({ length: perWriter }, (_, b) =>
-      JSON.stringify(
+    Array.from({ length: perWriter }, (_, b) => {
+      const batch = pointsOf({ writer: w, batch: b, explicitSteps })
+      return JSON.stringify(
         form === 'series'
-          ? { writerId: `bench-${w}`, sequence: b, series: seriesOf(pointsOf(w, b)) }
-          : { writerId: `bench-${w}`, sequence: b, points: pointsOf(w, b) },
-      ),
-    ),
+          ? { writerId: `bench-${w}`, sequence: b, series: seriesOf(batch) }
+          : { writerId: `bench-${w}`, sequence: b, points: batch },
+      )
+    }),
   )
   const agent = new http.Agent({ keepAlive: true, maxSockets: WRITERS })
   const started = performance.now()

@@ -1,5 +1,6 @@
 import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
+import { mlflowBench } from './mlflow.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
 import { snapshotBench } from './snapshot.js'
 import { submitBench } from './submit.js'
@@ -13,6 +14,7 @@ const BENCHES: Bench[] = [
   filesystemTransferBench,
   snapshotBench,
   submitBench,
+  mlflowBench,
 ]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
