@@ -19,26 +19,44 @@ export const POINTS = Number(process.env.WHARF_BENCH_POINTS ?? 400_000)
 export const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 3)
 export const NAMES = ['loss', 'accuracy', 'lr', 'grad_norm']
 
-/** The rows every round writes: per writer, points cycling over four metric names. */
-export function pointsOf(writer: number, batch: number): { name: string; value: number; time: number }[] {
+/** One point a bench writes. */
+export interface BenchPoint {
+  name: string
+  value: number
+  time: number
+  step?: number
+}
+
+/**
+ * The rows every round writes: per writer, points cycling over four metric names. With explicit steps
+ * each batch holds steps `batch * 250` to `batch * 250 + 249` of every name, the shape of one MLflow
+ * log_batch call in mlflow.compare.
+ */
+export function pointsOf(writer: number, batch: number, explicitSteps = false): BenchPoint[] {
   const now = Date.now()
+  const stepsPerBatch = BATCH / NAMES.length
   return Array.from({ length: BATCH }, (_, i) => ({
     name: NAMES[i % NAMES.length]!,
     value: Math.sin(writer + batch * BATCH + i) * 10,
     time: now + i,
+    ...(explicitSteps ? { step: batch * stepsPerBatch + Math.floor(i / NAMES.length) } : {}),
   }))
 }
 
+type SeriesIn = { name: string; values: number[]; times: number[]; steps?: number[] }
+
 /** The same points in the compact columnar form the SDK sends: one entry per metric name. */
-function seriesOf(
-  points: { name: string; value: number; time: number }[],
-): { name: string; values: number[]; times: number[] }[] {
-  const byName = new Map<string, { name: string; values: number[]; times: number[] }>()
+function seriesOf(points: BenchPoint[]): SeriesIn[] {
+  const byName = new Map<string, SeriesIn>()
   for (const p of points) {
     let series = byName.get(p.name)
-    if (!series) byName.set(p.name, (series = { name: p.name, values: [], times: [] }))
+    if (!series) {
+      series = { name: p.name, values: [], times: [], ...(p.step !== undefined ? { steps: [] } : {}) }
+      byName.set(p.name, series)
+    }
     series.values.push(p.value)
     series.times.push(p.time)
+    if (p.step !== undefined) series.steps?.push(p.step)
   }
   return [...byName.values()]
 }
@@ -103,10 +121,10 @@ export interface IngestRate {
 
 export async function httpIngestRate(
   server: ServerProcess,
-  options: { round: number; points: number; form: Form },
+  options: { round: number; points: number; form: Form; explicitSteps?: boolean },
 ): Promise<IngestRate> {
   const { url } = server
-  const { round, points, form } = options
+  const { round, points, form, explicitSteps = false } = options
   const perWriter = Math.ceil(points / BATCH / WRITERS)
   const runs: string[] = []
   for (let w = 0; w < WRITERS; w++) {
@@ -121,8 +139,9 @@ export async function httpIngestRate(
   const bodies = runs.map((_, w) =>
     Array.from({ length: perWriter }, (_, b) => {
       const writerId = `bench-${w}`
-      if (form === 'points') return JSON.stringify({ writerId, sequence: b, points: pointsOf(w, b) })
-      const batch = { writerId, sequence: b, series: seriesOf(pointsOf(w, b)) }
+      const sent = pointsOf(w, b, explicitSteps)
+      if (form === 'points') return JSON.stringify({ writerId, sequence: b, points: sent })
+      const batch = { writerId, sequence: b, series: seriesOf(sent) }
       return form === 'series' ? JSON.stringify(batch) : encodeMetricBatch(batch)
     }),
   )

@@ -5,6 +5,7 @@ import type { Bench } from './harness.js'
 import { ingestBench } from './ingest.js'
 import { ingestPostgresBench } from './ingest-postgres.js'
 import { runsTableBench } from './runs-table.js'
+import { mlflowBench } from './mlflow.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
 import { seriesReadBench } from './series-read.js'
 import { snapshotBench } from './snapshot.js'
@@ -28,6 +29,7 @@ const BENCHES: Bench[] = [
   runsTableBench,
   bytesBench,
   ingestPostgresBench,
+  mlflowBench,
 ]
 
 const wanted = process.argv.slice(2).filter((a) => !a.startsWith('-'))
