@@ -165,4 +165,12 @@ export {
   type MetricPointPlace,
   type NonFiniteValue,
 } from './metric-validation.js'
-export { MSGPACK_MEDIA_TYPE, isMsgpackMediaType, encodeMetricBatch, decodeMsgpackBody } from './metric-wire.js'
+export {
+  MSGPACK_MEDIA_TYPE,
+  isMsgpackMediaType,
+  encodeMetricBatch,
+  decodeMsgpackBody,
+  encodeSeriesColumns,
+  decodeSeriesColumns,
+  type MetricColumnsPage,
+} from './metric-wire.js'

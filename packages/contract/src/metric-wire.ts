@@ -105,3 +105,54 @@ export function float64Column(bytes: Uint8Array): Float64Array | undefined {
   for (let i = 0; i < count; i++) doubles[i] = view.getFloat64(i * 8, true)
   return doubles
 }
+
+/**
+ * A page of raw points in columns, read order. `values` holds every number (NaN and ±Infinity as such,
+ * -0 kept); where `texts` has a string the point is text and its value is NaN.
+ */
+export interface MetricColumnsPage {
+  steps: Float64Array
+  times: Float64Array
+  values: Float64Array
+  texts: (string | null)[] | null
+  nextPageToken?: string
+}
+
+/** A page of columns as MessagePack: float64 columns as `bin`, texts (when any) as a list. */
+export function encodeSeriesColumns(page: MetricColumnsPage): Uint8Array {
+  const body: Record<string, unknown> = {
+    steps: littleEndian(page.steps),
+    times: littleEndian(page.times),
+    values: littleEndian(page.values),
+  }
+  if (page.texts !== null) body.texts = page.texts
+  if (page.nextPageToken !== undefined) body.nextPageToken = page.nextPageToken
+  return encode(body)
+}
+
+/** Reads a page written by {@link encodeSeriesColumns}; MALFORMED_REQUEST when it is not one. */
+export function decodeSeriesColumns(bytes: Uint8Array): MetricColumnsPage {
+  const body = decodeMsgpackBody(bytes)
+  const malformed = (what: string) => new WharfError('MALFORMED_REQUEST', `the series page is not valid: ${what}`)
+  if (typeof body !== 'object' || body === null) throw malformed('not a map')
+  const { steps, times, values, texts, nextPageToken } = body as Record<string, unknown>
+  const column = (name: string, value: unknown): Float64Array => {
+    const doubles = value instanceof Uint8Array ? float64Column(value) : undefined
+    if (doubles === undefined) throw malformed(`"${name}" is not a float64 column`)
+    return doubles
+  }
+  const page: MetricColumnsPage = {
+    steps: column('steps', steps),
+    times: column('times', times),
+    values: column('values', values),
+    texts: null,
+  }
+  if (page.times.length !== page.steps.length || page.values.length !== page.steps.length)
+    throw malformed('columns differ in length')
+  if (texts !== undefined) {
+    if (!Array.isArray(texts) || texts.length !== page.steps.length) throw malformed('"texts" does not match the columns')
+    page.texts = texts.map((text: unknown) => (typeof text === 'string' ? text : null))
+  }
+  if (typeof nextPageToken === 'string') page.nextPageToken = nextPageToken
+  return page
+}

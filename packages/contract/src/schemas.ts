@@ -315,10 +315,15 @@ export const MetricPointSchema = z.object({
 })
 export type MetricPoint = z.infer<typeof MetricPointSchema>
 
+/**
+ * A raw series read. `format=msgpack` answers the page as MessagePack columns of float64 bytes (see
+ * `encodeSeriesColumns`): writing and reading 100,000 doubles as JSON text costs far more than reading them.
+ */
 export const MetricSeriesQuerySchema = PageQuerySchema.extend({
   name: z.string().min(1),
   fromStep: z.coerce.number().int().min(0).optional(),
   toStep: z.coerce.number().int().min(0).optional(),
+  format: z.enum(['json', 'msgpack']).optional(),
 })
 export type MetricSeriesQuery = z.infer<typeof MetricSeriesQuerySchema>
 

@@ -12,6 +12,7 @@ import {
   isWharfError,
   newRunId,
   toJson,
+  toWireNumber,
   type ErrorCode,
   type MetricBatch,
   type WharfError,
@@ -357,6 +358,41 @@ for (const { kind, enabled } of testStoreKinds()) {
         }
         expect(stored[1]).toBe(stored[0])
         expect(stored[0]).toContain('"value":-0')
+      })
+
+      it('reads a series as MessagePack columns: the same points as the JSON pages, -0, NaN, Infinity and texts kept', async () => {
+        const run = await client.createRun({ experiment: 'metrics-columns', status: 'Running' })
+        const values = [0.25, -0, 'NaN', 'Infinity', '-Infinity', 1e-300, null] as const
+        const texts = [null, null, null, null, null, null, 'warm-up'] as const
+        await client.logMetrics(run.id, {
+          series: [
+            { name: 'm', values: [...values], texts: [...texts], steps: [3, 1, 2, 2, 0, 9, 4], times: [7, 6, 5, 4, 3, 2, 1.5] },
+          ],
+        })
+        const json = await client.getMetricSeries(run.id, { name: 'm' }).toArray()
+        const read: { step: number; time: number; value?: number; text?: string }[] = []
+        let pageToken: string | undefined
+        do {
+          const page = await client.getMetricColumns(run.id, { name: 'm', pageSize: 3, ...(pageToken ? { pageToken } : {}) })
+          expect(page.steps.length).toBeLessThanOrEqual(3)
+          for (let i = 0; i < page.steps.length; i++) {
+            const text = page.texts?.[i] ?? null
+            read.push(
+              text !== null
+                ? { step: page.steps[i]!, time: page.times[i]!, text }
+                : { step: page.steps[i]!, time: page.times[i]!, value: page.values[i]! },
+            )
+          }
+          pageToken = page.nextPageToken
+        } while (pageToken !== undefined)
+        expect(read.map((p) => p.step)).toEqual([0, 1, 2, 2, 3, 4, 9])
+        expect(toJson(read.map((p) => ({ ...p, value: p.value === undefined ? undefined : toWireNumber(p.value) })))).toBe(
+          toJson(json),
+        )
+        expect(Object.is(read[1]?.value, -0)).toBe(true)
+        // A bad format is the usual clear error, never a 500.
+        const bad = await raw(`${api}/runs/${run.id}/metrics/series?name=m&format=csv`, { method: 'GET' })
+        expect([bad.status, bad.json.error?.code]).toEqual([400, 'INVALID_ARGUMENT'])
       })
 
       it('sends JSON to a server that reads only JSON, after its first refusal', async () => {

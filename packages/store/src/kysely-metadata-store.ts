@@ -12,6 +12,7 @@ import {
   listMetrics,
   metricStorage,
   readMetricBuckets,
+  readMetricColumns,
   readMetricSeries,
 } from './entities/metrics.js'
 import { appendRunLog, listRunLogs, readRunLog } from './entities/run-logs.js'
@@ -55,6 +56,7 @@ const ENTITY_FUNCTIONS = {
   ingestMetrics,
   listMetrics,
   readMetricSeries,
+  readMetricColumns,
   readMetricBuckets,
   compactMetrics,
   metricStorage,

@@ -8,6 +8,7 @@ import type {
   Experiment,
   IngestResult,
   MetricBuckets,
+  MetricColumnsPage,
   MetricPoint,
   MetricPointIn,
   MetricSummary,
@@ -403,6 +404,8 @@ export interface MetadataStore {
   listMetrics(run: RunRef): Promise<MetricSummary[]>
   /** Raw points by ascending step (ties in logging order), paged. RUN_NOT_FOUND, METRIC_NOT_FOUND. */
   readMetricSeries(options: ReadSeriesOptions): Promise<Page<MetricPoint>>
+  /** The same pages as {@link readMetricSeries}, in columns (what the binary series read sends). */
+  readMetricColumns(options: ReadSeriesOptions): Promise<MetricColumnsPage>
   /**
    * Numeric points of one metric downsampled over [fromStep, toStep] (default: the whole series) into
    * at most `buckets` equal step ranges; empty ranges are left out. RUN_NOT_FOUND, METRIC_NOT_FOUND.

@@ -1,4 +1,4 @@
-import { ROUTES, WharfError, assertMetricName, assertWithinLimit } from '@wharf/contract'
+import { MSGPACK_MEDIA_TYPE, ROUTES, WharfError, assertMetricName, assertWithinLimit, encodeSeriesColumns } from '@wharf/contract'
 import type { AppDeps } from '../deps.js'
 import type { BindRoute } from '../route.js'
 
@@ -26,7 +26,7 @@ export function mountMetricRoutes(route: BindRoute, deps: AppDeps): void {
 
   route(ROUTES.getMetricSeries, async ({ params: { workspace, runId }, query }) => {
     const { name, fromStep, toStep } = checkedStepRange(query, limits)
-    return store.readMetricSeries({
+    const read = {
       workspace,
       runId,
       name,
@@ -34,7 +34,10 @@ export function mountMetricRoutes(route: BindRoute, deps: AppDeps): void {
       toStep,
       pageSize: metricPageSizeOf(query, limits),
       pageToken: query.pageToken,
-    })
+    }
+    if (query.format !== 'msgpack') return store.readMetricSeries(read)
+    const body = encodeSeriesColumns(await store.readMetricColumns(read))
+    return new Response(body, { headers: { 'content-type': MSGPACK_MEDIA_TYPE } })
   })
 
   route(ROUTES.getMetricBuckets, async ({ params: { workspace, runId }, query }) => {

@@ -40,6 +40,11 @@ export function createPostgresDialect(config: { url: string; poolSize?: number }
     db,
     capabilities: POSTGRES_CAPABILITIES,
     ingest: createPostgresIngester(db),
-    series: new SeriesState(db, POSTGRES_CAPABILITIES.rowLocks),
+    series: new SeriesState(db, POSTGRES_CAPABILITIES.rowLocks, async (ids) => {
+      // One round trip for any number of chunks.
+      const { rows } = await sql<{ chunk_id: number; data: Uint8Array }>`select chunk_id, data from metric_chunk_data
+        where chunk_id = any(${[...ids]}::bigint[])`.execute(db)
+      return new Map(rows.map((row) => [Number(row.chunk_id), row.data]))
+    }),
   }
 }

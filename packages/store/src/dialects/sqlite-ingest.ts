@@ -8,6 +8,7 @@ import type { MetricState, WriterSteps } from '../metric-batch.js'
 import { toMetricState } from '../rows.js'
 import type { MetricsTable, StoreDatabase } from '../schema.js'
 import { chunkBatch, metricsToMerge } from '../series/ingest-chunks.js'
+import type { ChunkDataReader } from '../series/series-index.js'
 import type { IngestOutcome, MetricIngester } from './capabilities.js'
 
 interface IngestStatements {
@@ -178,4 +179,26 @@ export function createSqliteIngester(db: Kysely<StoreDatabase>, database: Databa
     return ingest(statements, batch)
   })
   return (batch) => db.connection().execute(() => Promise.resolve().then(() => inTransaction.immediate(batch)))
+}
+
+/**
+ * Reads encoded chunks by id with one cached statement (the ids as one JSON array), on Kysely's single
+ * connection so it never runs inside another caller's open transaction. A chart read fetches up to a
+ * thousand chunks at bucket edges; through the query builder that cost more than decoding them.
+ */
+export function createSqliteChunkReader(db: Kysely<StoreDatabase>, database: Database.Database): ChunkDataReader {
+  let statement: Database.Statement<[string], [number, Buffer]> | undefined
+  return (ids) =>
+    db.connection().execute(() =>
+      Promise.resolve().then(() => {
+        statement ??= database
+          .prepare<[string], [number, Buffer]>(
+            'select chunk_id, data from metric_chunk_data where chunk_id in (select value from json_each(?))',
+          )
+          .raw(true)
+        const data = new Map<number, Uint8Array>()
+        for (const [id, bytes] of statement.all(JSON.stringify(ids))) data.set(Number(id), bytes)
+        return data
+      }),
+    )
 }

@@ -13,7 +13,7 @@ import type { StoreDatabase } from '../schema.js'
 import { errorCode } from './capabilities.js'
 import type { DialectCapabilities, StoreDialect } from './capabilities.js'
 import { SeriesState } from '../series/merge.js'
-import { createSqliteIngester } from './sqlite-ingest.js'
+import { createSqliteChunkReader, createSqliteIngester } from './sqlite-ingest.js'
 
 /** How long a write waits for another process's write lock before failing with SQLITE_BUSY. */
 const BUSY_TIMEOUT_MS = 10_000
@@ -100,6 +100,6 @@ export function createSqliteDialect(config: { path: string }): StoreDialect {
     db,
     capabilities: SQLITE_CAPABILITIES,
     ingest: createSqliteIngester(db, database),
-    series: new SeriesState(db, SQLITE_CAPABILITIES.rowLocks),
+    series: new SeriesState(db, SQLITE_CAPABILITIES.rowLocks, createSqliteChunkReader(db, database)),
   }
 }

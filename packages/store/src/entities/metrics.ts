@@ -1,5 +1,13 @@
 import { sql } from 'kysely'
-import type { IngestResult, MetricBuckets, MetricPoint, MetricSummary, Page, RunWithMetrics } from '@wharf/contract'
+import type {
+  IngestResult,
+  MetricBuckets,
+  MetricColumnsPage,
+  MetricPoint,
+  MetricSummary,
+  Page,
+  RunWithMetrics,
+} from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { metricNotFound, runNotFound } from '../errors.js'
 import type {
@@ -82,34 +90,47 @@ async function requireMetric(db: Db, metric: MetricRef): Promise<MetricHead> {
   }
 }
 
-/** Raw points by ascending step (ties in logging order), paged; RUN_NOT_FOUND, METRIC_NOT_FOUND. */
-export function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions): Promise<Page<MetricPoint>> {
+/** Raw points in read order, in columns, paged; RUN_NOT_FOUND, METRIC_NOT_FOUND. */
+export function readMetricColumns(ctx: StoreDialect, options: ReadSeriesOptions): Promise<MetricColumnsPage> {
   return guard('read a metric series', async () => {
     const scope = `series:${options.runId}:${options.name}`
     const after =
       options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { step: 'number', seq: 'number' })
-    const page = await readPage(ctx.db, ctx.series.cache, () => requireMetric(ctx.db, options), {
+    const read = await readPage(ctx.db, ctx.series, () => requireMetric(ctx.db, options), {
       fromStep: options.fromStep ?? 0,
       toStep: options.toStep ?? Number.MAX_SAFE_INTEGER,
       after,
       limit: options.pageSize + 1,
     })
-    const n = Math.min(page.length, options.pageSize)
-    const items = new Array<MetricPoint>(n)
-    const { steps, times, values, texts } = page
-    for (let i = 0; i < n; i++) {
-      const text = texts?.[i] ?? null
-      const value = values[i] as number
-      items[i] = decodePoint({
-        step: steps[i] as number,
-        time: times[i] as number,
-        value: Number.isNaN(value) ? null : value,
-        text,
-      })
+    const n = Math.min(read.length, options.pageSize)
+    const page: MetricColumnsPage = {
+      steps: read.steps.subarray(0, n),
+      times: read.times.subarray(0, n),
+      values: read.values.subarray(0, n),
+      texts: read.texts === null ? null : read.texts.slice(0, n),
     }
-    if (page.length <= options.pageSize || n === 0) return { items }
-    return { items, nextPageToken: encodePageToken(scope, { step: steps[n - 1] as number, seq: page.seqs[n - 1] as number }) }
+    if (read.length > options.pageSize && n > 0) {
+      page.nextPageToken = encodePageToken(scope, { step: read.steps[n - 1] as number, seq: read.seqs[n - 1] as number })
+    }
+    return page
   })
+}
+
+/** Raw points by ascending step (ties in logging order), paged; RUN_NOT_FOUND, METRIC_NOT_FOUND. */
+export async function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions): Promise<Page<MetricPoint>> {
+  const page = await readMetricColumns(ctx, options)
+  const { steps, times, values, texts } = page
+  const items = new Array<MetricPoint>(steps.length)
+  for (let i = 0; i < steps.length; i++) {
+    const value = values[i] as number
+    items[i] = decodePoint({
+      step: steps[i] as number,
+      time: times[i] as number,
+      value: Number.isNaN(value) ? null : value,
+      text: texts?.[i] ?? null,
+    })
+  }
+  return page.nextPageToken === undefined ? { items } : { items, nextPageToken: page.nextPageToken }
 }
 
 /**
@@ -118,7 +139,7 @@ export function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOptions):
  */
 export function readMetricBuckets(ctx: StoreDialect, options: ReadBucketsOptions): Promise<MetricBuckets> {
   return guard('read metric buckets', () =>
-    readBuckets(ctx.db, ctx.series.cache, () => requireMetric(ctx.db, options), {
+    readBuckets(ctx.db, ctx.series, () => requireMetric(ctx.db, options), {
       name: options.name,
       axis: options.axis ?? 'step',
       fromStep: options.fromStep,

@@ -1,4 +1,3 @@
-import { decodeChunk } from './codec.js'
 import type { ChunkPoints } from './codec.js'
 import type { ChunkEntry, SeriesIndex } from './series-index.js'
 import { S, higherThan, isNonFinite, lowerThan } from './summary.js'
@@ -11,6 +10,8 @@ export interface BucketGrid {
   bucketOf(step: number, time: number): number
   /** Step axis: the last step of bucket `b` (a chunk's points are in step order, so a bucket's are a run). */
   lastStepOf?: (b: number) => number
+  /** Step axis: the range and bucket width, for the loop over chunk summaries. */
+  steps?: { fromStep: number; toStep: number; width: number }
   /** The one bucket holding every point of the chunk, or -1 when its points may fall in several or outside. */
   wholeChunkBucket(entry: ChunkEntry): number
   /** Whether the chunk may hold points in range. */
@@ -160,11 +161,51 @@ export async function accumulate(
   index: SeriesIndex,
   grid: BucketGrid,
   acc: BucketAccumulator,
-  data: (ids: number[]) => Promise<Map<number, Uint8Array>>,
+  data: (ids: number[], withTimes: boolean) => Promise<Map<number, ChunkPoints> | undefined>,
   startAt: number,
 ): Promise<boolean> {
   const edges: ChunkEntry[] = []
   const { entries } = index
+  if (grid.steps !== undefined) {
+    wholeChunksByStep(entries, startAt, grid.steps, acc, edges)
+  } else {
+    wholeChunks(entries, startAt, grid, acc, edges)
+  }
+  return foldEdges(edges, grid, acc, data)
+}
+
+/** Step axis: whole chunks from their summaries, the rest into `edges` (the loop of every chart read). */
+function wholeChunksByStep(
+  entries: readonly ChunkEntry[],
+  startAt: number,
+  range: { fromStep: number; toStep: number; width: number },
+  acc: BucketAccumulator,
+  edges: ChunkEntry[],
+): void {
+  const { fromStep, toStep, width } = range
+  for (let i = startAt; i < entries.length; i++) {
+    const entry = entries[i] as ChunkEntry
+    const { minStep, maxStep } = entry
+    if (minStep > toStep) break
+    if (maxStep < fromStep) continue
+    if (minStep >= fromStep && maxStep <= toStep) {
+      const b = Math.floor((minStep - fromStep) / width)
+      if (b === Math.floor((maxStep - fromStep) / width)) {
+        acc.addSummary(b, entry.summary, entry)
+        continue
+      }
+    }
+    edges.push(entry)
+  }
+}
+
+function wholeChunks(
+  entries: readonly ChunkEntry[],
+  startAt: number,
+  grid: BucketGrid,
+  acc: BucketAccumulator,
+  edges: ChunkEntry[],
+): void {
   for (let i = startAt; i < entries.length; i++) {
     const entry = entries[i] as ChunkEntry
     if (grid.beyond(entry)) break
@@ -173,13 +214,24 @@ export async function accumulate(
     if (b >= 0) acc.addSummary(b, entry.summary, entry)
     else edges.push(entry)
   }
+}
+
+async function foldEdges(
+  edges: readonly ChunkEntry[],
+  grid: BucketGrid,
+  acc: BucketAccumulator,
+  data: (ids: number[], withTimes: boolean) => Promise<Map<number, ChunkPoints> | undefined>,
+): Promise<boolean> {
   if (edges.length === 0) return true
-  const fetched = await data(edges.map((entry) => entry.id))
   const withTimes = grid.axis === 'time'
+  const decoded = await data(
+    edges.map((entry) => entry.id),
+    withTimes,
+  )
+  if (decoded === undefined) return false
   for (const entry of edges) {
-    const bytes = fetched.get(entry.id)
-    if (bytes === undefined) return false
-    const chunk = decodeChunk(bytes, { times: withTimes })
+    const chunk = decoded.get(entry.id)
+    if (chunk === undefined) return false
     if (grid.lastStepOf !== undefined) {
       addByRuns(grid, grid.lastStepOf, acc, chunk)
       continue

@@ -4,7 +4,8 @@ import type { StoreDatabase } from '../schema.js'
 import { appendPoints, encodeChunks, isSmallChunk, SMALL_CHUNK_POINTS, sortReadOrder } from './chunks.js'
 import type { SeriesPoint } from './chunks.js'
 import { decodeChunk } from './codec.js'
-import { SeriesIndexCache, readChunkData } from './series-index.js'
+import { DecodedChunkCache, SeriesIndexCache, readChunkData } from './series-index.js'
+import type { ChunkDataReader } from './series-index.js'
 
 /**
  * Merges the small chunks of one metric into full ones, in one transaction that holds the metric's row
@@ -85,14 +86,22 @@ export async function mergeMetric(db: Kysely<StoreDatabase>, metricId: number, r
  */
 export class SeriesState {
   readonly cache = new SeriesIndexCache()
+  /** Decoded chunks for reads: about 40 bytes a point, so some 80 MB at most. */
+  readonly decoded = new DecodedChunkCache(2_000_000)
   private readonly queue = new Set<number>()
   private running: Promise<void> | undefined
   private closed = false
 
+  /** Reads encoded chunks for chart and raw reads: the engine's fastest way (see the dialects). */
+  readonly readData: ChunkDataReader
+
   constructor(
     private readonly db: Kysely<StoreDatabase>,
     private readonly rowLocks: boolean,
-  ) {}
+    readData?: ChunkDataReader,
+  ) {
+    this.readData = readData ?? ((ids) => readChunkData(db, ids))
+  }
 
   /** Queues metrics for a background merge. */
   schedule(metricIds: readonly number[]): void {

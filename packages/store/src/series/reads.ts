@@ -5,11 +5,10 @@ import { BucketAccumulator, accumulate } from './buckets.js'
 import type { BucketGrid } from './buckets.js'
 import { sortReadOrder } from './chunks.js'
 import type { SeriesPoint } from './chunks.js'
-import { decodeChunk } from './codec.js'
 import type { ChunkPoints } from './codec.js'
 import { S } from './summary.js'
-import { firstOverlapping, loadSeriesIndex, readChunkData } from './series-index.js'
-import type { ChunkEntry, SeriesIndex, SeriesIndexCache } from './series-index.js'
+import { decodedChunks, firstOverlapping, loadSeriesIndex } from './series-index.js'
+import type { ChunkDataReader, ChunkEntry, DecodedChunkCache, SeriesIndex, SeriesIndexCache } from './series-index.js'
 
 /** A metric as reads find it in the `metrics` table. */
 export interface MetricHead {
@@ -59,6 +58,7 @@ function stepGrid(fromStep: number, toStep: number, buckets: number): { grid: Bu
     buckets: size,
     bucketOf,
     lastStepOf: (b) => Math.min(toStep, fromStep + (b + 1) * width - 1),
+    steps: { fromStep, toStep, width },
     wholeChunkBucket: (entry) => {
       if (entry.minStep < fromStep || entry.maxStep > toStep) return -1
       const b = bucketOf(entry.minStep)
@@ -133,12 +133,13 @@ function toBuckets(acc: BucketAccumulator, bounds: (b: number, bucket: MetricBuc
 /** A chart read: exact per-bucket answers from chunk summaries, decoding only the chunks at bucket edges. */
 export function readBuckets(
   db: Db,
-  cache: SeriesIndexCache,
+  series: { cache: SeriesIndexCache; readData: ChunkDataReader; decoded: DecodedChunkCache },
   head: () => Promise<MetricHead>,
   request: BucketRequest,
 ): Promise<MetricBuckets> {
   const buckets = Math.max(1, Math.floor(request.buckets))
-  const data = (ids: number[]) => readChunkData(db, ids)
+  const { cache } = series
+  const data = (ids: number[], withTimes: boolean) => decodedChunks(ids, withTimes, series)
   return withIndex(db, cache, head, async (index, metric) => {
     const fromStep = request.fromStep ?? 0
     if (request.axis === 'step') {
@@ -303,12 +304,12 @@ function collect(pieces: readonly Piece[], limit: number): PageColumns {
  */
 export function readPage(
   db: Db,
-  cache: SeriesIndexCache,
+  series: { cache: SeriesIndexCache; readData: ChunkDataReader; decoded: DecodedChunkCache },
   head: () => Promise<MetricHead>,
   request: PageRequest,
 ): Promise<PageColumns> {
   const start = Math.max(request.fromStep, request.after?.step ?? 0)
-  return withIndex(db, cache, head, async (index) => {
+  return withIndex(db, series.cache, head, async (index) => {
     const { entries } = index
     let i = firstOverlapping(index, start)
     const pieces: Piece[] = []
@@ -332,14 +333,16 @@ export function readPage(
       }
       if (i >= entries.length) done = true
       if (batch.length === 0) continue
-      const fetched = await readChunkData(
-        db,
+      const decoded = await decodedChunks(
         batch.map((entry) => entry.id),
+        true,
+        series,
       )
+      if (decoded === undefined) return undefined
       for (const entry of batch) {
-        const bytes = fetched.get(entry.id)
-        if (bytes === undefined) return undefined
-        const piece = pieceOf(decodeChunk(bytes), request)
+        const chunk = decoded.get(entry.id)
+        if (chunk === undefined) return undefined
+        const piece = pieceOf(chunk, request)
         pieces.push(piece)
         wantedCount += piece.to - piece.from
       }

@@ -1,5 +1,7 @@
 import { sql } from 'kysely'
 import type { Db } from '../entities/shared.js'
+import { decodeChunk } from './codec.js'
+import type { ChunkPoints } from './codec.js'
 import { SUMMARY_LENGTH, unpackSummary } from './summary.js'
 
 /** One chunk as reads see it: bounds and summary (see `summary.ts`). */
@@ -174,7 +176,10 @@ export function firstOverlapping(index: SeriesIndex, fromStep: number): number {
   return lo
 }
 
-/** The encoded points of chunks, by id; a chunk merged away meanwhile is missing from the map. */
+/** Reads encoded chunks by id; a chunk merged away meanwhile is missing from the map. */
+export type ChunkDataReader = (ids: readonly number[]) => Promise<Map<number, Uint8Array>>
+
+/** The encoded points of chunks, by id, through Kysely (any engine, inside a transaction too). */
 export async function readChunkData(db: Db, ids: readonly number[]): Promise<Map<number, Uint8Array>> {
   const data = new Map<number, Uint8Array>()
   for (let from = 0; from < ids.length; from += 500) {
@@ -183,4 +188,68 @@ export async function readChunkData(db: Db, ids: readonly number[]): Promise<Map
     for (const row of rows) data.set(Number(row.chunk_id), row.data)
   }
   return data
+}
+
+/**
+ * Decoded chunks by id, least recently used dropped first, bounded by points. A chunk's points never
+ * change (a merge writes new chunks under new ids), so an entry never goes stale. Chart reads decode
+ * the chunks at bucket edges; a chart re-read while live, or zoomed back and forth, finds them here.
+ */
+export class DecodedChunkCache {
+  private readonly chunks = new Map<number, ChunkPoints>()
+  private points = 0
+
+  constructor(private readonly maxPoints: number) {}
+
+  /** A cached chunk, decoded with times when `withTimes`. */
+  get(id: number, withTimes: boolean): ChunkPoints | undefined {
+    const chunk = this.chunks.get(id)
+    if (chunk === undefined || (withTimes && chunk.times.length !== chunk.length)) return undefined
+    this.chunks.delete(id)
+    this.chunks.set(id, chunk)
+    return chunk
+  }
+
+  set(id: number, chunk: ChunkPoints): void {
+    const old = this.chunks.get(id)
+    if (old !== undefined) {
+      this.chunks.delete(id)
+      this.points -= old.length
+    }
+    this.chunks.set(id, chunk)
+    this.points += chunk.length
+    for (const [oldest, entry] of this.chunks) {
+      if (this.points <= this.maxPoints) break
+      this.chunks.delete(oldest)
+      this.points -= entry.length
+    }
+  }
+}
+
+/**
+ * Decoded chunks by id: from the cache, the rest read with `readData` and decoded (with times when
+ * asked). Returns undefined when a chunk was merged away meanwhile.
+ */
+export async function decodedChunks(
+  ids: readonly number[],
+  withTimes: boolean,
+  source: { readData: ChunkDataReader; decoded: DecodedChunkCache },
+): Promise<Map<number, ChunkPoints> | undefined> {
+  const out = new Map<number, ChunkPoints>()
+  const missing: number[] = []
+  for (const id of ids) {
+    const chunk = source.decoded.get(id, withTimes)
+    if (chunk === undefined) missing.push(id)
+    else out.set(id, chunk)
+  }
+  if (missing.length === 0) return out
+  const data = await source.readData(missing)
+  for (const id of missing) {
+    const bytes = data.get(id)
+    if (bytes === undefined) return undefined
+    const chunk = decodeChunk(bytes, { times: withTimes })
+    source.decoded.set(id, chunk)
+    out.set(id, chunk)
+  }
+  return out
 }
