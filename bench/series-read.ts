@@ -1,7 +1,7 @@
 import http from 'node:http'
 import path from 'node:path'
 import Database from 'better-sqlite3'
-import type { MetricPoint, Page } from '@wharf/contract'
+import { decodeSeriesColumns, type MetricPoint, type Page } from '@wharf/contract'
 import { compared, median, startServerProcess, tempDir, type Bench } from './harness.js'
 import { assertStored, createRun, getJson, ingestSeries, jitteredClock, lossCurve } from './metrics-support.js'
 
@@ -30,6 +30,42 @@ async function readWholeSeries(agent: http.Agent, base: string): Promise<number>
   const took = performance.now() - started
   if (count !== POINTS) throw new Error(`the series read back ${count} points, expected ${POINTS}`)
   return took
+}
+
+/** Reads the whole series as MessagePack float64 columns (format=msgpack, what the client's getMetricColumns does). */
+async function readWholeColumns(agent: http.Agent, base: string): Promise<number> {
+  const started = performance.now()
+  let token: string | undefined
+  let count = 0
+  do {
+    const query = `&format=msgpack${token === undefined ? '' : `&pageToken=${encodeURIComponent(token)}`}`
+    const page = decodeSeriesColumns(await getBytes(agent, `${base}${query}`))
+    for (const step of page.steps) {
+      if (step !== count) throw new Error(`point ${count} of the series has step ${step}`)
+      count++
+    }
+    token = page.nextPageToken
+  } while (token !== undefined)
+  const took = performance.now() - started
+  if (count !== POINTS) throw new Error(`the series read back ${count} points, expected ${POINTS}`)
+  return took
+}
+
+/** GETs a body as bytes over a keep-alive agent. */
+function getBytes(agent: http.Agent, url: string): Promise<Uint8Array> {
+  return new Promise((resolve, reject) => {
+    http
+      .get(url, { agent }, (response) => {
+        const chunks: Buffer[] = []
+        response.on('data', (chunk: Buffer) => chunks.push(chunk))
+        response.on('end', () =>
+          response.statusCode === 200
+            ? resolve(Buffer.concat(chunks))
+            : reject(new Error(`GET ${url}: ${response.statusCode} ${Buffer.concat(chunks).toString()}`)),
+        )
+      })
+      .on('error', reject)
+  })
 }
 
 /** The baseline: the same rows in the row-per-point layout, read in step order with raw better-sqlite3. */
@@ -72,13 +108,25 @@ export const seriesReadBench: Bench = {
       await readWholeSeries(agent, base) // warm-up: JIT, connection, page cache
       const times: number[] = []
       for (let r = 0; r < ROUNDS; r++) times.push(await readWholeSeries(agent, base))
+      await readWholeColumns(agent, base)
+      const columnTimes: number[] = []
+      for (let r = 0; r < ROUNDS; r++) columnTimes.push(await readWholeColumns(agent, base))
+      const raw = median(rawReadTimes(tmp.dir))
       return [
         compared({
           bench: 'metrics.series.read',
           unit: 'ms',
           value: median(times),
-          baseline: { name: 'sqlite.raw.select', value: median(rawReadTimes(tmp.dir)) },
-          extra: { points: POINTS, pageSize: PAGE_SIZE, rounds: ROUNDS },
+          baseline: { name: 'sqlite.raw.select', value: raw },
+          extra: { points: POINTS, pageSize: PAGE_SIZE, rounds: ROUNDS, format: 'json' },
+          digits: 1,
+        }),
+        compared({
+          bench: 'metrics.series.read.msgpack',
+          unit: 'ms',
+          value: median(columnTimes),
+          baseline: { name: 'sqlite.raw.select', value: raw },
+          extra: { points: POINTS, pageSize: PAGE_SIZE, rounds: ROUNDS, format: 'msgpack', target: 'ms<=30' },
           digits: 1,
         }),
       ]

@@ -296,6 +296,17 @@ function collect(pieces: readonly Piece[], limit: number): PageColumns {
   return out
 }
 
+/** The step of the point at `position` in read order. */
+function stepAt(pieces: readonly Piece[], position: number): number {
+  if (!inOrder(pieces)) return collect(pieces, position + 1).steps[position] as number
+  let left = position
+  for (const { chunk, from, to } of pieces) {
+    if (left < to - from) return chunk.steps[from + left] as number
+    left -= to - from
+  }
+  throw new Error(`a page has no point ${position}`)
+}
+
 /**
  * Up to `limit` raw points in read order, in columns. Chunks are taken by first step until they hold
  * enough points, then any chunk that starts at or before the last point taken (chunks of out-of-order
@@ -346,10 +357,7 @@ export function readPage(
         pieces.push(piece)
         wantedCount += piece.to - piece.from
       }
-      if (wantedCount >= request.limit) {
-        const page = collect(pieces, request.limit)
-        cutoff = page.steps[request.limit - 1] as number
-      }
+      if (wantedCount >= request.limit) cutoff = stepAt(pieces, request.limit - 1)
     }
     return collect(pieces, request.limit)
   })
