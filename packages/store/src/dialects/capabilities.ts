@@ -13,6 +13,11 @@ export interface SchemaTypes {
   idType: ColumnType
   /** Turns a column of `idType` into the auto-numbered primary key. */
   idColumn: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
+  /**
+   * Like `idColumn`, but an id is never given out again after its row is deleted (SQLite reuses the
+   * highest rowid otherwise): caches keyed by id rely on it.
+   */
+  neverReusedIdColumn: (column: ColumnDefinitionBuilder) => ColumnDefinitionBuilder
   /** Text that sorts and compares by code point, so keyset paging agrees with ORDER BY on every engine. */
   keyText: ColumnType
   /** Columns of the metric point index used for ordered, keyset-paged reads. */

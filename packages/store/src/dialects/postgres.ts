@@ -14,6 +14,8 @@ export const POSTGRES_CAPABILITIES: DialectCapabilities = {
   schema: {
     idType: 'bigint',
     idColumn: (column) => column.primaryKey().generatedByDefaultAsIdentity(),
+    // An identity never gives a number out twice.
+    neverReusedIdColumn: (column) => column.primaryKey().generatedByDefaultAsIdentity(),
     // Byte order, as SQLite compares, whatever the database's locale.
     keyText: sql`text collate "C"`,
     pointIndexColumns: ['metric_id', 'step', 'id'],

@@ -64,6 +64,7 @@ export const SQLITE_CAPABILITIES: DialectCapabilities = {
     idType: 'integer',
     // INTEGER PRIMARY KEY makes the column the rowid: no second index, the fastest insert layout.
     idColumn: (column) => column.primaryKey(),
+    neverReusedIdColumn: (column) => column.primaryKey().autoIncrement(),
     keyText: 'text',
     // A SQLite index entry already ends with the rowid, so (metric_id, step) orders ties by id.
     pointIndexColumns: ['metric_id', 'step'],

@@ -22,7 +22,7 @@ interface PointRow {
  * so points of equal step keep their order. The `metric_points` table is dropped at the end.
  */
 export function createMetricChunksMigration(types: SchemaTypes): Migration {
-  const { idType, idColumn, keyText, bytesType } = types
+  const { idType, neverReusedIdColumn, keyText, bytesType } = types
   return {
     async up(db: Kysely<unknown>): Promise<void> {
       for (const column of ['next_seq', 'version', 'merge_generation', 'small_chunks']) {
@@ -33,7 +33,8 @@ export function createMetricChunksMigration(types: SchemaTypes): Migration {
       }
       await db.schema
         .createTable('metric_chunks')
-        .addColumn('id', idType, idColumn)
+        // Chunk ids are never reused: decoded chunks are cached by id (a chunk's points never change).
+        .addColumn('id', idType, neverReusedIdColumn)
         .addColumn('metric_id', 'bigint', (c) => c.notNull())
         .addColumn('min_step', 'bigint', (c) => c.notNull())
         .addColumn('max_step', 'bigint', (c) => c.notNull())
@@ -46,7 +47,8 @@ export function createMetricChunksMigration(types: SchemaTypes): Migration {
       await db.schema.createIndex('metric_chunks_by_step').on('metric_chunks').columns(['metric_id', 'min_step']).execute()
       await db.schema
         .createTable('metric_chunk_data')
-        .addColumn('chunk_id', 'bigint', (c) => c.primaryKey())
+        // idType: on SQLite the primary key is then the rowid itself, with no second index.
+        .addColumn('chunk_id', idType, (c) => c.primaryKey())
         .addColumn('data', bytesType, (c) => c.notNull())
         .execute()
       await db.schema
