@@ -50,11 +50,11 @@ export function batchMetricNames(points: readonly MetricPointIn[]): string[] {
  * locked summary of every name in the batch; it is updated in place. Returns the rows to insert.
  */
 export function applyBatch(
-  points: readonly MetricPointIn[],
-  receivedAt: number,
+  batch: { points: readonly MetricPointIn[]; receivedAt: number },
   states: ReadonlyMap<string, MetricState>,
   writerSteps?: WriterSteps,
 ): PointRow[] {
+  const { points, receivedAt } = batch
   const rows: PointRow[] = new Array<PointRow>(points.length)
   for (let i = 0; i < points.length; i++) {
     const point = points[i] as MetricPointIn

@@ -223,7 +223,7 @@ export function createPostgresIngester(db: Kysely<StoreDatabase>): MetricIngeste
         locked = await lockMetrics(trx, batch, names)
       }
       const { states, writerSteps } = locked
-      const rows = applyBatch(batch.points, batch.receivedAt, states, writerSteps)
+      const rows = applyBatch(batch, states, writerSteps)
       const added = chunkBatch(rows, states)
       await insertChunks(trx, added)
       await saveSummaries(trx, states.values(), writerStepsCte(batch.writerId, writerSteps, states))

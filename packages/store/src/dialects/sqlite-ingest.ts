@@ -122,7 +122,7 @@ function ingest(statements: IngestStatements, batch: IngestBatch): IngestOutcome
 
   const states = loadMetrics(statements, batch)
   const writerSteps = writerId === undefined ? undefined : loadWriterSteps(statements, writerId, states)
-  const rows = applyBatch(points, batch.receivedAt, states, writerSteps)
+  const rows = applyBatch(batch, states, writerSteps)
   const added = chunkBatch(rows, states)
   for (const { state, chunks } of added) {
     for (const chunk of chunks) {

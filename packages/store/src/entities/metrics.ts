@@ -96,12 +96,15 @@ export function readMetricColumns(ctx: StoreDialect, options: ReadSeriesOptions)
     const scope = `series:${options.runId}:${options.name}`
     const after =
       options.pageToken === undefined ? undefined : decodePageToken(options.pageToken, scope, { step: 'number', seq: 'number' })
-    const read = await readPage(ctx.db, ctx.series, () => requireMetric(ctx.db, options), {
-      fromStep: options.fromStep ?? 0,
-      toStep: options.toStep ?? Number.MAX_SAFE_INTEGER,
-      after,
-      limit: options.pageSize + 1,
-    })
+    const read = await readPage(
+      { db: ctx.db, series: ctx.series, head: () => requireMetric(ctx.db, options) },
+      {
+        fromStep: options.fromStep ?? 0,
+        toStep: options.toStep ?? Number.MAX_SAFE_INTEGER,
+        after,
+        limit: options.pageSize + 1,
+      },
+    )
     const n = Math.min(read.length, options.pageSize)
     const page: MetricColumnsPage = {
       steps: read.steps.subarray(0, n),
@@ -139,15 +142,18 @@ export async function readMetricSeries(ctx: StoreDialect, options: ReadSeriesOpt
  */
 export function readMetricBuckets(ctx: StoreDialect, options: ReadBucketsOptions): Promise<MetricBuckets> {
   return guard('read metric buckets', () =>
-    readBuckets(ctx.db, ctx.series, () => requireMetric(ctx.db, options), {
-      name: options.name,
-      axis: options.axis ?? 'step',
-      fromStep: options.fromStep,
-      toStep: options.toStep,
-      fromTime: options.fromTime,
-      toTime: options.toTime,
-      buckets: options.buckets,
-    }),
+    readBuckets(
+      { db: ctx.db, series: ctx.series, head: () => requireMetric(ctx.db, options) },
+      {
+        name: options.name,
+        axis: options.axis ?? 'step',
+        fromStep: options.fromStep,
+        toStep: options.toStep,
+        fromTime: options.fromTime,
+        toTime: options.toTime,
+        buckets: options.buckets,
+      },
+    ),
   )
 }
 

@@ -59,6 +59,7 @@ export class BucketAccumulator {
   }
 
   /** Adds one numeric point. */
+  // eslint-disable-next-line max-params -- per point or per chunk on every chart read: no object to allocate
   addPoint(b: number, step: number, seq: number, time: number, value: number): void {
     const time0 = this.axis === 'time'
     this.take(b, 1, isNonFinite(value) ? 1 : 0, value, value, step, step)
@@ -70,6 +71,7 @@ export class BucketAccumulator {
    * Adds the numeric points [from, to) of a decoded chunk, all in bucket `b`, in read order (step axis):
    * one pass for count and min/max, then the first and last of the run offered once.
    */
+  // eslint-disable-next-line max-params -- per point or per chunk on every chart read: no object to allocate
   addRun(b: number, chunk: ChunkPoints, from: number, to: number): void {
     const { steps, seqs, values, texts } = chunk
     let count = 0
@@ -110,6 +112,7 @@ export class BucketAccumulator {
     }
   }
 
+  // eslint-disable-next-line max-params -- per point or per chunk on every chart read: no object to allocate
   private take(b: number, n: number, nonFinite: number, min: number, max: number, minStep: number, maxStep: number): void {
     this.count[b] = (this.count[b] as number) + n
     this.nonFinite[b] = (this.nonFinite[b] as number) + nonFinite
@@ -119,6 +122,7 @@ export class BucketAccumulator {
     if (maxStep > (this.maxStep[b] as number)) this.maxStep[b] = maxStep
   }
 
+  // eslint-disable-next-line max-params -- per point or per chunk on every chart read: no object to allocate
   private offerFirst(b: number, k1: number, k2: number, k3: number, value: number): void {
     const f = this.first
     const o = b * 4
@@ -135,6 +139,7 @@ export class BucketAccumulator {
     }
   }
 
+  // eslint-disable-next-line max-params -- per point or per chunk on every chart read: no object to allocate
   private offerLast(b: number, k1: number, k2: number, k3: number, value: number): void {
     const l = this.last
     const o = b * 4
@@ -152,36 +157,42 @@ export class BucketAccumulator {
   }
 }
 
+/** Reads decoded chunks by id (undefined when one was merged away meanwhile). */
+export type DecodedReader = (ids: number[], withTimes: boolean) => Promise<Map<number, ChunkPoints> | undefined>
+
+/** Where a chart read folds its chunks: the answers so far, and how to decode the chunks at edges. */
+export interface FoldTarget {
+  acc: BucketAccumulator
+  data: DecodedReader
+}
+
+/** One pass over a series' summaries from `startAt`: whole chunks folded, the rest kept as `edges`. */
+interface SummaryScan {
+  entries: readonly ChunkEntry[]
+  startAt: number
+  acc: BucketAccumulator
+  edges: ChunkEntry[]
+}
+
 /**
- * Folds every chunk of `index` that overlaps the grid into `acc`: whole chunks from their summaries,
- * the others (at bucket edges) decoded point by point. `data` fetches encoded chunks by id; it
- * returns undefined when one was merged away meanwhile, and the caller reads again.
+ * Folds every chunk of `index` (from entry `startAt`) that overlaps the grid into `target.acc`: whole
+ * chunks from their summaries, the others (at bucket edges) decoded point by point. Returns false when
+ * a chunk was merged away meanwhile, and the caller reads again.
  */
 export async function accumulate(
   index: SeriesIndex,
   grid: BucketGrid,
-  acc: BucketAccumulator,
-  data: (ids: number[], withTimes: boolean) => Promise<Map<number, ChunkPoints> | undefined>,
-  startAt: number,
+  target: FoldTarget & { startAt: number },
 ): Promise<boolean> {
-  const edges: ChunkEntry[] = []
-  const { entries } = index
-  if (grid.steps !== undefined) {
-    wholeChunksByStep(entries, startAt, grid.steps, acc, edges)
-  } else {
-    wholeChunks(entries, startAt, grid, acc, edges)
-  }
-  return foldEdges(edges, grid, acc, data)
+  const scan: SummaryScan = { entries: index.entries, startAt: target.startAt, acc: target.acc, edges: [] }
+  if (grid.steps !== undefined) wholeChunksByStep(scan, grid.steps)
+  else wholeChunks(scan, grid)
+  return foldEdges(scan.edges, grid, target)
 }
 
 /** Step axis: whole chunks from their summaries, the rest into `edges` (the loop of every chart read). */
-function wholeChunksByStep(
-  entries: readonly ChunkEntry[],
-  startAt: number,
-  range: { fromStep: number; toStep: number; width: number },
-  acc: BucketAccumulator,
-  edges: ChunkEntry[],
-): void {
+function wholeChunksByStep(scan: SummaryScan, range: { fromStep: number; toStep: number; width: number }): void {
+  const { entries, startAt, acc, edges } = scan
   const { fromStep, toStep, width } = range
   for (let i = startAt; i < entries.length; i++) {
     const entry = entries[i] as ChunkEntry
@@ -199,13 +210,8 @@ function wholeChunksByStep(
   }
 }
 
-function wholeChunks(
-  entries: readonly ChunkEntry[],
-  startAt: number,
-  grid: BucketGrid,
-  acc: BucketAccumulator,
-  edges: ChunkEntry[],
-): void {
+function wholeChunks(scan: SummaryScan, grid: BucketGrid): void {
+  const { entries, startAt, acc, edges } = scan
   for (let i = startAt; i < entries.length; i++) {
     const entry = entries[i] as ChunkEntry
     if (grid.beyond(entry)) break
@@ -216,15 +222,11 @@ function wholeChunks(
   }
 }
 
-async function foldEdges(
-  edges: readonly ChunkEntry[],
-  grid: BucketGrid,
-  acc: BucketAccumulator,
-  data: (ids: number[], withTimes: boolean) => Promise<Map<number, ChunkPoints> | undefined>,
-): Promise<boolean> {
+async function foldEdges(edges: readonly ChunkEntry[], grid: BucketGrid, target: FoldTarget): Promise<boolean> {
   if (edges.length === 0) return true
+  const { acc } = target
   const withTimes = grid.axis === 'time'
-  const decoded = await data(
+  const decoded = await target.data(
     edges.map((entry) => entry.id),
     withTimes,
   )
@@ -233,7 +235,7 @@ async function foldEdges(
     const chunk = decoded.get(entry.id)
     if (chunk === undefined) return false
     if (grid.lastStepOf !== undefined) {
-      addByRuns(grid, grid.lastStepOf, acc, chunk)
+      addByRuns(grid, acc, chunk)
       continue
     }
     const { steps, seqs, times, values, texts } = chunk
@@ -249,8 +251,9 @@ async function foldEdges(
 }
 
 /** Step axis: a decoded chunk's points are in step order, so each bucket's share is one run. */
-function addByRuns(grid: BucketGrid, lastStepOf: (b: number) => number, acc: BucketAccumulator, chunk: ChunkPoints): void {
+function addByRuns(grid: BucketGrid, acc: BucketAccumulator, chunk: ChunkPoints): void {
   const { steps, length } = chunk
+  const lastStepOf = grid.lastStepOf ?? ((b: number) => b)
   let i = 0
   while (i < length) {
     const b = grid.bucketOf(steps[i] as number, 0)

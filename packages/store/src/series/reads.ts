@@ -29,16 +29,23 @@ export interface BucketRequest {
   buckets: number
 }
 
+/** What a read works from: the database, the store's series caches, and the metric's row (read each attempt). */
+export interface SeriesSource {
+  db: Db
+  series: { cache: SeriesIndexCache; readData: ChunkDataReader; decoded: DecodedChunkCache }
+  head: () => Promise<MetricHead>
+}
+
 /** Reads that meet a merge start again; after this many tries the error says so. */
 const ATTEMPTS = 5
 
 /** Runs `read` over an up-to-date index, again from a fresh one when a merge removed a chunk it needed. */
 async function withIndex<T>(
-  db: Db,
-  cache: SeriesIndexCache,
-  head: () => Promise<MetricHead>,
+  source: SeriesSource,
   read: (index: SeriesIndex, metric: MetricHead) => Promise<T | undefined>,
 ): Promise<T> {
+  const { db, series, head } = source
+  const { cache } = series
   for (let attempt = 0; attempt < ATTEMPTS; attempt++) {
     const metric = await head()
     const index = await loadSeriesIndex(db, cache, metric)
@@ -131,16 +138,10 @@ function toBuckets(acc: BucketAccumulator, bounds: (b: number, bucket: MetricBuc
 }
 
 /** A chart read: exact per-bucket answers from chunk summaries, decoding only the chunks at bucket edges. */
-export function readBuckets(
-  db: Db,
-  series: { cache: SeriesIndexCache; readData: ChunkDataReader; decoded: DecodedChunkCache },
-  head: () => Promise<MetricHead>,
-  request: BucketRequest,
-): Promise<MetricBuckets> {
+export function readBuckets(source: SeriesSource, request: BucketRequest): Promise<MetricBuckets> {
   const buckets = Math.max(1, Math.floor(request.buckets))
-  const { cache } = series
-  const data = (ids: number[], withTimes: boolean) => decodedChunks(ids, withTimes, series)
-  return withIndex(db, cache, head, async (index, metric) => {
+  const data = (ids: number[], withTimes: boolean) => decodedChunks(ids, withTimes, source.series)
+  return withIndex(source, async (index, metric) => {
     const fromStep = request.fromStep ?? 0
     if (request.axis === 'step') {
       const toStep = request.toStep ?? Math.max(metric.lastStep, 0)
@@ -149,7 +150,7 @@ export function readBuckets(
       const { grid, width, size } = stepGrid(fromStep, toStep, buckets)
       result.bucketWidth = width
       const acc = new BucketAccumulator(size, 'step')
-      if (!(await accumulate(index, grid, acc, data, firstOverlapping(index, fromStep)))) return undefined
+      if (!(await accumulate(index, grid, { acc, data, startAt: firstOverlapping(index, fromStep) }))) return undefined
       result.buckets = toBuckets(acc, (b, bucket) => {
         bucket.fromStep = fromStep + b * width
         bucket.toStep = Math.min(toStep, fromStep + (b + 1) * width - 1)
@@ -174,7 +175,7 @@ export function readBuckets(
     const { grid, width } = timeGrid({ fromStep, toStep, fromTime, toTime }, buckets)
     result.bucketWidth = width
     const acc = new BucketAccumulator(buckets, 'time')
-    if (!(await accumulate(index, grid, acc, data, firstOverlapping(index, fromStep)))) return undefined
+    if (!(await accumulate(index, grid, { acc, data, startAt: firstOverlapping(index, fromStep) }))) return undefined
     result.buckets = toBuckets(acc, (b, bucket) => {
       bucket.fromStep = acc.minStep[b] as number
       bucket.toStep = acc.maxStep[b] as number
@@ -313,14 +314,10 @@ function stepAt(pieces: readonly Piece[], position: number): number {
  * steps overlap) is added too, so no point that sorts earlier is left behind. Chunks that do not
  * overlap (the usual case) are copied as they are; overlapping ones are merged point by point.
  */
-export function readPage(
-  db: Db,
-  series: { cache: SeriesIndexCache; readData: ChunkDataReader; decoded: DecodedChunkCache },
-  head: () => Promise<MetricHead>,
-  request: PageRequest,
-): Promise<PageColumns> {
+export function readPage(source: SeriesSource, request: PageRequest): Promise<PageColumns> {
+  const { series } = source
   const start = Math.max(request.fromStep, request.after?.step ?? 0)
-  return withIndex(db, series.cache, head, async (index) => {
+  return withIndex(source, async (index) => {
     const { entries } = index
     let i = firstOverlapping(index, start)
     const pieces: Piece[] = []
