@@ -45,6 +45,12 @@ export function createMetricChunksMigration(types: SchemaTypes): Migration {
         .addColumn('summary', bytesType, (c) => c.notNull())
         .execute()
       await db.schema.createIndex('metric_chunks_by_step').on('metric_chunks').columns(['metric_id', 'min_step']).execute()
+      // A cached series index is brought up to date with the chunks added after its version.
+      await db.schema
+        .createIndex('metric_chunks_by_version')
+        .on('metric_chunks')
+        .columns(['metric_id', 'added_version'])
+        .execute()
       await db.schema
         .createTable('metric_chunk_data')
         // idType: on SQLite the primary key is then the rowid itself, with no second index.
@@ -80,7 +86,7 @@ async function moveMetric(db: Kysely<unknown>, metricId: number): Promise<void> 
   for (;;) {
     const page = await sql<PointRow>`select id, step, "time", "value", "text" from metric_points
       where metric_id = ${metricId}
-        ${after === undefined ? sql`` : sql`and (step > ${after.step} or (step = ${after.step} and id > ${after.id}))`}
+        ${after === undefined ? sql`` : sql`and step >= ${after.step} and (step > ${after.step} or (step = ${after.step} and id > ${after.id}))`}
       order by step, id limit ${PAGE}`.execute(db)
     for (const row of page.rows) {
       const seq = Number(row.id)

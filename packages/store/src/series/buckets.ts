@@ -99,10 +99,19 @@ export class BucketAccumulator {
   }
 
   /** Adds a whole chunk from its summary (time axis: only chunks whose times follow read order). */
-  addSummary(b: number, s: Float64Array, entry: ChunkEntry): void {
+  addSummary(b: number, s: Float64Array): void {
     const numeric = s[S.Numeric] as number
     if (numeric === 0) return
-    this.take(b, numeric, s[S.NonFinite] as number, s[S.Min] as number, s[S.Max] as number, entry.minStep, entry.maxStep)
+    // The numeric points' steps (a chunk's bounds may be text points'): the chunk is in step order.
+    this.take(
+      b,
+      numeric,
+      s[S.NonFinite] as number,
+      s[S.Min] as number,
+      s[S.Max] as number,
+      s[S.FirstStep] as number,
+      s[S.LastStep] as number,
+    )
     if (this.axis === 'time') {
       this.offerFirst(b, s[S.FirstTime] as number, s[S.FirstStep] as number, s[S.FirstSeq] as number, s[S.FirstValue] as number)
       this.offerLast(b, s[S.LastTime] as number, s[S.LastStep] as number, s[S.LastSeq] as number, s[S.LastValue] as number)
@@ -202,7 +211,7 @@ function wholeChunksByStep(scan: SummaryScan, range: { fromStep: number; toStep:
     if (minStep >= fromStep && maxStep <= toStep) {
       const b = Math.floor((minStep - fromStep) / width)
       if (b === Math.floor((maxStep - fromStep) / width)) {
-        acc.addSummary(b, entry.summary, entry)
+        acc.addSummary(b, entry.summary)
         continue
       }
     }
@@ -217,7 +226,7 @@ function wholeChunks(scan: SummaryScan, grid: BucketGrid): void {
     if (grid.beyond(entry)) break
     if (!grid.overlaps(entry)) continue
     const b = grid.wholeChunkBucket(entry)
-    if (b >= 0) acc.addSummary(b, entry.summary, entry)
+    if (b >= 0) acc.addSummary(b, entry.summary)
     else edges.push(entry)
   }
 }
