@@ -1,23 +1,12 @@
 import { decodeChunk, encodeChunk, type ChunkPoints } from '../packages/store/src/series/codec.js'
 import { compared, median, type Bench, type BenchResult } from './harness.js'
+import { seededRandom as createRandom } from '@wharf/contract/test-support'
 
 const POINTS = 1024
 const CHUNKS = 16
 const ROUNDS = Number(process.env.WHARF_BENCH_ROUNDS ?? 7)
 // Each timed pass decodes about this many points, long enough for the timer and short enough to repeat.
 const POINTS_PER_PASS = 2_000_000
-
-/** A seeded generator (mulberry32): the same chunks on every run. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 type Shape = (seed: number) => ChunkPoints
 

@@ -3,21 +3,11 @@ import { randomBytes } from 'node:crypto'
 import pg from 'pg'
 import type { BenchResult } from './harness.js'
 import { post } from './ingest.js'
+import { seededRandom } from '@wharf/contract/test-support'
+export { seededRandom }
 
 /** The PostgreSQL server the PostgreSQL benches use; WHARF_BENCH_DATABASE_URL overrides it. */
 export const BENCH_POSTGRES_URL = process.env.WHARF_BENCH_DATABASE_URL ?? 'postgres://postgres@127.0.0.1:5432/postgres'
-
-/** A seeded generator of numbers in [0, 1) (mulberry32): the same series and zooms on every run. */
-export function seededRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
 
 /** A number in [0, 1) that depends only on `seed` and `index`: data that is the same whatever order it is made in. */
 export function noiseAt(seed: number, index: number): number {

@@ -6,18 +6,7 @@ import { parseMetricBatch } from './metric-validation.js'
 import { decodeMsgpackBody, encodeMetricBatch, isMsgpackMediaType } from './metric-wire.js'
 import type { MetricBatch, MetricSeriesIn } from './schemas.js'
 import { thrownCodeOf } from './test-support/index.js'
-
-/** A small seeded generator (mulberry32), so a failing case can be replayed from its seed. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom as seeded } from './test-support/index.js'
 
 const AWKWARD = [0, -0, 1e-310, -1.5, Number.MAX_VALUE, 'NaN', 'Infinity', '-Infinity'] as const
 

@@ -24,6 +24,7 @@ import type { TestStore } from './test-support/index.js'
 import { writeLegacyDatabase } from './test-support/legacy/legacy-0004.js'
 import type { LegacyPoint } from './test-support/legacy/legacy-0004.js'
 import { FIXTURE_PATH, FIXTURE_RUN, fixtureBatches } from './test-support/legacy/fixture-0004.js'
+import { seededRandom } from '@wharf/contract/test-support'
 
 const T0 = Date.parse('2026-01-01T00:00:00.000Z')
 
@@ -39,14 +40,7 @@ interface Rng {
 }
 
 function createRng(seed: number): Rng {
-  let state = seed >>> 0
-  const next = () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
+  const next = seededRandom(seed)
   const int = (min: number, max: number) => min + Math.floor(next() * (max - min + 1))
   return {
     next,

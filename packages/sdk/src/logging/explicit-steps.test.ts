@@ -8,18 +8,7 @@ import { MetricLogger } from './metric-logger.js'
 import { replaySpool } from './spool-replay.js'
 import { Workspace } from '../workspace.js'
 import { readSeries, startLoggerTestServer, type LoggerTestServer } from '../test-support/logger-servers.js'
-
-/** A small seeded generator (mulberry32), so a failing interleaving can be run again. */
-function seeded(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom as seeded } from '@wharf/contract/test-support'
 
 /** The error `call` throws at once, or undefined. */
 function thrownBy(call: () => unknown): unknown {

@@ -1,17 +1,6 @@
 import { describe, expect, it } from 'vitest'
 import { decodeChunk, encodeChunk, type ChunkPoints } from './codec.js'
-
-/** A small seeded generator (mulberry32), so every failure names a seed that reproduces it. */
-function createRandom(seed: number): () => number {
-  let state = seed >>> 0
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0
-    let t = state
-    t = Math.imul(t ^ (t >>> 15), t | 1)
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61)
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296
-  }
-}
+import { seededRandom as createRandom } from '@wharf/contract/test-support'
 
 type Random = () => number
 
