@@ -1,5 +1,6 @@
 import js from '@eslint/js'
 import tseslint from 'typescript-eslint'
+import reactHooks from 'eslint-plugin-react-hooks'
 
 export default tseslint.config(
   { ignores: ['**/dist/**', '**/node_modules/**', '.wharf/**', 'coverage/**'] },
@@ -21,7 +22,19 @@ export default tseslint.config(
     },
   },
   {
-    files: ['**/*.test.ts', 'bench/**/*.ts'],
+    // The studio runs in the browser: its own TS project (DOM, JSX), and the rules of hooks.
+    files: ['packages/web/src/**/*.{ts,tsx}'],
+    languageOptions: {
+      parserOptions: { project: './packages/web/tsconfig.json', tsconfigRootDir: import.meta.dirname },
+    },
+    plugins: { 'react-hooks': reactHooks },
+    rules: {
+      'react-hooks/rules-of-hooks': 'error',
+      'react-hooks/exhaustive-deps': 'error',
+    },
+  },
+  {
+    files: ['**/*.test.ts', 'bench/**/*.ts', 'packages/web/e2e/**/*.ts'],
     rules: {
       '@typescript-eslint/no-non-null-assertion': 'off',
       '@typescript-eslint/no-unsafe-member-access': 'off',
@@ -34,7 +47,7 @@ export default tseslint.config(
     ...tseslint.configs.disableTypeChecked,
   },
   {
-    files: ['*.config.ts', '*.config.js'],
+    files: ['*.config.ts', '*.config.js', 'packages/*/vite.config.ts'],
     ...tseslint.configs.disableTypeChecked,
     rules: { ...tseslint.configs.disableTypeChecked.rules, 'no-restricted-syntax': 'off' },
   },

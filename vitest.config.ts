@@ -6,7 +6,7 @@ export default defineConfig({
   resolve: { conditions: ['@wharf/source'] },
   ssr: { resolve: { conditions: ['@wharf/source'] } },
   test: {
-    include: ['packages/*/src/**/*.test.ts'],
+    include: ['packages/*/src/**/*.test.ts', 'packages/web/e2e/**/*.test.ts'],
     // Many tests start servers and scripts as real processes; a saturated 2-core CI machine is slow at it.
     testTimeout: 60_000,
     hookTimeout: 120_000,

@@ -432,7 +432,8 @@ export class WharfClient {
       try {
         const response = await this.send(route, {
           params: { runId },
-          rawBody: encodeMetricBatch(batch),
+          // A fresh buffer of its own (never a SharedArrayBuffer), as the DOM's BodyInit wants it typed.
+          rawBody: encodeMetricBatch(batch) as Uint8Array<ArrayBuffer>,
           headers: { 'content-type': MSGPACK_MEDIA_TYPE },
           signal: options.signal,
         })

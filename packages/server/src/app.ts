@@ -13,6 +13,7 @@ import { mountArtifactRoutes } from './routes/artifacts.js'
 import { mountAssetRoutes } from './routes/assets.js'
 import { mountDatastoreRoutes } from './routes/datastores.js'
 import { mountMetaRoutes } from './routes/meta.js'
+import { mountStudio } from './routes/studio.js'
 import { mountMetricRoutes } from './routes/metrics.js'
 import { mountRunRoutes } from './routes/runs.js'
 import { mountWorkspaceRoutes } from './routes/workspaces.js'
@@ -58,6 +59,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
 
   // Before the token check: a hostile page is refused for what it is, whatever it sends.
   app.use('*', browserGuard({ allowedHosts: deps.config.allowedHosts }))
+  // Before the token check too: the studio's page and scripts hold no data, and it asks for the token itself.
+  mountStudio(app, { dir: deps.config.studioDir })
 
   const runTokens = createRunTokens(deps.datastores.box.deriveKey(RUN_TOKEN_KEY_LABEL))
   // A run token is verified whether or not the server has a token of its own: its claims then hold the

@@ -1,6 +1,7 @@
 import { readFileSync } from 'node:fs'
 import path from 'node:path'
 import { z } from 'zod'
+import { defaultStudioDir } from './routes/studio.js'
 import { DEFAULT_LIMITS, RegisterDatastoreSchema, WharfError, type Limits, type RegisterDatastoreRequest } from '@wharf/contract'
 
 /**
@@ -57,6 +58,8 @@ const ServerConfigSchema = z.object({
   fileStore: z.unknown().optional(),
   /** How long a submitted run's runner may stay silent before the run is failed (RUNNER_LOST). */
   runnerTimeoutSeconds: z.number().positive().max(86_400).default(30),
+  /** The folder of the studio build; the `@wharf/web` package's `dist` when absent, `false` for none. */
+  studioDir: z.union([z.string().min(1), z.literal(false)]).optional(),
 })
 
 /** The server's whole configuration, parsed once at the program's edge. */
@@ -77,6 +80,8 @@ export interface ServerConfig {
   readonly builtinStores: { readonly blobStore?: RegisterDatastoreRequest; readonly fileStore?: RegisterDatastoreRequest }
   /** Seconds a runner may stay silent (no heartbeat) before its run is failed; WHARF_RUNNER_TIMEOUT_SECONDS. */
   readonly runnerTimeoutSeconds: number
+  /** The folder of the built studio; undefined when there is none (the root then says how to build it). */
+  readonly studioDir: string | undefined
 }
 
 /** Parses a built-in datastore setting (an object or its JSON text) as a registration of `name`. */
@@ -237,6 +242,7 @@ export function loadServerConfig(input: ServerConfigInput): ServerConfig {
       ...optional('fileStore', builtinStore(raw.fileStore, 'workspacefilestore', 'fileStore')),
     }),
     runnerTimeoutSeconds: raw.runnerTimeoutSeconds,
+    studioDir: raw.studioDir === false ? undefined : (raw.studioDir ?? defaultStudioDir()),
   })
 }
 

@@ -117,10 +117,11 @@ export type BindRoute = <D extends RouteDef>(def: D, handler: RouteHandler<D>) =
 
 /**
  * Pages the server answers outside the API table, each listed here so the test that compares mounted
- * routes with ROUTES knows them: the page at the root and the OpenAPI document itself.
+ * routes with ROUTES knows them: the studio (its files, and its page for any other path outside the
+ * API) and the OpenAPI document itself.
  */
 export const UNBOUND_ROUTES: readonly { method: 'GET'; path: string; why: string }[] = [
-  { method: 'GET', path: '/', why: 'the home page (the studio placeholder)' },
+  { method: 'GET', path: '*', why: 'the studio: its built files, and its page for every other path outside the API' },
   { method: 'GET', path: `${API_PREFIX}/openapi.json`, why: 'the OpenAPI document generated from ROUTES' },
 ]
 

@@ -1,0 +1,38 @@
+import { useEffect } from 'react'
+import { keepPreviousData, useQuery, type UseQueryResult } from '@tanstack/react-query'
+import type { WharfClient } from '@wharf/client'
+import { useSession } from './session.js'
+
+/** How often live views poll while something is running (runs table, run page, logs, live charts). */
+export const LIVE_POLL_MS = 2000
+
+/**
+ * A read through the client, cached under `key` (scoped to the workspace and token). A failure that
+ * means "the server wants a token" opens the token prompt; other failures are the caller's to show.
+ */
+export function useApiQuery<T>(
+  key: readonly unknown[],
+  read: (client: WharfClient, signal: AbortSignal) => Promise<T>,
+  options: {
+    enabled?: boolean
+    /** A period, or a function of the data read last (poll while a run is live, stop when it ended). */
+    refetchInterval?: number | false | ((data: T | undefined) => number | false)
+    keepPrevious?: boolean
+  } = {},
+): UseQueryResult<T> {
+  const { client, workspace, token, noteError } = useSession()
+  const result = useQuery<T>({
+    queryKey: [workspace, token ?? '', ...key],
+    queryFn: ({ signal }) => read(client, signal),
+    enabled: options.enabled ?? true,
+    refetchInterval: (query) => {
+      const interval = options.refetchInterval ?? false
+      return typeof interval === 'function' ? interval(query.state.data) : interval
+    },
+    ...(options.keepPrevious === true ? { placeholderData: keepPreviousData } : {}),
+  })
+  useEffect(() => {
+    if (result.error) noteError(result.error)
+  }, [result.error, noteError])
+  return result
+}

@@ -1,0 +1,6 @@
+import { Empty } from '../components/States.js'
+
+/** Compare runs (to be built). */
+export function ComparePage() {
+  return <Empty title="Compare runs: not built yet." />
+}

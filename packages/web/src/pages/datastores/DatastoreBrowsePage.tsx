@@ -1,0 +1,6 @@
+import { Empty } from '../../components/States.js'
+
+/** Files of a datastore (to be built). */
+export function DatastoreBrowsePage() {
+  return <Empty title="Files of a datastore: not built yet." />
+}

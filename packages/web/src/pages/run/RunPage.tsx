@@ -1,0 +1,71 @@
+import { Link, useParams, useSearchParams } from 'react-router'
+import { isTerminalStatus } from '@wharf/contract'
+import { LIVE_POLL_MS, useApiQuery } from '../../api/hooks.js'
+import { useSession } from '../../api/session.js'
+import { paths, type RunTab } from '../../app/paths.js'
+import { ErrorState, Loading } from '../../components/States.js'
+import { StatusBadge } from '../../components/StatusBadge.js'
+import { ArtifactsTab } from './ArtifactsTab.js'
+import { LogsTab } from './LogsTab.js'
+import { MetricsTab } from './MetricsTab.js'
+import { OverviewTab } from './OverviewTab.js'
+
+const TABS: { id: RunTab; label: string }[] = [
+  { id: 'overview', label: 'Overview' },
+  { id: 'metrics', label: 'Metrics' },
+  { id: 'artifacts', label: 'Artifacts' },
+  { id: 'logs', label: 'Logs' },
+]
+
+function isRunTab(value: string | null): value is RunTab {
+  return TABS.some((tab) => tab.id === value)
+}
+
+/** One run: its header (name, status, experiment) and the tab in the URL (`?tab=`). */
+export function RunPage() {
+  const { runId = '' } = useParams()
+  const { workspace } = useSession()
+  const [search] = useSearchParams()
+  const requested = search.get('tab')
+  const tab: RunTab = isRunTab(requested) ? requested : 'overview'
+  const run = useApiQuery(['run', runId], (client, signal) => client.getRun(runId, { signal }), {
+    // A live run is re-read so its status, times and error follow along.
+    refetchInterval: (current) => (current === undefined || !isTerminalStatus(current.status) ? LIVE_POLL_MS : false),
+  })
+  if (run.isPending) return <Loading what={`run ${runId}`} />
+  if (run.isError) return <ErrorState error={run.error} what={`run ${runId}`} retry={() => void run.refetch()} />
+  const data = run.data
+  return (
+    <article className="run-page">
+      <nav aria-label="Breadcrumb" className="breadcrumb">
+        <Link to={paths.experiments(workspace)}>Experiments</Link> /{' '}
+        <Link to={paths.runs(workspace, data.experiment)}>{data.experiment}</Link> / <span>{data.displayName}</span>
+      </nav>
+      <header className="page-header">
+        <h1>
+          {data.displayName} <StatusBadge status={data.status} />
+        </h1>
+        <span className="muted mono">{data.id}</span>
+      </header>
+      <nav className="tabs" role="tablist" aria-label="Run sections">
+        {TABS.map((t) => (
+          <Link
+            key={t.id}
+            role="tab"
+            aria-selected={t.id === tab}
+            className={t.id === tab ? 'tab active' : 'tab'}
+            to={paths.run(workspace, data.id, t.id)}
+          >
+            {t.label}
+          </Link>
+        ))}
+      </nav>
+      <section role="tabpanel" className="tab-panel">
+        {tab === 'overview' && <OverviewTab run={data} />}
+        {tab === 'metrics' && <MetricsTab run={data} />}
+        {tab === 'artifacts' && <ArtifactsTab run={data} />}
+        {tab === 'logs' && <LogsTab run={data} />}
+      </section>
+    </article>
+  )
+}
