@@ -121,7 +121,7 @@ export type BindRoute = <D extends RouteDef>(def: D, handler: RouteHandler<D>) =
  * API) and the OpenAPI document itself.
  */
 export const UNBOUND_ROUTES: readonly { method: 'GET'; path: string; why: string }[] = [
-  { method: 'GET', path: '*', why: 'the studio: its built files, and its page for every other path outside the API' },
+  { method: 'GET', path: '/*', why: 'the studio: its built files, and its page for every other path outside the API' },
   { method: 'GET', path: `${API_PREFIX}/openapi.json`, why: 'the OpenAPI document generated from ROUTES' },
 ]
 

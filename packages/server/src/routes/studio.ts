@@ -103,7 +103,7 @@ export function mountStudio(app: Hono<AppEnv>, options: { dir: string | undefine
     files ??= loadStudio(options.dir)
     return files
   }
-  app.get('*', async (c, next) => {
+  app.get('/*', async (c, next) => {
     const urlPath = c.req.path
     if (urlPath === API_PREFIX || urlPath.startsWith(`${API_PREFIX}/`)) return next()
     const built = studio()
