@@ -42,6 +42,15 @@ export default tseslint.config(
     },
   },
   {
+    // CI's plain-JS checks run with node from a fresh clone, outside the TS project.
+    files: ['.ci/**/*.mjs'],
+    ...tseslint.configs.disableTypeChecked,
+    languageOptions: {
+      ...tseslint.configs.disableTypeChecked.languageOptions,
+      globals: { process: 'readonly', console: 'readonly' },
+    },
+  },
+  {
     // Plain-JS bin shims (committed so npm can link them before a build) are outside the TS project.
     files: ['packages/*/bin/*.js'],
     ...tseslint.configs.disableTypeChecked,

@@ -163,6 +163,8 @@ interface MetricJson {
 }
 
 interface RunDetailJson extends RunJson {
+  /** The run's page in the studio the server serves. */
+  studioUrl: string
   metricDetails: MetricJson[]
   artifacts: Pick<Artifact, 'path' | 'size' | 'sha256' | 'contentType'>[]
 }
@@ -192,11 +194,17 @@ async function metricDetails(client: WharfClient, runId: string): Promise<Metric
   )
 }
 
+/** The studio page of a run (charts, artifacts, logs), on the server the client talks to. */
+function studioRunUrl(client: WharfClient, runId: string): string {
+  return `${client.url}/w/${encodeURIComponent(client.workspace)}/runs/${encodeURIComponent(runId)}`
+}
+
 async function runDetail(client: WharfClient, run: Run): Promise<RunDetailJson> {
   const [metrics, artifacts] = await Promise.all([metricDetails(client, run.id), client.listArtifacts(run.id).toArray()])
   const lasts = Object.fromEntries(metrics.map((m) => [m.name, m.last]))
   return {
     ...runJson(run, lasts),
+    studioUrl: studioRunUrl(client, run.id),
     metricDetails: metrics,
     artifacts: artifacts.map((a) => ({ path: a.path, size: a.size, sha256: a.sha256, contentType: a.contentType })),
   }
@@ -227,6 +235,7 @@ function renderRunDetail(run: RunDetailJson, terminal: Terminal): string {
     ['Started', formatTime(run.startedAt)],
     ['Ended', formatTime(run.endedAt)],
     ['Duration', run.duration ?? ''],
+    ['Studio', run.studioUrl],
   ]
   if (run.parentRunId) pairs.push(['Parent run', run.parentRunId])
   if (run.description) pairs.push(['Description', run.description])
