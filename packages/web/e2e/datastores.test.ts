@@ -124,9 +124,28 @@ describe.skipIf(skip !== undefined)('the datastores pages', () => {
     expect(await formError.innerText()).toContain('does not exist')
     expect(await formError.innerText()).toContain('DATASTORE_UNAVAILABLE')
 
+    // With a SAS token chosen, a missing credential is shown at the SAS token's input (the server names accountKey).
+    await page.getByRole('radio', { name: 'SAS token' }).check()
+    await page.waitForURL('**/datastores/new?kind=azure_blob&auth=sas')
+    // The account key typed before is not carried into the SAS input.
+    expect(await page.getByRole('textbox', { name: 'SAS token' }).inputValue()).toBe('')
+    await page.getByRole('button', { name: 'Register' }).click()
+    const sasError = page.locator('[data-field-error="sasToken"]')
+    await sasError.waitFor()
+    expect(await sasError.innerText()).toContain('an Azure datastore needs credentials')
+
+    // S3: the secret access key left out is shown at its input.
+    await page.getByRole('radio', { name: 'S3' }).check()
+    await page.getByLabel('Bucket', { exact: true }).fill('models-bucket')
+    await page.getByLabel('Access key id').fill('AKIAEXAMPLE')
+    await page.getByRole('button', { name: 'Register' }).click()
+    const secretError = page.locator('[data-field-error="secretAccessKey"]')
+    await secretError.waitFor()
+    expect(await secretError.innerText()).toContain('the secret access key is required')
+
     // Each refusal was an answer of the server the browser logged; nothing else went wrong.
     expect(refusals(refusals(refusals(errors, 400), 403), 503)).toEqual([])
-    expect(errors.length).toBeGreaterThanOrEqual(4)
+    expect(errors.length).toBeGreaterThanOrEqual(6)
   })
 
   it('registers a folder inside the served roots, makes it the default, and unregisters only what the server allows', async () => {
@@ -240,6 +259,33 @@ describe.skipIf(skip !== undefined)('the datastores pages', () => {
     expect(errors).toEqual([])
   })
 
+  it('reads a long listing a page at a time: folders add up as more pages come', async () => {
+    const folder = path.join(roots, 'many-files')
+    await studio.client.registerDatastore({ kind: 'filesystem', name: 'many', path: folder, createIfNotExists: true })
+    // More than the server's page of 100: the top file sorts after every file of the folder.
+    const count = 130
+    for (let i = 0; i < count; i++) {
+      await studio.client.uploadDatastoreFile('many', { path: `runs/${String(i).padStart(4, '0')}.json`, body: `{"i":${i}}` })
+    }
+    await studio.client.uploadDatastoreFile('many', { path: 'zz-last.txt', body: 'last' })
+
+    const { page, errors } = await studio.open('/w/default/datastores/many')
+    const table = page.getByRole('table', { name: 'Files of many' })
+    await table.waitFor()
+    expect((await table.locator('tbody th').allInnerTexts()).map((n) => n.replace(/\s+/g, ' ').trim())).toEqual([
+      'runs/ 100 files so far',
+    ])
+    expect(await page.getByText('100 files listed; there are more.').count()).toBe(1)
+    await page.getByRole('button', { name: 'Load more files' }).click()
+    await page.getByText(`${count + 1} files listed.`).waitFor()
+    expect((await table.locator('tbody th').allInnerTexts()).map((n) => n.replace(/\s+/g, ' ').trim())).toEqual([
+      `runs/ ${count} files`,
+      'zz-last.txt',
+    ])
+    expect(await page.getByRole('button', { name: 'Load more files' }).count()).toBe(0)
+    expect(errors).toEqual([])
+  })
+
   it('says which datastore does not exist, and is readable 390 pixels wide in the dark', async () => {
     const missing = await studio.open('/w/default/datastores/no_such_store')
     await missing.page.getByText('DATASTORE_NOT_FOUND').first().waitFor()
@@ -255,5 +301,49 @@ describe.skipIf(skip !== undefined)('the datastores pages', () => {
     const formOverflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
     expect(formOverflow).toBeLessThanOrEqual(0)
     expect(errors).toEqual([])
+  })
+})
+
+describe.skipIf(skip !== undefined)('the datastores pages on a server with auth on', () => {
+  const token = 'studio-datastores-token-0123456789'
+  let studio: Studio
+  let roots: string
+
+  beforeAll(async () => {
+    roots = await mkdtemp(path.join(tmpdir(), 'wharf-studio-ds-auth-'))
+    studio = await startStudio({ authToken: token, config: { filesystemRoots: [roots] } })
+  })
+  afterAll(async () => {
+    await studio?.stop()
+    if (roots) await rm(roots, { recursive: true, force: true })
+  })
+
+  it('asks for the token, then lists, browses and downloads with it (a plain link could not carry it)', async () => {
+    await studio.client.registerDatastore({
+      kind: 'filesystem',
+      name: 'guarded',
+      path: path.join(roots, 'g'),
+      createIfNotExists: true,
+    })
+    const body = randomBytes(5000)
+    await studio.client.uploadDatastoreFile('guarded', { path: 'secret/weights.bin', body })
+
+    const { page, errors } = await studio.open('/w/default/datastores/guarded?path=secret')
+    await page.getByRole('heading', { name: 'This server asks for a token' }).waitFor()
+    await page.getByRole('textbox', { name: 'Token' }).fill(token)
+    await page.getByRole('button', { name: 'Use this token' }).click()
+    const row = page.locator('tr[data-path="secret/weights.bin"]')
+    await row.waitFor()
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      row.getByRole('link', { name: 'Download weights.bin' }).click(),
+    ])
+    expect(download.suggestedFilename()).toBe('weights.bin')
+    expect((await readFile(await download.path())).equals(body)).toBe(true)
+    // Without the token the same file is refused: the download above really carried it.
+    const href = await row.getByRole('link', { name: 'Download weights.bin' }).getAttribute('href')
+    expect((await fetch(`${studio.url}${href}`)).status).toBe(401)
+    // The first reads, before the token was given, were refused; nothing else failed.
+    expect(refusals(errors, 401)).toEqual([])
   })
 })

@@ -10,8 +10,6 @@ import { formatBytes, formatTime } from '../../components/format.js'
 import { assetFileUrl, baseName } from './asset-view.js'
 import './assets.css'
 
-const VERSIONS_PAGE_SIZE = 50
-
 /** `?version=3` → 3; absent or not a version number → the newest. */
 function versionOf(value: string | null): number | 'latest' {
   if (value === null || !/^[1-9]\d*$/.test(value)) return 'latest'
@@ -28,11 +26,7 @@ export function AssetPage() {
   const [search] = useSearchParams()
   const chosen = versionOf(search.get('version'))
   const versions = useApiPages(['assets', name, 'versions'], (client, { pageToken, signal }) =>
-    firstPage(
-      client
-        .listAssetVersions(name, { pageSize: VERSIONS_PAGE_SIZE, signal })
-        .byPage(pageToken === undefined ? {} : { pageToken }),
-    ),
+    firstPage(client.listAssetVersions(name, { signal }).byPage(pageToken === undefined ? {} : { pageToken })),
   )
   const version = useApiQuery(['assets', name, 'version', chosen], (client, signal) =>
     client.getAssetVersion(name, chosen, { signal }),

@@ -6,13 +6,11 @@ import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { formatTime } from '../../components/format.js'
 import './assets.css'
 
-const PAGE_SIZE = 200
-
 /** The assets of the workspace: each name with its latest version, how many versions it has, and when it changed. */
 export function AssetsPage() {
   const { workspace } = useSession()
   const listing = useApiPages(['assets'], (client, { pageToken, signal }) =>
-    firstPage(client.listAssets({ pageSize: PAGE_SIZE, signal }).byPage(pageToken === undefined ? {} : { pageToken })),
+    firstPage(client.listAssets({ signal }).byPage(pageToken === undefined ? {} : { pageToken })),
   )
   const assets = listing.data?.pages.flatMap((page) => page.items)
 

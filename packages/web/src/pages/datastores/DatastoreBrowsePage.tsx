@@ -11,9 +11,6 @@ import { formatBytes, formatTime } from '../../components/format.js'
 import { KIND_LABELS, authLabel, datastoreFileUrl, whereOf } from './datastore-view.js'
 import './datastores.css'
 
-/** Files per page asked of the server; "Load more" reads the next page. */
-const PAGE_SIZE = 500
-
 /** A folder one level down, summed over the files listed so far. */
 interface FolderEntry {
   name: string
@@ -64,7 +61,8 @@ export function DatastoreBrowsePage() {
   const listing = useApiPages(['datastores', name, 'files', prefix], (client, { pageToken, signal }) =>
     firstPage<DatastoreFilePage>(
       client
-        .listDatastoreFiles(name, { ...(prefix === '' ? {} : { prefix }), pageSize: PAGE_SIZE, signal })
+        // The server's own page size (it caps what may be asked); "Load more" reads the next page.
+        .listDatastoreFiles(name, { ...(prefix === '' ? {} : { prefix }), signal })
         .byPage(pageToken === undefined ? {} : { pageToken }),
     ),
   )
@@ -176,7 +174,7 @@ export function DatastoreBrowsePage() {
                 disabled={listing.isFetchingNextPage}
                 onClick={() => void listing.fetchNextPage()}
               >
-                {listing.isFetchingNextPage ? 'Loading…' : `Load ${PAGE_SIZE} more`}
+                {listing.isFetchingNextPage ? 'Loading…' : 'Load more files'}
               </button>
             )}
           </div>

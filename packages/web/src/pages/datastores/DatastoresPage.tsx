@@ -11,14 +11,13 @@ import './datastores.css'
 
 /** The datastores of the workspace: kind, default, auth type and where the files are; set default, unregister. */
 export function DatastoresPage() {
-  const { workspace, token } = useSession()
+  const { client, workspace, token } = useSession()
   const datastores = useApiQuery(['datastores'], (client, signal) => client.listDatastores({ signal }))
   const queryClient = useQueryClient()
   const refresh = () => queryClient.invalidateQueries({ queryKey: [workspace, token ?? '', 'datastores'] })
   const [confirming, setConfirming] = useState<string | undefined>()
   const [done, setDone] = useState<string | undefined>()
 
-  const { client } = useSession()
   const setDefault = useMutation({
     mutationFn: (name: string) => client.setDefaultDatastore(name),
     onSuccess: async (_workspace, name) => {

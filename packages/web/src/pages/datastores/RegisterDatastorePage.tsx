@@ -133,9 +133,9 @@ export function RegisterDatastorePage() {
               hint="3–24 lowercase letters and digits."
             />
             {shape.kind === 'azure_blob' ? (
-              <TextField name="containerName" label="Container" error={errorAt('containerName')} />
+              <TextField key="containerName" name="containerName" label="Container" error={errorAt('containerName')} />
             ) : (
-              <TextField name="fileShareName" label="File share" error={errorAt('fileShareName')} />
+              <TextField key="fileShareName" name="fileShareName" label="File share" error={errorAt('fileShareName')} />
             )}
             <fieldset className="ds-auth">
               <legend>Credential</legend>
@@ -146,10 +146,12 @@ export function RegisterDatastorePage() {
                 </label>
               ))}
             </fieldset>
+            {/* Keyed, so switching credential starts an empty input: a key typed is never sent as a SAS token. */}
             {shape.auth === 'account_key' ? (
-              <SecretField name="accountKey" label="Account key" error={errorAt('accountKey')} />
+              <SecretField key="accountKey" name="accountKey" label="Account key" error={errorAt('accountKey')} />
             ) : (
               <SecretField
+                key="sasToken"
                 name="sasToken"
                 label="SAS token"
                 error={errorAt('sasToken')}
