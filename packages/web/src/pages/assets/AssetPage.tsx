@@ -1,6 +1,199 @@
-import { Empty } from '../../components/States.js'
+import { Link, useParams, useSearchParams } from 'react-router'
+import type { AssetVersion } from '@wharf/contract'
+import { DownloadLink } from '../../api/download.js'
+import { useApiQuery } from '../../api/hooks.js'
+import { firstPage, useApiPages } from '../../api/paged.js'
+import { useSession } from '../../api/session.js'
+import { paths } from '../../app/paths.js'
+import { Empty, ErrorState, Loading } from '../../components/States.js'
+import { formatBytes, formatTime } from '../../components/format.js'
+import { assetFileUrl, baseName } from './asset-view.js'
+import './assets.css'
 
-/** Asset versions (to be built). */
+/** `?version=3` → 3; absent or not a version number → the newest. */
+function versionOf(value: string | null): number | 'latest' {
+  if (value === null || !/^[1-9]\d*$/.test(value)) return 'latest'
+  return Number(value)
+}
+
+/**
+ * One asset: its versions (newest first) beside the chosen one (`?version=` in the URL, the newest when
+ * absent): where it came from (run and artifact prefix), description, tags, and its files with download.
+ */
 export function AssetPage() {
-  return <Empty title="Asset versions: not built yet." />
+  const { workspace } = useSession()
+  const { name = '' } = useParams()
+  const [search] = useSearchParams()
+  const chosen = versionOf(search.get('version'))
+  const versions = useApiPages(['assets', name, 'versions'], (client, { pageToken, signal }) =>
+    firstPage(client.listAssetVersions(name, { signal }).byPage(pageToken === undefined ? {} : { pageToken })),
+  )
+  const version = useApiQuery(['assets', name, 'version', chosen], (client, signal) =>
+    client.getAssetVersion(name, chosen, { signal }),
+  )
+  const list = versions.data?.pages.flatMap((page) => page.items)
+  const shown = version.data?.version
+
+  return (
+    <section className="asset-page">
+      <nav className="breadcrumb" aria-label="Asset">
+        <Link to={paths.assets(workspace)}>Assets</Link> / <span aria-current="page">{name}</span>
+      </nav>
+      <div className="page-header">
+        <h1>
+          {name}
+          {shown !== undefined && <span className="asset-version-title"> v{shown}</span>}
+        </h1>
+        {shown !== undefined && (
+          <code className="muted asset-cli" title="Download this version with the CLI">
+            wharf asset download {name}:{shown} -d ./{name}
+          </code>
+        )}
+      </div>
+      <div className="asset-layout">
+        <aside className="asset-versions" aria-label="Versions">
+          <h2>Versions</h2>
+          {versions.isPending ? (
+            <Loading what="the versions" />
+          ) : list === undefined ? (
+            <ErrorState error={versions.error} what={`the versions of "${name}"`} retry={() => void versions.refetch()} />
+          ) : list.length === 0 ? (
+            <Empty title="This asset has no versions." />
+          ) : (
+            <ol className="asset-version-list">
+              {list.map((item) => (
+                <li key={item.version}>
+                  <Link
+                    to={paths.asset(workspace, name, item.version)}
+                    aria-current={item.version === shown ? 'page' : undefined}
+                    className={item.version === shown ? 'current' : undefined}
+                  >
+                    <strong>v{item.version}</strong>
+                    <span className="muted">
+                      {formatTime(item.createdAt)} · {item.fileCount} {item.fileCount === 1 ? 'file' : 'files'},{' '}
+                      {formatBytes(item.size)}
+                    </span>
+                    {item.description !== '' && <span className="asset-version-description">{item.description}</span>}
+                  </Link>
+                </li>
+              ))}
+            </ol>
+          )}
+          {versions.hasNextPage && (
+            <button
+              type="button"
+              className="btn"
+              disabled={versions.isFetchingNextPage}
+              onClick={() => void versions.fetchNextPage()}
+            >
+              {versions.isFetchingNextPage ? 'Loading…' : 'Older versions'}
+            </button>
+          )}
+        </aside>
+        <div className="asset-detail">
+          {version.isPending ? (
+            <Loading what={chosen === 'latest' ? `the latest version of "${name}"` : `version ${chosen} of "${name}"`} />
+          ) : version.isError ? (
+            <ErrorState
+              error={version.error}
+              what={chosen === 'latest' ? `asset "${name}"` : `version ${chosen} of "${name}"`}
+              retry={() => void version.refetch()}
+            />
+          ) : (
+            <VersionDetail version={version.data} />
+          )}
+        </div>
+      </div>
+    </section>
+  )
+}
+
+function VersionDetail(props: { version: AssetVersion }) {
+  const { version } = props
+  const { workspace } = useSession()
+  const tags = Object.entries(version.tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  return (
+    <>
+      <dl className="asset-facts">
+        <dt>From run</dt>
+        <dd>
+          <Link to={paths.run(workspace, version.sourceRunId, 'artifacts')} className="mono">
+            {version.sourceRunId}
+          </Link>
+        </dd>
+        <dt>Artifact prefix</dt>
+        <dd>
+          <code>{version.artifactPath}</code>
+          <span className="muted">
+            {version.copied ? ' (copied: the run was still live when promoted)' : " (the run's own files, referenced)"}
+          </span>
+        </dd>
+        <dt>Created</dt>
+        <dd>{formatTime(version.createdAt)}</dd>
+        <dt>Description</dt>
+        <dd>{version.description === '' ? <span className="muted">none</span> : version.description}</dd>
+        <dt>Tags</dt>
+        <dd>
+          {tags.length === 0 ? (
+            <span className="muted">none</span>
+          ) : (
+            <ul className="asset-tags">
+              {tags.map(([key, value]) => (
+                <li key={key} className="badge">
+                  {value === '' ? key : `${key}=${value}`}
+                </li>
+              ))}
+            </ul>
+          )}
+        </dd>
+        <dt>Files</dt>
+        <dd>
+          {version.fileCount} ({formatBytes(version.size)})
+        </dd>
+      </dl>
+      <h2>Files</h2>
+      {version.files.length === 0 ? (
+        <Empty title="This version has no files." />
+      ) : (
+        <div className="table-scroll">
+          <table className="data asset-files" aria-label={`Files of ${version.name} version ${version.version}`}>
+            <thead>
+              <tr>
+                <th scope="col">Path</th>
+                <th scope="col" className="num">
+                  Size
+                </th>
+                <th scope="col">sha256</th>
+                <th scope="col">
+                  <span className="asset-sr">Download</span>
+                </th>
+              </tr>
+            </thead>
+            <tbody>
+              {version.files.map((file) => (
+                <tr key={file.path} data-path={file.path}>
+                  <th scope="row" className="asset-path">
+                    {file.path}
+                  </th>
+                  <td className="num">{formatBytes(file.size)}</td>
+                  <td className="mono asset-sha" title={file.sha256}>
+                    {file.sha256}
+                  </td>
+                  <td>
+                    <DownloadLink
+                      href={assetFileUrl({ workspace, asset: version.name, version: version.version, path: file.path })}
+                      filename={baseName(file.path)}
+                      className="btn asset-download"
+                    >
+                      Download<span className="asset-sr"> {file.path}</span>
+                    </DownloadLink>
+                  </td>
+                </tr>
+              ))}
+            </tbody>
+          </table>
+        </div>
+      )}
+    </>
+  )
 }

@@ -1,0 +1,133 @@
+import { createHash, randomBytes } from 'node:crypto'
+import { readFile } from 'node:fs/promises'
+import { afterAll, beforeAll, describe, expect, it } from 'vitest'
+import type { AssetVersion } from '@wharf/contract'
+import { PHONE, startStudio, studioSkipReason, type Studio } from './harness.js'
+
+const skip = studioSkipReason()
+
+const sha256 = (bytes: Buffer | string) => createHash('sha256').update(bytes).digest('hex')
+
+describe.skipIf(skip !== undefined)('the assets pages', () => {
+  let studio: Studio
+  let runId: string
+  let first: AssetVersion
+  let second: AssetVersion
+  const weights = randomBytes(40_000)
+  const config = JSON.stringify({ layers: 3, activation: 'relu' })
+
+  beforeAll(async () => {
+    studio = await startStudio()
+    const { client } = studio
+    // A run that logged artifacts, finished, and had its model folder promoted twice.
+    const run = await client.createRun({ experiment: 'assets-e2e', status: 'Running' })
+    runId = run.id
+    await client.uploadArtifact(runId, { path: 'outputs/model/weights.bin', body: weights })
+    await client.uploadArtifact(runId, { path: 'outputs/model/config.json', body: config, contentType: 'application/json' })
+    await client.uploadArtifact(runId, { path: 'outputs/notes.txt', body: 'not part of the model' })
+    await client.setRunStatus(runId, 'Completed')
+    first = await client.promoteAsset({
+      name: 'churn-model',
+      runId,
+      artifactPath: 'outputs/model',
+      description: 'first cut',
+      tags: { stage: 'dev', owner: 'ml-team' },
+    })
+    second = await client.promoteAsset({ name: 'churn-model', runId, artifactPath: 'outputs/model', description: 'retrained' })
+    await client.promoteAsset({ name: 'notes', runId, artifactPath: 'outputs/notes.txt' })
+  })
+  afterAll(async () => {
+    await studio?.stop()
+  })
+
+  it('lists assets with their latest version and version count, and opens the latest version', async () => {
+    const { page, errors } = await studio.open('/w/default/assets')
+    const table = page.getByRole('table', { name: 'Assets of workspace default' })
+    await table.waitFor()
+    expect(await table.locator('tbody th').allInnerTexts()).toEqual(['churn-model', 'notes'])
+    const row = table.locator('tr[data-asset="churn-model"]')
+    expect((await row.innerText()).split('\t').map((cell) => cell.trim())).toEqual([
+      'churn-model',
+      'v2',
+      '2',
+      'retrained',
+      expect.any(String),
+    ])
+    await studio.screenshot(page, 'assets')
+
+    await row.getByRole('link', { name: 'churn-model', exact: true }).click()
+    await page.waitForURL('**/w/default/assets/churn-model')
+    await page.getByRole('heading', { name: 'churn-model v2' }).waitFor()
+    expect(await page.locator('.asset-facts').innerText()).toContain('retrained')
+    // The newest is marked current in the versions list.
+    expect(await page.locator('.asset-version-list a[aria-current="page"] strong').innerText()).toBe('v2')
+    expect(errors).toEqual([])
+  })
+
+  it('shows a version: where it came from, description, tags, files with sha256; downloads a file; the version is in the URL', async () => {
+    const { page, errors } = await studio.open('/w/default/assets/churn-model')
+    await page.getByRole('heading', { name: 'churn-model v2' }).waitFor()
+    await page.getByRole('link', { name: /^v1\b/ }).click()
+    await page.waitForURL('**/w/default/assets/churn-model?version=1')
+    await page.getByRole('heading', { name: 'churn-model v1' }).waitFor()
+
+    const facts = page.locator('.asset-facts')
+    expect(await facts.innerText()).toContain('first cut')
+    expect(await facts.innerText()).toContain('outputs/model')
+    expect(await facts.locator('.asset-tags li').allInnerTexts()).toEqual(['owner=ml-team', 'stage=dev'])
+    const runLink = facts.getByRole('link', { name: runId })
+    expect(await runLink.getAttribute('href')).toBe(`/w/default/runs/${encodeURIComponent(runId)}?tab=artifacts`)
+
+    const files = page.getByRole('table', { name: 'Files of churn-model version 1' })
+    expect(first.files.map((f) => f.path).sort()).toEqual(['model/config.json', 'model/weights.bin'])
+    const weightsRow = files.locator('tr[data-path="model/weights.bin"]')
+    expect(await weightsRow.innerText()).toContain(sha256(weights))
+    expect(await weightsRow.innerText()).toContain('39 KiB')
+    expect(await files.locator('tr[data-path="model/config.json"]').innerText()).toContain(sha256(config))
+    await studio.screenshot(page, 'asset')
+
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      weightsRow.getByRole('link', { name: 'Download model/weights.bin' }).click(),
+    ])
+    expect(download.suggestedFilename()).toBe('weights.bin')
+    expect(download.url()).toContain('/assets/churn-model/versions/1/files/model/weights.bin')
+    expect((await readFile(await download.path())).equals(weights)).toBe(true)
+
+    // Back returns to the latest version, the one the page opened on.
+    await page.goBack()
+    await page.waitForURL('**/w/default/assets/churn-model')
+    await page.getByRole('heading', { name: `churn-model v${second.version}` }).waitFor()
+    expect(errors).toEqual([])
+  })
+
+  it('says what to do when there are no assets, and which asset or version does not exist', async () => {
+    await studio.client.createWorkspace('empty')
+    const empty = await studio.open('/w/empty/assets')
+    await empty.page.getByText('No asset in workspace "empty" yet.').waitFor()
+    expect(await empty.page.getByText('wharf history promote').count()).toBe(1)
+    expect(empty.errors).toEqual([])
+
+    const missing = await studio.open('/w/default/assets/no-such-asset')
+    await missing.page.getByText('ASSET_NOT_FOUND').first().waitFor()
+    const noVersion = await studio.open('/w/default/assets/churn-model?version=9')
+    await noVersion.page.getByText('Could not load version 9 of "churn-model".').waitFor()
+    // The versions that do exist are still there to pick.
+    await noVersion.page.getByRole('link', { name: /^v2\b/ }).waitFor()
+    for (const errors of [missing.errors, noVersion.errors]) {
+      expect(errors.filter((e) => !e.includes('the server responded with a status of 404'))).toEqual([])
+    }
+  })
+
+  it('is readable 390 pixels wide in the dark', async () => {
+    const { page, errors } = await studio.open('/w/default/assets/churn-model?version=1', {
+      viewport: PHONE,
+      colorScheme: 'dark',
+    })
+    await page.getByRole('heading', { name: 'churn-model v1' }).waitFor()
+    const overflow = await page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
+    expect(overflow).toBeLessThanOrEqual(0)
+    await studio.screenshot(page, 'asset-phone-dark')
+    expect(errors).toEqual([])
+  })
+})
