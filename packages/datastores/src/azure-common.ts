@@ -55,7 +55,8 @@ export function azureAccessError(error: unknown, options: { action: string; targ
       'FORBIDDEN',
       `could not ${action}: the storage account "${accountName}" refused the ${credential} (${code ?? status}) for ${what}; ${fix}`,
       {
-        details,
+        // The registration field to correct (a form shows the error there).
+        details: { ...details, field: target.auth === 'key' ? 'accountKey' : 'sasToken' },
         cause: plainCause(error),
       },
     )

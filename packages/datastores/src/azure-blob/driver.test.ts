@@ -114,6 +114,8 @@ describe('azure_blob driver', () => {
       expect(error.message).toContain(containerName)
       expect(error.message).toContain(`the storage account "${instance.accountName}" refused the account key`)
       expect(error.message).toContain('check --account-key / AZURE_STORAGE_KEY')
+      // A registration form shows the refusal at the credential's field.
+      expect(error.details?.field).toBe('accountKey')
       const seen = [
         error.message,
         JSON.stringify(error.details),

@@ -366,6 +366,9 @@ describe('azure_file driver against the service’s error answers (a loopback st
             ? 'account key (AuthenticationFailed) for the Azure Files share "data"; check --account-key'
             : 'SAS token (AuthenticationFailed) for the Azure Files share "data"'
         expect((error as Error).message, name).toContain(`the storage account "wharftest" refused the ${refused}`)
+        expect((error as { details?: Record<string, unknown> }).details?.field, name).toBe(
+          credential.kind === 'key' ? 'accountKey' : 'sasToken',
+        )
         expectNoSecrets(error)
       }
       expect(standIn.requests.length).toBeGreaterThan(0)

@@ -156,6 +156,7 @@ describe('s3 driver (s3rver)', () => {
       expect(message).toContain(bucket)
       expect(message).toContain(server.endpoint)
       expect(message).toMatch(/refused the credentials/)
+      expect((error as { details?: Record<string, unknown> }).details?.field).toBe('secretAccessKey')
       expect((error as Error).cause).toBeDefined()
       expect(inspect(error, { depth: 12, showHidden: true })).not.toContain(secret)
       expect(JSON.stringify(error)).not.toContain(secret)

@@ -378,7 +378,8 @@ class S3Driver implements DatastoreDriver {
       return new WharfError(
         'FORBIDDEN',
         `could not ${options.action}: ${where} refused the credentials (access key id "${printable(this.#accessKeyId)}", ${reason}); check the access key, its secret and its permissions`,
-        { details: this.#details(), cause: error },
+        // The registration field to correct (a form shows the error there).
+        { details: { ...this.#details(), field: 'secretAccessKey' }, cause: error },
       )
     }
     if (name === 'NoSuchBucket') {

@@ -102,9 +102,9 @@ const SERVER_FIELD_ALIASES: Record<string, FieldName> = { 'datastore name': 'nam
  *  - INVALID_ARGUMENT names its field in `details.field` (a body path like `credentials.accountKey` is read
  *    by its last key; the name rule says `datastore name`). The server points at `accountKey` when the
  *    credential is missing or doubled: with SAS chosen, that is the SAS input.
+ *    The storage refusing a credential (FORBIDDEN from validation) names it the same way:
+ *    `accountKey`, `sasToken` or `secretAccessKey`.
  *  - DATASTORE_EXISTS is about the name.
- *  - The storage refusing the credential (FORBIDDEN from validation: Azure's names the account in its
- *    details, S3's says it refused the credentials) belongs to the credential's input.
  */
 export function fieldOfError(error: unknown, shape: FormShape): FieldName | undefined {
   if (!isWharfError(error)) return undefined
@@ -121,11 +121,6 @@ export function fieldOfError(error: unknown, shape: FormShape): FieldName | unde
     return named === undefined ? undefined : pick(named)
   }
   if (error.code === 'DATASTORE_EXISTS') return 'name'
-  if (error.code === 'FORBIDDEN') {
-    if ((shape.kind === 'azure_blob' || shape.kind === 'azure_file') && typeof details.accountName === 'string')
-      return pick('accountKey')
-    if (shape.kind === 's3' && /refused the credentials/.test(error.message)) return 'secretAccessKey'
-  }
   return undefined
 }
 
