@@ -60,7 +60,7 @@ export function LogsTab(props: { run: Run }) {
             <select name="log" value={log} onChange={(e) => set('log', e.target.value === STD_LOG ? undefined : e.target.value)}>
               {items.map((l) => (
                 <option key={l.name} value={l.name}>
-                  {l.name} ({formatBytes(l.size)})
+                  {l.name}
                 </option>
               ))}
             </select>
