@@ -252,6 +252,7 @@ describe.skipIf(skip !== undefined)('the run page', () => {
     await form.getByRole('button', { name: 'Promote' }).click()
     const created = form.getByRole('link', { name: 'digits-model version 1' })
     await created.waitFor()
+    await studio.screenshot(page, 'run-promote')
     await expect(created.getAttribute('href')).resolves.toBe('/w/default/assets/digits-model?version=1')
     await expect(name.getAttribute('aria-invalid')).resolves.toBeNull()
 
@@ -300,6 +301,15 @@ describe.skipIf(skip !== undefined)('the run page', () => {
     await page.getByRole('combobox', { name: 'Log' }).selectOption('std_log.txt')
     await studio.client.call('cancelRun', { params: { runId } })
     await page.getByRole('status').filter({ hasText: 'The run has ended: this is the whole log' }).waitFor({ timeout: 30_000 })
+    // The whole log downloads as one file.
+    const [download] = await Promise.all([
+      page.waitForEvent('download'),
+      page.getByRole('button', { name: 'Download log' }).click(),
+    ])
+    expect(download.suggestedFilename()).toBe(`${runId}-std_log.txt`)
+    const whole = await readFile(await download.path(), 'utf8')
+    expect(whole).toMatch(/^started\ntick 1\ntick 2\n/)
+    await expect(view.textContent()).resolves.toBe(whole)
     expect(errors).toEqual([])
   })
 
