@@ -223,6 +223,14 @@ describe.skipIf(skip !== undefined)('the run page', () => {
     const shared = await studio.open(`/w/default/runs/${trainId}?tab=artifacts&path=outputs%2Fmetrics.json`)
     await expect(shared.page.locator('.json-preview').textContent()).resolves.toBe(JSON.stringify(METRICS, null, 2))
     expect(shared.errors).toEqual([])
+
+    // Readable 390 pixels wide: the tree above the preview, nothing pushing the page sideways.
+    const phone = await studio.open(`/w/default/runs/${trainId}?tab=artifacts&path=outputs%2Ftable.csv`, { viewport: PHONE })
+    await phone.page.locator('.csv-preview table').waitFor()
+    const overflow = await phone.page.evaluate('document.documentElement.scrollWidth - document.documentElement.clientWidth')
+    expect(overflow).toBeLessThanOrEqual(0)
+    await studio.screenshot(phone.page, 'run-artifacts-phone')
+    expect(phone.errors).toEqual([])
     expect(errors).toEqual([])
   })
 

@@ -14,6 +14,8 @@ const PAGE_SIZE = 1000
 const MAX_LISTED = 20_000
 /** How often the list is read again while the run is live (it may still upload). */
 const LIVE_ARTIFACTS_MS = 5000
+/** Files a folder of the tree shows before a "show all" button. */
+const FILES_SHOWN = 500
 
 async function readArtifacts(options: {
   list: () => AsyncIterable<{ items: Artifact[] }>
@@ -176,6 +178,11 @@ function FolderItems(props: {
   toggle: (path: string) => void
 }) {
   const { folder, selected, onSelect, isOpen, toggle } = props
+  // A folder of thousands of files renders its first ones until asked (the selected one always shows).
+  const [shown, setShown] = useState(() => {
+    const at = folder.files.findIndex((f) => f.path === selected)
+    return Math.max(FILES_SHOWN, at + 1)
+  })
   return (
     <ul className="tree-level" role="list">
       {folder.folders.map((sub) => {
@@ -205,7 +212,7 @@ function FolderItems(props: {
           </li>
         )
       })}
-      {folder.files.map((file) => (
+      {folder.files.slice(0, shown).map((file) => (
         <li key={file.path}>
           <div className="tree-row">
             <span className="tree-spacer" aria-hidden="true" />
@@ -222,6 +229,13 @@ function FolderItems(props: {
           </div>
         </li>
       ))}
+      {folder.files.length > shown && (
+        <li>
+          <button type="button" className="run-link-button tree-more" onClick={() => setShown(folder.files.length)}>
+            Show all {folder.files.length.toLocaleString()} files of {folder.path === '' ? 'the top level' : `${folder.path}/`}
+          </button>
+        </li>
+      )}
     </ul>
   )
 }

@@ -103,12 +103,16 @@ function LogView(props: { runId: string; log: string; isFollowing: boolean }) {
       <pre ref={viewRef} className="log-view" tabIndex={0} aria-label={`Log ${props.log}`} aria-live="off">
         {tail.text === '' ? <span className="muted">(nothing written yet)</span> : tail.text}
       </pre>
-      <p className="log-status muted" role="status">
-        {tail.error !== undefined
-          ? `Reading the log failed (${tail.error}); trying again…`
-          : tail.ended
-            ? `The run has ended: this is the whole log (${formatBytes(tail.size)}).`
-            : `Following the live log (${formatBytes(tail.offset)} so far)…`}
+      <p className="log-status muted">
+        {/* The live region changes with the state only, not with every byte that arrives. */}
+        <span role="status">
+          {tail.error !== undefined
+            ? `Reading the log failed (${tail.error}); trying again…`
+            : tail.ended
+              ? 'The run has ended: this is the whole log.'
+              : 'Following the live log…'}
+        </span>{' '}
+        {formatBytes(tail.offset)} read.
       </p>
     </>
   )
