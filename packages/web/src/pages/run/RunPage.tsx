@@ -6,9 +6,12 @@ import { paths, type RunTab } from '../../app/paths.js'
 import { ErrorState, Loading } from '../../components/States.js'
 import { StatusBadge } from '../../components/StatusBadge.js'
 import { ArtifactsTab } from './ArtifactsTab.js'
+import { CancelRun } from './CancelRun.js'
 import { LogsTab } from './LogsTab.js'
 import { MetricsTab } from './MetricsTab.js'
 import { OverviewTab } from './OverviewTab.js'
+import { SnapshotPanel } from './SnapshotPanel.js'
+import './run.css'
 
 const TABS: { id: RunTab; label: string }[] = [
   { id: 'overview', label: 'Overview' },
@@ -25,9 +28,10 @@ function isRunTab(value: string | null): value is RunTab {
 export function RunPage() {
   const { runId = '' } = useParams()
   const { workspace } = useSession()
-  const [search] = useSearchParams()
+  const [search, setSearch] = useSearchParams()
   const requested = search.get('tab')
   const tab: RunTab = isRunTab(requested) ? requested : 'overview'
+  const isSnapshotOpen = search.get('snapshot') === '1'
   const run = useApiQuery(['run', runId], (client, signal) => client.getRun(runId, { signal }), {
     // A live run is re-read so its status, times and error follow along.
     refetchInterval: (current) => (current === undefined || !isTerminalStatus(current.status) ? LIVE_POLL_MS : false),
@@ -47,6 +51,32 @@ export function RunPage() {
         </h1>
         <span className="muted mono">{data.id}</span>
       </header>
+      <div className="toolbar run-actions">
+        <CancelRun run={data} onChanged={() => void run.refetch()} />
+        {data.snapshotId !== null && (
+          <button
+            type="button"
+            className="btn"
+            aria-expanded={isSnapshotOpen}
+            aria-controls="run-snapshot"
+            onClick={() =>
+              setSearch((current) => {
+                const next = new URLSearchParams(current)
+                if (isSnapshotOpen) next.delete('snapshot')
+                else next.set('snapshot', '1')
+                return next
+              })
+            }
+          >
+            {isSnapshotOpen ? 'Hide source snapshot' : 'Source snapshot'}
+          </button>
+        )}
+      </div>
+      {isSnapshotOpen && data.snapshotId !== null && (
+        <div id="run-snapshot">
+          <SnapshotPanel run={{ ...data, snapshotId: data.snapshotId }} />
+        </div>
+      )}
       <nav className="tabs" role="tablist" aria-label="Run sections">
         {TABS.map((t) => (
           <Link
