@@ -7,7 +7,7 @@ import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import { isTerminalStatus, type Run } from '@wharf/contract'
 import type { Locator } from 'playwright-core'
-import { runWharf } from '../../cli/src/test-support/run-cli.js'
+import { runWharf } from '@wharf/cli/test-support'
 import { PHONE, startStudio, studioSkipReason, type Studio } from './harness.js'
 
 const skip = studioSkipReason()
