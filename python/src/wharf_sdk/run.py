@@ -149,6 +149,11 @@ class Run:
         """This run's metric logger, made on first use."""
         with self._lock:
             if self._logger is None:
+                if self._finished is not None:
+                    raise WharfError(
+                        "INVALID_ARGUMENT",
+                        f'run "{self.id}" has ended ({self._finished.get("status")}); start a new run to log more',
+                    )
                 start = None if self._start_done else (lambda: self._ensure_started())
                 self._logger = MetricLogger(
                     client=self.workspace.client,
