@@ -151,7 +151,10 @@ def series(server: WharfServer, run_id: str, name: str) -> list[dict[str, Any]]:
         params: dict[str, Any] = {"name": name, "pageSize": 10_000}
         if token:
             params["pageToken"] = token
-        page = httpx.get(f"{server.url}/api/v1/workspaces/default/runs/{run_id}/metrics/series", params=params).json()
+        answer = httpx.get(f"{server.url}/api/v1/workspaces/default/runs/{run_id}/metrics/series", params=params)
+        if answer.status_code == 404 and answer.json()["error"]["code"] == "METRIC_NOT_FOUND":
+            return []
+        page = answer.json()
         points.extend(page["items"])
         token = page.get("nextPageToken")
         if not token:

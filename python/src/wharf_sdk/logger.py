@@ -455,11 +455,12 @@ class MetricLogger:
             )
         except WharfError as error:
             with self._cond:
-                self._inflight = None
                 if self._stopped or batch.spooled:
+                    self._inflight = None
                     return  # In the spool already: its replay decides.
                 if is_retryable(error):
-                    self._divert_locked()
+                    self._divert_locked()  # the batch in flight first, then the queue
+                    self._inflight = None
                     self._probe_failures = self._policy.attempts
                     self._next_probe = time.monotonic() + backoff_delay(self._policy, self._probe_failures)
                     self._report(
@@ -470,6 +471,7 @@ class MetricLogger:
                         )
                     )
                 else:
+                    self._inflight = None
                     self._lost[batch.sequence] = error
                     self._settled_through = max(self._settled_through, batch.sequence)
                     self._report(error)
