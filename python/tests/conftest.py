@@ -118,11 +118,18 @@ def run_script(script: Path, env: dict[str, str], timeout: float = 120) -> subpr
 
 def start_script(script: Path, env: dict[str, str]) -> subprocess.Popen[str]:
     return subprocess.Popen(
-        [sys.executable, script.name], cwd=script.parent, env=env, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True
+        [sys.executable, script.name],
+        cwd=script.parent,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
 
 
-def wharf(*args: str, env: dict[str, str], cwd: Path | None = None, check: bool = True) -> subprocess.CompletedProcess[str]:
+def wharf(
+    *args: str, env: dict[str, str], cwd: Path | None = None, check: bool = True
+) -> subprocess.CompletedProcess[str]:
     """Runs the real CLI (``wharf …``) and returns what it printed."""
     done = subprocess.run(
         ["node", str(CLI), *args], cwd=cwd or REPO_ROOT, env=env, capture_output=True, text=True, timeout=180

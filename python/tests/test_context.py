@@ -9,7 +9,9 @@ from pathlib import Path
 from conftest import WharfServer, run_id_in, run_script, series, start_script, wharf, wharf_json, write_script
 
 
-def test_an_interactive_run_is_named_after_the_script_and_completed_at_exit(server: WharfServer, tmp_path: Path) -> None:
+def test_an_interactive_run_is_named_after_the_script_and_completed_at_exit(
+    server: WharfServer, tmp_path: Path
+) -> None:
     script = """
         from wharf_sdk import Run, get_logger
         run = Run.get_context()
@@ -84,8 +86,16 @@ def test_a_submitted_script_logs_to_its_run_through_the_run_token(server: WharfS
     write_script(project, "train.py", script)
     env = server.env(tmp_path / "home")
     submitted = wharf(
-        "run", "submit", "--script", "train.py", "--python", sys.executable, "--experiment", "submitted-py",
-        env=env, cwd=project,
+        "run",
+        "submit",
+        "--script",
+        "train.py",
+        "--python",
+        sys.executable,
+        "--experiment",
+        "submitted-py",
+        env=env,
+        cwd=project,
     )
     run_id = run_id_in(submitted.stdout + submitted.stderr)
     assert f"bound to {run_id} env {run_id} token True" in submitted.stdout
@@ -109,8 +119,17 @@ def test_a_submitted_script_that_raises_ends_failed_with_its_points_stored(serve
     write_script(project, "train.py", script)
     env = server.env(tmp_path / "home")
     submitted = wharf(
-        "run", "submit", "--script", "train.py", "--python", sys.executable, "--experiment", "submitted-fail",
-        env=env, cwd=project, check=False,
+        "run",
+        "submit",
+        "--script",
+        "train.py",
+        "--python",
+        sys.executable,
+        "--experiment",
+        "submitted-fail",
+        env=env,
+        cwd=project,
+        check=False,
     )
     assert submitted.returncode == 7, submitted.stdout + submitted.stderr
     last = wharf_json("history", "last", "--experiment", "submitted-fail", env=env)

@@ -21,7 +21,12 @@ def png_bytes() -> bytes:
         return struct.pack(">I", len(data)) + kind + data + struct.pack(">I", zlib.crc32(kind + data))
 
     header = struct.pack(">IIBBBBB", 1, 1, 8, 2, 0, 0, 0)
-    return b"\x89PNG\r\n\x1a\n" + chunk(b"IHDR", header) + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00")) + chunk(b"IEND", b"")
+    return (
+        b"\x89PNG\r\n\x1a\n"
+        + chunk(b"IHDR", header)
+        + chunk(b"IDAT", zlib.compress(b"\x00\xff\x00\x00"))
+        + chunk(b"IEND", b"")
+    )
 
 
 @pytest.fixture
@@ -37,7 +42,9 @@ def workspace(server: WharfServer, tmp_path: Path, monkeypatch: pytest.MonkeyPat
     return Workspace.from_config()
 
 
-def test_from_config_finds_the_config_in_a_parent_folder(workspace: Workspace, server: WharfServer, tmp_path: Path) -> None:
+def test_from_config_finds_the_config_in_a_parent_folder(
+    workspace: Workspace, server: WharfServer, tmp_path: Path
+) -> None:
     assert workspace.url == server.url
     assert workspace.name == "default"
     assert workspace.config_source == str(tmp_path / "project" / ".wharf" / "config.json")
@@ -157,9 +164,9 @@ def test_complete_and_fail_are_idempotent_and_properties_add_only(workspace: Wor
 
 def test_bad_names_values_and_steps_raise_at_the_call(workspace: Workspace) -> None:
     with workspace.experiment("run-api").start_logging(outputs=None) as run:
-        for bad in (lambda: run.log("", 1), lambda: run.log("x\n", 1), lambda: run.log("x" * 256, 1)):
+        for bad_name in ("", "x\n", "x" * 256):
             with pytest.raises(WharfError):
-                bad()
+                run.log(bad_name, 1)
         with pytest.raises(WharfError) as step:
             run.log("loss", 1, step=-1)
         assert step.value.code == "INVALID_ARGUMENT" and "step" in step.value.message

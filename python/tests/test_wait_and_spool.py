@@ -58,14 +58,22 @@ def test_wait_raises_what_the_server_refused(server: WharfServer, tmp_path: Path
     assert closing.value.code == "RUN_NOT_FOUND"
 
 
-def test_an_outage_spools_waits_name_the_file_and_the_logger_replays_it(own_server: WharfServer, tmp_path: Path) -> None:
+def test_an_outage_spools_waits_name_the_file_and_the_logger_replays_it(
+    own_server: WharfServer, tmp_path: Path
+) -> None:
     client = WharfClient(own_server.url, timeout=2)
     run_id = new_run(client, "outage")
     spool = tmp_path / "spool"
     errors: list[WharfError] = []
     logger = MetricLogger(
-        client=client, run_id=run_id, spool_dir=str(spool), retry=FAST_RETRY, wait_timeout=0.5,
-        flush_interval=0.01, max_batch_points=100, on_error=errors.append,
+        client=client,
+        run_id=run_id,
+        spool_dir=str(spool),
+        retry=FAST_RETRY,
+        wait_timeout=0.5,
+        flush_interval=0.01,
+        max_batch_points=100,
+        on_error=errors.append,
     )
     for i in range(500):
         logger.log("loss", i)
@@ -84,7 +92,12 @@ def test_an_outage_spools_waits_name_the_file_and_the_logger_replays_it(own_serv
     lines = Path(logger.spool_file).read_text().splitlines()
     record = json.loads(lines[0])
     assert set(record) == {"v", "runId", "workspace", "writerId", "sequence", "series"}
-    assert (record["v"], record["runId"], record["workspace"], record["writerId"]) == (1, run_id, "default", logger.writer_id)
+    assert (record["v"], record["runId"], record["workspace"], record["writerId"]) == (
+        1,
+        run_id,
+        "default",
+        logger.writer_id,
+    )
     assert record["series"][0]["name"] == "loss" and "values" in record["series"][0]
     assert Path(logger.spool_file + ".lock").read_text().strip() != ""
 
@@ -109,8 +122,13 @@ def test_the_server_killed_and_restarted_mid_logging_loses_nothing(own_server: W
     client = WharfClient(own_server.url, timeout=2)
     run_id = new_run(client, "restart")
     logger = MetricLogger(
-        client=client, run_id=run_id, spool_dir=str(tmp_path / "spool"), retry=FAST_RETRY,
-        flush_interval=0.01, max_batch_points=100, on_error=lambda error: None,
+        client=client,
+        run_id=run_id,
+        spool_dir=str(tmp_path / "spool"),
+        retry=FAST_RETRY,
+        flush_interval=0.01,
+        max_batch_points=100,
+        on_error=lambda error: None,
     )
     assert own_server.process is not None
     for i in range(2000):
@@ -164,8 +182,13 @@ def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_repl
     env = own_server.env(tmp_path / "home")
     script = write_script(tmp_path / "p", "killed.py", KILLED_SCRIPT)
     process = subprocess.Popen(
-        [sys.executable, script.name], cwd=script.parent, env=env, text=True,
-        stdin=subprocess.PIPE, stdout=subprocess.PIPE, stderr=subprocess.PIPE,
+        [sys.executable, script.name],
+        cwd=script.parent,
+        env=env,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
     )
     assert process.stdin is not None and process.stdout is not None
     try:
@@ -193,7 +216,9 @@ def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_repl
     assert len(series(own_server, run_id, "loss")) == 3000
 
 
-def test_a_script_started_while_the_server_is_down_is_created_by_wharf_sync(own_server: WharfServer, tmp_path: Path) -> None:
+def test_a_script_started_while_the_server_is_down_is_created_by_wharf_sync(
+    own_server: WharfServer, tmp_path: Path
+) -> None:
     env = own_server.env(tmp_path / "home", WHARF_EXPERIMENT="offline")
     own_server.stop()
     script = """

@@ -259,6 +259,10 @@ class WharfClient:
     def list_datastores(self) -> list[JsonObject]:
         return cast(list[JsonObject], self._json("GET", self._ws("/datastores"))["items"])
 
+    def register_datastore(self, request: JsonObject) -> JsonObject:
+        """Registers storage (validated unless skipValidation); DATASTORE_EXISTS unless ``overwrite`` in the request."""
+        return self._json("POST", self._ws("/datastores"), body=request)
+
     def datastore_access(self, name: str, operation: str) -> JsonObject:
         """How to reach a datastore's bytes for ``operation`` (read or write): the server's grant."""
         return self._json("POST", self._ws(f"/datastores/{encode_segment(name)}/access"), body={"operation": operation})

@@ -215,6 +215,125 @@ class Datastore:
         self.is_default: bool = bool(info.get("isDefault"))
 
     @staticmethod
+    def _register(workspace: Workspace, request: dict[str, Any]) -> Datastore:
+        body = {key: value for key, value in request.items() if value is not None}
+        return Datastore(workspace, workspace.client.register_datastore(body))
+
+    @staticmethod
+    def register_azure_blob_container(
+        workspace: Workspace,
+        datastore_name: str,
+        container_name: str,
+        account_name: str,
+        *,
+        account_key: str | None = None,
+        sas_token: str | None = None,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        create_if_not_exists: bool = False,
+        overwrite: bool = False,
+    ) -> Datastore:
+        """Registers an Azure Blob container; the key or SAS is kept encrypted on the server, never returned."""
+        return Datastore._register(
+            workspace,
+            {
+                "kind": "azure_blob",
+                "name": datastore_name,
+                "containerName": container_name,
+                "accountName": account_name,
+                "accountKey": account_key,
+                "sasToken": sas_token,
+                "endpoint": endpoint,
+                "protocol": protocol,
+                "createIfNotExists": create_if_not_exists,
+                "overwrite": overwrite,
+            },
+        )
+
+    @staticmethod
+    def register_azure_file_share(
+        workspace: Workspace,
+        datastore_name: str,
+        file_share_name: str,
+        account_name: str,
+        *,
+        account_key: str | None = None,
+        sas_token: str | None = None,
+        endpoint: str | None = None,
+        protocol: str | None = None,
+        create_if_not_exists: bool = False,
+        overwrite: bool = False,
+    ) -> Datastore:
+        """Registers an Azure file share; the key or SAS is kept encrypted on the server, never returned."""
+        return Datastore._register(
+            workspace,
+            {
+                "kind": "azure_file",
+                "name": datastore_name,
+                "fileShareName": file_share_name,
+                "accountName": account_name,
+                "accountKey": account_key,
+                "sasToken": sas_token,
+                "endpoint": endpoint,
+                "protocol": protocol,
+                "createIfNotExists": create_if_not_exists,
+                "overwrite": overwrite,
+            },
+        )
+
+    @staticmethod
+    def register_s3_bucket(
+        workspace: Workspace,
+        datastore_name: str,
+        bucket: str,
+        *,
+        access_key_id: str,
+        secret_access_key: str,
+        region: str | None = None,
+        endpoint: str | None = None,
+        force_path_style: bool | None = None,
+        create_if_not_exists: bool = False,
+        overwrite: bool = False,
+    ) -> Datastore:
+        """Registers an S3 bucket (or one on an S3-compatible server at ``endpoint``)."""
+        return Datastore._register(
+            workspace,
+            {
+                "kind": "s3",
+                "name": datastore_name,
+                "bucket": bucket,
+                "accessKeyId": access_key_id,
+                "secretAccessKey": secret_access_key,
+                "region": region,
+                "endpoint": endpoint,
+                "forcePathStyle": force_path_style,
+                "createIfNotExists": create_if_not_exists,
+                "overwrite": overwrite,
+            },
+        )
+
+    @staticmethod
+    def register_filesystem(
+        workspace: Workspace,
+        datastore_name: str,
+        path: str,
+        *,
+        create_if_not_exists: bool = False,
+        overwrite: bool = False,
+    ) -> Datastore:
+        """Registers a folder on the server's machine (an absolute path there)."""
+        return Datastore._register(
+            workspace,
+            {
+                "kind": "filesystem",
+                "name": datastore_name,
+                "path": path,
+                "createIfNotExists": create_if_not_exists,
+                "overwrite": overwrite,
+            },
+        )
+
+    @staticmethod
     def get(workspace: Workspace, name: str) -> Datastore:
         """A registered datastore by name; DATASTORE_NOT_FOUND (``wharf datastore list`` shows them)."""
         return Datastore(workspace, workspace.client.get_datastore(name))
