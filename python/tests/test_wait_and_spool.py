@@ -176,10 +176,9 @@ KILLED_SCRIPT = """
 """
 
 
-def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_replays(
-    own_server: WharfServer, tmp_path: Path
-) -> None:
-    env = own_server.env(tmp_path / "home")
+def kill_during_an_outage(server: WharfServer, tmp_path: Path) -> tuple[str, dict[str, str], Path]:
+    """Runs KILLED_SCRIPT, stops the server while it logs, SIGKILLs it once its points are spooled, starts the server again."""
+    env = server.env(tmp_path / "home")
     script = write_script(tmp_path / "p", "killed.py", KILLED_SCRIPT)
     process = subprocess.Popen(
         [sys.executable, script.name],
@@ -194,7 +193,7 @@ def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_repl
     try:
         run_id = process.stdout.readline().strip()
         assert process.stdout.readline().strip() == "STORED"
-        own_server.stop()
+        server.stop()
         process.stdin.write("go\n")
         process.stdin.flush()
         assert process.stdout.readline().strip() == "SPOOLED"
@@ -203,9 +202,15 @@ def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_repl
         process.wait()
     spool = tmp_path / "home" / "spool"
     assert [f.name for f in spool.glob("*.jsonl")] == [p.name for p in spool.glob(f"{run_id}.*.jsonl")]
-    assert list(spool.glob("*.lock"))  # left by the dead process, taken over by the sync
+    assert list(spool.glob("*.lock"))  # left by the dead process, taken over by whoever replays
+    server.start()
+    return run_id, env, spool
 
-    own_server.start()
+
+def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_replays(
+    own_server: WharfServer, tmp_path: Path
+) -> None:
+    run_id, env, spool = kill_during_an_outage(own_server, tmp_path)
     synced = wharf("sync", env=env)
     assert "2000 points" in synced.stdout, synced.stdout
     points = series(own_server, run_id, "loss")
@@ -214,6 +219,25 @@ def test_a_python_process_killed_mid_logging_leaves_a_spool_that_wharf_sync_repl
     # Synced twice: nothing is stored twice.
     wharf("sync", env=env)
     assert len(series(own_server, run_id, "loss")) == 3000
+
+
+def test_the_next_process_of_a_run_sends_what_a_killed_one_spooled_first(
+    own_server: WharfServer, tmp_path: Path
+) -> None:
+    run_id, env, spool = kill_during_an_outage(own_server, tmp_path)
+    # The script starts again inside the same (submitted) run, as a restarted job would.
+    resumed = """
+        from wharf_sdk import get_logger
+        logger = get_logger()
+        for i in range(3000, 3100):
+            logger.log("loss", i)
+        logger.log("loss", 3100).wait()
+    """
+    done = run_script(write_script(tmp_path / "p", "resumed.py", resumed), {**env, "WHARF_RUN_ID": run_id})
+    assert done.returncode == 0, done.stderr
+    points = series(own_server, run_id, "loss")
+    assert [(p["step"], p["value"]) for p in points] == [(i, i) for i in range(3101)]
+    assert not list(spool.glob("*.jsonl")) and not list(spool.glob("*.lock"))
 
 
 def test_a_script_started_while_the_server_is_down_is_created_by_wharf_sync(

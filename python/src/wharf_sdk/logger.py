@@ -8,6 +8,7 @@ the spool file in the TypeScript SDK's format, replaying it once the server answ
 from __future__ import annotations
 
 import atexit
+import os
 import sys
 import threading
 import time
@@ -16,15 +17,26 @@ import weakref
 from collections import deque
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
 from typing import Any
 
 from .client import WharfClient
 from .errors import WharfError, is_retryable
 from .retry import RetryPolicy, backoff_delay, retry_request
-from .spool import SpoolWriter, is_valid_writer_id, read_spool_lines, spool_file_path
+from .spool import (
+    SpoolWriter,
+    is_valid_writer_id,
+    keep_only,
+    lock_spool_file,
+    read_spool_lines,
+    spool_file_path,
+    spool_files_of_run,
+    unlock_spool_file,
+)
 from .validation import check_metric_name, check_step, check_value
 from .wire import ColumnBatch, Series, count_points, encode_msgpack_batch, encode_spool_line, parse_spool_line
 
+_KNOWN_NAMES_CACHE = 10_000
 #: Long enough for a server restart or a short network cut (as the TypeScript SDK).
 DEFAULT_WAIT_TIMEOUT = 120.0
 
@@ -130,6 +142,7 @@ class MetricLogger:
         self._stopped = False
         self._handle: PendingLog | None = None
         self._failure: WharfError | None = None
+        self._known_names: set[str] = set()
         self._thread = threading.Thread(target=self._loop, name=f"wharf-logger-{run_id}", daemon=True)
         self._thread.start()
         _live_loggers.add(self)
@@ -151,17 +164,23 @@ class MetricLogger:
         Buffers one point and returns at once. INVALID_ARGUMENT (or LIMIT_EXCEEDED) here for a bad name,
         value or step, and after ``close()``; never for a server problem.
         """
-        check_metric_name(name)
-        checked = check_value(name, value)
+        # The hot path: a name is checked once; a plain float or int needs no more than a conversion.
+        if name not in self._known_names:
+            self._check_name(name)
+        kind = type(value)
+        checked = float(value) if kind is float or kind is int else check_value(name, value)
         if step is not None:
             check_step(name, step)
-        return self._add([(name, checked, step)], time_ms)
+        at = int(time.time() * 1000) if time_ms is None else time_ms
+        with self._cond:
+            return self._handle_for(self._add_locked(name, checked, step, at))
 
     def log_list(
         self, name: str, values: Sequence[Any], *, step: int | None = None, time_ms: int | None = None
     ) -> PendingLog:
         """Logs a list as consecutive points of one metric (a chart); checks every value before buffering any."""
-        check_metric_name(name)
+        if name not in self._known_names:
+            self._check_name(name)
         if isinstance(values, (str, bytes)) or not isinstance(values, Sequence) or len(values) == 0:
             raise WharfError(
                 "INVALID_ARGUMENT", f'metric "{name}": log a number, a string, or a non-empty list of them'
@@ -170,32 +189,41 @@ class MetricLogger:
         if step is not None:
             check_step(name, step)
             check_step(name, step + len(checked) - 1)
-        return self._add([(name, v, None if step is None else step + i) for i, v in enumerate(checked)], time_ms)
-
-    def _add(self, points: list[tuple[str, float | str, int | None]], time_ms: int | None) -> PendingLog:
         at = int(time.time() * 1000) if time_ms is None else time_ms
         with self._cond:
-            if self._closed:
-                raise WharfError(
-                    "INVALID_ARGUMENT",
-                    f'the metric logger of run "{self.run_id}" is closed; create a new one to log more',
-                )
             sequence = -1
-            for name, value, step in points:
-                batch = self._open
-                if batch is None:
-                    batch = self._open = ColumnBatch(self._next_sequence)
-                    self._next_sequence += 1
-                    self._open_at = time.monotonic()
-                    self._cond.notify_all()
-                batch.add(name, value, step, at)
-                sequence = batch.sequence
-                if batch.points >= self._max_batch_points:
-                    self._seal_locked()
-            handle = self._handle
-            if handle is None or handle.sequence != sequence:
-                handle = self._handle = PendingLog(self, sequence)
-            return handle
+            for i, value in enumerate(checked):
+                sequence = self._add_locked(name, value, None if step is None else step + i, at)
+            return self._handle_for(sequence)
+
+    def _check_name(self, name: str) -> None:
+        check_metric_name(name)
+        if len(self._known_names) < _KNOWN_NAMES_CACHE:
+            self._known_names.add(name)
+
+    def _handle_for(self, sequence: int) -> PendingLog:
+        """The handle of batch ``sequence``: one object for all the points of a batch."""
+        handle = self._handle
+        if handle is None or handle.sequence != sequence:
+            handle = self._handle = PendingLog(self, sequence)
+        return handle
+
+    def _add_locked(self, name: str, value: float | str, step: int | None, at: int) -> int:
+        if self._closed:
+            raise WharfError(
+                "INVALID_ARGUMENT",
+                f'the metric logger of run "{self.run_id}" is closed; create a new one to log more',
+            )
+        batch = self._open
+        if batch is None:
+            batch = self._open = ColumnBatch(self._next_sequence)
+            self._next_sequence += 1
+            self._open_at = time.monotonic()
+            self._cond.notify_all()
+        batch.add(name, value, step, at)
+        if batch.points >= self._max_batch_points:
+            self._seal_locked()
+        return batch.sequence
 
     def _seal_locked(self) -> None:
         batch = self._open
@@ -392,8 +420,51 @@ class MetricLogger:
                 self._mode = "spool"
             self._cond.notify_all()
 
+    def _replay_earlier_spools(self) -> None:
+        """
+        Sends what earlier loggers of this run left in their spool files (a process killed during an
+        outage, say) before anything of this one, so steps stay in logging order. Files a live process
+        holds are left alone; a file the server cannot take yet is kept for ``wharf sync``.
+        """
+        for file in spool_files_of_run(os.path.dirname(self.spool_file), self.run_id):
+            if file == self.spool_file or lock_spool_file(file) is not None:
+                continue
+            try:
+                kept_from: int | None = None
+                line_start = 0
+                end = os.path.getsize(file)
+                for text, line_end in read_spool_lines(file, 0, end):
+                    record = parse_spool_line(text)
+                    if record is not None:
+                        try:
+                            retry_request(partial(self._send_record, record), self._policy)
+                        except WharfError as error:
+                            if is_retryable(error):
+                                kept_from = line_start
+                                break
+                            self._report(error)  # refused for good, as it would have been if sent directly
+                    line_start = line_end
+                if kept_from is None:
+                    os.unlink(file)
+                elif kept_from > 0:
+                    keep_only(file, kept_from, end)
+            except OSError as error:
+                self._report(
+                    WharfError(
+                        "INTERNAL", f"could not replay the spool file {file} ({error}); it is kept for `wharf sync`"
+                    )
+                )
+            finally:
+                unlock_spool_file(file)
+
+    def _send_record(self, record: dict[str, Any]) -> None:
+        body = encode_msgpack_batch(writer_id=record["writerId"], sequence=record["sequence"], series=record["series"])
+        self._client.log_metrics(self.run_id, body)
+
     def _loop(self) -> None:
         self._run_start()
+        if not self._offline and not self._stopped:
+            self._replay_earlier_spools()
         while True:
             action: str
             batch: _Sealed | None = None

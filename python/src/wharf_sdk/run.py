@@ -169,11 +169,15 @@ class Run:
         Logs one value (a number, a bool as 1/0, a string; a list goes to :meth:`log_list`) and returns at
         once. A bad name, value or step raises here; ``.wait()`` on the result blocks until it is stored.
         """
+        logger = self._logger or self.logger
+        kind = type(value)
+        if kind is float or kind is int:  # the hot path
+            return logger.log(name, value, step=step)
         if isinstance(value, (list, tuple)):
             return self.log_list(name, value, step=step)
         if isinstance(value, bool):
             value = 1 if value else 0
-        return self.logger.log(name, value, step=step)
+        return logger.log(name, value, step=step)
 
     def log_list(
         self, name: str, values: Sequence[Any], step: int | None = None, description: str | None = None

@@ -225,3 +225,37 @@ def spool_run_artifact(spool_dir: str, *, run_id: str, workspace: str, artifact_
     else:
         shutil.copyfile(source, target)
     _append_run_record(spool_dir, run_id, {"kind": "artifact", "runId": run_id, "workspace": workspace, "path": key})
+
+
+def keep_only(file: str, start: int, end: int) -> None:
+    """Rewrites ``file`` to hold only bytes [start, end), atomically (temp file, fsync, rename)."""
+    temp = f"{file}.{os.getpid()}.tmp"
+    with open(file, "rb") as source, open(temp, "wb") as out:
+        source.seek(start)
+        remaining = end - start
+        while remaining > 0:
+            chunk = source.read(min(remaining, 1024 * 1024))
+            if not chunk:
+                break
+            out.write(chunk)
+            remaining -= len(chunk)
+        out.flush()
+        os.fsync(out.fileno())
+    os.replace(temp, file)
+    fsync_directory(os.path.dirname(file))
+
+
+def spool_files_of_run(spool_dir: str, run_id: str) -> list[str]:
+    """The spool files of one run, by name (every writer that spooled for it)."""
+    prefix = f"{_encode_component(run_id)}."
+    try:
+        names = sorted(os.listdir(spool_dir))
+    except FileNotFoundError:
+        return []
+    return [
+        os.path.join(spool_dir, name)
+        for name in names
+        if name.startswith(prefix)
+        and name.endswith(SPOOL_SUFFIX)
+        and is_valid_writer_id(name[len(prefix) : -len(SPOOL_SUFFIX)])
+    ]
