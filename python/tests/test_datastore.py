@@ -6,14 +6,16 @@ with the server, Azure Blob (Azurite) with the SAS the server signs, and S3 (s3r
 from __future__ import annotations
 
 import os
+import pty
 import subprocess
+import sys
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import httpx
 import pytest
-from conftest import REPO_ROOT, WharfServer, free_port, wharf
+from conftest import REPO_ROOT, WharfServer, free_port, run_script, wharf, write_script
 
 from wharf_sdk import Datastore, WharfError, Workspace
 
@@ -192,3 +194,37 @@ def test_s3_through_the_servers_file_routes(workspace: Workspace, s3rver: str, t
     )
     assert workspace.client.datastore_access("s3data", "read")["mode"] == "proxy"
     round_trip(Datastore.get(workspace, "s3data"), tmp_path)
+
+
+def test_progress_is_a_bar_on_a_terminal_and_a_summary_otherwise(server: WharfServer, tmp_path: Path) -> None:
+    make_tree(tmp_path / "data")
+    script = write_script(
+        tmp_path / "p",
+        "up.py",
+        f"""
+        from wharf_sdk import Datastore, Workspace
+        datastore = Datastore.get(Workspace({server.url!r}), "workspaceblobstore")
+        datastore.upload({str(tmp_path / "data")!r}, target_path="progress", overwrite=True)
+        """,
+    )
+    env = server.env(tmp_path / "home")
+    piped = run_script(script, env)
+    assert piped.returncode == 0, piped.stderr
+    assert "files uploaded" in piped.stderr and "\r" not in piped.stderr
+
+    leader, follower = pty.openpty()
+    process = subprocess.Popen([sys.executable, script.name], cwd=script.parent, env=env, stderr=follower)
+    os.close(follower)
+    output = b""
+    while True:
+        try:
+            chunk = os.read(leader, 4096)
+        except OSError:
+            break  # the terminal closed with the process
+        if not chunk:
+            break
+        output += chunk
+    os.close(leader)
+    assert process.wait(60) == 0
+    text = output.decode("utf-8", errors="replace")
+    assert "Uploading workspaceblobstore" in text and "100%" in text, text

@@ -200,8 +200,18 @@ class _AzureBlobDriver:
 
 
 def _progress_bar(title: str, total: int, show: bool) -> tqdm[Any]:
-    # A bar on a terminal only: a log file would fill with carriage returns.
-    return tqdm(total=total, desc=title, unit="B", unit_scale=True, disable=not (show and sys.stderr.isatty()))
+    # A bar on a terminal only: a log file would fill with carriage returns. A terminal that reports no
+    # size (a fresh pseudo-terminal) gets 80x24 rather than a hidden bar.
+    size = shutil.get_terminal_size((80, 24))
+    return tqdm(
+        total=total,
+        desc=title,
+        unit="B",
+        unit_scale=True,
+        ncols=size.columns,
+        nrows=size.lines,
+        disable=not (show and sys.stderr.isatty()),
+    )
 
 
 class Datastore:
