@@ -65,6 +65,9 @@ class WharfClient:
         self._timeout = timeout
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        # Transfers of any size: httpx's timeouts bound the wait for each chunk, not the whole body, so
+        # only a server silent this long (say, hashing a large upload before it answers) ends one.
+        self._streamed_timeout = httpx.Timeout(timeout, read=max(timeout, 300.0))
 
     def with_workspace(self, workspace: str) -> WharfClient:
         """The same server and token, acting on another workspace."""
@@ -102,7 +105,7 @@ class WharfClient:
         content: bytes | Iterator[bytes] | None = None,
         params: dict[str, Any] | None = None,
         headers: dict[str, str] | None = None,
-        no_timeout: bool = False,
+        streamed: bool = False,
     ) -> httpx.Response:
         """Sends one request and returns the successful (2xx) answer, read whole."""
         extra = dict(headers or {})
@@ -118,7 +121,7 @@ class WharfClient:
                 content=data,
                 params=query,
                 headers=extra,
-                timeout=None if no_timeout else httpx.USE_CLIENT_DEFAULT,
+                timeout=self._streamed_timeout if streamed else httpx.USE_CLIENT_DEFAULT,
             )
         except httpx.TransportError as error:
             raise self._unreachable(error, f"{method} {path}") from error
@@ -146,9 +149,7 @@ class WharfClient:
     def stream(self, path: str, *, headers: dict[str, str] | None = None) -> Iterator[httpx.Response]:
         """A download: the answer's body is read as it comes (``response.iter_bytes()``)."""
         try:
-            with self._http.stream(
-                "GET", path, headers=headers or {}, timeout=httpx.Timeout(self._timeout, read=None)
-            ) as response:
+            with self._http.stream("GET", path, headers=headers or {}, timeout=self._streamed_timeout) as response:
                 if response.is_error:
                     response.read()
                     raise _error_from_response(response)
@@ -241,7 +242,7 @@ class WharfClient:
             self._run(run_id, f"/artifacts/content/{encode_path(path)}"),
             content=content,
             headers=headers,
-            no_timeout=True,
+            streamed=True,
         )
 
     def download_artifact_path(self, run_id: str, path: str) -> str:
@@ -282,7 +283,7 @@ class WharfClient:
             content=_chunks(body),
             params={"overwrite": "true" if overwrite else "false"},
             headers={"content-type": "application/octet-stream", "content-length": str(size)},
-            no_timeout=True,
+            streamed=True,
         )
 
 

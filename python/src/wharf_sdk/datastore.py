@@ -142,7 +142,7 @@ class _AzureBlobDriver:
     def __init__(self, grant: dict[str, Any]) -> None:
         self._base = f"{grant['serviceUrl'].rstrip('/')}/{quote(grant['containerName'])}"
         self._sas = grant["sasToken"].lstrip("?")
-        self._http = httpx.Client(timeout=httpx.Timeout(60.0, read=None))
+        self._http = httpx.Client(timeout=httpx.Timeout(60.0, read=300.0))
 
     def _url(self, path: str = "", query: str = "") -> str:
         blob = f"/{quote(path)}" if path else ""
