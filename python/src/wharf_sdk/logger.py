@@ -236,9 +236,16 @@ class MetricLogger:
 
     # ------------------------------------------------------------------ waiting
 
+    def _first_lost_through(self, sequence: int) -> WharfError | None:
+        """The error of the first batch up to ``sequence`` that will never be stored (a wait covers all before it)."""
+        if not self._lost:
+            return None
+        first = min(self._lost)
+        return self._lost[first] if first <= sequence else None
+
     def _is_stored(self, sequence: int) -> bool:
         with self._cond:
-            if sequence in self._lost:
+            if self._first_lost_through(sequence) is not None:
                 return False
             return sequence <= self._settled_through or (self._offline and sequence <= self._spooled_through)
 
@@ -248,7 +255,7 @@ class MetricLogger:
             if self._open is not None and self._open.sequence <= sequence:
                 self._seal_locked()
             while True:
-                lost = self._lost.get(sequence)
+                lost = self._first_lost_through(sequence)
                 if lost is not None:
                     raise lost
                 if sequence <= self._settled_through:
