@@ -1,0 +1,28 @@
+"""Wharf's Python SDK: log metrics and files to a Wharf server, and move datastore data through its grants."""
+
+from .context import Logger, get_context_run, get_logger
+from .datastore import Datastore, TransferResult
+from .environment import find_workspace_config, read_environment
+from .errors import WharfError
+from .experiment import Experiment
+from .logger import MetricLogger, PendingLog
+from .retry import RetryPolicy
+from .run import Run
+from .workspace import Workspace
+
+__all__ = [
+    "Datastore",
+    "Experiment",
+    "Logger",
+    "MetricLogger",
+    "PendingLog",
+    "RetryPolicy",
+    "Run",
+    "TransferResult",
+    "WharfError",
+    "Workspace",
+    "find_workspace_config",
+    "get_context_run",
+    "get_logger",
+    "read_environment",
+]

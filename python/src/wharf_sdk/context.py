@@ -1,0 +1,179 @@
+"""
+The run this process logs to, and ``get_logger()``: inside a submitted run the run named by
+WHARF_RUN_ID (with WHARF_TRACKING_URI and WHARF_RUN_TOKEN); otherwise an interactive run, created
+in the background on first use, completed at interpreter exit after uploading ./outputs, marked
+Failed on an uncaught exception and Canceled on Ctrl-C or SIGTERM. When the server cannot be reached
+the interactive run is kept in the spool, and ``wharf sync`` creates it later with all it logged.
+"""
+
+from __future__ import annotations
+
+import atexit
+import re
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from types import FrameType, TracebackType
+from typing import Any
+
+from .environment import read_environment
+from .errors import WharfError
+from .experiment import Experiment, script_name
+from .ids import new_run_id
+from .logger import PendingLog
+from .run import Run
+from .workspace import Workspace
+
+_guard = threading.Lock()
+_context: Run | None = None
+_ending: str | None = None
+_uncaught: BaseException | None = None
+
+
+def _experiment_name(configured: str | None) -> str:
+    if configured:
+        return configured
+    script = script_name()
+    stem = re.sub(r"\.py$", "", script) if script else "interactive"
+    cleaned = re.sub(r"^[^A-Za-z0-9]+", "", re.sub(r"[^A-Za-z0-9_.-]+", "-", stem))
+    return cleaned or "interactive"
+
+
+def _make_context_run() -> Run:
+    env = read_environment()
+    workspace = Workspace.from_config()
+    if env.run_id is not None:
+        # Inside a submitted run: the runner owns its lifecycle; this process only logs to it.
+        run = Run(
+            workspace, {"id": env.run_id, "experiment": env.experiment or "", "definition": None}, supervised=True
+        )
+        return run
+    experiment = Experiment(workspace, _experiment_name(env.experiment))
+    run_id = new_run_id()
+
+    def start(run: Run) -> bool:
+        info, offline = experiment.create_run(run_id, {}, when_unreachable="offline")
+        run._info = info
+        return offline
+
+    run = Run(
+        workspace, {"id": run_id, "experiment": experiment.name, "definition": None}, outputs="./outputs", start=start
+    )
+    _install_interactive_hooks(run)
+    return run
+
+
+def get_context_run(*, wait: bool = True) -> Run:
+    """
+    The run this process logs to (see the module's doc); the same one on every call. With ``wait`` (the
+    default) its creation on the server is waited for; CONFIG_NOT_FOUND without a workspace config.
+    """
+    global _context
+    with _guard:
+        if _context is None:
+            _context = _make_context_run()
+        run = _context
+    if wait:
+        run._ensure_started()
+    return run
+
+
+def _end_context_run(run: Run) -> None:
+    status = (
+        "Canceled"
+        if _ending == "signal" or isinstance(_uncaught, KeyboardInterrupt)
+        else ("Failed" if _uncaught is not None else "Completed")
+    )
+    try:
+        if status == "Completed":
+            run.complete()
+        elif status == "Failed":
+            run.fail(_uncaught)
+        else:
+            run.cancel()
+    except WharfError as error:
+        if run.spooled is None:
+            sys.stderr.write(f"wharf: could not end run {run.id}: {error.message}\n")
+    spooled = run.spooled
+    if spooled is not None:
+        what = (
+            f"its creation, {spooled['points']} metric points, {spooled['files']} output files and its final status ({status})"
+            if spooled["offline"]
+            else f"{spooled['files']} output files, its final status ({status}) and any metric points not yet sent"
+        )
+        sys.stderr.write(
+            f"wharf: warning: could not reach the Wharf server at {run.workspace.url}; run {run.id} (experiment "
+            f'"{run.experiment}") is saved in {spooled["spool_dir"]}: {what}. Run `wharf sync` when the server is back.\n'
+        )
+
+
+def _install_interactive_hooks(run: Run) -> None:
+    previous_hook = sys.excepthook
+
+    def excepthook(kind: type[BaseException], error: BaseException, trace: TracebackType | None) -> None:
+        global _uncaught
+        _uncaught = error
+        previous_hook(kind, error, trace)
+
+    sys.excepthook = excepthook
+    atexit.register(_end_context_run, run)
+    if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
+
+        def on_sigterm(signum: int, frame: FrameType | None) -> None:
+            global _ending
+            _ending = "signal"
+            sys.stderr.write(f"wharf: SIGTERM: storing logged metrics, then stopping run {run.id}\n")
+            raise SystemExit(143)
+
+        signal.signal(signal.SIGTERM, on_sigterm)
+
+
+class _Task:
+    """A piece of work started in the background; ``wait()`` blocks until it is done and raises its failure."""
+
+    def __init__(self, work: Callable[[], Any]) -> None:
+        self._error: BaseException | None = None
+
+        def body() -> None:
+            try:
+                work()
+            except BaseException as error:
+                self._error = error
+
+        self._thread = threading.Thread(target=body, name="wharf-upload", daemon=False)
+        self._thread.start()
+
+    def wait(self, timeout: float | None = None) -> None:
+        self._thread.join(timeout)
+        if self._thread.is_alive():
+            raise WharfError("SERVER_UNREACHABLE", f"the upload did not finish within {timeout} s; it goes on")
+        if self._error is not None:
+            raise self._error
+
+
+class Logger:
+    """The Workbench-style logger of the current run: ``get_logger().log(name, value)``."""
+
+    def log(self, name: str, value: Any, step: int | None = None) -> PendingLog:
+        """
+        Logs a number, a string, or a list (consecutive points: a chart) and returns at once; a bad name,
+        value or step raises here. ``.wait()`` on the result blocks until the point is durably stored.
+        """
+        run = get_context_run(wait=False)
+        if isinstance(value, (list, tuple)):
+            return run.log_list(name, value, step=step)
+        return run.log(name, value, step=step)
+
+    def upload(self, artifact_path: str, contents: str | bytes) -> _Task:
+        """Stores text (or bytes) as the artifact ``artifact_path`` of the current run, in the background."""
+        run = get_context_run(wait=False)
+        return _Task(lambda: run.upload_content(artifact_path, contents))
+
+
+_logger = Logger()
+
+
+def get_logger() -> Logger:
+    """The logger bound to the current run (see :func:`get_context_run`); the same object on every call."""
+    return _logger
