@@ -1,5 +1,5 @@
 import { useCallback, useEffect, useMemo, useState } from 'react'
-import { Link, useNavigate, useParams, useSearchParams } from 'react-router'
+import { Link, useLocation, useNavigate, useParams, useSearchParams } from 'react-router'
 import type { RunStatus } from '@wharf/contract'
 import { useApiQuery } from '../api/hooks.js'
 import { useSession } from '../api/session.js'
@@ -46,6 +46,7 @@ export function RunsPage() {
   const { experiment = '' } = useParams()
   const { workspace } = useSession()
   const navigate = useNavigate()
+  const location = useLocation()
   const [search, setSearch] = useSearchParams()
   const view = useMemo(() => readView(search), [search])
   const data = useExperimentRuns(experiment)
@@ -196,6 +197,8 @@ export function RunsPage() {
               onSort={onSort}
               context={context}
               caption={`Runs of experiment ${experiment}: ${summary}`}
+              historyKey={`${location.key} ${experiment}`}
+              viewKey={writeView({ ...view, selected: [] }).toString()}
             />
           )}
         </>

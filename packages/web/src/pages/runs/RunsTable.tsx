@@ -1,4 +1,4 @@
-import { memo, useRef, type ReactNode } from 'react'
+import { memo, useEffect, useLayoutEffect, useRef, type ReactNode } from 'react'
 import { Link } from 'react-router'
 import { useVirtualizer } from '@tanstack/react-virtual'
 import type { RunWithMetrics } from '@wharf/contract'
@@ -31,6 +31,9 @@ const FIXED_COLUMNS: Column[] = [
 ]
 
 const METRIC_WIDTH = 120
+
+// Where each visit of the table was scrolled to (by history entry), so Back from a run returns to the same rows.
+const scrollOffsets = new Map<string, number>()
 
 /** What a row needs beyond its run; one object for all rows, so a row re-renders only when its own props change. */
 interface RowContext {
@@ -151,8 +154,12 @@ export function RunsTable(props: {
   onSort: (key: SortKey) => void
   context: RowContext
   caption: ReactNode
+  /** The history entry: its scroll position is kept, and given back when Back returns to it. */
+  historyKey: string
+  /** The order and filters: when they change the table scrolls back to the top. */
+  viewKey: string
 }) {
-  const { runs, selected, context } = props
+  const { runs, selected, context, historyKey, viewKey } = props
   const scrollRef = useRef<HTMLDivElement>(null)
   const virtualizer = useVirtualizer({
     count: runs.length,
@@ -161,6 +168,25 @@ export function RunsTable(props: {
     overscan: OVERSCAN,
     getItemKey: (index) => runs[index]?.id ?? index,
   })
+  const hasRuns = runs.length > 0
+  const restored = useRef(false)
+  useLayoutEffect(() => {
+    if (restored.current || !hasRuns) return
+    restored.current = true
+    const offset = scrollOffsets.get(historyKey)
+    if (offset !== undefined) virtualizer.scrollToOffset(offset)
+  }, [hasRuns, historyKey, virtualizer])
+  useEffect(() => {
+    // A new entry for the same view (a replaced URL: the selection changed) starts where the table is.
+    const element = scrollRef.current
+    if (element !== null && restored.current) scrollOffsets.set(historyKey, element.scrollTop)
+  }, [historyKey])
+  const shownView = useRef(viewKey)
+  useEffect(() => {
+    if (shownView.current === viewKey) return
+    shownView.current = viewKey
+    virtualizer.scrollToOffset(0)
+  }, [viewKey, virtualizer])
   const columns: Column[] = [
     ...FIXED_COLUMNS,
     ...context.metrics.map((name): Column => ({ key: `metric:${name}`, label: name, width: METRIC_WIDTH, numeric: true })),
@@ -170,7 +196,14 @@ export function RunsTable(props: {
   const paddingTop = items[0]?.start ?? 0
   const paddingBottom = virtualizer.getTotalSize() - (items[items.length - 1]?.end ?? 0)
   return (
-    <div className="runs-table-scroll" ref={scrollRef} tabIndex={0} role="region" aria-label="Runs table (scrolls)">
+    <div
+      className="runs-table-scroll"
+      ref={scrollRef}
+      tabIndex={0}
+      role="region"
+      aria-label="Runs table (scrolls)"
+      onScroll={(event) => scrollOffsets.set(historyKey, event.currentTarget.scrollTop)}
+    >
       <table className="data runs-table" style={{ width, minWidth: '100%' }} aria-rowcount={runs.length + 1}>
         <caption className="visually-hidden">{props.caption}</caption>
         <colgroup>
