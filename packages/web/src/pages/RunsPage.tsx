@@ -137,11 +137,18 @@ export function RunsPage() {
       </header>
       {data.error !== undefined && all.size > 0 && (
         <p className="state-inline-error" role="alert">
-          The latest refresh failed ({data.error instanceof Error ? data.error.message : 'unknown error'}); the table may be
-          behind. It retries on its own.
+          {firstLoad ? 'Loading the rest of the runs failed' : 'The latest refresh failed'} (
+          {data.error instanceof Error ? data.error.message : 'unknown error'}).{' '}
+          {firstLoad ? (
+            <button type="button" className="btn" onClick={data.retry}>
+              Load them again
+            </button>
+          ) : (
+            'The table may be behind; it tries again on its own.'
+          )}
         </p>
       )}
-      {firstLoad && all.size === 0 ? (
+      {(firstLoad || known.isPending) && all.size === 0 ? (
         <Loading what={`the runs of experiment "${experiment}"`} />
       ) : all.size === 0 ? (
         <Empty title={`Experiment "${experiment}" has no runs yet.`}>
