@@ -48,7 +48,15 @@ export function RunsFilters(props: {
           onChange={(event) => props.onText(event.target.value)}
         />
       </label>
-      <details className="status-filter">
+      <details
+        className="status-filter"
+        onKeyDown={(event) => {
+          // Escape closes the list and leaves the focus on its summary, as a menu would.
+          if (event.key !== 'Escape' || !event.currentTarget.open) return
+          event.currentTarget.open = false
+          event.currentTarget.querySelector('summary')?.focus()
+        }}
+      >
         <summary>
           Status: <strong>{view.statuses.length === 0 ? 'any' : view.statuses.join(', ')}</strong>
         </summary>
