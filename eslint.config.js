@@ -42,8 +42,8 @@ export default tseslint.config(
     },
   },
   {
-    // CI's plain-JS checks run with node from a fresh clone, outside the TS project.
-    files: ['.ci/**/*.mjs'],
+    // Plain-JS scripts node runs as they are (CI's checks, the Python tests' runner), outside the TS project.
+    files: ['.ci/**/*.mjs', 'python/*.mjs'],
     ...tseslint.configs.disableTypeChecked,
     languageOptions: {
       ...tseslint.configs.disableTypeChecked.languageOptions,
