@@ -6,6 +6,7 @@ import { ingestBench } from './ingest.js'
 import { ingestPostgresBench } from './ingest-postgres.js'
 import { runsTableBench } from './runs-table.js'
 import { mlflowBench } from './mlflow.js'
+import { pythonIngestBench } from './python.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
 import { seriesReadBench } from './series-read.js'
 import { snapshotBench } from './snapshot.js'
@@ -16,6 +17,7 @@ import { wireBench } from './wire.js'
 const BENCHES: Bench[] = [
   ingestBench,
   sdkIngestBench,
+  pythonIngestBench,
   logCostBench,
   azureTransferBench,
   filesystemTransferBench,
