@@ -17,6 +17,8 @@ describe.skipIf(skip !== undefined)('the studio shell', () => {
     await page.waitForURL('**/w/default/experiments')
     await page.getByRole('link', { name: 'Datastores' }).click()
     await page.waitForURL('**/w/default/datastores')
+    // The tab says where it is, for tabs, history and bookmarks.
+    await page.waitForFunction("document.title === 'Datastores · default · Wharf'")
     await page.getByRole('link', { name: 'Assets' }).click()
     await page.waitForURL('**/w/default/assets')
     await page.goBack()

@@ -9,6 +9,7 @@ import { Empty, ErrorState, Loading } from '../components/States.js'
 import { StatusBadge } from '../components/StatusBadge.js'
 import { firstPage } from './runs/use-experiment-runs.js'
 import './runs/runs.css'
+import { usePageTitle } from '../components/page-title.js'
 
 /** Whether the element has come near the viewport once (then it stays true): rows read their latest run lazily. */
 function useSeen<T extends Element>(): [RefObject<T | null>, boolean] {
@@ -103,6 +104,7 @@ function matchesFilter(experiment: Experiment, text: string): boolean {
 
 /** Experiments of the workspace, by name, with each one's latest run; a filter box kept in the URL (`?q=`). */
 export function ExperimentsPage() {
+  usePageTitle('Experiments')
   const { workspace } = useSession()
   const [search, setSearch] = useSearchParams()
   const filter = search.get('q') ?? ''

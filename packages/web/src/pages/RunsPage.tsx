@@ -19,6 +19,7 @@ import {
 } from './runs/table-view.js'
 import { useExperimentRuns } from './runs/use-experiment-runs.js'
 import './runs/runs.css'
+import { usePageTitle } from '../components/page-title.js'
 
 /** The time now, ticking every `periodMs` while given (live durations), still otherwise. */
 function useNow(periodMs: number | undefined): number {
@@ -44,6 +45,7 @@ function firstOrder(key: SortKey): 'asc' | 'desc' {
  */
 export function RunsPage() {
   const { experiment = '' } = useParams()
+  usePageTitle(experiment)
   const { workspace } = useSession()
   const navigate = useNavigate()
   const location = useLocation()

@@ -9,6 +9,7 @@ import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { formatBytes, formatTime } from '../../components/format.js'
 import { assetFileUrl, baseName } from './asset-view.js'
 import './assets.css'
+import { usePageTitle } from '../../components/page-title.js'
 
 /** `?version=3` → 3; absent or not a version number → the newest. */
 function versionOf(value: string | null): number | 'latest' {
@@ -23,6 +24,7 @@ function versionOf(value: string | null): number | 'latest' {
 export function AssetPage() {
   const { workspace } = useSession()
   const { name = '' } = useParams()
+  usePageTitle(`${name} · Assets`)
   const [search] = useSearchParams()
   const chosen = versionOf(search.get('version'))
   const versions = useApiPages(['assets', name, 'versions'], (client, { pageToken, signal }) =>

@@ -5,9 +5,11 @@ import { paths } from '../../app/paths.js'
 import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { formatTime } from '../../components/format.js'
 import './assets.css'
+import { usePageTitle } from '../../components/page-title.js'
 
 /** The assets of the workspace: each name with its latest version, how many versions it has, and when it changed. */
 export function AssetsPage() {
+  usePageTitle('Assets')
   const { workspace } = useSession()
   const listing = useApiPages(['assets'], (client, { pageToken, signal }) =>
     firstPage(client.listAssets({ signal }).byPage(pageToken === undefined ? {} : { pageToken })),

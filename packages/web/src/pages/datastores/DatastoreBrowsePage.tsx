@@ -10,6 +10,7 @@ import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { formatBytes, formatTime } from '../../components/format.js'
 import { KIND_LABELS, authLabel, datastoreFileUrl, whereOf } from './datastore-view.js'
 import './datastores.css'
+import { usePageTitle } from '../../components/page-title.js'
 
 /** A folder one level down, summed over the files listed so far. */
 interface FolderEntry {
@@ -55,6 +56,7 @@ function entriesUnder(prefix: string, files: readonly DatastoreFile[]): { folder
 export function DatastoreBrowsePage() {
   const { workspace } = useSession()
   const { name = '' } = useParams()
+  usePageTitle(`${name} · Datastores`)
   const [search] = useSearchParams()
   const prefix = folderPrefix(search.get('path') ?? '')
   const datastore = useApiQuery(['datastores', name], (client, signal) => client.getDatastore(name, { signal }))

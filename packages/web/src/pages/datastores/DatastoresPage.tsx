@@ -8,9 +8,11 @@ import { paths } from '../../app/paths.js'
 import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { KIND_LABELS, authLabel, whereOf } from './datastore-view.js'
 import './datastores.css'
+import { usePageTitle } from '../../components/page-title.js'
 
 /** The datastores of the workspace: kind, default, auth type and where the files are; set default, unregister. */
 export function DatastoresPage() {
+  usePageTitle('Datastores')
   const { client, workspace, token } = useSession()
   const datastores = useApiQuery(['datastores'], (client, signal) => client.listDatastores({ signal }))
   const queryClient = useQueryClient()

@@ -7,6 +7,7 @@ import { paths } from '../../app/paths.js'
 import { KIND_LABELS } from './datastore-view.js'
 import { AZURE_AUTHS, fieldOfError, requestOf, type AzureAuth, type FieldName, type FormShape } from './register-request.js'
 import './datastores.css'
+import { usePageTitle } from '../../components/page-title.js'
 
 const AUTH_CHOICES: Record<AzureAuth, string> = { account_key: 'Account key', sas: 'SAS token' }
 
@@ -42,6 +43,7 @@ interface Refusal {
  * the page's HTML; the server checks everything and its errors are shown at the field they name.
  */
 export function RegisterDatastorePage() {
+  usePageTitle('Register a datastore')
   const { client, workspace, token } = useSession()
   const [search, setSearch] = useSearchParams()
   const shape: FormShape = { kind: kindOf(search.get('kind')), auth: authOf(search.get('auth')) }

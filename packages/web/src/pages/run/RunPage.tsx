@@ -5,6 +5,7 @@ import { useSession } from '../../api/session.js'
 import { paths, type RunTab } from '../../app/paths.js'
 import { ErrorState, Loading } from '../../components/States.js'
 import { StatusBadge } from '../../components/StatusBadge.js'
+import { usePageTitle } from '../../components/page-title.js'
 import { ArtifactsTab } from './ArtifactsTab.js'
 import { CancelRun } from './CancelRun.js'
 import { LogsTab } from './LogsTab.js'
@@ -36,6 +37,7 @@ export function RunPage() {
     // A live run is re-read so its status, times and error follow along.
     refetchInterval: (current) => (current === undefined || !isTerminalStatus(current.status) ? LIVE_POLL_MS : false),
   })
+  usePageTitle(run.data === undefined ? runId : `${run.data.displayName} (${run.data.status})`)
   if (run.isPending) return <Loading what={`run ${runId}`} />
   if (run.isError) return <ErrorState error={run.error} what={`run ${runId}`} retry={() => void run.refetch()} />
   const data = run.data
