@@ -9,6 +9,7 @@ import { mlflowBench } from './mlflow.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
 import { seriesReadBench } from './series-read.js'
 import { snapshotBench } from './snapshot.js'
+import { studioBench } from './studio.js'
 import { submitBench } from './submit.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
 import { wireBench } from './wire.js'
@@ -27,6 +28,7 @@ const BENCHES: Bench[] = [
   chartPostgresBench,
   seriesReadBench,
   runsTableBench,
+  studioBench,
   bytesBench,
   ingestPostgresBench,
   mlflowBench,
