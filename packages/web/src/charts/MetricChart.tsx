@@ -1,7 +1,8 @@
 import { useCallback, useEffect, useLayoutEffect, useRef, useState } from 'react'
 import uPlot from 'uplot'
 import type { MetricBuckets } from '@wharf/contract'
-import { useApiQuery } from '../api/hooks.js'
+import type { WharfClient } from '@wharf/client'
+import { useApiQuery, useReadAhead } from '../api/hooks.js'
 import { useClient } from '../api/session.js'
 import { formatValue } from '../components/format.js'
 import {
@@ -49,6 +50,8 @@ export interface MetricChartProps {
 const HEIGHT = 220
 /** Bucket counts are rounded to this many pixels, so a resize by a few pixels does not read again. */
 const BUCKET_QUANTUM = 50
+/** Bucket answers stay fresh: a live run's new points are appended to them, and re-bucketing asks again itself. */
+const BUCKETS_STALE_MS = Number.POSITIVE_INFINITY
 /** Appended raw points beyond this many times the bucket count are bucketed again. */
 const REBUCKET_FACTOR = 2
 
@@ -194,8 +197,8 @@ export function MetricChart(props: MetricChartProps) {
   const viewKey = viewKeyOf(axis, range)
 
   // The latest props the uPlot hooks read (the instance outlives renders).
-  const latest = useRef({ range, onRange, axis, metric, sources })
-  latest.current = { range, onRange, axis, metric, sources }
+  const latest = useRef({ range, onRange, axis, metric, sources, startRead: (_view: XRange | undefined): void => undefined })
+  latest.current = { ...latest.current, range, onRange, axis, metric, sources }
   const zoomOrigin = useRef(false)
   /** The view (axis and range) of the buckets drawn; undefined while the previous view's stand in. */
   const drawnView = useRef<string | undefined>(undefined)
@@ -213,21 +216,33 @@ export function MetricChart(props: MetricChartProps) {
   }, [])
 
   const runIds = sources.map((s) => s.runId)
-  const query = useApiQuery(
-    ['metric-buckets', runIds, metric, axis, range?.from, range?.to, buckets, toStep],
-    (c, signal) => {
+  const runKey = runIds.join(',')
+  // The key and the read of a view, shared by the query and the read a zoom starts at once.
+  const bucketsKey = useCallback(
+    (view: XRange | undefined) => ['metric-buckets', runKey, metric, axis, view?.from, view?.to, buckets, toStep],
+    [runKey, metric, axis, buckets, toStep],
+  )
+  const readBuckets = useCallback(
+    (view: XRange | undefined) => (c: WharfClient, signal: AbortSignal) => {
       const top = boxRef.current?.getBoundingClientRect().top ?? 0
       const visible = top < window.innerHeight
       const priority = zoomOrigin.current ? -1 : visible ? order : 1000 + order
-      const q = bucketQuery({ name: metric, axis, range, buckets, ...(toStep !== undefined ? { toStep } : {}) })
+      const q = bucketQuery({ name: metric, axis, range: view, buckets, ...(toStep !== undefined ? { toStep } : {}) })
+      const ids = runKey.split(',')
       return scheduleRead({
         priority,
         signal,
-        work: () => Promise.all(runIds.map((runId) => c.getMetricBuckets(runId, q, { signal }))),
+        work: () => Promise.all(ids.map((runId) => c.getMetricBuckets(runId, q, { signal }))),
       })
     },
-    { enabled: buckets > 0, keepPrevious: true },
+    [runKey, metric, axis, buckets, toStep, order],
   )
+  // A view's buckets do not change once read: a live run's new points are appended, not re-read.
+  const query = useApiQuery(bucketsKey(range), readBuckets(range), {
+    enabled: buckets > 0,
+    keepPrevious: true,
+    staleTime: BUCKETS_STALE_MS,
+  })
 
   // What is drawn: the buckets read, copied, plus raw points appended live since.
   const columnsRef = useRef<{ answers: MetricBuckets[]; columns: SeriesColumns[]; lastSteps: number[]; appended: number }>(
@@ -251,20 +266,39 @@ export function MetricChart(props: MetricChartProps) {
   }, [])
 
   // A new answer replaces what is drawn (and whatever was appended to the previous one).
+  const adopt = useCallback(
+    (answers: MetricBuckets[], view: string) => {
+      if (columnsRef.current?.answers === answers && drawnView.current === view) return // drawn already (read ahead)
+      columnsRef.current = {
+        answers,
+        columns: answers.map((a) => copyColumns(columnsOfBuckets(a))),
+        lastSteps: answers.map((a) => a.toStep),
+        appended: 0,
+      }
+      drawnView.current = view
+      draw()
+    },
+    [draw],
+  )
   const answers = query.data
   const answerView = query.isPlaceholderData ? undefined : viewKey
   useEffect(() => {
     // While the previous view's answer stands in, what is drawn stays as it is.
-    if (answers === undefined || answerView === undefined) return
-    columnsRef.current = {
-      answers,
-      columns: answers.map((a) => copyColumns(columnsOfBuckets(a))),
-      lastSteps: answers.map((a) => a.toStep),
-      appended: 0,
-    }
-    drawnView.current = answerView
-    draw()
-  }, [answers, answerView, draw])
+    if (answers !== undefined && answerView !== undefined) adopt(answers, answerView)
+  }, [answers, answerView, adopt])
+
+  const readAhead = useReadAhead()
+  const startRead = useCallback(
+    (view: XRange | undefined) => {
+      const key = viewKeyOf(axis, view)
+      // Drawn as soon as it is read, without waiting for the page's render of the new URL.
+      void readAhead(bucketsKey(view), readBuckets(view), { staleTime: BUCKETS_STALE_MS }).then((answers) => {
+        if (answers !== undefined && viewKeyOf(latest.current.axis, latest.current.range) === key) adopt(answers, key)
+      })
+    },
+    [readAhead, bucketsKey, readBuckets, axis, adopt],
+  )
+  latest.current.startRead = startRead
 
   // The uPlot instance: made with the first data, and again when what its series are changes
   // (sources, axis, colours).
@@ -305,23 +339,27 @@ export function MetricChart(props: MetricChartProps) {
           if (selected < 3) return
           const from = u.posToVal(left, 'x')
           const to = u.posToVal(left + selected, 'x')
-          const { axis: currentAxis, onRange: ask } = latest.current
+          const { axis: currentAxis, onRange: ask, startRead: read } = latest.current
           const next =
             currentAxis === 'step'
               ? { from: Math.max(0, Math.floor(from)), to: Math.max(Math.ceil(to), Math.floor(from) + 1) }
               : { from: Math.floor(from), to: Math.ceil(to) }
           zoomOrigin.current = true
           noteZoomStart(viewKeyOf(currentAxis, next))
+          latest.current.range = next // the x scale shows it even before the page renders the new URL
+          read(next) // before that render, too
           ask(next)
         },
       ],
       setCursor: [(u) => setCursorIdx(u.cursor.idx ?? null)],
     }
     const onDoubleClick = () => {
-      const { range: current, axis: currentAxis, onRange: ask } = latest.current
+      const { range: current, axis: currentAxis, onRange: ask, startRead: read } = latest.current
       if (current === undefined) return
       zoomOrigin.current = true
       noteZoomStart(viewKeyOf(currentAxis, undefined))
+      latest.current.range = undefined
+      read(undefined)
       ask(undefined)
     }
     makePlot.current = (data) => {

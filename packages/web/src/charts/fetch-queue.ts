@@ -66,6 +66,12 @@ export function scheduleRead<T>(options: { priority: number; signal: AbortSignal
       return
     }
     signal.addEventListener('abort', onAbort, { once: true })
+    if (priority <= LEADING_PRIORITY && active === 0 && !leading) {
+      // Nothing to sort it against and nothing running: it goes now, not after the render in progress.
+      leading = true
+      entry.start()
+      return
+    }
     waiting.push(entry)
     // Reads asked in the same moment (every chart of a page mounting) are sorted together first.
     if (!dispatchQueued) {
