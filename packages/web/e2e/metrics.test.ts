@@ -102,6 +102,15 @@ describe.skipIf(skip !== undefined)('the run metrics tab', () => {
     await chart(page, 'loss').and(page.locator('[data-view="step:all"]')).waitFor()
     expect(new URL(page.url()).searchParams.has('from')).toBe(false)
     await expect(chart(page, 'loss').getAttribute('data-points')).resolves.toBe('400')
+    // The same from the keyboard: a range typed in.
+    await page.getByRole('spinbutton', { name: 'From step' }).fill('100')
+    await page.getByRole('spinbutton', { name: 'to' }).fill('199')
+    await page.getByRole('spinbutton', { name: 'to' }).press('Enter')
+    await page.waitForURL(/from=100&to=199/)
+    await chart(page, 'loss').and(page.locator('[data-view="step:100-199"]')).waitFor()
+    await expect(chart(page, 'loss').getAttribute('data-points')).resolves.toBe('100')
+    await page.getByRole('button', { name: 'Show all' }).click()
+    await chart(page, 'loss').and(page.locator('[data-view="step:all"]')).waitFor()
     expect(errors).toEqual([])
   })
 
