@@ -5,15 +5,7 @@ import type { WharfClient } from '@wharf/client'
 import { useApiQuery, useReadAhead } from '../api/hooks.js'
 import { useClient } from '../api/session.js'
 import { formatValue } from '../components/format.js'
-import {
-  appendPoints,
-  bucketQuery,
-  columnsOfBuckets,
-  copyColumns,
-  type Axis,
-  type SeriesColumns,
-  type XRange,
-} from './chart-data.js'
+import { appendPoints, bucketQuery, columnsOfBuckets, type Axis, type SeriesColumns, type XRange } from './chart-data.js'
 import { scheduleRead } from './fetch-queue.js'
 import { CHART_MARKS, noteZoomStart, pendingZoomOf } from './marks.js'
 import { seriesColour, translucent, useChartTheme, type ChartTheme } from './theme.js'
@@ -271,7 +263,7 @@ export function MetricChart(props: MetricChartProps) {
       if (columnsRef.current?.answers === answers && drawnView.current === view) return // drawn already (read ahead)
       columnsRef.current = {
         answers,
-        columns: answers.map((a) => copyColumns(columnsOfBuckets(a))),
+        columns: answers.map(columnsOfBuckets), // fresh arrays: appends never touch the cached answer
         lastSteps: answers.map((a) => a.toStep),
         appended: 0,
       }

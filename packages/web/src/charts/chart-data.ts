@@ -44,7 +44,7 @@ function xOf(bucket: MetricBucket, axis: Axis): number {
   return (bucket.fromStep + bucket.toStep) / 2
 }
 
-/** A bucket read as columns to draw. */
+/** A bucket read as columns to draw (new arrays, so appending live points leaves the answer as read). */
 export function columnsOfBuckets(answer: MetricBuckets): SeriesColumns {
   const out: SeriesColumns = { xs: [], lo: [], hi: [], line: [], nonFinite: 0, points: 0 }
   for (const bucket of answer.buckets) {
@@ -81,18 +81,6 @@ export function appendPoints(columns: SeriesColumns, page: MetricColumnsPage, ax
     columns.line.push(value)
   }
   return appended
-}
-
-/** A copy that later appends do not touch (the bucket answer is cached and shared). */
-export function copyColumns(columns: SeriesColumns): SeriesColumns {
-  return {
-    xs: [...columns.xs],
-    lo: [...columns.lo],
-    hi: [...columns.hi],
-    line: [...columns.line],
-    nonFinite: columns.nonFinite,
-    points: columns.points,
-  }
 }
 
 /** The URL form of a range (`from`/`to` search params), or undefined when absent or unusable. */
