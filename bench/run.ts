@@ -10,6 +10,7 @@ import { pythonIngestBench } from './python.js'
 import { logCostBench, sdkIngestBench } from './sdk.js'
 import { seriesReadBench } from './series-read.js'
 import { snapshotBench } from './snapshot.js'
+import { studioBench } from './studio.js'
 import { submitBench } from './submit.js'
 import { azureTransferBench, filesystemTransferBench } from './transfer.js'
 import { wireBench } from './wire.js'
@@ -29,6 +30,7 @@ const BENCHES: Bench[] = [
   chartPostgresBench,
   seriesReadBench,
   runsTableBench,
+  studioBench,
   bytesBench,
   ingestPostgresBench,
   mlflowBench,

@@ -16,8 +16,8 @@ export const SCREENSHOT_DIR = process.env.WHARF_SCREENSHOT_DIR ?? path.resolve(H
 /** Debian's Chromium, or the browser WHARF_CHROMIUM names. */
 export const CHROMIUM_PATH = process.env.WHARF_CHROMIUM ?? '/usr/bin/chromium'
 
-/** The flags ARCHITECTURE.md gives for headless Chromium on these machines. */
-const CHROMIUM_ARGS = [
+/** The flags ARCHITECTURE.md gives for headless Chromium on these machines (the studio bench uses them too). */
+export const CHROMIUM_ARGS = [
   '--headless',
   '--no-sandbox',
   '--disable-gpu',

@@ -1,5 +1,5 @@
-import { useEffect } from 'react'
-import { keepPreviousData, useQuery, type UseQueryResult } from '@tanstack/react-query'
+import { useCallback, useEffect } from 'react'
+import { keepPreviousData, useQuery, useQueryClient, type UseQueryResult } from '@tanstack/react-query'
 import type { WharfClient } from '@wharf/client'
 import { useSession } from './session.js'
 
@@ -18,6 +18,8 @@ export function useApiQuery<T>(
     /** A period, or a function of the data read last (poll while a run is live, stop when it ended). */
     refetchInterval?: number | false | ((data: T | undefined) => number | false)
     keepPrevious?: boolean
+    /** How long an answer counts as fresh (default the client's, 1 s); `Infinity` for reads that never change. */
+    staleTime?: number
   } = {},
 ): UseQueryResult<T> {
   const { client, workspace, token, noteError } = useSession()
@@ -30,9 +32,36 @@ export function useApiQuery<T>(
       return typeof interval === 'function' ? interval(query.state.data) : interval
     },
     ...(options.keepPrevious === true ? { placeholderData: keepPreviousData } : {}),
+    ...(options.staleTime !== undefined ? { staleTime: options.staleTime } : {}),
   })
   useEffect(() => {
     if (result.error) noteError(result.error)
   }, [result.error, noteError])
   return result
+}
+
+/**
+ * Starts a read ahead of the render that will ask for it through {@link useApiQuery} with the same key
+ * (a chart's zoom starts its read before the URL change has re-rendered the page); that render then
+ * joins the read in flight. Answers the data, or undefined when the read failed (the query that asks
+ * shows the failure).
+ */
+export function useReadAhead(): <T>(
+  key: readonly unknown[],
+  read: (client: WharfClient, signal: AbortSignal) => Promise<T>,
+  options?: { staleTime?: number },
+) => Promise<T | undefined> {
+  const { client, workspace, token } = useSession()
+  const queryClient = useQueryClient()
+  return useCallback(
+    (key, read, options = {}) =>
+      queryClient
+        .fetchQuery({
+          queryKey: [workspace, token ?? '', ...key],
+          queryFn: ({ signal }) => read(client, signal),
+          ...(options.staleTime !== undefined ? { staleTime: options.staleTime } : {}),
+        })
+        .catch(() => undefined),
+    [client, workspace, token, queryClient],
+  )
 }
