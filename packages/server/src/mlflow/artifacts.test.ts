@@ -142,5 +142,55 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(((after.body.models ?? []) as { info: { model_id: string } }[]).map((m) => m.info.model_id)).not.toContain(modelId)
       expect((await get('/api/2.0/mlflow/logged-models/m-0000')).status).toBe(404)
     })
+
+    it('registers model versions as asset versions and serves their files through the proxy', async () => {
+      const { runId, root } = await newRun()
+      await fetch(proxy(`${root}/clf/MLmodel`), { method: 'PUT', body: 'flavors: {}' })
+      await fetch(proxy(`${root}/clf/model.pkl`), { method: 'PUT', body: 'pickle' })
+      expect((await post('registered-models/create', { name: 'clf-model' })).status).toBe(200)
+      const first = await post('model-versions/create', { name: 'clf-model', source: `runs:/${runId}/clf`, run_id: runId })
+      expect(first.body.model_version).toMatchObject({
+        name: 'clf-model',
+        version: '1',
+        source: `runs:/${runId}/clf`,
+        run_id: runId,
+        status: 'READY',
+        current_stage: 'None',
+      })
+      expect(await post('registered-models/create', { name: 'clf-model' })).toMatchObject({
+        status: 400,
+        body: { error_code: 'RESOURCE_ALREADY_EXISTS' },
+      })
+      const second = await post('model-versions/create', { name: 'clf-model', source: `mlflow-artifacts:/${root}/clf` })
+      expect(second.body.model_version).toMatchObject({ version: '2' })
+      const uri = await get('/api/2.0/mlflow/model-versions/get-download-uri?name=clf-model&version=1')
+      expect(uri.body).toEqual({ artifact_uri: 'mlflow-artifacts:/_assets/clf-model/1/clf' })
+      const files = await get(`/api/2.0/mlflow-artifacts/artifacts?path=${encodeURIComponent('_assets/clf-model/1/clf')}`)
+      expect(files.body.files).toEqual([
+        { path: 'MLmodel', is_dir: false, file_size: 11 },
+        { path: 'model.pkl', is_dir: false, file_size: 6 },
+      ])
+      expect(await (await fetch(proxy('_assets/clf-model/1/clf/model.pkl'))).text()).toBe('pickle')
+      expect((await fetch(proxy('_assets/clf-model/1/clf/new.txt'), { method: 'PUT', body: 'x' })).status).toBe(400)
+      const latest = await post('registered-models/get-latest-versions', { name: 'clf-model' })
+      expect((latest.body.model_versions as { version: string }[]).map((v) => v.version)).toEqual(['2'])
+      const model = await get('/api/2.0/mlflow/registered-models/get?name=clf-model')
+      expect(model.body.registered_model).toMatchObject({ name: 'clf-model', latest_versions: [{ version: '2' }] })
+      const versions = await get(`/api/2.0/mlflow/model-versions/search?filter=${encodeURIComponent("name = 'clf-model'")}`)
+      expect((versions.body.model_versions as { version: string }[]).map((v) => v.version)).toEqual(['2', '1'])
+      // Clients add "tag.`mlflow.prompt.is_prompt` != 'true'" to leave prompts out: models without the tag match.
+      const search = await get(
+        `/api/2.0/mlflow/registered-models/search?filter=${encodeURIComponent("name LIKE 'clf-%' AND tag.`mlflow.prompt.is_prompt` != 'true'")}`,
+      )
+      expect((search.body.registered_models as { name: string }[]).map((m) => m.name)).toEqual(['clf-model'])
+      expect(await get('/api/2.0/mlflow/model-versions/get?name=clf-model&version=7')).toMatchObject({ status: 404 })
+      expect(await post('registered-models/rename', { name: 'clf-model', new_name: 'x' })).toMatchObject({
+        status: 501,
+        body: { error_code: 'NOT_IMPLEMENTED' },
+      })
+      expect(await post('model-versions/create', { name: 'clf-model', source: `runs:/${runId}/nothing-here` })).toMatchObject({
+        status: 400,
+      })
+    })
   })
 }

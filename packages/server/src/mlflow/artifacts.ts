@@ -2,15 +2,11 @@ import { WharfError, isWharfError } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
 import { storeRunArtifact } from '../routes/artifacts.js'
 import { storedFileResponse } from '../routes/file-response.js'
-import { artifactUriOf } from './convert.js'
+import { artifactUriOf, modelArtifactPrefix } from './convert.js'
 import { findRun, type MlflowRequest } from './context.js'
 import { MlflowError, invalidParameter } from './errors.js'
+import { ASSET_PROXY_ROOT, assetFilesAt } from './registry.js'
 import { optionalString, runIdOf } from './wire.js'
-
-/** Where the run artifacts of a logged model live: under `models/<model_id>/` of its source run. */
-export function modelArtifactPrefix(modelId: string): string {
-  return `models/${modelId}`
-}
 
 /** A run artifact path (or folder, `''` for the root) an artifact proxy path names. */
 interface ArtifactTarget {
@@ -62,7 +58,7 @@ async function resolveProxyPath(r: MlflowRequest, raw: string): Promise<Artifact
 /** The file and folder entries directly under `folder` of a run's artifacts, by name. */
 async function listFolder(r: MlflowRequest, target: ArtifactTarget): Promise<{ name: string; isDir: boolean; size?: number }[]> {
   const prefix = target.path === '' ? '' : `${target.path}/`
-  const entries = new Map<string, { name: string; isDir: boolean; size?: number }>()
+  const files: { path: string; size: number }[] = []
   let pageToken: string | undefined
   do {
     const page = await r.deps.store.listArtifacts({
@@ -72,16 +68,10 @@ async function listFolder(r: MlflowRequest, target: ArtifactTarget): Promise<{ n
       pageSize: r.deps.config.limits.pageSize,
       ...(pageToken !== undefined ? { pageToken } : {}),
     })
-    for (const artifact of page.items) {
-      if (!artifact.path.startsWith(prefix)) continue
-      const rest = artifact.path.slice(prefix.length)
-      const slash = rest.indexOf('/')
-      if (slash < 0) entries.set(rest, { name: rest, isDir: false, size: artifact.size })
-      else entries.set(rest.slice(0, slash), { name: rest.slice(0, slash), isDir: true })
-    }
+    files.push(...page.items)
     pageToken = page.nextPageToken
   } while (pageToken !== undefined)
-  return [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+  return childrenOf(files, target.path)
 }
 
 function fileInfo(entry: { name: string; isDir: boolean; size?: number }, parent: string): Record<string, unknown> {
@@ -103,9 +93,33 @@ export async function listRunArtifacts(r: MlflowRequest): Promise<unknown> {
   }
 }
 
+/** The entries directly under a folder of paths, by name. */
+function childrenOf(
+  paths: readonly { path: string; size: number }[],
+  folder: string,
+): { name: string; isDir: boolean; size?: number }[] {
+  const prefix = folder === '' ? '' : `${folder}/`
+  const entries = new Map<string, { name: string; isDir: boolean; size?: number }>()
+  for (const file of paths) {
+    if (!file.path.startsWith(prefix)) continue
+    const rest = file.path.slice(prefix.length)
+    const slash = rest.indexOf('/')
+    if (slash < 0) entries.set(rest, { name: rest, isDir: false, size: file.size })
+    else entries.set(rest.slice(0, slash), { name: rest.slice(0, slash), isDir: true })
+  }
+  return [...entries.values()].sort((a, b) => (a.name < b.name ? -1 : a.name > b.name ? 1 : 0))
+}
+
+const ASSET_MARK = `${ASSET_PROXY_ROOT}/`
+
 /** GET mlflow-artifacts/artifacts?path=…: the entries of a folder, by name (as MLflow's proxy answers). */
 export async function listProxyArtifacts(r: MlflowRequest): Promise<unknown> {
   const raw = (optionalString(r.fields, 'path') ?? '').replace(/^\/+|\/+$/g, '')
+  if (raw.startsWith(ASSET_MARK)) {
+    const { version, path } = await assetFilesAt(r, raw.slice(ASSET_MARK.length))
+    const entries = childrenOf(version.files, path)
+    return entries.length > 0 ? { files: entries.map((entry) => fileInfo(entry, '')) } : {}
+  }
   const target = await resolveProxyPath(r, raw)
   await findRun(r, target.runId)
   const entries = await listFolder(r, target)
@@ -114,6 +128,13 @@ export async function listProxyArtifacts(r: MlflowRequest): Promise<unknown> {
 
 /** GET mlflow-artifacts/artifacts/<path>: the file's bytes. */
 export async function downloadProxyArtifact(r: MlflowRequest, raw: string): Promise<Response> {
+  if (raw.startsWith(ASSET_MARK)) {
+    const { version, path } = await assetFilesAt(r, raw.slice(ASSET_MARK.length))
+    const file = version.files.find((f) => f.path === path)
+    if (file === undefined) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `No artifact at '${raw}'`)
+    const driver = await r.deps.drivers.get(r.workspace, file.datastore)
+    return storedFileResponse(r.c, { driver, file })
+  }
   const target = await resolveProxyPath(r, raw)
   const artifact = await r.deps.store.findArtifact({ workspace: r.workspace, runId: target.runId, path: target.path })
   if (artifact === undefined) {
@@ -128,6 +149,7 @@ export async function downloadProxyArtifact(r: MlflowRequest, raw: string): Prom
 
 /** PUT mlflow-artifacts/artifacts/<path>: stores the body as the run's artifact. */
 export async function uploadProxyArtifact(r: MlflowRequest, raw: string): Promise<unknown> {
+  if (raw.startsWith(ASSET_MARK)) throw invalidParameter('the files of a model version are read-only')
   const target = await resolveProxyPath(r, raw)
   if (target.path === '') throw invalidParameter('an artifact upload needs a file path after artifacts/')
   await findRun(r, target.runId)

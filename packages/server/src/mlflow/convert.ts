@@ -39,6 +39,11 @@ export function mlflowTagsOf(run: Run): Record<string, string> {
   return tags
 }
 
+/** Where the run artifacts of a logged model live: under `models/<model_id>/` of its source run. */
+export function modelArtifactPrefix(modelId: string): string {
+  return `models/${modelId}`
+}
+
 /** A run's artifact root as MLflow clients resolve it through the artifact proxy. */
 export function artifactUriOf(run: Pick<Run, 'id'>, experimentId: string): string {
   return `mlflow-artifacts:/${experimentId}/${run.id}/artifacts`

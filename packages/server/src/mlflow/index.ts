@@ -27,6 +27,17 @@ import {
   setLoggedModelTags,
 } from './models.js'
 import {
+  createModelVersion,
+  createRegisteredModel,
+  getLatestVersions,
+  getModelVersion,
+  getModelVersionDownloadUri,
+  getRegisteredModel,
+  searchModelVersions,
+  searchRegisteredModels,
+  unsupportedRegistryChange,
+} from './registry.js'
+import {
   createRun,
   deleteTag,
   getRun,
@@ -99,6 +110,26 @@ const ENDPOINTS: readonly Endpoint[] = [
   { methods: ['DELETE'], path: 'logged-models/:model_id/tags/:tag_key', handler: deleteLoggedModelTag },
   { methods: ['POST'], path: 'logged-models/:model_id/params', handler: logLoggedModelParams },
   { methods: ['GET'], path: 'server-info', handler: serverInfo },
+  // The model registry, over Wharf's assets.
+  { methods: ['POST'], path: 'registered-models/create', handler: createRegisteredModel },
+  { methods: ['GET'], path: 'registered-models/get', handler: getRegisteredModel },
+  { methods: ['GET', 'POST'], path: 'registered-models/search', handler: searchRegisteredModels },
+  { methods: ['GET', 'POST'], path: 'registered-models/get-latest-versions', handler: getLatestVersions },
+  { methods: ['POST'], path: 'model-versions/create', handler: createModelVersion },
+  { methods: ['GET'], path: 'model-versions/get', handler: getModelVersion },
+  { methods: ['GET'], path: 'model-versions/get-download-uri', handler: getModelVersionDownloadUri },
+  { methods: ['GET', 'POST'], path: 'model-versions/search', handler: searchModelVersions },
+  { methods: ['PATCH'], path: 'registered-models/update', handler: unsupportedRegistryChange('Updating a registered model') },
+  { methods: ['POST'], path: 'registered-models/rename', handler: unsupportedRegistryChange('Renaming a registered model') },
+  { methods: ['DELETE'], path: 'registered-models/delete', handler: unsupportedRegistryChange('Deleting a registered model') },
+  { methods: ['PATCH'], path: 'model-versions/update', handler: unsupportedRegistryChange('Updating a model version') },
+  { methods: ['DELETE'], path: 'model-versions/delete', handler: unsupportedRegistryChange('Deleting a model version') },
+  {
+    methods: ['POST'],
+    path: 'model-versions/transition-stage',
+    handler: unsupportedRegistryChange('Moving a model version between stages'),
+  },
+  { methods: ['POST', 'DELETE', 'GET'], path: 'registered-models/alias', handler: unsupportedRegistryChange('Model aliases') },
 ]
 
 /** The path prefixes of MLflow's tracking service (REST and the UI's ajax form, API versions 2 and 3). */

@@ -47,6 +47,11 @@ export interface SearchSchema {
   numberAttributes: readonly string[]
   /** Other spellings of attributes (`created` for `start_time`). */
   aliases?: Readonly<Record<string, string>>
+  /**
+   * Whether an item lacking a key meets `!=` on it: MLflow's registry reads `tag.x != 'true'` so
+   * (clients filter prompts out that way), while its run search does not.
+   */
+  missingMeetsNotEqual?: boolean
 }
 
 /** MLflow's run search: metrics, params, tags, attributes and datasets. */
@@ -328,7 +333,7 @@ export function matches(item: Searchable, clauses: readonly Clause[], schema: Se
       return (item.datasets ?? []).some((d) => compareString(d[clause.key as 'name' | 'digest' | 'context'], clause))
     }
     const actual = valueOf(item, clause)
-    if (actual === undefined) return false
+    if (actual === undefined) return schema.missingMeetsNotEqual === true && clause.comparator === '!='
     if (isNumberKey(clause, schema)) return typeof actual === 'number' && compareNumber(actual, clause)
     return compareString(String(actual), clause)
   })
