@@ -44,6 +44,7 @@ import {
   logBatch,
   logInputs,
   logMetric,
+  logModel,
   logParam,
   searchRuns,
   setRunDeleted,
@@ -96,6 +97,7 @@ const ENDPOINTS: readonly Endpoint[] = [
   { methods: ['POST'], path: 'runs/delete-tag', handler: deleteTag },
   { methods: ['POST'], path: 'runs/log-batch', handler: logBatch },
   { methods: ['POST'], path: 'runs/log-inputs', handler: logInputs },
+  { methods: ['POST'], path: 'runs/log-model', handler: logModel },
   // A run's models are the logged models whose source it is; linking them again changes nothing.
   { methods: ['POST'], path: 'runs/outputs', handler: accepted },
   { methods: ['GET'], path: 'metrics/get-history', handler: getMetricHistory },

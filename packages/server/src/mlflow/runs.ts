@@ -442,3 +442,39 @@ export async function searchRuns(r: MlflowRequest): Promise<unknown> {
     ...(offset + maxResults < sorted.length ? { next_page_token: encodeOffsetToken(offset + maxResults) } : {}),
   }
 }
+
+/** The run tag MLflow 2.x clients keep their logged models in (runs/log-model), as a JSON list. */
+const LOG_MODEL_HISTORY_TAG = 'mlflow.log-model.history'
+
+/** runs/log-model (MLflow 2.x): appends the model's MLmodel JSON to the run's model history tag. */
+export async function logModel(r: MlflowRequest): Promise<unknown> {
+  const text = requiredString(r.fields, 'model_json')
+  let model: unknown
+  try {
+    model = JSON.parse(text) as unknown
+  } catch {
+    throw invalidParameter("Malformed model info. 'model_json' is not JSON")
+  }
+  if (typeof model !== 'object' || model === null || Array.isArray(model))
+    throw invalidParameter("Malformed model info. 'model_json' must be an object")
+  for (const field of ['artifact_path', 'flavors', 'utc_time_created', 'run_id']) {
+    if (!(field in model)) throw invalidParameter(`Model json is missing mandatory fields: ['${field}']`)
+  }
+  const run = await activeRun(r, runIdOf(r.fields))
+  let history: unknown[] = []
+  try {
+    const parsed = JSON.parse(run.tags[LOG_MODEL_HISTORY_TAG] ?? '[]') as unknown
+    if (Array.isArray(parsed)) history = parsed
+  } catch {
+    history = []
+  }
+  history.push(model)
+  await r.deps.store.updateTags({
+    workspace: r.workspace,
+    runId: run.id,
+    set: { [LOG_MODEL_HISTORY_TAG]: JSON.stringify(history) },
+    remove: [],
+    maxTags: r.deps.config.limits.tagsPerRun,
+  })
+  return {}
+}

@@ -437,6 +437,14 @@ for (const { kind, enabled } of testStoreKinds()) {
       const unknown = await fetch(`${t.url}/ajax-api/2.0/mlflow/no/such/thing`)
       expect(unknown.status).toBe(404)
       expect(await unknown.json()).toMatchObject({ error_code: 'ENDPOINT_NOT_FOUND' })
+      // MLflow 2.x clients record a logged model on the run in the mlflow.log-model.history tag.
+      const modelJson = JSON.stringify({ artifact_path: 'model', flavors: {}, utc_time_created: 'now', run_id: runId })
+      expect((await call('POST', 'runs/log-model', { run_id: runId, model_json: modelJson })).status).toBe(200)
+      expect(await call('POST', 'runs/log-model', { run_id: runId, model_json: '{"flavors": {}}' })).toMatchObject({
+        status: 400,
+      })
+      const withModel = (await call('GET', 'runs/get', { run_id: runId })).body.run as RunJson
+      expect(JSON.parse(tagMap(withModel)['mlflow.log-model.history'] ?? '[]')).toEqual([JSON.parse(modelJson)])
       const info = await fetch(`${t.url}/api/3.0/mlflow/server-info`)
       expect(await info.json()).toMatchObject({ workspaces_enabled: false, multipart_uploads_enabled: false })
     })
