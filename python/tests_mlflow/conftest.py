@@ -17,6 +17,7 @@ import threading
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -30,9 +31,13 @@ class WharfServer:
     token: str
     data_dir: Path
 
-    def wharf(self, *args: str) -> object:
+    def wharf(self, *args: str) -> Any:
         """Runs the `wharf` CLI against this server and returns its JSON output."""
-        env = {**os.environ, "WHARF_AUTH_TOKEN": self.token, "WHARF_TRACKING_URI": self.url}
+        env = {
+            **os.environ,
+            "WHARF_AUTH_TOKEN": self.token,
+            "WHARF_TRACKING_URI": self.url,
+        }
         done = subprocess.run(
             ["node", str(CLI), *args, "--url", self.url, "-o", "json"],
             env=env,
@@ -44,7 +49,7 @@ class WharfServer:
         assert done.returncode == 0, done.stderr
         return json.loads(done.stdout)
 
-    def native(self, method: str, path: str, body: object | None = None) -> object:
+    def native(self, method: str, path: str, body: object | None = None) -> Any:
         """Calls Wharf's own API (/api/v1/workspaces/default/...)."""
         import httpx
 
@@ -62,13 +67,25 @@ class WharfServer:
 @pytest.fixture(scope="session")
 def wharf_server() -> Iterator[WharfServer]:
     if not CLI.exists():
-        pytest.fail(f"{CLI} is missing: build the packages first with `npm run build` in {REPO}")
+        pytest.fail(
+            f"{CLI} is missing: build the packages first with `npm run build` in {REPO}"
+        )
     data_dir = Path(tempfile.mkdtemp(prefix="wharf-mlflow-test-"))
     token = secrets.token_hex(16)
     token_file = data_dir / "token"
     token_file.write_text(token)
     process = subprocess.Popen(
-        ["node", str(CLI), "server", "--port", "0", "--data-dir", str(data_dir / "home"), "--auth-token-file", str(token_file)],
+        [
+            "node",
+            str(CLI),
+            "server",
+            "--port",
+            "0",
+            "--data-dir",
+            str(data_dir / "home"),
+            "--auth-token-file",
+            str(token_file),
+        ],
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,
@@ -86,7 +103,9 @@ def wharf_server() -> Iterator[WharfServer]:
         process.kill()
         pytest.fail("the Wharf server did not start:\n" + "".join(lines))
     # Keep reading the server's output so it never blocks on a full pipe.
-    threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
+    threading.Thread(
+        target=lambda: [None for _ in process.stdout or []], daemon=True
+    ).start()
     try:
         yield WharfServer(url=url, token=token, data_dir=data_dir)
     finally:
@@ -99,7 +118,9 @@ def wharf_server() -> Iterator[WharfServer]:
 
 
 @pytest.fixture(autouse=True)
-def mlflow_client_env(wharf_server: WharfServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
+def mlflow_client_env(
+    wharf_server: WharfServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> Iterator[None]:
     """Points the MLflow client at the server for one test: tracking URI, token, no retries, no telemetry."""
     import mlflow
 

@@ -25,15 +25,40 @@ def test_log_and_download_artifacts(tmp_path: Path, wharf_server: WharfServer) -
         mlflow.log_dict({"k": [1, 2]}, "config.json")
     client = MlflowClient()
     top = {(f.path, f.is_dir) for f in client.list_artifacts(run.info.run_id)}
-    assert top == {("single.json", False), ("results", True), ("notes", True), ("config.json", False)}
-    nested = [(f.path, f.file_size) for f in client.list_artifacts(run.info.run_id, "results/nested")]
+    assert top == {
+        ("single.json", False),
+        ("results", True),
+        ("notes", True),
+        ("config.json", False),
+    }
+    nested = [
+        (f.path, f.file_size)
+        for f in client.list_artifacts(run.info.run_id, "results/nested")
+    ]
     assert nested == [("results/nested/data.csv", 8)]
-    folder = Path(mlflow.artifacts.download_artifacts(run_id=run.info.run_id, artifact_path="results", dst_path=str(tmp_path / "dl")))
+    folder = Path(
+        mlflow.artifacts.download_artifacts(
+            run_id=run.info.run_id,
+            artifact_path="results",
+            dst_path=str(tmp_path / "dl"),
+        )
+    )
     assert (folder / "report.txt").read_text() == "accuracy 0.9\n"
     assert (folder / "nested" / "data.csv").read_text() == "a,b\n1,2\n"
-    assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
-    assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/config.json") == {"k": [1, 2]}
+    assert (
+        mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt")
+        == "hello"
+    )
+    assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/config.json") == {
+        "k": [1, 2]
+    }
     # The same files are the run's artifacts for Wharf.
     listed = wharf_server.native("GET", f"runs/{run.info.run_id}/artifacts")
-    paths = sorted(a["path"] for a in listed["items"])  # type: ignore[index]
-    assert paths == ["config.json", "notes/hello.txt", "results/nested/data.csv", "results/report.txt", "single.json"]
+    paths = sorted(a["path"] for a in listed["items"])
+    assert paths == [
+        "config.json",
+        "notes/hello.txt",
+        "results/nested/data.csv",
+        "results/report.txt",
+        "single.json",
+    ]

@@ -28,8 +28,13 @@ def test_register_model_versions_and_load_them(wharf_server: WharfServer) -> Non
     client = MlflowClient()
     registered = client.get_registered_model("digits-tree")
     assert [v.version for v in registered.latest_versions] == ["2"]
-    assert {v.version for v in client.search_model_versions("name = 'digits-tree'")} == {"1", "2"}
-    assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'digits-%'")] == ["digits-tree"]
+    assert {
+        v.version for v in client.search_model_versions("name = 'digits-tree'")
+    } == {"1", "2"}
+    assert [
+        m.name
+        for m in client.search_registered_models(filter_string="name LIKE 'digits-%'")
+    ] == ["digits-tree"]
 
     for uri in ("models:/digits-tree/1", "models:/digits-tree/latest"):
         loaded = mlflow.sklearn.load_model(uri)
@@ -37,7 +42,7 @@ def test_register_model_versions_and_load_them(wharf_server: WharfServer) -> Non
 
     # The versions are Wharf asset versions of the same name.
     versions = wharf_server.native("GET", "assets/digits-tree/versions")
-    assert sorted(v["version"] for v in versions["items"]) == [1, 2]  # type: ignore[index]
+    assert sorted(v["version"] for v in versions["items"]) == [1, 2]
 
     with pytest.raises(MlflowException) as missing:
         client.get_model_version("digits-tree", "9")
