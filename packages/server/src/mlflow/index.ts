@@ -183,6 +183,19 @@ function after(c: AppContext, prefixes: readonly string[]): string | undefined {
   return prefix === undefined ? undefined : pathname.slice(prefix.length)
 }
 
+/**
+ * A run token may write to its run only, which MLflow's paths cannot hold it to (they name runs in
+ * bodies and artifact paths of every shape): the MLflow API takes the server's token, not run tokens.
+ */
+function refuseRunToken(c: AppContext): void {
+  if (c.get('runToken') !== undefined) {
+    throw new MlflowError(
+      'PERMISSION_DENIED',
+      'the MLflow API does not take run tokens; set MLFLOW_TRACKING_TOKEN to the server token',
+    )
+  }
+}
+
 function notFound(c: AppContext): MlflowError {
   return new MlflowError('ENDPOINT_NOT_FOUND', `No MLflow endpoint ${c.req.method} ${c.req.path} on this server`)
 }
@@ -205,6 +218,7 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps): void {
 
   const tracking = async (c: AppContext): Promise<Response> => {
     try {
+      refuseRunToken(c)
       const path = after(c, TRACKING_PREFIXES) ?? ''
       const found = matchEndpoint(path, c.req.method)
       if (found === undefined) throw notFound(c)
@@ -218,6 +232,7 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps): void {
 
   const artifacts = async (c: AppContext): Promise<Response> => {
     try {
+      refuseRunToken(c)
       const path = after(c, ARTIFACT_PREFIXES) ?? ''
       if (path.startsWith('mpu/')) {
         throw new MlflowError(
