@@ -139,6 +139,8 @@ export const RunSchema = z.object({
   heartbeatAt: z.string().nullable(),
   /** When a cancel was asked for a run still live; its runner stops the process and ends it Canceled. */
   cancelRequestedAt: z.string().nullable(),
+  /** Set (the time) while the run is deleted through the MLflow API; a deleted run stays readable and restorable. */
+  deletedAt: z.string().optional(),
 })
 export type Run = z.infer<typeof RunSchema>
 

@@ -17,6 +17,7 @@ import { mountStudio } from './routes/studio.js'
 import { mountMetricRoutes } from './routes/metrics.js'
 import { mountRunRoutes } from './routes/runs.js'
 import { mountWorkspaceRoutes } from './routes/workspaces.js'
+import { isMlflowPath, mlflowErrorResponse, mountMlflow } from './mlflow/index.js'
 
 function sameSecret(given: string, expected: string): boolean {
   // Compare digests so neither the length nor the content leaks through timing.
@@ -98,6 +99,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   mountSnapshotRoutes(route, deps)
   mountRunControlRoutes(route, { ...deps, runTokens })
   mountRunLogRoutes(route, deps)
+  // The MLflow dialect of the same store: its own paths, errors in MLflow's shape.
+  mountMlflow(app, deps)
 
   /** The one error answer; with `checkResponses` its body is checked against the contract too. */
   const errorAnswer = (error: unknown): { status: number; body: ErrorBody } => {
@@ -117,6 +120,8 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
     // Not a failure of the server: one line, no stack, whatever the client's reason.
     if (isClientClosed(error))
       deps.log.info('client closed the request before sending the whole body', { method: c.req.method, path: c.req.path })
+    // A refusal before an MLflow route ran (the token check, the browser guard) in the shape its clients read.
+    if (isMlflowPath(c.req.path)) return mlflowErrorResponse(c, error, deps)
     const { status, body } = errorAnswer(error)
     return c.json(body, status as 400)
   })

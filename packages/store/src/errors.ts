@@ -42,6 +42,24 @@ export function experimentNotFound(workspace: string, name: string): WharfError 
   })
 }
 
+/** EXPERIMENT_EXISTS for `name` in `workspace` (a deleted experiment keeps its name until it is purged). */
+export function experimentExists(workspace: string, name: string, cause: unknown): WharfError {
+  return new WharfError(
+    'EXPERIMENT_EXISTS',
+    `experiment "${printable(name)}" already exists in workspace "${printable(workspace)}" (perhaps deleted); choose another name, or restore it`,
+    { cause, details: { workspace, experiment: name } },
+  )
+}
+
+/** MODEL_NOT_FOUND for the logged model `id` in `workspace`. */
+export function modelNotFound(workspace: string, id: string): WharfError {
+  return new WharfError(
+    'MODEL_NOT_FOUND',
+    `logged model "${printable(id)}" not found in workspace "${printable(workspace)}"; the run that logged it lists its models`,
+    { details: { workspace, modelId: id } },
+  )
+}
+
 /** RUN_NOT_FOUND for `runId` in `workspace`. */
 export function runNotFound(workspace: string, runId: string): WharfError {
   return notFoundInWorkspace('RUN_NOT_FOUND', {

@@ -42,4 +42,13 @@ export {
   type RunLogAppend,
   type RunLogRead,
   type RunLogBytes,
+  type ExperimentDetails,
+  type NewExperimentWithTags,
+  type ExperimentLookup,
+  type ExperimentChange,
+  type RunDeletion,
+  type LoggedModel,
+  type NewLoggedModel,
+  type LoggedModelChange,
+  type LoggedModelQuery,
 } from './metadata-store.js'

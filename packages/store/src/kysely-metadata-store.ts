@@ -5,7 +5,16 @@ import type { StoreDialect } from './dialects/capabilities.js'
 import { findArtifact, listArtifacts, putArtifact } from './entities/artifacts.js'
 import { createAssetVersion, getAssetVersion, listAssetVersions, listAssets } from './entities/assets.js'
 import { deleteDatastore, findDatastore, getDatastore, listDatastores, putDatastore } from './entities/datastores.js'
-import { ensureExperiment, getExperiment, listExperiments } from './entities/experiments.js'
+import {
+  changeExperiment,
+  createExperiment,
+  ensureExperiment,
+  getExperiment,
+  getExperimentDetails,
+  listExperimentDetails,
+  listExperiments,
+} from './entities/experiments.js'
+import { changeLoggedModel, createLoggedModel, getLoggedModel, listLoggedModels } from './entities/logged-models.js'
 import {
   compactMetrics,
   ingestMetrics,
@@ -24,6 +33,7 @@ import {
   heartbeatRun,
   listRuns,
   requestRunCancel,
+  setRunDeleted,
   transitionRun,
   updateRun,
   updateTags,
@@ -43,6 +53,10 @@ const ENTITY_FUNCTIONS = {
   ensureExperiment,
   getExperiment,
   listExperiments,
+  createExperiment,
+  getExperimentDetails,
+  listExperimentDetails,
+  changeExperiment,
   createRun,
   getRun,
   listRuns,
@@ -51,6 +65,7 @@ const ENTITY_FUNCTIONS = {
   heartbeatRun,
   requestRunCancel,
   failSilentRuns,
+  setRunDeleted,
   updateTags,
   addProperties,
   ingestMetrics,
@@ -75,6 +90,10 @@ const ENTITY_FUNCTIONS = {
   appendRunLog,
   readRunLog,
   listRunLogs,
+  createLoggedModel,
+  getLoggedModel,
+  changeLoggedModel,
+  listLoggedModels,
   putDatastore,
   findDatastore,
   getDatastore,

@@ -330,6 +330,92 @@ export interface NewAssetVersion {
   files: AssetFile[]
 }
 
+/** An experiment with what the MLflow API keeps of it: tags, last change, and its soft delete. */
+export interface ExperimentDetails extends Experiment {
+  tags: Record<string, string>
+  /** The last change of name, tags or lifecycle (the creation time until then). */
+  updatedAt: string
+  /** Set while the experiment is deleted. */
+  deletedAt: string | null
+}
+
+/** An experiment to create with its tags. */
+export interface NewExperimentWithTags extends NewExperiment {
+  tags: Record<string, string>
+}
+
+/** An experiment by id or by name. */
+export type ExperimentLookup = { workspace: string } & ({ id: number } | { name: string })
+
+/** Changes to an experiment: a new name, tags to set then remove, deleted or restored; `at` is the ISO time. */
+export interface ExperimentChange {
+  workspace: string
+  id: number
+  name?: string
+  setTags?: Record<string, string>
+  removeTags?: string[]
+  deleted?: boolean
+  at: string
+}
+
+/** Deletes (soft) or restores a run at `at`. */
+export interface RunDeletion extends RunRef {
+  deleted: boolean
+  at: string
+}
+
+/** A model logged from a run (MLflow 3's logged models); its files are artifacts of its source run. */
+export interface LoggedModel {
+  id: string
+  workspace: string
+  experimentId: number
+  name: string
+  sourceRunId: string | null
+  modelType: string | null
+  /** The MLflow status name (LOGGED_MODEL_PENDING, LOGGED_MODEL_READY, ...). */
+  status: string
+  statusMessage: string | null
+  tags: Record<string, string>
+  params: Record<string, string>
+  createdAt: string
+  updatedAt: string
+  deletedAt: string | null
+}
+
+/** A logged model to record; the caller made its id. */
+export interface NewLoggedModel {
+  id: string
+  workspace: string
+  experimentId: number
+  name: string
+  sourceRunId: string | null
+  modelType: string | null
+  status: string
+  tags: Record<string, string>
+  params: Record<string, string>
+  createdAt: string
+}
+
+/** Changes to a logged model; params are only added. */
+export interface LoggedModelChange {
+  workspace: string
+  id: string
+  status?: string
+  statusMessage?: string
+  setTags?: Record<string, string>
+  removeTags?: string[]
+  addParams?: Record<string, string>
+  deleted?: boolean
+  at: string
+}
+
+/** Which logged models to list. */
+export interface LoggedModelQuery {
+  workspace: string
+  experimentIds?: number[]
+  sourceRunId?: string
+}
+
 /**
  * The metadata store: workspaces, experiments, runs, metrics, artifacts and datastores, behind one
  * interface implemented once on Kysely for SQLite and PostgreSQL. A method with more than one input takes
@@ -359,6 +445,14 @@ export interface MetadataStore {
   getExperiment(experiment: WorkspaceItemRef): Promise<Experiment>
   /** Experiments ordered by name. */
   listExperiments(page: WorkspacePageRequest): Promise<Page<Experiment>>
+  /** Creates an experiment with tags; EXPERIMENT_EXISTS when the name is taken (also by a deleted one). */
+  createExperiment(input: NewExperimentWithTags): Promise<ExperimentDetails>
+  /** The experiment by id or name with its tags and lifecycle; EXPERIMENT_NOT_FOUND. */
+  getExperimentDetails(lookup: ExperimentLookup): Promise<ExperimentDetails>
+  /** Every experiment of a workspace (deleted ones too) with tags and lifecycle, by id. */
+  listExperimentDetails(workspace: string): Promise<ExperimentDetails[]>
+  /** Renames, retags, deletes or restores an experiment in one transaction; EXPERIMENT_NOT_FOUND, EXPERIMENT_EXISTS. */
+  changeExperiment(change: ExperimentChange): Promise<ExperimentDetails>
 
   /**
    * Creates a run (and its experiment on first use). RUN_EXISTS if the id is taken; RUN_NOT_FOUND if
@@ -388,6 +482,8 @@ export interface MetadataStore {
    * once each fail a run at most once between them.
    */
   failSilentRuns(sweep: SilentRunsSweep): Promise<string[]>
+  /** Deletes (soft) or restores a run; idempotent. RUN_NOT_FOUND. */
+  setRunDeleted(change: RunDeletion): Promise<Run>
   /** Sets then removes tags; LIMIT_EXCEEDED past `maxTags` tags in all. */
   updateTags(change: TagChange): Promise<Run>
   /** Adds properties; PROPERTY_IMMUTABLE if a key exists with another value; LIMIT_EXCEEDED past `maxProperties`. */
@@ -467,6 +563,15 @@ export interface MetadataStore {
   readRunLog(read: RunLogRead): Promise<RunLogBytes>
   /** The live logs of a run, by name. RUN_NOT_FOUND. */
   listRunLogs(run: RunRef): Promise<RunLogSummary[]>
+
+  /** Records a logged model; RUN_NOT_FOUND for its source run. */
+  createLoggedModel(input: NewLoggedModel): Promise<LoggedModel>
+  /** MODEL_NOT_FOUND. */
+  getLoggedModel(ref: { workspace: string; id: string }): Promise<LoggedModel>
+  /** Changes a logged model in one transaction; MODEL_NOT_FOUND. */
+  changeLoggedModel(change: LoggedModelChange): Promise<LoggedModel>
+  /** Logged models (not deleted) of some experiments or of a run, newest first. */
+  listLoggedModels(query: LoggedModelQuery): Promise<LoggedModel[]>
 
   /** DATASTORE_EXISTS unless `overwrite`; WORKSPACE_NOT_FOUND. */
   putDatastore(record: DatastoreRecord, options: { overwrite: boolean }): Promise<DatastoreRecord>

@@ -10,7 +10,7 @@ import type {
   RunStatus,
   Workspace,
 } from '@wharf/contract'
-import type { DatastoreRecord } from './metadata-store.js'
+import type { DatastoreRecord, ExperimentDetails, LoggedModel } from './metadata-store.js'
 import type { MetricState } from './metric-batch.js'
 import type {
   ArtifactsTable,
@@ -18,6 +18,7 @@ import type {
   AssetVersionsTable,
   DatastoresTable,
   ExperimentsTable,
+  LoggedModelsTable,
   MetricsTable,
   RunsTable,
   WorkspacesTable,
@@ -42,6 +43,35 @@ export function toWorkspace(row: Selectable<WorkspacesTable>): Workspace {
 /** The wire experiment of a row. */
 export function toExperiment(row: Selectable<ExperimentsTable>): Experiment {
   return { id: Number(row.id), workspace: row.workspace, name: row.name, createdAt: row.created_at }
+}
+
+/** The experiment of a row with its tags and lifecycle. */
+export function toExperimentDetails(row: Selectable<ExperimentsTable>): ExperimentDetails {
+  return {
+    ...toExperiment(row),
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    updatedAt: row.updated_at ?? row.created_at,
+    deletedAt: row.deleted_at,
+  }
+}
+
+/** The logged model of a row. */
+export function toLoggedModel(row: Selectable<LoggedModelsTable>): LoggedModel {
+  return {
+    id: row.id,
+    workspace: row.workspace,
+    experimentId: Number(row.experiment_id),
+    name: row.name,
+    sourceRunId: row.source_run_id,
+    modelType: row.model_type,
+    status: row.status,
+    statusMessage: row.status_message,
+    tags: JSON.parse(row.tags) as Record<string, string>,
+    params: JSON.parse(row.params) as Record<string, string>,
+    createdAt: row.created_at,
+    updatedAt: row.updated_at,
+    deletedAt: row.deleted_at,
+  }
 }
 
 /** Parses a JSON text column holding a string map. */
@@ -78,6 +108,8 @@ export function toRun(row: RunRow): Run {
     statusTimes: statusTimesOf(row),
     heartbeatAt: row.heartbeat_at,
     cancelRequestedAt: row.cancel_requested_at,
+    // Only while deleted, so runs that never were keep the shape they always had.
+    ...(row.deleted_at === null || row.deleted_at === undefined ? {} : { deletedAt: row.deleted_at }),
   }
 }
 

@@ -26,6 +26,12 @@ export interface ExperimentsTable {
   workspace: string
   name: string
   created_at: string
+  /** JSON text string map (migration 0006). */
+  tags: Generated<string>
+  /** Last change of name, tags or lifecycle; null until the first. */
+  updated_at: string | null
+  /** Soft delete: set while the experiment is deleted. */
+  deleted_at: string | null
 }
 
 /** Runs; `tags`, `properties`, `command` and `error` are JSON text. */
@@ -54,6 +60,8 @@ export interface RunsTable {
   status_times: string | null
   heartbeat_at: string | null
   cancel_requested_at: string | null
+  /** Soft delete: set while the run is deleted (migration 0006). */
+  deleted_at: string | null
 }
 
 /**
@@ -210,6 +218,23 @@ export interface RunLogChunksTable {
   bytes: Uint8Array
 }
 
+/** A model logged from a run (MLflow 3's logged models); `tags` and `params` are JSON text string maps. */
+export interface LoggedModelsTable {
+  id: string
+  workspace: string
+  experiment_id: number
+  name: string
+  source_run_id: string | null
+  model_type: string | null
+  status: string
+  status_message: string | null
+  tags: string
+  params: string
+  created_at: string
+  updated_at: string
+  deleted_at: string | null
+}
+
 /** The tables of the metadata store, as Kysely sees them. */
 export interface StoreDatabase {
   workspaces: WorkspacesTable
@@ -229,4 +254,5 @@ export interface StoreDatabase {
   snapshot_blobs: SnapshotBlobsTable
   run_logs: RunLogsTable
   run_log_chunks: RunLogChunksTable
+  logged_models: LoggedModelsTable
 }

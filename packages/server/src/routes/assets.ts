@@ -9,6 +9,7 @@ import {
   printable,
   type Artifact,
   type AssetFile,
+  type AssetVersion,
 } from '@wharf/contract'
 import { joinKey, runPool, toDatastoreKey } from '@wharf/datastores'
 import type { AppDeps } from '../deps.js'
@@ -97,44 +98,7 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     assertKeyValues('tag', tags, limits)
     assertWithinLimit(limits, 'artifactPathLength', { what: 'the artifact path length', actual: body.artifactPath.length })
     const artifactPath = toDatastoreKey(body.artifactPath)
-    const run = await store.getRun({ workspace, runId: body.runId })
-
-    const artifacts = await artifactsAt(deps, { workspace, runId: run.id, artifactPath })
-    if (artifacts.length === 0) {
-      throw new WharfError(
-        'ARTIFACT_NOT_FOUND',
-        `run ${run.id} has no artifact at ${printable(artifactPath)} (neither a file nor a folder); ` +
-          `wharf history info -r ${run.id} lists them`,
-        { details: { runId: run.id, artifactPath } },
-      )
-    }
-    // Paths inside the asset keep the last segment of artifactPath: `outputs/ckpt` gives `ckpt/a.pt`.
-    const parent = artifactPath.lastIndexOf('/') + 1
-    const files = artifacts.map((artifact) => ({ path: artifact.path.slice(parent), artifact }))
-    // A finished run's artifacts never change, so the asset can share them; a live run's may.
-    const live = !isTerminalStatus(run.status)
-    const assetFiles = live
-      ? await copyFiles(deps, { workspace, name: body.name, files })
-      : files.map(({ path, artifact }): AssetFile => ({
-          path,
-          size: artifact.size,
-          sha256: artifact.sha256,
-          contentType: artifact.contentType,
-          datastore: artifact.datastore,
-          key: artifact.key,
-        }))
-    const version = await store.createAssetVersion({
-      workspace,
-      name: body.name,
-      description,
-      tags,
-      sourceRunId: run.id,
-      artifactPath,
-      copied: live,
-      createdAt: new Date().toISOString(),
-      files: assetFiles,
-    })
-    return version
+    return promoteRunArtifacts(deps, { workspace, name: body.name, runId: body.runId, artifactPath, description, tags })
   })
 
   route(ROUTES.listAssets, async ({ params: { workspace }, query }) =>
@@ -163,4 +127,62 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     }
     return storedFileResponse(c, { driver: await drivers.get(workspace, file.datastore), file })
   })
+}
+
+/**
+ * Promotes a run's artifact (a file, or a folder and everything under it) to the next version of asset
+ * `name`: the one way an asset version is made from a run, for the native and the MLflow API alike. A
+ * live run's files are copied, a finished run's shared. ARTIFACT_NOT_FOUND when nothing is at the path.
+ */
+export async function promoteRunArtifacts(
+  deps: Pick<AppDeps, 'store' | 'drivers' | 'config'>,
+  promote: {
+    workspace: string
+    name: string
+    runId: string
+    artifactPath: string
+    description: string
+    tags: Record<string, string>
+  },
+): Promise<AssetVersion> {
+  const { store } = deps
+  const { workspace, artifactPath, description, tags } = promote
+  const run = await store.getRun({ workspace, runId: promote.runId })
+
+  const artifacts = await artifactsAt(deps, { workspace, runId: run.id, artifactPath })
+  if (artifacts.length === 0) {
+    throw new WharfError(
+      'ARTIFACT_NOT_FOUND',
+      `run ${run.id} has no artifact at ${printable(artifactPath)} (neither a file nor a folder); ` +
+        `wharf history info -r ${run.id} lists them`,
+      { details: { runId: run.id, artifactPath } },
+    )
+  }
+  // Paths inside the asset keep the last segment of artifactPath: `outputs/ckpt` gives `ckpt/a.pt`.
+  const parent = artifactPath.lastIndexOf('/') + 1
+  const files = artifacts.map((artifact) => ({ path: artifact.path.slice(parent), artifact }))
+  // A finished run's artifacts never change, so the asset can share them; a live run's may.
+  const live = !isTerminalStatus(run.status)
+  const assetFiles = live
+    ? await copyFiles(deps, { workspace, name: promote.name, files })
+    : files.map(({ path, artifact }): AssetFile => ({
+        path,
+        size: artifact.size,
+        sha256: artifact.sha256,
+        contentType: artifact.contentType,
+        datastore: artifact.datastore,
+        key: artifact.key,
+      }))
+  const version = await store.createAssetVersion({
+    workspace,
+    name: promote.name,
+    description,
+    tags,
+    sourceRunId: run.id,
+    artifactPath,
+    copied: live,
+    createdAt: new Date().toISOString(),
+    files: assetFiles,
+  })
+  return version
 }

@@ -105,7 +105,8 @@ export function mountStudio(app: Hono<AppEnv>, options: { dir: string | undefine
   }
   app.get('/*', async (c, next) => {
     const urlPath = c.req.path
-    if (urlPath === API_PREFIX || urlPath.startsWith(`${API_PREFIX}/`)) return next()
+    // The API's paths, and the MLflow API's (/api/2.0/…, /ajax-api/…), are never the studio's.
+    if (urlPath === API_PREFIX || urlPath.startsWith('/api/') || urlPath.startsWith('/ajax-api/')) return next()
     const built = studio()
     if (built === undefined) return urlPath === '/' ? c.html(PLACEHOLDER_PAGE) : next()
     const file = built.get(urlPath)

@@ -1,10 +1,18 @@
 import type { Selectable } from 'kysely'
 import type { Experiment, Page } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
-import { experimentNotFound } from '../errors.js'
-import type { NewExperiment, WorkspaceItemRef, WorkspacePageRequest } from '../metadata-store.js'
+import { experimentExists, experimentNotFound } from '../errors.js'
+import type {
+  ExperimentChange,
+  ExperimentDetails,
+  ExperimentLookup,
+  NewExperiment,
+  NewExperimentWithTags,
+  WorkspaceItemRef,
+  WorkspacePageRequest,
+} from '../metadata-store.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
-import { toExperiment } from '../rows.js'
+import { parseStringMap, stringifyStringMap, toExperiment, toExperimentDetails } from '../rows.js'
 import type { ExperimentsTable } from '../schema.js'
 import { guard, requireWorkspace, toPage } from './shared.js'
 import type { Db } from './shared.js'
@@ -65,4 +73,90 @@ export function listExperiments(ctx: StoreDialect, page: WorkspacePageRequest): 
       .execute()
     return toPage(rows.map(toExperiment), page.pageSize, (last) => encodePageToken('experiments', { name: last.name }))
   })
+}
+
+function findDetailsRow(db: Db, lookup: ExperimentLookup): Promise<Selectable<ExperimentsTable> | undefined> {
+  return db
+    .selectFrom('experiments')
+    .selectAll()
+    .where('workspace', '=', lookup.workspace)
+    .$if('id' in lookup, (qb) => qb.where('id', '=', 'id' in lookup ? lookup.id : 0))
+    .$if('name' in lookup, (qb) => qb.where('name', '=', 'name' in lookup ? lookup.name : ''))
+    .executeTakeFirst()
+}
+
+async function requireDetailsRow(db: Db, lookup: ExperimentLookup): Promise<Selectable<ExperimentsTable>> {
+  const row = await findDetailsRow(db, lookup)
+  if (row !== undefined) return row
+  await requireWorkspace(db, lookup.workspace)
+  throw experimentNotFound(lookup.workspace, 'id' in lookup ? `#${lookup.id}` : lookup.name)
+}
+
+/** The experiment with its tags and lifecycle; EXPERIMENT_NOT_FOUND, WORKSPACE_NOT_FOUND. */
+export function getExperimentDetails(ctx: StoreDialect, lookup: ExperimentLookup): Promise<ExperimentDetails> {
+  return guard('read an experiment', async () => toExperimentDetails(await requireDetailsRow(ctx.db, lookup)))
+}
+
+/** Every experiment of a workspace with its tags and lifecycle, deleted ones too, by id; WORKSPACE_NOT_FOUND. */
+export function listExperimentDetails(ctx: StoreDialect, workspace: string): Promise<ExperimentDetails[]> {
+  return guard('list experiments', async () => {
+    await requireWorkspace(ctx.db, workspace)
+    const rows = await ctx.db.selectFrom('experiments').selectAll().where('workspace', '=', workspace).orderBy('id').execute()
+    return rows.map(toExperimentDetails)
+  })
+}
+
+/** Creates an experiment with tags; EXPERIMENT_EXISTS when the name is taken (by a deleted one too), WORKSPACE_NOT_FOUND. */
+export function createExperiment(ctx: StoreDialect, input: NewExperimentWithTags): Promise<ExperimentDetails> {
+  return guard('create an experiment', async () => {
+    await requireWorkspace(ctx.db, input.workspace)
+    try {
+      await ctx.db
+        .insertInto('experiments')
+        .values({
+          workspace: input.workspace,
+          name: input.name,
+          created_at: input.createdAt,
+          tags: stringifyStringMap(input.tags),
+          updated_at: input.createdAt,
+        })
+        .execute()
+    } catch (error) {
+      if (ctx.capabilities.isUniqueViolation(error)) throw experimentExists(input.workspace, input.name, error)
+      throw error
+    }
+    return toExperimentDetails(await requireDetailsRow(ctx.db, input))
+  })
+}
+
+/**
+ * Renames, sets and removes tags, deletes or restores an experiment in one transaction; a change that
+ * changes nothing writes nothing. EXPERIMENT_NOT_FOUND; EXPERIMENT_EXISTS when the new name is taken.
+ */
+export function changeExperiment(ctx: StoreDialect, change: ExperimentChange): Promise<ExperimentDetails> {
+  return guard('change an experiment', () =>
+    ctx.db.transaction().execute(async (trx) => {
+      const row = await requireDetailsRow(trx, { workspace: change.workspace, id: change.id })
+      const tags = parseStringMap(row.tags)
+      for (const [key, value] of Object.entries(change.setTags ?? {})) tags.set(key, value)
+      for (const key of change.removeTags ?? []) tags.delete(key)
+      const next = {
+        name: change.name ?? row.name,
+        tags: stringifyStringMap(tags),
+        deleted_at: change.deleted === undefined ? row.deleted_at : change.deleted ? (row.deleted_at ?? change.at) : null,
+      }
+      if (next.name === row.name && next.tags === row.tags && next.deleted_at === row.deleted_at) return toExperimentDetails(row)
+      try {
+        await trx
+          .updateTable('experiments')
+          .set({ ...next, updated_at: change.at })
+          .where('id', '=', row.id)
+          .execute()
+      } catch (error) {
+        if (ctx.capabilities.isUniqueViolation(error)) throw experimentExists(change.workspace, next.name, error)
+        throw error
+      }
+      return toExperimentDetails({ ...row, ...next, updated_at: change.at })
+    }),
+  )
 }

@@ -10,6 +10,7 @@ import type {
   NewRun,
   PropertyChange,
   RunEvent,
+  RunDeletion,
   RunPatch,
   RunRef,
   RunTransition,
@@ -103,6 +104,7 @@ export function createRun(ctx: StoreDialect, input: NewRun): Promise<Run> {
         }),
         heartbeat_at: null,
         cancel_requested_at: null,
+        deleted_at: null,
       }
       try {
         await trx.insertInto('runs').values(row).execute()
@@ -322,5 +324,13 @@ export function addProperties(ctx: StoreDialect, change: PropertyChange): Promis
       actual: properties.size,
     })
     return { properties: stringifyStringMap(properties) }
+  })
+}
+
+/** Deletes (soft: the run stays readable, flagged) or restores a run; idempotent. RUN_NOT_FOUND. */
+export function setRunDeleted(ctx: StoreDialect, change: RunDeletion): Promise<Run> {
+  return changeRun(ctx, { operation: change.deleted ? 'delete a run' : 'restore a run', run: change }, (run) => {
+    if (change.deleted) return run.deleted_at === null ? { deleted_at: change.at } : {}
+    return run.deleted_at === null ? {} : { deleted_at: null }
   })
 }

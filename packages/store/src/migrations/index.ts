@@ -5,6 +5,7 @@ import { createAssetsMigration } from './0002-assets.js'
 import { createSignedZeroMigration } from './0003-signed-zero.js'
 import { createSubmittedRunsMigration } from './0004-submitted-runs.js'
 import { createMetricChunksMigration } from './0005-metric-chunks.js'
+import { createLifecycleMigration } from './0006-lifecycle-and-models.js'
 
 /**
  * Every migration, by name in the order they run. Migrations are code (no files are read at run time);
@@ -17,5 +18,6 @@ export function createMigrations(types: SchemaTypes): Record<string, Migration> 
     '0003-signed-zero': createSignedZeroMigration(types),
     '0004-submitted-runs': createSubmittedRunsMigration(types),
     '0005-metric-chunks': createMetricChunksMigration(types),
+    '0006-lifecycle-and-models': createLifecycleMigration(types),
   }
 }
