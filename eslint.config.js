@@ -3,7 +3,7 @@ import tseslint from 'typescript-eslint'
 import reactHooks from 'eslint-plugin-react-hooks'
 
 export default tseslint.config(
-  { ignores: ['**/dist/**', '**/node_modules/**', '.wharf/**', 'coverage/**'] },
+  { ignores: ['**/dist/**', '**/node_modules/**', '.wharf/**', 'coverage/**', '.venv-py/**', '.venv/**'] },
   js.configs.recommended,
   ...tseslint.configs.recommendedTypeChecked,
   {

@@ -36,17 +36,19 @@ if (probe.error || probe.status !== 0) skip(`${python3} with its venv module is 
 if (probe.stdout.trim() !== 'True') skip(`${python3} is older than 3.10`)
 
 // What the venv holds: the SDK with its test tools, and the real MLflow client with scikit-learn for the
-// MLflow-compatibility tests. A hash of pyproject.toml tells when to install again.
+// MLflow-compatibility tests (python/tests_mlflow/requirements.txt). A hash of pyproject.toml tells when to install again.
+const mlflowRequirements = path.join(pythonDir, 'tests_mlflow', 'requirements.txt')
 const wanted = createHash('sha256')
   .update(readFileSync(path.join(pythonDir, 'pyproject.toml')))
+  .update(readFileSync(mlflowRequirements))
   .digest('hex')
 const stamp = path.join(venv, '.wharf-installed')
 if (!existsSync(bin('python')) || !existsSync(stamp) || readFileSync(stamp, 'utf8') !== wanted) {
   console.log(`== making the Python virtualenv ${path.relative(root, venv)} (first run: a few minutes of downloads from PyPI)`)
   if (!existsSync(bin('python')) && run(python3, ['-m', 'venv', venv]) !== 0) skip(`${python3} -m venv failed`)
   const pipArgs = ['-m', 'pip', 'install', '--quiet', '--disable-pip-version-check']
-  if (run(bin('python'), [...pipArgs, '--editable', `${pythonDir}[test]`]) !== 0) {
-    console.error('pip install of ./python[test] failed (is PyPI reachable?)')
+  if (run(bin('python'), [...pipArgs, '--editable', `${pythonDir}[test]`, '--requirement', mlflowRequirements]) !== 0) {
+    console.error('pip install of ./python[test] and the MLflow client failed (is PyPI reachable?)')
     process.exit(1)
   }
   writeFileSync(stamp, wanted)
@@ -58,6 +60,10 @@ let failed = 0
 failed += run(bin('ruff'), ['check', ...sources], { cwd: pythonDir })
 failed += run(bin('ruff'), ['format', '--check', ...sources], { cwd: pythonDir })
 failed += run(bin('mypy'), [], { cwd: pythonDir })
-failed += run(bin('pytest'), ['-q', '-p', 'no:cacheprovider'], { cwd: pythonDir })
+// The MLflow tests apart: their conftest.py and the SDK tests' share a module name.
+failed += run(bin('mypy'), ['tests_mlflow'], { cwd: pythonDir })
+failed += run(bin('pytest'), ['-q', '-p', 'no:cacheprovider', 'tests'], { cwd: pythonDir })
+// Stock MLflow 3 (client, autolog, model loading) against Wharf's MLflow-compatible API.
+failed += run(bin('pytest'), ['-q', '-p', 'no:cacheprovider', 'tests_mlflow'], { cwd: pythonDir })
 console.log(`== python: ${failed === 0 ? 'passed' : 'FAILED'} in ${Math.round((Date.now() - started) / 1000)} s`)
 process.exit(failed === 0 ? 0 : 1)

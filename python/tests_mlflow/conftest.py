@@ -67,9 +67,7 @@ class WharfServer:
 @pytest.fixture(scope="session")
 def wharf_server() -> Iterator[WharfServer]:
     if not CLI.exists():
-        pytest.fail(
-            f"{CLI} is missing: build the packages first with `npm run build` in {REPO}"
-        )
+        pytest.fail(f"{CLI} is missing: build the packages first with `npm run build` in {REPO}")
     data_dir = Path(tempfile.mkdtemp(prefix="wharf-mlflow-test-"))
     token = secrets.token_hex(16)
     token_file = data_dir / "token"
@@ -103,9 +101,7 @@ def wharf_server() -> Iterator[WharfServer]:
         process.kill()
         pytest.fail("the Wharf server did not start:\n" + "".join(lines))
     # Keep reading the server's output so it never blocks on a full pipe.
-    threading.Thread(
-        target=lambda: [None for _ in process.stdout or []], daemon=True
-    ).start()
+    threading.Thread(target=lambda: [None for _ in process.stdout or []], daemon=True).start()
     try:
         yield WharfServer(url=url, token=token, data_dir=data_dir)
     finally:
@@ -118,9 +114,7 @@ def wharf_server() -> Iterator[WharfServer]:
 
 
 @pytest.fixture(autouse=True)
-def mlflow_client_env(
-    wharf_server: WharfServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
-) -> Iterator[None]:
+def mlflow_client_env(wharf_server: WharfServer, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[None]:
     """Points the MLflow client at the server for one test: tracking URI, token, no retries, no telemetry."""
     import mlflow
 

@@ -5,9 +5,8 @@ from __future__ import annotations
 from pathlib import Path
 
 import mlflow
-from mlflow import MlflowClient
-
 from conftest import WharfServer
+from mlflow import MlflowClient
 
 
 def test_log_and_download_artifacts(tmp_path: Path, wharf_server: WharfServer) -> None:
@@ -31,10 +30,7 @@ def test_log_and_download_artifacts(tmp_path: Path, wharf_server: WharfServer) -
         ("notes", True),
         ("config.json", False),
     }
-    nested = [
-        (f.path, f.file_size)
-        for f in client.list_artifacts(run.info.run_id, "results/nested")
-    ]
+    nested = [(f.path, f.file_size) for f in client.list_artifacts(run.info.run_id, "results/nested")]
     assert nested == [("results/nested/data.csv", 8)]
     folder = Path(
         mlflow.artifacts.download_artifacts(
@@ -45,13 +41,8 @@ def test_log_and_download_artifacts(tmp_path: Path, wharf_server: WharfServer) -
     )
     assert (folder / "report.txt").read_text() == "accuracy 0.9\n"
     assert (folder / "nested" / "data.csv").read_text() == "a,b\n1,2\n"
-    assert (
-        mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt")
-        == "hello"
-    )
-    assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/config.json") == {
-        "k": [1, 2]
-    }
+    assert mlflow.artifacts.load_text(f"runs:/{run.info.run_id}/notes/hello.txt") == "hello"
+    assert mlflow.artifacts.load_dict(f"runs:/{run.info.run_id}/config.json") == {"k": [1, 2]}
     # The same files are the run's artifacts for Wharf.
     listed = wharf_server.native("GET", f"runs/{run.info.run_id}/artifacts")
     paths = sorted(a["path"] for a in listed["items"])

@@ -5,12 +5,11 @@ from __future__ import annotations
 import mlflow
 import mlflow.sklearn
 import pytest
+from conftest import WharfServer
 from mlflow import MlflowClient
 from mlflow.exceptions import MlflowException
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
-
-from conftest import WharfServer
 
 
 def test_register_model_versions_and_load_them(wharf_server: WharfServer) -> None:
@@ -28,13 +27,8 @@ def test_register_model_versions_and_load_them(wharf_server: WharfServer) -> Non
     client = MlflowClient()
     registered = client.get_registered_model("digits-tree")
     assert [v.version for v in registered.latest_versions] == ["2"]
-    assert {
-        v.version for v in client.search_model_versions("name = 'digits-tree'")
-    } == {"1", "2"}
-    assert [
-        m.name
-        for m in client.search_registered_models(filter_string="name LIKE 'digits-%'")
-    ] == ["digits-tree"]
+    assert {v.version for v in client.search_model_versions("name = 'digits-tree'")} == {"1", "2"}
+    assert [m.name for m in client.search_registered_models(filter_string="name LIKE 'digits-%'")] == ["digits-tree"]
 
     for uri in ("models:/digits-tree/1", "models:/digits-tree/latest"):
         loaded = mlflow.sklearn.load_model(uri)

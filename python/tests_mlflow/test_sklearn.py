@@ -6,16 +6,13 @@ from pathlib import Path
 
 import mlflow
 import mlflow.sklearn
+from conftest import WharfServer
 from mlflow import MlflowClient
 from sklearn.datasets import load_digits
 from sklearn.linear_model import LogisticRegression
 
-from conftest import WharfServer
 
-
-def test_autolog_digits_then_load_model(
-    tmp_path: Path, wharf_server: WharfServer
-) -> None:
+def test_autolog_digits_then_load_model(tmp_path: Path, wharf_server: WharfServer) -> None:
     x, y = load_digits(return_X_y=True)
     experiment_id = mlflow.set_experiment("py-digits").experiment_id
     mlflow.sklearn.autolog()
@@ -36,11 +33,7 @@ def test_autolog_digits_then_load_model(
 
     logged = mlflow.last_logged_model()
     assert logged is not None and logged.source_run_id == run_id
-    folder = Path(
-        mlflow.artifacts.download_artifacts(
-            f"models:/{logged.model_id}", dst_path=str(tmp_path / "model")
-        )
-    )
+    folder = Path(mlflow.artifacts.download_artifacts(f"models:/{logged.model_id}", dst_path=str(tmp_path / "model")))
     assert (folder / "MLmodel").exists()
 
     for uri in (f"runs:/{run_id}/model", f"models:/{logged.model_id}"):
@@ -51,6 +44,4 @@ def test_autolog_digits_then_load_model(
     (item,) = wharf_server.wharf("history", "list", "--experiment", "py-digits")
     assert item["properties"]["max_iter"] == "300"
     artifacts = wharf_server.native("GET", f"runs/{run_id}/artifacts")
-    assert f"models/{logged.model_id}/MLmodel" in [
-        a["path"] for a in artifacts["items"]
-    ]
+    assert f"models/{logged.model_id}/MLmodel" in [a["path"] for a in artifacts["items"]]

@@ -7,11 +7,10 @@ import time
 
 import mlflow
 import pytest
+from conftest import WharfServer
 from mlflow import MlflowClient
 from mlflow.entities import Metric, Param, RunTag
 from mlflow.exceptions import MlflowException
-
-from conftest import WharfServer
 
 
 def test_fluent_logging_round_trip() -> None:
@@ -28,10 +27,7 @@ def test_fluent_logging_round_trip() -> None:
     assert got.info.status == "FINISHED"
     assert got.info.run_name == "fluent-run"
     assert got.info.end_time is not None and got.info.end_time >= got.info.start_time
-    assert (
-        got.info.artifact_uri
-        == f"mlflow-artifacts:/{got.info.experiment_id}/{run.info.run_id}/artifacts"
-    )
+    assert got.info.artifact_uri == f"mlflow-artifacts:/{got.info.experiment_id}/{run.info.run_id}/artifacts"
     assert got.data.params == {"lr": "0.01", "layers": "3", "optimizer": "adam"}
     assert got.data.metrics == {"loss": 0.25, "acc": 0.75, "f1": 0.5}
     assert got.data.tags["team"] == "vision"
@@ -53,9 +49,7 @@ def test_log_batch_and_metric_history_keep_steps_and_timestamps() -> None:
         tags=[RunTag("kind", "batch")],
     )
     history = client.get_metric_history(run.info.run_id, "curve")
-    assert [(m.step, m.timestamp, m.value) for m in history] == [
-        (i * 5, base + i, float(i) / 10) for i in range(300)
-    ]
+    assert [(m.step, m.timestamp, m.value) for m in history] == [(i * 5, base + i, float(i) / 10) for i in range(300)]
     (odd,) = client.get_metric_history(run.info.run_id, "odd")
     assert math.isnan(odd.value)
     client.set_terminated(run.info.run_id, status="FAILED")
@@ -80,13 +74,9 @@ def test_search_runs_filters_orders_and_pages() -> None:
     )
     assert list(frame["tags.mlflow.runName"]) == ["s-4", "s-2"]
     assert list(frame["metrics.rmse"]) == [6.0, 8.0]
-    by_name = mlflow.search_runs(
-        experiment_names=["py-search"], filter_string="attributes.run_name LIKE 's-%'"
-    )
+    by_name = mlflow.search_runs(experiment_names=["py-search"], filter_string="attributes.run_name LIKE 's-%'")
     assert len(by_name) == 5
-    first = client.search_runs(
-        [experiment_id], order_by=["metrics.rmse DESC"], max_results=2
-    )
+    first = client.search_runs([experiment_id], order_by=["metrics.rmse DESC"], max_results=2)
     assert [r.info.run_name for r in first] == ["s-0", "s-1"]
     second = client.search_runs(
         [experiment_id],
@@ -124,9 +114,7 @@ def test_delete_and_restore_runs_and_experiments() -> None:
     assert client.get_run(run.info.run_id).info.lifecycle_stage == "deleted"
     assert client.search_runs([experiment_id]) == []
     client.restore_run(run.info.run_id)
-    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [
-        run.info.run_id
-    ]
+    assert [r.info.run_id for r in client.search_runs([experiment_id])] == [run.info.run_id]
     client.delete_experiment(experiment_id)
     assert client.get_experiment(experiment_id).lifecycle_stage == "deleted"
     client.restore_experiment(experiment_id)
@@ -149,9 +137,7 @@ def test_mlflow_runs_read_back_through_wharf(wharf_server: WharfServer) -> None:
     assert item["displayName"] == "seen-by-wharf"
     assert item["status"] == "Completed"
     assert item["properties"] == {"alpha": "0.5"}
-    series = wharf_server.native(
-        "GET", f"runs/{run.info.run_id}/metrics/series?name=score"
-    )
+    series = wharf_server.native("GET", f"runs/{run.info.run_id}/metrics/series?name=score")
     assert [(p["step"], p["value"]) for p in series["items"]] == [(0, 1.0), (1, 2.0)]
 
 
@@ -179,9 +165,7 @@ def test_wharf_runs_read_through_mlflow(wharf_server: WharfServer) -> None:
     assert got.data.metrics == {"m": 1.5}
     experiment = MlflowClient().get_experiment_by_name("py-native")
     assert experiment is not None
-    assert [
-        r.info.run_id for r in MlflowClient().search_runs([experiment.experiment_id])
-    ] == [run_id]
+    assert [r.info.run_id for r in MlflowClient().search_runs([experiment.experiment_id])] == [run_id]
 
 
 def test_nested_runs_and_dataset_inputs(wharf_server: WharfServer) -> None:
@@ -201,9 +185,7 @@ def test_nested_runs_and_dataset_inputs(wharf_server: WharfServer) -> None:
     assert got.inputs is not None
     (dataset_input,) = got.inputs.dataset_inputs
     assert dataset_input.dataset.name == "grid"
-    assert {t.key: t.value for t in dataset_input.tags}[
-        "mlflow.data.context"
-    ] == "training"
+    assert {t.key: t.value for t in dataset_input.tags}["mlflow.data.context"] == "training"
     children = mlflow.search_runs(
         experiment_names=["py-nested"],
         filter_string=f"tags.mlflow.parentRunId = '{parent.info.run_id}'",
