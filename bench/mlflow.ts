@@ -261,8 +261,32 @@ async function measureWharf(dir: string): Promise<{ rates: number[]; ms: number[
   }
 }
 
+/** The stock MLflow client against Wharf's MLflow-compatible API: the same load as against MLflow's own server. */
+async function measureMlflowClientOnWharf(dir: string, python: string): Promise<{ rates: number[]; ms: number[] }> {
+  const server = await startServerProcess({ dataDir: path.join(dir, 'wharf-mlflow-api') })
+  try {
+    const common = ['--uri', server.url]
+    const { rates } = await mlflowLoad<{ rates: number[] }>(python, [
+      'ingest',
+      ...common,
+      ...['--points', String(POINTS), '--threads', String(WRITERS)],
+      ...['--rounds', String(ROUNDS), '--warmup-points', String(WARMUP_POINTS)],
+    ])
+    const { ms } = await mlflowLoad<{ ms: number[] }>(python, [
+      'read',
+      ...common,
+      ...['--points', String(READ_POINTS), '--reads', String(READS)],
+    ])
+    return { rates, ms }
+  } finally {
+    await server.stop()
+  }
+}
+
 /** The MLflow side through its own Python client, or why it could not run here. */
-async function measureMlflow(dir: string): Promise<{ rates: number[]; ms: number[]; version: string } | { skipped: string }> {
+async function measureMlflow(
+  dir: string,
+): Promise<{ rates: number[]; ms: number[]; version: string; python: string } | { skipped: string }> {
   const venv = await mlflowPython()
   if ('skipped' in venv) return venv
   const server = await startMlflowServer(VENV, dir)
@@ -280,7 +304,7 @@ async function measureMlflow(dir: string): Promise<{ rates: number[]; ms: number
       ...common,
       ...['--points', String(READ_POINTS), '--reads', String(READS)],
     ])
-    return { rates, ms, version: venv.version }
+    return { rates, ms, version: venv.version, python: venv.python }
   } finally {
     await server.stop()
   }
@@ -289,7 +313,7 @@ async function measureMlflow(dir: string): Promise<{ rates: number[]; ms: number
 /** Wharf against a real MLflow 3 tracking server: log_batch throughput and a 100k-point history read. */
 export const mlflowBench: Bench = {
   name: 'mlflow.compare',
-  description: `Wharf vs MLflow 3 (SQLite, ${MLFLOW_WORKERS} workers): ${POINTS} points in calls of 1,000 from ${WRITERS} threads, median of ${ROUNDS} rounds; a ${READ_POINTS}-point metric history read, median of ${READS}`,
+  description: `Wharf vs MLflow 3 (SQLite, ${MLFLOW_WORKERS} workers), Wharf through its own API and through the stock MLflow client: ${POINTS} points in calls of 1,000 from ${WRITERS} threads, median of ${ROUNDS} rounds; a ${READ_POINTS}-point metric history read, median of ${READS}`,
   async run(): Promise<BenchResult[]> {
     const tmp = await tempDir('mlflow')
     try {
@@ -299,6 +323,7 @@ export const mlflowBench: Bench = {
         return []
       }
       const wharf = await measureWharf(tmp.dir)
+      const viaClient = await measureMlflowClientOnWharf(tmp.dir, mlflow.python)
       const extra = { mlflowVersion: mlflow.version, mlflowWorkers: MLFLOW_WORKERS, writers: WRITERS }
       const ingest = compared({
         bench: 'mlflow.compare.log_batch',
@@ -314,10 +339,28 @@ export const mlflowBench: Bench = {
         baseline: { name: `mlflow.get_metric_history.${READ_LABEL}`, value: median(mlflow.ms) },
         extra: { ...extra, points: READ_POINTS, reads: READS },
       })
+      // The same MLflow client code, pointed at Wharf instead of an MLflow server (issue 14's compatibility API).
+      const clientIngest = compared({
+        bench: 'mlflow.compare.client_on_wharf.log_batch',
+        unit: 'points/s',
+        value: median(viaClient.rates),
+        baseline: { name: 'mlflow.log_batch (MLflow server)', value: median(mlflow.rates) },
+        extra: { ...extra, points: POINTS, rounds: ROUNDS },
+      })
+      const clientRead = compared({
+        bench: `mlflow.compare.client_on_wharf.get_metric_history.${READ_LABEL}`,
+        unit: 'ms',
+        value: median(viaClient.ms),
+        baseline: { name: `mlflow.get_metric_history.${READ_LABEL} (MLflow server)`, value: median(mlflow.ms) },
+        extra: { ...extra, points: READ_POINTS, reads: READS },
+      })
+      const faster = (baselineMs: number[], ms: number[]): number => Math.round((median(baselineMs) / median(ms)) * 100) / 100
       return [
         // value and ratio are Wharf's, as in every bench; the named fields say which way each ratio goes.
         { ...ingest, wharfOverMlflowPointsPerSecond: ingest.ratio },
-        { ...read, mlflowMsOverWharfMs: Math.round((median(mlflow.ms) / median(wharf.ms)) * 100) / 100 },
+        { ...read, mlflowMsOverWharfMs: faster(mlflow.ms, wharf.ms) },
+        { ...clientIngest, wharfOverMlflowPointsPerSecond: clientIngest.ratio },
+        { ...clientRead, mlflowMsOverWharfMs: faster(mlflow.ms, viaClient.ms) },
       ]
     } finally {
       await tmp.remove()
