@@ -51,6 +51,20 @@ describe.skipIf(skip !== undefined)('the studio shell', () => {
     expect(((await api.json()) as { error: { code: string } }).error.code).toBe('ROUTE_NOT_FOUND')
   })
 
+  it('opens the pages MLflow clients link to (#/experiments/<id>/runs/<run>) as the studio pages of that run and experiment', async () => {
+    const run = await studio.client.createRun({ experiment: 'mlflow-links', displayName: 'linked run' })
+    const experiment = await studio.client.getExperiment('mlflow-links')
+    const { page, errors } = await studio.open(`/#/experiments/${experiment.id}/runs/${run.id}`)
+    await page.waitForURL(`**/w/default/runs/${run.id}`)
+    await page.getByRole('heading', { name: 'linked run' }).waitFor()
+    await page.goto(`/#/experiments/${experiment.id}`)
+    await page.waitForURL('**/w/default/experiments/mlflow-links')
+    // An id no experiment has lands on the list rather than on an error.
+    await page.goto('/#/experiments/987654')
+    await page.waitForURL('**/w/default/experiments')
+    expect(errors).toEqual([])
+  })
+
   it('is readable 390 pixels wide', async () => {
     const { page, errors } = await studio.open('/w/default/experiments', { viewport: PHONE, colorScheme: 'dark' })
     await page.getByRole('link', { name: 'Experiments' }).waitFor()

@@ -4,7 +4,8 @@ import { createBrowserRouter, Navigate, Outlet, RouterProvider, useParams, useRo
 import { isWharfError } from '@wharf/contract'
 import { SessionProvider } from '../api/session.js'
 import { Layout } from '../components/Layout.js'
-import { Empty, ErrorState } from '../components/States.js'
+import { Empty, ErrorState, Loading } from '../components/States.js'
+import { useApiQuery } from '../api/hooks.js'
 import { ExperimentsPage } from '../pages/ExperimentsPage.js'
 import { RunsPage } from '../pages/RunsPage.js'
 import { RunPage } from '../pages/run/RunPage.js'
@@ -40,6 +41,35 @@ function RouteError() {
   )
 }
 
+/** MLflow's own page links, as MLflow clients print them ("View run … at http://server/#/experiments/3/runs/<id>"). */
+const MLFLOW_RUN_LINK = /^#\/experiments\/\d+\/runs\/([0-9a-z]+)/i
+const MLFLOW_EXPERIMENT_LINK = /^#\/experiments\/(\d+)/
+
+/** The experiment an MLflow link names by its id ("0" is MLflow's Default experiment). */
+function MlflowExperimentRedirect(props: { id: number }) {
+  const experiments = useApiQuery(['experiments'], (client, signal) => client.listExperiments({ signal }).toArray())
+  if (experiments.isPending) return <Loading what={`MLflow experiment ${props.id}`} />
+  const found =
+    props.id === 0 ? experiments.data?.find((e) => e.name === 'Default') : experiments.data?.find((e) => e.id === props.id)
+  return <Navigate to={found ? paths.runs('default', found.name) : paths.experiments('default')} replace />
+}
+
+/** The root: the default workspace's experiments, or the page an MLflow link points at. */
+function Root() {
+  const hash = window.location.hash
+  const run = MLFLOW_RUN_LINK.exec(hash)?.[1]
+  if (run !== undefined) return <Navigate to={paths.run('default', run.toLowerCase())} replace />
+  const experiment = MLFLOW_EXPERIMENT_LINK.exec(hash)?.[1]
+  if (experiment === undefined) return <Navigate to={paths.experiments('default')} replace />
+  return (
+    <SessionProvider workspace="default">
+      <Layout>
+        <MlflowExperimentRedirect id={Number(experiment)} />
+      </Layout>
+    </SessionProvider>
+  )
+}
+
 function NotFound() {
   return (
     <Empty title="There is no studio page at this address.">
@@ -49,7 +79,7 @@ function NotFound() {
 }
 
 const router = createBrowserRouter([
-  { path: '/', element: <Navigate to={paths.experiments('default')} replace /> },
+  { path: '/', element: <Root /> },
   {
     path: '/w/:workspace',
     element: <WorkspaceFrame />,
