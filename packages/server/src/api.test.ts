@@ -493,6 +493,31 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(beyond.status).toBe(416)
       })
 
+      it('serves stored files as untrusted: never sniffed, sandboxed if rendered, and active types (SVG, HTML) only as attachments', async () => {
+        const run = await client.createRun({ experiment: 'art', status: 'Running' })
+        const svg = '<svg xmlns="http://www.w3.org/2000/svg"><script>document.title="owned"</script></svg>'
+        await client.uploadArtifact(run.id, { path: 'plots/loss.svg', body: svg, contentType: 'image/svg+xml' })
+        await client.uploadArtifact(run.id, {
+          path: 'pages/report.html',
+          body: '<script>alert(1)</script>',
+          contentType: 'text/html',
+        })
+        await client.uploadArtifact(run.id, { path: 'plots/loss.png', body: randomBytes(64), contentType: 'image/png' })
+        for (const [file, attachment] of [
+          ['plots/loss.svg', 'loss.svg'],
+          ['pages/report.html', 'report.html'],
+          ['plots/loss.png', undefined],
+        ] as const) {
+          const response = await fetch(`${api}/runs/${run.id}/artifacts/content/${file}`)
+          expect(response.status, file).toBe(200)
+          expect(response.headers.get('x-content-type-options'), file).toBe('nosniff')
+          expect(response.headers.get('content-security-policy'), file).toMatch(/^sandbox; default-src 'none'/)
+          if (attachment === undefined) expect(response.headers.get('content-disposition'), file).toBeNull()
+          else expect(response.headers.get('content-disposition'), file).toBe(`attachment; filename*=UTF-8''${attachment}`)
+          await response.arrayBuffer()
+        }
+      })
+
       it('refuses an upload that was still streaming when the run finished, and keeps no stray bytes', async () => {
         const run = await client.createRun({ experiment: 'art', status: 'Running' })
         await client.uploadArtifact(run.id, { path: 'outputs/kept.txt', body: 'recorded' })

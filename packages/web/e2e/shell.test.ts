@@ -65,6 +65,21 @@ describe.skipIf(skip !== undefined)('the studio shell', () => {
     expect(errors).toEqual([])
   })
 
+  it('stops polling a run that does not exist (a refusal does not mend itself) and says so', async () => {
+    const { page, errors } = await studio.open('/w/default/runs/01nosuchrun0000000000000000')
+    const reads: string[] = []
+    page.on('request', (request) => {
+      if (request.url().includes('/runs/01nosuchrun')) reads.push(request.url())
+    })
+    await page.getByText('Could not load run').waitFor()
+    reads.length = 0
+    // Live pages poll every 2 s: over 5 s, a page still polling would read it twice.
+    await page.waitForTimeout(5000)
+    expect(reads).toEqual([])
+    // The browser logs the 404 itself; nothing else went wrong.
+    expect(errors.filter((e) => !e.includes('404'))).toEqual([])
+  })
+
   it('is readable 390 pixels wide', async () => {
     const { page, errors } = await studio.open('/w/default/experiments', { viewport: PHONE, colorScheme: 'dark' })
     await page.getByRole('link', { name: 'Experiments' }).waitFor()
@@ -87,8 +102,10 @@ describe.skipIf(skip !== undefined)('the studio on a server with auth on', () =>
 
   it('asks for the token once, keeps it for the tab, and asks again in a new tab', async () => {
     const { page, context } = await studio.open('/w/default/experiments')
-    const prompt = page.getByRole('heading', { name: 'This server asks for a token' })
+    const prompt = page.getByRole('dialog', { name: 'This server asks for a token' })
     await prompt.waitFor()
+    // The page behind the dialog takes no clicks or focus while it is open.
+    expect(await page.locator('.frame[inert]').count()).toBe(1)
     await studio.screenshot(page, 'token-prompt')
     await page.getByRole('textbox', { name: 'Token' }).fill(token)
     await page.getByRole('button', { name: 'Use this token' }).click()

@@ -65,8 +65,32 @@ function unsatisfiable(header: string, size: number): WharfError {
 }
 
 /**
+ * Types a browser would run as a page of this server's origin if opened in a tab (scripts in an SVG, an
+ * HTML page): sent as attachments, so they are saved, never rendered. Stored content types are whatever
+ * the uploader declared.
+ */
+const ACTIVE_TYPES = /^(text\/html|application\/xhtml\+xml|image\/svg\+xml|text\/xml|application\/xml|[^;]*\+xml)\b/i
+
+/**
+ * Headers every stored file is sent with, whoever uploaded it: no type sniffing, and a sandbox (no
+ * scripts, no same-origin access) should a browser render it as a page; active types as attachments.
+ */
+export function untrustedFileHeaders(options: { contentType: string; key: string }): Record<string, string> {
+  const headers: Record<string, string> = {
+    'x-content-type-options': 'nosniff',
+    'content-security-policy': "sandbox; default-src 'none'; img-src data:; style-src 'unsafe-inline'",
+  }
+  if (ACTIVE_TYPES.test(options.contentType.trim())) {
+    const name = options.key.split('/').pop() ?? 'file'
+    headers['content-disposition'] = `attachment; filename*=UTF-8''${encodeURIComponent(name)}`
+  }
+  return headers
+}
+
+/**
  * Answers a GET (or HEAD) for a stored file: its type, length, sha256 as ETag and `x-wharf-sha256`, and
- * the asked `Range` as 206 with Content-Range; the bytes stream from the driver.
+ * the asked `Range` as 206 with Content-Range; the bytes stream from the driver. Stored bytes are
+ * untrusted: see {@link untrustedFileHeaders}.
  */
 export async function storedFileResponse(
   c: AppContext,
@@ -77,6 +101,7 @@ export async function storedFileResponse(
   const headers: Record<string, string> = {
     'content-type': file.contentType,
     'accept-ranges': 'bytes',
+    ...untrustedFileHeaders({ contentType: file.contentType, key: file.key }),
   }
   if (file.sha256 !== undefined) {
     headers.etag = `"${file.sha256}"`

@@ -1,10 +1,12 @@
 import type { MouseEvent, ReactNode } from 'react'
+import { WharfError } from '@wharf/contract'
 import { useSession } from './session.js'
 
 /**
  * A link that downloads `href` (a path on this server). Without a token it is a plain link, so the
  * browser streams the file itself; with one (auth on) the file is fetched with the token and handed
- * over as a blob, since a link cannot carry an Authorization header.
+ * over as a blob, since a link cannot carry an Authorization header (so a very large file passes
+ * through the tab's memory: a limit of bearer-token auth in browsers).
  */
 export function DownloadLink(props: { href: string; filename: string; children: ReactNode; className?: string }) {
   const { token, noteError } = useSession()
@@ -12,18 +14,27 @@ export function DownloadLink(props: { href: string; filename: string; children: 
     if (token === undefined) return
     event.preventDefault()
     void (async () => {
-      const response = await fetch(props.href, { headers: { authorization: `Bearer ${token}` } })
-      if (!response.ok) {
-        if (response.status === 401) noteError(Object.assign(new Error('unauthenticated'), { code: 'UNAUTHENTICATED' }))
-        window.alert(`The download failed: the server answered ${response.status}. Reload the page and try again.`)
-        return
+      try {
+        const response = await fetch(props.href, { headers: { authorization: `Bearer ${token}` } })
+        if (response.status === 401) {
+          noteError(new WharfError('UNAUTHENTICATED', 'the server refused the token kept for this tab'))
+          return
+        }
+        if (!response.ok) {
+          window.alert(
+            `The download of ${props.filename} failed: the server answered ${response.status}. Reload the page and try again.`,
+          )
+          return
+        }
+        const url = URL.createObjectURL(await response.blob())
+        const a = document.createElement('a')
+        a.href = url
+        a.download = props.filename
+        a.click()
+        setTimeout(() => URL.revokeObjectURL(url), 60_000)
+      } catch (error) {
+        window.alert(`The download of ${props.filename} failed (${String(error)}); check that the Wharf server is running.`)
       }
-      const url = URL.createObjectURL(await response.blob())
-      const a = document.createElement('a')
-      a.href = url
-      a.download = props.filename
-      a.click()
-      setTimeout(() => URL.revokeObjectURL(url), 60_000)
     })()
   }
   return (

@@ -1,6 +1,7 @@
 import { useCallback, useEffect } from 'react'
 import { keepPreviousData, useQuery, useQueryClient, type UseQueryResult } from '@tanstack/react-query'
 import type { WharfClient } from '@wharf/client'
+import { isWharfError } from '@wharf/contract'
 import { useSession } from './session.js'
 
 /** How often live views poll while something is running (runs table, run page, logs, live charts). */
@@ -28,6 +29,10 @@ export function useApiQuery<T>(
     queryFn: ({ signal }) => read(client, signal),
     enabled: options.enabled ?? true,
     refetchInterval: (query) => {
+      // A refusal (no such run, a bad request, no token) does not mend itself: stop polling until the
+      // user retries or the token changes. An unreachable or failing server is polled on.
+      const { error } = query.state
+      if (query.state.status === 'error' && isWharfError(error) && error.status < 500) return false
       const interval = options.refetchInterval ?? false
       return typeof interval === 'function' ? interval(query.state.data) : interval
     },

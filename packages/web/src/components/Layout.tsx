@@ -7,26 +7,29 @@ import { TokenPrompt } from './TokenPrompt.js'
 
 /** The frame of every page: the header with its sections and the workspace, then the page. */
 export function Layout(props: { children: ReactNode }) {
-  const { workspace } = useSession()
+  const { workspace, needsToken } = useSession()
   return (
     <div className="app">
-      <a className="skip-link" href="#main">
-        Skip to content
-      </a>
-      <header className="topbar">
-        <NavLink to={paths.experiments(workspace)} className="brand" aria-label="Wharf studio home">
-          Wharf
-        </NavLink>
-        <nav aria-label="Sections" className="sections">
-          <NavLink to={paths.experiments(workspace)}>Experiments</NavLink>
-          <NavLink to={paths.datastores(workspace)}>Datastores</NavLink>
-          <NavLink to={paths.assets(workspace)}>Assets</NavLink>
-        </nav>
-        <WorkspacePicker />
-      </header>
-      <main id="main" className="page" tabIndex={-1}>
-        {props.children}
-      </main>
+      {/* While the token is asked for, the page behind the dialog takes no focus or clicks. */}
+      <div className="frame" inert={needsToken}>
+        <a className="skip-link" href="#main">
+          Skip to content
+        </a>
+        <header className="topbar">
+          <NavLink to={paths.experiments(workspace)} className="brand" aria-label="Wharf studio home">
+            Wharf
+          </NavLink>
+          <nav aria-label="Sections" className="sections">
+            <NavLink to={paths.experiments(workspace)}>Experiments</NavLink>
+            <NavLink to={paths.datastores(workspace)}>Datastores</NavLink>
+            <NavLink to={paths.assets(workspace)}>Assets</NavLink>
+          </nav>
+          <WorkspacePicker />
+        </header>
+        <main id="main" className="page" tabIndex={-1}>
+          {props.children}
+        </main>
+      </div>
       <TokenPrompt />
     </div>
   )

@@ -12,7 +12,7 @@ export function TokenPrompt() {
   }
   return (
     <div className="modal-backdrop">
-      <form className="modal card" onSubmit={submit} aria-labelledby="token-title">
+      <form className="modal card" onSubmit={submit} role="dialog" aria-modal="true" aria-labelledby="token-title">
         <h2 id="token-title">This server asks for a token</h2>
         <p className="muted">
           {token === undefined
