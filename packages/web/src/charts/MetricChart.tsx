@@ -454,7 +454,8 @@ export function MetricChart(props: MetricChartProps) {
             { name: metric, fromStep: source.known + 1, ...(pageToken !== undefined ? { pageToken } : {}) },
             { signal: controller.signal },
           )
-          if (controller.signal.aborted || columnsRef.current !== current) return
+          // Another answer is drawn now: what was read belongs to it no more; check again for it.
+          if (controller.signal.aborted || columnsRef.current !== current) return !controller.signal.aborted
           const column = current.columns[source.i]
           if (column !== undefined) current.appended += appendPoints(column, page, axis)
           const lastStep = page.steps[page.steps.length - 1]
@@ -464,16 +465,18 @@ export function MetricChart(props: MetricChartProps) {
       }
       draw()
       performance.measure(CHART_MARKS.liveAppend, { start: started, end: performance.now(), detail: { metric } })
+      return true
     })()
       .catch((error: unknown) => {
         // An aborted read (the view changed) is not a failure; others are tried again at the next poll.
         if (!controller.signal.aborted) console.warn(`update of ${metric} failed`, error)
+        return false
       })
-      .finally(() => {
+      .then((checkAgain) => {
         if (fetching.current !== controller) return
         fetching.current = undefined
-        // The summaries may have moved on while this was read.
-        if (!controller.signal.aborted) catchUpRef.current()
+        // The summaries may have moved on while this was read (a failed read waits for the next poll).
+        if (checkAgain) catchUpRef.current()
       })
   }, [range, axis, metric, buckets, client, draw, refetch])
   const catchUpRef = useRef(catchUp)
