@@ -137,7 +137,7 @@ describe.skipIf(skip !== undefined)('the run metrics tab', () => {
     await table.getByRole('cell', { name: 'note 0', exact: true }).waitFor()
     expect(await table.locator('tbody tr').count()).toBe(50)
     await table.getByRole('button', { name: 'Next page' }).click()
-    await page.waitForURL(/text\.notes=50/)
+    await page.waitForURL(/text\.notes=/)
     await table.getByRole('cell', { name: 'note 59', exact: true }).waitFor()
     expect(await table.locator('tbody tr').count()).toBe(10)
     await expect(table.getByRole('button', { name: 'Next page' }).isDisabled()).resolves.toBe(true)
@@ -174,6 +174,127 @@ describe.skipIf(skip !== undefined)('the run metrics tab', () => {
       expect(errors).toEqual([])
     } finally {
       await live.complete()
+    }
+  })
+
+  it('draws every point of a run that ended while its chart was open', async () => {
+    const run = await workspace.experiment('e2e-metrics').startLogging({ displayName: 'ending run' })
+    for (let step = 0; step < 10; step++) void run.log('end_loss', step, { step })
+    await run.flush()
+    const { page, errors } = await studio.open(`/w/default/runs/${run.id}?tab=metrics`)
+    await chart(page, 'end_loss').and(page.locator('[data-points="10"]')).waitFor()
+    // Logged and ended between two polls: the points arrive after the run is no longer live.
+    for (let step = 10; step < 20; step++) void run.log('end_loss', step, { step })
+    await run.flush()
+    await run.complete()
+    await page.locator('.metric-count', { hasText: /^20$/ }).waitFor({ timeout: 15_000 })
+    await chart(page, 'end_loss').and(page.locator('[data-points="20"]')).waitFor({ timeout: 15_000 })
+    await expect(chart(page, 'end_loss').locator('.legend-value').textContent()).resolves.toBe(
+      await page.locator('.metric-last').textContent(),
+    )
+    expect(errors).toEqual([])
+  })
+
+  it('reads a zoomed view of a live run again as points land in it, and shows all of it once ended', async () => {
+    const run = await workspace.experiment('e2e-metrics').startLogging({ displayName: 'zoomed live run' })
+    for (let step = 0; step < 10; step++) void run.log('zoom_loss', step, { step })
+    await run.flush()
+    const { page, errors } = await studio.open(`/w/default/runs/${run.id}?tab=metrics&from=0&to=100`)
+    await chart(page, 'zoom_loss').and(page.locator('[data-view="step:0-100"][data-points="10"]')).waitFor()
+    for (let step = 10; step < 20; step++) void run.log('zoom_loss', step, { step })
+    await run.flush()
+    await chart(page, 'zoom_loss').and(page.locator('[data-view="step:0-100"][data-points="20"]')).waitFor({ timeout: 15_000 })
+    for (let step = 20; step < 30; step++) void run.log('zoom_loss', step, { step })
+    await run.flush()
+    await run.complete()
+    await page.locator('.metric-count', { hasText: /^30$/ }).waitFor({ timeout: 15_000 })
+    await page.getByRole('button', { name: 'Show all' }).click()
+    await chart(page, 'zoom_loss').and(page.locator('[data-view="step:all"][data-points="30"]')).waitFor({ timeout: 15_000 })
+    await expect(chart(page, 'zoom_loss').locator('.legend-value').textContent()).resolves.toBe('29')
+    expect(errors).toEqual([])
+  })
+
+  it("pages a text table by the server's page token, so points sharing a step across a page end all show", async () => {
+    const run = await workspace.experiment('e2e-metrics').startLogging({ displayName: 'crowded notes' })
+    for (let i = 0; i < 60; i++) void run.log('crowded', `early ${i}`, { step: 0 })
+    for (let i = 0; i < 5; i++) void run.log('crowded', `late ${i}`, { step: 1 })
+    await run.flush()
+    await run.complete()
+    const { page, errors } = await studio.open(`/w/default/runs/${run.id}?tab=metrics`)
+    const table = page.locator('section.text-metric', { has: page.getByRole('heading', { name: /^crowded/ }) })
+    await table.getByRole('cell', { name: 'early 0', exact: true }).waitFor()
+    expect(await table.locator('tbody tr').count()).toBe(50)
+    await table.getByRole('button', { name: 'Next page' }).click()
+    await page.waitForURL(/text\.crowded=/)
+    await table.getByRole('cell', { name: 'late 4', exact: true }).waitFor()
+    await table.getByRole('cell', { name: 'early 59', exact: true }).waitFor()
+    expect(await table.locator('tbody tr').count()).toBe(15)
+    await expect(table.getByRole('button', { name: 'Next page' }).isDisabled()).resolves.toBe(true)
+    // The token is in the URL: a reload keeps the page, Back returns to the first.
+    await page.reload()
+    await table.getByRole('cell', { name: 'early 50', exact: true }).waitFor()
+    await page.goBack()
+    await table.getByRole('cell', { name: 'early 0', exact: true }).waitFor()
+    expect(await table.locator('tbody tr').count()).toBe(50)
+    expect(errors).toEqual([])
+  })
+
+  it('lands a slow read of new points while the run keeps logging, one read at a time', async () => {
+    const run = await workspace.experiment('e2e-metrics').startLogging({ displayName: 'busy run' })
+    let logging = true
+    try {
+      for (let step = 0; step < 10; step++) void run.log('busy_loss', step, { step })
+      await run.flush()
+      const { page, errors } = await studio.open(`/w/default/runs/${run.id}?tab=metrics`)
+      await chart(page, 'busy_loss').and(page.locator('[data-points="10"]')).waitFor()
+      // Each read of raw points takes longer than a poll, while every poll sees a new last step.
+      let inFlight = 0
+      let most = 0
+      await page.route(/\/metrics\/series/, async (route) => {
+        inFlight++
+        most = Math.max(most, inFlight)
+        await new Promise((resolve) => setTimeout(resolve, 3_000))
+        inFlight--
+        await route.continue().catch(() => undefined)
+      })
+      const logger = (async () => {
+        for (let step = 10; logging && step < 200; step++) {
+          void run.log('busy_loss', step, { step })
+          await run.flush()
+          await new Promise((resolve) => setTimeout(resolve, 300))
+        }
+      })()
+      await page.locator('.metric-chart[data-metric="busy_loss"]:not([data-points="10"])').waitFor({ timeout: 12_000 })
+      expect(logging).toBe(true) // landed while the run was still logging
+      logging = false
+      await logger
+      expect(most).toBe(1)
+      expect(errors).toEqual([])
+    } finally {
+      logging = false
+      await run.complete()
+    }
+  })
+
+  it('buckets again, without reading every raw point first, when far behind', async () => {
+    const run = await workspace.experiment('e2e-metrics').startLogging({ displayName: 'far behind run' })
+    try {
+      for (let step = 0; step < 10; step++) void run.log('far_loss', step, { step })
+      await run.flush()
+      const { page, errors } = await studio.open(`/w/default/runs/${run.id}?tab=metrics`)
+      await chart(page, 'far_loss').and(page.locator('[data-points="10"]')).waitFor()
+      const requests: string[] = []
+      page.on('request', (r) => {
+        if (r.url().includes('/metrics/') && r.url().includes('far_loss')) requests.push(r.url())
+      })
+      for (let step = 10; step < 5_000; step++) void run.log('far_loss', step, { step })
+      await run.flush()
+      await chart(page, 'far_loss').and(page.locator('[data-points="5000"]')).waitFor({ timeout: 15_000 })
+      expect(requests.filter((u) => u.includes('/metrics/series'))).toEqual([])
+      expect(requests.filter((u) => u.includes('/metrics/buckets')).length).toBeGreaterThan(0)
+      expect(errors).toEqual([])
+    } finally {
+      await run.complete()
     }
   })
 

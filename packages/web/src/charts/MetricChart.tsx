@@ -31,10 +31,12 @@ export interface MetricChartProps {
   /** Place on the page (0 first): charts higher up are read first. */
   order: number
   /**
-   * The last step each run has logged of this metric (from the polled summaries) while the run is
-   * live: newer points are read raw and appended, without reading the whole series again.
+   * The last step each run has logged of this metric (from the polled summaries), live or not: points
+   * newer than those drawn are read raw and appended, without reading the whole series again.
    */
-  liveLastSteps?: ReadonlyMap<string, number> | undefined
+  lastSteps?: ReadonlyMap<string, number> | undefined
+  /** Whether every source has ended (its points are final): only then are bucket answers kept for good. */
+  ended?: boolean | undefined
   /** The step the step axis ends at, shared by all sources (compare: the longest run), when not zoomed. */
   toStep?: number | undefined
 }
@@ -42,7 +44,10 @@ export interface MetricChartProps {
 const HEIGHT = 220
 /** Bucket counts are rounded to this many pixels, so a resize by a few pixels does not read again. */
 const BUCKET_QUANTUM = 50
-/** Bucket answers stay fresh: a live run's new points are appended to them, and re-bucketing asks again itself. */
+/**
+ * Bucket answers stay fresh: a live run's new points are appended to them, and re-bucketing asks again
+ * itself. The key holds whether the runs have ended, so answers read while live are not kept past the end.
+ */
 const BUCKETS_STALE_MS = Number.POSITIVE_INFINITY
 /** Appended raw points beyond this many times the bucket count are bucketed again. */
 const REBUCKET_FACTOR = 2
@@ -176,7 +181,7 @@ function legendRows(options: {
  * double-click shows everything again. While live, new points are appended as they are logged.
  */
 export function MetricChart(props: MetricChartProps) {
-  const { metric, sources, axis, range, onRange, order, liveLastSteps, toStep } = props
+  const { metric, sources, axis, range, onRange, order, lastSteps, ended = false, toStep } = props
   const client = useClient()
   const theme = useChartTheme()
   const boxRef = useRef<HTMLDivElement>(null)
@@ -211,9 +216,23 @@ export function MetricChart(props: MetricChartProps) {
   const runKey = runIds.join(',')
   // The key and the read of a view, shared by the query and the read a zoom starts at once.
   const bucketsKey = useCallback(
-    (view: XRange | undefined) => ['metric-buckets', runKey, metric, axis, view?.from, view?.to, buckets, toStep],
-    [runKey, metric, axis, buckets, toStep],
+    (view: XRange | undefined) => [
+      'metric-buckets',
+      runKey,
+      metric,
+      axis,
+      view?.from,
+      view?.to,
+      buckets,
+      toStep,
+      ended ? 'ended' : 'live',
+    ],
+    [runKey, metric, axis, buckets, toStep, ended],
   )
+  // The summaries' last steps when each answer was asked for: a zoomed view is read again once they move.
+  const lastStepsRef = useRef(lastSteps)
+  lastStepsRef.current = lastSteps
+  const seenAtRead = useRef(new WeakMap<MetricBuckets[], number[]>())
   const readBuckets = useCallback(
     (view: XRange | undefined) => (c: WharfClient, signal: AbortSignal) => {
       const top = boxRef.current?.getBoundingClientRect().top ?? 0
@@ -221,10 +240,14 @@ export function MetricChart(props: MetricChartProps) {
       const priority = zoomOrigin.current ? -1 : visible ? order : 1000 + order
       const q = bucketQuery({ name: metric, axis, range: view, buckets, ...(toStep !== undefined ? { toStep } : {}) })
       const ids = runKey.split(',')
+      const seen = ids.map((runId) => lastStepsRef.current?.get(runId) ?? -1)
       return scheduleRead({
         priority,
         signal,
         work: () => Promise.all(ids.map((runId) => c.getMetricBuckets(runId, q, { signal }))),
+      }).then((answers) => {
+        seenAtRead.current.set(answers, seen)
+        return answers
       })
     },
     [runKey, metric, axis, buckets, toStep, order],
@@ -237,9 +260,9 @@ export function MetricChart(props: MetricChartProps) {
   })
 
   // What is drawn: the buckets read, copied, plus raw points appended live since.
-  const columnsRef = useRef<{ answers: MetricBuckets[]; columns: SeriesColumns[]; lastSteps: number[]; appended: number }>(
-    undefined,
-  )
+  const columnsRef = useRef<
+    { answers: MetricBuckets[]; columns: SeriesColumns[]; lastSteps: number[]; seen: number[]; appended: number } | undefined
+  >(undefined)
 
   /** Makes the uPlot instance with its first data (one draw, not an empty one first); set by the effect below. */
   const makePlot = useRef<((data: uPlot.AlignedData) => uPlot) | undefined>(undefined)
@@ -265,6 +288,7 @@ export function MetricChart(props: MetricChartProps) {
         answers,
         columns: answers.map(columnsOfBuckets), // fresh arrays: appends never touch the cached answer
         lastSteps: answers.map((a) => a.toStep),
+        seen: seenAtRead.current.get(answers) ?? answers.map((a) => a.toStep),
         appended: 0,
       }
       drawnView.current = view
@@ -384,17 +408,42 @@ export function MetricChart(props: MetricChartProps) {
     if (u !== null && width > 0 && u.width !== width) u.setSize({ width, height: HEIGHT })
   }, [width])
 
-  // Live: points logged after the buckets were read are fetched raw (from the step after the last
-  // one known) and appended; once they outnumber the buckets twice over, the range is bucketed again.
+  // Points logged after the buckets were read (live, or in the last moments before the run ended)
+  // are fetched raw, from the step after the last one known, and appended; when they would outnumber
+  // the buckets twice over, the view is bucketed again instead. A zoomed view is read again when the
+  // summaries moved into its range. One fetch per chart at a time: a poll does not abort it, it is
+  // checked again once the fetch lands; only leaving the view (or the page) aborts it.
   const { refetch } = query
-  useEffect(() => {
+  const fetching = useRef<AbortController | undefined>(undefined)
+  const catchUp = useCallback(() => {
     const current = columnsRef.current
-    if (liveLastSteps === undefined || range !== undefined || current === undefined) return
+    const known = lastStepsRef.current
+    if (fetching.current !== undefined || current === undefined || known === undefined) return
     const behind = latest.current.sources
-      .map(({ runId }, i) => ({ runId, i, known: current.lastSteps[i] ?? -1, latest: liveLastSteps.get(runId) ?? -1 }))
+      .map(({ runId }, i) => ({ runId, i, known: current.lastSteps[i] ?? -1, latest: known.get(runId) ?? -1 }))
       .filter((s) => s.latest > s.known)
+    if (range !== undefined) {
+      // Zoomed: read the range again if steps newer than those seen at its read fall in it.
+      const covered = latest.current.sources.some(({ runId }, i) => {
+        const seen = current.seen[i] ?? -1
+        const now = known.get(runId) ?? -1
+        if (now <= seen) return false
+        // On the time axis new points come after the last one drawn.
+        if (axis === 'time') return range.to > (current.columns[i]?.xs.at(-1) ?? range.from)
+        return seen < range.to && now >= range.from
+      })
+      if (covered) void refetch({ cancelRefetch: false })
+      return
+    }
     if (behind.length === 0) return
+    const missing = behind.reduce((n, s) => n + s.latest - s.known, 0)
+    if (current.appended + missing > REBUCKET_FACTOR * buckets) {
+      // Far behind (a long absence): bucket again rather than reading every raw point first.
+      void refetch({ cancelRefetch: false })
+      return
+    }
     const controller = new AbortController()
+    fetching.current = controller
     const started = performance.now()
     void (async () => {
       for (const source of behind) {
@@ -405,7 +454,8 @@ export function MetricChart(props: MetricChartProps) {
             { name: metric, fromStep: source.known + 1, ...(pageToken !== undefined ? { pageToken } : {}) },
             { signal: controller.signal },
           )
-          if (controller.signal.aborted || columnsRef.current !== current) return
+          // Another answer is drawn now: what was read belongs to it no more; check again for it.
+          if (controller.signal.aborted || columnsRef.current !== current) return !controller.signal.aborted
           const column = current.columns[source.i]
           if (column !== undefined) current.appended += appendPoints(column, page, axis)
           const lastStep = page.steps[page.steps.length - 1]
@@ -413,18 +463,34 @@ export function MetricChart(props: MetricChartProps) {
           pageToken = page.nextPageToken
         } while (pageToken !== undefined)
       }
-      if (current.appended > REBUCKET_FACTOR * buckets) {
-        void refetch()
-        return
-      }
       draw()
       performance.measure(CHART_MARKS.liveAppend, { start: started, end: performance.now(), detail: { metric } })
-    })().catch((error: unknown) => {
-      // An aborted read (the page moved on) is not a failure; others show at the next poll's retry.
-      if (!controller.signal.aborted) console.warn(`live update of ${metric} failed`, error)
-    })
-    return () => controller.abort()
-  }, [liveLastSteps, range, answers, sourcesKey, metric, axis, buckets, client, draw, refetch])
+      return true
+    })()
+      .catch((error: unknown) => {
+        // An aborted read (the view changed) is not a failure; others are tried again at the next poll.
+        if (!controller.signal.aborted) console.warn(`update of ${metric} failed`, error)
+        return false
+      })
+      .then((checkAgain) => {
+        if (fetching.current !== controller) return
+        fetching.current = undefined
+        // The summaries may have moved on while this was read (a failed read waits for the next poll).
+        if (checkAgain) catchUpRef.current()
+      })
+  }, [range, axis, metric, buckets, client, draw, refetch])
+  const catchUpRef = useRef(catchUp)
+  catchUpRef.current = catchUp
+  // Leaving the view (or the page) aborts the fetch in flight.
+  useEffect(
+    () => () => {
+      fetching.current?.abort()
+      fetching.current = undefined
+    },
+    [viewKey, sourcesKey, metric, answers],
+  )
+  // Each poll (and each new answer) checks again.
+  useEffect(() => catchUp(), [lastSteps, answers, catchUp])
 
   const rows = drawn === undefined ? [] : legendRows({ data: drawn.data, idx: cursorIdx, sources, theme })
   const cursorX = drawn !== undefined && cursorIdx !== null ? drawn.data[0][cursorIdx] : undefined

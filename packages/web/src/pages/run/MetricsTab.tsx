@@ -93,7 +93,7 @@ function MetricCard(props: {
 }) {
   const { runId, summary, live, order, view } = props
   const sources = useMemo(() => [{ runId, label: summary.name }], [runId, summary.name])
-  const lastSteps = useMemo(() => (live ? new Map([[runId, summary.lastStep]]) : undefined), [live, runId, summary.lastStep])
+  const lastSteps = useMemo(() => new Map([[runId, summary.lastStep]]), [runId, summary.lastStep])
   return (
     <section className="chart-card" aria-label={`Metric ${summary.name}`}>
       <h3>{summary.name}</h3>
@@ -109,7 +109,8 @@ function MetricCard(props: {
         range={view.range}
         onRange={view.onRange}
         order={order}
-        liveLastSteps={lastSteps}
+        lastSteps={lastSteps}
+        ended={!live}
       />
     </section>
   )

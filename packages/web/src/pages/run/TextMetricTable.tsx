@@ -6,35 +6,41 @@ import { ErrorState, Loading } from '../../components/States.js'
 
 const PAGE_SIZE = 50
 
-/** The URL parameter holding the first step shown of a text metric's table. */
+/** The URL parameter holding the page token of a text metric's table (none: the first page). */
 function pageParam(name: string): string {
   return `text.${name}`
 }
 
 /**
  * A text metric (or a mixed one's points) as a table of step, time and value, `PAGE_SIZE` rows a
- * page; the page (its first step) is in the URL, so Back returns to the previous one.
+ * page. Pages follow the server's page tokens (several points may share a step, so a step is no page
+ * boundary); the token is in the URL, so Back returns to the previous page and a link keeps it.
  */
 export function TextMetricTable(props: { runId: string; summary: MetricSummary; live: boolean }) {
   const { runId, summary, live } = props
   const { name } = summary
   const [search, setSearch] = useSearchParams()
-  const fromStep = Math.max(0, Math.floor(Number(search.get(pageParam(name)) ?? 0)) || 0)
+  const pageToken = search.get(pageParam(name)) ?? undefined
   const page = useApiQuery(
-    ['metric-text', runId, name, fromStep],
+    ['metric-text', runId, name, pageToken],
     (client, signal) =>
-      client.call('getMetricSeries', { params: { runId }, query: { name, fromStep, pageSize: PAGE_SIZE }, signal }),
+      client.call('getMetricSeries', {
+        params: { runId },
+        query: { name, pageSize: PAGE_SIZE, ...(pageToken !== undefined ? { pageToken } : {}) },
+        signal,
+      }),
     { refetchInterval: live ? LIVE_POLL_MS : false, keepPrevious: true },
   )
-  const goTo = (step: number) =>
+  const goTo = (token: string | undefined) =>
     setSearch((current) => {
       const next = new URLSearchParams(current)
-      if (step === 0) next.delete(pageParam(name))
-      else next.set(pageParam(name), String(step))
+      if (token === undefined) next.delete(pageParam(name))
+      else next.set(pageParam(name), token)
       return next
     })
   const items = page.data?.items ?? []
   const lastShown = items[items.length - 1]
+  const nextToken = page.data?.nextPageToken
   const titleId = `text-metric-${name.replace(/[^a-zA-Z0-9_-]/g, '-')}`
   return (
     <section className="text-metric card" aria-labelledby={titleId}>
@@ -52,7 +58,8 @@ export function TextMetricTable(props: { runId: string; summary: MetricSummary; 
           <div className="table-scroll text-metric-scroll">
             <table className="data">
               <caption className="visually-hidden">
-                Points of {name} from step {fromStep}
+                Points of {name}
+                {items[0] !== undefined && ` from step ${items[0].step}`}
               </caption>
               <thead>
                 <tr>
@@ -72,7 +79,7 @@ export function TextMetricTable(props: { runId: string; summary: MetricSummary; 
                 {items.length === 0 && (
                   <tr>
                     <td colSpan={3} className="muted">
-                      No points from step {fromStep} on.
+                      No points on this page; go to the first page.
                     </td>
                   </tr>
                 )}
@@ -80,19 +87,19 @@ export function TextMetricTable(props: { runId: string; summary: MetricSummary; 
             </table>
           </div>
           <div className="toolbar">
-            <button type="button" className="btn" disabled={fromStep === 0} onClick={() => goTo(0)}>
+            <button type="button" className="btn" disabled={pageToken === undefined} onClick={() => goTo(undefined)}>
               First page
             </button>
             <button
               type="button"
               className="btn"
-              disabled={page.data.nextPageToken === undefined || lastShown === undefined}
-              onClick={() => lastShown !== undefined && goTo(lastShown.step + 1)}
+              disabled={nextToken === undefined}
+              onClick={() => nextToken !== undefined && goTo(nextToken)}
             >
               Next page
             </button>
             <span className="muted">
-              {items.length > 0 && lastShown !== undefined ? `Steps ${items[0]?.step ?? fromStep} – ${lastShown.step}` : ''}
+              {items.length > 0 && lastShown !== undefined ? `Steps ${items[0]?.step ?? 0} – ${lastShown.step}` : ''}
             </span>
           </div>
         </>
