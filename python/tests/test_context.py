@@ -44,6 +44,26 @@ def test_an_uncaught_exception_marks_the_interactive_run_failed(server: WharfSer
     assert last["metrics"] == {"loss": 0.5}
 
 
+def test_sys_exit_with_a_non_zero_status_marks_the_interactive_run_failed(server: WharfServer, tmp_path: Path) -> None:
+    script = """
+        import sys
+        from wharf_sdk import get_logger
+        get_logger().log("loss", 0.5)
+        sys.exit(3)
+    """
+    env = server.env(tmp_path / "home", WHARF_EXPERIMENT="exiting")
+    done = run_script(write_script(tmp_path / "p", "exit3.py", script), env)
+    assert done.returncode == 3, done.stderr
+    last = wharf_json("history", "last", "--experiment", "exiting", env=env)
+    assert last["status"] == "Failed"
+    assert "status 3" in last["error"]["message"]
+    assert last["metrics"] == {"loss": 0.5}
+
+    zero = run_script(write_script(tmp_path / "q", "exit0.py", script.replace("sys.exit(3)", "sys.exit(0)")), env)
+    assert zero.returncode == 0, zero.stderr
+    assert wharf_json("history", "last", "--experiment", "exiting", env=env)["status"] == "Completed"
+
+
 def test_sigterm_stores_what_was_logged_and_cancels_the_run(server: WharfServer, tmp_path: Path) -> None:
     script = """
         import time

@@ -15,7 +15,7 @@ import sys
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from .environment import read_environment
 from .errors import WharfError
@@ -29,6 +29,8 @@ _guard = threading.Lock()
 _context: Run | None = None
 _ending: str | None = None
 _uncaught: BaseException | None = None
+#: What the main thread passed to ``sys.exit()`` last (``raise SystemExit`` written out bypasses it).
+_exit_status: str | int | None = None
 
 
 def _experiment_name(configured: str | None) -> str:
@@ -79,17 +81,28 @@ def get_context_run(*, wait: bool = True) -> Run:
     return run
 
 
+def _exit_failure() -> str | None:
+    """Why the script failed when it ended with ``sys.exit()`` of a non-zero status (None: it did not)."""
+    status = _exit_status
+    if status is None or status == 0:
+        return None
+    if isinstance(status, int):
+        return f"the script exited with status {status} (sys.exit({status}))"
+    return f"the script exited with status 1: {status}"
+
+
 def _end_context_run(run: Run) -> None:
+    exit_failure = _exit_failure()
     status = (
         "Canceled"
         if _ending == "signal" or isinstance(_uncaught, KeyboardInterrupt)
-        else ("Failed" if _uncaught is not None else "Completed")
+        else ("Failed" if _uncaught is not None or exit_failure is not None else "Completed")
     )
     try:
         if status == "Completed":
             run.complete()
         elif status == "Failed":
-            run.fail(_uncaught)
+            run.fail(_uncaught if _uncaught is not None else exit_failure)
         else:
             run.cancel()
     except WharfError as error:
@@ -117,6 +130,16 @@ def _install_interactive_hooks(run: Run) -> None:
         previous_hook(kind, error, trace)
 
     sys.excepthook = excepthook
+    previous_exit = sys.exit
+
+    def exit_recording_status(status: str | int | None = None) -> NoReturn:
+        # SystemExit reaches neither sys.excepthook nor atexit: the status is kept here to end the run Failed.
+        global _exit_status
+        if threading.current_thread() is threading.main_thread():
+            _exit_status = status
+        previous_exit(status)
+
+    sys.exit = exit_recording_status
     atexit.register(_end_context_run, run)
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
 
