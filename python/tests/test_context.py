@@ -64,6 +64,21 @@ def test_sys_exit_with_a_non_zero_status_marks_the_interactive_run_failed(server
     assert wharf_json("history", "last", "--experiment", "exiting", env=env)["status"] == "Completed"
 
 
+def test_a_failed_background_upload_nobody_waits_for_is_printed(server: WharfServer, tmp_path: Path) -> None:
+    script = """
+        import time
+        from wharf_sdk import get_logger
+        get_logger().upload("../outside.txt", "text")  # refused; the script never waits for it
+        time.sleep(1)
+        print("DONE")
+    """
+    done = run_script(write_script(tmp_path / "p", "upload.py", script), server.env(tmp_path / "home"))
+    assert done.returncode == 0, done.stderr
+    assert "DONE" in done.stdout
+    assert 'wharf: warning: the upload of artifact "../outside.txt"' in done.stderr
+    assert "UNSAFE_PATH" in done.stderr or ".." in done.stderr
+
+
 def test_sigterm_stores_what_was_logged_and_cancels_the_run(server: WharfServer, tmp_path: Path) -> None:
     script = """
         import time

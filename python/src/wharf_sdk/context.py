@@ -22,6 +22,7 @@ from .errors import WharfError
 from .experiment import Experiment, script_name
 from .ids import new_run_id
 from .logger import PendingLog
+from .retry import RetryPolicy, retry_request
 from .run import Run
 from .workspace import Workspace
 
@@ -153,21 +154,29 @@ def _install_interactive_hooks(run: Run) -> None:
 
 
 class _Task:
-    """A piece of work started in the background; ``wait()`` blocks until it is done and raises its failure."""
+    """
+    A piece of work started in the background; ``wait()`` blocks until it is done and raises its failure.
+    A failure nobody is waiting for when it happens is printed as a warning, so it is never lost silently.
+    """
 
-    def __init__(self, work: Callable[[], Any]) -> None:
+    def __init__(self, work: Callable[[], Any], what: str) -> None:
         self._error: BaseException | None = None
+        self._waited = False
 
         def body() -> None:
             try:
                 work()
             except BaseException as error:
                 self._error = error
+                if not self._waited:
+                    reason = error.message if isinstance(error, WharfError) else f"{type(error).__name__}: {error}"
+                    sys.stderr.write(f"wharf: warning: {what} failed: {reason}\n")
 
         self._thread = threading.Thread(target=body, name="wharf-upload", daemon=False)
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> None:
+        self._waited = True
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise WharfError("SERVER_UNREACHABLE", f"the upload did not finish within {timeout} s; it goes on")
@@ -191,7 +200,11 @@ class Logger:
     def upload(self, artifact_path: str, contents: str | bytes) -> _Task:
         """Stores text (or bytes) as the artifact ``artifact_path`` of the current run, in the background."""
         run = get_context_run(wait=False)
-        return _Task(lambda: run.upload_content(artifact_path, contents))
+        # A PUT of the same bytes is idempotent: a server restart or a network cut is retried as metrics are.
+        return _Task(
+            lambda: retry_request(lambda: run.upload_content(artifact_path, contents), RetryPolicy()),
+            f'the upload of artifact "{artifact_path}" to run {run.id}',
+        )
 
 
 _logger = Logger()
