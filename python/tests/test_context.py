@@ -79,6 +79,51 @@ def test_a_failed_background_upload_nobody_waits_for_is_printed(server: WharfSer
     assert "UNSAFE_PATH" in done.stderr or ".." in done.stderr
 
 
+def test_processes_forked_by_multiprocessing_log_to_the_run_through_loggers_of_their_own(
+    server: WharfServer, tmp_path: Path
+) -> None:
+    script = """
+        import multiprocessing, threading
+        from wharf_sdk import Run, get_logger
+
+        def child(index):
+            for step in range(200):
+                get_logger().log(f"child{index}", step)
+
+        logger = get_logger()
+        logger.log("parent", 1).wait()
+        busy = threading.Event()
+        def keep_logging():  # the lock is often held when the fork happens
+            step = 0
+            while not busy.is_set():
+                logger.log("busy", step)
+                step += 1
+        thread = threading.Thread(target=keep_logging)
+        thread.start()
+        fork = multiprocessing.get_context("fork")
+        children = [fork.Process(target=child, args=(i,)) for i in range(3)]
+        for process in children:
+            process.start()
+        for process in children:
+            process.join(60)
+            assert process.exitcode == 0, process.exitcode
+        busy.set()
+        thread.join()
+        logger.log("parent", 2)
+        print(Run.get_context().id)
+    """
+    env = server.env(tmp_path / "home", WHARF_EXPERIMENT="forking")
+    done = run_script(write_script(tmp_path / "p", "fork.py", script), env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    for index in range(3):
+        assert [p["value"] for p in series(server, run_id, f"child{index}")] == list(range(200))
+    assert [p["value"] for p in series(server, run_id, "parent")] == [1, 2]
+    busy = [p["value"] for p in series(server, run_id, "busy")]
+    assert busy == list(range(len(busy))) and busy  # the parent's logging went on, whole
+    assert wharf_json("history", "info", "-r", run_id, env=env)["status"] == "Completed"
+
+
 def test_sigterm_stores_what_was_logged_and_cancels_the_run(server: WharfServer, tmp_path: Path) -> None:
     script = """
         import time

@@ -9,6 +9,7 @@ the interactive run is kept in the spool, and ``wharf sync`` creates it later wi
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import signal
 import sys
@@ -32,6 +33,14 @@ _ending: str | None = None
 _uncaught: BaseException | None = None
 #: What the main thread passed to ``sys.exit()`` last (``raise SystemExit`` written out bypasses it).
 _exit_status: str | int | None = None
+
+
+def _after_fork_in_child() -> None:
+    global _guard
+    _guard = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _experiment_name(configured: str | None) -> str:
@@ -92,7 +101,9 @@ def _exit_failure() -> str | None:
     return f"the script exited with status 1: {status}"
 
 
-def _end_context_run(run: Run) -> None:
+def _end_context_run(run: Run, owner_pid: int) -> None:
+    if os.getpid() != owner_pid:
+        return  # a forked child: its points are flushed at its exit, and the parent ends the run
     exit_failure = _exit_failure()
     status = (
         "Canceled"
@@ -141,7 +152,7 @@ def _install_interactive_hooks(run: Run) -> None:
         previous_exit(status)
 
     sys.exit = exit_recording_status
-    atexit.register(_end_context_run, run)
+    atexit.register(_end_context_run, run, os.getpid())
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:

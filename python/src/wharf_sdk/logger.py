@@ -145,9 +145,46 @@ class MetricLogger:
         self._handle: PendingLog | None = None
         self._failure: WharfError | None = None
         self._known_names: set[str] = set()
-        self._thread = threading.Thread(target=self._loop, name=f"wharf-logger-{run_id}", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._start_thread()
         _live_loggers.add(self)
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=f"wharf-logger-{self.run_id}", daemon=True)
+        self._thread.start()
+
+    def _after_fork_in_child(self) -> None:
+        """
+        In a process forked from the one that made this logger: the parent's sending thread is not here,
+        and what was buffered belongs to the parent, which sends it. The child's logger starts afresh, with
+        a writer id (and spool file) of its own; its thread starts on its first ``log()``.
+        """
+        self._cond = threading.Condition()
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            spool.forget_in_child()
+        self.writer_id = str(uuid.uuid4())
+        self.spool_file = spool_file_path(os.path.dirname(self.spool_file), self.run_id, self.writer_id)
+        self._start = None
+        self._started = True  # the parent created the run
+        self._open = None
+        self._next_sequence = 0
+        self._queue = deque()
+        self._queued_points = 0
+        self._inflight = None
+        self._mode = "spool" if self._offline else "direct"
+        self._spool_writing = False
+        self._spool_read = 0
+        self._probe_failures = 0
+        self._next_probe = 0.0
+        self._settled_through = -1
+        self._spooled_through = -1
+        self._lost = {}
+        self._outage_since = None
+        self._give_up_at_once = False
+        self._spooled_points = 0
+        self._handle = None
+        self._thread = None
 
     # ------------------------------------------------------------------ logging
 
@@ -218,6 +255,9 @@ class MetricLogger:
                 "INVALID_ARGUMENT",
                 f'the metric logger of run "{self.run_id}" is closed; create a new one to log more',
             )
+        if self._thread is None:  # the first point of a forked child
+            _flush_at_child_exit()
+            self._start_thread()
         batch = self._open
         if batch is None:
             batch = self._open = ColumnBatch(self._next_sequence)
@@ -686,3 +726,27 @@ def flush_all_at_exit() -> None:
 
 
 atexit.register(flush_all_at_exit)
+
+_child_finalizer_pid = 0
+
+
+def _flush_at_child_exit() -> None:
+    """
+    A child that multiprocessing forked ends with ``os._exit`` after its own exit hooks, not ``atexit``'s:
+    its loggers are flushed by one of those hooks, registered when it first logs.
+    """
+    global _child_finalizer_pid
+    if _child_finalizer_pid == os.getpid():
+        return
+    _child_finalizer_pid = os.getpid()
+    multiprocessing_util = sys.modules.get("multiprocessing.util")
+    if multiprocessing_util is not None:
+        multiprocessing_util.Finalize(None, flush_all_at_exit, exitpriority=100)
+
+
+def _loggers_after_fork_in_child() -> None:
+    for logger in list(_live_loggers):
+        logger._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_loggers_after_fork_in_child)
