@@ -144,6 +144,7 @@ class MetricLogger:
         self._stopped = False
         self._handle: PendingLog | None = None
         self._failure: WharfError | None = None
+        self._died: WharfError | None = None
         self._known_names: set[str] = set()
         self._thread: threading.Thread | None = None
         self._start_thread()
@@ -201,7 +202,8 @@ class MetricLogger:
     def log(self, name: str, value: Any, *, step: int | None = None, time_ms: int | None = None) -> PendingLog:
         """
         Buffers one point and returns at once. INVALID_ARGUMENT (or LIMIT_EXCEEDED) here for a bad name,
-        value or step, and after ``close()``; never for a server problem.
+        value or step, and after ``close()``; INTERNAL once the sending thread stopped on an unexpected
+        error (reported, its points spooled); never for a server problem.
         """
         # The hot path: a name is checked once; a plain float or int needs no more than a conversion.
         if name not in self._known_names:
@@ -248,8 +250,8 @@ class MetricLogger:
         return handle
 
     def _add_locked(self, name: str, value: float | str, step: int | None, at: int) -> int:
-        if self._stopped and self._failure is not None:
-            raise self._failure  # the sending thread is gone: nothing logged now could be stored
+        if self._died is not None:
+            raise self._died  # the sending thread is gone: nothing logged now could be stored
         if self._closed:
             raise WharfError(
                 "INVALID_ARGUMENT",
@@ -563,7 +565,7 @@ class MetricLogger:
         except BaseException as spool_error:
             sys.stderr.write(f"wharf: warning: could not spool the points of run {self.run_id}: {spool_error}\n")
         with self._cond:
-            self._failure = error
+            self._failure = self._died = error
             self._closed = True
             self._cond.notify_all()
         self._stop()
