@@ -13,6 +13,7 @@ from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
 
 import pytest
+from conftest import WharfServer, series
 
 from wharf_sdk import MetricLogger, RetryPolicy, WharfError
 from wharf_sdk.client import WharfClient
@@ -116,3 +117,50 @@ def test_an_unexpected_error_in_the_sending_thread_fails_waits_and_keeps_the_poi
     assert [e.code for e in errors] == ["INTERNAL"]  # reported once
     assert spooled_values(logger.spool_file) == [0.5]  # kept for `wharf sync`
     logger.close()  # stopped already, its failure raised and reported: nothing more to do
+
+
+def test_a_child_forked_while_another_thread_holds_the_loggers_lock_logs_through_its_own(
+    server: WharfServer, tmp_path: Path
+) -> None:
+    client = WharfClient(server.url)
+    run_id = str(client.create_run({"experiment": "fork-held-lock", "status": "Running"})["id"])
+    logger = MetricLogger(client=client, run_id=run_id, spool_dir=str(tmp_path / "spool"))
+    logger.log("parent", 1).wait()
+    holding, release = threading.Event(), threading.Event()
+
+    def hold_the_lock() -> None:
+        with logger._cond:  # as log() does, at the worst moment
+            holding.set()
+            release.wait()
+
+    holder = threading.Thread(target=hold_the_lock)
+    holder.start()
+    holding.wait()
+    pid = os.fork()
+    if pid == 0:  # the child: a deadlock here would hang it, a lost point would fail the check below
+        code = 1
+        try:
+            for step in range(50):
+                logger.log("child", step)
+            logger.close(timeout=30)
+            code = 0
+        finally:
+            os._exit(code)
+    release.set()
+    holder.join()
+    deadline = time.monotonic() + 60
+    status = None
+    while time.monotonic() < deadline:
+        done, status = os.waitpid(pid, os.WNOHANG)
+        if done:
+            break
+        time.sleep(0.05)
+    else:
+        os.kill(pid, 9)
+        os.waitpid(pid, 0)
+        pytest.fail("the forked child hung on the logger's lock")
+    assert os.waitstatus_to_exitcode(status) == 0
+    logger.log("parent", 2)
+    logger.close()
+    assert [p["value"] for p in series(server, run_id, "child")] == list(range(50))
+    assert [p["value"] for p in series(server, run_id, "parent")] == [1, 2]
