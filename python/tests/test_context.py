@@ -44,6 +44,86 @@ def test_an_uncaught_exception_marks_the_interactive_run_failed(server: WharfSer
     assert last["metrics"] == {"loss": 0.5}
 
 
+def test_sys_exit_with_a_non_zero_status_marks_the_interactive_run_failed(server: WharfServer, tmp_path: Path) -> None:
+    script = """
+        import sys
+        from wharf_sdk import get_logger
+        get_logger().log("loss", 0.5)
+        sys.exit(3)
+    """
+    env = server.env(tmp_path / "home", WHARF_EXPERIMENT="exiting")
+    done = run_script(write_script(tmp_path / "p", "exit3.py", script), env)
+    assert done.returncode == 3, done.stderr
+    last = wharf_json("history", "last", "--experiment", "exiting", env=env)
+    assert last["status"] == "Failed"
+    assert "status 3" in last["error"]["message"]
+    assert last["metrics"] == {"loss": 0.5}
+
+    zero = run_script(write_script(tmp_path / "q", "exit0.py", script.replace("sys.exit(3)", "sys.exit(0)")), env)
+    assert zero.returncode == 0, zero.stderr
+    assert wharf_json("history", "last", "--experiment", "exiting", env=env)["status"] == "Completed"
+
+
+def test_a_failed_background_upload_nobody_waits_for_is_printed(server: WharfServer, tmp_path: Path) -> None:
+    script = """
+        import time
+        from wharf_sdk import get_logger
+        get_logger().upload("../outside.txt", "text")  # refused; the script never waits for it
+        time.sleep(1)
+        print("DONE")
+    """
+    done = run_script(write_script(tmp_path / "p", "upload.py", script), server.env(tmp_path / "home"))
+    assert done.returncode == 0, done.stderr
+    assert "DONE" in done.stdout
+    assert 'wharf: warning: the upload of artifact "../outside.txt"' in done.stderr
+    assert "UNSAFE_PATH" in done.stderr or ".." in done.stderr
+
+
+def test_processes_forked_by_multiprocessing_log_to_the_run_through_loggers_of_their_own(
+    server: WharfServer, tmp_path: Path
+) -> None:
+    script = """
+        import multiprocessing, threading
+        from wharf_sdk import Run, get_logger
+
+        def child(index):
+            for step in range(200):
+                get_logger().log(f"child{index}", step)
+
+        logger = get_logger()
+        logger.log("parent", 1).wait()
+        busy = threading.Event()
+        def keep_logging():  # the lock is often held when the fork happens
+            step = 0
+            while not busy.is_set():
+                logger.log("busy", step)
+                step += 1
+        thread = threading.Thread(target=keep_logging)
+        thread.start()
+        fork = multiprocessing.get_context("fork")
+        children = [fork.Process(target=child, args=(i,)) for i in range(3)]
+        for process in children:
+            process.start()
+        for process in children:
+            process.join(60)
+            assert process.exitcode == 0, process.exitcode
+        busy.set()
+        thread.join()
+        logger.log("parent", 2)
+        print(Run.get_context().id)
+    """
+    env = server.env(tmp_path / "home", WHARF_EXPERIMENT="forking")
+    done = run_script(write_script(tmp_path / "p", "fork.py", script), env, timeout=120)
+    assert done.returncode == 0, done.stderr
+    run_id = done.stdout.strip()
+    for index in range(3):
+        assert [p["value"] for p in series(server, run_id, f"child{index}")] == list(range(200))
+    assert [p["value"] for p in series(server, run_id, "parent")] == [1, 2]
+    busy = [p["value"] for p in series(server, run_id, "busy")]
+    assert busy == list(range(len(busy))) and busy  # the parent's logging went on, whole
+    assert wharf_json("history", "info", "-r", run_id, env=env)["status"] == "Completed"
+
+
 def test_sigterm_stores_what_was_logged_and_cancels_the_run(server: WharfServer, tmp_path: Path) -> None:
     script = """
         import time

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import json
+import os
+import weakref
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import IO, Any, cast
@@ -65,9 +67,20 @@ class WharfClient:
         self._timeout = timeout
         headers = {"authorization": f"Bearer {token}"} if token else {}
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout)
+        _live_clients.add(self)
         # Transfers of any size: httpx's timeouts bound the wait for each chunk, not the whole body, so
         # only a server silent this long (say, hashing a large upload before it answers) ends one.
         self._streamed_timeout = httpx.Timeout(timeout, read=max(timeout, 300.0))
+
+    def _after_fork_in_child(self) -> None:
+        """
+        A forked child must not talk over the parent's pooled connections (both would read one socket's
+        answers): it gets a pool of its own. The old one is kept, unclosed, so nothing is sent on the
+        parent's connections (a TLS close, say).
+        """
+        _abandoned_in_child.append(self._http)
+        headers = {"authorization": f"Bearer {self._token}"} if self._token else {}
+        self._http = httpx.Client(base_url=self.url, headers=headers, timeout=self._timeout)
 
     def with_workspace(self, workspace: str) -> WharfClient:
         """The same server and token, acting on another workspace."""
@@ -290,3 +303,15 @@ class WharfClient:
 def _chunks(stream: IO[bytes]) -> Iterator[bytes]:
     while chunk := stream.read(_CHUNK):
         yield chunk
+
+
+_live_clients: weakref.WeakSet[WharfClient] = weakref.WeakSet()
+_abandoned_in_child: list[httpx.Client] = []
+
+
+def _clients_after_fork_in_child() -> None:
+    for client in list(_live_clients):
+        client._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_clients_after_fork_in_child)

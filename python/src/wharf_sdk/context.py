@@ -9,19 +9,21 @@ the interactive run is kept in the spool, and ``wharf sync`` creates it later wi
 from __future__ import annotations
 
 import atexit
+import os
 import re
 import signal
 import sys
 import threading
 from collections.abc import Callable
 from types import FrameType, TracebackType
-from typing import Any
+from typing import Any, NoReturn
 
 from .environment import read_environment
 from .errors import WharfError
 from .experiment import Experiment, script_name
 from .ids import new_run_id
 from .logger import PendingLog
+from .retry import RetryPolicy, retry_request
 from .run import Run
 from .workspace import Workspace
 
@@ -29,6 +31,16 @@ _guard = threading.Lock()
 _context: Run | None = None
 _ending: str | None = None
 _uncaught: BaseException | None = None
+#: What the main thread passed to ``sys.exit()`` last (``raise SystemExit`` written out bypasses it).
+_exit_status: str | int | None = None
+
+
+def _after_fork_in_child() -> None:
+    global _guard
+    _guard = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
 
 
 def _experiment_name(configured: str | None) -> str:
@@ -79,17 +91,30 @@ def get_context_run(*, wait: bool = True) -> Run:
     return run
 
 
-def _end_context_run(run: Run) -> None:
+def _exit_failure() -> str | None:
+    """Why the script failed when it ended with ``sys.exit()`` of a non-zero status (None: it did not)."""
+    status = _exit_status
+    if status is None or status == 0:
+        return None
+    if isinstance(status, int):
+        return f"the script exited with status {status} (sys.exit({status}))"
+    return f"the script exited with status 1: {status}"
+
+
+def _end_context_run(run: Run, owner_pid: int) -> None:
+    if os.getpid() != owner_pid:
+        return  # a forked child: its points are flushed at its exit, and the parent ends the run
+    exit_failure = _exit_failure()
     status = (
         "Canceled"
         if _ending == "signal" or isinstance(_uncaught, KeyboardInterrupt)
-        else ("Failed" if _uncaught is not None else "Completed")
+        else ("Failed" if _uncaught is not None or exit_failure is not None else "Completed")
     )
     try:
         if status == "Completed":
             run.complete()
         elif status == "Failed":
-            run.fail(_uncaught)
+            run.fail(_uncaught if _uncaught is not None else exit_failure)
         else:
             run.cancel()
     except WharfError as error:
@@ -117,7 +142,17 @@ def _install_interactive_hooks(run: Run) -> None:
         previous_hook(kind, error, trace)
 
     sys.excepthook = excepthook
-    atexit.register(_end_context_run, run)
+    previous_exit = sys.exit
+
+    def exit_recording_status(status: str | int | None = None) -> NoReturn:
+        # SystemExit reaches neither sys.excepthook nor atexit: the status is kept here to end the run Failed.
+        global _exit_status
+        if threading.current_thread() is threading.main_thread():
+            _exit_status = status
+        previous_exit(status)
+
+    sys.exit = exit_recording_status
+    atexit.register(_end_context_run, run, os.getpid())
     if threading.current_thread() is threading.main_thread() and signal.getsignal(signal.SIGTERM) == signal.SIG_DFL:
 
         def on_sigterm(signum: int, frame: FrameType | None) -> None:
@@ -130,21 +165,29 @@ def _install_interactive_hooks(run: Run) -> None:
 
 
 class _Task:
-    """A piece of work started in the background; ``wait()`` blocks until it is done and raises its failure."""
+    """
+    A piece of work started in the background; ``wait()`` blocks until it is done and raises its failure.
+    A failure nobody is waiting for when it happens is printed as a warning, so it is never lost silently.
+    """
 
-    def __init__(self, work: Callable[[], Any]) -> None:
+    def __init__(self, work: Callable[[], Any], what: str) -> None:
         self._error: BaseException | None = None
+        self._waited = False
 
         def body() -> None:
             try:
                 work()
             except BaseException as error:
                 self._error = error
+                if not self._waited:
+                    reason = error.message if isinstance(error, WharfError) else f"{type(error).__name__}: {error}"
+                    sys.stderr.write(f"wharf: warning: {what} failed: {reason}\n")
 
         self._thread = threading.Thread(target=body, name="wharf-upload", daemon=False)
         self._thread.start()
 
     def wait(self, timeout: float | None = None) -> None:
+        self._waited = True
         self._thread.join(timeout)
         if self._thread.is_alive():
             raise WharfError("SERVER_UNREACHABLE", f"the upload did not finish within {timeout} s; it goes on")
@@ -168,7 +211,11 @@ class Logger:
     def upload(self, artifact_path: str, contents: str | bytes) -> _Task:
         """Stores text (or bytes) as the artifact ``artifact_path`` of the current run, in the background."""
         run = get_context_run(wait=False)
-        return _Task(lambda: run.upload_content(artifact_path, contents))
+        # A PUT of the same bytes is idempotent: a server restart or a network cut is retried as metrics are.
+        return _Task(
+            lambda: retry_request(lambda: run.upload_content(artifact_path, contents), RetryPolicy()),
+            f'the upload of artifact "{artifact_path}" to run {run.id}',
+        )
 
 
 _logger = Logger()

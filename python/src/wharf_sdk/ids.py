@@ -11,6 +11,14 @@ _guard = threading.Lock()
 _last = (0, 0)
 
 
+def _after_fork_in_child() -> None:
+    global _guard
+    _guard = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_after_fork_in_child)
+
+
 def new_run_id() -> str:
     """A new lowercase ULID: 48 bits of milliseconds then 80 random bits; ids of one process sort by creation."""
     global _last

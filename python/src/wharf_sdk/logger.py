@@ -129,6 +129,8 @@ class MetricLogger:
         self._inflight: _Sealed | None = None
         self._mode = "spool" if offline else "direct"
         self._spool: SpoolWriter | None = None
+        # True while one thread writes batches to the spool outside the lock (one writer at a time, in order).
+        self._spool_writing = False
         self._spool_read = 0
         self._probe_failures = 0
         self._next_probe = 0.0
@@ -142,10 +144,48 @@ class MetricLogger:
         self._stopped = False
         self._handle: PendingLog | None = None
         self._failure: WharfError | None = None
+        self._died: WharfError | None = None
         self._known_names: set[str] = set()
-        self._thread = threading.Thread(target=self._loop, name=f"wharf-logger-{run_id}", daemon=True)
-        self._thread.start()
+        self._thread: threading.Thread | None = None
+        self._start_thread()
         _live_loggers.add(self)
+
+    def _start_thread(self) -> None:
+        self._thread = threading.Thread(target=self._loop, name=f"wharf-logger-{self.run_id}", daemon=True)
+        self._thread.start()
+
+    def _after_fork_in_child(self) -> None:
+        """
+        In a process forked from the one that made this logger: the parent's sending thread is not here,
+        and what was buffered belongs to the parent, which sends it. The child's logger starts afresh, with
+        a writer id (and spool file) of its own; its thread starts on its first ``log()``.
+        """
+        self._cond = threading.Condition()
+        spool, self._spool = self._spool, None
+        if spool is not None:
+            spool.forget_in_child()
+        self.writer_id = str(uuid.uuid4())
+        self.spool_file = spool_file_path(os.path.dirname(self.spool_file), self.run_id, self.writer_id)
+        self._start = None
+        self._started = True  # the parent created the run
+        self._open = None
+        self._next_sequence = 0
+        self._queue = deque()
+        self._queued_points = 0
+        self._inflight = None
+        self._mode = "spool" if self._offline else "direct"
+        self._spool_writing = False
+        self._spool_read = 0
+        self._probe_failures = 0
+        self._next_probe = 0.0
+        self._settled_through = -1
+        self._spooled_through = -1
+        self._lost = {}
+        self._outage_since = None
+        self._give_up_at_once = False
+        self._spooled_points = 0
+        self._handle = None
+        self._thread = None
 
     # ------------------------------------------------------------------ logging
 
@@ -162,7 +202,8 @@ class MetricLogger:
     def log(self, name: str, value: Any, *, step: int | None = None, time_ms: int | None = None) -> PendingLog:
         """
         Buffers one point and returns at once. INVALID_ARGUMENT (or LIMIT_EXCEEDED) here for a bad name,
-        value or step, and after ``close()``; never for a server problem.
+        value or step, and after ``close()``; INTERNAL once the sending thread stopped on an unexpected
+        error (reported, its points spooled); never for a server problem.
         """
         # The hot path: a name is checked once; a plain float or int needs no more than a conversion.
         if name not in self._known_names:
@@ -209,11 +250,16 @@ class MetricLogger:
         return handle
 
     def _add_locked(self, name: str, value: float | str, step: int | None, at: int) -> int:
+        if self._died is not None:
+            raise self._died  # the sending thread is gone: nothing logged now could be stored
         if self._closed:
             raise WharfError(
                 "INVALID_ARGUMENT",
                 f'the metric logger of run "{self.run_id}" is closed; create a new one to log more',
             )
+        if self._thread is None:  # the first point of a forked child
+            _flush_at_child_exit()
+            self._start_thread()
         batch = self._open
         if batch is None:
             batch = self._open = ColumnBatch(self._next_sequence)
@@ -322,6 +368,8 @@ class MetricLogger:
 
     def _stop(self) -> None:
         with self._cond:
+            while self._spool_writing:
+                self._cond.wait()
             if self._stopped:
                 return
             self._stopped = True
@@ -346,59 +394,83 @@ class MetricLogger:
             if self._stopped:
                 return 0
             self._seal_locked()
-            before = self._spooled_points
-            self._divert_locked()
-            return self._spooled_points - before
+        return self._divert()
 
     # ------------------------------------------------------------------ the sending thread
 
-    def _divert_locked(self) -> None:
-        """Moves the batch in flight (its outcome unknown) and every queued batch to the spool, in order."""
-        batches: list[_Sealed] = []
-        if self._inflight is not None and not self._inflight.spooled:
-            batches.append(self._inflight)
-        batches.extend(self._queue)
-        self._queue.clear()
-        self._queued_points = 0
-        if not batches:
-            return
-        self._mode = "spool"
-        self._write_spool_locked(batches)
-
-    def _write_spool_locked(self, batches: list[_Sealed]) -> None:
-        lines = [
-            encode_spool_line(
-                run_id=self.run_id,
-                workspace=self._workspace,
-                writer_id=self.writer_id,
-                sequence=batch.sequence,
-                series=batch.series,
-            )
-            for batch in batches
-        ]
+    def _divert(self) -> int:
+        """
+        Moves the batch in flight (its outcome unknown) and every queued batch to the spool, in order;
+        returns how many points were written. Called without the lock: the batches are taken off under
+        it, written and fsynced outside it (``log()`` never waits for the disk), and accounted under it.
+        """
+        with self._cond:
+            while self._spool_writing:
+                self._cond.wait()
+            if self._stopped:
+                return 0
+            batches: list[_Sealed] = []
+            if self._inflight is not None and not self._inflight.spooled:
+                batches.append(self._inflight)
+            batches.extend(self._queue)
+            self._queue.clear()
+            self._queued_points = 0
+            if not batches:
+                return 0
+            self._mode = "spool"
+            self._spool_writing = True
+            spool = self._spool
+        failure: WharfError | None = None
         try:
-            if self._spool is None:
-                self._spool = SpoolWriter(self.spool_file)
-            self._spool.append(lines)
-        except (OSError, WharfError) as cause:
+            spool, failure = self._write_spool(spool, batches)
+        finally:
+            with self._cond:
+                self._spool_writing = False
+                if spool is not None:
+                    self._spool = spool
+                if failure is None:
+                    for batch in batches:
+                        batch.spooled = True
+                        self._spooled_points += batch.points
+                        self._spooled_through = max(self._spooled_through, batch.sequence)
+                    if self._outage_since is None and not self._offline:
+                        self._outage_since = time.monotonic()
+                else:
+                    for batch in batches:
+                        self._lost[batch.sequence] = failure
+                        self._settled_through = max(self._settled_through, batch.sequence)
+                self._cond.notify_all()
+        if failure is not None:
+            self._report(failure)
+            return 0
+        return sum(batch.points for batch in batches)
+
+    def _write_spool(
+        self, spool: SpoolWriter | None, batches: list[_Sealed]
+    ) -> tuple[SpoolWriter | None, WharfError | None]:
+        """Appends the batches to the spool file (opened when needed); the writer, and the error that lost them."""
+        try:
+            lines = [
+                encode_spool_line(
+                    run_id=self.run_id,
+                    workspace=self._workspace,
+                    writer_id=self.writer_id,
+                    sequence=batch.sequence,
+                    series=batch.series,
+                )
+                for batch in batches
+            ]
+            if spool is None:
+                spool = SpoolWriter(self.spool_file)
+            spool.append(lines)
+        except Exception as cause:
             points = sum(batch.points for batch in batches)
-            error = WharfError(
+            return spool, WharfError(
                 "INTERNAL",
                 f'could not save {points} metric points of run "{self.run_id}" to the spool file {self.spool_file} '
                 f"({cause}); they are lost. Check that the folder is writable and has space",
             )
-            for batch in batches:
-                self._lost[batch.sequence] = error
-                self._settled_through = max(self._settled_through, batch.sequence)
-            self._report(error)
-            return
-        for batch in batches:
-            batch.spooled = True
-            self._spooled_points += batch.points
-            self._spooled_through = max(self._spooled_through, batch.sequence)
-        if self._outage_since is None and not self._offline:
-            self._outage_since = time.monotonic()
-        self._cond.notify_all()
+        return spool, None
 
     def _report(self, error: WharfError) -> None:
         try:
@@ -469,6 +541,37 @@ class MetricLogger:
         self._client.log_metrics(self.run_id, body)
 
     def _loop(self) -> None:
+        try:
+            self._loop_until_stopped()
+        except BaseException as cause:  # whatever it is, waiters must hear of it and points stay safe
+            self._die(cause)
+
+    def _die(self, cause: BaseException) -> None:
+        """
+        The sending thread met an error it has no answer for (a bug, an unexpected library error): what is
+        in memory goes to the spool for ``wharf sync``, waits and further ``log()`` calls raise, reported once.
+        """
+        error = WharfError(
+            "INTERNAL",
+            f'the metric logger of run "{self.run_id}" stopped sending after an unexpected error '
+            f"({type(cause).__name__}: {cause}); points logged before it are saved in {self.spool_file} "
+            "for `wharf sync` (those already stored are not stored twice)",
+            details={"spoolFile": self.spool_file, "runId": self.run_id},
+        )
+        try:
+            with self._cond:
+                self._seal_locked()
+            self._divert()
+        except BaseException as spool_error:
+            sys.stderr.write(f"wharf: warning: could not spool the points of run {self.run_id}: {spool_error}\n")
+        with self._cond:
+            self._failure = self._died = error
+            self._closed = True
+            self._cond.notify_all()
+        self._stop()
+        self._report(error)
+
+    def _loop_until_stopped(self) -> None:
         self._run_start()
         if not self._offline and not self._stopped:
             self._replay_earlier_spools()
@@ -482,12 +585,9 @@ class MetricLogger:
                     now = time.monotonic()
                     if self._open is not None and (now - self._open_at >= self._flush_interval or self._closed):
                         self._seal_locked()
-                    if self._mode == "spool" and self._queue:
-                        self._divert_locked()
-                        continue
-                    if self._mode == "direct" and self._queued_points > self._max_buffered:
-                        self._divert_locked()
-                        continue
+                    if self._queue and (self._mode == "spool" or self._queued_points > self._max_buffered):
+                        action = "divert"
+                        break
                     if self._mode == "direct" and self._queue:
                         batch = self._queue.popleft()
                         self._queued_points -= batch.points
@@ -508,7 +608,9 @@ class MetricLogger:
                     if self._mode == "spool" and not self._offline:
                         waits.append(self._next_probe - now)
                     self._cond.wait(max(0.001, min(waits)))
-            if action == "send" and batch is not None:
+            if action == "divert":
+                self._divert()
+            elif action == "send" and batch is not None:
                 self._send_direct(batch)
             else:
                 self._replay_own_spool()
@@ -532,28 +634,30 @@ class MetricLogger:
                 should_stop=lambda: batch.spooled or self._stopped,
             )
         except WharfError as error:
+            report: WharfError | None = None
             with self._cond:
-                if self._stopped or batch.spooled:
-                    self._inflight = None
-                    return  # In the spool already: its replay decides.
-                if is_retryable(error):
-                    self._divert_locked()  # the batch in flight first, then the queue
-                    self._inflight = None
-                    self._probe_failures = self._policy.attempts
-                    self._next_probe = time.monotonic() + backoff_delay(self._policy, self._probe_failures)
-                    self._report(
-                        WharfError(
-                            error.code,
-                            f"{error.message}; metric batches of run {self.run_id} go to the spool file {self.spool_file} "
-                            "and are sent when the server answers again (or by `wharf sync`)",
-                        )
-                    )
-                else:
-                    self._inflight = None
+                settled = self._stopped or batch.spooled  # in the spool already: its replay decides
+            if not settled and is_retryable(error):
+                self._divert()  # the batch in flight first, then the queue
+            with self._cond:
+                self._inflight = None
+                if settled:
+                    pass
+                elif not is_retryable(error):
+                    report = error
                     self._lost[batch.sequence] = error
                     self._settled_through = max(self._settled_through, batch.sequence)
-                    self._report(error)
+                elif batch.spooled and not self._stopped:  # (not spooled: the spool write failed, and said so)
+                    self._probe_failures = self._policy.attempts
+                    self._next_probe = time.monotonic() + backoff_delay(self._policy, self._probe_failures)
+                    report = WharfError(
+                        error.code,
+                        f"{error.message}; metric batches of run {self.run_id} go to the spool file {self.spool_file} "
+                        "and are sent when the server answers again (or by `wharf sync`)",
+                    )
                 self._cond.notify_all()
+            if report is not None:
+                self._report(report)
             return
         with self._cond:
             self._inflight = None
@@ -597,7 +701,7 @@ class MetricLogger:
                     self._settled_through = max(self._settled_through, stored)
                 self._cond.notify_all()
         with self._cond:
-            if self._stopped or self._spool is not spool or self._spool_read < spool.written:
+            if self._stopped or self._spool_writing or self._spool is not spool or self._spool_read < spool.written:
                 return
             # Drained: the file goes, and sending is direct again.
             spool.close(remove=True)
@@ -624,3 +728,27 @@ def flush_all_at_exit() -> None:
 
 
 atexit.register(flush_all_at_exit)
+
+_child_finalizer_pid = 0
+
+
+def _flush_at_child_exit() -> None:
+    """
+    A child that multiprocessing forked ends with ``os._exit`` after its own exit hooks, not ``atexit``'s:
+    its loggers are flushed by one of those hooks, registered when it first logs.
+    """
+    global _child_finalizer_pid
+    if _child_finalizer_pid == os.getpid():
+        return
+    _child_finalizer_pid = os.getpid()
+    multiprocessing_util = sys.modules.get("multiprocessing.util")
+    if multiprocessing_util is not None:
+        multiprocessing_util.Finalize(None, flush_all_at_exit, exitpriority=100)
+
+
+def _loggers_after_fork_in_child() -> None:
+    for logger in list(_live_loggers):
+        logger._after_fork_in_child()
+
+
+os.register_at_fork(after_in_child=_loggers_after_fork_in_child)

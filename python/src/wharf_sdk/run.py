@@ -8,6 +8,7 @@ import os
 import threading
 import time
 import traceback
+import weakref
 from collections.abc import Callable, Mapping, Sequence
 from datetime import datetime, timezone
 from pathlib import Path
@@ -77,6 +78,7 @@ class Run:
         self._row_steps: dict[str, int] = {}
         self._logger: MetricLogger | None = None
         self._lock = threading.Lock()
+        _live_runs.add(self)
         self._start = start
         self._start_done = start is None
         self._start_error: WharfError | None = None
@@ -544,3 +546,14 @@ def _sha256_of(file: Path) -> str:
         while chunk := stream.read(1024 * 1024):
             digest.update(chunk)
     return digest.hexdigest()
+
+
+_live_runs: weakref.WeakSet[Run] = weakref.WeakSet()
+
+
+def _runs_after_fork_in_child() -> None:
+    for run in list(_live_runs):
+        run._lock = threading.Lock()  # another thread may have held it at the fork
+
+
+os.register_at_fork(after_in_child=_runs_after_fork_in_child)

@@ -97,6 +97,16 @@ def lock_spool_file(file: str) -> str | None:
         return "its lock changed hands while taking it"
 
 
+def _spool_locks_after_fork_in_child() -> None:
+    # The parent holds these files' locks, not the child; and the guard may have been held at the fork.
+    global _locks_guard
+    _locks_guard = threading.Lock()
+    _held_locks.clear()
+
+
+os.register_at_fork(after_in_child=_spool_locks_after_fork_in_child)
+
+
 def unlock_spool_file(file: str) -> None:
     """Releases a lock taken with :func:`lock_spool_file`."""
     with _locks_guard:
@@ -149,6 +159,14 @@ class SpoolWriter:
             os.fsync(self._fd)
         except OSError:
             pass  # The data is in the page cache: only a machine crash could lose it now.
+
+    def forget_in_child(self) -> None:
+        """In a forked child: lets go of the parent's file (closes this process's descriptor) and leaves its lock."""
+        self._closed = True
+        try:
+            os.close(self._fd)
+        except OSError:
+            pass
 
     def close(self, *, remove: bool) -> None:
         """Stops appending and releases the lock; ``remove`` deletes the file (every line in it is stored)."""
