@@ -84,6 +84,16 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(await multipart.json()).toMatchObject({ error_code: 'NOT_IMPLEMENTED' })
     })
 
+    it('refuses proxy paths with bad percent-encoding or beyond the artifact path limit', async () => {
+      const { root } = await newRun()
+      const bad = await fetch(proxy(`${root}/bad%ZZname.txt`), { method: 'PUT', body: 'x' })
+      expect(bad.status).toBe(400)
+      expect(await bad.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
+      const long = await fetch(proxy(`${root}/${'d/'.repeat(600)}f.txt`), { method: 'PUT', body: 'x' })
+      expect(long.status).toBe(400)
+      expect(await long.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
+    })
+
     it('records logged models with their files under the source run, finalizes, tags and finds them', async () => {
       const { runId } = await newRun()
       const created = await post('logged-models', {

@@ -106,7 +106,7 @@ export async function createRun(r: MlflowRequest): Promise<unknown> {
   }
   const userId = optionalString(r.fields, 'user_id')
   if (userId !== undefined && userId !== '' && tags[USER_TAG] === undefined) tags[USER_TAG] = userId
-  const start = isoOf(optionalInteger(r.fields, 'start_time') ?? Date.now())
+  const start = isoOf(optionalInteger(r.fields, 'start_time') ?? Date.now(), 'start_time')
   const id = newRunId()
   // A parent named by tag becomes the run's parent when it is a run here; otherwise it stays a tag.
   let parentRunId: string | null = null
@@ -180,7 +180,7 @@ export async function updateRun(r: MlflowRequest): Promise<unknown> {
   const status = statusOf(r.fields)
   if (status !== undefined) {
     const endTime = optionalInteger(r.fields, 'end_time')
-    run = await moveTo(r, run, { status: toWharfStatus(status), at: isoOf(endTime ?? Date.now()) })
+    run = await moveTo(r, run, { status: toWharfStatus(status), at: isoOf(endTime ?? Date.now(), 'end_time') })
   }
   return { run_info: runInfoJson(run, await r.experiments.idOfRun(run)) }
 }

@@ -449,6 +449,22 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(await info.json()).toMatchObject({ workspaces_enabled: false, multipart_uploads_enabled: false })
     })
 
+    it('answers times no date holds and bad percent-encoding as INVALID_PARAMETER_VALUE, not a server error', async () => {
+      for (const start_time of [8.64e15 + 1, -9e15]) {
+        expect(await call('POST', 'runs/create', { experiment_id: '0', start_time }), String(start_time)).toMatchObject({
+          status: 400,
+          body: { error_code: 'INVALID_PARAMETER_VALUE' },
+        })
+      }
+      const run = await createRun({ experiment_id: '0' })
+      const ended = await call('POST', 'runs/update', { run_id: run.info.run_id, status: 'FINISHED', end_time: 9e15 })
+      expect(ended).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } })
+      expect(String(ended.body.message)).toContain('end_time')
+      const badEncoding = await fetch(`${t.url}/api/2.0/mlflow/logged-models/%E0%A4%A`)
+      expect(badEncoding.status).toBe(400)
+      expect(await badEncoding.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
+    })
+
     it('accepts dataset inputs and shows them as the run inputs and in dataset filters', async () => {
       const run = await createRun({})
       const runId = run.info.run_id as string
