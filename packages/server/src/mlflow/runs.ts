@@ -17,6 +17,7 @@ import {
   activeRun,
   findRun,
   hasEnded,
+  mlflowExperimentId,
   toWharfStatus,
   type MlflowRequest,
   type MlflowRunStatus,
@@ -401,8 +402,12 @@ export async function searchRuns(r: MlflowRequest): Promise<unknown> {
   const offset = decodeOffsetToken(optionalString(r.fields, 'page_token'))
   const experimentIds = stringList(r.fields, 'experiment_ids')
   const candidates: { run: Run; experimentId: string; searchable: ReturnType<typeof searchableRun> }[] = []
+  // "0" and the Default experiment's own id name the same experiment: read each experiment once.
+  const seen = new Set<string>()
   for (const experimentId of new Set(experimentIds)) {
     const experiment = await r.experiments.byId(experimentId)
+    if (seen.has(experiment.name)) continue
+    seen.add(experiment.name)
     let pageToken: string | undefined
     // Every run of the experiment is read and matched here: the store has no query for MLflow's grammar.
     do {
@@ -417,7 +422,7 @@ export async function searchRuns(r: MlflowRequest): Promise<unknown> {
       })
       for (const run of page.items) {
         if (!inView(view, run.deletedAt !== undefined)) continue
-        const searchable = searchableRun(run, experimentId)
+        const searchable = searchableRun(run, mlflowExperimentId(experiment))
         if (matches(searchable, clauses, RUN_SEARCH)) candidates.push({ run, experimentId, searchable })
       }
       pageToken = page.nextPageToken

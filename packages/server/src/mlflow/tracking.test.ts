@@ -399,6 +399,54 @@ for (const { kind, enabled } of testStoreKinds()) {
       })
     })
 
+    it('samples long histories with get-history-bulk-interval and caps the rows as MLflow does', async () => {
+      const nativeRun = async (points: number): Promise<string> => {
+        const run = await createRun({})
+        const runId = run.info.run_id as string
+        for (let from = 0; from < points; from += 10_000) {
+          const batch = Array.from({ length: Math.min(10_000, points - from) }, (_, i) => ({
+            name: 'long',
+            value: from + i,
+            step: from + i,
+          }))
+          const answer = await native(`runs/${runId}/metrics`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ points: batch }),
+          })
+          expect(answer.status, await answer.clone().text()).toBeLessThan(300)
+        }
+        return runId
+      }
+      const long = await nativeRun(130_000)
+      const sampled = await call('GET', 'metrics/get-history-bulk-interval', {
+        run_ids: [long],
+        metric_key: 'long',
+        max_results: 10,
+      })
+      expect(sampled.status, JSON.stringify(sampled.body).slice(0, 300)).toBe(200)
+      const steps = (sampled.body.metrics as { step: number }[]).map((m) => m.step)
+      expect(steps[0]).toBe(0)
+      expect(steps.at(-1)).toBe(129_999)
+      expect(steps.length).toBeLessThanOrEqual(12)
+      const many: string[] = []
+      for (let i = 0; i < 11; i++) many.push(await nativeRun(2500))
+      const capped = await call('GET', 'metrics/get-history-bulk-interval', { run_ids: many, metric_key: 'long' })
+      expect(capped.status).toBe(200)
+      expect((capped.body.metrics as unknown[]).length).toBe(25_000)
+    }, 120_000)
+
+    it('searches the Default experiment once when asked by "0" and by its own id', async () => {
+      const run = await createRun({ experiment_id: '0', run_name: 'default-once' })
+      const defaultId = ((await (await native('experiments/Default')).json()) as { id: number }).id
+      const found = await call('POST', 'runs/search', {
+        experiment_ids: ['0', String(defaultId)],
+        filter: "attributes.run_name = 'default-once'",
+      })
+      expect(found.status).toBe(200)
+      expect((found.body.runs as RunJson[]).map((r) => [r.info.run_id, r.info.experiment_id])).toEqual([[run.info.run_id, '0']])
+    })
+
     it('checks requests as MLflow does: limits, keys, content type, unknown endpoints', async () => {
       const run = await createRun({})
       const runId = run.info.run_id as string
@@ -504,6 +552,32 @@ describe('MLflow API behind a bearer token', () => {
     expect(await call('GET', 'experiments/get', { experiment_id: '0' })).toMatchObject({
       status: 200,
       body: { experiment: { name: 'Default' } },
+    })
+  })
+})
+
+describe('MLflow history pages on a server with small metric pages', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { limits: { metricPageSize: 5 } })
+  })
+  afterAll(async () => {
+    await t?.stop()
+  })
+
+  it('clamps get-history max_results to the page size and pages on with the token', async () => {
+    const call = mlflowCaller(() => t.url)
+    const created = await call('POST', 'runs/create', { experiment_id: '0' })
+    const runId = (created.body.run as RunJson).info.run_id as string
+    const metrics = Array.from({ length: 12 }, (_, step) => ({ key: 'm', value: step, timestamp: 1 + step, step }))
+    expect((await call('POST', 'runs/log-batch', { run_id: runId, metrics })).status).toBe(200)
+    const first = await call('GET', 'metrics/get-history', { run_id: runId, metric_key: 'm', max_results: 25_000 })
+    expect(first.status, JSON.stringify(first.body)).toBe(200)
+    expect((first.body.metrics as unknown[]).length).toBe(5)
+    expect(first.body.next_page_token).toEqual(expect.any(String))
+    expect(await call('GET', 'metrics/get-history', { run_id: runId, metric_key: 'm', max_results: -1 })).toMatchObject({
+      status: 400,
+      body: { error_code: 'INVALID_PARAMETER_VALUE' },
     })
   })
 })
