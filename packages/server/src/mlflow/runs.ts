@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { canTransition, isWharfError, newRunId, type MetricPointIn, type Run, type RunStatus } from '@wharf/contract'
 import { readableRunName } from '../run-names.js'
 import {
@@ -261,6 +262,15 @@ function metricOf(fields: RequestFields): MetricIn {
   return { key, value, timestamp, step }
 }
 
+/**
+ * The writer id of a set of metrics for a run: the same points logged again (a client retrying a POST
+ * after a timeout or a 5xx) carry the same id, and the store's batch dedupe keeps them once.
+ */
+function batchWriterId(runId: string, metrics: readonly MetricIn[]): string {
+  const canonical = JSON.stringify([runId, metrics.map((m) => [m.key, String(m.value), m.timestamp, m.step])])
+  return `mlflow-${createHash('sha256').update(canonical).digest('hex')}`
+}
+
 async function logMetrics(r: MlflowRequest, run: Run, metrics: readonly MetricIn[]): Promise<void> {
   if (metrics.length === 0) return
   const points: MetricPointIn[] = metrics.map((m) => ({
@@ -272,10 +282,44 @@ async function logMetrics(r: MlflowRequest, run: Run, metrics: readonly MetricIn
   await r.deps.store.ingestMetrics({
     workspace: r.workspace,
     runId: run.id,
+    writerId: batchWriterId(run.id, metrics),
+    sequence: 0,
     points,
     receivedAt: Date.now(),
     maxMetricNames: r.deps.config.limits.metricNamesPerRun,
   })
+}
+
+/**
+ * Checks a whole batch against the run before any part is written, so a batch is refused whole and
+ * never half stored: changed params, and the params, tags and metric names the run would have after it.
+ */
+async function checkBatch(
+  r: MlflowRequest,
+  run: Run,
+  batch: { metrics: readonly MetricIn[]; params: Record<string, string>; tags: Record<string, string> },
+): Promise<void> {
+  const { limits } = r.deps.config
+  const over = (what: string, count: number, max: number): MlflowError =>
+    invalidParameter(`This batch would give run ${run.id} ${count} ${what}, above the limit of ${max}.`)
+  for (const [key, value] of Object.entries(batch.params)) {
+    const current = run.properties[key]
+    if (current !== undefined && current !== value) {
+      throw invalidParameter(
+        `Changing param values is not allowed. Param with key='${key}' was already logged with value='${current}' for run ID='${run.id}'. Attempted logging new value '${value}'.`,
+      )
+    }
+  }
+  const params = new Set([...Object.keys(run.properties), ...Object.keys(batch.params)]).size
+  if (params > limits.propertiesPerRun) throw over('params', params, limits.propertiesPerRun)
+  const newTags = Object.keys(batch.tags).filter((key) => key !== RUN_NAME_TAG && key !== NOTE_TAG)
+  const tags = new Set([...Object.keys(run.tags), ...newTags]).size
+  if (tags > limits.tagsPerRun) throw over('tags', tags, limits.tagsPerRun)
+  if (batch.metrics.length > 0) {
+    const names = new Set((await r.deps.store.listMetrics({ workspace: r.workspace, runId: run.id })).map((m) => m.name))
+    for (const metric of batch.metrics) names.add(metric.key)
+    if (names.size > limits.metricNamesPerRun) throw over('metric names', names.size, limits.metricNamesPerRun)
+  }
 }
 
 /** runs/log-metric */
@@ -323,7 +367,7 @@ export async function deleteTag(r: MlflowRequest): Promise<unknown> {
   return {}
 }
 
-/** runs/log-batch: params, then metrics, then tags, as MLflow writes them. */
+/** runs/log-batch: checked whole first, then params, metrics and tags written, as MLflow writes them. */
 export async function logBatch(r: MlflowRequest): Promise<unknown> {
   const metricsIn = objectList(r.fields, 'metrics')
   const paramsIn = objectList(r.fields, 'params')
@@ -341,6 +385,7 @@ export async function logBatch(r: MlflowRequest): Promise<unknown> {
   const params = paramsOf(paramsIn)
   const tags = tagsOf(tagsIn)
   let run = await activeRun(r, runIdOf(r.fields))
+  await checkBatch(r, run, { metrics, params, tags })
   run = await addParams(r, run, params)
   await logMetrics(r, run, metrics)
   if (Object.keys(tags).length > 0) await setTags(r, run, tags)

@@ -447,6 +447,31 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect((found.body.runs as RunJson[]).map((r) => [r.info.run_id, r.info.experiment_id])).toEqual([[run.info.run_id, '0']])
     })
 
+    it('keeps the points of a retried log-batch or log-metric once', async () => {
+      const run = await createRun({})
+      const runId = run.info.run_id as string
+      const batch = {
+        run_id: runId,
+        metrics: [0, 1, 2].map((step) => ({ key: 'retried', value: step / 2, timestamp: 100 + step, step })),
+        params: [{ key: 'seed', value: '7' }],
+        tags: [{ key: 'phase', value: 'train' }],
+      }
+      expect((await call('POST', 'runs/log-batch', batch)).status).toBe(200)
+      expect((await call('POST', 'runs/log-batch', batch)).status).toBe(200)
+      const single = { run_id: runId, key: 'once', value: 3, timestamp: 5, step: 4 }
+      expect((await call('POST', 'runs/log-metric', single)).status).toBe(200)
+      expect((await call('POST', 'runs/log-metric', single)).status).toBe(200)
+      const history = async (key: string) =>
+        ((await call('GET', 'metrics/get-history', { run_id: runId, metric_key: key })).body.metrics as { step: number }[]).map(
+          (m) => m.step,
+        )
+      expect(await history('retried')).toEqual([0, 1, 2])
+      expect(await history('once')).toEqual([4])
+      // Different points at the same steps are a new batch, not a retry.
+      await call('POST', 'runs/log-batch', { ...batch, metrics: [{ key: 'retried', value: 9, timestamp: 200, step: 2 }] })
+      expect(await history('retried')).toEqual([0, 1, 2, 2])
+    })
+
     it('checks requests as MLflow does: limits, keys, content type, unknown endpoints', async () => {
       const run = await createRun({})
       const runId = run.info.run_id as string
@@ -556,10 +581,10 @@ describe('MLflow API behind a bearer token', () => {
   })
 })
 
-describe('MLflow history pages on a server with small metric pages', () => {
+describe('MLflow API on a server with small limits', () => {
   let t: TestServer
   beforeAll(async () => {
-    t = await startTestServer('sqlite', { limits: { metricPageSize: 5 } })
+    t = await startTestServer('sqlite', { limits: { metricPageSize: 5, metricNamesPerRun: 3, tagsPerRun: 12 } })
   })
   afterAll(async () => {
     await t?.stop()
@@ -579,5 +604,28 @@ describe('MLflow history pages on a server with small metric pages', () => {
       status: 400,
       body: { error_code: 'INVALID_PARAMETER_VALUE' },
     })
+  })
+
+  it('refuses a log-batch past a run limit whole, storing none of its params, metrics or tags', async () => {
+    const call = mlflowCaller(() => t.url)
+    const created = await call('POST', 'runs/create', { experiment_id: '0' })
+    const runId = (created.body.run as RunJson).info.run_id as string
+    const names = await call('POST', 'runs/log-batch', {
+      run_id: runId,
+      params: [{ key: 'lr', value: '0.1' }],
+      metrics: ['a', 'b', 'c', 'd'].map((key) => ({ key, value: 1, timestamp: 1, step: 0 })),
+    })
+    expect(names).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } })
+    const tags = await call('POST', 'runs/log-batch', {
+      run_id: runId,
+      params: [{ key: 'lr', value: '0.1' }],
+      metrics: [{ key: 'a', value: 1, timestamp: 1, step: 0 }],
+      tags: Array.from({ length: 13 }, (_, i) => ({ key: `t${i}`, value: 'x' })),
+    })
+    expect(tags).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } })
+    const run = (await call('GET', 'runs/get', { run_id: runId })).body.run as RunJson
+    expect(run.data.params ?? []).toEqual([])
+    expect(run.data.metrics ?? []).toEqual([])
+    expect(Object.keys(tagMap(run)).filter((key) => /^t\d+$/.test(key))).toEqual([])
   })
 })
