@@ -94,6 +94,22 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(await long.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
     })
 
+    it('refuses registered-model tags and descriptions it cannot keep, and bad model-version max_results', async () => {
+      for (const extra of [{ description: 'kept?' }, { tags: [{ key: 'team', value: 'a' }] }]) {
+        expect(await post('registered-models/create', { name: 'described-model', ...extra })).toMatchObject({
+          status: 501,
+          body: { error_code: 'NOT_IMPLEMENTED' },
+        })
+      }
+      expect((await post('registered-models/create', { name: 'described-model', description: '', tags: [] })).status).toBe(200)
+      for (const max of [-1, 0]) {
+        expect(await get(`/api/2.0/mlflow/model-versions/search?max_results=${max}`), String(max)).toMatchObject({
+          status: 400,
+          body: { error_code: 'INVALID_PARAMETER_VALUE' },
+        })
+      }
+    })
+
     it('records logged models with their files under the source run, finalizes, tags and finds them', async () => {
       const { runId } = await newRun()
       const created = await post('logged-models', {
