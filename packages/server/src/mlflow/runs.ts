@@ -395,12 +395,12 @@ export async function logBatch(r: MlflowRequest): Promise<unknown> {
 /** runs/log-inputs: datasets are kept with the run (one tag, shown back as its inputs); model inputs are accepted. */
 export async function logInputs(r: MlflowRequest): Promise<unknown> {
   const run = await activeRun(r, runIdOf(r.fields))
-  const inputs = datasetInputsOf(run)
+  const given: DatasetInput[] = []
   for (const item of objectList(r.fields, 'datasets')) {
     const dataset = item.dataset
     if (typeof dataset !== 'object' || dataset === null) throw invalidParameter("Missing value for required parameter 'dataset'.")
     const d = dataset as RequestFields
-    const input: DatasetInput = {
+    given.push({
       dataset: {
         name: requiredString(d, 'name'),
         digest: requiredString(d, 'digest'),
@@ -413,22 +413,28 @@ export async function logInputs(r: MlflowRequest): Promise<unknown> {
         key: requiredString(tag, 'key'),
         value: optionalString(tag, 'value') ?? '',
       })),
-    }
-    const same = (other: DatasetInput): boolean =>
-      other.dataset.name === input.dataset.name &&
-      other.dataset.digest === input.dataset.digest &&
-      JSON.stringify(other.tags) === JSON.stringify(input.tags)
-    if (!inputs.some(same)) inputs.push(input)
-  }
-  if (inputs.length > 0) {
-    await r.deps.store.updateTags({
-      workspace: r.workspace,
-      runId: run.id,
-      set: { [INPUTS_TAG]: JSON.stringify(inputs) },
-      remove: [],
-      maxTags: r.deps.config.limits.tagsPerRun,
     })
   }
+  if (given.length === 0) return {}
+  const same = (a: DatasetInput, b: DatasetInput): boolean =>
+    a.dataset.name === b.dataset.name &&
+    a.dataset.digest === b.dataset.digest &&
+    JSON.stringify(a.tags) === JSON.stringify(b.tags)
+  // Merged with the run's inputs as they are under its lock, so concurrent log-inputs each keep theirs.
+  await r.deps.store.updateTags({
+    workspace: r.workspace,
+    runId: run.id,
+    set: {},
+    remove: [],
+    merge: {
+      [INPUTS_TAG]: (current) => {
+        const inputs = datasetInputsOf({ tags: current === undefined ? {} : { [INPUTS_TAG]: current } })
+        for (const input of given) if (!inputs.some((other) => same(other, input))) inputs.push(input)
+        return JSON.stringify(inputs)
+      },
+    },
+    maxTags: r.deps.config.limits.tagsPerRun,
+  })
   return {}
 }
 
@@ -511,19 +517,25 @@ export async function logModel(r: MlflowRequest): Promise<unknown> {
     if (!(field in model)) throw invalidParameter(`Model json is missing mandatory fields: ['${field}']`)
   }
   const run = await activeRun(r, runIdOf(r.fields))
-  let history: unknown[] = []
-  try {
-    const parsed = JSON.parse(run.tags[LOG_MODEL_HISTORY_TAG] ?? '[]') as unknown
-    if (Array.isArray(parsed)) history = parsed
-  } catch {
-    history = []
-  }
-  history.push(model)
+  // Appended to the history as it is under the run's lock, so concurrent log-model calls each keep theirs.
   await r.deps.store.updateTags({
     workspace: r.workspace,
     runId: run.id,
-    set: { [LOG_MODEL_HISTORY_TAG]: JSON.stringify(history) },
+    set: {},
     remove: [],
+    merge: {
+      [LOG_MODEL_HISTORY_TAG]: (current) => {
+        let history: unknown[] = []
+        try {
+          const parsed = JSON.parse(current ?? '[]') as unknown
+          if (Array.isArray(parsed)) history = parsed
+        } catch {
+          history = []
+        }
+        history.push(model)
+        return JSON.stringify(history)
+      },
+    },
     maxTags: r.deps.config.limits.tagsPerRun,
   })
   return {}
