@@ -75,7 +75,7 @@ export function listExperiments(ctx: StoreDialect, page: WorkspacePageRequest): 
   })
 }
 
-/** The experiment's row; `lock` locks it for update (a read-modify-write of its tags) where rows lock. */
+/** The experiment's row; `lock` locks it (FOR NO KEY UPDATE: run inserts checking their foreign key still pass) for a read-modify-write of its tags) where rows lock. */
 function findDetailsRow(db: Db, lookup: ExperimentLookup, lock = false): Promise<Selectable<ExperimentsTable> | undefined> {
   return db
     .selectFrom('experiments')
@@ -83,7 +83,7 @@ function findDetailsRow(db: Db, lookup: ExperimentLookup, lock = false): Promise
     .where('workspace', '=', lookup.workspace)
     .$if('id' in lookup, (qb) => qb.where('id', '=', 'id' in lookup ? lookup.id : 0))
     .$if('name' in lookup, (qb) => qb.where('name', '=', 'name' in lookup ? lookup.name : ''))
-    .$if(lock, (qb) => qb.forUpdate())
+    .$if(lock, (qb) => qb.forNoKeyUpdate())
     .executeTakeFirst()
 }
 

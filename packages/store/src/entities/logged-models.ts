@@ -5,14 +5,14 @@ import { parseStringMap, stringifyStringMap, toLoggedModel } from '../rows.js'
 import { guard, requireRunId, requireWorkspace } from './shared.js'
 import type { Db } from './shared.js'
 
-/** The logged model's row; `lock` locks it for update (a read-modify-write of its JSON) where rows lock. */
+/** The logged model's row; `lock` locks it (FOR NO KEY UPDATE: run inserts checking their foreign key still pass) for a read-modify-write of its JSON) where rows lock. */
 async function requireModelRow(db: Db, ref: { workspace: string; id: string }, lock = false) {
   const row = await db
     .selectFrom('logged_models')
     .selectAll()
     .where('workspace', '=', ref.workspace)
     .where('id', '=', ref.id)
-    .$if(lock, (qb) => qb.forUpdate())
+    .$if(lock, (qb) => qb.forNoKeyUpdate())
     .executeTakeFirst()
   if (row === undefined) throw modelNotFound(ref.workspace, ref.id)
   return row
