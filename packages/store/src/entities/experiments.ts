@@ -75,7 +75,7 @@ export function listExperiments(ctx: StoreDialect, page: WorkspacePageRequest): 
   })
 }
 
-/** The experiment's row; `lock` locks it (FOR NO KEY UPDATE: run inserts checking their foreign key still pass) for a read-modify-write of its tags) where rows lock. */
+/** The experiment's row; `lock` locks it for a read-modify-write of its tags, where rows lock (FOR NO KEY UPDATE, so inserts of runs checking their foreign key still pass). */
 function findDetailsRow(db: Db, lookup: ExperimentLookup, lock = false): Promise<Selectable<ExperimentsTable> | undefined> {
   return db
     .selectFrom('experiments')

@@ -5,7 +5,7 @@ import { parseStringMap, stringifyStringMap, toLoggedModel } from '../rows.js'
 import { guard, requireRunId, requireWorkspace } from './shared.js'
 import type { Db } from './shared.js'
 
-/** The logged model's row; `lock` locks it (FOR NO KEY UPDATE: run inserts checking their foreign key still pass) for a read-modify-write of its JSON) where rows lock. */
+/** The logged model's row; `lock` locks it for a read-modify-write of its JSON, where rows lock (FOR NO KEY UPDATE, as runs). */
 async function requireModelRow(db: Db, ref: { workspace: string; id: string }, lock = false) {
   const row = await db
     .selectFrom('logged_models')
