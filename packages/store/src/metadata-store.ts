@@ -164,6 +164,11 @@ export interface TagChange extends RunRef {
   set: Record<string, string>
   remove: string[]
   maxTags: number
+  /**
+   * Tags whose new value is made from the current one (undefined when unset) while the run is locked,
+   * so concurrent changes of a tag that holds a list each add to it; applied after `set` and `remove`.
+   */
+  merge?: Record<string, (current: string | undefined) => string>
 }
 
 /** Properties to add to a run, and how many it may have in all. */

@@ -84,6 +84,76 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(await multipart.json()).toMatchObject({ error_code: 'NOT_IMPLEMENTED' })
     })
 
+    it('refuses proxy paths with bad percent-encoding or beyond the artifact path limit', async () => {
+      const { root } = await newRun()
+      const bad = await fetch(proxy(`${root}/bad%ZZname.txt`), { method: 'PUT', body: 'x' })
+      expect(bad.status).toBe(400)
+      expect(await bad.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
+      const long = await fetch(proxy(`${root}/${'d/'.repeat(600)}f.txt`), { method: 'PUT', body: 'x' })
+      expect(long.status).toBe(400)
+      expect(await long.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
+    })
+
+    it('refuses registered-model tags and descriptions it cannot keep, and bad model-version max_results', async () => {
+      for (const extra of [{ description: 'kept?' }, { tags: [{ key: 'team', value: 'a' }] }]) {
+        expect(await post('registered-models/create', { name: 'described-model', ...extra })).toMatchObject({
+          status: 501,
+          body: { error_code: 'NOT_IMPLEMENTED' },
+        })
+      }
+      expect((await post('registered-models/create', { name: 'described-model', description: '', tags: [] })).status).toBe(200)
+      for (const max of [-1, 0]) {
+        expect(await get(`/api/2.0/mlflow/model-versions/search?max_results=${max}`), String(max)).toMatchObject({
+          status: 400,
+          body: { error_code: 'INVALID_PARAMETER_VALUE' },
+        })
+      }
+    })
+
+    it('keeps every tag, input and model of concurrent changes to one experiment, logged model or run', async () => {
+      const n = 8
+      const keys = Array.from({ length: n }, (_, i) => `k${i}`)
+      const experimentId = (await post('experiments/create', { name: 'concurrent-tags' })).body.experiment_id as string
+      await Promise.all(
+        keys.map((key) => post('experiments/set-experiment-tag', { experiment_id: experimentId, key, value: key })),
+      )
+      const experiment = await get(`/api/2.0/mlflow/experiments/get?experiment_id=${experimentId}`)
+      const experimentTags = (experiment.body.experiment as { tags: { key: string }[] }).tags.map((t) => t.key)
+      expect(experimentTags.sort()).toEqual(keys)
+
+      const { runId } = await newRun()
+      const created = await post('logged-models', { experiment_id: '0', name: 'busy', source_run_id: runId })
+      const modelId = (created.body.model as { info: { model_id: string } }).info.model_id
+      await Promise.all(keys.map((key) => post(`logged-models/${modelId}/tags`, { tags: [{ key, value: key }] }, 'PATCH')))
+      const model = await get(`/api/2.0/mlflow/logged-models/${modelId}`)
+      const modelTags = (model.body.model as { info: { tags: { key: string }[] } }).info.tags.map((t) => t.key)
+      expect(modelTags.sort()).toEqual(keys)
+
+      await Promise.all(
+        keys.map((key) =>
+          post('runs/log-inputs', {
+            run_id: runId,
+            datasets: [{ dataset: { name: key, digest: 'd', source_type: 'local', source: 'x' } }],
+          }),
+        ),
+      )
+      await Promise.all(
+        keys.map((key) =>
+          post('runs/log-model', {
+            run_id: runId,
+            model_json: JSON.stringify({ artifact_path: key, flavors: {}, utc_time_created: 'now', run_id: runId }),
+          }),
+        ),
+      )
+      const run = (await get(`/api/2.0/mlflow/runs/get?run_id=${runId}`)).body.run as {
+        data: { tags: { key: string; value: string }[] }
+        inputs: { dataset_inputs: { dataset: { name: string } }[] }
+      }
+      expect(run.inputs.dataset_inputs.map((i) => i.dataset.name).sort()).toEqual(keys)
+      const history = run.data.tags.find((t) => t.key === 'mlflow.log-model.history')?.value ?? '[]'
+      expect((JSON.parse(history) as { artifact_path: string }[]).map((m) => m.artifact_path).sort()).toEqual(keys)
+    })
+
     it('records logged models with their files under the source run, finalizes, tags and finds them', async () => {
       const { runId } = await newRun()
       const created = await post('logged-models', {

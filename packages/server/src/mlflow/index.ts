@@ -1,10 +1,11 @@
+import { assertWithinLimit } from '@wharf/contract'
 import type { Hono } from 'hono'
 import { DEFAULT_WORKSPACE } from '../bootstrap.js'
 import type { AppDeps } from '../deps.js'
 import type { AppContext, AppEnv } from '../http.js'
 import { downloadProxyArtifact, listProxyArtifacts, listRunArtifacts, uploadProxyArtifact } from './artifacts.js'
 import { ExperimentCache, type MlflowRequest } from './context.js'
-import { MlflowError, toMlflowError } from './errors.js'
+import { MlflowError, invalidParameter, toMlflowError } from './errors.js'
 import {
   createExperiment,
   deleteExperimentTag,
@@ -52,6 +53,15 @@ import {
   updateRun,
 } from './runs.js'
 import { readFields } from './wire.js'
+
+/** One percent-encoded path segment, decoded; bad encoding is the caller's mistake, not a server error. */
+function decodeSegment(segment: string): string {
+  try {
+    return decodeURIComponent(segment)
+  } catch {
+    throw invalidParameter(`The path segment '${segment.slice(0, 100)}' is not valid percent-encoding`)
+  }
+}
 
 type Method = 'GET' | 'POST' | 'PATCH' | 'DELETE'
 type Handler = (request: MlflowRequest) => Promise<unknown>
@@ -164,7 +174,7 @@ function matchEndpoint(
     const fits = pattern.every((part, i) => {
       const segment = segments[i] ?? ''
       if (part.startsWith(':')) {
-        params[part.slice(1)] = decodeURIComponent(segment)
+        params[part.slice(1)] = decodeSegment(segment)
         return segment !== ''
       }
       return part === segment
@@ -243,11 +253,8 @@ export function mountMlflow(app: Hono<AppEnv>, deps: AppDeps): void {
       if (path === 'artifacts' && c.req.method === 'GET')
         return c.json((await listProxyArtifacts(await request(c, {}))) as Record<string, unknown>)
       if (!path.startsWith('artifacts/')) throw notFound(c)
-      const raw = path
-        .slice('artifacts/'.length)
-        .split('/')
-        .map((segment) => decodeURIComponent(segment))
-        .join('/')
+      const raw = path.slice('artifacts/'.length).split('/').map(decodeSegment).join('/')
+      assertWithinLimit(deps.config.limits, 'artifactPathLength', { what: 'the artifact path length', actual: raw.length })
       const base: MlflowRequest = {
         deps,
         workspace,

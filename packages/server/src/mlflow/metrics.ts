@@ -34,6 +34,32 @@ async function readPoints(
   }
 }
 
+/** Visits the numeric points of one metric of a run page by page, until `visit` answers false. */
+async function scanPoints(
+  r: MlflowRequest,
+  read: { runId: string; name: string; fromStep?: number; toStep?: number },
+  visit: (points: MetricPoint[]) => boolean,
+): Promise<void> {
+  let pageToken: string | undefined
+  const pageSize = Math.min(MLFLOW_LIMITS.historyPageMax, r.deps.config.limits.metricPageSize)
+  try {
+    do {
+      const page = await r.deps.store.readMetricSeries({
+        workspace: r.workspace,
+        ...read,
+        pageSize,
+        ...(pageToken !== undefined ? { pageToken } : {}),
+      })
+      if (!visit(page.items.filter((point) => point.value !== undefined))) return
+      pageToken = page.nextPageToken
+    } while (pageToken !== undefined)
+  } catch (error) {
+    // MLflow answers an empty history for a key the run never logged.
+    if (isWharfError(error, 'METRIC_NOT_FOUND')) return
+    throw error
+  }
+}
+
 function metricJson(key: string, point: MetricPoint): Record<string, unknown> {
   return { key, value: point.value, timestamp: point.time, step: point.step }
 }
@@ -42,12 +68,12 @@ function metricJson(key: string, point: MetricPoint): Record<string, unknown> {
 export async function getMetricHistory(r: MlflowRequest): Promise<unknown> {
   const run = await findRun(r, runIdOf(r.fields))
   const key = requiredString(r.fields, 'metric_key')
-  const maxResults = optionalInteger(r.fields, 'max_results')
-  if (maxResults !== undefined && (maxResults < 1 || maxResults > r.deps.config.limits.metricPageSize)) {
-    throw invalidParameter(
-      `Invalid value ${maxResults} for parameter 'max_results': use 1 to ${r.deps.config.limits.metricPageSize}`,
-    )
+  const asked = optionalInteger(r.fields, 'max_results')
+  if (asked !== undefined && asked < 1) {
+    throw invalidParameter(`Invalid value ${asked} for parameter 'max_results': use a positive number`)
   }
+  // Larger pages than this server serves are clamped, not refused: the client follows next_page_token.
+  const maxResults = asked === undefined ? undefined : Math.min(asked, r.deps.config.limits.metricPageSize)
   const pageToken = optionalString(r.fields, 'page_token')
   const { points, nextPageToken } = await readPoints(r, {
     runId: run.id,
@@ -86,31 +112,53 @@ export async function getMetricHistoryBulkInterval(r: MlflowRequest): Promise<un
   if (maxResults < 1 || maxResults > MLFLOW_LIMITS.bulkIntervalPoints) {
     throw invalidParameter(`max_results must be between 1 and ${MLFLOW_LIMITS.bulkIntervalPoints}.`)
   }
-  const series: { runId: string; points: MetricPoint[] }[] = []
+  // Two passes over each run's pages, so no run's whole history is held as points: the first keeps only
+  // the distinct steps (and each run's first and last, by loops: spreading 100k+ steps into Math.min
+  // overflows the stack), the second keeps only the points at the picked steps, up to MLflow's row cap.
+  const runs: { runId: string; first: number; last: number }[] = []
+  const allSteps = new Set<number>()
+  const range = {
+    name: key,
+    ...(startStep !== undefined ? { fromStep: Math.max(0, startStep) } : {}),
+    ...(endStep !== undefined ? { toStep: Math.max(0, endStep) } : {}),
+  }
   for (const runId of runIds) {
     const run = await findRun(r, runId)
-    const { points } = await readPoints(r, {
-      runId: run.id,
-      name: key,
-      ...(startStep !== undefined ? { fromStep: Math.max(0, startStep) } : {}),
-      ...(endStep !== undefined ? { toStep: Math.max(0, endStep) } : {}),
+    let first = Infinity
+    let last = -Infinity
+    await scanPoints(r, { runId: run.id, ...range }, (points) => {
+      for (const { step } of points) {
+        allSteps.add(step)
+        if (step < first) first = step
+        if (step > last) last = step
+      }
+      return true
     })
-    series.push({ runId: run.id, points })
+    runs.push({ runId: run.id, first, last })
   }
-  const steps = [...new Set(series.flatMap((s) => s.points.map((p) => p.step)))].sort((a, b) => a - b)
+  const steps = [...allSteps].sort((a, b) => a - b)
   const picked = new Set<number>()
   if (steps.length <= maxResults) {
     for (const step of steps) picked.add(step)
   } else {
     for (let i = 0; i < maxResults; i++) picked.add(steps[Math.round((i * (steps.length - 1)) / Math.max(1, maxResults - 1))]!)
   }
-  for (const s of series) {
-    if (s.points.length === 0) continue
-    picked.add(Math.min(...s.points.map((p) => p.step)))
-    picked.add(Math.max(...s.points.map((p) => p.step)))
+  for (const { first, last } of runs) {
+    if (first > last) continue
+    picked.add(first)
+    picked.add(last)
   }
-  const metrics = series.flatMap((s) =>
-    s.points.filter((p) => picked.has(p.step)).map((p) => ({ ...metricJson(key, p), run_id: s.runId })),
-  )
+  const metrics: Record<string, unknown>[] = []
+  for (const { runId, first, last } of runs) {
+    if (first > last || metrics.length >= MLFLOW_LIMITS.historyPageMax) continue
+    await scanPoints(r, { runId, ...range }, (points) => {
+      for (const point of points) {
+        if (!picked.has(point.step)) continue
+        if (metrics.length >= MLFLOW_LIMITS.historyPageMax) return false
+        metrics.push({ ...metricJson(key, point), run_id: runId })
+      }
+      return true
+    })
+  }
   return metrics.length > 0 ? { metrics } : {}
 }

@@ -133,6 +133,15 @@ async function getVersion(r: MlflowRequest, name: string, version: string): Prom
  */
 export async function createRegisteredModel(r: MlflowRequest): Promise<unknown> {
   const name = requiredString(r.fields, 'name')
+  // A registered model is its asset, which exists from its first version on: there is nowhere to keep
+  // a description or tags given before, so they are refused rather than dropped.
+  const description = optionalString(r.fields, 'description')
+  if ((description !== undefined && description !== '') || objectList(r.fields, 'tags').length > 0) {
+    throw new MlflowError(
+      'NOT_IMPLEMENTED',
+      'This server keeps no description or tags on a registered model; create it without them (version tags are kept)',
+    )
+  }
   if ((await versionsOf(r, name)).length > 0) {
     throw new MlflowError('RESOURCE_ALREADY_EXISTS', `Registered Model (name=${name}) already exists.`)
   }
@@ -264,9 +273,17 @@ export async function getModelVersionDownloadUri(r: MlflowRequest): Promise<unkn
   }
 }
 
+/** The most model versions one search answers (MLflow's threshold). */
+const MODEL_VERSIONS_MAX = 200_000
+
 /** model-versions/search: by name, run id and source. */
 export async function searchModelVersions(r: MlflowRequest): Promise<unknown> {
   const maxResults = optionalInteger(r.fields, 'max_results') ?? 10_000
+  if (maxResults < 1 || maxResults > MODEL_VERSIONS_MAX) {
+    throw invalidParameter(
+      `Invalid value ${maxResults} for parameter 'max_results' supplied. It must be between 1 and ${MODEL_VERSIONS_MAX}`,
+    )
+  }
   const clauses = parseFilter(optionalString(r.fields, 'filter'), MODEL_VERSION_SEARCH)
   const offset = decodeOffsetToken(optionalString(r.fields, 'page_token'))
   const named = clauses.find((c) => c.kind === 'attribute' && c.key === 'name' && c.comparator === '=')

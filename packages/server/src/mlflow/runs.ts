@@ -1,3 +1,4 @@
+import { createHash } from 'node:crypto'
 import { canTransition, isWharfError, newRunId, type MetricPointIn, type Run, type RunStatus } from '@wharf/contract'
 import { readableRunName } from '../run-names.js'
 import {
@@ -17,6 +18,7 @@ import {
   activeRun,
   findRun,
   hasEnded,
+  mlflowExperimentId,
   toWharfStatus,
   type MlflowRequest,
   type MlflowRunStatus,
@@ -106,7 +108,7 @@ export async function createRun(r: MlflowRequest): Promise<unknown> {
   }
   const userId = optionalString(r.fields, 'user_id')
   if (userId !== undefined && userId !== '' && tags[USER_TAG] === undefined) tags[USER_TAG] = userId
-  const start = isoOf(optionalInteger(r.fields, 'start_time') ?? Date.now())
+  const start = isoOf(optionalInteger(r.fields, 'start_time') ?? Date.now(), 'start_time')
   const id = newRunId()
   // A parent named by tag becomes the run's parent when it is a run here; otherwise it stays a tag.
   let parentRunId: string | null = null
@@ -180,7 +182,7 @@ export async function updateRun(r: MlflowRequest): Promise<unknown> {
   const status = statusOf(r.fields)
   if (status !== undefined) {
     const endTime = optionalInteger(r.fields, 'end_time')
-    run = await moveTo(r, run, { status: toWharfStatus(status), at: isoOf(endTime ?? Date.now()) })
+    run = await moveTo(r, run, { status: toWharfStatus(status), at: isoOf(endTime ?? Date.now(), 'end_time') })
   }
   return { run_info: runInfoJson(run, await r.experiments.idOfRun(run)) }
 }
@@ -260,6 +262,15 @@ function metricOf(fields: RequestFields): MetricIn {
   return { key, value, timestamp, step }
 }
 
+/**
+ * The writer id of a set of metrics for a run: the same points logged again (a client retrying a POST
+ * after a timeout or a 5xx) carry the same id, and the store's batch dedupe keeps them once.
+ */
+function batchWriterId(runId: string, metrics: readonly MetricIn[]): string {
+  const canonical = JSON.stringify([runId, metrics.map((m) => [m.key, String(m.value), m.timestamp, m.step])])
+  return `mlflow-${createHash('sha256').update(canonical).digest('hex')}`
+}
+
 async function logMetrics(r: MlflowRequest, run: Run, metrics: readonly MetricIn[]): Promise<void> {
   if (metrics.length === 0) return
   const points: MetricPointIn[] = metrics.map((m) => ({
@@ -271,10 +282,44 @@ async function logMetrics(r: MlflowRequest, run: Run, metrics: readonly MetricIn
   await r.deps.store.ingestMetrics({
     workspace: r.workspace,
     runId: run.id,
+    writerId: batchWriterId(run.id, metrics),
+    sequence: 0,
     points,
     receivedAt: Date.now(),
     maxMetricNames: r.deps.config.limits.metricNamesPerRun,
   })
+}
+
+/**
+ * Checks a whole batch against the run before any part is written, so a batch is refused whole and
+ * never half stored: changed params, and the params, tags and metric names the run would have after it.
+ */
+async function checkBatch(
+  r: MlflowRequest,
+  run: Run,
+  batch: { metrics: readonly MetricIn[]; params: Record<string, string>; tags: Record<string, string> },
+): Promise<void> {
+  const { limits } = r.deps.config
+  const over = (what: string, count: number, max: number): MlflowError =>
+    invalidParameter(`This batch would give run ${run.id} ${count} ${what}, above the limit of ${max}.`)
+  for (const [key, value] of Object.entries(batch.params)) {
+    const current = run.properties[key]
+    if (current !== undefined && current !== value) {
+      throw invalidParameter(
+        `Changing param values is not allowed. Param with key='${key}' was already logged with value='${current}' for run ID='${run.id}'. Attempted logging new value '${value}'.`,
+      )
+    }
+  }
+  const params = new Set([...Object.keys(run.properties), ...Object.keys(batch.params)]).size
+  if (params > limits.propertiesPerRun) throw over('params', params, limits.propertiesPerRun)
+  const newTags = Object.keys(batch.tags).filter((key) => key !== RUN_NAME_TAG && key !== NOTE_TAG)
+  const tags = new Set([...Object.keys(run.tags), ...newTags]).size
+  if (tags > limits.tagsPerRun) throw over('tags', tags, limits.tagsPerRun)
+  if (batch.metrics.length > 0) {
+    const names = new Set((await r.deps.store.listMetrics({ workspace: r.workspace, runId: run.id })).map((m) => m.name))
+    for (const metric of batch.metrics) names.add(metric.key)
+    if (names.size > limits.metricNamesPerRun) throw over('metric names', names.size, limits.metricNamesPerRun)
+  }
 }
 
 /** runs/log-metric */
@@ -322,7 +367,7 @@ export async function deleteTag(r: MlflowRequest): Promise<unknown> {
   return {}
 }
 
-/** runs/log-batch: params, then metrics, then tags, as MLflow writes them. */
+/** runs/log-batch: checked whole first, then params, metrics and tags written, as MLflow writes them. */
 export async function logBatch(r: MlflowRequest): Promise<unknown> {
   const metricsIn = objectList(r.fields, 'metrics')
   const paramsIn = objectList(r.fields, 'params')
@@ -340,6 +385,7 @@ export async function logBatch(r: MlflowRequest): Promise<unknown> {
   const params = paramsOf(paramsIn)
   const tags = tagsOf(tagsIn)
   let run = await activeRun(r, runIdOf(r.fields))
+  await checkBatch(r, run, { metrics, params, tags })
   run = await addParams(r, run, params)
   await logMetrics(r, run, metrics)
   if (Object.keys(tags).length > 0) await setTags(r, run, tags)
@@ -349,12 +395,12 @@ export async function logBatch(r: MlflowRequest): Promise<unknown> {
 /** runs/log-inputs: datasets are kept with the run (one tag, shown back as its inputs); model inputs are accepted. */
 export async function logInputs(r: MlflowRequest): Promise<unknown> {
   const run = await activeRun(r, runIdOf(r.fields))
-  const inputs = datasetInputsOf(run)
+  const given: DatasetInput[] = []
   for (const item of objectList(r.fields, 'datasets')) {
     const dataset = item.dataset
     if (typeof dataset !== 'object' || dataset === null) throw invalidParameter("Missing value for required parameter 'dataset'.")
     const d = dataset as RequestFields
-    const input: DatasetInput = {
+    given.push({
       dataset: {
         name: requiredString(d, 'name'),
         digest: requiredString(d, 'digest'),
@@ -367,22 +413,28 @@ export async function logInputs(r: MlflowRequest): Promise<unknown> {
         key: requiredString(tag, 'key'),
         value: optionalString(tag, 'value') ?? '',
       })),
-    }
-    const same = (other: DatasetInput): boolean =>
-      other.dataset.name === input.dataset.name &&
-      other.dataset.digest === input.dataset.digest &&
-      JSON.stringify(other.tags) === JSON.stringify(input.tags)
-    if (!inputs.some(same)) inputs.push(input)
-  }
-  if (inputs.length > 0) {
-    await r.deps.store.updateTags({
-      workspace: r.workspace,
-      runId: run.id,
-      set: { [INPUTS_TAG]: JSON.stringify(inputs) },
-      remove: [],
-      maxTags: r.deps.config.limits.tagsPerRun,
     })
   }
+  if (given.length === 0) return {}
+  const same = (a: DatasetInput, b: DatasetInput): boolean =>
+    a.dataset.name === b.dataset.name &&
+    a.dataset.digest === b.dataset.digest &&
+    JSON.stringify(a.tags) === JSON.stringify(b.tags)
+  // Merged with the run's inputs as they are under its lock, so concurrent log-inputs each keep theirs.
+  await r.deps.store.updateTags({
+    workspace: r.workspace,
+    runId: run.id,
+    set: {},
+    remove: [],
+    merge: {
+      [INPUTS_TAG]: (current) => {
+        const inputs = datasetInputsOf({ tags: current === undefined ? {} : { [INPUTS_TAG]: current } })
+        for (const input of given) if (!inputs.some((other) => same(other, input))) inputs.push(input)
+        return JSON.stringify(inputs)
+      },
+    },
+    maxTags: r.deps.config.limits.tagsPerRun,
+  })
   return {}
 }
 
@@ -401,8 +453,12 @@ export async function searchRuns(r: MlflowRequest): Promise<unknown> {
   const offset = decodeOffsetToken(optionalString(r.fields, 'page_token'))
   const experimentIds = stringList(r.fields, 'experiment_ids')
   const candidates: { run: Run; experimentId: string; searchable: ReturnType<typeof searchableRun> }[] = []
+  // "0" and the Default experiment's own id name the same experiment: read each experiment once.
+  const seen = new Set<string>()
   for (const experimentId of new Set(experimentIds)) {
     const experiment = await r.experiments.byId(experimentId)
+    if (seen.has(experiment.name)) continue
+    seen.add(experiment.name)
     let pageToken: string | undefined
     // Every run of the experiment is read and matched here: the store has no query for MLflow's grammar.
     do {
@@ -417,7 +473,7 @@ export async function searchRuns(r: MlflowRequest): Promise<unknown> {
       })
       for (const run of page.items) {
         if (!inView(view, run.deletedAt !== undefined)) continue
-        const searchable = searchableRun(run, experimentId)
+        const searchable = searchableRun(run, mlflowExperimentId(experiment))
         if (matches(searchable, clauses, RUN_SEARCH)) candidates.push({ run, experimentId, searchable })
       }
       pageToken = page.nextPageToken
@@ -461,19 +517,25 @@ export async function logModel(r: MlflowRequest): Promise<unknown> {
     if (!(field in model)) throw invalidParameter(`Model json is missing mandatory fields: ['${field}']`)
   }
   const run = await activeRun(r, runIdOf(r.fields))
-  let history: unknown[] = []
-  try {
-    const parsed = JSON.parse(run.tags[LOG_MODEL_HISTORY_TAG] ?? '[]') as unknown
-    if (Array.isArray(parsed)) history = parsed
-  } catch {
-    history = []
-  }
-  history.push(model)
+  // Appended to the history as it is under the run's lock, so concurrent log-model calls each keep theirs.
   await r.deps.store.updateTags({
     workspace: r.workspace,
     runId: run.id,
-    set: { [LOG_MODEL_HISTORY_TAG]: JSON.stringify(history) },
+    set: {},
     remove: [],
+    merge: {
+      [LOG_MODEL_HISTORY_TAG]: (current) => {
+        let history: unknown[] = []
+        try {
+          const parsed = JSON.parse(current ?? '[]') as unknown
+          if (Array.isArray(parsed)) history = parsed
+        } catch {
+          history = []
+        }
+        history.push(model)
+        return JSON.stringify(history)
+      },
+    },
     maxTags: r.deps.config.limits.tagsPerRun,
   })
   return {}

@@ -1,5 +1,14 @@
 import { describe, expect, it } from 'vitest'
-import { EXPERIMENT_SEARCH, RUN_SEARCH, matches, parseFilter, parseOrderBy, sortItems, type Searchable } from './search.js'
+import {
+  EXPERIMENT_SEARCH,
+  RUN_SEARCH,
+  likeMatcher,
+  matches,
+  parseFilter,
+  parseOrderBy,
+  sortItems,
+  type Searchable,
+} from './search.js'
 
 const run = (overrides: Partial<Searchable> = {}): Searchable => ({
   attributes: { run_id: 'r1', run_name: 'alpha', status: 'FINISHED', start_time: 10, end_time: null },
@@ -60,6 +69,28 @@ describe('MLflow search grammar', () => {
     expect(match("status IN ('FINISHED', 'FAILED')")).toBe(true)
     expect(match('end_time > 0')).toBe(false)
     expect(match("run_name LIKE 'al.ha'")).toBe(false)
+  })
+
+  it('matches LIKE patterns in linear time, without catastrophic backtracking', () => {
+    const value = 'a'.repeat(200)
+    const item = run({ tags: { note: value } })
+    const started = performance.now()
+    const hit = matches(item, parseFilter("tags.note LIKE '%a%a%a%a%a%a%b'", RUN_SEARCH), RUN_SEARCH)
+    expect(hit).toBe(false)
+    expect(performance.now() - started).toBeLessThan(200)
+    const like = (pattern: string, actual: string, ci = false) => likeMatcher(pattern, ci)(actual)
+    expect(like('%a%b', 'xxaxxb')).toBe(true)
+    expect(like('%a%b', 'xxaxxbx')).toBe(false)
+    expect(like('a_c%', 'abcdef')).toBe(true)
+    expect(like('a_c', 'ac')).toBe(false)
+    expect(like('%', '')).toBe(true)
+    expect(like('', '')).toBe(true)
+    expect(like('_', '')).toBe(false)
+    expect(like('%%x%', 'abxcd')).toBe(true)
+    expect(like('AB%', 'abz', true)).toBe(true)
+    expect(like('AB%', 'abz')).toBe(false)
+    expect(like('a.c', 'abc')).toBe(false)
+    expect(like('line%end', 'line\nend')).toBe(true)
   })
 
   it('orders with missing keys last in either direction, then by the tiebreak', () => {

@@ -257,11 +257,56 @@ export interface Searchable {
   datasets?: { name: string; digest: string; context: string }[]
 }
 
-function likeToRegExp(pattern: string, caseInsensitive: boolean): RegExp {
-  const body = [...pattern]
-    .map((ch) => (ch === '%' ? '.*' : ch === '_' ? '.' : ch.replace(/[.*+?^${}()|[\]\\]/g, '\\$&')))
-    .join('')
-  return new RegExp(`^${body}$`, caseInsensitive ? 'is' : 's')
+/** A compiled LIKE pattern: `%` any run of characters, `_` one character, the rest literal. */
+type LikeMatcher = (actual: string) => boolean
+
+/**
+ * Compiles a LIKE pattern into a linear-time matcher: a two-pointer glob walk that, on a mismatch,
+ * backtracks only to the last `%` seen (a regex with `.*` backtracks catastrophically on `%a%a%a%b`).
+ * Characters are compared by code point, case-folded for ILIKE.
+ */
+export function likeMatcher(pattern: string, caseInsensitive: boolean): LikeMatcher {
+  const fold = (text: string): string[] => [...(caseInsensitive ? text.toLowerCase() : text)]
+  const p = fold(pattern)
+  return (actual) => {
+    const a = fold(actual)
+    let i = 0
+    let j = 0
+    let starAt = -1
+    let resumeAt = 0
+    while (i < a.length) {
+      const ch = p[j]
+      if (ch === '%') {
+        starAt = j
+        resumeAt = i
+        j++
+      } else if (ch !== undefined && (ch === '_' || ch === a[i])) {
+        i++
+        j++
+      } else if (starAt >= 0) {
+        // The last % swallows one more character; everything before it stays matched.
+        j = starAt + 1
+        resumeAt++
+        i = resumeAt
+      } else {
+        return false
+      }
+    }
+    while (p[j] === '%') j++
+    return j === p.length
+  }
+}
+
+const likeCache = new WeakMap<Clause, LikeMatcher>()
+
+/** The clause's LIKE/ILIKE matcher, compiled on first use and kept with the clause. */
+function likeOf(clause: Clause): LikeMatcher {
+  let matcher = likeCache.get(clause)
+  if (matcher === undefined) {
+    matcher = likeMatcher(String(clause.value), clause.comparator === 'ILIKE')
+    likeCache.set(clause, matcher)
+  }
+  return matcher
 }
 
 function compareString(actual: string, clause: Clause): boolean {
@@ -272,9 +317,8 @@ function compareString(actual: string, clause: Clause): boolean {
     case '!=':
       return actual !== value
     case 'LIKE':
-      return likeToRegExp(String(value), false).test(actual)
     case 'ILIKE':
-      return likeToRegExp(String(value), true).test(actual)
+      return likeOf(clause)(actual)
     case 'IN':
       return (value as string[]).includes(actual)
     case 'NOT IN':

@@ -399,6 +399,79 @@ for (const { kind, enabled } of testStoreKinds()) {
       })
     })
 
+    it('samples long histories with get-history-bulk-interval and caps the rows as MLflow does', async () => {
+      const nativeRun = async (points: number): Promise<string> => {
+        const run = await createRun({})
+        const runId = run.info.run_id as string
+        for (let from = 0; from < points; from += 10_000) {
+          const batch = Array.from({ length: Math.min(10_000, points - from) }, (_, i) => ({
+            name: 'long',
+            value: from + i,
+            step: from + i,
+          }))
+          const answer = await native(`runs/${runId}/metrics`, {
+            method: 'POST',
+            headers: { 'content-type': 'application/json' },
+            body: JSON.stringify({ points: batch }),
+          })
+          expect(answer.status, await answer.clone().text()).toBeLessThan(300)
+        }
+        return runId
+      }
+      const long = await nativeRun(130_000)
+      const sampled = await call('GET', 'metrics/get-history-bulk-interval', {
+        run_ids: [long],
+        metric_key: 'long',
+        max_results: 10,
+      })
+      expect(sampled.status, JSON.stringify(sampled.body).slice(0, 300)).toBe(200)
+      const steps = (sampled.body.metrics as { step: number }[]).map((m) => m.step)
+      expect(steps[0]).toBe(0)
+      expect(steps.at(-1)).toBe(129_999)
+      expect(steps.length).toBeLessThanOrEqual(12)
+      const many: string[] = []
+      for (let i = 0; i < 11; i++) many.push(await nativeRun(2500))
+      const capped = await call('GET', 'metrics/get-history-bulk-interval', { run_ids: many, metric_key: 'long' })
+      expect(capped.status).toBe(200)
+      expect((capped.body.metrics as unknown[]).length).toBe(25_000)
+    }, 120_000)
+
+    it('searches the Default experiment once when asked by "0" and by its own id', async () => {
+      const run = await createRun({ experiment_id: '0', run_name: 'default-once' })
+      const defaultId = ((await (await native('experiments/Default')).json()) as { id: number }).id
+      const found = await call('POST', 'runs/search', {
+        experiment_ids: ['0', String(defaultId)],
+        filter: "attributes.run_name = 'default-once'",
+      })
+      expect(found.status).toBe(200)
+      expect((found.body.runs as RunJson[]).map((r) => [r.info.run_id, r.info.experiment_id])).toEqual([[run.info.run_id, '0']])
+    })
+
+    it('keeps the points of a retried log-batch or log-metric once', async () => {
+      const run = await createRun({})
+      const runId = run.info.run_id as string
+      const batch = {
+        run_id: runId,
+        metrics: [0, 1, 2].map((step) => ({ key: 'retried', value: step / 2, timestamp: 100 + step, step })),
+        params: [{ key: 'seed', value: '7' }],
+        tags: [{ key: 'phase', value: 'train' }],
+      }
+      expect((await call('POST', 'runs/log-batch', batch)).status).toBe(200)
+      expect((await call('POST', 'runs/log-batch', batch)).status).toBe(200)
+      const single = { run_id: runId, key: 'once', value: 3, timestamp: 5, step: 4 }
+      expect((await call('POST', 'runs/log-metric', single)).status).toBe(200)
+      expect((await call('POST', 'runs/log-metric', single)).status).toBe(200)
+      const history = async (key: string) =>
+        ((await call('GET', 'metrics/get-history', { run_id: runId, metric_key: key })).body.metrics as { step: number }[]).map(
+          (m) => m.step,
+        )
+      expect(await history('retried')).toEqual([0, 1, 2])
+      expect(await history('once')).toEqual([4])
+      // Different points at the same steps are a new batch, not a retry.
+      await call('POST', 'runs/log-batch', { ...batch, metrics: [{ key: 'retried', value: 9, timestamp: 200, step: 2 }] })
+      expect(await history('retried')).toEqual([0, 1, 2, 2])
+    })
+
     it('checks requests as MLflow does: limits, keys, content type, unknown endpoints', async () => {
       const run = await createRun({})
       const runId = run.info.run_id as string
@@ -449,6 +522,22 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect(await info.json()).toMatchObject({ workspaces_enabled: false, multipart_uploads_enabled: false })
     })
 
+    it('answers times no date holds and bad percent-encoding as INVALID_PARAMETER_VALUE, not a server error', async () => {
+      for (const start_time of [8.64e15 + 1, -9e15]) {
+        expect(await call('POST', 'runs/create', { experiment_id: '0', start_time }), String(start_time)).toMatchObject({
+          status: 400,
+          body: { error_code: 'INVALID_PARAMETER_VALUE' },
+        })
+      }
+      const run = await createRun({ experiment_id: '0' })
+      const ended = await call('POST', 'runs/update', { run_id: run.info.run_id, status: 'FINISHED', end_time: 9e15 })
+      expect(ended).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } })
+      expect(String(ended.body.message)).toContain('end_time')
+      const badEncoding = await fetch(`${t.url}/api/2.0/mlflow/logged-models/%E0%A4%A`)
+      expect(badEncoding.status).toBe(400)
+      expect(await badEncoding.json()).toMatchObject({ error_code: 'INVALID_PARAMETER_VALUE' })
+    })
+
     it('accepts dataset inputs and shows them as the run inputs and in dataset filters', async () => {
       const run = await createRun({})
       const runId = run.info.run_id as string
@@ -489,5 +578,54 @@ describe('MLflow API behind a bearer token', () => {
       status: 200,
       body: { experiment: { name: 'Default' } },
     })
+  })
+})
+
+describe('MLflow API on a server with small limits', () => {
+  let t: TestServer
+  beforeAll(async () => {
+    t = await startTestServer('sqlite', { limits: { metricPageSize: 5, metricNamesPerRun: 3, tagsPerRun: 12 } })
+  })
+  afterAll(async () => {
+    await t?.stop()
+  })
+
+  it('clamps get-history max_results to the page size and pages on with the token', async () => {
+    const call = mlflowCaller(() => t.url)
+    const created = await call('POST', 'runs/create', { experiment_id: '0' })
+    const runId = (created.body.run as RunJson).info.run_id as string
+    const metrics = Array.from({ length: 12 }, (_, step) => ({ key: 'm', value: step, timestamp: 1 + step, step }))
+    expect((await call('POST', 'runs/log-batch', { run_id: runId, metrics })).status).toBe(200)
+    const first = await call('GET', 'metrics/get-history', { run_id: runId, metric_key: 'm', max_results: 25_000 })
+    expect(first.status, JSON.stringify(first.body)).toBe(200)
+    expect((first.body.metrics as unknown[]).length).toBe(5)
+    expect(first.body.next_page_token).toEqual(expect.any(String))
+    expect(await call('GET', 'metrics/get-history', { run_id: runId, metric_key: 'm', max_results: -1 })).toMatchObject({
+      status: 400,
+      body: { error_code: 'INVALID_PARAMETER_VALUE' },
+    })
+  })
+
+  it('refuses a log-batch past a run limit whole, storing none of its params, metrics or tags', async () => {
+    const call = mlflowCaller(() => t.url)
+    const created = await call('POST', 'runs/create', { experiment_id: '0' })
+    const runId = (created.body.run as RunJson).info.run_id as string
+    const names = await call('POST', 'runs/log-batch', {
+      run_id: runId,
+      params: [{ key: 'lr', value: '0.1' }],
+      metrics: ['a', 'b', 'c', 'd'].map((key) => ({ key, value: 1, timestamp: 1, step: 0 })),
+    })
+    expect(names).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } })
+    const tags = await call('POST', 'runs/log-batch', {
+      run_id: runId,
+      params: [{ key: 'lr', value: '0.1' }],
+      metrics: [{ key: 'a', value: 1, timestamp: 1, step: 0 }],
+      tags: Array.from({ length: 13 }, (_, i) => ({ key: `t${i}`, value: 'x' })),
+    })
+    expect(tags).toMatchObject({ status: 400, body: { error_code: 'INVALID_PARAMETER_VALUE' } })
+    const run = (await call('GET', 'runs/get', { run_id: runId })).body.run as RunJson
+    expect(run.data.params ?? []).toEqual([])
+    expect(run.data.metrics ?? []).toEqual([])
+    expect(Object.keys(tagMap(run)).filter((key) => /^t\d+$/.test(key))).toEqual([])
   })
 })

@@ -211,8 +211,14 @@ export function msOf(iso: string): number {
   return Date.parse(iso)
 }
 
-/** The ISO time of epoch milliseconds. */
-export function isoOf(ms: number): string {
+/** The largest epoch milliseconds a JavaScript date holds (±100 million days). */
+const MAX_EPOCH_MS = 8.64e15
+
+/** The ISO time of epoch milliseconds; a time no date can hold is an invalid parameter (`what` names it). */
+export function isoOf(ms: number, what = 'time'): string {
+  if (!Number.isFinite(ms) || Math.abs(ms) > MAX_EPOCH_MS) {
+    throw invalidParameter(`Invalid value ${ms} for parameter '${what}': milliseconds since the epoch within ±${MAX_EPOCH_MS}`)
+  }
   return new Date(ms).toISOString()
 }
 

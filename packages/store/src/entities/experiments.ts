@@ -75,18 +75,20 @@ export function listExperiments(ctx: StoreDialect, page: WorkspacePageRequest): 
   })
 }
 
-function findDetailsRow(db: Db, lookup: ExperimentLookup): Promise<Selectable<ExperimentsTable> | undefined> {
+/** The experiment's row; `lock` locks it for a read-modify-write of its tags, where rows lock (FOR NO KEY UPDATE, so inserts of runs checking their foreign key still pass). */
+function findDetailsRow(db: Db, lookup: ExperimentLookup, lock = false): Promise<Selectable<ExperimentsTable> | undefined> {
   return db
     .selectFrom('experiments')
     .selectAll()
     .where('workspace', '=', lookup.workspace)
     .$if('id' in lookup, (qb) => qb.where('id', '=', 'id' in lookup ? lookup.id : 0))
     .$if('name' in lookup, (qb) => qb.where('name', '=', 'name' in lookup ? lookup.name : ''))
+    .$if(lock, (qb) => qb.forNoKeyUpdate())
     .executeTakeFirst()
 }
 
-async function requireDetailsRow(db: Db, lookup: ExperimentLookup): Promise<Selectable<ExperimentsTable>> {
-  const row = await findDetailsRow(db, lookup)
+async function requireDetailsRow(db: Db, lookup: ExperimentLookup, lock = false): Promise<Selectable<ExperimentsTable>> {
+  const row = await findDetailsRow(db, lookup, lock)
   if (row !== undefined) return row
   await requireWorkspace(db, lookup.workspace)
   throw experimentNotFound(lookup.workspace, 'id' in lookup ? `#${lookup.id}` : lookup.name)
@@ -136,7 +138,8 @@ export function createExperiment(ctx: StoreDialect, input: NewExperimentWithTags
 export function changeExperiment(ctx: StoreDialect, change: ExperimentChange): Promise<ExperimentDetails> {
   return guard('change an experiment', () =>
     ctx.db.transaction().execute(async (trx) => {
-      const row = await requireDetailsRow(trx, { workspace: change.workspace, id: change.id })
+      // Locked: two concurrent tag changes must each see the other's tags, not both the old ones.
+      const row = await requireDetailsRow(trx, { workspace: change.workspace, id: change.id }, ctx.capabilities.rowLocks)
       const tags = parseStringMap(row.tags)
       for (const [key, value] of Object.entries(change.setTags ?? {})) tags.set(key, value)
       for (const key of change.removeTags ?? []) tags.delete(key)

@@ -5,12 +5,14 @@ import { parseStringMap, stringifyStringMap, toLoggedModel } from '../rows.js'
 import { guard, requireRunId, requireWorkspace } from './shared.js'
 import type { Db } from './shared.js'
 
-async function requireModelRow(db: Db, ref: { workspace: string; id: string }) {
+/** The logged model's row; `lock` locks it for a read-modify-write of its JSON, where rows lock (FOR NO KEY UPDATE, as runs). */
+async function requireModelRow(db: Db, ref: { workspace: string; id: string }, lock = false) {
   const row = await db
     .selectFrom('logged_models')
     .selectAll()
     .where('workspace', '=', ref.workspace)
     .where('id', '=', ref.id)
+    .$if(lock, (qb) => qb.forNoKeyUpdate())
     .executeTakeFirst()
   if (row === undefined) throw modelNotFound(ref.workspace, ref.id)
   return row
@@ -50,7 +52,8 @@ export function getLoggedModel(ctx: StoreDialect, ref: { workspace: string; id: 
 export function changeLoggedModel(ctx: StoreDialect, change: LoggedModelChange): Promise<LoggedModel> {
   return guard('change a logged model', () =>
     ctx.db.transaction().execute(async (trx) => {
-      const row = await requireModelRow(trx, change)
+      // Locked: concurrent tag or param changes must each see the other's, not overwrite them.
+      const row = await requireModelRow(trx, change, ctx.capabilities.rowLocks)
       const tags = parseStringMap(row.tags)
       for (const [key, value] of Object.entries(change.setTags ?? {})) tags.set(key, value)
       for (const key of change.removeTags ?? []) tags.delete(key)

@@ -302,6 +302,7 @@ export function updateTags(ctx: StoreDialect, change: TagChange): Promise<Run> {
     const tags = parseStringMap(run.tags)
     for (const [key, value] of Object.entries(change.set)) tags.set(key, value)
     for (const key of change.remove) tags.delete(key)
+    for (const [key, merge] of Object.entries(change.merge ?? {})) tags.set(key, merge(tags.get(key)))
     assertWithinLimit({ tagsPerRun: change.maxTags }, 'tagsPerRun', {
       what: `the number of tags on run "${printable(change.runId)}"`,
       actual: tags.size,
