@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 import time
+from pathlib import Path
 
 import mlflow
 import pytest
@@ -194,3 +195,35 @@ def test_nested_runs_and_dataset_inputs(wharf_server: WharfServer) -> None:
     # In Wharf the child is a child run of the parent.
     native = wharf_server.native("GET", f"runs/{child.info.run_id}")
     assert native["parentRunId"] == parent.info.run_id
+
+
+def test_the_wharf_python_sdk_and_mlflow_read_each_others_runs(wharf_server: WharfServer, tmp_path: Path) -> None:
+    from wharf_sdk import Experiment, Run, Workspace
+
+    ws = Workspace(wharf_server.url, token=wharf_server.token, spool_dir=str(tmp_path / "spool"))
+    # Logged by the Wharf SDK, read by MLflow.
+    with Experiment(ws, "py-sdk-to-mlflow").start_logging(outputs=None, display_name="sdk-run") as logged:
+        for step, value in enumerate([0.9, 0.5, 0.25]):
+            logged.log("loss", value, step=step)
+        logged.add_properties({"lr": "0.01"})
+        logged.tag("team", "vision")
+    got = MlflowClient().get_run(logged.id)
+    assert got.info.run_name == "sdk-run"
+    assert got.info.status == "FINISHED"
+    assert got.data.params == {"lr": "0.01"}
+    assert got.data.tags["team"] == "vision"
+    assert [(m.step, m.value) for m in MlflowClient().get_metric_history(logged.id, "loss")] == [
+        (0, 0.9),
+        (1, 0.5),
+        (2, 0.25),
+    ]
+    # Logged by MLflow, read by the Wharf SDK.
+    mlflow.set_experiment("mlflow-to-py-sdk")
+    with mlflow.start_run(run_name="mlflow-run") as run:
+        mlflow.log_param("alpha", "0.5")
+        mlflow.log_metric("score", 1.0, step=0)
+        mlflow.log_metric("score", 2.0, step=1)
+    read = Run.get(ws, run.info.run_id)
+    assert read.get_status() == "Completed"
+    assert read.get_properties() == {"alpha": "0.5"}
+    assert read.get_metrics("score") == {"score": [1.0, 2.0]}
