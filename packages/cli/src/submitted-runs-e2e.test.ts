@@ -40,7 +40,9 @@ beforeAll(async () => {
   await writeFile(path.join(shared, 'train', 'digits.csv'), '1,2,3\n')
   azurite = await startAzurite()
   server = await startTestServer('sqlite', {
-    config: { filesystemRoots: [root], runnerTimeoutSeconds: 3 },
+    // Long enough that a runner's heartbeat is never late on a loaded 2-core machine (the studio's browser
+    // tests run beside these), short enough that the killed-runner case ends well inside its timeout.
+    config: { filesystemRoots: [root], runnerTimeoutSeconds: 15 },
   })
   ws = Workspace.connect({ url: server.url, spoolDir: path.join(wharfHome, 'spool') })
   await Datastore.registerFilesystem({ workspace: ws, datastoreName: 'shared', path: shared })
