@@ -167,7 +167,7 @@ function VersionDetail(props: { version: AssetVersion }) {
                 </th>
                 <th scope="col">sha256</th>
                 <th scope="col">
-                  <span className="asset-sr">Download</span>
+                  <span className="visually-hidden">Download</span>
                 </th>
               </tr>
             </thead>
@@ -187,7 +187,7 @@ function VersionDetail(props: { version: AssetVersion }) {
                       filename={baseName(file.path)}
                       className="btn asset-download"
                     >
-                      Download<span className="asset-sr"> {file.path}</span>
+                      Download<span className="visually-hidden"> {file.path}</span>
                     </DownloadLink>
                   </td>
                 </tr>

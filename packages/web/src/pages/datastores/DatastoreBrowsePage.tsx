@@ -120,7 +120,7 @@ export function DatastoreBrowsePage() {
                   </th>
                   <th scope="col">Modified</th>
                   <th scope="col">
-                    <span className="ds-sr">Download</span>
+                    <span className="visually-hidden">Download</span>
                   </th>
                 </tr>
               </thead>
@@ -155,7 +155,7 @@ export function DatastoreBrowsePage() {
                           filename={base}
                           className="btn ds-download"
                         >
-                          Download<span className="ds-sr"> {base}</span>
+                          Download<span className="visually-hidden"> {base}</span>
                         </DownloadLink>
                       </td>
                     </tr>

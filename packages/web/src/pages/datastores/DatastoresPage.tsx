@@ -75,7 +75,7 @@ export function DatastoresPage() {
                 <th scope="col">Auth</th>
                 <th scope="col">Where</th>
                 <th scope="col">
-                  <span className="ds-sr">Actions</span>
+                  <span className="visually-hidden">Actions</span>
                 </th>
               </tr>
             </thead>

@@ -239,7 +239,7 @@ export function RegisterDatastorePage() {
           </div>
         )}
         {refusal?.field !== undefined && (
-          <p className="ds-sr" role="alert">
+          <p className="visually-hidden" role="alert">
             The datastore was not registered: {refusal.message}
           </p>
         )}

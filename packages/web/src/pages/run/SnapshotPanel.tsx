@@ -39,7 +39,7 @@ export function SnapshotPanel(props: { run: Run & { snapshotId: string } }) {
               </th>
               <th scope="col">SHA-256</th>
               <th scope="col">
-                <span className="run-sr-only">Download</span>
+                <span className="visually-hidden">Download</span>
               </th>
             </tr>
           </thead>
@@ -59,7 +59,7 @@ export function SnapshotPanel(props: { run: Run & { snapshotId: string } }) {
                     href={snapshotBlobHref({ workspace, sha256: file.sha256, datastore })}
                     filename={file.path.slice(file.path.lastIndexOf('/') + 1)}
                   >
-                    Download<span className="run-sr-only"> {file.path}</span>
+                    Download<span className="visually-hidden"> {file.path}</span>
                   </DownloadLink>
                 </td>
               </tr>
