@@ -116,7 +116,10 @@ const queryClient = new QueryClient({
 export function App() {
   return (
     <QueryClientProvider client={queryClient}>
-      <RouterProvider router={router} />
+      {/* Filters, toggles and selections keep their state in the URL. A navigation in a transition would
+          render a click or keystroke late, and a controlled input would drop the keys typed meanwhile
+          (decision 0036); no route suspends, so there is nothing for a transition to hold back. */}
+      <RouterProvider router={router} useTransitions={false} />
     </QueryClientProvider>
   )
 }
