@@ -10,6 +10,7 @@ import {
   routePath,
   toJson,
   type Artifact,
+  type AssetAlias,
   type AssetSummary,
   type AssetVersion,
   type PromoteAssetRequest,
@@ -555,9 +556,34 @@ export class WharfClient {
     )
   }
 
-  /** One version of an asset with its files (`latest` for the newest). ASSET_NOT_FOUND. */
-  getAssetVersion(name: string, version: number | 'latest', options: CallOptions = {}): Promise<AssetVersion> {
+  /**
+   * One version of an asset with its files: by number, `latest` for the newest, or an alias name for the
+   * version it points at. ASSET_NOT_FOUND; ASSET_ALIAS_NOT_FOUND.
+   */
+  getAssetVersion(name: string, version: number | string, options: CallOptions = {}): Promise<AssetVersion> {
     return this.call('getAssetVersion', { params: { asset: name, version: String(version) }, signal: options.signal })
+  }
+
+  /** The aliases of an asset by name, each with the version it points at. ASSET_NOT_FOUND. */
+  async listAssetAliases(name: string, options: CallOptions = {}): Promise<AssetAlias[]> {
+    return (await this.call('listAssetAliases', { params: { asset: name }, signal: options.signal })).items
+  }
+
+  /** Points `alias` at a version of the asset (made, or moved). ASSET_NOT_FOUND when the version is not there. */
+  setAssetAlias(target: { name: string; alias: string; version: number }, options: CallOptions = {}): Promise<AssetAlias> {
+    return this.call('setAssetAlias', {
+      params: { asset: target.name, alias: target.alias },
+      body: { version: target.version },
+      signal: options.signal,
+    })
+  }
+
+  /** Removes an alias; the answer's `deleted` is false when the asset had no such alias. ASSET_NOT_FOUND. */
+  deleteAssetAlias(
+    target: { name: string; alias: string },
+    options: CallOptions = {},
+  ): Promise<{ name: string; alias: string; deleted: boolean }> {
+    return this.call('deleteAssetAlias', { params: { asset: target.name, alias: target.alias }, signal: options.signal })
   }
 
   /** Opens one file of an asset version for download; the response's body streams it. */

@@ -19,6 +19,7 @@ export const ERROR_CODES = {
   FILE_NOT_FOUND: { status: 404, exit: 3 },
   CONFIG_NOT_FOUND: { status: 404, exit: 3 },
   ASSET_NOT_FOUND: { status: 404, exit: 3 },
+  ASSET_ALIAS_NOT_FOUND: { status: 404, exit: 3 },
   SNAPSHOT_NOT_FOUND: { status: 404, exit: 3 },
   MODEL_NOT_FOUND: { status: 404, exit: 3 },
   METHOD_NOT_ALLOWED: { status: 405, exit: 2 },

@@ -30,6 +30,12 @@ export const NAME_RULES = {
     pattern: /^[a-z0-9_]{1,255}$/,
     rule: 'use lowercase letters, digits and "_" (at most 255)',
   },
+  /** Never `latest`, a number or `v<number>`: those name versions, so an alias could not be told from one. */
+  assetAlias: {
+    kind: 'alias',
+    pattern: /^(?![Ll][Aa][Tt][Ee][Ss][Tt]$)(?![Vv]?[0-9]+$)[A-Za-z0-9_-]{1,255}$/,
+    rule: 'use letters, digits, "_" or "-" (at most 255), and not "latest", a number or v<number>, which name versions',
+  },
 } as const satisfies Record<string, NameRule>
 
 // C0 and C1 control characters, which no name should carry (they break terminals and logs).

@@ -4,6 +4,8 @@ import {
   AssetSummarySchema,
   AssetVersionSchema,
   PromoteAssetSchema,
+  AssetAliasSchema,
+  SetAssetAliasSchema,
   ArtifactSchema,
   CreateExperimentSchema,
   CreateRunSchema,
@@ -356,8 +358,28 @@ export const ROUTES = {
   getAssetVersion: {
     method: 'GET',
     path: `${ws}/assets/:asset/versions/:version`,
-    summary: 'One version of an asset with its files; the version "latest" is the newest',
+    summary:
+      'One version of an asset with its files; the version is a number, "latest" (the newest) or an alias (the version it points at)',
     response: AssetVersionSchema,
+  },
+  listAssetAliases: {
+    method: 'GET',
+    path: `${ws}/assets/:asset/aliases`,
+    summary: 'The aliases of an asset, by name, each with the version it points at',
+    response: z.object({ items: z.array(AssetAliasSchema) }),
+  },
+  setAssetAlias: {
+    method: 'PUT',
+    path: `${ws}/assets/:asset/aliases/:alias`,
+    summary: 'Point an alias at a version of the asset: made when new, moved when it pointed elsewhere',
+    body: SetAssetAliasSchema,
+    response: AssetAliasSchema,
+  },
+  deleteAssetAlias: {
+    method: 'DELETE',
+    path: `${ws}/assets/:asset/aliases/:alias`,
+    summary: 'Remove an alias (the version stays); deleted is false when the asset had no such alias',
+    response: z.object({ name: z.string(), alias: z.string(), deleted: z.boolean() }),
   },
   downloadAssetFile: {
     method: 'GET',

@@ -455,6 +455,24 @@ export const PromoteAssetSchema = z.strictObject({
 })
 export type PromoteAssetRequest = z.infer<typeof PromoteAssetSchema>
 
+/**
+ * A named pointer to one version of an asset (`champion`, `production`): code that loads
+ * `mnist-model@champion` gets whichever version the alias points at now. Moving it is one call.
+ */
+export const AssetAliasSchema = z.object({
+  name: z.string(),
+  alias: z.string(),
+  version: z.number().int().min(1),
+  updatedAt: z.string(),
+})
+export type AssetAlias = z.infer<typeof AssetAliasSchema>
+
+/** Point an alias at a version (made, or moved from where it pointed). */
+export const SetAssetAliasSchema = z.strictObject({
+  version: z.number().int().min(1),
+})
+export type SetAssetAliasRequest = z.infer<typeof SetAssetAliasSchema>
+
 // ---------------------------------------------------------------------------------------------------
 // Datastores: registered storage, secrets kept on the server
 

@@ -22,14 +22,17 @@ import { pathAfter } from './routes/file-response.js'
 /** Asset names follow the experiment naming rule, but errors call them asset names. */
 export const ASSET_NAME_RULE: NameRule = { ...NAME_RULES.experiment, kind: 'asset name' }
 
-/** The `:version` of an asset: a positive integer or `latest`. */
-function assetVersion(raw: string): number | 'latest' {
+/** The `:version` of an asset: a positive integer, `latest`, or an alias (which never looks like either). */
+function assetVersion(raw: string): number | 'latest' | { alias: string } {
   if (raw === 'latest') return raw
+  if (NAME_RULES.assetAlias.pattern.test(raw)) return { alias: raw }
   const version = /^[1-9][0-9]{0,14}$/.test(raw) ? Number(raw) : NaN
   if (!Number.isSafeInteger(version)) {
-    throw new WharfError('INVALID_ARGUMENT', `asset version "${printable(raw)}" is not valid: use a number from 1, or latest`, {
-      details: { field: 'version', value: printable(raw) },
-    })
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      `asset version "${printable(raw)}" is not valid: use a number from 1, latest, or an alias (letters, digits, "_" or "-")`,
+      { details: { field: 'version', value: printable(raw) } },
+    )
   }
   return version
 }
@@ -78,6 +81,7 @@ const PATH_PARAMS = {
   experiment: asIs,
   asset: named(ASSET_NAME_RULE),
   version: assetVersion,
+  alias: named(NAME_RULES.assetAlias),
   snapshotId: matching(isSha256, 'a snapshot id (the 64 lowercase hex digits createSnapshot answers)', 'snapshotId'),
   sha256: matching(isSha256, 'a SHA-256 (64 lowercase hex digits)', 'sha256'),
   log: matching(isLogName, 'a log name (letters, digits, ".", "_" and "-", up to 64, such as std_log.txt)', 'log'),

@@ -165,16 +165,24 @@ export function toStoreError(operation: string, error: unknown): WharfError {
 }
 
 /** ASSET_NOT_FOUND for `name` (or one version of it) in `workspace`. */
-export function assetNotFound(workspace: string, name: string, version?: number | 'latest'): WharfError {
-  const what =
-    version === undefined || version === 'latest'
-      ? `asset "${printable(name)}"`
-      : `version ${version} of asset "${printable(name)}"`
+export function assetNotFound(workspace: string, name: string, version?: number | 'latest' | { alias: string }): WharfError {
+  const numbered = typeof version === 'number'
+  const what = numbered ? `version ${version} of asset "${printable(name)}"` : `asset "${printable(name)}"`
   return new WharfError(
     'ASSET_NOT_FOUND',
     `${what} not found in workspace "${printable(workspace)}"; wharf asset list shows the assets` +
-      (version === undefined || version === 'latest' ? '' : ` and wharf asset show ${printable(name)} its versions`),
-    { details: { workspace, asset: name, ...(version === undefined ? {} : { version }) } },
+      (numbered ? ` and wharf asset show ${printable(name)} its versions` : ''),
+    { details: { workspace, asset: name, ...(version === undefined || typeof version === 'object' ? {} : { version }) } },
+  )
+}
+
+/** ASSET_ALIAS_NOT_FOUND for `alias` of asset `name` (which exists) in `workspace`. */
+export function assetAliasNotFound(workspace: string, name: string, alias: string): WharfError {
+  return new WharfError(
+    'ASSET_ALIAS_NOT_FOUND',
+    `asset "${printable(name)}" has no alias "${printable(alias)}" in workspace "${printable(workspace)}"; ` +
+      `wharf asset alias list ${printable(name)} shows its aliases`,
+    { details: { workspace, asset: name, alias } },
   )
 }
 

@@ -3,7 +3,15 @@ import { WharfError } from '@wharf/contract'
 import { errorCode } from './dialects/capabilities.js'
 import type { StoreDialect } from './dialects/capabilities.js'
 import { findArtifact, listArtifacts, putArtifact } from './entities/artifacts.js'
-import { createAssetVersion, getAssetVersion, listAssetVersions, listAssets } from './entities/assets.js'
+import {
+  createAssetVersion,
+  deleteAssetAlias,
+  getAssetVersion,
+  listAssetAliases,
+  listAssetVersions,
+  listAssets,
+  setAssetAlias,
+} from './entities/assets.js'
 import { deleteDatastore, findDatastore, getDatastore, listDatastores, putDatastore } from './entities/datastores.js'
 import {
   changeExperiment,
@@ -82,6 +90,9 @@ const ENTITY_FUNCTIONS = {
   getAssetVersion,
   listAssets,
   listAssetVersions,
+  setAssetAlias,
+  deleteAssetAlias,
+  listAssetAliases,
   putSnapshot,
   findSnapshot,
   getSnapshot,

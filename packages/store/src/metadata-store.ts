@@ -1,5 +1,6 @@
 import type {
   Artifact,
+  AssetAlias,
   AssetFile,
   AssetSummary,
   AssetVersion,
@@ -313,9 +314,23 @@ export interface RunLogBytes {
   runStatus: RunStatus
 }
 
-/** One version of an asset, or its highest with `'latest'`. */
+/** One version of an asset: by number, its highest with `'latest'`, or the one an alias points at. */
 export interface AssetVersionRef extends WorkspaceItemRef {
-  version: number | 'latest'
+  version: AssetVersionSelector
+}
+
+/** How a version of an asset is asked for. */
+export type AssetVersionSelector = number | 'latest' | { alias: string }
+
+/** An alias of an asset. */
+export interface AssetAliasRef extends WorkspaceItemRef {
+  alias: string
+}
+
+/** Point an alias at a version. */
+export interface NewAssetAlias extends AssetAliasRef {
+  version: number
+  updatedAt: string
 }
 
 /** A page of the versions of one asset. */
@@ -539,8 +554,20 @@ export interface MetadataStore {
    * on every engine and across server replicas. WORKSPACE_NOT_FOUND; RUN_NOT_FOUND for `sourceRunId`.
    */
   createAssetVersion(input: NewAssetVersion): Promise<AssetVersion>
-  /** One version with its files by path, or the highest with `'latest'`. ASSET_NOT_FOUND; WORKSPACE_NOT_FOUND. */
+  /**
+   * One version with its files by path, the highest with `'latest'`, or the one an alias points at.
+   * ASSET_NOT_FOUND; ASSET_ALIAS_NOT_FOUND; WORKSPACE_NOT_FOUND.
+   */
   getAssetVersion(asset: AssetVersionRef): Promise<AssetVersion>
+  /**
+   * Points an alias at a version of the asset, making it or moving it; ASSET_NOT_FOUND when the asset
+   * or that version does not exist. Two calls racing for one alias leave one of them, never two rows.
+   */
+  setAssetAlias(alias: NewAssetAlias): Promise<AssetAlias>
+  /** Removes an alias; false when the asset had no such alias. ASSET_NOT_FOUND when the asset does not exist. */
+  deleteAssetAlias(alias: AssetAliasRef): Promise<boolean>
+  /** The aliases of an asset by alias name (none for an asset without any). ASSET_NOT_FOUND. */
+  listAssetAliases(asset: WorkspaceItemRef): Promise<AssetAlias[]>
   /** Assets by name, each with its latest version, paged. WORKSPACE_NOT_FOUND. */
   listAssets(page: WorkspacePageRequest): Promise<Page<AssetSummary>>
   /** Versions of one asset newest first, without their files (`files` is empty), paged. ASSET_NOT_FOUND. */

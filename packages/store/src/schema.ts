@@ -169,6 +169,15 @@ export interface AssetVersionsTable {
   created_at: string
 }
 
+/** An alias of an asset: a name that points at one of its versions, by (workspace, asset, alias). */
+export interface AssetAliasesTable {
+  workspace: string
+  name: string
+  alias: string
+  version: number
+  updated_at: string
+}
+
 /** The files of an asset version, by (version row, path inside the asset). */
 export interface AssetFilesTable {
   asset_version_id: number
@@ -250,6 +259,7 @@ export interface StoreDatabase {
   artifacts: ArtifactsTable
   asset_versions: AssetVersionsTable
   asset_files: AssetFilesTable
+  asset_aliases: AssetAliasesTable
   snapshots: SnapshotsTable
   snapshot_blobs: SnapshotBlobsTable
   run_logs: RunLogsTable

@@ -113,6 +113,20 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     store.getAssetVersion({ workspace, name: asset, version }),
   )
 
+  route(ROUTES.listAssetAliases, async ({ params: { workspace, asset } }) => ({
+    items: await store.listAssetAliases({ workspace, name: asset }),
+  }))
+
+  route(ROUTES.setAssetAlias, async ({ params: { workspace, asset, alias }, body }) =>
+    store.setAssetAlias({ workspace, name: asset, alias, version: body.version, updatedAt: new Date().toISOString() }),
+  )
+
+  route(ROUTES.deleteAssetAlias, async ({ params: { workspace, asset, alias } }) => ({
+    name: asset,
+    alias,
+    deleted: await store.deleteAssetAlias({ workspace, name: asset, alias }),
+  }))
+
   route(ROUTES.downloadAssetFile, async ({ c, params: { workspace, asset: name, version: versionAsked } }) => {
     const path = pathAfter(c, { mark: FILES_MARK, what: 'asset file path', limits })
     const version = await store.getAssetVersion({ workspace, name, version: versionAsked })

@@ -1,8 +1,10 @@
-import type { AssetSummary, AssetVersion, Page } from '@wharf/contract'
+import type { AssetAlias, AssetSummary, AssetVersion, Page } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
-import { assetNotFound, workspaceNotFound } from '../errors.js'
+import { assetAliasNotFound, assetNotFound, workspaceNotFound } from '../errors.js'
 import type {
+  AssetAliasRef,
   AssetVersionRef,
+  NewAssetAlias,
   ListAssetVersionsOptions,
   NewAssetVersion,
   WorkspaceItemRef,
@@ -87,20 +89,39 @@ export function createAssetVersion(ctx: StoreDialect, input: NewAssetVersion): P
   )
 }
 
-/** One version with its files by path, or the highest with `'latest'`; ASSET_NOT_FOUND, WORKSPACE_NOT_FOUND. */
+/** The number an alias points at, or undefined; ASSET_ALIAS_NOT_FOUND when only the alias is missing. */
+async function versionOfAlias(db: Db, alias: AssetAliasRef): Promise<number | undefined> {
+  const row = await db
+    .selectFrom('asset_aliases')
+    .select('version')
+    .where((eb) => eb.and({ workspace: alias.workspace, name: alias.name, alias: alias.alias }))
+    .executeTakeFirst()
+  if (row !== undefined) return Number(row.version)
+  if (await assetExists(db, alias)) throw assetAliasNotFound(alias.workspace, alias.name, alias.alias)
+  return undefined
+}
+
+/**
+ * One version with its files by path, the highest with `'latest'`, or the one an alias points at;
+ * ASSET_NOT_FOUND, ASSET_ALIAS_NOT_FOUND, WORKSPACE_NOT_FOUND.
+ */
 export function getAssetVersion(ctx: StoreDialect, asset: AssetVersionRef): Promise<AssetVersion> {
-  const { version } = asset
   return guard('read an asset version', async () => {
-    const row = await versionsOf(ctx.db, asset)
-      .selectAll()
-      .$if(version !== 'latest', (qb) => qb.where('version', '=', version === 'latest' ? 0 : version))
-      .orderBy('version', 'desc')
-      .limit(1)
-      .executeTakeFirst()
+    const { version: asked } = asset
+    const version = typeof asked === 'object' ? await versionOfAlias(ctx.db, { ...asset, alias: asked.alias }) : asked
+    const row =
+      version === undefined
+        ? undefined
+        : await versionsOf(ctx.db, asset)
+            .selectAll()
+            .$if(version !== 'latest', (qb) => qb.where('version', '=', version === 'latest' ? 0 : version))
+            .orderBy('version', 'desc')
+            .limit(1)
+            .executeTakeFirst()
     if (row === undefined) {
       await requireWorkspace(ctx.db, asset.workspace)
       const exists = await assetExists(ctx.db, asset)
-      throw assetNotFound(asset.workspace, asset.name, exists ? version : undefined)
+      throw assetNotFound(asset.workspace, asset.name, exists ? asked : undefined)
     }
     const files = await ctx.db
       .selectFrom('asset_files')
@@ -109,6 +130,70 @@ export function getAssetVersion(ctx: StoreDialect, asset: AssetVersionRef): Prom
       .orderBy('path')
       .execute()
     return toAssetVersion(row, files.map(toAssetFile))
+  })
+}
+
+/** ASSET_NOT_FOUND (or WORKSPACE_NOT_FOUND) unless the asset has a version. */
+async function requireAsset(db: Db, asset: WorkspaceItemRef): Promise<void> {
+  if (await assetExists(db, asset)) return
+  await requireWorkspace(db, asset.workspace)
+  throw assetNotFound(asset.workspace, asset.name)
+}
+
+function toAssetAlias(row: { name: string; alias: string; version: number | string; updated_at: string }): AssetAlias {
+  return { name: row.name, alias: row.alias, version: Number(row.version), updatedAt: row.updated_at }
+}
+
+/** Points an alias at an existing version, making or moving it in one statement; ASSET_NOT_FOUND. */
+export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<AssetAlias> {
+  return guard('set an asset alias', async () => {
+    const target = await versionsOf(ctx.db, input).select('id').where('version', '=', input.version).executeTakeFirst()
+    if (target === undefined) {
+      await requireAsset(ctx.db, input)
+      throw assetNotFound(input.workspace, input.name, input.version)
+    }
+    const row = {
+      workspace: input.workspace,
+      name: input.name,
+      alias: input.alias,
+      version: input.version,
+      updated_at: input.updatedAt,
+    }
+    // Versions are never removed, so the one checked above still exists when the upsert runs.
+    await ctx.db
+      .insertInto('asset_aliases')
+      .values(row)
+      .onConflict((oc) =>
+        oc.columns(['workspace', 'name', 'alias']).doUpdateSet({ version: row.version, updated_at: row.updated_at }),
+      )
+      .execute()
+    return toAssetAlias(row)
+  })
+}
+
+/** Removes an alias; false when there was none. ASSET_NOT_FOUND when the asset does not exist. */
+export function deleteAssetAlias(ctx: StoreDialect, alias: AssetAliasRef): Promise<boolean> {
+  return guard('delete an asset alias', async () => {
+    await requireAsset(ctx.db, alias)
+    const result = await ctx.db
+      .deleteFrom('asset_aliases')
+      .where((eb) => eb.and({ workspace: alias.workspace, name: alias.name, alias: alias.alias }))
+      .executeTakeFirst()
+    return Number(result.numDeletedRows) > 0
+  })
+}
+
+/** The aliases of an asset by alias name; ASSET_NOT_FOUND. */
+export function listAssetAliases(ctx: StoreDialect, asset: WorkspaceItemRef): Promise<AssetAlias[]> {
+  return guard('list asset aliases', async () => {
+    await requireAsset(ctx.db, asset)
+    const rows = await ctx.db
+      .selectFrom('asset_aliases')
+      .selectAll()
+      .where((eb) => eb.and({ workspace: asset.workspace, name: asset.name }))
+      .orderBy('alias')
+      .execute()
+    return rows.map(toAssetAlias)
   })
 }
 

@@ -6,6 +6,7 @@ import { createSignedZeroMigration } from './0003-signed-zero.js'
 import { createSubmittedRunsMigration } from './0004-submitted-runs.js'
 import { createMetricChunksMigration } from './0005-metric-chunks.js'
 import { createLifecycleMigration } from './0006-lifecycle-and-models.js'
+import { createAssetAliasesMigration } from './0007-asset-aliases.js'
 
 /**
  * Every migration, by name in the order they run. Migrations are code (no files are read at run time);
@@ -19,5 +20,6 @@ export function createMigrations(types: SchemaTypes): Record<string, Migration> 
     '0004-submitted-runs': createSubmittedRunsMigration(types),
     '0005-metric-chunks': createMetricChunksMigration(types),
     '0006-lifecycle-and-models': createLifecycleMigration(types),
+    '0007-asset-aliases': createAssetAliasesMigration(types),
   }
 }
