@@ -217,8 +217,10 @@ for (const { kind, enabled } of testStoreKinds()) {
       await rejectionOf(client.downloadAssetFile({ name: 'known', version: 7, path: 'm.bin' }), 'ASSET_NOT_FOUND')
       await rejectionOf(client.downloadAssetFile({ name: 'known', version: 1, path: 'other.bin' }), 'FILE_NOT_FOUND')
       for (const [url, status, code] of [
-        [`${api}/assets/known/versions/abc`, 400, 'INVALID_ARGUMENT'],
+        [`${api}/assets/known/versions/abc`, 404, 'ASSET_ALIAS_NOT_FOUND'],
+        [`${api}/assets/known/versions/a%20b`, 400, 'INVALID_ARGUMENT'],
         [`${api}/assets/known/versions/0`, 400, 'INVALID_ARGUMENT'],
+        [`${api}/assets/known/versions/v2`, 400, 'INVALID_ARGUMENT'],
         [`${api}/assets/bad%20name/versions/1`, 400, 'INVALID_ARGUMENT'],
         [`${api}/assets/known/versions/1/files/..%2F..%2Fetc%2Fpasswd`, 400, 'UNSAFE_PATH'],
         [`${api}/assets/known/versions/1/files/a%2F..%2F..%2Fm.bin`, 400, 'UNSAFE_PATH'],
@@ -230,6 +232,69 @@ for (const { kind, enabled } of testStoreKinds()) {
         const body = (await response.json()) as { error?: { code: string } }
         expect([response.status, body.error?.code], url).toEqual([status, code])
       }
+      expect(t.logLines.filter((l) => l.includes('ERROR'))).toEqual([])
+    })
+
+    it('points an alias at a version, reads and downloads by it, moves it and removes it', async () => {
+      const first = await runWith({ 'outputs/w.bin': 'one' }, { finished: true })
+      const second = await runWith({ 'outputs/w.bin': 'two' }, { finished: true })
+      await client.promoteAsset({ name: 'aliased', runId: first, artifactPath: 'outputs/w.bin' })
+      await client.promoteAsset({ name: 'aliased', runId: second, artifactPath: 'outputs/w.bin' })
+      expect(await client.listAssetAliases('aliased')).toEqual([])
+
+      const set = await client.setAssetAlias({ name: 'aliased', alias: 'champion', version: 1 })
+      expect(set).toMatchObject({ name: 'aliased', alias: 'champion', version: 1 })
+      expect(Date.parse(set.updatedAt)).not.toBeNaN()
+      const byAlias = await client.getAssetVersion('aliased', 'champion')
+      expect([byAlias.version, byAlias.sourceRunId]).toEqual([1, first])
+      // The file routes take the alias too, so a download link can follow it.
+      const file = await fetch(`${api}/assets/aliased/versions/champion/files/w.bin`)
+      expect([file.status, await file.text()]).toEqual([200, 'one'])
+
+      await client.setAssetAlias({ name: 'aliased', alias: 'champion', version: 2 })
+      await client.setAssetAlias({ name: 'aliased', alias: 'previous', version: 1 })
+      expect((await client.getAssetVersion('aliased', 'champion')).sourceRunId).toBe(second)
+      expect((await client.listAssetAliases('aliased')).map((a) => [a.alias, a.version])).toEqual([
+        ['champion', 2],
+        ['previous', 1],
+      ])
+
+      expect(await client.deleteAssetAlias({ name: 'aliased', alias: 'champion' })).toEqual({
+        name: 'aliased',
+        alias: 'champion',
+        deleted: true,
+      })
+      expect((await client.deleteAssetAlias({ name: 'aliased', alias: 'champion' })).deleted).toBe(false)
+      const gone = await rejectionOf(client.getAssetVersion('aliased', 'champion'), 'ASSET_ALIAS_NOT_FOUND')
+      expect(gone.message).toContain('wharf asset alias list aliased')
+      // The version the alias pointed at stays.
+      expect((await client.getAssetVersion('aliased', 2)).sourceRunId).toBe(second)
+    })
+
+    it('refuses aliases that could be read as a version, versions that do not exist, and bad bodies', async () => {
+      const runId = await runWith({ 'outputs/m.bin': 'm' }, { finished: true })
+      await client.promoteAsset({ name: 'alias-rules', runId, artifactPath: 'outputs/m.bin' })
+      for (const alias of ['latest', 'LATEST', '7', 'v2', 'V10', 'a.b', 'x'.repeat(256)]) {
+        const refused = await rejectionOf(client.setAssetAlias({ name: 'alias-rules', alias, version: 1 }), 'INVALID_ARGUMENT')
+        expect(refused.message).toContain('not "latest", a number or v<number>')
+      }
+      await rejectionOf(client.setAssetAlias({ name: 'alias-rules', alias: 'prod', version: 2 }), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.setAssetAlias({ name: 'no-such-asset', alias: 'prod', version: 1 }), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.deleteAssetAlias({ name: 'no-such-asset', alias: 'prod' }), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.listAssetAliases('no-such-asset'), 'ASSET_NOT_FOUND')
+      for (const body of ['{}', '{"version":0}', '{"version":"1"}', '{"version":1,"extra":true}', 'not json']) {
+        const response = await fetch(`${api}/assets/alias-rules/aliases/prod`, {
+          method: 'PUT',
+          headers: { 'content-type': 'application/json' },
+          body,
+        })
+        const answer = (await response.json()) as { error?: { code: string } }
+        expect([response.status, answer.error?.code], body).toEqual([
+          400,
+          expect.stringMatching(/INVALID_ARGUMENT|MALFORMED_REQUEST/),
+        ])
+      }
+      expect(await client.listAssetAliases('alias-rules')).toEqual([])
       expect(t.logLines.filter((l) => l.includes('ERROR'))).toEqual([])
     })
   })

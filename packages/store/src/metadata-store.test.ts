@@ -1118,6 +1118,73 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       ])
     })
 
+    it('points aliases at versions, moves and removes them, and reads a version by alias', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const v1 = await store.createAssetVersion(assetInput(ws, run.id, { description: 'one' }))
+      const v2 = await store.createAssetVersion(assetInput(ws, run.id, { description: 'two' }))
+      await store.createAssetVersion(assetInput(ws, run.id, { name: 'other' }))
+      const model = { workspace: ws, name: 'model' }
+      expect(await store.listAssetAliases(model)).toEqual([])
+
+      expect(await store.setAssetAlias({ ...model, alias: 'champion', version: 1, updatedAt: iso(1) })).toEqual({
+        name: 'model',
+        alias: 'champion',
+        version: 1,
+        updatedAt: iso(1),
+      })
+      await store.setAssetAlias({ ...model, alias: 'Challenger-2', version: 2, updatedAt: iso(2) })
+      // Another asset's alias of the same name is its own.
+      await store.setAssetAlias({ workspace: ws, name: 'other', alias: 'champion', version: 1, updatedAt: iso(3) })
+      expect(await store.getAssetVersion({ ...model, version: { alias: 'champion' } })).toEqual(v1)
+
+      // Moving an alias rewrites its one row.
+      await store.setAssetAlias({ ...model, alias: 'champion', version: 2, updatedAt: iso(4) })
+      expect(await store.getAssetVersion({ ...model, version: { alias: 'champion' } })).toEqual(v2)
+      expect((await store.listAssetAliases(model)).map((a) => [a.alias, a.version, a.updatedAt])).toEqual([
+        ['Challenger-2', 2, iso(2)],
+        ['champion', 2, iso(4)],
+      ])
+
+      expect(await store.deleteAssetAlias({ ...model, alias: 'champion' })).toBe(true)
+      expect(await store.deleteAssetAlias({ ...model, alias: 'champion' })).toBe(false)
+      expect((await store.listAssetAliases(model)).map((a) => a.alias)).toEqual(['Challenger-2'])
+      expect((await store.listAssetAliases({ workspace: ws, name: 'other' })).map((a) => a.alias)).toEqual(['champion'])
+
+      const missingAlias = await store.getAssetVersion({ ...model, version: { alias: 'champion' } }).catch((e: unknown) => e)
+      expect(isWharfError(missingAlias, 'ASSET_ALIAS_NOT_FOUND')).toBe(true)
+      expect((missingAlias as Error).message).toContain('wharf asset alias list model')
+      expect(await rejectionCodeOf(store.getAssetVersion({ workspace: ws, name: 'missing', version: { alias: 'x' } }))).toBe(
+        'ASSET_NOT_FOUND',
+      )
+      // Only a version that exists can be pointed at, and only an asset that exists has aliases.
+      expect(await rejectionCodeOf(store.setAssetAlias({ ...model, alias: 'champion', version: 3, updatedAt: iso(5) }))).toBe(
+        'ASSET_NOT_FOUND',
+      )
+      expect(
+        await rejectionCodeOf(store.setAssetAlias({ workspace: ws, name: 'missing', alias: 'a', version: 1, updatedAt: iso(5) })),
+      ).toBe('ASSET_NOT_FOUND')
+      expect(await rejectionCodeOf(store.deleteAssetAlias({ workspace: ws, name: 'missing', alias: 'a' }))).toBe(
+        'ASSET_NOT_FOUND',
+      )
+      expect(await rejectionCodeOf(store.listAssetAliases({ workspace: 'nope-nope', name: 'model' }))).toBe('WORKSPACE_NOT_FOUND')
+    })
+
+    it('leaves one row when many callers point one alias at once', async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      for (let i = 0; i < 4; i++) await store.createAssetVersion(assetInput(ws, run.id))
+      const model = { workspace: ws, name: 'model' }
+      const set = await Promise.all(
+        Array.from({ length: 16 }, (_, i) =>
+          store.setAssetAlias({ ...model, alias: 'prod', version: (i % 4) + 1, updatedAt: iso(i) }),
+        ),
+      )
+      const aliases = await store.listAssetAliases(model)
+      expect(aliases).toHaveLength(1)
+      expect(set.map((a) => a.version)).toContain(aliases[0]?.version)
+    })
+
     it('stores a version with many files in one go', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)
