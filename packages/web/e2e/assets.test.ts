@@ -119,6 +119,40 @@ describe.skipIf(skip !== undefined)('the assets pages', () => {
     }
   })
 
+  it('shows aliases on their versions, points one at a version, moves it, refuses a bad name and removes it', async () => {
+    const { client } = studio
+    await client.promoteAsset({ name: 'ranker', runId, artifactPath: 'outputs/notes.txt' })
+    await client.promoteAsset({ name: 'ranker', runId, artifactPath: 'outputs/notes.txt' })
+    await client.setAssetAlias({ name: 'ranker', alias: 'champion', version: 1 })
+
+    // An alias in the address opens the version it points at.
+    const { page, errors } = await studio.open('/w/default/assets/ranker?version=champion')
+    await page.getByRole('heading', { name: 'ranker v1' }).waitFor()
+    await expect(page.getByRole('list', { name: 'Aliases of v1' }).innerText()).resolves.toContain('@champion')
+    await expect(page.getByRole('link', { name: /^v1\b/ }).innerText()).resolves.toContain('@champion')
+
+    await page.getByRole('link', { name: /^v2\b/ }).click()
+    await page.getByRole('heading', { name: 'ranker v2' }).waitFor()
+    const field = page.getByRole('textbox', { name: 'Alias to point at v2' })
+    await field.fill('latest')
+    await page.getByRole('button', { name: 'Point at v2' }).click()
+    await expect(page.getByRole('alert').innerText()).resolves.toContain('"latest" cannot be an alias')
+    await expect(field.getAttribute('aria-invalid')).resolves.toBe('true')
+
+    await field.fill('champion')
+    await page.getByRole('button', { name: 'Point at v2' }).click()
+    await page.getByText('@champion moved from v1 to v2.').waitFor()
+    await page.getByRole('list', { name: 'Aliases of v2' }).getByText('@champion').waitFor()
+    await expect(page.getByRole('link', { name: /^v1\b/ }).innerText()).resolves.not.toContain('@champion')
+    expect((await client.getAssetVersion('ranker', 'champion')).version).toBe(2)
+    await studio.screenshot(page, 'asset-aliases')
+
+    await page.getByRole('button', { name: 'Remove alias champion' }).click()
+    await page.getByText('@champion is removed; v2 stays.').waitFor()
+    expect(await client.listAssetAliases('ranker')).toEqual([])
+    expect(errors).toEqual([])
+  })
+
   it('is readable 390 pixels wide in the dark', async () => {
     const { page, errors } = await studio.open('/w/default/assets/churn-model?version=1', {
       viewport: PHONE,

@@ -1,5 +1,5 @@
 import { Link, useParams, useSearchParams } from 'react-router'
-import type { AssetVersion } from '@wharf/contract'
+import { NAME_RULES, type AssetAlias, type AssetVersion } from '@wharf/contract'
 import { DownloadLink } from '../../api/download.js'
 import { useApiQuery } from '../../api/hooks.js'
 import { firstPage, useApiPages } from '../../api/paged.js'
@@ -7,14 +7,22 @@ import { useSession } from '../../api/session.js'
 import { paths } from '../../app/paths.js'
 import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { formatBytes, formatTime } from '../../components/format.js'
+import { AssetAliases } from './AssetAliases.js'
 import { assetFileUrl, baseName } from './asset-view.js'
 import './assets.css'
 import { usePageTitle } from '../../components/page-title.js'
 
-/** `?version=3` → 3; absent or not a version number → the newest. */
-function versionOf(value: string | null): number | 'latest' {
-  if (value === null || !/^[1-9]\d*$/.test(value)) return 'latest'
-  return Number(value)
+/** `?version=3` → 3, `?version=champion` → the alias; absent or neither → the newest. */
+function versionOf(value: string | null): number | string {
+  if (value === null) return 'latest'
+  if (/^[1-9]\d{0,14}$/.test(value)) return Number(value)
+  return NAME_RULES.assetAlias.pattern.test(value) ? value : 'latest'
+}
+
+/** How the page names what it shows while reading it. */
+function describeChoice(chosen: number | string, name: string): string {
+  if (chosen === 'latest') return `the latest version of "${name}"`
+  return typeof chosen === 'number' ? `version ${chosen} of "${name}"` : `the version @${chosen} of "${name}" points at`
 }
 
 /**
@@ -33,6 +41,8 @@ export function AssetPage() {
   const version = useApiQuery(['assets', name, 'version', chosen], (client, signal) =>
     client.getAssetVersion(name, chosen, { signal }),
   )
+  const aliases = useApiQuery(['assets', name, 'aliases'], (client, signal) => client.listAssetAliases(name, { signal }))
+  const aliasesOf = (n: number): AssetAlias[] => (aliases.data ?? []).filter((a) => a.version === n)
   const list = versions.data?.pages.flatMap((page) => page.items)
   const shown = version.data?.version
 
@@ -71,6 +81,15 @@ export function AssetPage() {
                     className={item.version === shown ? 'current' : undefined}
                   >
                     <strong>v{item.version}</strong>
+                    {aliasesOf(item.version).length > 0 && (
+                      <span className="asset-version-aliases">
+                        {aliasesOf(item.version).map((a) => (
+                          <span key={a.alias} className="badge alias-badge">
+                            @{a.alias}
+                          </span>
+                        ))}
+                      </span>
+                    )}
                     <span className="muted">
                       {formatTime(item.createdAt)} · {item.fileCount} {item.fileCount === 1 ? 'file' : 'files'},{' '}
                       {formatBytes(item.size)}
@@ -94,15 +113,15 @@ export function AssetPage() {
         </aside>
         <div className="asset-detail">
           {version.isPending ? (
-            <Loading what={chosen === 'latest' ? `the latest version of "${name}"` : `version ${chosen} of "${name}"`} />
+            <Loading what={describeChoice(chosen, name)} />
           ) : version.isError ? (
             <ErrorState
               error={version.error}
-              what={chosen === 'latest' ? `asset "${name}"` : `version ${chosen} of "${name}"`}
+              what={chosen === 'latest' ? `asset "${name}"` : describeChoice(chosen, name)}
               retry={() => void version.refetch()}
             />
           ) : (
-            <VersionDetail version={version.data} />
+            <VersionDetail version={version.data} aliases={aliases.data} />
           )}
         </div>
       </div>
@@ -110,8 +129,8 @@ export function AssetPage() {
   )
 }
 
-function VersionDetail(props: { version: AssetVersion }) {
-  const { version } = props
+function VersionDetail(props: { version: AssetVersion; aliases: readonly AssetAlias[] | undefined }) {
+  const { version, aliases } = props
   const { workspace } = useSession()
   const tags = Object.entries(version.tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
   return (
@@ -132,6 +151,14 @@ function VersionDetail(props: { version: AssetVersion }) {
         </dd>
         <dt>Created</dt>
         <dd>{formatTime(version.createdAt)}</dd>
+        <dt>Aliases</dt>
+        <dd>
+          {aliases === undefined ? (
+            <span className="muted">…</span>
+          ) : (
+            <AssetAliases name={version.name} version={version.version} aliases={aliases} />
+          )}
+        </dd>
         <dt>Description</dt>
         <dd>{version.description === '' ? <span className="muted">none</span> : version.description}</dd>
         <dt>Tags</dt>
