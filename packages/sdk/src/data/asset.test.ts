@@ -67,9 +67,15 @@ describe('run.registerModel', () => {
       'outputs/model.pkl',
     ])
 
-    const second = await run.registerModel({ modelName: 'sdk-model', modelPath: 'outputs/model.pkl' })
+    const second = await run.registerModel({ modelName: 'sdk-model', modelPath: 'outputs/model.pkl', aliases: ['candidate'] })
     expect(second).toMatchObject({ version: 2, copied: false, artifactPath: 'outputs/model.pkl' })
     expect(second.files[0]?.sha256).toBe(sha256(model))
+    expect((await Asset.get(ws, 'sdk-model', { version: 'candidate' })).info.version).toBe(2)
+
+    // An alias that reads as a version is refused before anything is registered.
+    const refused = await rejectionOf(run.registerModel({ modelName: 'sdk-model', modelPath: 'model.pkl', aliases: ['v3'] }))
+    expect(refused.code).toBe('INVALID_ARGUMENT')
+    expect((await ws.client.getAssetVersion('sdk-model', 'latest')).version).toBe(2)
   })
 
   it('says ARTIFACT_NOT_FOUND naming both paths it tried, and INVALID_ARGUMENT for a bad name', async () => {

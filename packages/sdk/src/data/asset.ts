@@ -25,11 +25,14 @@ export class Asset {
     this.info = info
   }
 
-  /** One version of the asset `name` (the latest by default). ASSET_NOT_FOUND. */
+  /**
+   * One version of the asset `name`: the latest by default, a number, or an alias such as `champion`
+   * (the version it points at now). ASSET_NOT_FOUND; ASSET_ALIAS_NOT_FOUND.
+   */
   static async get(
     workspace: WorkspaceConnection,
     name: string,
-    options: { version?: number | 'latest'; signal?: AbortSignal } = {},
+    options: { version?: number | string; signal?: AbortSignal } = {},
   ): Promise<Asset> {
     const info = await workspace.client.getAssetVersion(
       name,

@@ -3,7 +3,9 @@ import { stat } from 'node:fs/promises'
 import path from 'node:path'
 import type { Readable } from 'node:stream'
 import {
+  NAME_RULES,
   WharfError,
+  assertName,
   isTerminalStatus,
   isWharfError,
   type Artifact,
@@ -47,6 +49,11 @@ export interface RegisterModelOptions {
   modelPath?: string
   description?: string
   tags?: Record<string, string>
+  /**
+   * Aliases to point at the new version (`['candidate']`), moved from wherever they pointed: code that
+   * loads `<modelName>@candidate` then gets this version. Checked before anything is registered.
+   */
+  aliases?: readonly string[]
   signal?: AbortSignal
 }
 
@@ -424,13 +431,15 @@ export class Run implements AsyncDisposable {
    */
   async registerModel(options: RegisterModelOptions): Promise<AssetVersion> {
     const call = options.signal ? { signal: options.signal } : {}
+    // A bad alias refuses the whole call before a version is made, rather than leaving one unaliased.
+    for (const alias of options.aliases ?? []) assertName(alias, NAME_RULES.assetAlias)
     this.#info = await this.workspace.client.getRun(this.id, call)
     if (!isTerminalStatus(this.#info.status)) {
       await this.flush()
       if (this.#outputs !== false) await this.#uploadOutputs(this.#outputs)
     }
     const artifactPath = await this.#findModelPath(options.modelPath ?? options.modelName)
-    return this.workspace.client.promoteAsset(
+    const version = await this.workspace.client.promoteAsset(
       {
         name: options.modelName,
         runId: this.id,
@@ -440,6 +449,10 @@ export class Run implements AsyncDisposable {
       },
       call,
     )
+    for (const alias of options.aliases ?? []) {
+      await this.workspace.client.setAssetAlias({ name: version.name, alias, version: version.version }, call)
+    }
+    return version
   }
 
   /** `modelPath` if the run has an artifact or folder there, else `outputs/<modelPath>` if that exists. */
