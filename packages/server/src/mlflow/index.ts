@@ -30,12 +30,15 @@ import {
 import {
   createModelVersion,
   createRegisteredModel,
+  deleteRegisteredModelAlias,
   getLatestVersions,
   getModelVersion,
+  getModelVersionByAlias,
   getModelVersionDownloadUri,
   getRegisteredModel,
   searchModelVersions,
   searchRegisteredModels,
+  setRegisteredModelAlias,
   unsupportedRegistryChange,
 } from './registry.js'
 import {
@@ -141,7 +144,10 @@ const ENDPOINTS: readonly Endpoint[] = [
     path: 'model-versions/transition-stage',
     handler: unsupportedRegistryChange('Moving a model version between stages'),
   },
-  { methods: ['POST', 'DELETE', 'GET'], path: 'registered-models/alias', handler: unsupportedRegistryChange('Model aliases') },
+  // Aliases are Wharf asset aliases (`wharf asset alias`, `name@alias`).
+  { methods: ['POST'], path: 'registered-models/alias', handler: setRegisteredModelAlias },
+  { methods: ['DELETE'], path: 'registered-models/alias', handler: deleteRegisteredModelAlias },
+  { methods: ['GET'], path: 'registered-models/alias', handler: getModelVersionByAlias },
 ]
 
 /** The path prefixes of MLflow's tracking service (REST and the UI's ajax form, API versions 2 and 3). */

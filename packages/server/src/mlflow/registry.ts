@@ -1,4 +1,4 @@
-import { isWharfError, type AssetVersion } from '@wharf/contract'
+import { NAME_RULES, isWharfError, type AssetAlias, type AssetVersion } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
 import { promoteRunArtifacts } from '../routes/assets.js'
 import { modelArtifactPrefix } from './convert.js'
@@ -46,10 +46,15 @@ function modelFolder(version: AssetVersion): string {
   return version.artifactPath.slice(version.artifactPath.lastIndexOf('/') + 1)
 }
 
-function modelVersionJson(version: AssetVersion): Record<string, unknown> {
+/**
+ * A model version as MLflow sends it, with the aliases (of its model's, from one listAssetAliases
+ * call) that point at it. Empty lists are left out, as protobuf's JSON leaves them out.
+ */
+function modelVersionJson(version: AssetVersion, aliases: readonly AssetAlias[]): Record<string, unknown> {
   const tags = Object.fromEntries(Object.entries(version.tags).filter(([key]) => key !== SOURCE_TAG && key !== MODEL_ID_TAG))
   const modelId = version.tags[MODEL_ID_TAG]
   const list = keyValues(tags)
+  const names = aliases.filter((a) => a.name === version.name && a.version === version.version).map((a) => a.alias)
   return {
     name: version.name,
     version: String(version.version),
@@ -61,16 +66,22 @@ function modelVersionJson(version: AssetVersion): Record<string, unknown> {
     run_id: version.sourceRunId,
     status: 'READY',
     ...(list.length > 0 ? { tags: list } : {}),
+    ...(names.length > 0 ? { aliases: names } : {}),
     ...(modelId !== undefined ? { model_id: modelId } : {}),
   }
 }
 
-function registeredModelJson(latest: AssetVersion, first: { createdAt: string }): Record<string, unknown> {
+/** A registered model: its newest version, when it was first made, and its aliases (version numbers as text, as MLflow sends them). */
+function registeredModelJson(
+  latest: AssetVersion,
+  { first, aliases }: { first: { createdAt: string }; aliases: readonly AssetAlias[] },
+): Record<string, unknown> {
   return {
     name: latest.name,
     creation_timestamp: msOf(first.createdAt),
     last_updated_timestamp: msOf(latest.createdAt),
-    latest_versions: [modelVersionJson(latest)],
+    latest_versions: [modelVersionJson(latest, aliases)],
+    ...(aliases.length > 0 ? { aliases: aliases.map((a) => ({ alias: a.alias, version: String(a.version) })) } : {}),
   }
 }
 
@@ -99,6 +110,16 @@ async function versionsOf(r: MlflowRequest, name: string): Promise<AssetVersion[
   return versions
 }
 
+/** The aliases of the asset `name`, in one store call; none when the asset does not exist. */
+async function aliasesOf(r: MlflowRequest, name: string): Promise<AssetAlias[]> {
+  try {
+    return await r.deps.store.listAssetAliases({ workspace: r.workspace, name })
+  } catch (error) {
+    if (isWharfError(error, 'ASSET_NOT_FOUND')) return []
+    throw error
+  }
+}
+
 async function allAssetNames(r: MlflowRequest): Promise<string[]> {
   const names: string[] = []
   let pageToken: string | undefined
@@ -114,15 +135,23 @@ async function allAssetNames(r: MlflowRequest): Promise<string[]> {
   return names
 }
 
-async function getVersion(r: MlflowRequest, name: string, version: string): Promise<AssetVersion> {
+/** A model version number sent as text; INVALID_PARAMETER_VALUE when it is not a positive integer. */
+function versionNumber(version: string): number {
   const number = /^[1-9]\d{0,14}$/.test(version) ? Number(version) : NaN
   if (!Number.isSafeInteger(number)) throw invalidParameter(`Model version must be an integer, got '${version}'`)
+  return number
+}
+
+function noVersion(name: string, version: string | number): MlflowError {
+  return new MlflowError('RESOURCE_DOES_NOT_EXIST', `Model Version (name=${name}, version=${version}) not found`)
+}
+
+async function getVersion(r: MlflowRequest, name: string, version: string): Promise<AssetVersion> {
+  const number = versionNumber(version)
   try {
     return await r.deps.store.getAssetVersion({ workspace: r.workspace, name, version: number })
   } catch (error) {
-    if (isWharfError(error, 'ASSET_NOT_FOUND')) {
-      throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `Model Version (name=${name}, version=${version}) not found`)
-    }
+    if (isWharfError(error, 'ASSET_NOT_FOUND')) throw noVersion(name, version)
     throw error
   }
 }
@@ -156,7 +185,7 @@ export async function getRegisteredModel(r: MlflowRequest): Promise<unknown> {
   const latest = versions[0]
   const first = versions.at(-1)
   if (latest === undefined || first === undefined) throw noModel(name)
-  return { registered_model: registeredModelJson(latest, first) }
+  return { registered_model: registeredModelJson(latest, { first, aliases: await aliasesOf(r, name) }) }
 }
 
 /** registered-models/get-latest-versions: the newest version (stages are not kept). */
@@ -164,7 +193,7 @@ export async function getLatestVersions(r: MlflowRequest): Promise<unknown> {
   const name = requiredString(r.fields, 'name')
   const latest = (await versionsOf(r, name))[0]
   if (latest === undefined) throw noModel(name)
-  return { model_versions: [modelVersionJson(latest)] }
+  return { model_versions: [modelVersionJson(latest, await aliasesOf(r, name))] }
 }
 
 /** registered-models/search: by name. */
@@ -184,7 +213,8 @@ export async function searchRegisteredModels(r: MlflowRequest): Promise<unknown>
     const versions = await versionsOf(r, name)
     const latest = versions[0]
     const first = versions.at(-1)
-    if (latest !== undefined && first !== undefined) models.push(registeredModelJson(latest, first))
+    if (latest !== undefined && first !== undefined)
+      models.push(registeredModelJson(latest, { first, aliases: await aliasesOf(r, name) }))
   }
   return {
     ...(models.length > 0 ? { registered_models: models } : {}),
@@ -247,7 +277,8 @@ export async function createModelVersion(r: MlflowRequest): Promise<unknown> {
       description: optionalString(r.fields, 'description') ?? '',
       tags,
     })
-    return { model_version: modelVersionJson(version) }
+    // A version just made has no alias: an alias can point only at a version that exists.
+    return { model_version: modelVersionJson(version, []) }
   } catch (error) {
     if (isWharfError(error, 'RUN_NOT_FOUND')) throw new MlflowError('RESOURCE_DOES_NOT_EXIST', `Run with id=${runId} not found`)
     if (isWharfError(error, 'ARTIFACT_NOT_FOUND')) {
@@ -259,9 +290,9 @@ export async function createModelVersion(r: MlflowRequest): Promise<unknown> {
 
 /** model-versions/get */
 export async function getModelVersion(r: MlflowRequest): Promise<unknown> {
-  return {
-    model_version: modelVersionJson(await getVersion(r, requiredString(r.fields, 'name'), requiredString(r.fields, 'version'))),
-  }
+  const name = requiredString(r.fields, 'name')
+  const version = await getVersion(r, name, requiredString(r.fields, 'version'))
+  return { model_version: modelVersionJson(version, await aliasesOf(r, name)) }
 }
 
 /** model-versions/get-download-uri: the version's files through the artifact proxy. */
@@ -289,7 +320,7 @@ export async function searchModelVersions(r: MlflowRequest): Promise<unknown> {
   const named = clauses.find((c) => c.kind === 'attribute' && c.key === 'name' && c.comparator === '=')
   const names = named !== undefined ? [String(named.value)] : await allAssetNames(r)
   const searchable = (v: AssetVersion): Searchable => {
-    const json = modelVersionJson(v)
+    const json = modelVersionJson(v, [])
     return {
       attributes: { name: v.name, run_id: v.sourceRunId, source: json.source as string, version_number: String(v.version) },
       tags: v.tags,
@@ -304,10 +335,101 @@ export async function searchModelVersions(r: MlflowRequest): Promise<unknown> {
     tiebreak: (a, b) => (a.name === b.name ? b.version - a.version : a.name < b.name ? -1 : 1),
   })
   const page = sorted.slice(offset, offset + maxResults)
+  // One alias listing per model on the page, not per version.
+  const aliases: AssetAlias[] = []
+  for (const name of new Set(page.map((v) => v.name))) aliases.push(...(await aliasesOf(r, name)))
   return {
-    ...(page.length > 0 ? { model_versions: page.map(modelVersionJson) } : {}),
+    ...(page.length > 0 ? { model_versions: page.map((v) => modelVersionJson(v, aliases)) } : {}),
     ...(offset + maxResults < sorted.length ? { next_page_token: encodeOffsetToken(offset + maxResults) } : {}),
   }
+}
+
+/** The longest alias MLflow takes (and Wharf's alias rule). */
+const ALIAS_MAX_LENGTH = 255
+
+/** Checks an alias's characters and length as MLflow does on every alias call. */
+function assertAliasCharacters(alias: string): void {
+  if (!/^[\w-]*$/.test(alias)) {
+    throw invalidParameter(
+      `Invalid alias name: '${alias.slice(0, 100)}'. Names may only contain alphanumerics, underscores (_), and dashes (-).`,
+    )
+  }
+  if (alias.length > ALIAS_MAX_LENGTH) {
+    throw invalidParameter(`'Registered model alias name' exceeds the maximum length of ${ALIAS_MAX_LENGTH} characters`)
+  }
+}
+
+/**
+ * Checks an alias about to be set: MLflow's rules (its characters, not `latest`, not v<number>),
+ * then Wharf's (ASCII letters and digits, not a number), since the alias is an asset alias that
+ * `wharf asset alias` and `name@alias` read as well.
+ */
+function assertAliasToSet(alias: string): void {
+  assertAliasCharacters(alias)
+  if (alias.toLowerCase() === 'latest') throw invalidParameter("'latest' alias name (case insensitive) is reserved.")
+  if (/^[vV]\d+$/.test(alias)) throw invalidParameter(`Version alias name '${alias}' is reserved.`)
+  if (!NAME_RULES.assetAlias.pattern.test(alias)) {
+    throw invalidParameter(
+      `Invalid alias name: '${alias}'. Registered models are Wharf assets here, whose alias rule is: ${NAME_RULES.assetAlias.rule}`,
+    )
+  }
+}
+
+/** registered-models/alias (POST): points an alias at an existing version, making or moving it. */
+export async function setRegisteredModelAlias(r: MlflowRequest): Promise<unknown> {
+  const name = requiredString(r.fields, 'name')
+  const alias = requiredString(r.fields, 'alias')
+  const versionText = requiredString(r.fields, 'version')
+  assertAliasToSet(alias)
+  const version = versionNumber(versionText)
+  try {
+    await r.deps.store.setAssetAlias({ workspace: r.workspace, name, alias, version, updatedAt: new Date().toISOString() })
+  } catch (error) {
+    if (isWharfError(error, 'ASSET_NOT_FOUND')) throw noVersion(name, version)
+    throw error
+  }
+  return {}
+}
+
+/** registered-models/alias (DELETE): removes an alias; an alias the model does not have is no error, as in MLflow. */
+export async function deleteRegisteredModelAlias(r: MlflowRequest): Promise<unknown> {
+  const name = requiredString(r.fields, 'name')
+  const alias = requiredString(r.fields, 'alias')
+  assertAliasCharacters(alias)
+  try {
+    await r.deps.store.deleteAssetAlias({ workspace: r.workspace, name, alias })
+  } catch (error) {
+    if (isWharfError(error, 'ASSET_NOT_FOUND')) throw noModel(name)
+    throw error
+  }
+  return {}
+}
+
+/**
+ * registered-models/alias (GET): the version an alias points at; `latest` (any case) is the newest
+ * version, as in MLflow. An unknown alias is INVALID_PARAMETER_VALUE (400), as MLflow's server answers it.
+ */
+export async function getModelVersionByAlias(r: MlflowRequest): Promise<unknown> {
+  const name = requiredString(r.fields, 'name')
+  const alias = requiredString(r.fields, 'alias')
+  assertAliasCharacters(alias)
+  let version: AssetVersion
+  try {
+    version = await r.deps.store.getAssetVersion({
+      workspace: r.workspace,
+      name,
+      version: alias.toLowerCase() === 'latest' ? 'latest' : { alias },
+    })
+  } catch (error) {
+    if (isWharfError(error, 'ASSET_NOT_FOUND')) throw noModel(name)
+    if (isWharfError(error, 'ASSET_ALIAS_NOT_FOUND')) {
+      throw invalidParameter(
+        `Registered model alias ${alias} not found. The model's aliases are listed by get_registered_model('${name}').aliases`,
+      )
+    }
+    throw error
+  }
+  return { model_version: modelVersionJson(version, await aliasesOf(r, name)) }
 }
 
 /** Registry changes Wharf's assets do not take: versions are immutable and kept. */

@@ -8,24 +8,30 @@ export type RequestFields = Record<string, unknown>
 
 const DOCS_HINT = 'See the API docs for more information about request parameters.'
 
+/** The query string as fields: a repeated key becomes a list. */
+function queryFields(c: AppContext): RequestFields {
+  const fields: RequestFields = {}
+  for (const [key, values] of Object.entries(c.req.queries())) fields[key] = values.length === 1 ? values[0] : values
+  return fields
+}
+
 /**
  * Reads an MLflow request the way MLflow's server does: a GET's query string (a repeated key becomes a
  * list), otherwise the JSON body (a missing body is `{}`; a body that is itself a JSON string, as older
- * clients send, is decoded again). POST and PUT need `Content-Type: application/json`.
+ * clients send, is decoded again). POST and PUT need `Content-Type: application/json`. A DELETE takes
+ * its fields from the query string too (the Python client sends a JSON body, other clients a query
+ * string); the body wins where both name a field.
  */
 export async function readFields(c: AppContext, limit: number): Promise<RequestFields> {
-  if (c.req.method === 'GET') {
-    const fields: RequestFields = {}
-    for (const [key, values] of Object.entries(c.req.queries())) fields[key] = values.length === 1 ? values[0] : values
-    return fields
-  }
+  if (c.req.method === 'GET') return queryFields(c)
+  const query = c.req.method === 'DELETE' ? queryFields(c) : {}
   const type = c.req.header('content-type')
   const length = c.req.header('content-length')
   if (type === undefined || !/^application\/json\b/i.test(type)) {
-    if ((c.req.method === 'DELETE' || c.req.method === 'PATCH') && (length === undefined || length === '0')) return {}
+    if ((c.req.method === 'DELETE' || c.req.method === 'PATCH') && (length === undefined || length === '0')) return query
     throw new MlflowError('INVALID_PARAMETER_VALUE', 'Bad Request. Content-Type header is missing or is not application/json.')
   }
-  if (length === '0') return {}
+  if (length === '0') return query
   let body = await readJsonBody(c, limit)
   if (typeof body === 'string') {
     try {
@@ -34,10 +40,10 @@ export async function readFields(c: AppContext, limit: number): Promise<RequestF
       throw new MlflowError('BAD_REQUEST', 'the request body is a string that is not JSON')
     }
   }
-  if (body === null || body === undefined) return {}
+  if (body === null || body === undefined) return query
   if (typeof body !== 'object' || Array.isArray(body))
     throw new MlflowError('BAD_REQUEST', 'the request body must be a JSON object')
-  return body as RequestFields
+  return { ...query, ...(body as RequestFields) }
 }
 
 function missing(name: string): MlflowError {
