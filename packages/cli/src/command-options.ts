@@ -1,5 +1,5 @@
 import type { Command } from 'commander'
-import { WharfError } from '@wharf/contract'
+import { NAME_RULES, WharfError, printable } from '@wharf/contract'
 import { OUTPUT_HELP, QUERY_HELP, formatResult, resolveFormat, type ResultView } from './output/format.js'
 import { describeTerminal } from './output/terminal.js'
 
@@ -38,6 +38,16 @@ export function serverCommand(group: Command, name: string): Command {
   return withOutputOptions(withConnectionOptions(group.command(name)))
 }
 
+/**
+ * True when {@link printResult} will print the command's own table (table format, no --query): only
+ * then is it worth fetching what the table alone shows.
+ */
+export function printsOwnTable(flags: OutputFlags): boolean {
+  return (
+    flags.query === undefined && resolveFormat({ flag: flags.output, terminal: describeTerminal(process.stdout) }) === 'table'
+  )
+}
+
 /** Prints a command's result on stdout in the format asked for (or the default for where stdout goes). */
 export function printResult(view: ResultView, flags: OutputFlags): void {
   const terminal = describeTerminal(process.stdout)
@@ -74,19 +84,45 @@ export function parseCount(raw: string, flag: string): number {
   return value
 }
 
-/** `name`, `name:3` or `name:latest` as a name and version. */
-export function parseAssetRef(ref: string): { name: string; version: number | 'latest' } {
-  const colon = ref.lastIndexOf(':')
-  if (colon < 0) return { name: ref, version: 'latest' }
-  const name = ref.slice(0, colon)
-  const raw = ref.slice(colon + 1)
-  if (raw === 'latest') return { name, version: 'latest' }
-  const version = Number(raw)
-  if (name === '' || !Number.isInteger(version) || version < 1) {
-    throw new WharfError(
-      'INVALID_ARGUMENT',
-      `"${ref}" is not an asset reference; write <name> or <name>:<version> (a version is 1, 2, …, or latest)`,
-    )
+/** The forms of an asset reference, for messages. */
+const ASSET_REF_FORMS = '<name>, <name>:<version> (a version is 1, 2, …, or latest) or <name>@<alias>'
+
+/** A version number as typed (`3`, also `03`), or undefined when `raw` is not a whole number from 1. */
+export function parseVersionNumber(raw: string): number | undefined {
+  const version = /^[0-9]{1,15}$/.test(raw) ? Number(raw) : 0
+  return version >= 1 ? version : undefined
+}
+
+/** An asset and the version a command names: a number, `latest`, or an alias name (the alias rule keeps it from being either). */
+export interface AssetRef {
+  name: string
+  version: number | string
+}
+
+/**
+ * `name`, `name:3`, `name:latest` or `name@champion` as a name and version; INVALID_ARGUMENT naming the
+ * three forms otherwise, and the alias rule when the alias breaks it.
+ */
+export function parseAssetRef(ref: string): AssetRef {
+  const at = ref.indexOf('@')
+  const colon = ref.indexOf(':')
+  if (at < 0 && colon < 0) return { name: ref, version: 'latest' }
+  const notARef = (why = ''): WharfError =>
+    new WharfError('INVALID_ARGUMENT', `"${printable(ref)}" is not an asset reference${why}; write ${ASSET_REF_FORMS}`, {
+      details: { value: printable(ref) },
+    })
+  const separator = at >= 0 ? at : colon
+  const name = ref.slice(0, separator)
+  const raw = ref.slice(separator + 1)
+  if (name === '' || (at >= 0 && colon >= 0)) throw notARef()
+  if (at >= 0) {
+    const { assetAlias } = NAME_RULES
+    if (!assetAlias.pattern.test(raw)) throw notARef(`: alias "${printable(raw)}" is not valid (${assetAlias.rule})`)
+    return { name, version: raw }
   }
-  return { name, version }
+  if (raw === 'latest') return { name, version: 'latest' }
+  const version = parseVersionNumber(raw)
+  if (version !== undefined) return { name, version }
+  // `name:champion` is what someone who knows aliases but not their spelling would type.
+  throw notARef(NAME_RULES.assetAlias.pattern.test(raw) ? ` (an alias goes after @: ${printable(name)}@${printable(raw)})` : '')
 }
