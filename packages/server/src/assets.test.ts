@@ -279,6 +279,9 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect(refused.message).toContain('not "latest", a number or v<number>')
       }
       await rejectionOf(client.setAssetAlias({ name: 'alias-rules', alias: 'prod', version: 2 }), 'ASSET_NOT_FOUND')
+      // Past what a version column holds: not found on every engine, never a refused query.
+      await rejectionOf(client.setAssetAlias({ name: 'alias-rules', alias: 'prod', version: 3_000_000_000 }), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.getAssetVersion('alias-rules', 3_000_000_000), 'ASSET_NOT_FOUND')
       await rejectionOf(client.setAssetAlias({ name: 'no-such-asset', alias: 'prod', version: 1 }), 'ASSET_NOT_FOUND')
       await rejectionOf(client.deleteAssetAlias({ name: 'no-such-asset', alias: 'prod' }), 'ASSET_NOT_FOUND')
       await rejectionOf(client.listAssetAliases('no-such-asset'), 'ASSET_NOT_FOUND')

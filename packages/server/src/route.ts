@@ -30,7 +30,7 @@ function assetVersion(raw: string): number | 'latest' | { alias: string } {
   if (!Number.isSafeInteger(version)) {
     throw new WharfError(
       'INVALID_ARGUMENT',
-      `asset version "${printable(raw)}" is not valid: use a number from 1, latest, or an alias (letters, digits, "_" or "-")`,
+      `asset version "${printable(raw)}" is not valid: use a number from 1, latest, or an alias (${NAME_RULES.assetAlias.rule})`,
       { details: { field: 'version', value: printable(raw) } },
     )
   }

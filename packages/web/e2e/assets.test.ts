@@ -136,7 +136,7 @@ describe.skipIf(skip !== undefined)('the assets pages', () => {
     const field = page.getByRole('textbox', { name: 'Alias to point at v2' })
     await field.fill('latest')
     await page.getByRole('button', { name: 'Point at v2' }).click()
-    await expect(page.getByRole('alert').innerText()).resolves.toContain('"latest" cannot be an alias')
+    await expect(page.locator('#alias-outcome').innerText()).resolves.toContain('"latest" cannot be an alias')
     await expect(field.getAttribute('aria-invalid')).resolves.toBe('true')
 
     await field.fill('champion')
@@ -150,6 +150,12 @@ describe.skipIf(skip !== undefined)('the assets pages', () => {
     await page.getByRole('button', { name: 'Remove alias champion' }).click()
     await page.getByText('@champion is removed; v2 stays.').waitFor()
     expect(await client.listAssetAliases('ranker')).toEqual([])
+    // What was typed and said at v2 stays with v2.
+    await field.fill('draft')
+    await page.getByRole('link', { name: /^v1\b/ }).click()
+    await page.getByRole('heading', { name: 'ranker v1' }).waitFor()
+    await expect(page.getByRole('textbox', { name: 'Alias to point at v1' }).inputValue()).resolves.toBe('')
+    await expect(page.locator('#alias-outcome').innerText()).resolves.toBe('')
     expect(errors).toEqual([])
   })
 

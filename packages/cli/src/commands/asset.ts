@@ -102,8 +102,9 @@ export function registerAssetCommands(program: Command): void {
       const { name, version: wanted } = parseAssetRef(ref)
       const { client } = await connect(flags)
       const version = await client.getAssetVersion(name, wanted)
-      // The aliases show only in the table; the JSON stays the server's AssetVersion.
-      const aliases = printsOwnTable(flags) ? await client.listAssetAliases(name) : []
+      // The aliases show only in the table; the JSON stays the server's AssetVersion. They are extra:
+      // a server that cannot list them (an older one) still shows the version.
+      const aliases = printsOwnTable(flags) ? await client.listAssetAliases(name).catch(() => []) : []
       printResult(assetVersionView(version, aliases), flags)
     })
 
@@ -178,8 +179,8 @@ function registerAliasCommands(asset: Command): void {
       assertName(aliasName, NAME_RULES.assetAlias)
       const version = aliasTargetVersion(rawVersion, name)
       const { client } = await connect(flags)
-      // Read first, only to say where the alias was moved from.
-      const before = (await client.listAssetAliases(name)).find((a) => a.alias === aliasName)
+      // Read first, only to say where the alias was moved from: not reading it changes only the wording.
+      const before = (await client.listAssetAliases(name).catch(() => [])).find((a) => a.alias === aliasName)
       const after = await client.setAssetAlias({ name, alias: aliasName, version })
       const now = `alias ${after.alias} of ${after.name} now points at version ${after.version}`
       const moved =

@@ -188,9 +188,17 @@ for (const { kind, enabled } of testStoreKinds()) {
         status: 404,
         body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'Model Version (name=alias-errors, version=9) not found' },
       })
+      // Past what a version column holds: not found, on PostgreSQL too (not a refused query).
+      expect(await setAlias('alias-errors', 'ok', '3000000000')).toEqual({
+        status: 404,
+        body: {
+          error_code: 'RESOURCE_DOES_NOT_EXIST',
+          message: 'Model Version (name=alias-errors, version=3000000000) not found',
+        },
+      })
       expect(await setAlias('no-such-model', 'ok', '1')).toMatchObject({
         status: 404,
-        body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'Model Version (name=no-such-model, version=1) not found' },
+        body: { error_code: 'RESOURCE_DOES_NOT_EXIST', message: 'Registered Model with name=no-such-model not found' },
       })
       // MLflow's server answers an unknown alias with INVALID_PARAMETER_VALUE, an unknown model with RESOURCE_DOES_NOT_EXIST.
       const unknown = await byAlias('alias-errors', 'nope')

@@ -385,7 +385,9 @@ export async function setRegisteredModelAlias(r: MlflowRequest): Promise<unknown
   try {
     await r.deps.store.setAssetAlias({ workspace: r.workspace, name, alias, version, updatedAt: new Date().toISOString() })
   } catch (error) {
-    if (isWharfError(error, 'ASSET_NOT_FOUND')) throw noVersion(name, version)
+    // The store names the version only when the model exists: MLflow says which of the two is missing.
+    if (isWharfError(error, 'ASSET_NOT_FOUND'))
+      throw error.details?.version === undefined ? noModel(name) : noVersion(name, version)
     throw error
   }
   return {}

@@ -15,6 +15,12 @@ import { stringifyStringMap, toAssetFile, toAssetVersion } from '../rows.js'
 import { guard, requireRunId, requireWorkspace, toPage } from './shared.js'
 import type { Db } from './shared.js'
 
+/**
+ * The highest version number a store column holds (a 32-bit integer on PostgreSQL). A higher number
+ * asked for cannot exist, and is answered as such without a query the engine would refuse.
+ */
+const MAX_VERSION = 2_147_483_647
+
 /** Rows per INSERT of asset files: 7 columns each stays far below every engine's bound-parameter cap. */
 const FILE_ROWS_PER_INSERT = 500
 
@@ -110,7 +116,7 @@ export function getAssetVersion(ctx: StoreDialect, asset: AssetVersionRef): Prom
     const { version: asked } = asset
     const version = typeof asked === 'object' ? await versionOfAlias(ctx.db, { ...asset, alias: asked.alias }) : asked
     const row =
-      version === undefined
+      version === undefined || (typeof version === 'number' && version > MAX_VERSION)
         ? undefined
         : await versionsOf(ctx.db, asset)
             .selectAll()
@@ -147,7 +153,10 @@ function toAssetAlias(row: { name: string; alias: string; version: number | stri
 /** Points an alias at an existing version, making or moving it in one statement; ASSET_NOT_FOUND. */
 export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<AssetAlias> {
   return guard('set an asset alias', async () => {
-    const target = await versionsOf(ctx.db, input).select('id').where('version', '=', input.version).executeTakeFirst()
+    const target =
+      input.version > MAX_VERSION
+        ? undefined
+        : await versionsOf(ctx.db, input).select('id').where('version', '=', input.version).executeTakeFirst()
     if (target === undefined) {
       await requireAsset(ctx.db, input)
       throw assetNotFound(input.workspace, input.name, input.version)

@@ -17,7 +17,15 @@ export function AssetAliases(props: { name: string; version: number; aliases: re
   const queryClient = useQueryClient()
   const [draft, setDraft] = useState('')
   const [outcome, setOutcome] = useState<Outcome | undefined>()
-  const refresh = () => queryClient.invalidateQueries({ queryKey: [workspace, token ?? '', 'assets', name, 'aliases'] })
+  // The aliases, and every version read by alias (`?version=champion` now means another version, or none).
+  const refresh = () =>
+    Promise.all([
+      queryClient.invalidateQueries({ queryKey: [workspace, token ?? '', 'assets', name, 'aliases'] }),
+      queryClient.invalidateQueries({
+        predicate: ({ queryKey: key }) =>
+          key[0] === workspace && key[2] === 'assets' && key[3] === name && key[4] === 'version' && typeof key[5] === 'string',
+      }),
+    ])
   const refuse = (error: Error) =>
     setOutcome({ kind: 'refused', message: isWharfError(error) ? `${error.message} (${error.code})` : error.message })
 
@@ -92,18 +100,22 @@ export function AssetAliases(props: { name: string; version: number; aliases: re
             value={draft}
             onChange={(event) => setDraft(event.target.value)}
             aria-invalid={refused}
-            aria-describedby={outcome === undefined ? undefined : 'alias-outcome'}
+            aria-describedby="alias-outcome"
           />
         </label>
         <button type="submit" className="btn btn-small" disabled={draft.trim() === '' || point.isPending}>
           Point at v{version}
         </button>
       </form>
-      {outcome !== undefined && (
-        <p id="alias-outcome" className={refused ? 'field-error' : 'muted'} role={refused ? 'alert' : 'status'}>
-          {outcome.message}
-        </p>
-      )}
+      {/* Always in the page, so a screen reader announces the text put into it. */}
+      <p
+        id="alias-outcome"
+        className={`alias-outcome ${refused ? 'field-error' : 'muted'}`}
+        role="status"
+        aria-live={refused ? 'assertive' : 'polite'}
+      >
+        {outcome?.message}
+      </p>
     </div>
   )
 }

@@ -121,7 +121,8 @@ export function AssetPage() {
               retry={() => void version.refetch()}
             />
           ) : (
-            <VersionDetail version={version.data} aliases={aliases.data} />
+            // Keyed by version: the alias form's draft and message belong to the version they were typed at.
+            <VersionDetail key={version.data.version} version={version.data} aliases={aliases.data} />
           )}
         </div>
       </div>
