@@ -721,7 +721,9 @@ for (const { kind, enabled } of testStoreKinds()) {
     const api = <N extends RouteName>(name: N, options: Call = {}) => call(t.url, name, options)
 
     beforeAll(async () => {
-      t = await startTestServer(kind, { watchdog: { timeoutMs: 1_000, intervalMs: 200 } })
+      // 3 s of silence: far more than a loaded machine takes between two heartbeats of a live runner
+      // (1 s failed a reporting run on a busy CI machine), still quick to see a silent one fail.
+      t = await startTestServer(kind, { watchdog: { timeoutMs: 3_000, intervalMs: 200 } })
     })
     afterAll(async () => {
       await t?.stop()
@@ -736,18 +738,33 @@ for (const { kind, enabled } of testStoreKinds()) {
         .body as Run
       await api('runHeartbeat', { params: { runId: silent.id } })
       await api('appendRunLog', { params: { runId: silent.id, log: 'std_log.txt' }, query: { offset: 0 }, bytes: 'before\n' })
-      const deadline = Date.now() + 10_000
-      let failed: Run | undefined
-      while (Date.now() < deadline) {
-        await api('runHeartbeat', { params: { runId: alive.id } })
-        const current = (await api('getRun', { params: { runId: silent.id } })).body as Run
-        if (current.status === 'Failed') {
-          failed = current
-          break
+      // The reporting runner beats on its own clock, as a real one does, not between the polls below.
+      let beating = true
+      const beats = (async () => {
+        while (beating) {
+          await api('runHeartbeat', { params: { runId: alive.id } })
+          await sleep(100)
         }
-        await sleep(150)
+      })()
+      const deadline = Date.now() + 20_000
+      let failed: Run | undefined
+      try {
+        while (Date.now() < deadline) {
+          const current = (await api('getRun', { params: { runId: silent.id } })).body as Run
+          if (current.status === 'Failed') {
+            failed = current
+            break
+          }
+          await sleep(150)
+        }
+      } finally {
+        beating = false
+        await beats
       }
-      expect(failed?.error).toMatchObject({ code: 'RUNNER_LOST', message: expect.stringMatching(/stopped reporting/) as string })
+      expect(failed?.error).toMatchObject({
+        code: 'RUNNER_LOST',
+        message: expect.stringMatching(/stopped reporting/) as string,
+      })
       expect(Object.keys(failed?.statusTimes ?? {})).toEqual(['Queued', 'Failed'])
       expect(((await api('getRun', { params: { runId: alive.id } })).body as Run).status).toBe('Queued')
       expect(((await api('getRun', { params: { runId: never.id } })).body as Run).status).toBe('Queued')
@@ -763,7 +780,7 @@ for (const { kind, enabled } of testStoreKinds()) {
       const minted = (await api('createRun', { json: submitted })).body as Run
       expect((await api('mintRunToken', { params: { runId: minted.id }, json: {} })).status).toBe(201)
       expect(((await api('getRun', { params: { runId: minted.id } })).body as Run).heartbeatAt).not.toBeNull()
-      const deadline = Date.now() + 10_000
+      const deadline = Date.now() + 20_000
       let current = minted
       while (Date.now() < deadline && current.status === 'Queued') {
         await sleep(150)
