@@ -1,4 +1,7 @@
-"""Wharf's Python SDK: log metrics and files to a Wharf server, and move datastore data through its grants."""
+"""
+Wharf's Python SDK: log metrics and files to a Wharf server, register and load models, and move datastore
+data through its grants.
+"""
 
 from .context import Logger, get_context_run, get_logger
 from .datastore import Datastore, TransferResult
@@ -6,6 +9,7 @@ from .environment import find_workspace_config, read_environment
 from .errors import WharfError
 from .experiment import Experiment
 from .logger import MetricLogger, PendingLog
+from .model import Model, ModelFile, ModelSummary
 from .retry import RetryPolicy
 from .run import Run
 from .workspace import Workspace
@@ -15,6 +19,9 @@ __all__ = [
     "Experiment",
     "Logger",
     "MetricLogger",
+    "Model",
+    "ModelFile",
+    "ModelSummary",
     "PendingLog",
     "RetryPolicy",
     "Run",

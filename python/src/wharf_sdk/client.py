@@ -262,8 +262,42 @@ class WharfClient:
         """The URL path of an artifact's bytes, for :meth:`stream`."""
         return self._run(run_id, f"/artifacts/content/{encode_path(path)}")
 
+    # ------------------------------------------------------------------ assets
+
+    def _asset(self, name: str, rest: str = "") -> str:
+        return self._ws(f"/assets/{encode_segment(name)}{rest}")
+
     def promote_asset(self, request: JsonObject) -> JsonObject:
+        """Makes the next version of asset ``request["name"]`` from a run's artifact or folder; ARTIFACT_NOT_FOUND."""
         return self._json("POST", self._ws("/assets"), body=request)
+
+    def list_assets(self) -> Iterator[JsonObject]:
+        """The workspace's assets by name, each with its latest version, a page at a time."""
+        return self._pages(self._ws("/assets"), {})
+
+    def list_asset_versions(self, name: str) -> Iterator[JsonObject]:
+        """The versions of an asset, newest first, without their files; ASSET_NOT_FOUND."""
+        return self._pages(self._asset(name, "/versions"), {})
+
+    def get_asset_version(self, name: str, version: int | str) -> JsonObject:
+        """One version with its files: a number, "latest" or an alias; ASSET_NOT_FOUND, ASSET_ALIAS_NOT_FOUND."""
+        return self._json("GET", self._asset(name, f"/versions/{encode_segment(str(version))}"))
+
+    def asset_file_path(self, name: str, version: int, path: str) -> str:
+        """The URL path of one file of an asset version, for :meth:`stream`."""
+        return self._asset(name, f"/versions/{version}/files/{encode_path(path)}")
+
+    def list_asset_aliases(self, name: str) -> list[JsonObject]:
+        """The aliases of an asset, each with the version it points at."""
+        return cast(list[JsonObject], self._json("GET", self._asset(name, "/aliases"))["items"])
+
+    def set_asset_alias(self, name: str, alias: str, version: int) -> JsonObject:
+        """Points ``alias`` at ``version`` of the asset: made when new, moved when it pointed elsewhere."""
+        return self._json("PUT", self._asset(name, f"/aliases/{encode_segment(alias)}"), body={"version": version})
+
+    def delete_asset_alias(self, name: str, alias: str) -> JsonObject:
+        """Removes an alias (the version stays); ``deleted`` is False when there was none."""
+        return self._json("DELETE", self._asset(name, f"/aliases/{encode_segment(alias)}"))
 
     # ------------------------------------------------------------------ datastores
 

@@ -13,7 +13,7 @@ import shutil
 import sys
 import threading
 import xml.etree.ElementTree as ElementTree
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any, Protocol
@@ -45,15 +45,18 @@ class TransferResult:
 
 
 @dataclass(frozen=True)
-class _RemoteFile:
+class RemoteFile:
+    """A file to download: its path (also its place under the target folder), size and stored digest."""
+
     path: str
     size: int
     md5: str | None  # base64, as the storage keeps it
+    sha256: str | None = None  # hex, as the server keeps artifacts and asset files
 
 
 class _Driver(Protocol):
-    def list(self, prefix: str | None) -> Iterator[_RemoteFile]: ...
-    def find(self, path: str) -> _RemoteFile | None: ...
+    def list(self, prefix: str | None) -> Iterator[RemoteFile]: ...
+    def find(self, path: str) -> RemoteFile | None: ...
     def upload(self, path: str, local: Path, overwrite: bool) -> None: ...
     def download(self, path: str, out: Any, progress: Callable[[int], None]) -> None: ...
 
@@ -66,10 +69,23 @@ def _md5_b64(file: Path) -> str:
     return base64.b64encode(digest.digest()).decode("ascii")
 
 
-def _same(local: Path, remote: _RemoteFile) -> bool:
-    if local.stat().st_size != remote.size:
-        return False
+def _sha256_hex(file: Path) -> str:
+    digest = hashlib.sha256()
+    with open(file, "rb") as stream:
+        while chunk := stream.read(_CHUNK):
+            digest.update(chunk)
+    return digest.hexdigest()
+
+
+def _digest_matches(local: Path, remote: RemoteFile) -> bool:
+    """True when the local file has the stored digest (sha256 when known, else MD5); True when none is stored."""
+    if remote.sha256 is not None:
+        return _sha256_hex(local) == remote.sha256
     return remote.md5 is None or _md5_b64(local) == remote.md5
+
+
+def _same(local: Path, remote: RemoteFile) -> bool:
+    return local.stat().st_size == remote.size and _digest_matches(local, remote)
 
 
 class _FolderDriver:
@@ -82,16 +98,16 @@ class _FolderDriver:
         encode_path(path)  # UNSAFE_PATH for "." and ".." segments
         return self._root.joinpath(*path.split("/"))
 
-    def list(self, prefix: str | None) -> Iterator[_RemoteFile]:
+    def list(self, prefix: str | None) -> Iterator[RemoteFile]:
         for file in sorted(p for p in self._root.rglob("*") if p.is_file()):
             key = file.relative_to(self._root).as_posix()
             if key.startswith(".wharf/") or (prefix and not key.startswith(prefix)):
                 continue
-            yield _RemoteFile(key, file.stat().st_size, None)
+            yield RemoteFile(key, file.stat().st_size, None)
 
-    def find(self, path: str) -> _RemoteFile | None:
+    def find(self, path: str) -> RemoteFile | None:
         file = self._local(path)
-        return _RemoteFile(path, file.stat().st_size, _md5_b64(file)) if file.is_file() else None
+        return RemoteFile(path, file.stat().st_size, _md5_b64(file)) if file.is_file() else None
 
     def upload(self, path: str, local: Path, overwrite: bool) -> None:
         target = self._local(path)
@@ -114,11 +130,11 @@ class _ServerDriver:
         self._client = datastore.workspace.client
         self._name = datastore.name
 
-    def list(self, prefix: str | None) -> Iterator[_RemoteFile]:
+    def list(self, prefix: str | None) -> Iterator[RemoteFile]:
         for item in self._client.list_datastore_files(self._name, prefix):
-            yield _RemoteFile(item["path"], int(item["size"]), item.get("contentMd5"))
+            yield RemoteFile(item["path"], int(item["size"]), item.get("contentMd5"))
 
-    def find(self, path: str) -> _RemoteFile | None:
+    def find(self, path: str) -> RemoteFile | None:
         return next((f for f in self.list(path) if f.path == path), None)
 
     def upload(self, path: str, local: Path, overwrite: bool) -> None:
@@ -154,7 +170,7 @@ class _AzureBlobDriver:
                 "DATASTORE_UNAVAILABLE", f"Azure answered {response.status_code} to {what}: {response.text[:200]}"
             )
 
-    def list(self, prefix: str | None) -> Iterator[_RemoteFile]:
+    def list(self, prefix: str | None) -> Iterator[RemoteFile]:
         marker = ""
         while True:
             query = "restype=container&comp=list" + (f"&prefix={quote(prefix)}" if prefix else "")
@@ -165,17 +181,17 @@ class _AzureBlobDriver:
             for blob in root.iter("Blob"):
                 md5 = blob.findtext("Properties/Content-MD5") or None
                 size = int(blob.findtext("Properties/Content-Length") or "0")
-                yield _RemoteFile(blob.findtext("Name") or "", size, md5)
+                yield RemoteFile(blob.findtext("Name") or "", size, md5)
             marker = root.findtext("NextMarker") or ""
             if not marker:
                 return
 
-    def find(self, path: str) -> _RemoteFile | None:
+    def find(self, path: str) -> RemoteFile | None:
         response = self._http.head(self._url(path))
         if response.status_code == 404:
             return None
         self._check(response, f"reading {path}")
-        return _RemoteFile(path, int(response.headers.get("content-length", "0")), response.headers.get("content-md5"))
+        return RemoteFile(path, int(response.headers.get("content-length", "0")), response.headers.get("content-md5"))
 
     def upload(self, path: str, local: Path, overwrite: bool) -> None:
         headers = {
@@ -458,49 +474,84 @@ class Datastore:
     ) -> TransferResult:
         """Like :meth:`download`, with what happened to every file; a file is checked against its MD5 before it is placed."""
         driver = self._driver("read")
-        root = Path(target_path).resolve()
-        remote = list(driver.list(prefix))
-        result = TransferResult()
-        lock = threading.Lock()
-        with _progress_bar(f"Downloading {self.name}", sum(f.size for f in remote), show_progress) as bar:
+        return download_remote_files(
+            list(driver.list(prefix)),
+            driver.download,
+            target_dir=Path(target_path).resolve(),
+            overwrite=overwrite,
+            show_progress=show_progress,
+            title=f"Downloading {self.name}",
+        )
 
-            def one(file: _RemoteFile) -> None:
-                parts = file.path.split("/")
+
+#: Writes the bytes of the file at a path to ``out``, calling ``progress`` with each chunk's size.
+Fetch = Callable[[str, Any, Callable[[int], None]], None]
+
+
+def download_remote_files(
+    files: Sequence[RemoteFile],
+    fetch: Fetch,
+    *,
+    target_dir: Path,
+    overwrite: bool,
+    show_progress: bool,
+    title: str,
+    overwrite_hint: str = "pass overwrite=True",
+    errors: list[tuple[str, BaseException]] | None = None,
+) -> TransferResult:
+    """
+    The one verified download, eight files at a time: each file goes to ``target_dir`` + its path through
+    a temp file beside its target, is checked against its stored digest (sha256 or MD5) and renamed into
+    place. An identical local file is left alone (``unchanged``); one with other content is replaced only
+    with ``overwrite`` (else ``skipped``). Per-file failures are listed (with the error in ``errors``
+    when given), never raised. A progress bar on a terminal, a summary line on stderr otherwise.
+    """
+    result = TransferResult()
+    lock = threading.Lock()
+    with _progress_bar(title, sum(f.size for f in files), show_progress) as bar:
+
+        def one(file: RemoteFile) -> None:
+            parts = file.path.split("/")
+            try:
+                encode_path(file.path)
+                target = target_dir.joinpath(*parts)
+                if target.exists():
+                    if _same(target, file):
+                        with lock:
+                            result.unchanged.append(file.path)
+                        return
+                    if not overwrite:
+                        with lock:
+                            result.skipped.append(file.path)
+                        return
+                existed = target.exists()
+                target.parent.mkdir(parents=True, exist_ok=True)
+                partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
                 try:
-                    encode_path(file.path)
-                    target = root.joinpath(*parts)
-                    if target.exists():
-                        if _same(target, file):
-                            with lock:
-                                result.unchanged.append(file.path)
-                            return
-                        if not overwrite:
-                            with lock:
-                                result.skipped.append(file.path)
-                            return
-                    existed = target.exists()
-                    target.parent.mkdir(parents=True, exist_ok=True)
-                    partial = target.with_name(f".{target.name}.{os.getpid()}.{threading.get_ident()}.partial")
-                    try:
-                        with open(partial, "wb") as out:
-                            driver.download(file.path, out, lambda n: _locked(lock, bar.update, n))
-                        if file.md5 is not None and _md5_b64(partial) != file.md5:
-                            raise WharfError("INTERNAL", f"{file.path} arrived with another MD5 than stored")
-                        os.replace(partial, target)
-                    finally:
-                        if partial.exists():
-                            partial.unlink()
-                except (WharfError, OSError, httpx.HTTPError) as error:
-                    with lock:
-                        result.failed.append((file.path, str(error)))
-                    return
+                    with open(partial, "wb") as out:
+                        fetch(file.path, out, lambda n: _locked(lock, bar.update, n))
+                    if not _digest_matches(partial, file):
+                        kind = "SHA-256" if file.sha256 is not None else "MD5"
+                        raise WharfError(
+                            "INTERNAL", f"{file.path} arrived with another {kind} than stored; download it again"
+                        )
+                    os.replace(partial, target)
+                finally:
+                    if partial.exists():
+                        partial.unlink()
+            except (WharfError, OSError, httpx.HTTPError) as error:
                 with lock:
-                    (result.overwritten if existed else result.transferred).append(file.path)
+                    result.failed.append((file.path, str(error)))
+                    if errors is not None:
+                        errors.append((file.path, error))
+                return
+            with lock:
+                (result.overwritten if existed else result.transferred).append(file.path)
 
-            run_pool(one, remote, TRANSFER_CONCURRENCY)
-        if show_progress and not sys.stderr.isatty():
-            sys.stderr.write(_summary("downloaded", result))
-        return result
+        run_pool(one, files, TRANSFER_CONCURRENCY)
+    if show_progress and not sys.stderr.isatty():
+        sys.stderr.write(_summary("downloaded", result, overwrite_hint))
+    return result
 
 
 def _locked(lock: threading.Lock, update: Callable[[int], Any], amount: int) -> None:
@@ -508,10 +559,10 @@ def _locked(lock: threading.Lock, update: Callable[[int], Any], amount: int) -> 
         update(amount)
 
 
-def _summary(verb: str, result: TransferResult) -> str:
+def _summary(verb: str, result: TransferResult, overwrite_hint: str = "pass overwrite=True") -> str:
     line = (
         f"{len(result.transferred) + len(result.overwritten)} files {verb}, {len(result.unchanged)} unchanged, "
-        f"{len(result.skipped)} skipped (differ; pass overwrite=True), {len(result.failed)} failed\n"
+        f"{len(result.skipped)} skipped (differ; {overwrite_hint}), {len(result.failed)} failed\n"
     )
     for path, reason in result.failed:
         line += f"  failed: {path}: {reason}\n"

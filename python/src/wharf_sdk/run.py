@@ -17,9 +17,11 @@ from typing import IO, TYPE_CHECKING, Any
 
 from .errors import WharfError, is_retryable
 from .logger import MetricLogger, PendingLog
+from .model import Model
 from .pool import run_pool
 from .retry import RetryPolicy, retry_request
 from .spool import spool_run_artifact, spool_run_ending, spooled_run_folder
+from .validation import check_asset_alias
 
 if TYPE_CHECKING:
     from .workspace import Workspace
@@ -401,6 +403,70 @@ class Run:
         finally:
             if partial.exists():
                 partial.unlink()
+
+    # ------------------------------------------------------------------ models
+
+    def register_model(
+        self,
+        model_name: str,
+        model_path: str | None = None,
+        *,
+        description: str | None = None,
+        tags: Mapping[str, str] | None = None,
+        aliases: Sequence[str] | None = None,
+    ) -> Model:
+        """
+        Registers the run's artifact (a file, or a folder and everything under it) as the next version of
+        model ``model_name``, as Azure ML v1's ``run.register_model`` does. ``model_path`` (default: the
+        model's name) is relative to the run's artifacts; ``outputs/<model_path>`` is tried too. On a live
+        run, what was logged is stored and ``./outputs`` uploaded first, so a file the script just wrote
+        there is found. ``aliases`` (``["champion"]``) are then pointed at the new version, moved from
+        where they pointed; they are checked (INVALID_ARGUMENT) before anything is registered.
+        ARTIFACT_NOT_FOUND, naming the paths tried, when the run has nothing at either.
+        """
+        if isinstance(aliases, str):
+            raise WharfError("INVALID_ARGUMENT", f'aliases takes a list of names, e.g. aliases=["{aliases}"]')
+        wanted = [check_asset_alias(alias) for alias in aliases or []]
+        if self._ensure_started():
+            raise WharfError(
+                "SERVER_UNREACHABLE",
+                f'run "{self.id}" exists only in the spool (the server was unreachable when it started); '
+                "run `wharf sync` once the server is back, then register the model from Run.get(ws, run_id)",
+                details={"runId": self.id},
+            )
+        client = self.workspace.client
+        self._info = client.get_run(self.id)
+        if self._info.get("status") not in TERMINAL_STATUSES:
+            self.flush()
+            if self._outputs is not None and Path(self._outputs).is_dir():
+                self.upload_folder("outputs", self._outputs)
+        artifact_path = self._find_model_path(model_path if model_path is not None else model_name)
+        request: dict[str, Any] = {"name": model_name, "runId": self.id, "artifactPath": artifact_path}
+        if description is not None:
+            request["description"] = description
+        if tags is not None:
+            request["tags"] = {str(k): str(v) for k, v in tags.items()}
+        version = client.promote_asset(request)
+        for alias in wanted:
+            client.set_asset_alias(version["name"], alias, version["version"])
+        return Model._from_info(self.workspace, version)
+
+    def _find_model_path(self, model_path: str) -> str:
+        """``model_path`` when the run has an artifact or folder there, else ``outputs/<model_path>`` if that exists."""
+        as_given = artifact_key(model_path)
+        in_outputs = as_given == "outputs" or as_given.startswith("outputs/")
+        candidates = [as_given] if in_outputs else [as_given, f"outputs/{as_given}"]
+        for candidate in candidates:
+            for artifact in self.workspace.client.list_artifacts(self.id, candidate):
+                if artifact["path"] == candidate or artifact["path"].startswith(f"{candidate}/"):
+                    return candidate
+        tried = " or ".join(f'"{c}"' for c in candidates)
+        raise WharfError(
+            "ARTIFACT_NOT_FOUND",
+            f"run {self.id} has no artifact at {tried}; run.get_file_names() (or wharf history info -r {self.id}) "
+            "lists them",
+            details={"runId": self.id, "tried": candidates},
+        )
 
     # ------------------------------------------------------------------ status
 

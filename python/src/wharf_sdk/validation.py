@@ -32,6 +32,23 @@ def _well_formed(text: str) -> bool:
     return True
 
 
+# packages/contract/src/names.ts NAME_RULES.assetAlias: never "latest", a number or v<number>, which name versions.
+_ASSET_ALIAS = re.compile(r"(?![Ll][Aa][Tt][Ee][Ss][Tt]\Z)(?![Vv]?[0-9]+\Z)[A-Za-z0-9_-]{1,255}\Z")
+
+
+def check_asset_alias(alias: object) -> str:
+    """Returns the alias, or raises INVALID_ARGUMENT with the rule an alias follows."""
+    if not isinstance(alias, str) or not _ASSET_ALIAS.match(alias):
+        shown = _printable(alias) if isinstance(alias, str) else repr(alias)
+        raise WharfError(
+            "INVALID_ARGUMENT",
+            f'alias "{shown}" is not valid: use letters, digits, "_" or "-" (at most 255), and not "latest", '
+            "a number or v<number>, which name versions",
+            details={"field": "alias", "value": shown},
+        )
+    return alias
+
+
 def check_metric_name(name: object) -> str:
     """Returns the name, or raises INVALID_ARGUMENT / LIMIT_EXCEEDED saying what a name may be."""
     if not isinstance(name, str) or name == "":
