@@ -314,6 +314,49 @@ describe('a TypeScript script that logs through the SDK', () => {
   })
 })
 
+describe('a submitted script and registered models', () => {
+  it('loads a published model by alias, and registers the model it just wrote to outputs/ with an alias', async () => {
+    // A base model from an earlier run, published as base@production.
+    const earlier = await ws.experiment('e2e-models').startLogging({ outputs: false })
+    await earlier.uploadContent('outputs/base.txt', 'base weights')
+    await earlier.complete()
+    await earlier.registerModel({ modelName: 'e2e-base', modelPath: 'base.txt', aliases: ['production'] })
+
+    const dir = await project('ts-models-src', {
+      'finetune.ts': [
+        "import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'",
+        "import { Asset, Run } from '@wharf/sdk'",
+        'const run = await Run.getContext()',
+        "const base = await Asset.get(run.workspace, 'e2e-base', { version: 'production' })",
+        "const [file] = await base.download({ targetDir: 'base' })",
+        "const weights = readFileSync('base/base.txt', 'utf8')",
+        "mkdirSync('outputs', { recursive: true })",
+        "writeFileSync('outputs/tuned.txt', `${weights} + tuned`)",
+        "const version = await run.registerModel({ modelName: 'e2e-tuned', modelPath: 'tuned.txt', aliases: ['candidate'] })",
+        "console.log('base', base.info.version, file === undefined ? 'none' : 'downloaded', 'registered', version.version)",
+      ].join('\n'),
+      'package.json': JSON.stringify({ name: 'ts-models', private: true, type: 'module' }),
+      '.gitignore': 'node_modules/\n',
+    })
+    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
+    const run = await ws.experiment('e2e-models').submit(new ScriptRunConfig({ sourceDirectory: dir, script: 'finetune.ts' }))
+    let out = ''
+    const info = await run.waitForCompletion({
+      showOutput: true,
+      raiseOnError: false,
+      output: { write: (chunk: string) => ((out += chunk), true) } as never,
+    })
+    expect(info.status, `${JSON.stringify(info.error)}\n${out}`).toBe('Completed')
+    expect(out).toContain('base 1 downloaded registered 1')
+    const tuned = await ws.client.getAssetVersion('e2e-tuned', 'candidate')
+    expect([tuned.version, tuned.sourceRunId, tuned.artifactPath]).toEqual([1, run.id, 'outputs/tuned.txt'])
+    const body = await (await ws.client.downloadAssetFile({ name: 'e2e-tuned', version: 1, path: 'tuned.txt' })).text()
+    expect(body).toBe('base weights + tuned')
+    // The runner's own upload at the end found the file already there, unchanged.
+    expect(await run.getFileNames()).toContain('outputs/tuned.txt')
+  })
+})
+
 describe('the interpreter', () => {
   it.runIf(PYTHON !== undefined)(
     'a "python" setting in .wharf/config.json runs .py scripts with the project\'s virtualenv',

@@ -96,13 +96,15 @@ export interface RouteDef {
    * reads of the token's workspace that reveal no other run's data. `datastore-read` / `datastore-write`:
    * only a datastore the token's inputs (read) or outputs (write) name, and a file only inside their
    * paths (never `.wharf/` or another run's artifacts). `snapshot`: the token's run's
-   * snapshot and the blobs it lists.
+   * snapshot and the blobs it lists. `assets`: reads of the workspace's assets, which are published
+   * for reuse (a script loads a registered model). `promote`: promote the token's own run's artifacts
+   * (body `runId`), and point an alias at a version made from its own run.
    */
   runToken?: RunTokenAccess
 }
 
 /** What a run token may do on a route: see {@link RouteDef.runToken}. */
-export type RunTokenAccess = 'run' | 'workspace' | 'datastore-read' | 'datastore-write' | 'snapshot'
+export type RunTokenAccess = 'run' | 'workspace' | 'datastore-read' | 'datastore-write' | 'snapshot' | 'assets' | 'promote'
 
 const ws = `${API_PREFIX}/workspaces/:workspace`
 const run = `${ws}/runs/:runId`
@@ -340,6 +342,7 @@ export const ROUTES = {
     body: PromoteAssetSchema,
     response: AssetVersionSchema,
     status: 201,
+    runToken: 'promote',
   },
   listAssets: {
     method: 'GET',
@@ -347,6 +350,7 @@ export const ROUTES = {
     summary: 'List assets by name, with their latest version',
     query: PageQuerySchema,
     response: pageSchema(AssetSummarySchema),
+    runToken: 'assets',
   },
   listAssetVersions: {
     method: 'GET',
@@ -354,6 +358,7 @@ export const ROUTES = {
     summary: 'List the versions of an asset, newest first (files left out)',
     query: PageQuerySchema,
     response: pageSchema(AssetVersionSchema),
+    runToken: 'assets',
   },
   getAssetVersion: {
     method: 'GET',
@@ -361,12 +366,14 @@ export const ROUTES = {
     summary:
       'One version of an asset with its files; the version is a number, "latest" (the newest) or an alias (the version it points at)',
     response: AssetVersionSchema,
+    runToken: 'assets',
   },
   listAssetAliases: {
     method: 'GET',
     path: `${ws}/assets/:asset/aliases`,
     summary: 'The aliases of an asset, by name, each with the version it points at',
     response: z.object({ items: z.array(AssetAliasSchema) }),
+    runToken: 'assets',
   },
   setAssetAlias: {
     method: 'PUT',
@@ -374,6 +381,7 @@ export const ROUTES = {
     summary: 'Point an alias at a version of the asset: made when new, moved when it pointed elsewhere',
     body: SetAssetAliasSchema,
     response: AssetAliasSchema,
+    runToken: 'promote',
   },
   deleteAssetAlias: {
     method: 'DELETE',
@@ -386,6 +394,7 @@ export const ROUTES = {
     path: `${ws}/assets/:asset/versions/:version/files/*`,
     summary: 'Download one file of an asset version (streamed; HTTP Range supported)',
     response: 'binary',
+    runToken: 'assets',
   },
   createSnapshot: {
     method: 'POST',

@@ -28,7 +28,10 @@ async function startContextRun(): Promise<Run> {
   if (env.runId !== undefined) {
     // Inside a submitted run: the runner owns the lifecycle; we only log to it.
     const workspace = await Workspace.fromConfig()
-    return new Run(workspace, await workspace.client.getRun(env.runId), { supervised: true })
+    return new Run(workspace, await workspace.client.getRun(env.runId), {
+      supervised: true,
+      ...(env.outputsDir !== undefined ? { runnerOutputs: env.outputsDir } : {}),
+    })
   }
   const workspace = await Workspace.fromConfig()
   const script = process.argv[1] ? path.basename(process.argv[1]).replace(/\.[cm]?[jt]s$/, '') : 'interactive'

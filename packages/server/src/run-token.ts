@@ -225,6 +225,8 @@ export interface RunTokenLookups {
     workspace: string
     id: string
   }): Promise<{ datastore: string; sha256s: ReadonlySet<string> } | undefined>
+  /** The run a version of an asset was promoted from; undefined when there is no such version. */
+  assetVersionSource(ref: { workspace: string; name: string; version: number }): Promise<string | undefined>
 }
 
 function forbidden(message: string): WharfError {
@@ -246,7 +248,7 @@ export async function authorizeRunToken(
   const access = def.runToken
   if (access === undefined) {
     throw forbidden(
-      `a run token can only act on its own run (${ownRun}), read its snapshot and use the datastores its definition names; ${name} needs the server's auth token`,
+      `a run token can only act on its own run (${ownRun}), read its snapshot and the workspace's assets, register its own artifacts and use the datastores its definition names; ${name} needs the server's auth token`,
     )
   }
   const workspace = params.workspace
@@ -301,6 +303,31 @@ export async function authorizeRunToken(
         if (why !== undefined) throw forbidden(why)
         if (!scopes.some((scope) => inside(bare, scope.prefix))) throw outside(prefix)
       }
+      return
+    }
+    case 'assets':
+      return
+    case 'promote': {
+      if (name === 'promoteAsset') {
+        const runId = (request.body as { runId?: unknown } | undefined)?.runId
+        if (runId !== claims.runId) {
+          throw forbidden(
+            `a run token can promote only its own run's artifacts (${ownRun}), not run "${printable(String(runId))}"`,
+          )
+        }
+        return
+      }
+      // setAssetAlias: only onto a version made from the token's own run, so a script can name what it
+      // registered but never move an alias (production, say) onto a version it did not make.
+      const version = (request.body as { version?: unknown } | undefined)?.version
+      const source =
+        typeof version === 'number'
+          ? await lookups.assetVersionSource({ workspace: claims.workspace, name: String(params.asset), version })
+          : undefined
+      if (source !== undefined && source !== claims.runId) {
+        throw forbidden(`a run token can point an alias only at a version made from its own run (${ownRun})`)
+      }
+      // An unknown version is left to the route, which answers ASSET_NOT_FOUND.
       return
     }
     case 'snapshot': {

@@ -516,6 +516,59 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect((await asRun('getDatastore', { params: { datastore: 'outputs' } })).status).toBe(200)
       })
 
+      it("reads the workspace's assets, registers its own artifacts, and points aliases only at its own versions", async () => {
+        // A model another run made, published by a user.
+        const base = await createRun({ status: 'Running' })
+        await api('uploadArtifact', { params: { runId: base.id }, rest: 'outputs/base.bin', bytes: 'base weights' })
+        const published = await api('promoteAsset', {
+          json: { name: 'base-model', runId: base.id, artifactPath: 'outputs/base.bin' },
+        })
+        expect(published.status, published.text).toBe(201)
+        await api('setAssetAlias', { params: { asset: 'base-model', alias: 'production' }, json: { version: 1 } })
+
+        // A script loads it, by alias too.
+        expect((await asRun('listAssets')).body.items.map((a: { name: string }) => a.name)).toContain('base-model')
+        expect((await asRun('getAssetVersion', { params: { asset: 'base-model', version: 'production' } })).body.version).toBe(1)
+        const file = await asRun('downloadAssetFile', { params: { asset: 'base-model', version: '1' }, rest: 'base.bin' })
+        expect([file.status, file.text]).toEqual([200, 'base weights'])
+        expect((await asRun('listAssetAliases', { params: { asset: 'base-model' } })).status).toBe(200)
+
+        // ...and registers what it trained, naming it.
+        if ((await asRun('getRun', { params: { runId: run.id } })).body.status === 'Queued') {
+          await asRun('setRunStatus', { params: { runId: run.id }, json: { status: 'Running' } })
+        }
+        await asRun('uploadArtifact', { params: { runId: run.id }, rest: 'outputs/tuned.bin', bytes: 'tuned weights' })
+        const tuned = await asRun('promoteAsset', {
+          json: { name: 'tuned-model', runId: run.id, artifactPath: 'outputs/tuned.bin' },
+        })
+        expect(tuned.status, tuned.text).toBe(201)
+        const named = await asRun('setAssetAlias', { params: { asset: 'tuned-model', alias: 'candidate' }, json: { version: 1 } })
+        expect([named.status, named.body.version]).toEqual([200, 1])
+        const missing = await asRun('setAssetAlias', {
+          params: { asset: 'tuned-model', alias: 'candidate' },
+          json: { version: 9 },
+        })
+        expect([missing.status, missing.body.error?.code]).toEqual([404, 'ASSET_NOT_FOUND'])
+
+        // Never another run's artifacts, nor an alias onto a version it did not make.
+        const stolen = await asRun('promoteAsset', {
+          json: { name: 'tuned-model', runId: base.id, artifactPath: 'outputs/base.bin' },
+        })
+        expect([stolen.status, stolen.body.error?.code]).toEqual([403, 'FORBIDDEN'])
+        expect(stolen.body.error.message).toContain('its own run')
+        const hijack = await asRun('setAssetAlias', {
+          params: { asset: 'base-model', alias: 'production' },
+          json: { version: 1 },
+        })
+        expect([hijack.status, hijack.body.error?.code]).toEqual([403, 'FORBIDDEN'])
+        const moved = await asRun('setAssetAlias', { params: { asset: 'base-model', alias: 'mine' }, json: { version: 1 } })
+        expect(moved.status).toBe(403)
+        expect(
+          (await api('listAssetAliases', { params: { asset: 'base-model' } })).body.items.map((a: { alias: string }) => a.alias),
+        ).toEqual(['production'])
+        expect((await api('listAssetVersions', { params: { asset: 'tuned-model' } })).body.items).toHaveLength(1)
+      })
+
       it('cannot reach other runs, list runs, change the workspace, mint tokens or use other data', async () => {
         const other = await createRun({ status: 'Running' })
         const otherSnapshot = await completeSnapshot({ 'other.py': 'other\n' })
@@ -546,7 +599,7 @@ for (const { kind, enabled } of testStoreKinds()) {
           ['getDatastore', { params: { datastore: 'private' } }],
           ['deleteDatastoreFile', { params: { datastore: 'outputs' }, rest: `${run.id}/result.txt` }],
           ['listExperiments', {}],
-          ['listAssets', {}],
+          ['deleteAssetAlias', { params: { asset: 'anything', alias: 'production' } }],
         ]
         for (const [name, options] of forbidden) {
           const answer = await asRun(name, options)

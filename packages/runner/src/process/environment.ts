@@ -14,6 +14,8 @@ export interface ScriptEnvironmentOptions {
   referencePaths: Readonly<Record<string, string>>
   /** The JSON file listing every reference. */
   inputsManifest: string
+  /** The script's ./outputs, uploaded as the run's `outputs/` when it ends. */
+  outputsDir: string
 }
 
 /**
@@ -35,6 +37,8 @@ export function buildScriptEnvironment(options: ScriptEnvironmentOptions): Recor
     WHARF_WORKSPACE: options.workspace,
     WHARF_EXPERIMENT: options.experiment,
     WHARF_INPUTS_MANIFEST: options.inputsManifest,
+    // Where the runner uploads outputs/ from: the SDKs upload it early when a script registers a model.
+    WHARF_OUTPUTS_DIR: options.outputsDir,
     AZUREML_RUN_ID: options.runId,
     AZUREML_ARM_PROJECT_NAME: options.experiment,
     PYTHONUNBUFFERED: '1',

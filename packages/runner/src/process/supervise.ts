@@ -309,6 +309,7 @@ async function execute(
       token,
       referencePaths,
       inputsManifest: options.inputsManifest,
+      outputsDir: path.join(workingFolder, 'outputs'),
     }),
     onOutput: (chunk, stream) => {
       streams[stream].push(chunk)

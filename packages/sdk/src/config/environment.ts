@@ -16,6 +16,8 @@ export interface SdkEnvironment {
   experiment?: string
   /** The run this process belongs to, when it was submitted (`WHARF_RUN_ID`, or `AZUREML_RUN_ID`). */
   runId?: string
+  /** A submitted run's ./outputs, which its runner uploads when the script ends (`WHARF_OUTPUTS_DIR`). */
+  outputsDir?: string
   /** Where unsent metric batches are spooled: `$WHARF_HOME/spool`, else `~/.wharf/spool`. */
   spoolDir: string
 }
@@ -38,5 +40,7 @@ export function readEnvironment(env: NodeJS.ProcessEnv = process.env): SdkEnviro
   if (workspace) result.workspace = workspace
   if (experiment) result.experiment = experiment
   if (runId) result.runId = runId
+  const outputsDir = nonEmpty(env.WHARF_OUTPUTS_DIR)
+  if (outputsDir) result.outputsDir = outputsDir
   return result
 }

@@ -99,6 +99,8 @@ export class Run implements AsyncDisposable {
   #info: RunInfo
   #logger: MetricLogger | undefined
   #outputs: string | false
+  /** A supervised run's ./outputs, which its runner uploads at the end (and registerModel before). */
+  #runnerOutputs: string | undefined
   #rowSteps = new Map<string, number>()
   #finishing: Promise<RunInfo> | undefined
   readonly #offline: boolean
@@ -113,7 +115,7 @@ export class Run implements AsyncDisposable {
   constructor(
     workspace: WorkspaceConnection,
     info: RunInfo,
-    options: { outputs?: string | false; offline?: boolean; supervised?: boolean } = {},
+    options: { outputs?: string | false; offline?: boolean; supervised?: boolean; runnerOutputs?: string } = {},
   ) {
     this.workspace = workspace
     this.id = info.id
@@ -122,6 +124,7 @@ export class Run implements AsyncDisposable {
     this.#outputs = options.outputs ?? false
     this.#offline = options.offline === true
     this.#supervised = options.supervised === true
+    this.#runnerOutputs = options.runnerOutputs
   }
 
   /**
@@ -426,7 +429,8 @@ export class Run implements AsyncDisposable {
   /**
    * Registers an artifact of this run (a file or a folder) as the next version of the asset
    * `modelName`. While the run is live, logged metrics are flushed and the outputs folder is uploaded
-   * first, so a model the script just wrote is found (it is uploaded again when the run ends).
+   * first (this handle's, or in a submitted run the one its runner uploads, `WHARF_OUTPUTS_DIR`), so a
+   * model the script just wrote is found (it is uploaded again when the run ends).
    * ARTIFACT_NOT_FOUND when neither `modelPath` nor `outputs/<modelPath>` is there.
    */
   async registerModel(options: RegisterModelOptions): Promise<AssetVersion> {
@@ -436,7 +440,10 @@ export class Run implements AsyncDisposable {
     this.#info = await this.workspace.client.getRun(this.id, call)
     if (!isTerminalStatus(this.#info.status)) {
       await this.flush()
-      if (this.#outputs !== false) await this.#uploadOutputs(this.#outputs)
+      // The folder this handle uploads at the end, or the one the run's runner will: a model the
+      // script just wrote there is found either way (the end uploads it again, unchanged).
+      const outputs = this.#outputs !== false ? this.#outputs : this.#runnerOutputs
+      if (outputs !== undefined) await this.#uploadOutputs(outputs)
     }
     const artifactPath = await this.#findModelPath(options.modelPath ?? options.modelName)
     const version = await this.workspace.client.promoteAsset(
