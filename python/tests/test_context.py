@@ -187,6 +187,58 @@ def test_a_submitted_script_logs_to_its_run_through_the_run_token(server: WharfS
     assert {"notes.txt", "outputs/model.txt"} <= paths
 
 
+def test_a_submitted_script_loads_a_model_by_alias_and_registers_what_it_wrote(
+    server: WharfServer, tmp_path: Path
+) -> None:
+    script = """
+        import os
+        from wharf_sdk import Model, Run
+        run = Run.get_context()
+        base = Model(run.workspace, "py-base", "production")
+        base.download("base")
+        weights = open(os.path.join("base", "base.txt")).read()
+        os.makedirs("outputs", exist_ok=True)
+        open("outputs/tuned.txt", "w").write(weights + " + tuned")
+        version = run.register_model("py-tuned", "tuned.txt", aliases=["candidate"])
+        print("base", base.version, "registered", version.version)
+    """
+    # The base model: registered from an earlier run, with the alias the script asks for.
+    env = server.env(tmp_path / "home")
+    earlier = tmp_path / "earlier"
+    write_script(
+        earlier,
+        "base.py",
+        """
+        import os
+        from wharf_sdk import Run
+        run = Run.get_context()
+        os.makedirs("outputs", exist_ok=True)
+        open("outputs/base.txt", "w").write("base weights")
+        run.register_model("py-base", "base.txt", aliases=["production"])
+        """,
+    )
+    registered = run_script(earlier / "base.py", {**env, "WHARF_EXPERIMENT": "py-models"})
+    assert registered.returncode == 0, registered.stdout + registered.stderr
+    project = tmp_path / "project"
+    write_script(project, "finetune.py", script)
+    submitted = wharf(
+        "run",
+        "submit",
+        "--script",
+        "finetune.py",
+        "--python",
+        sys.executable,
+        "--experiment",
+        "py-models",
+        env=env,
+        cwd=project,
+    )
+    run_id = run_id_in(submitted.stdout + submitted.stderr)
+    assert "base 1 registered 1" in submitted.stdout, submitted.stdout + submitted.stderr
+    tuned = wharf_json("asset", "show", "py-tuned@candidate", env=env)
+    assert (tuned["version"], tuned["sourceRunId"], tuned["artifactPath"]) == (1, run_id, "outputs/tuned.txt")
+
+
 def test_a_submitted_script_that_raises_ends_failed_with_its_points_stored(server: WharfServer, tmp_path: Path) -> None:
     script = """
         from wharf_sdk import get_logger

@@ -438,8 +438,13 @@ class Run:
         self._info = client.get_run(self.id)
         if self._info.get("status") not in TERMINAL_STATUSES:
             self.flush()
-            if self._outputs is not None and Path(self._outputs).is_dir():
-                self.upload_folder("outputs", self._outputs)
+            # This handle's outputs, or in a submitted run the folder its runner uploads at the end
+            # (WHARF_OUTPUTS_DIR): a model the script just wrote is found either way.
+            outputs = self._outputs
+            if outputs is None and self._runner_owns_status:
+                outputs = os.environ.get("WHARF_OUTPUTS_DIR") or None
+            if outputs is not None and Path(outputs).is_dir():
+                self.upload_folder("outputs", outputs)
         artifact_path = self._find_model_path(model_path if model_path is not None else model_name)
         request: dict[str, Any] = {"name": model_name, "runId": self.id, "artifactPath": artifact_path}
         if description is not None:
