@@ -105,6 +105,37 @@ describe.skipIf(skip !== undefined)('the compare page', () => {
     expect([...errors, ...empty.errors]).toEqual([])
   })
 
+  it('follows a live run: its line grows as it logs, its status changes, and polling stops once all have ended', async () => {
+    const workspace = Workspace.connect({ url: studio.url, spoolDir: spool })
+    const live = await workspace.experiment('e2e-compare').startLogging({ displayName: 'live sweep' })
+    try {
+      for (let step = 0; step < 20; step++) void live.log('loss', 2 / (1 + step), { step })
+      await live.flush()
+      const { page, errors } = await studio.open(`/w/default/compare?run=${runs[0]!.id}&run=${live.id}`)
+      const loss = page.locator('.metric-chart[data-metric="loss"]')
+      await loss.and(page.locator('[data-points="120"]')).waitFor()
+      await page.getByText('Live: new points appear as they are logged').waitFor()
+
+      for (let step = 20; step < 50; step++) void live.log('loss', 2 / (1 + step), { step })
+      await live.flush()
+      await loss.and(page.locator('[data-points="150"]')).waitFor({ timeout: 15_000 })
+      await live.complete()
+      await page.getByRole('list', { name: 'Runs compared' }).getByText('Completed').nth(1).waitFor({ timeout: 15_000 })
+      await page.getByText('Live: new points appear as they are logged').waitFor({ state: 'detached' })
+
+      // Ended: nothing more is asked of the server.
+      let reads = 0
+      page.on('request', (request) => {
+        if (request.url().includes('/api/')) reads++
+      })
+      await page.waitForTimeout(5000)
+      expect(reads).toBe(0)
+      expect(errors).toEqual([])
+    } finally {
+      if (!(await live.getStatus().then((s) => s === 'Completed'))) await live.complete()
+    }
+  })
+
   it('is readable 390 pixels wide', async () => {
     const { page, errors } = await studio.open(compareUrl(), { viewport: PHONE, colorScheme: 'dark' })
     await page.locator('.metric-chart[data-metric="loss"][data-painted]').waitFor()

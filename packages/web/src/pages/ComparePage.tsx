@@ -1,7 +1,7 @@
-import { useCallback, useMemo } from 'react'
+import { useCallback, useEffect, useMemo, useRef } from 'react'
 import { Link, useSearchParams } from 'react-router'
-import type { MetricSummary, Run } from '@wharf/contract'
-import { useApiQuery } from '../api/hooks.js'
+import { isTerminalStatus, type MetricSummary, type Run } from '@wharf/contract'
+import { LIVE_POLL_MS, useApiQuery } from '../api/hooks.js'
 import { useSession } from '../api/session.js'
 import { paths } from '../app/paths.js'
 import { ChartToolbar } from '../charts/ChartToolbar.js'
@@ -46,7 +46,7 @@ function differs(row: DiffRow): boolean {
 /**
  * Two or more runs side by side (`?run=a&run=b…`): one chart per metric with a line per run, and a
  * table of the tags, properties and last metric values that differ (or all of them). Axis, zoom and
- * the table's toggle are in the URL; removing a run rewrites it.
+ * the table's toggle are in the URL; removing a run rewrites it. Live runs are followed as they log.
  */
 export function ComparePage() {
   const { workspace } = useSession()
@@ -56,14 +56,31 @@ export function ComparePage() {
   const axis = readAxis(search)
   const range = readRange(search)
   const showAll = search.get('rows') === 'all'
-  const compared = useApiQuery(['compare', runIds], (client, signal) =>
-    Promise.all(
-      runIds.map(async (id): Promise<ComparedRun> => {
-        const [run, metrics] = await Promise.all([client.getRun(id, { signal }), client.listMetrics(id, { signal })])
-        return { run, metrics }
-      }),
-    ),
+  const compared = useApiQuery(
+    ['compare', runIds],
+    (client, signal) =>
+      Promise.all(
+        runIds.map(async (id): Promise<ComparedRun> => {
+          const [run, metrics] = await Promise.all([client.getRun(id, { signal }), client.listMetrics(id, { signal })])
+          return { run, metrics }
+        }),
+      ),
+    // While any run is live its status, summaries and charts follow it; polling stops once all have ended.
+    {
+      refetchInterval: (data) => (data === undefined || data.some((r) => !isTerminalStatus(r.run.status)) ? LIVE_POLL_MS : false),
+    },
   )
+  const live = compared.data?.some((r) => !isTerminalStatus(r.run.status)) ?? false
+  // The last live run just ended: one more read, so the points it logged before the end are drawn.
+  const { refetch } = compared
+  const wasLive = useRef(false)
+  useEffect(() => {
+    if (live) wasLive.current = true
+    else if (wasLive.current) {
+      wasLive.current = false
+      void refetch()
+    }
+  }, [live, refetch])
   const setView = useCallback(
     (view: { axis: Axis; range: XRange | undefined }) => setSearch((current) => withView(current, view)),
     [setSearch],
@@ -176,14 +193,15 @@ export function ComparePage() {
         <Empty title="None of these runs logged a numeric metric.">Charts appear here once they log one (run.log).</Empty>
       ) : (
         <>
-          <ChartToolbar axis={axis} range={range} onView={setView} />
+          <ChartToolbar axis={axis} range={range} onView={setView} live={live} />
           <div className="chart-grid">
             {metricNames.map((name, order) => {
               const having = runs
                 .map((r, i) => ({ r, i, summary: r.metrics.find((m) => m.name === name) }))
                 .filter((x) => x.summary !== undefined)
               const sources: ChartSource[] = having.map(({ r, i }) => ({ runId: r.run.id, label: r.run.displayName, colour: i }))
-              const toStep = Math.max(...having.map((x) => x.summary?.lastStep ?? 0))
+              const lastSteps = new Map(having.map(({ r, summary }) => [r.run.id, summary?.lastStep ?? 0]))
+              const toStep = Math.max(...lastSteps.values())
               return (
                 <section className="chart-card" key={name} aria-label={`Metric ${name}`}>
                   <h3>{name}</h3>
@@ -194,7 +212,11 @@ export function ComparePage() {
                     range={range}
                     onRange={onRange}
                     order={order}
-                    toStep={toStep}
+                    lastSteps={lastSteps}
+                    ended={!live}
+                    // A live run's axis grows with each poll: aligned to the longest run once all have ended,
+                    // so live rounds append points rather than read every run's buckets again.
+                    toStep={live ? undefined : toStep}
                   />
                 </section>
               )
