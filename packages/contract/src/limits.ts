@@ -43,6 +43,8 @@ export interface Limits {
   snapshotFiles: number
   /** Bytes in one append to a run's live log. */
   logAppendBytes: number
+  /** Aliases on one asset. */
+  aliasesPerAsset: number
 }
 
 /** The limits a server starts with unless its config says otherwise. */
@@ -67,6 +69,7 @@ export const DEFAULT_LIMITS: Readonly<Limits> = Object.freeze({
   snapshotBytes: 300 * 1024 * 1024,
   snapshotFiles: 2000,
   logAppendBytes: 1024 * 1024,
+  aliasesPerAsset: 100,
 })
 
 /** The name of one limit, as used in config and in error details. */

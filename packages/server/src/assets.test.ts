@@ -18,7 +18,7 @@ for (const { kind, enabled } of testStoreKinds()) {
     let api: string
 
     beforeAll(async () => {
-      t = await startTestServer(kind, { limits: { tagsPerRun: 3 } })
+      t = await startTestServer(kind, { limits: { tagsPerRun: 3, aliasesPerAsset: 3 } })
       client = new WharfClient({ url: t.url })
       api = `${t.url}/api/v1/workspaces/default`
     })
@@ -298,6 +298,13 @@ for (const { kind, enabled } of testStoreKinds()) {
         ])
       }
       expect(await client.listAssetAliases('alias-rules')).toEqual([])
+
+      // At most aliasesPerAsset (3 here) aliases; one that exists can still be moved.
+      for (const alias of ['a', 'b', 'c']) await client.setAssetAlias({ name: 'alias-rules', alias, version: 1 })
+      const over = await rejectionOf(client.setAssetAlias({ name: 'alias-rules', alias: 'd', version: 1 }), 'LIMIT_EXCEEDED')
+      expect(over.message).toContain('aliasesPerAsset')
+      await client.setAssetAlias({ name: 'alias-rules', alias: 'a', version: 1 })
+      expect((await client.listAssetAliases('alias-rules')).map((a) => a.alias)).toEqual(['a', 'b', 'c'])
       expect(t.logLines.filter((l) => l.includes('ERROR'))).toEqual([])
     })
   })

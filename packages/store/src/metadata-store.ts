@@ -331,6 +331,8 @@ export interface AssetAliasRef extends WorkspaceItemRef {
 export interface NewAssetAlias extends AssetAliasRef {
   version: number
   updatedAt: string
+  /** The most aliases the asset may have (LIMIT_EXCEEDED for a new one past it); none when absent. */
+  maxAliases?: number
 }
 
 /** A page of the versions of one asset. */

@@ -383,7 +383,14 @@ export async function setRegisteredModelAlias(r: MlflowRequest): Promise<unknown
   assertAliasToSet(alias)
   const version = versionNumber(versionText)
   try {
-    await r.deps.store.setAssetAlias({ workspace: r.workspace, name, alias, version, updatedAt: new Date().toISOString() })
+    await r.deps.store.setAssetAlias({
+      workspace: r.workspace,
+      name,
+      alias,
+      version,
+      updatedAt: new Date().toISOString(),
+      maxAliases: r.deps.config.limits.aliasesPerAsset,
+    })
   } catch (error) {
     // The store names the version only when the model exists: MLflow says which of the two is missing.
     if (isWharfError(error, 'ASSET_NOT_FOUND'))

@@ -118,7 +118,14 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
   }))
 
   route(ROUTES.setAssetAlias, async ({ params: { workspace, asset, alias }, body }) =>
-    store.setAssetAlias({ workspace, name: asset, alias, version: body.version, updatedAt: new Date().toISOString() }),
+    store.setAssetAlias({
+      workspace,
+      name: asset,
+      alias,
+      version: body.version,
+      updatedAt: new Date().toISOString(),
+      maxAliases: limits.aliasesPerAsset,
+    }),
   )
 
   route(ROUTES.deleteAssetAlias, async ({ params: { workspace, asset, alias } }) => ({

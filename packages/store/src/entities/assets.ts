@@ -1,4 +1,4 @@
-import type { AssetAlias, AssetSummary, AssetVersion, Page } from '@wharf/contract'
+import { assertWithinLimit, printable, type AssetAlias, type AssetSummary, type AssetVersion, type Page } from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { assetAliasNotFound, assetNotFound, workspaceNotFound } from '../errors.js'
 import type {
@@ -168,14 +168,38 @@ export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<
       version: input.version,
       updated_at: input.updatedAt,
     }
-    // Versions are never removed, so the one checked above still exists when the upsert runs.
-    await ctx.db
-      .insertInto('asset_aliases')
-      .values(row)
-      .onConflict((oc) =>
-        oc.columns(['workspace', 'name', 'alias']).doUpdateSet({ version: row.version, updated_at: row.updated_at }),
-      )
-      .execute()
+    const { maxAliases } = input
+    await ctx.db.transaction().execute(async (trx) => {
+      if (maxAliases !== undefined) {
+        // Counted under the workspace row's lock (SQLite: its write lock from BEGIN IMMEDIATE), so two
+        // new aliases racing cannot both pass the count.
+        await trx
+          .selectFrom('workspaces')
+          .select('name')
+          .where('name', '=', input.workspace)
+          .$if(ctx.capabilities.rowLocks, (qb) => qb.forNoKeyUpdate())
+          .executeTakeFirst()
+        const others = await trx
+          .selectFrom('asset_aliases')
+          .select((eb) => eb.fn.countAll<number>().as('count'))
+          .where((eb) =>
+            eb.and([eb('workspace', '=', input.workspace), eb('name', '=', input.name), eb('alias', '!=', input.alias)]),
+          )
+          .executeTakeFirstOrThrow()
+        assertWithinLimit({ aliasesPerAsset: maxAliases }, 'aliasesPerAsset', {
+          what: `the number of aliases of asset "${printable(input.name)}"`,
+          actual: Number(others.count) + 1,
+        })
+      }
+      // Versions are never removed, so the one checked above still exists when the upsert runs.
+      await trx
+        .insertInto('asset_aliases')
+        .values(row)
+        .onConflict((oc) =>
+          oc.columns(['workspace', 'name', 'alias']).doUpdateSet({ version: row.version, updated_at: row.updated_at }),
+        )
+        .execute()
+    })
     return toAssetAlias(row)
   })
 }
