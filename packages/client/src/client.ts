@@ -14,6 +14,7 @@ import {
   type AssetSummary,
   type AssetVersion,
   type PromoteAssetRequest,
+  type UpdateAssetVersionRequest,
   type CreateRunRequest,
   type Experiment,
   type IngestResult,
@@ -562,6 +563,22 @@ export class WharfClient {
    */
   getAssetVersion(name: string, version: number | string, options: CallOptions = {}): Promise<AssetVersion> {
     return this.call('getAssetVersion', { params: { asset: name, version: String(version) }, signal: options.signal })
+  }
+
+  /**
+   * Edits a version's description and tags (set, then removed); its files never change. The version is
+   * a number, `latest` or an alias, as for reading. Answers the version with its files. ASSET_NOT_FOUND.
+   */
+  updateAssetVersion(
+    target: { name: string; version: number | string },
+    change: UpdateAssetVersionRequest,
+    options: CallOptions = {},
+  ): Promise<AssetVersion> {
+    return this.call('updateAssetVersion', {
+      params: { asset: target.name, version: String(target.version) },
+      body: change,
+      signal: options.signal,
+    })
   }
 
   /** The aliases of an asset by name, each with the version it points at. ASSET_NOT_FOUND. */

@@ -6,6 +6,7 @@ import {
   PromoteAssetSchema,
   AssetAliasSchema,
   SetAssetAliasSchema,
+  UpdateAssetVersionSchema,
   ArtifactSchema,
   CreateExperimentSchema,
   CreateRunSchema,
@@ -367,6 +368,13 @@ export const ROUTES = {
       'One version of an asset with its files; the version is a number, "latest" (the newest) or an alias (the version it points at)',
     response: AssetVersionSchema,
     runToken: 'assets',
+  },
+  updateAssetVersion: {
+    method: 'PATCH',
+    path: `${ws}/assets/:asset/versions/:version`,
+    summary: "Edit a version's description and tags (its files never change); answers the version with its files",
+    body: UpdateAssetVersionSchema,
+    response: AssetVersionSchema,
   },
   listAssetAliases: {
     method: 'GET',

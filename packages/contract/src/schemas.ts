@@ -413,7 +413,10 @@ export const AssetFileSchema = z.object({
 })
 export type AssetFile = z.infer<typeof AssetFileSchema>
 
-/** One version of an asset: where it came from and every file in it. Versions never change. */
+/**
+ * One version of an asset: where it came from and every file in it. Its files never change; its
+ * description and tags can be edited (updateAssetVersion).
+ */
 export const AssetVersionSchema = z.object({
   workspace: z.string(),
   name: z.string(),
@@ -466,6 +469,13 @@ export const AssetAliasSchema = z.object({
   updatedAt: z.string(),
 })
 export type AssetAlias = z.infer<typeof AssetAliasSchema>
+
+/** Edit a version's description, and set then remove tags; its files never change. */
+export const UpdateAssetVersionSchema = z.strictObject({
+  description: z.string().optional(),
+  tags: UpdateTagsSchema.optional(),
+})
+export type UpdateAssetVersionRequest = z.infer<typeof UpdateAssetVersionSchema>
 
 /** Point an alias at a version (made, or moved from where it pointed). */
 export const SetAssetAliasSchema = z.strictObject({

@@ -271,6 +271,47 @@ for (const { kind, enabled } of testStoreKinds()) {
       expect((await client.getAssetVersion('aliased', 2)).sourceRunId).toBe(second)
     })
 
+    it("edits a version's description and tags, by number or alias, and leaves its files as they were", async () => {
+      const runId = await runWith({ 'outputs/e.bin': 'e' }, { finished: true })
+      const made = await client.promoteAsset({
+        name: 'editable',
+        runId,
+        artifactPath: 'outputs/e.bin',
+        description: 'first',
+        tags: { stage: 'dev', owner: 'a' },
+      })
+      await client.setAssetAlias({ name: 'editable', alias: 'current', version: 1 })
+      const edited = await client.updateAssetVersion(
+        { name: 'editable', version: 'current' },
+        { description: 'validated', tags: { set: { stage: 'approved', score: '0.93' }, remove: ['owner'] } },
+      )
+      expect(edited).toMatchObject({ version: 1, description: 'validated', tags: { stage: 'approved', score: '0.93' } })
+      expect(edited.files).toEqual(made.files)
+      expect(await client.getAssetVersion('editable', 1)).toEqual(edited)
+      // Only what is sent changes.
+      const tagsOnly = await client.updateAssetVersion({ name: 'editable', version: 1 }, { tags: { remove: ['score'] } })
+      expect([tagsOnly.description, tagsOnly.tags]).toEqual(['validated', { stage: 'approved' }])
+
+      await rejectionOf(client.updateAssetVersion({ name: 'editable', version: 2 }, { description: 'x' }), 'ASSET_NOT_FOUND')
+      await rejectionOf(client.updateAssetVersion({ name: 'nope', version: 1 }, { description: 'x' }), 'ASSET_NOT_FOUND')
+      const tooMany = await rejectionOf(
+        client.updateAssetVersion({ name: 'editable', version: 1 }, { tags: { set: { a: '1', b: '2', c: '3' } } }),
+        'LIMIT_EXCEEDED',
+      )
+      expect(tooMany.message).toContain('tagsPerRun')
+      await rejectionOf(
+        client.updateAssetVersion({ name: 'editable', version: 1 }, { description: 'x'.repeat(5001) }),
+        'LIMIT_EXCEEDED',
+      )
+      const bad = await fetch(`${api}/assets/editable/versions/1`, {
+        method: 'PATCH',
+        headers: { 'content-type': 'application/json' },
+        body: JSON.stringify({ files: [] }),
+      })
+      expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_ARGUMENT'])
+      expect((await client.getAssetVersion('editable', 1)).tags).toEqual({ stage: 'approved' })
+    })
+
     it('refuses aliases that could be read as a version, versions that do not exist, and bad bodies', async () => {
       const runId = await runWith({ 'outputs/m.bin': 'm' }, { finished: true })
       await client.promoteAsset({ name: 'alias-rules', runId, artifactPath: 'outputs/m.bin' })

@@ -30,6 +30,7 @@ export {
   type PutArtifactOptions,
   type AssetVersionRef,
   type AssetVersionSelector,
+  type AssetVersionChange,
   type AssetAliasRef,
   type NewAssetAlias,
   type ListAssetVersionsOptions,

@@ -11,6 +11,7 @@ import {
   listAssetVersions,
   listAssets,
   setAssetAlias,
+  updateAssetVersion,
 } from './entities/assets.js'
 import { deleteDatastore, findDatastore, getDatastore, listDatastores, putDatastore } from './entities/datastores.js'
 import {
@@ -91,6 +92,7 @@ const ENTITY_FUNCTIONS = {
   listAssets,
   listAssetVersions,
   setAssetAlias,
+  updateAssetVersion,
   deleteAssetAlias,
   listAssetAliases,
   putSnapshot,

@@ -1170,6 +1170,40 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(await rejectionCodeOf(store.listAssetAliases({ workspace: 'nope-nope', name: 'model' }))).toBe('WORKSPACE_NOT_FOUND')
     })
 
+    it("edits a version's description and tags without touching its files, and keeps every edit of a race", async () => {
+      const ws = await newWorkspace()
+      const run = await newRun(ws)
+      const made = await store.createAssetVersion(assetInput(ws, run.id, { description: 'd', tags: { keep: '1', drop: '2' } }))
+      const ref = { workspace: ws, name: 'model', version: 1 }
+      const edited = await store.updateAssetVersion({
+        ...ref,
+        description: 'e',
+        setTags: { add: '3' },
+        removeTags: ['drop'],
+        maxTags: 10,
+      })
+      expect(edited).toEqual({ ...made, description: 'e', tags: { keep: '1', add: '3' } })
+      // Concurrent edits of different tags all land: each reads and writes under the row's lock.
+      await Promise.all(
+        Array.from({ length: 8 }, (_, i) => store.updateAssetVersion({ ...ref, setTags: { [`t${i}`]: 'x' }, maxTags: 20 })),
+      )
+      expect(Object.keys((await store.getAssetVersion(ref)).tags).sort()).toEqual([
+        'add',
+        'keep',
+        't0',
+        't1',
+        't2',
+        't3',
+        't4',
+        't5',
+        't6',
+        't7',
+      ])
+      expect(await rejectionCodeOf(store.updateAssetVersion({ ...ref, setTags: { x: '1' }, maxTags: 10 }))).toBe('LIMIT_EXCEEDED')
+      expect(await rejectionCodeOf(store.updateAssetVersion({ ...ref, version: 2, maxTags: 10 }))).toBe('ASSET_NOT_FOUND')
+      expect(await rejectionCodeOf(store.updateAssetVersion({ ...ref, name: 'missing', maxTags: 10 }))).toBe('ASSET_NOT_FOUND')
+    })
+
     it('leaves one row when many callers point one alias at once', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)

@@ -319,6 +319,17 @@ export interface AssetVersionRef extends WorkspaceItemRef {
   version: AssetVersionSelector
 }
 
+/** A change to a version's description and tags (its files never change). */
+export interface AssetVersionChange extends WorkspaceItemRef {
+  version: number
+  description?: string
+  /** Tags set (added or replaced), then `removeTags` removed. */
+  setTags?: Record<string, string>
+  removeTags?: readonly string[]
+  /** The most tags the version may have after the change (LIMIT_EXCEEDED past it). */
+  maxTags: number
+}
+
 /** How a version of an asset is asked for. */
 export type AssetVersionSelector = number | 'latest' | { alias: string }
 
@@ -566,6 +577,11 @@ export interface MetadataStore {
    * or that version does not exist. Two calls racing for one alias leave one of them, never two rows.
    */
   setAssetAlias(alias: NewAssetAlias): Promise<AssetAlias>
+  /**
+   * Changes a version's description and tags, in one transaction (its files never change); answers the
+   * version with its files. ASSET_NOT_FOUND; LIMIT_EXCEEDED past `maxTags`.
+   */
+  updateAssetVersion(change: AssetVersionChange): Promise<AssetVersion>
   /** Removes an alias; false when the asset had no such alias. ASSET_NOT_FOUND when the asset does not exist. */
   deleteAssetAlias(alias: AssetAliasRef): Promise<boolean>
   /** The aliases of an asset by alias name (none for an asset without any). ASSET_NOT_FOUND. */

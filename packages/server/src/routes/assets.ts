@@ -113,6 +113,26 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     store.getAssetVersion({ workspace, name: asset, version }),
   )
 
+  route(ROUTES.updateAssetVersion, async ({ params: { workspace, asset, version: asked }, body }) => {
+    if (body.description !== undefined) {
+      assertWithinLimit(limits, 'descriptionLength', { what: 'description length', actual: body.description.length })
+    }
+    const setTags = body.tags?.set ?? {}
+    assertKeyValues('tag', setTags, limits)
+    // An alias or `latest` names the version to edit as it does to read.
+    const version =
+      typeof asked === 'number' ? asked : (await store.getAssetVersion({ workspace, name: asset, version: asked })).version
+    return store.updateAssetVersion({
+      workspace,
+      name: asset,
+      version,
+      ...(body.description !== undefined ? { description: body.description } : {}),
+      setTags,
+      removeTags: body.tags?.remove ?? [],
+      maxTags: limits.tagsPerRun,
+    })
+  })
+
   route(ROUTES.listAssetAliases, async ({ params: { workspace, asset } }) => ({
     items: await store.listAssetAliases({ workspace, name: asset }),
   }))

@@ -3,6 +3,7 @@ import type { StoreDialect } from '../dialects/capabilities.js'
 import { assetAliasNotFound, assetNotFound, workspaceNotFound } from '../errors.js'
 import type {
   AssetAliasRef,
+  AssetVersionChange,
   AssetVersionRef,
   NewAssetAlias,
   ListAssetVersionsOptions,
@@ -11,7 +12,7 @@ import type {
   WorkspacePageRequest,
 } from '../metadata-store.js'
 import { decodePageToken, encodePageToken } from '../page-token.js'
-import { stringifyStringMap, toAssetFile, toAssetVersion } from '../rows.js'
+import { parseStringMap, stringifyStringMap, toAssetFile, toAssetVersion } from '../rows.js'
 import { guard, requireRunId, requireWorkspace, toPage } from './shared.js'
 import type { Db } from './shared.js'
 
@@ -201,6 +202,42 @@ export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<
         .execute()
     })
     return toAssetAlias(row)
+  })
+}
+
+/** Changes a version's description and tags in one transaction; the version with its files. ASSET_NOT_FOUND. */
+export function updateAssetVersion(ctx: StoreDialect, change: AssetVersionChange): Promise<AssetVersion> {
+  return guard('update an asset version', async () => {
+    await ctx.db.transaction().execute(async (trx) => {
+      const row =
+        change.version > MAX_VERSION
+          ? undefined
+          : await versionsOf(trx, change)
+              .select(['id', 'tags'])
+              .where('version', '=', change.version)
+              .$if(ctx.capabilities.rowLocks, (qb) => qb.forNoKeyUpdate())
+              .executeTakeFirst()
+      if (row === undefined) {
+        await requireAsset(trx, change)
+        throw assetNotFound(change.workspace, change.name, change.version)
+      }
+      const tags = parseStringMap(row.tags)
+      for (const [key, value] of Object.entries(change.setTags ?? {})) tags.set(key, value)
+      for (const key of change.removeTags ?? []) tags.delete(key)
+      assertWithinLimit({ tagsPerRun: change.maxTags }, 'tagsPerRun', {
+        what: `the number of tags on version ${change.version} of asset "${printable(change.name)}"`,
+        actual: tags.size,
+      })
+      await trx
+        .updateTable('asset_versions')
+        .set({
+          tags: stringifyStringMap(tags),
+          ...(change.description === undefined ? {} : { description: change.description }),
+        })
+        .where('id', '=', Number(row.id))
+        .execute()
+    })
+    return getAssetVersion(ctx, { ...change, version: change.version })
   })
 }
 
