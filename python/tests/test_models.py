@@ -180,6 +180,42 @@ def test_aliases_set_at_registration_move_and_are_read_back(workspace: Workspace
     assert raised.value.code == "ASSET_ALIAS_NOT_FOUND"
 
 
+def test_tags_and_description_change_on_the_version_the_handle_holds(workspace: Workspace) -> None:
+    name = unique("edit")
+    with Experiment(workspace, "models").start_logging(outputs=None) as run:
+        run.upload_content("outputs/model.pkl", "one")
+        model = run.register_model(name, "model.pkl", tags={"owner": "a"}, aliases=["current"])
+        run.register_model(name, "model.pkl")
+    files = model.files
+
+    current = Model(workspace, name, "current")
+    current.add_tags({"stage": "dev", "score": 0.9})
+    assert current.tags == {"owner": "a", "stage": "dev", "score": "0.9"}
+    current.remove_tags(["score", "not-there"])
+    assert current.tags == {"owner": "a", "stage": "dev"}
+    current.update(tags={"stage": "approved"}, description="validated")  # merged: owner stays
+    assert (current.description, current.tags) == ("validated", {"owner": "a", "stage": "approved"})
+    current.update({"reviewed": "yes"})  # tags first, as Azure ML v1's Model.update takes them
+    assert current.tags == {"owner": "a", "stage": "approved", "reviewed": "yes"}
+    assert current.files == files
+    assert Model(workspace, name, 1).info == current.info
+
+    # The handle edits its own version, not the one its alias points at now.
+    Model(workspace, name, 2).set_alias("current")
+    current.update(description="still version 1")
+    assert (current.version, Model(workspace, name, 1).description) == (1, "still version 1")
+    assert Model(workspace, name, 2).description == ""
+
+    with pytest.raises(WharfError) as raised:
+        current.add_tags({f"k{i}": "v" for i in range(101)})
+    assert raised.value.code == "LIMIT_EXCEEDED"
+    assert current.tags == {"owner": "a", "stage": "approved", "reviewed": "yes"}
+    with pytest.raises(WharfError) as raised:
+        current.remove_tags("owner")
+    assert raised.value.code == "INVALID_ARGUMENT"
+    assert Model(workspace, name, 1).tags == current.tags
+
+
 def test_errors_name_what_is_missing(workspace: Workspace) -> None:
     name = unique("err")
     with pytest.raises(WharfError) as raised:

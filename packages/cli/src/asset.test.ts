@@ -144,3 +144,83 @@ describe('wharf asset download', () => {
     expect(missing.stderr).toContain('-d, --dir')
   })
 })
+
+describe('wharf asset update', () => {
+  it("sets and removes tags and the description of one version, leaving its files and the other versions' alone", async () => {
+    const before = await client.getAssetVersion('mnist-model', 1)
+    const set = await wharf([
+      'asset',
+      'update',
+      'mnist-model:1',
+      '--description',
+      'validated',
+      '--tag',
+      'stage=dev',
+      '--tag',
+      'owner=ana',
+    ])
+    expect(set.code, set.stderr).toBe(0)
+    const v1 = json<AssetVersion>(set.stdout)
+    expect(v1).toMatchObject({ version: 1, description: 'validated', tags: { stage: 'dev', owner: 'ana' } })
+    expect(v1.files).toEqual(before.files)
+    const changed = await wharf([
+      'asset',
+      'update',
+      'mnist-model:1',
+      '--tag',
+      'stage=approved',
+      '--remove-tag',
+      'owner',
+      '-o',
+      'table',
+    ])
+    expect(changed.code, changed.stderr).toBe(0)
+    // The table is the one wharf asset show prints.
+    expect(changed.stdout).toMatch(/Asset\s+mnist-model:1/)
+    expect(changed.stdout).toMatch(/Description\s+validated/)
+    expect(changed.stdout).toMatch(/Tags\s+stage=approved\n/)
+    expect(changed.stdout).toContain(sha256(MODEL_V1))
+    expect(await client.getAssetVersion('mnist-model', 1)).toMatchObject({
+      description: 'validated',
+      tags: { stage: 'approved' },
+    })
+    expect(await client.getAssetVersion('mnist-model', 2)).toMatchObject({ description: 'second', tags: {} })
+  })
+
+  it('edits the latest version by default, and the version an alias points at', async () => {
+    const latest = await wharf(['asset', 'update', 'tokenizer', '--description', 'byte-level'])
+    expect(latest.code, latest.stderr).toBe(0)
+    expect(json(latest.stdout)).toMatchObject({ name: 'tokenizer', version: 1, description: 'byte-level' })
+    await client.setAssetAlias({ name: 'mnist-model', alias: 'champion', version: 2 })
+    const aliased = await wharf(['asset', 'update', 'mnist-model@champion', '--tag', 'deployed', '-o', 'table'])
+    expect(aliased.code, aliased.stderr).toBe(0)
+    expect(aliased.stdout).toMatch(/Asset\s+mnist-model:2/)
+    expect(aliased.stdout).toMatch(/Aliases\s+champion/)
+    expect((await client.getAssetVersion('mnist-model', 2)).tags).toEqual({ deployed: '' })
+  })
+
+  it('refuses a call with nothing to change or a malformed --tag before reaching the server (exit code 2)', async () => {
+    // A URL nothing listens on: reaching for the server would be SERVER_UNREACHABLE, not INVALID_ARGUMENT.
+    const offline = { ...env, WHARF_TRACKING_URI: 'http://127.0.0.1:9' }
+    const nothing = await runWharf(['asset', 'update', 'mnist-model:1'], { env: offline })
+    expect(nothing.code).toBe(2)
+    expect(nothing.stderr).toMatch(/nothing to update.*--description.*--tag.*--remove-tag.*\[INVALID_ARGUMENT\]/)
+    const badTag = await runWharf(['asset', 'update', 'mnist-model:1', '--tag', '=x'], { env: offline })
+    expect(badTag.code).toBe(2)
+    expect(badTag.stderr).toContain('write --tag key=value')
+    expect((await client.getAssetVersion('mnist-model', 1)).tags).toEqual({ stage: 'approved' })
+  })
+
+  it('an unknown asset or version is exit code 3; more tags than the server allows exit code 2', async () => {
+    const version = await wharf(['asset', 'update', 'mnist-model:9', '--description', 'x'])
+    expect(version.code).toBe(3)
+    expect(version.stderr).toContain('[ASSET_NOT_FOUND]')
+    expect((await wharf(['asset', 'update', 'no-such-asset', '--description', 'x'])).code).toBe(3)
+    expect((await wharf(['asset', 'update', 'mnist-model@nobody', '--description', 'x'])).code).toBe(3)
+    const tags = Array.from({ length: 101 }, (_, i) => ['--tag', `k${i}=v`]).flat()
+    const tooMany = await wharf(['asset', 'update', 'tokenizer', ...tags])
+    expect(tooMany.code).toBe(2)
+    expect(tooMany.stderr).toMatch(/tagsPerRun.*\[LIMIT_EXCEEDED\]/)
+    expect((await client.getAssetVersion('tokenizer', 1)).tags).toEqual({})
+  })
+})

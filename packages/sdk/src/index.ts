@@ -8,7 +8,7 @@ export {
   type ImageSource,
   type RegisterModelOptions,
 } from './runs/run.js'
-export { Asset, type AssetDownloadOptions } from './data/asset.js'
+export { Asset, type AssetDownloadOptions, type AssetUpdateOptions } from './data/asset.js'
 export { getLogger, getContextRun, type Logger, type LoggerLogOptions, type Waitable } from './context.js'
 export { findWorkspaceConfig, CONFIG_FILE_NAMES, type WorkspaceConfig } from './config/config-file.js'
 export { readEnvironment, type SdkEnvironment } from './config/environment.js'

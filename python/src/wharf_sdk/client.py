@@ -283,6 +283,31 @@ class WharfClient:
         """One version with its files: a number, "latest" or an alias; ASSET_NOT_FOUND, ASSET_ALIAS_NOT_FOUND."""
         return self._json("GET", self._asset(name, f"/versions/{encode_segment(str(version))}"))
 
+    def update_asset_version(
+        self,
+        name: str,
+        version: int | str,
+        *,
+        description: str | None = None,
+        set_tags: dict[str, str] | None = None,
+        remove_tags: list[str] | None = None,
+    ) -> JsonObject:
+        """
+        Edits a version's description and tags (set, then removed; its files never change) and answers the
+        version with its files. ``version`` as for reading. ASSET_NOT_FOUND, LIMIT_EXCEEDED, INVALID_ARGUMENT.
+        """
+        body: JsonObject = {}
+        if description is not None:
+            body["description"] = description
+        tags: JsonObject = {}
+        if set_tags is not None:
+            tags["set"] = set_tags
+        if remove_tags is not None:
+            tags["remove"] = remove_tags
+        if tags:
+            body["tags"] = tags
+        return self._json("PATCH", self._asset(name, f"/versions/{encode_segment(str(version))}"), body=body)
+
     def asset_file_path(self, name: str, version: int, path: str) -> str:
         """The URL path of one file of an asset version, for :meth:`stream`."""
         return self._asset(name, f"/versions/{version}/files/{encode_path(path)}")

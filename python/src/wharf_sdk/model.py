@@ -6,7 +6,7 @@ read by number, ``"latest"`` or an alias (``"champion"``), and downloaded with e
 from __future__ import annotations
 
 import builtins
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -46,8 +46,9 @@ class ModelSummary:
 class Model:
     """
     One version of a named model (a Wharf asset): the files a run registered, with where they came from.
-    A version never changes, so the handle is a snapshot; aliases can move, so :attr:`aliases` is read
-    each time. ``Model(ws, name)`` is the latest version; ``version`` is a number, ``"latest"`` or an
+    Its files never change; its description and tags can (:meth:`add_tags`, :meth:`remove_tags`,
+    :meth:`update`), and :attr:`info` holds the server's answer to this handle's last call. Aliases can
+    move, so :attr:`aliases` is read each time. ``Model(ws, name)`` is the latest version; ``version`` is a number, ``"latest"`` or an
     alias. ASSET_NOT_FOUND for an unknown name or version, ASSET_ALIAS_NOT_FOUND for an unknown alias.
     """
 
@@ -123,6 +124,43 @@ class Model:
     def files(self) -> builtins.list[ModelFile]:
         """The version's files; paths keep the artifact's last segment (``model.pkl``, ``ckpt/a.pt``)."""
         return [ModelFile(str(f["path"]), int(f["size"]), str(f["sha256"])) for f in self.info.get("files", [])]
+
+    # ------------------------------------------------------------------ description and tags
+
+    def add_tags(self, tags: Mapping[str, Any]) -> None:
+        """
+        Adds tags to this version, or replaces the values of keys it has (values are made strings); its
+        other tags stay. :attr:`info` then shows the version as it is. LIMIT_EXCEEDED past the tag limit.
+        """
+        self._change(set_tags={str(k): str(v) for k, v in tags.items()})
+
+    def remove_tags(self, keys: Sequence[str]) -> None:
+        """Removes tags from this version by key (keys it does not have are ignored)."""
+        if isinstance(keys, str):
+            raise WharfError("INVALID_ARGUMENT", f'remove_tags takes a list of keys; write remove_tags(["{keys}"])')
+        self._change(remove_tags=[str(k) for k in keys])
+
+    def update(self, tags: Mapping[str, Any] | None = None, description: str | None = None) -> None:
+        """
+        Sets the description, and merges ``tags`` into the version's tags (keys given are added or replaced,
+        the others stay; :meth:`remove_tags` removes), in one request. ``None`` leaves a field as it is.
+        """
+        self._change(
+            description=description,
+            set_tags=None if tags is None else {str(k): str(v) for k, v in tags.items()},
+        )
+
+    def _change(
+        self,
+        *,
+        description: str | None = None,
+        set_tags: dict[str, str] | None = None,
+        remove_tags: builtins.list[str] | None = None,
+    ) -> None:
+        # By number: the version this handle holds, not where the alias it was read by points now.
+        self.info = self.workspace.client.update_asset_version(
+            self.name, self.version, description=description, set_tags=set_tags, remove_tags=remove_tags
+        )
 
     # ------------------------------------------------------------------ listing
 

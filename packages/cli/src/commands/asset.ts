@@ -1,10 +1,20 @@
 import path from 'node:path'
 import type { Command } from 'commander'
-import { NAME_RULES, WharfError, assertName, printable, type AssetAlias, type AssetVersion } from '@wharf/contract'
+import {
+  NAME_RULES,
+  WharfError,
+  assertName,
+  printable,
+  type AssetAlias,
+  type AssetVersion,
+  type UpdateAssetVersionRequest,
+} from '@wharf/contract'
 import { formatBytes } from '@wharf/sdk'
 import {
+  collect,
   commandGroup,
   parseAssetRef,
+  parseTagPairs,
   parseVersionNumber,
   printResult,
   printsOwnTable,
@@ -19,6 +29,12 @@ import { formatTime } from '../output/values.js'
 import { downloadAll } from '../transfer/download.js'
 
 type CommonFlags = ConnectionFlags & OutputFlags
+
+interface UpdateFlags extends CommonFlags {
+  description?: string
+  tag?: string[]
+  removeTag?: string[]
+}
 
 /**
  * An asset version for printing: its JSON as the server sends it, and a summary plus file table; the
@@ -52,7 +68,37 @@ export function assetVersionView(version: AssetVersion, aliases: readonly AssetA
   }
 }
 
-/** `wharf asset …`: list, show and download versioned assets promoted from runs. */
+/**
+ * The change `wharf asset update` asks for, or INVALID_ARGUMENT naming the flags when there is none (checked
+ * before any request: an empty change would only read the version).
+ */
+function assetVersionChange(flags: UpdateFlags): UpdateAssetVersionRequest {
+  const set = parseTagPairs(flags.tag)
+  const remove = flags.removeTag ?? []
+  if (flags.description === undefined && Object.keys(set).length === 0 && remove.length === 0) {
+    throw new WharfError(
+      'INVALID_ARGUMENT',
+      'nothing to update; give --description <text>, --tag key=value or --remove-tag key (the tag flags are repeatable)',
+      { details: { flags: ['--description', '--tag', '--remove-tag'] } },
+    )
+  }
+  for (const key of remove) {
+    if (key.trim() === '')
+      throw new WharfError('INVALID_ARGUMENT', '--remove-tag has an empty key; write --remove-tag key', {
+        details: { flag: '--remove-tag' },
+      })
+  }
+  const tags = {
+    ...(Object.keys(set).length > 0 ? { set } : {}),
+    ...(remove.length > 0 ? { remove } : {}),
+  }
+  return {
+    ...(flags.description !== undefined ? { description: flags.description } : {}),
+    ...(Object.keys(tags).length > 0 ? { tags } : {}),
+  }
+}
+
+/** `wharf asset …`: list, show, update and download versioned assets promoted from runs. */
 export function registerAssetCommands(program: Command): void {
   const asset = commandGroup(program, {
     name: 'asset',
@@ -60,6 +106,7 @@ export function registerAssetCommands(program: Command): void {
     examples: [
       'wharf asset list',
       'wharf asset show mnist-model:2',
+      'wharf asset update mnist-model@champion --tag stage=approved --remove-tag owner',
       'wharf asset alias set mnist-model champion 2',
       'wharf asset download mnist-model@champion -d ./model',
     ],
@@ -104,6 +151,27 @@ export function registerAssetCommands(program: Command): void {
       const version = await client.getAssetVersion(name, wanted)
       // The aliases show only in the table; the JSON stays the server's AssetVersion. They are extra:
       // a server that cannot list them (an older one) still shows the version.
+      const aliases = printsOwnTable(flags) ? await client.listAssetAliases(name).catch(() => []) : []
+      printResult(assetVersionView(version, aliases), flags)
+    })
+
+  serverCommand(asset, 'update')
+    .description(
+      "edit a version's description and tags (the latest unless name:version or name@alias); its files never change. Tags are set, then removed",
+    )
+    .argument('<name[:version]|name@alias>', 'asset name, optionally with :version (1, 2, … or latest) or @alias')
+    .option('--description <text>', 'new description of the version')
+    .option('--tag <key=value>', 'set this tag, adding or replacing it; other tags stay (repeatable)', collect)
+    .option('--remove-tag <key>', 'remove this tag; a key the version does not have is ignored (repeatable)', collect)
+    .addHelpText(
+      'after',
+      '\nExamples:\n  wharf asset update mnist-model:3 --description "retrained on the full set"\n  wharf asset update mnist-model@champion --tag stage=approved --remove-tag owner',
+    )
+    .action(async (ref: string, flags: UpdateFlags) => {
+      const { name, version: wanted } = parseAssetRef(ref)
+      const change = assetVersionChange(flags)
+      const { client } = await connect(flags)
+      const version = await client.updateAssetVersion({ name, version: wanted }, change)
       const aliases = printsOwnTable(flags) ? await client.listAssetAliases(name).catch(() => []) : []
       printResult(assetVersionView(version, aliases), flags)
     })

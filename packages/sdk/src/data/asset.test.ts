@@ -19,6 +19,12 @@ beforeAll(async () => {
   work = await mkdtemp(path.join(tmpdir(), 'wharf-sdk-asset-'))
   ws = Workspace.connect({ url: t.url, spoolDir: path.join(work, 'spool') })
 })
+async function writeTemp(name: string, content: string): Promise<string> {
+  const file = path.join(work, name)
+  await writeFile(file, content)
+  return file
+}
+
 afterAll(async () => {
   await t?.stop()
   await rm(work, { recursive: true, force: true })
@@ -156,6 +162,41 @@ describe('Asset', () => {
     expect(await readFile(path.join(target, 'ckpt', 'sub', 'b.pt'), 'utf8')).toBe('local edit')
     await first.download({ targetDir: target, overwrite: true })
     expect(await readFile(path.join(target, 'ckpt', 'sub', 'b.pt'), 'utf8')).toBe('b')
+  })
+
+  it('adds, replaces and removes tags and sets the description, keeping the answer in info; files never change', async () => {
+    const run = await ws.experiment('assets').startLogging({ outputs: false })
+    await run.uploadFile('outputs/editable.bin', await writeTemp('editable.bin', 'e'))
+    await run.complete()
+    await ws.client.promoteAsset({ name: 'editable', runId: run.id, artifactPath: 'outputs/editable.bin', tags: { owner: 'a' } })
+    await ws.client.promoteAsset({ name: 'editable', runId: run.id, artifactPath: 'outputs/editable.bin' })
+    await ws.client.setAssetAlias({ name: 'editable', alias: 'current', version: 1 })
+
+    const asset = await Asset.get(ws, 'editable', { version: 'current' })
+    const files = asset.files
+    const added = await asset.addTags({ stage: 'dev', score: '0.9' })
+    expect(added.tags).toEqual({ owner: 'a', stage: 'dev', score: '0.9' })
+    expect(asset.info).toEqual(added)
+    expect(asset.tags).toEqual(added.tags)
+    await asset.removeTags(['score', 'not-there'])
+    expect(asset.tags).toEqual({ owner: 'a', stage: 'dev' })
+    // update merges: a key given is replaced, the others stay.
+    await asset.update({ description: 'validated', tags: { stage: 'approved' } })
+    expect([asset.description, asset.tags]).toEqual(['validated', { owner: 'a', stage: 'approved' }])
+    expect(asset.files).toEqual(files)
+    expect(await ws.client.getAssetVersion('editable', 1)).toEqual(asset.info)
+
+    // The handle edits the version it holds, not where its alias points now.
+    await ws.client.setAssetAlias({ name: 'editable', alias: 'current', version: 2 })
+    await asset.update({ description: 'still version 1' })
+    expect([asset.version, (await ws.client.getAssetVersion('editable', 1)).description]).toEqual([1, 'still version 1'])
+    expect((await ws.client.getAssetVersion('editable', 2)).description).toBe('')
+
+    const tooMany = Object.fromEntries(Array.from({ length: 101 }, (_, i) => [`k${i}`, 'v']))
+    expect((await rejectionOf(asset.addTags(tooMany))).code).toBe('LIMIT_EXCEEDED')
+    expect(asset.tags).toEqual({ owner: 'a', stage: 'approved' })
+    const gone = new Asset(ws, { ...asset.info, version: 99 })
+    expect((await rejectionOf(gone.addTags({ a: 'b' }))).code).toBe('ASSET_NOT_FOUND')
   })
 
   it('keeps nothing of a file that arrives damaged, and says ASSET_NOT_FOUND for unknown assets', async () => {

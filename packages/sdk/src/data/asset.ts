@@ -1,5 +1,5 @@
 import path from 'node:path'
-import type { AssetFile, AssetSummary, AssetVersion, PagedIterable } from '@wharf/contract'
+import type { AssetFile, AssetSummary, AssetVersion, PagedIterable, UpdateAssetVersionRequest } from '@wharf/contract'
 import { downloadVerified, localPathUnder, placedPaths, requireAllPlaced, serverFile } from './download.js'
 import type { WorkspaceConnection } from '../config/connection.js'
 
@@ -12,17 +12,32 @@ export interface AssetDownloadOptions {
   signal?: AbortSignal
 }
 
+/** Options of `asset.update`. */
+export interface AssetUpdateOptions {
+  /** The new description. */
+  description?: string
+  /** Tags to set, merged into the version's tags: a key given is added or replaced, the others stay. */
+  tags?: Record<string, string>
+  signal?: AbortSignal
+}
+
 /**
  * One version of a named asset: files promoted from a run (`wharf history promote`, `run.registerModel`).
- * A version never changes, so the handle is a snapshot. Obtained from `Asset.get`.
+ * Its files never change; its description and tags can (`addTags`, `removeTags`, `update`), and the
+ * handle's `info` shows them as the server answered its last call (`Asset.get` reads them again).
  */
 export class Asset {
   readonly workspace: WorkspaceConnection
-  readonly info: AssetVersion
+  #info: AssetVersion
 
   constructor(workspace: WorkspaceConnection, info: AssetVersion) {
     this.workspace = workspace
-    this.info = info
+    this.#info = info
+  }
+
+  /** The version as the server last answered: when it was read, or after this handle's last edit. */
+  get info(): AssetVersion {
+    return this.#info
   }
 
   /**
@@ -57,6 +72,54 @@ export class Asset {
 
   get files(): readonly AssetFile[] {
     return this.info.files
+  }
+
+  get description(): string {
+    return this.info.description
+  }
+
+  get tags(): Readonly<Record<string, string>> {
+    return this.info.tags
+  }
+
+  /**
+   * Adds tags to this version, or replaces the values of keys it has; its other tags stay. Returns the
+   * version as it is now, which {@link info} shows too. LIMIT_EXCEEDED past the server's tag limit.
+   */
+  addTags(tags: Record<string, string>, options: { signal?: AbortSignal } = {}): Promise<AssetVersion> {
+    return this.#change({ tags: { set: tags } }, options)
+  }
+
+  /** Removes tags from this version (keys it does not have are ignored). Returns the version as it is now. */
+  removeTags(keys: readonly string[], options: { signal?: AbortSignal } = {}): Promise<AssetVersion> {
+    return this.#change({ tags: { remove: [...keys] } }, options)
+  }
+
+  /**
+   * Sets the description and merges `tags` into the version's tags (keys given are added or replaced, the
+   * others stay; {@link removeTags} removes), in one request. Returns the version as it is now.
+   */
+  update(options: AssetUpdateOptions): Promise<AssetVersion> {
+    return this.#change(
+      {
+        ...(options.description !== undefined ? { description: options.description } : {}),
+        ...(options.tags !== undefined ? { tags: { set: options.tags } } : {}),
+      },
+      options,
+    )
+  }
+
+  /**
+   * Edits the version this handle holds by number (not the alias it was got by, which may have moved
+   * since) and keeps the server's answer.
+   */
+  async #change(change: UpdateAssetVersionRequest, options: { signal?: AbortSignal }): Promise<AssetVersion> {
+    this.#info = await this.workspace.client.updateAssetVersion(
+      { name: this.name, version: this.version },
+      change,
+      options.signal ? { signal: options.signal } : {},
+    )
+    return this.#info
   }
 
   /**
