@@ -8,6 +8,7 @@ import { paths } from '../../app/paths.js'
 import { Empty, ErrorState, Loading } from '../../components/States.js'
 import { formatBytes, formatTime } from '../../components/format.js'
 import { AssetAliases } from './AssetAliases.js'
+import { DescriptionEditor, TagEditor, useVersionEdit } from './AssetVersionEdit.js'
 import { assetFileUrl, baseName } from './asset-view.js'
 import './assets.css'
 import { usePageTitle } from '../../components/page-title.js'
@@ -121,7 +122,7 @@ export function AssetPage() {
               retry={() => void version.refetch()}
             />
           ) : (
-            // Keyed by version: the alias form's draft and message belong to the version they were typed at.
+            // Keyed by version: the drafts and messages of its forms belong to the version they were typed at.
             <VersionDetail key={version.data.version} version={version.data} aliases={aliases.data} />
           )}
         </div>
@@ -133,7 +134,7 @@ export function AssetPage() {
 function VersionDetail(props: { version: AssetVersion; aliases: readonly AssetAlias[] | undefined }) {
   const { version, aliases } = props
   const { workspace } = useSession()
-  const tags = Object.entries(version.tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+  const edit = useVersionEdit(version)
   return (
     <>
       <dl className="asset-facts">
@@ -161,26 +162,22 @@ function VersionDetail(props: { version: AssetVersion; aliases: readonly AssetAl
           )}
         </dd>
         <dt>Description</dt>
-        <dd>{version.description === '' ? <span className="muted">none</span> : version.description}</dd>
+        <dd>
+          <DescriptionEditor version={version} edit={edit} />
+        </dd>
         <dt>Tags</dt>
         <dd>
-          {tags.length === 0 ? (
-            <span className="muted">none</span>
-          ) : (
-            <ul className="asset-tags">
-              {tags.map(([key, value]) => (
-                <li key={key} className="badge">
-                  {value === '' ? key : `${key}=${value}`}
-                </li>
-              ))}
-            </ul>
-          )}
+          <TagEditor version={version} edit={edit} />
         </dd>
         <dt>Files</dt>
         <dd>
           {version.fileCount} ({formatBytes(version.size)})
         </dd>
       </dl>
+      {/* Always in the page, so a screen reader announces each saved edit. */}
+      <p id="version-edit-outcome" className="muted version-edit-outcome" role="status">
+        {edit.announcement}
+      </p>
       <h2>Files</h2>
       {version.files.length === 0 ? (
         <Empty title="This version has no files." />

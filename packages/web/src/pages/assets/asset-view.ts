@@ -15,3 +15,24 @@ export function assetFileUrl(file: { workspace: string; asset: string; version: 
 export function baseName(path: string): string {
   return path.slice(path.lastIndexOf('/') + 1)
 }
+
+/** Tags in key order, as the page lists them. */
+export function sortedTags(tags: Record<string, string>): [string, string][] {
+  return Object.entries(tags).sort(([a], [b]) => (a < b ? -1 : a > b ? 1 : 0))
+}
+
+/** How a tag reads on its badge: `key=value`, or the key alone when the value is empty. */
+export function tagLabel(key: string, value: string): string {
+  return value === '' ? key : `${key}=${value}`
+}
+
+/**
+ * A typed tag split at its first `=` (`key` alone is an empty value), both sides trimmed as the promote
+ * form trims them; undefined for blank text. The key may come out empty (`=x`): the caller says so.
+ */
+export function parseTag(text: string): { key: string; value: string } | undefined {
+  const trimmed = text.trim()
+  if (trimmed === '') return undefined
+  const eq = trimmed.indexOf('=')
+  return eq < 0 ? { key: trimmed, value: '' } : { key: trimmed.slice(0, eq).trim(), value: trimmed.slice(eq + 1).trim() }
+}
