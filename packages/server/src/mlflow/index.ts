@@ -30,6 +30,7 @@ import {
 import {
   createModelVersion,
   createRegisteredModel,
+  deleteModelVersionTag,
   deleteRegisteredModelAlias,
   getLatestVersions,
   getModelVersion,
@@ -38,8 +39,11 @@ import {
   getRegisteredModel,
   searchModelVersions,
   searchRegisteredModels,
+  setModelVersionTag,
   setRegisteredModelAlias,
+  unsupportedRegisteredModelMetadata,
   unsupportedRegistryChange,
+  updateModelVersion,
 } from './registry.js'
 import {
   createRun,
@@ -134,10 +138,27 @@ const ENDPOINTS: readonly Endpoint[] = [
   { methods: ['GET'], path: 'model-versions/get', handler: getModelVersion },
   { methods: ['GET'], path: 'model-versions/get-download-uri', handler: getModelVersionDownloadUri },
   { methods: ['GET', 'POST'], path: 'model-versions/search', handler: searchModelVersions },
-  { methods: ['PATCH'], path: 'registered-models/update', handler: unsupportedRegistryChange('Updating a registered model') },
+  // A version's description and tags are the asset version's; a registered model keeps neither.
+  { methods: ['PATCH'], path: 'model-versions/update', handler: updateModelVersion },
+  { methods: ['POST'], path: 'model-versions/set-tag', handler: setModelVersionTag },
+  { methods: ['DELETE'], path: 'model-versions/delete-tag', handler: deleteModelVersionTag },
+  {
+    methods: ['PATCH'],
+    path: 'registered-models/update',
+    handler: unsupportedRegisteredModelMetadata("Updating a registered model's description"),
+  },
+  {
+    methods: ['POST'],
+    path: 'registered-models/set-tag',
+    handler: unsupportedRegisteredModelMetadata('Setting a registered model tag'),
+  },
+  {
+    methods: ['DELETE'],
+    path: 'registered-models/delete-tag',
+    handler: unsupportedRegisteredModelMetadata('Deleting a registered model tag'),
+  },
   { methods: ['POST'], path: 'registered-models/rename', handler: unsupportedRegistryChange('Renaming a registered model') },
   { methods: ['DELETE'], path: 'registered-models/delete', handler: unsupportedRegistryChange('Deleting a registered model') },
-  { methods: ['PATCH'], path: 'model-versions/update', handler: unsupportedRegistryChange('Updating a model version') },
   { methods: ['DELETE'], path: 'model-versions/delete', handler: unsupportedRegistryChange('Deleting a model version') },
   {
     methods: ['POST'],

@@ -1,4 +1,4 @@
-import { NAME_RULES, isWharfError, type AssetAlias, type AssetVersion } from '@wharf/contract'
+import { NAME_RULES, assertWithinLimit, isWharfError, type AssetAlias, type AssetVersion } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
 import { promoteRunArtifacts } from '../routes/assets.js'
 import { modelArtifactPrefix } from './convert.js'
@@ -7,6 +7,8 @@ import { MlflowError, invalidParameter } from './errors.js'
 import { matches, parseFilter, sortItems, type SearchSchema, type Searchable } from './search.js'
 import {
   MLFLOW_LIMITS,
+  assertKey,
+  assertValueLength,
   decodeOffsetToken,
   encodeOffsetToken,
   keyValues,
@@ -21,6 +23,11 @@ import {
 /** Asset tags that keep what MLflow sent when the version was made; not shown as the version's tags. */
 const SOURCE_TAG = 'mlflow.registry.source'
 const MODEL_ID_TAG = 'mlflow.registry.modelId'
+/** The internal tags by key, with the model version field each one holds. */
+const INTERNAL_TAGS: ReadonlyMap<string, string> = new Map([
+  [SOURCE_TAG, 'source'],
+  [MODEL_ID_TAG, 'model_id'],
+])
 
 /** The artifact proxy folder that serves an asset version's files (read-only). */
 export const ASSET_PROXY_ROOT = '_assets'
@@ -46,12 +53,40 @@ function modelFolder(version: AssetVersion): string {
   return version.artifactPath.slice(version.artifactPath.lastIndexOf('/') + 1)
 }
 
+/** A version's tags as MLflow shows (and searches) them: without the internal ones. */
+function visibleTags(version: AssetVersion): Record<string, string> {
+  return Object.fromEntries(Object.entries(version.tags).filter(([key]) => !INTERNAL_TAGS.has(key)))
+}
+
+/**
+ * Checks a model version tag key as MLflow does (its characters, a relative path, at most 250) and
+ * refuses the internal keys, so that a version's `source` and `model_id` cannot be overwritten or lost.
+ */
+function assertVersionTagKey(key: unknown): asserts key is string {
+  assertKey(key, 'tag')
+  const field = INTERNAL_TAGS.get(key)
+  if (field !== undefined) {
+    throw invalidParameter(
+      `Tag key '${key}' is reserved: this server keeps the model version's ${field} in it. Use another key; the ${field} is read from the model version itself`,
+    )
+  }
+}
+
+/** A model version tag from its `key` and `value` fields (a missing value is empty, as in MLflow), checked as MLflow checks it. */
+function versionTag(fields: RequestFields): { key: string; value: string } {
+  const key = fields.key
+  assertVersionTagKey(key)
+  const value = optionalString(fields, 'value') ?? ''
+  assertValueLength({ what: 'Model version tag', key, value, max: MLFLOW_LIMITS.registryTagValueLength })
+  return { key, value }
+}
+
 /**
  * A model version as MLflow sends it, with the aliases (of its model's, from one listAssetAliases
  * call) that point at it. Empty lists are left out, as protobuf's JSON leaves them out.
  */
 function modelVersionJson(version: AssetVersion, aliases: readonly AssetAlias[]): Record<string, unknown> {
-  const tags = Object.fromEntries(Object.entries(version.tags).filter(([key]) => key !== SOURCE_TAG && key !== MODEL_ID_TAG))
+  const tags = visibleTags(version)
   const modelId = version.tags[MODEL_ID_TAG]
   const list = keyValues(tags)
   const names = aliases.filter((a) => a.name === version.name && a.version === version.version).map((a) => a.alias)
@@ -259,9 +294,14 @@ async function resolveSource(
 export async function createModelVersion(r: MlflowRequest): Promise<unknown> {
   const name = requiredString(r.fields, 'name')
   const source = requiredString(r.fields, 'source')
+  const description = optionalString(r.fields, 'description') ?? ''
+  assertDescriptionLength(r, description)
+  // A Map, so that a key such as `__proto__` stays a tag.
+  const tags = new Map<string, string>()
+  for (const tag of objectList(r.fields, 'tags').map(versionTag)) tags.set(tag.key, tag.value)
   const { runId, path, modelId } = await resolveSource(r, r.fields)
-  const tags: Record<string, string> = { [SOURCE_TAG]: source, ...(modelId !== undefined ? { [MODEL_ID_TAG]: modelId } : {}) }
-  for (const tag of objectList(r.fields, 'tags')) tags[requiredString(tag, 'key')] = optionalString(tag, 'value') ?? ''
+  tags.set(SOURCE_TAG, source)
+  if (modelId !== undefined) tags.set(MODEL_ID_TAG, modelId)
   let artifactPath: string
   try {
     artifactPath = toDatastoreKey(path)
@@ -274,8 +314,8 @@ export async function createModelVersion(r: MlflowRequest): Promise<unknown> {
       name,
       runId,
       artifactPath,
-      description: optionalString(r.fields, 'description') ?? '',
-      tags,
+      description,
+      tags: Object.fromEntries(tags),
     })
     // A version just made has no alias: an alias can point only at a version that exists.
     return { model_version: modelVersionJson(version, []) }
@@ -293,6 +333,71 @@ export async function getModelVersion(r: MlflowRequest): Promise<unknown> {
   const name = requiredString(r.fields, 'name')
   const version = await getVersion(r, name, requiredString(r.fields, 'version'))
   return { model_version: modelVersionJson(version, await aliasesOf(r, name)) }
+}
+
+/** Checks a model version description against the server's `descriptionLength` (MLflow's column holds 5,000 too). */
+function assertDescriptionLength(r: MlflowRequest, description: string): void {
+  assertWithinLimit(r.deps.config.limits, 'descriptionLength', {
+    what: 'the model version description length',
+    actual: description.length,
+  })
+}
+
+/**
+ * Changes a version's description and tags in one store call; MLflow's RESOURCE_DOES_NOT_EXIST, with its
+ * wording, when the model or the version is missing (MLflow names the version either way).
+ */
+async function editVersion(
+  r: MlflowRequest,
+  edit: { name: string; version: string; description?: string; setTags?: Record<string, string>; removeTags?: string[] },
+): Promise<AssetVersion> {
+  const version = versionNumber(edit.version)
+  try {
+    return await r.deps.store.updateAssetVersion({
+      workspace: r.workspace,
+      name: edit.name,
+      version,
+      ...(edit.description !== undefined ? { description: edit.description } : {}),
+      setTags: edit.setTags ?? {},
+      removeTags: edit.removeTags ?? [],
+      maxTags: r.deps.config.limits.tagsPerRun,
+    })
+  } catch (error) {
+    if (isWharfError(error, 'ASSET_NOT_FOUND')) throw noVersion(edit.name, version)
+    throw error
+  }
+}
+
+/**
+ * model-versions/update: sets the version's description. As MLflow's server does, a request without
+ * one clears it (the Python client always sends one); tags are changed by set-tag and delete-tag.
+ */
+export async function updateModelVersion(r: MlflowRequest): Promise<unknown> {
+  const name = requiredString(r.fields, 'name')
+  const version = requiredString(r.fields, 'version')
+  const description = optionalString(r.fields, 'description') ?? ''
+  assertDescriptionLength(r, description)
+  const edited = await editVersion(r, { name, version, description })
+  return { model_version: modelVersionJson(edited, await aliasesOf(r, name)) }
+}
+
+/** model-versions/set-tag: sets (or replaces) one tag; the internal keys are refused. */
+export async function setModelVersionTag(r: MlflowRequest): Promise<unknown> {
+  const name = requiredString(r.fields, 'name')
+  const version = requiredString(r.fields, 'version')
+  const tag = versionTag(r.fields)
+  await editVersion(r, { name, version, setTags: { [tag.key]: tag.value } })
+  return {}
+}
+
+/** model-versions/delete-tag: removes one tag; a tag the version does not have is no error, as in MLflow. */
+export async function deleteModelVersionTag(r: MlflowRequest): Promise<unknown> {
+  const name = requiredString(r.fields, 'name')
+  const version = requiredString(r.fields, 'version')
+  const key = r.fields.key
+  assertVersionTagKey(key)
+  await editVersion(r, { name, version, removeTags: [key] })
+  return {}
 }
 
 /** model-versions/get-download-uri: the version's files through the artifact proxy. */
@@ -323,7 +428,7 @@ export async function searchModelVersions(r: MlflowRequest): Promise<unknown> {
     const json = modelVersionJson(v, [])
     return {
       attributes: { name: v.name, run_id: v.sourceRunId, source: json.source as string, version_number: String(v.version) },
-      tags: v.tags,
+      tags: visibleTags(v),
     }
   }
   const found: AssetVersion[] = []
@@ -441,13 +546,28 @@ export async function getModelVersionByAlias(r: MlflowRequest): Promise<unknown>
   return { model_version: modelVersionJson(version, await aliasesOf(r, name)) }
 }
 
-/** Registry changes Wharf's assets do not take: versions are immutable and kept. */
+/** Registry changes Wharf's assets do not take: versions are kept, with their files. */
 export function unsupportedRegistryChange(what: string): (r: MlflowRequest) => Promise<unknown> {
   return () =>
     Promise.reject(
       new MlflowError(
         'NOT_IMPLEMENTED',
-        `${what} is not supported: registered models are Wharf assets, whose versions are immutable and kept`,
+        `${what} is not supported: registered models are Wharf assets, whose versions are kept and whose files never change`,
+      ),
+    )
+}
+
+/**
+ * Registered-model descriptions and tags: an asset keeps none (it exists from its first version), so
+ * these are refused with what does work: a version's description and tags.
+ */
+export function unsupportedRegisteredModelMetadata(what: string): (r: MlflowRequest) => Promise<unknown> {
+  return () =>
+    Promise.reject(
+      new MlflowError(
+        'NOT_IMPLEMENTED',
+        `${what} is not supported: this server keeps no description or tags on a registered model (a Wharf asset). ` +
+          'A model version takes them: MlflowClient().update_model_version and set_model_version_tag here, `wharf asset update` in Wharf',
       ),
     )
 }

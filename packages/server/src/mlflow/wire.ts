@@ -154,6 +154,7 @@ export const MLFLOW_LIMITS = {
   bulkIntervalPoints: 2500,
   loggedModelsPage: 50,
   registryPageMax: 1000,
+  registryTagValueLength: 100_000,
 } as const
 
 // MLflow's key rule on POSIX: letters, digits, "_", "-", ".", " ", "/" and ":".
