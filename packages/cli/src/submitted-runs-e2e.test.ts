@@ -76,6 +76,34 @@ async function project(name: string, files: Record<string, string>): Promise<str
   return dir
 }
 
+/**
+ * Submits a TypeScript project whose one script is `lines`, with this repository's node_modules linked
+ * in as `npm install` would leave @wharf/sdk, and follows it to its end, collecting what it printed.
+ */
+async function submitTypeScript(options: {
+  name: string
+  experiment: string
+  script: string
+  lines: string[]
+  arguments?: (string | number)[]
+}): Promise<{ dir: string; run: Run; info: RunInfo; out: string }> {
+  const dir = await project(options.name, {
+    [options.script]: options.lines.join('\n'),
+    'package.json': JSON.stringify({ name: options.name, private: true, type: 'module' }),
+    '.gitignore': 'node_modules/\n',
+  })
+  await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
+  const config = new ScriptRunConfig({ sourceDirectory: dir, script: options.script, arguments: options.arguments ?? [] })
+  const run = await ws.experiment(options.experiment).submit(config)
+  let out = ''
+  const info = await run.waitForCompletion({
+    showOutput: true,
+    raiseOnError: false,
+    output: { write: (chunk: string) => ((out += chunk), true) } as never,
+  })
+  return { dir, run, info, out }
+}
+
 /** The script reports what it saw in outputs/seen.json; both scripts write the same shape. */
 interface Seen {
   env: Record<string, string | null>
@@ -248,26 +276,19 @@ async function countFiles(dir: string): Promise<number> {
 
 describe('a TypeScript script that logs through the SDK', () => {
   it("imports @wharf/sdk from its project's node_modules (left out of the snapshot) and logs to its run", async () => {
-    const dir = await project('ts-src', {
-      'train.ts': [
+    const { dir, run, info, out } = await submitTypeScript({
+      name: 'ts-src',
+      experiment: 'e2e-ts',
+      script: 'train.ts',
+      arguments: ['--epochs', 3],
+      lines: [
         "import { Run } from '@wharf/sdk'",
         'const run = await Run.getContext()',
         "const epochs: number = Number(process.argv[process.argv.indexOf('--epochs') + 1])",
         "for (let epoch = 0; epoch < epochs; epoch++) run.log('accuracy', 0.5 + epoch / 10)",
         "await run.log('done', 'yes').wait()",
         "console.log('logged', epochs, 'epochs to', run.id)",
-      ].join('\n'),
-      'package.json': JSON.stringify({ name: 'ts-train', private: true, type: 'module' }),
-      '.gitignore': 'node_modules/\n',
-    })
-    // The project's dependencies, as npm install leaves them: this repository's node_modules holds @wharf/sdk.
-    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
-    const config = new ScriptRunConfig({ sourceDirectory: dir, script: 'train.ts', arguments: ['--epochs', 3] })
-    const run = await ws.experiment('e2e-ts').submit(config)
-    let out = ''
-    const info = await run.waitForCompletion({
-      showOutput: true,
-      output: { write: (chunk: string) => ((out += chunk), true) } as never,
+      ],
     })
     expect(info.status, `${JSON.stringify(info.error)}\n${out}`).toBe('Completed')
     expect(out).toContain(`logged 3 epochs to ${run.id}`)
@@ -277,8 +298,11 @@ describe('a TypeScript script that logs through the SDK', () => {
   })
 
   it('run.complete() and `await using` in the script leave the end to the runner: Completed, with its outputs and logs', async () => {
-    const dir = await project('ts-complete-src', {
-      'train.ts': [
+    const { run, info, out } = await submitTypeScript({
+      name: 'ts-complete-src',
+      experiment: 'e2e-ts-complete',
+      script: 'train.ts',
+      lines: [
         "import { mkdirSync, writeFileSync } from 'node:fs'",
         "import { Run } from '@wharf/sdk'",
         'const run = await Run.getContext()',
@@ -291,17 +315,7 @@ describe('a TypeScript script that logs through the SDK', () => {
         "console.log('status after complete:', info.status)",
         "mkdirSync('outputs', { recursive: true })",
         "writeFileSync('outputs/x.txt', 'written after complete')",
-      ].join('\n'),
-      'package.json': JSON.stringify({ name: 'ts-complete', private: true, type: 'module' }),
-      '.gitignore': 'node_modules/\n',
-    })
-    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
-    const run = await ws.experiment('e2e-ts-complete').submit(new ScriptRunConfig({ sourceDirectory: dir, script: 'train.ts' }))
-    let out = ''
-    const info = await run.waitForCompletion({
-      showOutput: true,
-      raiseOnError: false,
-      output: { write: (chunk: string) => ((out += chunk), true) } as never,
+      ],
     })
     expect(info.status, `${JSON.stringify(info.error)}\n${out}`).toBe('Completed')
     expect(out).toContain('status after complete: Running')
@@ -322,8 +336,11 @@ describe('a submitted script and registered models', () => {
     await earlier.complete()
     await earlier.registerModel({ modelName: 'e2e-base', modelPath: 'base.txt', aliases: ['production'] })
 
-    const dir = await project('ts-models-src', {
-      'finetune.ts': [
+    const { run, info, out } = await submitTypeScript({
+      name: 'ts-models-src',
+      experiment: 'e2e-models',
+      script: 'finetune.ts',
+      lines: [
         "import { mkdirSync, readFileSync, writeFileSync } from 'node:fs'",
         "import { Asset, Run } from '@wharf/sdk'",
         'const run = await Run.getContext()',
@@ -334,17 +351,7 @@ describe('a submitted script and registered models', () => {
         "writeFileSync('outputs/tuned.txt', `${weights} + tuned`)",
         "const version = await run.registerModel({ modelName: 'e2e-tuned', modelPath: 'tuned.txt', aliases: ['candidate'] })",
         "console.log('base', base.info.version, file === undefined ? 'none' : 'downloaded', 'registered', version.version)",
-      ].join('\n'),
-      'package.json': JSON.stringify({ name: 'ts-models', private: true, type: 'module' }),
-      '.gitignore': 'node_modules/\n',
-    })
-    await symlink(path.resolve('node_modules'), path.join(dir, 'node_modules'), 'dir')
-    const run = await ws.experiment('e2e-models').submit(new ScriptRunConfig({ sourceDirectory: dir, script: 'finetune.ts' }))
-    let out = ''
-    const info = await run.waitForCompletion({
-      showOutput: true,
-      raiseOnError: false,
-      output: { write: (chunk: string) => ((out += chunk), true) } as never,
+      ],
     })
     expect(info.status, `${JSON.stringify(info.error)}\n${out}`).toBe('Completed')
     expect(out).toContain('base 1 downloaded registered 1')
