@@ -1,11 +1,11 @@
 import { timingSafeEqual, createHash } from 'node:crypto'
 import { Hono } from 'hono'
-import { ErrorBodySchema, WharfError, isWharfError, type ErrorBody } from '@wharf/contract'
+import { ErrorBodySchema, WharfError, type ErrorBody } from '@wharf/contract'
 import { browserGuard } from './browser-guard.js'
 import type { AppDeps } from './deps.js'
 import { isClientClosed, type AppEnv } from './http.js'
 import { routeBinder } from './route.js'
-import { RUN_TOKEN_KEY_LABEL, authorizeRunToken, createRunTokens, isRunToken, type RunTokenLookups } from './run-token.js'
+import { RUN_TOKEN_KEY_LABEL, authorizeRunToken, createRunTokens, isRunToken } from './run-token.js'
 import { mountRunControlRoutes } from './routes/run-control.js'
 import { mountRunLogRoutes } from './routes/run-logs.js'
 import { mountSnapshotRoutes, snapshotContentsCache } from './routes/snapshots.js'
@@ -84,17 +84,7 @@ export function createApp(deps: AppDeps): Hono<AppEnv> {
   })
 
   // Every API route goes through the table: params, query and body are read with its schemas.
-  const lookups: RunTokenLookups = {
-    ...snapshotContentsCache(deps.store),
-    assetVersionSource: async (ref) => {
-      try {
-        return (await deps.store.getAssetVersion(ref)).sourceRunId
-      } catch (error) {
-        if (isWharfError(error, 'ASSET_NOT_FOUND')) return undefined
-        throw error
-      }
-    },
-  }
+  const lookups = snapshotContentsCache(deps.store)
   const route = routeBinder(app, {
     ...deps,
     authorizeRunToken: (claims, request) => authorizeRunToken(claims, request, lookups),

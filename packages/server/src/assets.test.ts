@@ -310,6 +310,18 @@ for (const { kind, enabled } of testStoreKinds()) {
       })
       expect([bad.status, ((await bad.json()) as { error: { code: string } }).error.code]).toEqual([400, 'INVALID_ARGUMENT'])
       expect((await client.getAssetVersion('editable', 1)).tags).toEqual({ stage: 'approved' })
+      // The tags where the MLflow registry keeps a version's source can be neither set nor removed.
+      for (const change of [{ set: { 'mlflow.registry.source': 'runs:/x/y' } }, { remove: ['mlflow.registry.modelId'] }]) {
+        const reserved = await rejectionOf(
+          client.updateAssetVersion({ name: 'editable', version: 1 }, { tags: change }),
+          'INVALID_ARGUMENT',
+        )
+        expect(reserved.message).toContain('kept by the model registry')
+      }
+      await rejectionOf(
+        client.promoteAsset({ name: 'editable', runId, artifactPath: 'outputs/e.bin', tags: { 'mlflow.registry.source': 'x' } }),
+        'INVALID_ARGUMENT',
+      )
     })
 
     it('refuses aliases that could be read as a version, versions that do not exist, and bad bodies', async () => {

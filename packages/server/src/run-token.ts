@@ -225,8 +225,6 @@ export interface RunTokenLookups {
     workspace: string
     id: string
   }): Promise<{ datastore: string; sha256s: ReadonlySet<string> } | undefined>
-  /** The run a version of an asset was promoted from; undefined when there is no such version. */
-  assetVersionSource(ref: { workspace: string; name: string; version: number }): Promise<string | undefined>
 }
 
 function forbidden(message: string): WharfError {
@@ -317,17 +315,8 @@ export async function authorizeRunToken(
         }
         return
       }
-      // setAssetAlias: only onto a version made from the token's own run, so a script can name what it
-      // registered but never move an alias (production, say) onto a version it did not make.
-      const version = (request.body as { version?: unknown } | undefined)?.version
-      const source =
-        typeof version === 'number'
-          ? await lookups.assetVersionSource({ workspace: claims.workspace, name: String(params.asset), version })
-          : undefined
-      if (source !== undefined && source !== claims.runId) {
-        throw forbidden(`a run token can point an alias only at a version made from its own run (${ownRun})`)
-      }
-      // An unknown version is left to the route, which answers ASSET_NOT_FOUND.
+      // setAssetAlias: the store allows only a version made from the token's own run, and only moving an
+      // alias that points at one, in the same transaction as the change (the route passes the run).
       return
     }
     case 'snapshot': {

@@ -563,9 +563,29 @@ for (const { kind, enabled } of testStoreKinds()) {
         expect([hijack.status, hijack.body.error?.code]).toEqual([403, 'FORBIDDEN'])
         const moved = await asRun('setAssetAlias', { params: { asset: 'base-model', alias: 'mine' }, json: { version: 1 } })
         expect(moved.status).toBe(403)
+        // Its own version of the same asset: it may name it, but not move `production` (which points at
+        // a version another run made) onto it.
+        await asRun('uploadArtifact', { params: { runId: run.id }, rest: 'outputs/base-v2.bin', bytes: 'v2' })
+        const own = await asRun('promoteAsset', {
+          json: { name: 'base-model', runId: run.id, artifactPath: 'outputs/base-v2.bin' },
+        })
+        expect([own.status, own.body.version]).toEqual([201, 2])
+        const repoint = await asRun('setAssetAlias', {
+          params: { asset: 'base-model', alias: 'production' },
+          json: { version: 2 },
+        })
+        expect([repoint.status, repoint.body.error?.code]).toEqual([403, 'FORBIDDEN'])
+        expect(repoint.body.error.message).toContain('version 1, where it points now,')
+        const mine = await asRun('setAssetAlias', { params: { asset: 'base-model', alias: 'mine' }, json: { version: 2 } })
+        expect(mine.status).toBe(200)
         expect(
-          (await api('listAssetAliases', { params: { asset: 'base-model' } })).body.items.map((a: { alias: string }) => a.alias),
-        ).toEqual(['production'])
+          (await api('listAssetAliases', { params: { asset: 'base-model' } })).body.items.map(
+            (a: { alias: string; version: number }) => [a.alias, a.version],
+          ),
+        ).toEqual([
+          ['mine', 2],
+          ['production', 1],
+        ])
         expect((await api('listAssetVersions', { params: { asset: 'tuned-model' } })).body.items).toHaveLength(1)
       })
 

@@ -1204,6 +1204,44 @@ describeEachStore('MetadataStore', (kind: StoreKind) => {
       expect(await rejectionCodeOf(store.updateAssetVersion({ ...ref, name: 'missing', maxTags: 10 }))).toBe('ASSET_NOT_FOUND')
     })
 
+    it("holds a run's aliases to its own versions, and refuses only what grows past a limit", async () => {
+      const ws = await newWorkspace()
+      const mine = await newRun(ws)
+      const theirs = await newRun(ws)
+      await store.createAssetVersion(assetInput(ws, theirs.id))
+      await store.createAssetVersion(assetInput(ws, mine.id))
+      const model = { workspace: ws, name: 'model' }
+      const at = { updatedAt: iso(1) }
+      await store.setAssetAlias({ ...model, alias: 'production', version: 1, ...at })
+      const owned = { ...model, ...at, ownerRunId: mine.id }
+      expect(await rejectionCodeOf(store.setAssetAlias({ ...owned, alias: 'production', version: 2 }))).toBe('FORBIDDEN')
+      expect(await rejectionCodeOf(store.setAssetAlias({ ...owned, alias: 'x', version: 1 }))).toBe('FORBIDDEN')
+      expect((await store.setAssetAlias({ ...owned, alias: 'candidate', version: 2 })).version).toBe(2)
+      expect((await store.getAssetVersion({ ...model, version: { alias: 'production' } })).version).toBe(1)
+
+      // Over the alias limit (lowered since): a new alias is refused, moving one is not.
+      expect(await rejectionCodeOf(store.setAssetAlias({ ...model, alias: 'third', version: 1, ...at, maxAliases: 1 }))).toBe(
+        'LIMIT_EXCEEDED',
+      )
+      expect((await store.setAssetAlias({ ...model, alias: 'production', version: 2, ...at, maxAliases: 1 })).version).toBe(2)
+
+      // Over the tag limit: removing tags and changing the description still work; adding does not.
+      const ref = { ...model, version: 1 }
+      await store.updateAssetVersion({ ...ref, setTags: { a: '1', b: '2', c: '3' }, maxTags: 10 })
+      expect(await rejectionCodeOf(store.updateAssetVersion({ ...ref, setTags: { d: '4' }, maxTags: 2 }))).toBe('LIMIT_EXCEEDED')
+      expect((await store.updateAssetVersion({ ...ref, description: 'x', removeTags: ['a'], maxTags: 1 })).tags).toEqual({
+        b: '2',
+        c: '3',
+      })
+      // Edited by alias: the version it points at inside the edit.
+      expect(
+        (await store.updateAssetVersion({ ...model, version: { alias: 'production' }, description: 'p', maxTags: 10 })).version,
+      ).toBe(2)
+      expect((await store.updateAssetVersion({ ...model, version: 'latest', description: 'l', maxTags: 10 })).description).toBe(
+        'l',
+      )
+    })
+
     it('leaves one row when many callers point one alias at once', async () => {
       const ws = await newWorkspace()
       const run = await newRun(ws)

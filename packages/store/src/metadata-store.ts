@@ -321,7 +321,8 @@ export interface AssetVersionRef extends WorkspaceItemRef {
 
 /** A change to a version's description and tags (its files never change). */
 export interface AssetVersionChange extends WorkspaceItemRef {
-  version: number
+  /** By number, `latest` or alias, resolved inside the change's transaction. */
+  version: AssetVersionSelector
   description?: string
   /** Tags set (added or replaced), then `removeTags` removed. */
   setTags?: Record<string, string>
@@ -344,6 +345,11 @@ export interface NewAssetAlias extends AssetAliasRef {
   updatedAt: string
   /** The most aliases the asset may have (LIMIT_EXCEEDED for a new one past it); none when absent. */
   maxAliases?: number
+  /**
+   * A run token's run: the version, and the one the alias points at now, must have been made from it
+   * (FORBIDDEN otherwise), so a script names what it made but never repoints another run's version.
+   */
+  ownerRunId?: string
 }
 
 /** A page of the versions of one asset. */

@@ -441,7 +441,8 @@ class Run:
             # This handle's outputs, or in a submitted run the folder its runner uploads at the end
             # (WHARF_OUTPUTS_DIR): a model the script just wrote is found either way.
             outputs = self._outputs
-            if outputs is None and self._runner_owns_status:
+            if outputs is None and self.id == os.environ.get("WHARF_RUN_ID"):
+                # Only the run this process was started for: its runner uploads that folder at the end.
                 outputs = os.environ.get("WHARF_OUTPUTS_DIR") or None
             if outputs is not None and Path(outputs).is_dir():
                 self.upload_folder("outputs", outputs)

@@ -1,5 +1,6 @@
 import { NAME_RULES, assertWithinLimit, isWharfError, type AssetAlias, type AssetVersion } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
+import { REGISTRY_TAGS } from '../registry-tags.js'
 import { promoteRunArtifacts } from '../routes/assets.js'
 import { modelArtifactPrefix } from './convert.js'
 import type { MlflowRequest } from './context.js'
@@ -21,8 +22,8 @@ import {
 } from './wire.js'
 
 /** Asset tags that keep what MLflow sent when the version was made; not shown as the version's tags. */
-const SOURCE_TAG = 'mlflow.registry.source'
-const MODEL_ID_TAG = 'mlflow.registry.modelId'
+const SOURCE_TAG = REGISTRY_TAGS.source
+const MODEL_ID_TAG = REGISTRY_TAGS.modelId
 /** The internal tags by key, with the model version field each one holds. */
 const INTERNAL_TAGS: ReadonlyMap<string, string> = new Map([
   [SOURCE_TAG, 'source'],
@@ -299,6 +300,10 @@ export async function createModelVersion(r: MlflowRequest): Promise<unknown> {
   // A Map, so that a key such as `__proto__` stays a tag.
   const tags = new Map<string, string>()
   for (const tag of objectList(r.fields, 'tags').map(versionTag)) tags.set(tag.key, tag.value)
+  const maxTags = r.deps.config.limits.tagsPerRun
+  if (tags.size > maxTags) {
+    throw invalidParameter(`A model version takes at most ${maxTags} tags here (server limit "tagsPerRun"); got ${tags.size}`)
+  }
   const { runId, path, modelId } = await resolveSource(r, r.fields)
   tags.set(SOURCE_TAG, source)
   if (modelId !== undefined) tags.set(MODEL_ID_TAG, modelId)

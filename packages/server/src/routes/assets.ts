@@ -16,6 +16,7 @@ import type { AppDeps } from '../deps.js'
 import { ASSET_NAME_RULE, type BindRoute } from '../route.js'
 import { pathAfter, storedFileResponse } from './file-response.js'
 import { pageSizeOf } from './paging.js'
+import { assertNoRegistryTags } from '../registry-tags.js'
 import { assertKeyValues } from './runs.js'
 
 const FILES_MARK = '/files/'
@@ -96,6 +97,7 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     const tags = body.tags ?? {}
     assertWithinLimit(limits, 'tagsPerRun', { what: 'the number of tags', actual: Object.keys(tags).length })
     assertKeyValues('tag', tags, limits)
+    assertNoRegistryTags(Object.keys(tags))
     assertWithinLimit(limits, 'artifactPathLength', { what: 'the artifact path length', actual: body.artifactPath.length })
     const artifactPath = toDatastoreKey(body.artifactPath)
     return promoteRunArtifacts(deps, { workspace, name: body.name, runId: body.runId, artifactPath, description, tags })
@@ -113,22 +115,22 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     store.getAssetVersion({ workspace, name: asset, version }),
   )
 
-  route(ROUTES.updateAssetVersion, async ({ params: { workspace, asset, version: asked }, body }) => {
+  route(ROUTES.updateAssetVersion, async ({ params: { workspace, asset, version }, body }) => {
     if (body.description !== undefined) {
       assertWithinLimit(limits, 'descriptionLength', { what: 'description length', actual: body.description.length })
     }
     const setTags = body.tags?.set ?? {}
+    const removeTags = body.tags?.remove ?? []
     assertKeyValues('tag', setTags, limits)
-    // An alias or `latest` names the version to edit as it does to read.
-    const version =
-      typeof asked === 'number' ? asked : (await store.getAssetVersion({ workspace, name: asset, version: asked })).version
+    assertNoRegistryTags([...Object.keys(setTags), ...removeTags])
+    // An alias or `latest` is resolved inside the edit's transaction: a move meanwhile is not missed.
     return store.updateAssetVersion({
       workspace,
       name: asset,
       version,
       ...(body.description !== undefined ? { description: body.description } : {}),
       setTags,
-      removeTags: body.tags?.remove ?? [],
+      removeTags,
       maxTags: limits.tagsPerRun,
     })
   })
@@ -137,16 +139,20 @@ export function mountAssetRoutes(route: BindRoute, deps: AppDeps): void {
     items: await store.listAssetAliases({ workspace, name: asset }),
   }))
 
-  route(ROUTES.setAssetAlias, async ({ params: { workspace, asset, alias }, body }) =>
-    store.setAssetAlias({
+  route(ROUTES.setAssetAlias, async ({ c, params: { workspace, asset, alias }, body }) => {
+    // A run token names what its run made, and never repoints another run's version (checked by the
+    // store in the same transaction as the change).
+    const claims = c.get('runToken')
+    return store.setAssetAlias({
       workspace,
       name: asset,
       alias,
       version: body.version,
       updatedAt: new Date().toISOString(),
       maxAliases: limits.aliasesPerAsset,
-    }),
-  )
+      ...(claims !== undefined ? { ownerRunId: claims.runId } : {}),
+    })
+  })
 
   route(ROUTES.deleteAssetAlias, async ({ params: { workspace, asset, alias } }) => ({
     name: asset,

@@ -108,7 +108,7 @@ function summaryOf(snapshot: StoredSnapshot, missing: string[]): SnapshotSummary
 const CACHED_SNAPSHOTS = 32
 
 /** The run-token check's view of snapshots: the contents each lists, cached (a complete snapshot never changes). */
-export function snapshotContentsCache(store: MetadataStore): Pick<RunTokenLookups, 'snapshotContents'> {
+export function snapshotContentsCache(store: MetadataStore): RunTokenLookups {
   const cache = new Map<string, { datastore: string; sha256s: ReadonlySet<string> }>()
   return {
     async snapshotContents(ref) {

@@ -1,9 +1,18 @@
-import { assertWithinLimit, printable, type AssetAlias, type AssetSummary, type AssetVersion, type Page } from '@wharf/contract'
+import {
+  WharfError,
+  assertWithinLimit,
+  printable,
+  type AssetAlias,
+  type AssetSummary,
+  type AssetVersion,
+  type Page,
+} from '@wharf/contract'
 import type { StoreDialect } from '../dialects/capabilities.js'
 import { assetAliasNotFound, assetNotFound, workspaceNotFound } from '../errors.js'
 import type {
   AssetAliasRef,
   AssetVersionChange,
+  AssetVersionSelector,
   AssetVersionRef,
   NewAssetAlias,
   ListAssetVersionsOptions,
@@ -151,17 +160,14 @@ function toAssetAlias(row: { name: string; alias: string; version: number | stri
   return { name: row.name, alias: row.alias, version: Number(row.version), updatedAt: row.updated_at }
 }
 
-/** Points an alias at an existing version, making or moving it in one statement; ASSET_NOT_FOUND. */
+/**
+ * Points an alias at an existing version, making or moving it, in one transaction under the workspace
+ * row's lock (SQLite: its write lock from BEGIN IMMEDIATE). ASSET_NOT_FOUND; LIMIT_EXCEEDED for a new
+ * alias past `maxAliases` (moving one never counts); with `ownerRunId`, FORBIDDEN unless the version, and
+ * the one the alias points at now, were made from that run.
+ */
 export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<AssetAlias> {
   return guard('set an asset alias', async () => {
-    const target =
-      input.version > MAX_VERSION
-        ? undefined
-        : await versionsOf(ctx.db, input).select('id').where('version', '=', input.version).executeTakeFirst()
-    if (target === undefined) {
-      await requireAsset(ctx.db, input)
-      throw assetNotFound(input.workspace, input.name, input.version)
-    }
     const row = {
       workspace: input.workspace,
       name: input.name,
@@ -169,27 +175,47 @@ export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<
       version: input.version,
       updated_at: input.updatedAt,
     }
-    const { maxAliases } = input
     await ctx.db.transaction().execute(async (trx) => {
-      if (maxAliases !== undefined) {
-        // Counted under the workspace row's lock (SQLite: its write lock from BEGIN IMMEDIATE), so two
-        // new aliases racing cannot both pass the count.
-        await trx
-          .selectFrom('workspaces')
-          .select('name')
-          .where('name', '=', input.workspace)
-          .$if(ctx.capabilities.rowLocks, (qb) => qb.forNoKeyUpdate())
-          .executeTakeFirst()
-        const others = await trx
+      await trx
+        .selectFrom('workspaces')
+        .select('name')
+        .where('name', '=', input.workspace)
+        .$if(ctx.capabilities.rowLocks, (qb) => qb.forNoKeyUpdate())
+        .executeTakeFirst()
+      const target =
+        input.version > MAX_VERSION
+          ? undefined
+          : await versionsOf(trx, input).select('source_run_id').where('version', '=', input.version).executeTakeFirst()
+      if (target === undefined) {
+        await requireAsset(trx, input)
+        throw assetNotFound(input.workspace, input.name, input.version)
+      }
+      const current = await trx
+        .selectFrom('asset_aliases as a')
+        .innerJoin('asset_versions as v', (join) =>
+          join.onRef('v.workspace', '=', 'a.workspace').onRef('v.name', '=', 'a.name').onRef('v.version', '=', 'a.version'),
+        )
+        .select(['a.version', 'v.source_run_id'])
+        .where((eb) => eb.and({ 'a.workspace': input.workspace, 'a.name': input.name, 'a.alias': input.alias }))
+        .executeTakeFirst()
+      if (input.ownerRunId !== undefined) {
+        const foreign =
+          target.source_run_id !== input.ownerRunId
+            ? `version ${input.version}`
+            : current !== undefined && current.source_run_id !== input.ownerRunId
+              ? `version ${current.version}, where it points now,`
+              : undefined
+        if (foreign !== undefined) throw aliasNotOwned(input, foreign)
+      }
+      if (current === undefined && input.maxAliases !== undefined) {
+        const existing = await trx
           .selectFrom('asset_aliases')
           .select((eb) => eb.fn.countAll<number>().as('count'))
-          .where((eb) =>
-            eb.and([eb('workspace', '=', input.workspace), eb('name', '=', input.name), eb('alias', '!=', input.alias)]),
-          )
+          .where((eb) => eb.and({ workspace: input.workspace, name: input.name }))
           .executeTakeFirstOrThrow()
-        assertWithinLimit({ aliasesPerAsset: maxAliases }, 'aliasesPerAsset', {
+        assertWithinLimit({ aliasesPerAsset: input.maxAliases }, 'aliasesPerAsset', {
           what: `the number of aliases of asset "${printable(input.name)}"`,
-          actual: Number(others.count) + 1,
+          actual: Number(existing.count) + 1,
         })
       }
       // Versions are never removed, so the one checked above still exists when the upsert runs.
@@ -205,29 +231,60 @@ export function setAssetAlias(ctx: StoreDialect, input: NewAssetAlias): Promise<
   })
 }
 
-/** Changes a version's description and tags in one transaction; the version with its files. ASSET_NOT_FOUND. */
+function aliasNotOwned(input: NewAssetAlias, foreign: string): WharfError {
+  return new WharfError(
+    'FORBIDDEN',
+    `a run token can point an alias only at a version made from its own run, and move only an alias that points at one; ` +
+      `${foreign} of asset "${printable(input.name)}" was made by another run. Use the server's token to move alias "${printable(input.alias)}"`,
+    { details: { asset: input.name, alias: input.alias } },
+  )
+}
+
+/** The number `selector` names now (read inside the caller's transaction); undefined when there is none. */
+async function resolveVersion(trx: Db, ref: WorkspaceItemRef & { version: AssetVersionSelector }): Promise<number | undefined> {
+  const { version } = ref
+  if (typeof version === 'number') return version > MAX_VERSION ? undefined : version
+  if (version === 'latest') {
+    const highest = await versionsOf(trx, ref)
+      .select((eb) => eb.fn.max('version').as('version'))
+      .executeTakeFirst()
+    return highest?.version === null || highest?.version === undefined ? undefined : Number(highest.version)
+  }
+  return versionOfAlias(trx, { ...ref, alias: version.alias })
+}
+
+/**
+ * Changes a version's description and tags in one transaction, the version named (by number, `latest`
+ * or alias) resolved inside it, so an alias moved meanwhile is not edited at its old version. A tag
+ * count past `maxTags` is refused only when the change adds tags: a version already over (the limit
+ * lowered since) can still lose tags and change its description. ASSET_NOT_FOUND; ASSET_ALIAS_NOT_FOUND.
+ */
 export function updateAssetVersion(ctx: StoreDialect, change: AssetVersionChange): Promise<AssetVersion> {
   return guard('update an asset version', async () => {
-    await ctx.db.transaction().execute(async (trx) => {
+    const edited = await ctx.db.transaction().execute(async (trx) => {
+      const number = await resolveVersion(trx, change)
       const row =
-        change.version > MAX_VERSION
+        number === undefined
           ? undefined
           : await versionsOf(trx, change)
               .select(['id', 'tags'])
-              .where('version', '=', change.version)
+              .where('version', '=', number)
               .$if(ctx.capabilities.rowLocks, (qb) => qb.forNoKeyUpdate())
               .executeTakeFirst()
-      if (row === undefined) {
+      if (number === undefined || row === undefined) {
         await requireAsset(trx, change)
         throw assetNotFound(change.workspace, change.name, change.version)
       }
       const tags = parseStringMap(row.tags)
+      const before = tags.size
       for (const [key, value] of Object.entries(change.setTags ?? {})) tags.set(key, value)
       for (const key of change.removeTags ?? []) tags.delete(key)
-      assertWithinLimit({ tagsPerRun: change.maxTags }, 'tagsPerRun', {
-        what: `the number of tags on version ${change.version} of asset "${printable(change.name)}"`,
-        actual: tags.size,
-      })
+      if (tags.size > before) {
+        assertWithinLimit({ tagsPerRun: change.maxTags }, 'tagsPerRun', {
+          what: `the number of tags on version ${number} of asset "${printable(change.name)}"`,
+          actual: tags.size,
+        })
+      }
       await trx
         .updateTable('asset_versions')
         .set({
@@ -236,8 +293,9 @@ export function updateAssetVersion(ctx: StoreDialect, change: AssetVersionChange
         })
         .where('id', '=', Number(row.id))
         .execute()
+      return number
     })
-    return getAssetVersion(ctx, { ...change, version: change.version })
+    return getAssetVersion(ctx, { ...change, version: edited })
   })
 }
 
