@@ -4,6 +4,9 @@ import { isWharfError, type AssetVersion, type UpdateAssetVersionRequest } from 
 import { useSession } from '../../api/session.js'
 import { parseTag, sortedTags, tagLabel } from './asset-view.js'
 
+/** Tags the MLflow model registry keeps on a version; the server refuses changing them. */
+const REGISTRY_TAG_PREFIX = 'mlflow.registry.'
+
 /** One edit of the shown version at a time, and what the last one did (for the live region). */
 export interface VersionEdit {
   update: UseMutationResult<AssetVersion, Error, UpdateAssetVersionRequest>
@@ -208,16 +211,19 @@ export function TagEditor(props: { version: AssetVersion; edit: VersionEdit }) {
           {tags.map(([key, value]) => (
             <li key={key} className="badge">
               <span className="tag-text">{tagLabel(key, value)}</span>
-              <button
-                type="button"
-                className="tag-remove"
-                disabled={update.isPending}
-                onClick={() => remove(key)}
-                aria-label={`Remove tag ${key}`}
-                title={`Remove tag ${key}`}
-              >
-                ×
-              </button>
+              {/* The model registry's own tags (where the version came from) are kept by the server. */}
+              {!key.startsWith(REGISTRY_TAG_PREFIX) && (
+                <button
+                  type="button"
+                  className="tag-remove"
+                  disabled={update.isPending}
+                  onClick={() => remove(key)}
+                  aria-label={`Remove tag ${key}`}
+                  title={`Remove tag ${key}`}
+                >
+                  ×
+                </button>
+              )}
             </li>
           ))}
         </ul>
