@@ -75,14 +75,21 @@ async function filesUnder(folder: string): Promise<string[]> {
 
 describe('a script awaiting .wait() while its server goes away', () => {
   let server: ServerProcess | undefined
+  // Every server a test started, the restarted ones too: each is stopped, not only the last.
+  const started: ServerProcess[] = []
+  const start = async (options: { dataDir: string; port?: number }): Promise<ServerProcess> => {
+    const child = await startServerProcess(options)
+    started.push(child)
+    return child
+  }
   afterAll(async () => {
-    await server?.kill()
+    await Promise.all(started.map((child) => child.kill()))
   })
 
   /** Runs `writers` scripts at once; when each has logged 10,000 points the server is SIGKILLed, and started again 3 s later. */
   async function loggingThroughRestart(options: { name: string; writers: number; points: number }): Promise<void> {
     const dataDir = path.join(dir, `${options.name}-server`)
-    server = await startServerProcess({ dataDir })
+    server = await start({ dataDir })
     const { port, url } = server
     let restarted: Promise<void> | undefined
     const midRun = new Set<number>()
@@ -92,7 +99,7 @@ describe('a script awaiting .wait() while its server goes away', () => {
       restarted = (async () => {
         await server?.kill()
         await new Promise((resolve) => setTimeout(resolve, 3_000))
-        server = await startServerProcess({ dataDir, port })
+        server = await start({ dataDir, port })
       })()
     }
     const scripts = await Promise.all(
