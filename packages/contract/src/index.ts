@@ -61,6 +61,7 @@ export {
   AssetAliasSchema,
   SetAssetAliasSchema,
   UpdateAssetVersionSchema,
+  REGISTRY_TAGS,
   ListArtifactsQuerySchema,
   DATASTORE_KINDS,
   DatastoreSchema,

@@ -470,6 +470,15 @@ export const AssetAliasSchema = z.object({
 })
 export type AssetAlias = z.infer<typeof AssetAliasSchema>
 
+/**
+ * Tags the MLflow model registry keeps on a version: the `source` it was registered from and its logged
+ * model's id. They say where the files came from, so no API sets or removes them after the fact.
+ */
+export const REGISTRY_TAGS = {
+  source: 'mlflow.registry.source',
+  modelId: 'mlflow.registry.modelId',
+} as const
+
 /** Edit a version's description, and set then remove tags; its files never change. */
 export const UpdateAssetVersionSchema = z.strictObject({
   description: z.string().optional(),

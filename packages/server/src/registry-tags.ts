@@ -1,15 +1,6 @@
-import { WharfError, printable } from '@wharf/contract'
+import { REGISTRY_TAGS, WharfError, printable } from '@wharf/contract'
 
-/**
- * Tags the MLflow model registry keeps on an asset version: the `source` a model version was registered
- * from and its logged model's id. They describe where the files came from, so no API may set or remove
- * them after the fact (the MLflow API refuses them in its own words).
- */
-export const REGISTRY_TAGS = {
-  source: 'mlflow.registry.source',
-  modelId: 'mlflow.registry.modelId',
-} as const
-
+/** The registry's own tags (contract `REGISTRY_TAGS`): no API may set or remove them. */
 const RESERVED: ReadonlySet<string> = new Set(Object.values(REGISTRY_TAGS))
 
 /** INVALID_ARGUMENT when a tag key given to set or remove is one the registry keeps. */

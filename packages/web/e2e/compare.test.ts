@@ -1,21 +1,15 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Workspace, type Run } from '@wharf/sdk'
+import type { Run } from '@wharf/sdk'
 import { PHONE, startStudio, studioSkipReason, type Studio } from './harness.js'
 
 const skip = studioSkipReason()
 
 describe.skipIf(skip !== undefined)('the compare page', () => {
   let studio: Studio
-  let spool: string
   const runs: Run[] = []
   beforeAll(async () => {
     studio = await startStudio()
-    spool = await mkdtemp(path.join(tmpdir(), 'wharf-e2e-compare-'))
-    const workspace = Workspace.connect({ url: studio.url, spoolDir: spool })
-    const experiment = workspace.experiment('e2e-compare')
+    const experiment = studio.workspace.experiment('e2e-compare')
     for (const [i, lr] of ['0.1', '0.01', '0.001'].entries()) {
       const run = await experiment.startLogging({ displayName: `lr ${lr}`, tags: { lr, team: 'vision' } })
       await run.addProperties({ optimizer: i === 2 ? 'sgd' : 'adam', seed: '7' })
@@ -29,7 +23,6 @@ describe.skipIf(skip !== undefined)('the compare page', () => {
   })
   afterAll(async () => {
     await studio?.stop()
-    if (spool !== undefined) await rm(spool, { recursive: true, force: true })
   })
 
   const compareUrl = () => `/w/default/compare?${runs.map((r) => `run=${r.id}`).join('&')}`
@@ -106,8 +99,7 @@ describe.skipIf(skip !== undefined)('the compare page', () => {
   })
 
   it('follows a live run: its line grows as it logs, its status changes, and polling stops once all have ended', async () => {
-    const workspace = Workspace.connect({ url: studio.url, spoolDir: spool })
-    const live = await workspace.experiment('e2e-compare').startLogging({ displayName: 'live sweep' })
+    const live = await studio.workspace.experiment('e2e-compare').startLogging({ displayName: 'live sweep' })
     try {
       for (let step = 0; step < 20; step++) void live.log('loss', 2 / (1 + step), { step })
       await live.flush()

@@ -1,9 +1,11 @@
 import { existsSync } from 'node:fs'
-import { mkdir } from 'node:fs/promises'
+import { mkdir, mkdtemp, rm } from 'node:fs/promises'
+import { tmpdir } from 'node:os'
 import path from 'node:path'
 import { fileURLToPath } from 'node:url'
 import { chromium, type Browser, type BrowserContext, type Page } from 'playwright-core'
 import { WharfClient } from '@wharf/client'
+import { Workspace } from '@wharf/sdk'
 import { startTestServer, type TestServer } from '@wharf/server/test-support'
 import type { ServerConfigInput } from '@wharf/server'
 
@@ -51,6 +53,8 @@ export interface Studio {
   server: TestServer
   url: string
   client: WharfClient
+  /** The SDK on this server (runs logged as a script would), spooling into a folder removed at stop. */
+  workspace: Workspace
   browser: Browser
   /**
    * A new page (its own context: own sessionStorage) at `urlPath`. Errors the page throws and console
@@ -87,10 +91,13 @@ export async function startStudio(options: { authToken?: string; config?: Partia
   }
   const contexts: BrowserContext[] = []
   await mkdir(SCREENSHOT_DIR, { recursive: true })
+  const spoolDir = await mkdtemp(path.join(tmpdir(), 'wharf-e2e-spool-'))
+  const token = options.authToken !== undefined ? { token: options.authToken } : {}
   return {
     server,
     url: server.url,
-    client: new WharfClient({ url: server.url, ...(options.authToken !== undefined ? { token: options.authToken } : {}) }),
+    client: new WharfClient({ url: server.url, ...token }),
+    workspace: Workspace.connect({ url: server.url, spoolDir, ...token }),
     browser,
     async open(urlPath, openOptions = {}) {
       const context = await browser.newContext({
@@ -117,6 +124,7 @@ export async function startStudio(options: { authToken?: string; config?: Partia
       for (const context of contexts) await context.close().catch(() => undefined)
       await browser.close()
       await server.stop()
+      await rm(spoolDir, { recursive: true, force: true })
     },
   }
 }

@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
 import type { Page } from 'playwright-core'
-import { Workspace, type Run } from '@wharf/sdk'
+import type { Run, Workspace } from '@wharf/sdk'
 import { PHONE, startStudio, studioSkipReason, type Studio } from './harness.js'
 
 const skip = studioSkipReason()
@@ -26,13 +23,11 @@ function chart(page: Page, metric: string) {
 
 describe.skipIf(skip !== undefined)('the run metrics tab', () => {
   let studio: Studio
-  let spool: string
   let workspace: Workspace
   let finished: Run
   beforeAll(async () => {
     studio = await startStudio()
-    spool = await mkdtemp(path.join(tmpdir(), 'wharf-e2e-metrics-'))
-    workspace = Workspace.connect({ url: studio.url, spoolDir: spool })
+    workspace = studio.workspace
     finished = await workspace.experiment('e2e-metrics').startLogging({ displayName: 'finished run' })
     for (let step = 0; step < 400; step++) {
       // One spike at step 200: bucketed by min/max it must stay visible at every zoom.
@@ -50,7 +45,6 @@ describe.skipIf(skip !== undefined)('the run metrics tab', () => {
   })
   afterAll(async () => {
     await studio?.stop()
-    if (spool !== undefined) await rm(spool, { recursive: true, force: true })
   })
 
   it('draws a chart per numeric metric with its legend, counts non-finite values and lists text metrics', async () => {

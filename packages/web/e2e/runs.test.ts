@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Workspace, type Run } from '@wharf/sdk'
+import type { Run, Workspace } from '@wharf/sdk'
 import { newRunInput } from '@wharf/store/test-support'
 import { PHONE, startStudio, studioSkipReason, type Studio } from './harness.js'
 
@@ -28,7 +25,6 @@ function searchOf(page: Page): URLSearchParams {
 describe.skipIf(skip !== undefined)('the experiments page and the runs table', () => {
   let studio: Studio
   let workspace: Workspace
-  let spoolDir: string
   const ids: Record<string, string> = {}
 
   /** A run logged through the SDK: its metrics stored, then ended as `end` says (or left running). */
@@ -52,8 +48,7 @@ describe.skipIf(skip !== undefined)('the experiments page and the runs table', (
 
   beforeAll(async () => {
     studio = await startStudio()
-    spoolDir = await mkdtemp(path.join(tmpdir(), 'wharf-runs-e2e-'))
-    workspace = Workspace.connect({ url: studio.url, spoolDir })
+    workspace = studio.workspace
     await logRun({ experiment: 'vision', name: 'alpha', tags: { env: 'prod', lr: '0.1' }, metrics: { loss: 0.5, accuracy: 0.8 } })
     await logRun({ experiment: 'vision', name: 'beta', tags: { env: 'dev' }, metrics: { loss: 0.2, accuracy: 0.9 } })
     await logRun({ experiment: 'vision', name: 'gamma', tags: { env: 'prod' }, metrics: { loss: 0.9 }, end: 'fail' })
@@ -71,7 +66,6 @@ describe.skipIf(skip !== undefined)('the experiments page and the runs table', (
   })
   afterAll(async () => {
     await studio?.stop()
-    if (spoolDir !== undefined) await rm(spoolDir, { recursive: true, force: true })
   })
 
   it('lists the experiments with their latest run and filters them by name in the URL', async () => {

@@ -1,9 +1,6 @@
-import { mkdtemp, rm } from 'node:fs/promises'
-import { tmpdir } from 'node:os'
-import path from 'node:path'
 import type { Page } from 'playwright-core'
 import { afterAll, beforeAll, describe, expect, it } from 'vitest'
-import { Workspace, type Run } from '@wharf/sdk'
+import type { Run } from '@wharf/sdk'
 import { startStudio, studioSkipReason, type Studio } from './harness.js'
 
 const skip = studioSkipReason()
@@ -21,12 +18,10 @@ async function throttle(page: Page, rate: number): Promise<void> {
  */
 describe.skipIf(skip !== undefined)('form controls kept in the URL, on a slow machine', () => {
   let studio: Studio
-  let spool: string
   const runs: Run[] = []
   beforeAll(async () => {
     studio = await startStudio()
-    spool = await mkdtemp(path.join(tmpdir(), 'wharf-e2e-url-'))
-    const experiment = Workspace.connect({ url: studio.url, spoolDir: spool }).experiment('e2e-url-controls')
+    const experiment = studio.workspace.experiment('e2e-url-controls')
     for (const lr of ['0.1', '0.2']) {
       const run = await experiment.startLogging({ displayName: `lr ${lr}`, tags: { lr } })
       void run.log('loss', Number(lr), { step: 0 })
@@ -37,7 +32,6 @@ describe.skipIf(skip !== undefined)('form controls kept in the URL, on a slow ma
   })
   afterAll(async () => {
     await studio?.stop()
-    if (spool !== undefined) await rm(spool, { recursive: true, force: true })
   })
 
   it('keeps every keystroke of a filter typed fast', async () => {

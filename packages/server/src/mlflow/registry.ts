@@ -1,6 +1,5 @@
-import { NAME_RULES, assertWithinLimit, isWharfError, type AssetAlias, type AssetVersion } from '@wharf/contract'
+import { NAME_RULES, REGISTRY_TAGS, assertWithinLimit, isWharfError, type AssetAlias, type AssetVersion } from '@wharf/contract'
 import { toDatastoreKey } from '@wharf/datastores'
-import { REGISTRY_TAGS } from '../registry-tags.js'
 import { promoteRunArtifacts } from '../routes/assets.js'
 import { modelArtifactPrefix } from './convert.js'
 import type { MlflowRequest } from './context.js'

@@ -421,21 +421,34 @@ export async function logInputs(r: MlflowRequest): Promise<unknown> {
     a.dataset.digest === b.dataset.digest &&
     JSON.stringify(a.tags) === JSON.stringify(b.tags)
   // Merged with the run's inputs as they are under its lock, so concurrent log-inputs each keep theirs.
-  await r.deps.store.updateTags({
-    workspace: r.workspace,
+  await mergeRunTag(r, {
     runId: run.id,
-    set: {},
-    remove: [],
-    merge: {
-      [INPUTS_TAG]: (current) => {
-        const inputs = datasetInputsOf({ tags: current === undefined ? {} : { [INPUTS_TAG]: current } })
-        for (const input of given) if (!inputs.some((other) => same(other, input))) inputs.push(input)
-        return JSON.stringify(inputs)
-      },
+    key: INPUTS_TAG,
+    merge: (current) => {
+      const inputs = datasetInputsOf({ tags: current === undefined ? {} : { [INPUTS_TAG]: current } })
+      for (const input of given) if (!inputs.some((other) => same(other, input))) inputs.push(input)
+      return JSON.stringify(inputs)
     },
-    maxTags: r.deps.config.limits.tagsPerRun,
   })
   return {}
+}
+
+/**
+ * Rewrites one tag of a run from its current value, under the run's lock, so concurrent calls that
+ * each add to it (log-inputs, log-model) all keep theirs.
+ */
+function mergeRunTag(
+  r: MlflowRequest,
+  change: { runId: string; key: string; merge: (current: string | undefined) => string },
+): Promise<unknown> {
+  return r.deps.store.updateTags({
+    workspace: r.workspace,
+    runId: change.runId,
+    set: {},
+    remove: [],
+    merge: { [change.key]: change.merge },
+    maxTags: r.deps.config.limits.tagsPerRun,
+  })
 }
 
 /** runs/search */
@@ -518,25 +531,20 @@ export async function logModel(r: MlflowRequest): Promise<unknown> {
   }
   const run = await activeRun(r, runIdOf(r.fields))
   // Appended to the history as it is under the run's lock, so concurrent log-model calls each keep theirs.
-  await r.deps.store.updateTags({
-    workspace: r.workspace,
+  await mergeRunTag(r, {
     runId: run.id,
-    set: {},
-    remove: [],
-    merge: {
-      [LOG_MODEL_HISTORY_TAG]: (current) => {
-        let history: unknown[] = []
-        try {
-          const parsed = JSON.parse(current ?? '[]') as unknown
-          if (Array.isArray(parsed)) history = parsed
-        } catch {
-          history = []
-        }
-        history.push(model)
-        return JSON.stringify(history)
-      },
+    key: LOG_MODEL_HISTORY_TAG,
+    merge: (current) => {
+      let history: unknown[] = []
+      try {
+        const parsed = JSON.parse(current ?? '[]') as unknown
+        if (Array.isArray(parsed)) history = parsed
+      } catch {
+        history = []
+      }
+      history.push(model)
+      return JSON.stringify(history)
     },
-    maxTags: r.deps.config.limits.tagsPerRun,
   })
   return {}
 }

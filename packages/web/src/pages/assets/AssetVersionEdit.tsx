@@ -1,11 +1,11 @@
 import { useEffect, useRef, useState, type FormEvent, type KeyboardEvent } from 'react'
 import { useMutation, useQueryClient, type UseMutationResult } from '@tanstack/react-query'
-import { isWharfError, type AssetVersion, type UpdateAssetVersionRequest } from '@wharf/contract'
+import { REGISTRY_TAGS, isWharfError, type AssetVersion, type UpdateAssetVersionRequest } from '@wharf/contract'
 import { useSession } from '../../api/session.js'
 import { parseTag, sortedTags, tagLabel } from './asset-view.js'
 
-/** Tags the MLflow model registry keeps on a version; the server refuses changing them. */
-const REGISTRY_TAG_PREFIX = 'mlflow.registry.'
+/** The registry's own tags (where the version came from): the server refuses changing them. */
+const REGISTRY_TAG_KEYS: ReadonlySet<string> = new Set(Object.values(REGISTRY_TAGS))
 
 /** One edit of the shown version at a time, and what the last one did (for the live region). */
 export interface VersionEdit {
@@ -212,7 +212,7 @@ export function TagEditor(props: { version: AssetVersion; edit: VersionEdit }) {
             <li key={key} className="badge">
               <span className="tag-text">{tagLabel(key, value)}</span>
               {/* The model registry's own tags (where the version came from) are kept by the server. */}
-              {!key.startsWith(REGISTRY_TAG_PREFIX) && (
+              {!REGISTRY_TAG_KEYS.has(key) && (
                 <button
                   type="button"
                   className="tag-remove"
